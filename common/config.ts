@@ -1,0 +1,113 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SlipwayError } from './errors';
+
+/**
+ * The platform's settings, read once from the environment by each process's composition root
+ * (server/main.ts, router/main.ts) and passed down. Nothing else reads process.env for settings.
+ */
+export interface SlipwayConfig {
+  home: string;
+  domain: string;
+  /** Address the router and API bind to. Loopback by default; operators choose otherwise. */
+  bindHost: string;
+  httpPort: number;
+  httpsPort: number;
+  apiPort: number;
+  /** Where the server's read-only registry is reached by dockerd (loopback, plain HTTP). */
+  registryHost: string;
+  stack: string;
+  buildConcurrency: number;
+  buildTimeoutMs: number;
+  caBundle: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Every file and folder the platform keeps under SLIPWAY_HOME. docs/architecture.md lists them. */
+export interface HomePaths {
+  home: string;
+  db: string;
+  keyFile: string;
+  repos: string;
+  images: string;
+  caches: string;
+  builds: string;
+  logs: string;
+  run: string;
+  routesFile: string;
+  certsDir: string;
+  stacks: string;
+  buildpacks: string;
+}
+
+export function homePaths(home: string): HomePaths {
+  return {
+    home,
+    db: path.join(home, 'state', 'slipway.db'),
+    keyFile: path.join(home, 'state', 'secret.key'),
+    repos: path.join(home, 'repos'),
+    images: path.join(home, 'images'),
+    caches: path.join(home, 'caches'),
+    builds: path.join(home, 'builds'),
+    logs: path.join(home, 'log'),
+    run: path.join(home, 'run'),
+    routesFile: path.join(home, 'run', 'routes.json'),
+    certsDir: path.join(home, 'run', 'certs'),
+    stacks: path.join(home, 'stacks'),
+    buildpacks: path.join(home, 'buildpacks'),
+  };
+}
+
+function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} is not a port number`, {
+      hint: `set ${key} to a number between 1 and 65535, or unset it for the default (${fallback})`,
+    });
+  }
+  return n;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} must be a positive whole number`, {
+      hint: `unset ${key} for the default (${fallback})`,
+    });
+  }
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
+  const level = env.SLIPWAY_LOG_LEVEL ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_LOG_LEVEL=${JSON.stringify(level)} is not a log level`, {
+      hint: 'use debug, info, warn or error',
+    });
+  }
+  const domain = (env.SLIPWAY_DOMAIN ?? 'localhost').toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(domain)) {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_DOMAIN=${JSON.stringify(domain)} is not a domain name`, {
+      hint: 'set SLIPWAY_DOMAIN to a host name such as apps.example.com (default: localhost)',
+    });
+  }
+  const apiPort = port(env, 'SLIPWAY_API_PORT', 5080);
+  return {
+    home: path.resolve(env.SLIPWAY_HOME ?? '/var/lib/slipway'),
+    domain,
+    bindHost: env.SLIPWAY_BIND ?? '127.0.0.1',
+    httpPort: port(env, 'SLIPWAY_HTTP_PORT', 80),
+    httpsPort: port(env, 'SLIPWAY_HTTPS_PORT', 443),
+    apiPort,
+    registryHost: env.SLIPWAY_REGISTRY_HOST ?? `127.0.0.1:${apiPort}`,
+    stack: env.SLIPWAY_STACK ?? 'bookworm',
+    buildConcurrency: positiveInt(env, 'SLIPWAY_BUILD_CONCURRENCY', os.cpus().length),
+    buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
+    caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
+    logLevel: level as SlipwayConfig['logLevel'],
+  };
+}

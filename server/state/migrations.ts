@@ -1,0 +1,153 @@
+/**
+ * Numbered migrations. Each runs once, in order, inside a transaction; the applied versions are
+ * recorded in schema_migrations, so running them again is a no-op. Never edit a released
+ * migration: add the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE users (
+        id          INTEGER PRIMARY KEY,
+        email       TEXT NOT NULL UNIQUE,
+        is_admin    INTEGER NOT NULL DEFAULT 0,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+
+      -- Tokens are stored as SHA-256 hashes of high-entropy secrets; the secret is shown once.
+      CREATE TABLE tokens (
+        id           INTEGER PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        description  TEXT NOT NULL DEFAULT '',
+        hash         TEXT NOT NULL UNIQUE,
+        prefix       TEXT NOT NULL,
+        created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        last_used_at TEXT,
+        revoked_at   TEXT
+      );
+
+      CREATE TABLE apps (
+        id                 INTEGER PRIMARY KEY,
+        name               TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 3 AND 30),
+        owner_id           INTEGER NOT NULL REFERENCES users(id),
+        stack              TEXT NOT NULL DEFAULT 'bookworm',
+        deploy_branch      TEXT,                      -- NULL: main or master
+        maintenance        INTEGER NOT NULL DEFAULT 0,
+        buildpacks         TEXT NOT NULL DEFAULT '[]', -- JSON array of buildpack references
+        build_limits       TEXT NOT NULL DEFAULT '{}', -- JSON: cpus, memoryMb, pids, timeoutS
+        current_release_id INTEGER,
+        created_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+
+      CREATE TABLE collaborators (
+        app_id     INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role       TEXT NOT NULL CHECK (role IN ('owner', 'collaborator', 'viewer')),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (app_id, user_id)
+      );
+
+      -- Values are encrypted at rest (AES-256-GCM, key file under SLIPWAY_HOME/state, mode 0600).
+      CREATE TABLE config_vars (
+        app_id    INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        key       TEXT NOT NULL,
+        value_enc BLOB NOT NULL,
+        PRIMARY KEY (app_id, key)
+      );
+
+      CREATE TABLE builds (
+        id             TEXT PRIMARY KEY,
+        app_id         INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        status         TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+        source_version TEXT,
+        user_id        INTEGER REFERENCES users(id),
+        buildpacks     TEXT NOT NULL DEFAULT '[]',
+        image_digest   TEXT,
+        phase_timings  TEXT NOT NULL DEFAULT '{}',
+        error          TEXT,
+        log_path       TEXT,
+        created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        started_at     TEXT,
+        finished_at    TEXT
+      );
+      CREATE INDEX builds_app ON builds(app_id, created_at);
+
+      CREATE TABLE releases (
+        id             INTEGER PRIMARY KEY,
+        app_id         INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        version        INTEGER NOT NULL,
+        build_id       TEXT REFERENCES builds(id),
+        image_digest   TEXT,
+        image_ref      TEXT,
+        config_enc     BLOB NOT NULL,          -- snapshot of config vars, encrypted
+        process_types  TEXT NOT NULL DEFAULT '{}',
+        release_command TEXT,
+        description    TEXT NOT NULL,
+        user_id        INTEGER REFERENCES users(id),
+        status         TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
+        created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (app_id, version)
+      );
+      -- Releases are immutable: only the deploy outcome (status) may change.
+      CREATE TRIGGER releases_immutable
+        BEFORE UPDATE OF app_id, version, build_id, image_digest, image_ref, config_enc,
+                         process_types, release_command, description, user_id, created_at ON releases
+        BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;
+
+      CREATE TABLE formation (
+        app_id       INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        quantity     INTEGER NOT NULL CHECK (quantity >= 0 AND quantity <= 100),
+        size         TEXT NOT NULL DEFAULT 'standard-1x',
+        PRIMARY KEY (app_id, process_type)
+      );
+
+      CREATE TABLE domains (
+        id         INTEGER PRIMARY KEY,
+        app_id     INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        hostname   TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+
+      CREATE TABLE certificates (
+        id         INTEGER PRIMARY KEY,
+        app_id     INTEGER REFERENCES apps(id) ON DELETE CASCADE, -- NULL: the platform's own
+        hostnames  TEXT NOT NULL,            -- JSON array of names the certificate covers
+        cert_pem   TEXT NOT NULL,            -- leaf + chain
+        key_enc    BLOB NOT NULL,
+        expires_at TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+
+      CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        app_id     INTEGER REFERENCES apps(id) ON DELETE SET NULL,
+        app_name   TEXT,
+        actor      TEXT NOT NULL,            -- email, or "slipway" for the platform
+        action     TEXT NOT NULL,            -- e.g. app.create, config.set, release.create
+        message    TEXT NOT NULL,
+        data       TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+      CREATE INDEX events_app ON events(app_name, id);
+
+      CREATE TABLE stacks (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        recipe_hash  TEXT NOT NULL,
+        build_digest TEXT NOT NULL,
+        run_digest   TEXT NOT NULL,
+        created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (name, version)
+      );
+    `,
+  },
+];

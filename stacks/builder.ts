@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type Docker from 'dockerode';
+import { SlipwayError } from '../common/errors';
+import { dockerArchive } from '../buildpacks/oci/docker-archive';
+import type { ImageStore } from '../buildpacks/oci/layout';
+import type { ImageConfig, LayerRef } from '../buildpacks/oci/media-types';
+
+/**
+ * Builds the stack's build and run images without any container registry: a debootstrap root file
+ * system per kind (stacks/<stack>/build-rootfs.sh), one reproducible tar layer written into the
+ * platform's OCI store, then `docker load`ed so Docker has it under slipway/<stack>-<kind>.
+ * An unchanged recipe is not rebuilt: the recipe hash is both the store tag and a Docker label.
+ */
+export type StackKind = 'build' | 'run';
+
+export const STACK_ID = (stack: string) => `io.buildpacks.stacks.${stack}`;
+export const stackImageName = (stack: string, kind: StackKind) => `slipway/${stack}-${kind}`;
+export const stackStoreRef = (stack: string, kind: StackKind, tag: string) => `stacks/${stack}-${kind}:${tag}`;
+
+export interface StackImage {
+  kind: StackKind;
+  ref: string;
+  manifestDigest: string;
+  configDigest: string;
+  dockerImage: string;
+}
+
+export interface EnsureStackOptions {
+  stack: string;
+  store: ImageStore;
+  docker: Docker;
+  /** Work dir for root file systems and the debootstrap cache. */
+  workDir: string;
+  /** Rebuild even when the recipe is unchanged (stacks:update: fresh security updates). */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+const BUILDER_VERSION = '1';
+const STACKS_DIR = path.resolve(__dirname, '..', '..', 'stacks');
+
+export function recipeHash(stack: string): string {
+  const dir = path.join(STACKS_DIR, stack);
+  if (!fs.existsSync(dir)) {
+    throw new SlipwayError('NOT_FOUND', `stack "${stack}" has no recipe in ${STACKS_DIR}`, { hint: 'the built-in stack is "bookworm"' });
+  }
+  const h = createHash('sha256').update(BUILDER_VERSION);
+  for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+function run(cmd: string, args: string[], log: (l: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      tail = (tail + text).slice(-4000);
+      for (const line of text.split('\n')) if (line.trim()) log(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new SlipwayError('INTERNAL', `${cmd} exited with ${code}`, { hint: 'see the output above', details: { tail } })),
+    );
+  });
+}
+
+/** Reproducible tar of a root file system: sorted, fixed mtime, numeric owners kept. */
+function tarRootfs(dir: string) {
+  const child = spawn(
+    'tar',
+    ['--create', '--file=-', '--directory', dir, '--sort=name', '--numeric-owner', '--mtime=1980-01-01 00:00:01Z', '--format=gnu', '.'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  child.on('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new SlipwayError('INTERNAL', `tar of ${dir} failed: ${err.trim()}`));
+  });
+  return child.stdout;
+}
+
+function imageConfig(stack: string, kind: StackKind, hash: string, packagesDigest: string): ImageConfig {
+  return {
+    architecture: 'amd64',
+    os: 'linux',
+    config: {
+      User: '1000:1000',
+      WorkingDir: '/app',
+      Env: [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'HOME=/home/slipway',
+        'CNB_USER_ID=1000',
+        'CNB_GROUP_ID=1000',
+        `CNB_STACK_ID=${STACK_ID(stack)}`,
+        'LANG=C.UTF-8',
+      ],
+      Labels: {
+        'io.buildpacks.stack.id': STACK_ID(stack),
+        'io.buildpacks.stack.distro.name': 'debian',
+        'io.buildpacks.stack.distro.version': '12',
+        'io.slipway.managed': 'true',
+        'io.slipway.stack': stack,
+        'io.slipway.stack.kind': kind,
+        'io.slipway.stack.recipe': hash,
+        'io.slipway.stack.packages': packagesDigest,
+      },
+    },
+    rootfs: { type: 'layers', diff_ids: [] },
+    history: [{ created_by: `slipway stack builder ${BUILDER_VERSION}: debootstrap ${stack} (${kind})` }],
+  };
+}
+
+async function dockerHasImage(docker: Docker, name: string, configDigest: string): Promise<boolean> {
+  try {
+    const info = await docker.getImage(name).inspect();
+    return info.Id === configDigest;
+  } catch {
+    return false;
+  }
+}
+
+export async function loadIntoDocker(docker: Docker, store: ImageStore, manifestDigest: string, tags: string[]): Promise<void> {
+  const archive = await dockerArchive(store, manifestDigest, tags);
+  const res = await docker.loadImage(archive, { quiet: true });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    res.on('data', (d: Buffer) => (out += d));
+    res.on('end', () => (/"error"/.test(out) ? reject(new SlipwayError('INTERNAL', `docker load failed: ${out}`)) : resolve()));
+    res.on('error', reject);
+  });
+}
+
+/** Makes sure both images of the stack exist in the store and in Docker. Returns them. */
+export async function ensureStack(opts: EnsureStackOptions): Promise<Record<StackKind, StackImage>> {
+  const log = opts.log ?? (() => {});
+  const hash = recipeHash(opts.stack);
+  const out = {} as Record<StackKind, StackImage>;
+  const tag = opts.force ? `${hash}-${Date.now()}` : hash;
+  for (const kind of ['build', 'run'] as StackKind[]) {
+    const ref = stackStoreRef(opts.stack, kind, tag);
+    const dockerName = stackImageName(opts.stack, kind);
+    let manifest = opts.force ? undefined : await opts.store.resolve(ref);
+    if (!manifest) {
+      log(`Building the ${opts.stack} ${kind} image (debootstrap; a minute or two)`);
+      const rootfs = path.join(opts.workDir, `${opts.stack}-${kind}`);
+      const script = path.join(STACKS_DIR, opts.stack, 'build-rootfs.sh');
+      await run('bash', [script, kind, rootfs, path.join(opts.workDir, 'cache')], log);
+      const packages = fs.readFileSync(path.join(rootfs, '.slipway-packages'));
+      const layer: LayerRef = await opts.store.putLayer(tarRootfs(rootfs));
+      const packagesDigest = createHash('sha256').update(packages).digest('hex').slice(0, 16);
+      const written = await opts.store.writeImage(imageConfig(opts.stack, kind, hash, packagesDigest), [layer]);
+      await opts.store.tag(ref, written.manifest);
+      manifest = written.manifest;
+      fs.rmSync(rootfs, { recursive: true, force: true });
+    }
+    await opts.store.tag(stackStoreRef(opts.stack, kind, 'latest'), manifest);
+    const m = await opts.store.readManifest(manifest.digest);
+    if (!(await dockerHasImage(opts.docker, `${dockerName}:latest`, m.config.digest))) {
+      log(`Loading ${dockerName} into Docker`);
+      await loadIntoDocker(opts.docker, opts.store, manifest.digest, [`${dockerName}:latest`, `${dockerName}:${tag}`]);
+    }
+    out[kind] = { kind, ref, manifestDigest: manifest.digest, configDigest: m.config.digest, dockerImage: `${dockerName}:latest` };
+  }
+  return out;
+}
