@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`). On a fresh machine it installs and starts everything the
+# tests need, then runs every tier: unit, integration, e2e. Pass tier names to run only those
+# (`npm test -- unit`). Leftovers from earlier runs (containers, stale pid files, test homes) are
+# cleaned first, so a killed run never breaks the next one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tiers=("$@")
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration e2e)
+
+step() { printf -- '-----> %s\n' "$*"; }
+
+export SLIPWAY_TEST_STACK_HOME=${SLIPWAY_TEST_STACK_HOME:-/var/tmp/slipway-test-stack}
+export SLIPWAY_TEST_HOMES=${SLIPWAY_TEST_HOMES:-/var/tmp/slipway-test-homes}
+
+if [ "$(id -u)" = 0 ]; then
+  missing=()
+  for tool in git debootstrap openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "Installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" ca-certificates >/dev/null
+  fi
+fi
+
+if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  step "Installing node dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "Building (tsc) and linting (import boundaries)"
+npm run --silent build
+node scripts/lint-boundaries.mjs
+
+step "Docker engine"
+bash scripts/ensure-docker.sh
+
+step "Cleaning leftovers of earlier test runs"
+# Only what tests made: containers whose io.slipway.home is a test home, and the test homes.
+for id in $(docker ps -aq --filter label=io.slipway.managed=true); do
+  home=$(docker inspect -f '{{ index .Config.Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
+  case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker rm -f "$id" >/dev/null 2>&1 || true ;; esac
+done
+for pidfile in "$SLIPWAY_TEST_HOMES"/*/run/*.pid; do
+  [ -f "$pidfile" ] || continue
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+done
+rm -rf "$SLIPWAY_TEST_HOMES"
+mkdir -p "$SLIPWAY_TEST_HOMES"
+
+step "Stack images (built once per machine; unchanged recipes are reused)"
+SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" node dist/stacks/cli.js
+
+status=0
+for tier in "${tiers[@]}"; do
+  files=$(find "dist/test/$tier" -name '*.test.js' 2>/dev/null | sort || true)
+  if [ -z "$files" ]; then step "No $tier tests"; continue; fi
+  step "Running $tier tests"
+  conc=1; [ "$tier" = unit ] && conc=4
+  # shellcheck disable=SC2086
+  node --test --test-concurrency=$conc --test-reporter=spec $files || status=1
+done
+exit $status

@@ -1,0 +1,41 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type Docker from 'dockerode';
+import type { SlipwayConfig, HomePaths } from '../common/config';
+import { httpStatusFor, isSlipwayError } from '../common/errors';
+import { VERSION } from '../common/version';
+import type { State } from './state';
+
+export interface ServerDeps {
+  config: SlipwayConfig;
+  paths: HomePaths;
+  state: State;
+  docker: Docker;
+}
+
+/**
+ * The server's HTTP surface: health, the REST API (/api), the git endpoint (/APP.git) and the
+ * read-only registry (/v2/). Route modules receive their dependencies as arguments.
+ */
+export function createHttpApp(deps: ServerDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', service: 'slipway-server', version: VERSION, pid: process.pid });
+  });
+
+  // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ id: 'not_found', message: `no route for ${req.method} ${req.path}`, hint: 'see `slipway help` for the API the CLI uses' });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (isSlipwayError(err)) {
+      res.status(httpStatusFor(err.code)).json(err.toJSON());
+      return;
+    }
+    console.error('slipway-server: unexpected error', err);
+    res.status(500).json({ id: 'internal', message: 'internal server error', hint: 'see the server log under SLIPWAY_HOME/log' });
+  });
+  return app;
+}

@@ -1,0 +1,35 @@
+import * as fs from 'node:fs';
+import { createServer } from 'node:http';
+import Docker from 'dockerode';
+import { loadConfig, homePaths } from '../common/config';
+import { onShutdown } from '../common/lifecycle';
+import { openState } from './state';
+import { createHttpApp } from './http-app';
+
+/**
+ * slipway-server: the composition root. It reads the config once, opens the state, builds each
+ * service with its dependencies passed in, and starts listening. No logic lives here.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const paths = homePaths(config.home);
+  for (const dir of [paths.repos, paths.images, paths.caches, paths.builds, paths.logs, paths.run, paths.certsDir]) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
+  const docker = new Docker();
+
+  const app = createHttpApp({ config, paths, state, docker });
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
+  console.log(`slipway-server listening on http://${config.bindHost}:${config.apiPort} (home ${config.home})`);
+
+  onShutdown('slipway-server', [server], [() => { state.db.close(); }]);
+}
+
+main().catch((err) => {
+  console.error(`slipway-server: ${err.message}`);
+  if (err.hint) console.error(`hint: ${err.hint}`);
+  process.exit(1);
+});

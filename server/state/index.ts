@@ -1,0 +1,32 @@
+import { openDatabase, type Db } from './db';
+import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
+import { createAppsRepo } from './repos/apps';
+import { createConfigVarsRepo } from './repos/config-vars';
+import { createEventsRepo } from './repos/events';
+import { createUsersRepo } from './repos/users';
+
+/**
+ * The state store: the database plus one repository per aggregate. Repositories are the only code
+ * with SQL. Add a repository here when a new aggregate needs one.
+ */
+export interface State {
+  db: Db;
+  sealer: Sealer;
+  apps: ReturnType<typeof createAppsRepo>;
+  configVars: ReturnType<typeof createConfigVarsRepo>;
+  users: ReturnType<typeof createUsersRepo>;
+  events: ReturnType<typeof createEventsRepo>;
+}
+
+export function openState(opts: { dbFile: string; keyFile: string }): State {
+  const db = openDatabase(opts.dbFile);
+  const sealer = createSealer(loadOrCreateKey(opts.keyFile));
+  return {
+    db,
+    sealer,
+    apps: createAppsRepo(db),
+    configVars: createConfigVarsRepo(db, sealer),
+    users: createUsersRepo(db),
+    events: createEventsRepo(db),
+  };
+}

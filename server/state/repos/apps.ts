@@ -1,0 +1,102 @@
+import type { Db } from '../db';
+import { SlipwayError } from '../../../common/errors';
+import { assertAppName } from '../../../common/names';
+
+export interface AppRow {
+  id: number;
+  name: string;
+  ownerId: number;
+  stack: string;
+  deployBranch: string | null;
+  maintenance: boolean;
+  buildpacks: string[];
+  buildLimits: Record<string, number>;
+  currentReleaseId: number | null;
+  createdAt: string;
+}
+
+interface RawApp {
+  id: number;
+  name: string;
+  owner_id: number;
+  stack: string;
+  deploy_branch: string | null;
+  maintenance: number;
+  buildpacks: string;
+  build_limits: string;
+  current_release_id: number | null;
+  created_at: string;
+}
+
+const toApp = (r: RawApp): AppRow => ({
+  id: r.id,
+  name: r.name,
+  ownerId: r.owner_id,
+  stack: r.stack,
+  deployBranch: r.deploy_branch,
+  maintenance: r.maintenance === 1,
+  buildpacks: JSON.parse(r.buildpacks) as string[],
+  buildLimits: JSON.parse(r.build_limits) as Record<string, number>,
+  currentReleaseId: r.current_release_id,
+  createdAt: r.created_at,
+});
+
+export function createAppsRepo(db: Db) {
+  const byName = db.prepare('SELECT * FROM apps WHERE name = ?');
+  return {
+    create(input: { name: string; ownerId: number; stack: string }): AppRow {
+      const name = assertAppName(input.name);
+      try {
+        const info = db.prepare('INSERT INTO apps (name, owner_id, stack) VALUES (?, ?, ?)').run(name, input.ownerId, input.stack);
+        db.prepare("INSERT INTO collaborators (app_id, user_id, role) VALUES (?, ?, 'owner')").run(info.lastInsertRowid, input.ownerId);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new SlipwayError('ALREADY_EXISTS', `app "${name}" already exists`, { hint: 'choose another name, or omit it for a random one' });
+        }
+        throw err;
+      }
+      return this.get(name)!;
+    },
+    get(name: string): AppRow | undefined {
+      const r = byName.get(name) as RawApp | undefined;
+      return r && toApp(r);
+    },
+    /** Like get, but a missing app is a NOT_FOUND error with the hint users need. */
+    require(name: string): AppRow {
+      const app = this.get(assertAppName(name));
+      if (!app) throw new SlipwayError('NOT_FOUND', `app "${name}" does not exist`, { hint: `create it with: slipway apps:create ${name}` });
+      return app;
+    },
+    getById(id: number): AppRow | undefined {
+      const r = db.prepare('SELECT * FROM apps WHERE id = ?').get(id) as RawApp | undefined;
+      return r && toApp(r);
+    },
+    list(): AppRow[] {
+      return (db.prepare('SELECT * FROM apps ORDER BY name').all() as RawApp[]).map(toApp);
+    },
+    listForUser(userId: number): AppRow[] {
+      return (
+        db.prepare('SELECT a.* FROM apps a JOIN collaborators c ON c.app_id = a.id WHERE c.user_id = ? ORDER BY a.name').all(userId) as RawApp[]
+      ).map(toApp);
+    },
+    setMaintenance(id: number, on: boolean): void {
+      db.prepare('UPDATE apps SET maintenance = ? WHERE id = ?').run(on ? 1 : 0, id);
+    },
+    setBuildpacks(id: number, buildpacks: string[]): void {
+      db.prepare('UPDATE apps SET buildpacks = ? WHERE id = ?').run(JSON.stringify(buildpacks), id);
+    },
+    setDeployBranch(id: number, branch: string | null): void {
+      db.prepare('UPDATE apps SET deploy_branch = ? WHERE id = ?').run(branch, id);
+    },
+    setBuildLimits(id: number, limits: Record<string, number>): void {
+      db.prepare('UPDATE apps SET build_limits = ? WHERE id = ?').run(JSON.stringify(limits), id);
+    },
+    setCurrentRelease(id: number, releaseId: number): void {
+      db.prepare('UPDATE apps SET current_release_id = ? WHERE id = ?').run(releaseId, id);
+    },
+    delete(id: number): void {
+      db.prepare('DELETE FROM apps WHERE id = ?').run(id);
+    },
+  };
+}
+export type AppsRepo = ReturnType<typeof createAppsRepo>;
