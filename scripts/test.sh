@@ -52,7 +52,7 @@ rm -rf "$SLIPWAY_TEST_HOMES"
 mkdir -p "$SLIPWAY_TEST_HOMES"
 
 step "Stack images (built once per machine; unchanged recipes are reused)"
-SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" node dist/stacks/cli.js
+SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/cli.js
 
 status=0
 for tier in "${tiers[@]}"; do

@@ -36,6 +36,12 @@ export interface EnsureStackOptions {
   workDir: string;
   /** Rebuild even when the recipe is unchanged (stacks:update: fresh security updates). */
   force?: boolean;
+  /**
+   * A machine-wide store of stack images shared by installs (default /var/cache/slipway/stacks,
+   * env SLIPWAY_STACK_CACHE). A recipe already built there is linked in instead of rebuilt, so a
+   * reinstall after --purge, a second install or a test home costs seconds, not minutes.
+   */
+  cacheStore?: ImageStore;
   log?: (line: string) => void;
 }
 
@@ -138,6 +144,21 @@ export async function loadIntoDocker(docker: Docker, store: ImageStore, manifest
   });
 }
 
+/** Copies an image's blobs between stores: hard links when on one file system, else copies. */
+export async function copyImage(from: ImageStore, to: ImageStore, manifestDigest: string): Promise<void> {
+  const m = await from.readManifest(manifestDigest);
+  for (const d of [manifestDigest, m.config.digest, ...m.layers.map((l) => l.digest)]) {
+    if (to.hasBlob(d)) continue;
+    const tmp = path.join(to.root, 'tmp', `copy-${process.pid}-${d.slice(7, 19)}`);
+    try {
+      fs.linkSync(from.blobPath(d), tmp);
+    } catch {
+      fs.copyFileSync(from.blobPath(d), tmp);
+    }
+    fs.renameSync(tmp, to.blobPath(d));
+  }
+}
+
 /** Makes sure both images of the stack exist in the store and in Docker. Returns them. */
 export async function ensureStack(opts: EnsureStackOptions): Promise<Record<StackKind, StackImage>> {
   const log = opts.log ?? (() => {});
@@ -148,6 +169,15 @@ export async function ensureStack(opts: EnsureStackOptions): Promise<Record<Stac
     const ref = stackStoreRef(opts.stack, kind, tag);
     const dockerName = stackImageName(opts.stack, kind);
     let manifest = opts.force ? undefined : await opts.store.resolve(ref);
+    if (!manifest && !opts.force && opts.cacheStore) {
+      const cached = await opts.cacheStore.resolve(ref);
+      if (cached) {
+        log(`Using the cached ${opts.stack} ${kind} image from ${opts.cacheStore.root}`);
+        await copyImage(opts.cacheStore, opts.store, cached.digest);
+        await opts.store.tag(ref, cached);
+        manifest = cached;
+      }
+    }
     if (!manifest) {
       log(`Building the ${opts.stack} ${kind} image (debootstrap; a minute or two)`);
       const rootfs = path.join(opts.workDir, `${opts.stack}-${kind}`);
@@ -160,6 +190,10 @@ export async function ensureStack(opts: EnsureStackOptions): Promise<Record<Stac
       await opts.store.tag(ref, written.manifest);
       manifest = written.manifest;
       fs.rmSync(rootfs, { recursive: true, force: true });
+    }
+    if (opts.cacheStore && opts.cacheStore.root !== opts.store.root && !(await opts.cacheStore.resolve(ref))) {
+      await copyImage(opts.store, opts.cacheStore, manifest.digest);
+      await opts.cacheStore.tag(ref, manifest);
     }
     await opts.store.tag(stackStoreRef(opts.stack, kind, 'latest'), manifest);
     const m = await opts.store.readManifest(manifest.digest);

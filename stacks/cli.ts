@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     docker: new Docker(),
     workDir: path.join(paths.stacks, 'work'),
     force: process.argv.includes('--force'),
+    cacheStore: openImageStore(process.env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks'),
     log: (l) => console.log(l.startsWith('-----> ') || l.startsWith('       ') ? l : `       ${l}`),
   });
   for (const img of Object.values(images)) {
