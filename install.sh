@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Slipway installer: one command on a Debian 12 (or Ubuntu 22.04+) VM, as root.
+#
+#   ./install.sh               install or upgrade in place, start slipway-server and slipway-router
+#   ./install.sh --uninstall   stop and remove the services (data kept)
+#   ./install.sh --uninstall --purge   ... and delete SLIPWAY_HOME and every container it owns
+#
+# Settings (environment; remembered in $SLIPWAY_HOME/slipway.env for re-runs and the daemons):
+#   SLIPWAY_HOME (/var/lib/slipway)  SLIPWAY_DOMAIN (localhost)  SLIPWAY_HTTP_PORT (80)
+#   SLIPWAY_HTTPS_PORT (443)  SLIPWAY_API_PORT (5080)  SLIPWAY_ADMIN_EMAIL (admin@SLIPWAY_DOMAIN)
+#   SLIPWAY_BIN_DIR (/usr/local/bin: where the `slipway` command goes)
+# Idempotent: re-running upgrades code and restarts the daemons; apps, data and tokens are kept.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+step() { printf -- '-----> %s\n' "$*"; }
+info() { printf -- '       %s\n' "$*"; }
+die() { printf -- ' !     %s\n' "$*" >&2; exit 1; }
+
+uninstall=false purge=false
+for arg in "$@"; do
+  case "$arg" in
+    --uninstall) uninstall=true ;;
+    --purge) purge=true ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "unknown option $arg (see ./install.sh --help)" ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || die "run install.sh as root (it installs packages and starts services)"
+
+export SLIPWAY_HOME=${SLIPWAY_HOME:-/var/lib/slipway}
+envfile="$SLIPWAY_HOME/slipway.env"
+# Settings given now win; otherwise those remembered from the last install; otherwise defaults.
+if [ -f "$envfile" ]; then
+  while IFS='=' read -r key value; do
+    case "$key" in SLIPWAY_[A-Z_]*) [ -n "${!key:-}" ] || export "$key=$value" ;; esac
+  done <"$envfile"
+fi
+export SLIPWAY_DOMAIN=${SLIPWAY_DOMAIN:-localhost}
+export SLIPWAY_HTTP_PORT=${SLIPWAY_HTTP_PORT:-80}
+export SLIPWAY_HTTPS_PORT=${SLIPWAY_HTTPS_PORT:-443}
+export SLIPWAY_API_PORT=${SLIPWAY_API_PORT:-5080}
+export SLIPWAY_BIN_DIR=${SLIPWAY_BIN_DIR:-/usr/local/bin}
+admin_email=${SLIPWAY_ADMIN_EMAIL:-admin@$SLIPWAY_DOMAIN}
+case "$admin_email" in *@*.*) ;; *) admin_email="admin@slipway.local" ;; esac
+
+run_dir="$SLIPWAY_HOME/run" log_dir="$SLIPWAY_HOME/log"
+systemd=false
+[ -d /run/systemd/system ] && command -v systemctl >/dev/null && systemd=true
+unit_suffix=$(printf '%s' "$SLIPWAY_HOME" | sha256sum | cut -c1-8)
+[ "$SLIPWAY_HOME" = /var/lib/slipway ] && unit_suffix=""
+unit_name() { echo "slipway-$1${unit_suffix:+-$unit_suffix}"; }
+
+stop_daemon() { # name
+  local name=$1 pidfile="$run_dir/$1.pid"
+  if $systemd && [ -f "/etc/systemd/system/$(unit_name "$name").service" ]; then
+    systemctl stop "$(unit_name "$name")" || true
+  fi
+  [ -f "$pidfile" ] || return 0
+  local pid; pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q "dist/$2/main.js" "/proc/$pid/cmdline" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" || true
+  fi
+  rm -f "$pidfile"
+}
+
+if $uninstall; then
+  step "Stopping slipway-router and slipway-server"
+  stop_daemon router router
+  stop_daemon server server
+  if $systemd; then
+    for n in server router; do
+      systemctl disable "$(unit_name $n)" >/dev/null 2>&1 || true
+      rm -f "/etc/systemd/system/$(unit_name $n).service"
+    done
+    systemctl daemon-reload || true
+  fi
+  if [ -L "$SLIPWAY_BIN_DIR/slipway" ] && [ "$(readlink "$SLIPWAY_BIN_DIR/slipway")" = "$SRC/bin/slipway" ]; then
+    rm -f "$SLIPWAY_BIN_DIR/slipway"
+  fi
+  if $purge; then
+    step "Purging $SLIPWAY_HOME and its containers and images"
+    if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+      ids=$(docker ps -aq --filter "label=io.slipway.home=$SLIPWAY_HOME")
+      [ -z "$ids" ] || docker rm -f $ids >/dev/null
+      imgs=$(docker images -q --filter "label=io.slipway.home=$SLIPWAY_HOME" | sort -u)
+      [ -z "$imgs" ] || docker rmi -f $imgs >/dev/null 2>&1 || true
+    fi
+    rm -rf "$SLIPWAY_HOME"
+  else
+    info "Data kept in $SLIPWAY_HOME (add --purge to delete it)"
+  fi
+  step "Uninstalled"
+  exit 0
+fi
+
+step "Installing system packages (git, ca-certificates, debootstrap, openssl, Docker engine)"
+missing=()
+for pair in git:git debootstrap:debootstrap openssl:openssl update-ca-certificates:ca-certificates; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v node >/dev/null || die "Node.js >= 20 is required (apt-get install nodejs, or your distribution's Node 20 package)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node.js >= 20 is required (found $(node --version))"
+bash "$SRC/scripts/ensure-docker.sh"
+
+step "Installing node dependencies and building"
+cd "$SRC"
+if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
+
+step "Preparing $SLIPWAY_HOME"
+mkdir -p "$SLIPWAY_HOME" "$run_dir" "$log_dir"
+chmod 700 "$SLIPWAY_HOME"
+{
+  for key in SLIPWAY_HOME SLIPWAY_DOMAIN SLIPWAY_HTTP_PORT SLIPWAY_HTTPS_PORT SLIPWAY_API_PORT SLIPWAY_BIN_DIR; do
+    printf '%s=%s\n' "$key" "${!key}"
+  done
+} >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
+
+step "Stack images (bookworm; built once, then reused)"
+node "$SRC/dist/stacks/cli.js" | sed 's/^/       /'
+
+step "Platform TLS certificate for *.$SLIPWAY_DOMAIN"
+if [ -f "$SRC/dist/router/cert.js" ]; then
+  node "$SRC/dist/router/cert.js" | sed 's/^/       /'
+fi
+
+start_daemon() { # name
+  local name=$1 pidfile="$run_dir/$1.pid"
+  if $systemd; then
+    cat >"/etc/systemd/system/$(unit_name "$name").service" <<UNIT
+[Unit]
+Description=Slipway $name ($SLIPWAY_HOME)
+After=network.target docker.service
+[Service]
+EnvironmentFile=$envfile
+ExecStart=$(command -v node) $SRC/dist/$name/main.js
+Restart=always
+KillSignal=SIGTERM
+[Install]
+WantedBy=multi-user.target
+UNIT
+    systemctl daemon-reload
+    systemctl enable --now "$(unit_name "$name")" >/dev/null
+    systemctl restart "$(unit_name "$name")"
+  else
+    # No systemd (containers, minimal VMs): a background daemon with a pid file and a log.
+    nohup setsid node "$SRC/dist/$name/main.js" >>"$log_dir/$name.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  fi
+}
+
+wait_healthy() { # name url
+  for _ in $(seq 1 100); do
+    if curl -fsS --max-time 2 "$2" >/dev/null 2>&1; then info "$1 is healthy ($2)"; return 0; fi
+    sleep 0.2
+  done
+  tail -n 20 "$log_dir/$1.log" >&2 2>/dev/null || true
+  die "$1 did not become healthy at $2; see $log_dir/$1.log"
+}
+
+step "Starting slipway-server and slipway-router"
+stop_daemon router router
+stop_daemon server server
+start_daemon server
+wait_healthy slipway-server "http://127.0.0.1:$SLIPWAY_API_PORT/healthz"
+start_daemon router
+wait_healthy slipway-router "http://127.0.0.1:$SLIPWAY_HTTP_PORT/healthz"
+
+step "Installing the slipway command into $SLIPWAY_BIN_DIR"
+mkdir -p "$SLIPWAY_BIN_DIR"
+ln -sfn "$SRC/bin/slipway" "$SLIPWAY_BIN_DIR/slipway"
+
+api_url="http://127.0.0.1:$SLIPWAY_API_PORT"
+bootstrap=$(node "$SRC/dist/server/admin.js" bootstrap --email "$admin_email")
+token=$(printf '%s' "$bootstrap" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);process.stdout.write(j.token||"")})')
+if [ -n "$token" ]; then
+  "$SRC/bin/slipway" login --api "$api_url" --token "$token" >/dev/null
+  step "Created the first admin user $admin_email"
+  info "API token (shown once; stored only as a hash): $token"
+  info "You are logged in as $admin_email on this machine (slipway whoami)."
+else
+  info "Users already exist; tokens kept (slipway tokens:create makes a new one)."
+fi
+
+port_suffix=""; [ "$SLIPWAY_HTTP_PORT" = 80 ] || port_suffix=":$SLIPWAY_HTTP_PORT"
+cat <<NEXT
+-----> Slipway is running
+       API and git:  $api_url
+       Apps:         http://APP.$SLIPWAY_DOMAIN$port_suffix/
+       Data:         $SLIPWAY_HOME
+
+       Next steps:
+         cd your-app && git init && git add . && git commit -m init   (if it is not a repo yet)
+         slipway apps:create my-app          # adds the "slipway" git remote
+         git push slipway main
+         curl http://my-app.$SLIPWAY_DOMAIN$port_suffix/
+NEXT
