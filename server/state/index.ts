@@ -1,6 +1,7 @@
 import { openDatabase, type Db } from './db';
 import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
 import { createAppsRepo } from './repos/apps';
+import { createBuildsRepo } from './repos/builds';
 import { createConfigVarsRepo } from './repos/config-vars';
 import { createEventsRepo } from './repos/events';
 import { createUsersRepo } from './repos/users';
@@ -13,6 +14,7 @@ export interface State {
   db: Db;
   sealer: Sealer;
   apps: ReturnType<typeof createAppsRepo>;
+  builds: ReturnType<typeof createBuildsRepo>;
   configVars: ReturnType<typeof createConfigVarsRepo>;
   users: ReturnType<typeof createUsersRepo>;
   events: ReturnType<typeof createEventsRepo>;
@@ -25,6 +27,7 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     db,
     sealer,
     apps: createAppsRepo(db),
+    builds: createBuildsRepo(db),
     configVars: createConfigVarsRepo(db, sealer),
     users: createUsersRepo(db),
     events: createEventsRepo(db),

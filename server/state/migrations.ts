@@ -150,4 +150,9 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 30,
+    name: 'builds: release created by the build',
+    sql: `ALTER TABLE builds ADD COLUMN release_version INTEGER;`,
+  },
 ];
