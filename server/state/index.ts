@@ -4,6 +4,8 @@ import { createAppsRepo } from './repos/apps';
 import { createBuildsRepo } from './repos/builds';
 import { createConfigVarsRepo } from './repos/config-vars';
 import { createEventsRepo } from './repos/events';
+import { createFormationRepo } from './repos/formation';
+import { createReleasesRepo } from './repos/releases';
 import { createUsersRepo } from './repos/users';
 
 /**
@@ -18,6 +20,8 @@ export interface State {
   configVars: ReturnType<typeof createConfigVarsRepo>;
   users: ReturnType<typeof createUsersRepo>;
   events: ReturnType<typeof createEventsRepo>;
+  releases: ReturnType<typeof createReleasesRepo>;
+  formation: ReturnType<typeof createFormationRepo>;
 }
 
 export function openState(opts: { dbFile: string; keyFile: string }): State {
@@ -31,5 +35,7 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     configVars: createConfigVarsRepo(db, sealer),
     users: createUsersRepo(db),
     events: createEventsRepo(db),
+    releases: createReleasesRepo(db, sealer),
+    formation: createFormationRepo(db),
   };
 }

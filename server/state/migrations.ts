@@ -151,6 +151,19 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'releases: app.json runtime fields (healthchecks, formation)',
+    // Captured with the build so a rollback deploys with the checks that release shipped with.
+    sql: `
+      ALTER TABLE releases ADD COLUMN app_json TEXT NOT NULL DEFAULT '{}';
+      DROP TRIGGER releases_immutable;
+      CREATE TRIGGER releases_immutable
+        BEFORE UPDATE OF app_id, version, build_id, image_digest, image_ref, config_enc,
+                         process_types, release_command, app_json, description, user_id, created_at ON releases
+        BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;
+    `,
+  },
+  {
     version: 30,
     name: 'builds: release created by the build',
     sql: `ALTER TABLE builds ADD COLUMN release_version INTEGER;`,
