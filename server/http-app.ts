@@ -4,12 +4,18 @@ import type { SlipwayConfig, HomePaths } from '../common/config';
 import { httpStatusFor, isSlipwayError } from '../common/errors';
 import { VERSION } from '../common/version';
 import type { State } from './state';
+import type { LogHub } from './logs/hub';
+import { createApiRouter, type ApiDeps } from './api';
 
 export interface ServerDeps {
   config: SlipwayConfig;
   paths: HomePaths;
   state: State;
   docker: Docker;
+  /** The log hub (server/logs/hub.ts): every app-facing log line goes through it. */
+  logs: LogHub;
+  /** Services the API calls (runtime, releases, routes publisher, repositories, builds routes), wired in main.ts as they exist. */
+  api?: Omit<Partial<ApiDeps>, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
 }
 
 /**
@@ -24,6 +30,8 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', service: 'slipway-server', version: VERSION, pid: process.pid });
   });
+
+  app.use('/api', createApiRouter({ ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker }));
 
   // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
   app.use((req: Request, res: Response) => {

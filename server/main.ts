@@ -5,6 +5,7 @@ import { loadConfig, homePaths } from '../common/config';
 import { onShutdown } from '../common/lifecycle';
 import { openState } from './state';
 import { createHttpApp } from './http-app';
+import { createLogHub } from './logs/hub';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -18,14 +19,15 @@ async function main(): Promise<void> {
   }
   const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
   const docker = new Docker();
+  const logs = createLogHub({ paths });
 
-  const app = createHttpApp({ config, paths, state, docker });
+  const app = createHttpApp({ config, paths, state, docker, logs });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   console.log(`slipway-server listening on http://${config.bindHost}:${config.apiPort} (home ${config.home})`);
 
-  onShutdown('slipway-server', [server], [() => { state.db.close(); }]);
+  onShutdown('slipway-server', [server], [() => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 main().catch((err) => {

@@ -2,6 +2,7 @@ import { openDatabase, type Db } from './db';
 import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
 import { createAppsRepo } from './repos/apps';
 import { createBuildsRepo } from './repos/builds';
+import { createCollaboratorsRepo } from './repos/collaborators';
 import { createConfigVarsRepo } from './repos/config-vars';
 import { createEventsRepo } from './repos/events';
 import { createFormationRepo } from './repos/formation';
@@ -17,6 +18,7 @@ export interface State {
   sealer: Sealer;
   apps: ReturnType<typeof createAppsRepo>;
   builds: ReturnType<typeof createBuildsRepo>;
+  collaborators: ReturnType<typeof createCollaboratorsRepo>;
   configVars: ReturnType<typeof createConfigVarsRepo>;
   users: ReturnType<typeof createUsersRepo>;
   events: ReturnType<typeof createEventsRepo>;
@@ -32,6 +34,7 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     sealer,
     apps: createAppsRepo(db),
     builds: createBuildsRepo(db),
+    collaborators: createCollaboratorsRepo(db),
     configVars: createConfigVarsRepo(db, sealer),
     users: createUsersRepo(db),
     events: createEventsRepo(db),

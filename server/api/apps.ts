@@ -1,0 +1,168 @@
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Router } from 'express';
+import { SlipwayError } from '../../common/errors';
+import { assertAppName } from '../../common/names';
+import type { AppRow } from '../state/repos/apps';
+import { effectiveRole } from '../auth/permissions';
+import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
+
+const ADJECTIVES = ['calm', 'brave', 'quiet', 'lucky', 'rapid', 'gentle', 'bright', 'silent', 'frozen', 'golden', 'hidden', 'polar', 'rusty', 'sunny', 'misty', 'bold'];
+const NOUNS = ['harbor', 'river', 'meadow', 'canyon', 'forest', 'island', 'summit', 'comet', 'falcon', 'otter', 'pine', 'reef', 'dune', 'glacier', 'lagoon', 'ridge'];
+
+/** Heroku-style random names: adjective-noun-1234. */
+export function randomAppName(): string {
+  return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${randomInt(1000, 10000)}`;
+}
+
+export function appJson(deps: ApiDeps, app: AppRow, role?: string) {
+  const owner = deps.state.users.getById(app.ownerId);
+  return {
+    name: app.name,
+    owner: owner?.email ?? null,
+    stack: app.stack,
+    url: appUrl(deps.config, app.name),
+    gitUrl: gitUrl(deps.config, app.name),
+    maintenance: app.maintenance,
+    buildpacks: app.buildpacks,
+    deployBranch: app.deployBranch,
+    currentReleaseId: app.currentReleaseId,
+    createdAt: app.createdAt,
+    ...(role ? { role } : {}),
+  };
+}
+
+const BUILDPACK_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+~#-]{0,511}$/;
+function assertBuildpack(ref: unknown): string {
+  if (typeof ref !== 'string' || !BUILDPACK_RE.test(ref)) {
+    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(String(ref)).slice(0, 80)} is not a buildpack reference`, {
+      hint: 'use a buildpack id (slipway/nodejs), a URL (https://.../bp.tgz) or a git URL',
+    });
+  }
+  return ref;
+}
+
+export function createAppsRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  const { state } = deps;
+
+  r.get('/apps', (_req, res) => {
+    const { user } = auth(res);
+    const apps = user.isAdmin ? state.apps.list() : state.apps.listForUser(user.id);
+    res.json(apps.map((a) => appJson(deps, a, effectiveRole(state, user, a))));
+  });
+
+  r.post('/apps', async (req, res) => {
+    const { user } = auth(res);
+    const b = body<{ name: string; stack: string }>(req, { name: 'string', stack: 'string' });
+    let name = b.name === undefined || b.name === '' ? undefined : assertAppName(b.name);
+    if (!name) {
+      for (let i = 0; i < 20 && (!name || state.apps.get(name)); i++) name = randomAppName();
+    }
+    const stack = b.stack ?? deps.config.stack;
+    if (!/^[a-z0-9-]{1,40}$/.test(stack)) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(stack)} is not a stack name`, { hint: 'see slipway stacks' });
+    const app = state.apps.create({ name: name!, ownerId: user.id, stack });
+    try {
+      if (deps.createAppRepository) await deps.createAppRepository(deps.paths, app.name);
+    } catch (err) {
+      state.apps.delete(app.id);
+      throw err;
+    }
+    record(deps, res, { app, action: 'app.create', message: `App ${app.name} created` });
+    res.status(201).json(appJson(deps, app, 'owner'));
+  });
+
+  r.get('/apps/:app', (req, res) => {
+    const app = appFor(deps, req, res, 'read');
+    const { user } = auth(res);
+    res.json({
+      ...appJson(deps, app, effectiveRole(state, user, app)),
+      collaborators: state.collaborators.list(app.id).map((c) => ({ email: c.email, role: c.role })),
+    });
+  });
+
+  r.delete('/apps/:app', async (req, res) => {
+    const app = appFor(deps, req, res, 'destroy');
+    if (deps.runtime) await deps.runtime.destroyApp(app.name);
+    if (deps.removeAppRepository) await deps.removeAppRepository(deps.paths, app.name);
+    else fs.rmSync(path.join(deps.paths.repos, `${app.name}.git`), { recursive: true, force: true });
+    fs.rmSync(path.join(deps.paths.caches, app.name), { recursive: true, force: true });
+    record(deps, res, { app, action: 'app.destroy', message: `App ${app.name} destroyed` });
+    state.apps.delete(app.id);
+    deps.logs.forget(app.name);
+    if (deps.publishRoutes) await deps.publishRoutes();
+    res.json({ name: app.name, destroyed: true });
+  });
+
+  // Maintenance mode: the router answers 503 with the maintenance page (routes.json flag).
+  r.get('/apps/:app/maintenance', (req, res) => {
+    const app = appFor(deps, req, res, 'read');
+    res.json({ maintenance: app.maintenance });
+  });
+  r.put('/apps/:app/maintenance', async (req, res) => {
+    const app = appFor(deps, req, res, 'scale');
+    const b = body<{ enabled: boolean }>(req, { enabled: 'boolean' }, ['enabled']);
+    state.apps.setMaintenance(app.id, b.enabled!);
+    if (deps.publishRoutes) await deps.publishRoutes();
+    record(deps, res, { app, action: 'maintenance', message: `Maintenance mode ${b.enabled ? 'enabled' : 'disabled'}` });
+    res.json({ maintenance: b.enabled });
+  });
+
+  // Buildpacks: an ordered list used by the next build (empty: detect from the built-in order).
+  r.get('/apps/:app/buildpacks', (req, res) => {
+    res.json(appFor(deps, req, res, 'read').buildpacks.map((url, i) => ({ index: i + 1, url })));
+  });
+  const changeBuildpacks = (message: (list: string[]) => string, change: (current: string[], b: { buildpack?: string; index?: number; buildpacks?: string[] }) => string[]) => {
+    return (req: import('express').Request, res: import('express').Response) => {
+      const app = appFor(deps, req, res, 'config');
+      const b = body<{ buildpack: string; index: number; buildpacks: string[] }>(req, { buildpack: 'string', index: 'number', buildpacks: 'string[]' });
+      const next = change(app.buildpacks, b);
+      if (next.length > 20) throw new SlipwayError('INVALID_INPUT', 'an app can have at most 20 buildpacks');
+      if (new Set(next).size !== next.length) throw new SlipwayError('CONFLICT', 'that buildpack is already set', { hint: 'see slipway buildpacks' });
+      state.apps.setBuildpacks(app.id, next);
+      record(deps, res, { app, action: 'buildpacks', message: message(next), data: { buildpacks: next } });
+      res.json(next.map((url, i) => ({ index: i + 1, url })));
+    };
+  };
+  const indexOf = (b: { index?: number }, len: number) => {
+    if (b.index === undefined) return len;
+    if (!Number.isInteger(b.index) || b.index < 1 || b.index > len + 1) {
+      throw new SlipwayError('INVALID_INPUT', `index must be from 1 to ${len + 1}`);
+    }
+    return b.index - 1;
+  };
+  r.put(
+    '/apps/:app/buildpacks',
+    changeBuildpacks(
+      (l) => (l.length ? `Buildpacks set to ${l.join(', ')}` : 'Buildpacks cleared'),
+      (_cur, b) => (b.buildpacks ?? (b.buildpack ? [b.buildpack] : [])).map(assertBuildpack),
+    ),
+  );
+  r.post(
+    '/apps/:app/buildpacks',
+    changeBuildpacks(
+      (l) => `Buildpacks set to ${l.join(', ')}`,
+      (cur, b) => {
+        const ref = assertBuildpack(b.buildpack);
+        const next = [...cur];
+        next.splice(indexOf(b, cur.length), 0, ref);
+        return next;
+      },
+    ),
+  );
+  r.delete(
+    '/apps/:app/buildpacks',
+    changeBuildpacks(
+      (l) => (l.length ? `Buildpacks set to ${l.join(', ')}` : 'Buildpacks cleared'),
+      (cur, b) => {
+        if (b.buildpack === undefined && b.index === undefined) return [];
+        const i = b.index !== undefined ? b.index - 1 : cur.indexOf(b.buildpack!);
+        if (i < 0 || i >= cur.length) throw new SlipwayError('NOT_FOUND', 'that buildpack is not set on the app', { hint: 'see slipway buildpacks' });
+        return cur.filter((_, j) => j !== i);
+      },
+    ),
+  );
+
+  return r;
+}

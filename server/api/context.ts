@@ -1,0 +1,142 @@
+import type { Request, Response } from 'express';
+import type Docker from 'dockerode';
+import type { Readable, Writable } from 'node:stream';
+import type { HomePaths, SlipwayConfig } from '../../common/config';
+import { SlipwayError } from '../../common/errors';
+import type { State } from '../state';
+import type { UserRow } from '../state/repos/users';
+import type { AppRow } from '../state/repos/apps';
+import type { LogHub } from '../logs/hub';
+import { requireAppRole, type AppAction } from '../auth/permissions';
+
+/**
+ * What the API needs from the services written beside it. Structural and mostly optional, so the
+ * API is testable alone and each service is wired in server/main.ts as it lands; an endpoint
+ * whose service is missing answers 503 with a hint rather than pretending.
+ */
+export interface ApiUser {
+  id: number;
+  email: string;
+}
+
+export interface RuntimeApi {
+  scale(appName: string, changes: Record<string, number>): Promise<unknown>;
+  setSize?(appName: string, type: string, size: string): Promise<unknown>;
+  restart(appName: string, target?: string): Promise<unknown>;
+  listDynos(appName: string): Promise<Array<Record<string, unknown>>>;
+  destroyApp(appName: string): Promise<unknown>;
+  runDetached?(opts: Record<string, unknown>): Promise<unknown>;
+  runOneOff?(opts: Record<string, unknown>): Promise<number | { exitCode: number }>;
+  formation?(appName: string): Array<{ type: string; quantity: number; size: string }> | Promise<Array<{ type: string; quantity: number; size: string }>>;
+}
+
+export interface ReleasesApi {
+  list(appName: string): unknown[] | Promise<unknown[]>;
+  get(appName: string, version: number): unknown | Promise<unknown>;
+  rollback(appName: string, version: number, user: ApiUser): Promise<{ version: number } & Record<string, unknown>>;
+  configChanged(appName: string, user: ApiUser): Promise<({ version: number } & Record<string, unknown>) | undefined>;
+}
+
+export interface ApiDeps {
+  config: SlipwayConfig;
+  paths: HomePaths;
+  state: State;
+  logs: LogHub;
+  docker?: Docker;
+  runtime?: RuntimeApi;
+  releases?: ReleasesApi;
+  /** server/routes/publish.ts: rewrites run/routes.json after domains/certs/maintenance changes. */
+  publishRoutes?: () => Promise<void>;
+  createAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
+  removeAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
+  /** Mounted at /api (server/api/builds.ts, the git/builds engineer's router). */
+  buildsRoutes?: import('express').Router;
+  /** Attached one-off dynos over a hijacked HTTP connection; see ps.ts. */
+  attach?: (opts: { stdin: Readable; stdout: Writable }) => void;
+  /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
+  routerHealthUrl?: string;
+}
+
+export interface Auth {
+  user: UserRow;
+  tokenId: number;
+}
+
+export function auth(res: Response): Auth {
+  const a = res.locals.auth as Auth | undefined;
+  if (!a) throw new SlipwayError('UNAUTHORIZED', 'not logged in', { hint: 'run: slipway login --api URL --token TOKEN' });
+  return a;
+}
+
+/** The app named in the path, if the caller may perform `action` on it. */
+export function appFor(deps: ApiDeps, req: Request, res: Response, action: AppAction): AppRow {
+  return requireAppRole(deps.state, auth(res).user, String(req.params.app), action);
+}
+
+/**
+ * Records a change: an audit event (`slipway events`) and an `app[api]` line in the app's log
+ * stream ("Scaled to web@2 by ana@example.com"). Messages never contain config values.
+ */
+export function record(
+  deps: ApiDeps,
+  res: Response,
+  e: { app?: AppRow | null; appName?: string; action: string; message: string; data?: Record<string, unknown> },
+): void {
+  const actor = auth(res).user.email;
+  const appName = e.app?.name ?? e.appName ?? null;
+  deps.state.events.add({ appId: e.app?.id ?? null, appName, actor, action: e.action, message: e.message, data: e.data });
+  if (appName) deps.logs.write(appName, { source: 'api', dyno: 'api', line: `${e.message} by ${actor}` });
+}
+
+export function unavailable(what: string): SlipwayError {
+  return new SlipwayError('DOCKER_UNAVAILABLE', `${what} is not available on this server`, {
+    hint: 'the runtime service is not running; see the server log under SLIPWAY_HOME/log',
+  });
+}
+
+type FieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'object';
+
+/**
+ * Validates a JSON body at the edge: an object whose keys are all known and typed as declared.
+ * Unknown keys are refused (422), so a request can never set a server-derived field (owner, id,
+ * created_at...) by smuggling it in.
+ */
+export function body<T extends Record<string, unknown>>(req: Request, fields: Record<string, FieldType>, required: string[] = []): Partial<T> {
+  const b: unknown = req.body ?? {};
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) {
+    throw new SlipwayError('INVALID_INPUT', 'the request body must be a JSON object', { hint: `send Content-Type: application/json with fields ${Object.keys(fields).join(', ')}` });
+  }
+  for (const [k, v] of Object.entries(b)) {
+    const t = fields[k];
+    if (!t) {
+      throw new SlipwayError('INVALID_INPUT', `unknown field "${k}"`, { hint: `allowed fields: ${Object.keys(fields).join(', ') || 'none'}` });
+    }
+    const ok =
+      v === undefined ||
+      (t === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : t === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === t);
+    if (!ok) throw new SlipwayError('INVALID_INPUT', `field "${k}" must be ${t === 'string[]' ? 'an array of strings' : `a ${t}`}`);
+  }
+  for (const k of required) {
+    if ((b as Record<string, unknown>)[k] === undefined) throw new SlipwayError('INVALID_INPUT', `field "${k}" is required`);
+  }
+  return b as Partial<T>;
+}
+
+export function intParam(raw: unknown, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new SlipwayError('INVALID_INPUT', `${name} must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export function appUrl(config: SlipwayConfig, appName: string): string {
+  const port = config.httpPort === 80 ? '' : `:${config.httpPort}`;
+  return `http://${appName}.${config.domain}${port}/`;
+}
+
+export function gitUrl(config: SlipwayConfig, appName: string): string {
+  const host = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
+  return `http://${host}:${config.apiPort}/${appName}.git`;
+}

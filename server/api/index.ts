@@ -1,0 +1,77 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { SlipwayError } from '../../common/errors';
+import { authenticateToken } from '../auth/permissions';
+import type { ApiDeps } from './context';
+import { createAccessRoutes } from './access';
+import { createAppsRoutes } from './apps';
+import { createConfigRoutes } from './config';
+import { createEventsRoutes } from './events';
+import { createLogsRoutes } from './logs';
+import { createPsRoutes } from './ps';
+import { createReleasesRoutes } from './releases';
+import { createDomainsRoutes } from './domains';
+import { createStatusRoutes } from './status';
+
+export type { ApiDeps } from './context';
+
+/** The bearer secret of a request: `Authorization: Bearer slw_...` (or Basic with the token as password, like git). */
+export function bearerToken(req: Request): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const [scheme, value] = h.split(' ', 2);
+  if (/^bearer$/i.test(scheme)) return value;
+  if (/^basic$/i.test(scheme) && value) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    return decoded.slice(decoded.indexOf(':') + 1);
+  }
+  return undefined;
+}
+
+/**
+ * The REST API, mounted at /api by server/http-app.ts. Thin routes: authenticate (every request,
+ * so a revoked token fails at once), validate at the edge, call one service, answer JSON with a
+ * real status. Errors are SlipwayErrors, rendered by http-app's handler as { id, message, hint }.
+ */
+export function createApiRouter(deps: ApiDeps): Router {
+  const api = Router();
+  api.use(express.json({ limit: '1mb' }));
+  api.use((req: Request, res: Response, next: NextFunction) => {
+    const secret = bearerToken(req);
+    const a = authenticateToken(deps.state, secret);
+    if (!a) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="slipway"');
+      throw new SlipwayError('UNAUTHORIZED', secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given', {
+        hint: 'log in with: slipway login --api URL --token TOKEN (an admin can make you a token)',
+      });
+    }
+    res.locals.auth = a;
+    next();
+  });
+  api.use(createAccessRoutes(deps));
+  api.use(createAppsRoutes(deps));
+  api.use(createConfigRoutes(deps));
+  api.use(createEventsRoutes(deps));
+  api.use(createLogsRoutes(deps));
+  api.use(createPsRoutes(deps));
+  api.use(createReleasesRoutes(deps));
+  api.use(createDomainsRoutes(deps));
+  api.use(createStatusRoutes(deps));
+  if (deps.buildsRoutes) api.use(deps.buildsRoutes);
+
+  api.use((req: Request) => {
+    throw new SlipwayError('NOT_FOUND', `no API route for ${req.method} ${req.baseUrl}${req.path}`, { hint: 'see docs/api.md for the routes' });
+  });
+  // body-parser's errors (malformed JSON, too large) become SlipwayErrors with a real status.
+  api.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e && typeof e === 'object' && typeof e.type === 'string' && e.type.startsWith('entity.')) {
+      return next(
+        new SlipwayError('INVALID_INPUT', e.type === 'entity.too.large' ? 'the request body is larger than 1 MB' : `the request body is not valid JSON: ${e.message}`, {
+          hint: 'send a JSON object with Content-Type: application/json',
+        }),
+      );
+    }
+    next(err);
+  });
+  return api;
+}

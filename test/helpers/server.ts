@@ -1,0 +1,197 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { homePaths, type HomePaths } from '../../common/config';
+import { createTestHome } from './home';
+
+const run = promisify(execFile);
+/** dist/ root: this file compiles to dist/test/helpers/server.js. */
+export const DIST = path.resolve(__dirname, '..', '..');
+
+export interface TestServer {
+  /** http://127.0.0.1:PORT (API at /api, git at /APP.git) */
+  url: string;
+  /** An admin's API token (created by `admin.js bootstrap`). */
+  token: string;
+  email: string;
+  home: string;
+  paths: HomePaths;
+  apiPort: number;
+  /** Router ports (the router runs only with { router: true }). */
+  httpPort: number;
+  httpsPort: number;
+  /** Environment of the server process (SLIPWAY_HOME, ports, domain). */
+  env: NodeJS.ProcessEnv;
+  /** Environment for `node dist/cli/main.js` acting as the admin against this server. */
+  cliEnv(token?: string): NodeJS.ProcessEnv;
+  /** Everything the server (and router) printed so far. */
+  output(): string;
+  /** Stops the processes, removes Docker objects labelled with this home, deletes the home. */
+  stop(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** Also start slipway-router (dist/router/main.js) on free ports. */
+  router?: boolean;
+  /** Extra environment for the server (for example short timeouts). */
+  env?: Record<string, string>;
+  /** Hard-link the stack images into the home's store (default true; needed for builds). */
+  seedStacks?: boolean;
+  email?: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string, child: ChildProcess, out: () => string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered:\n${out()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${out()}`);
+}
+
+/**
+ * Starts a real slipway-server child process (node dist/server/main.js) with a fresh temporary
+ * SLIPWAY_HOME on free loopback ports, bootstraps an admin user and token, and waits for
+ * /healthz. Its pid is written to HOME/run/test-server.pid so a killed test run is cleaned up by
+ * scripts/test.sh. Always call stop() (in `after`/`finally`).
+ */
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  let home: string;
+  let removeHome: () => void;
+  if (opts.seedStacks === false) {
+    const base = process.env.SLIPWAY_TEST_HOMES ?? '/var/tmp/slipway-test-homes';
+    fs.mkdirSync(base, { recursive: true });
+    home = fs.mkdtempSync(path.join(base, 'srv-'));
+    removeHome = () => fs.rmSync(home, { recursive: true, force: true });
+  } else {
+    const h = await createTestHome('srv');
+    home = h.home;
+    removeHome = h.cleanup;
+  }
+  const paths = homePaths(home);
+  const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SLIPWAY_HOME: home,
+    SLIPWAY_API_PORT: String(apiPort),
+    SLIPWAY_HTTP_PORT: String(httpPort),
+    SLIPWAY_HTTPS_PORT: String(httpsPort),
+    SLIPWAY_BIND: '127.0.0.1',
+    SLIPWAY_DOMAIN: 'localhost',
+    SLIPWAY_BUILD_CONCURRENCY: '1',
+    ...opts.env,
+  };
+  const email = opts.email ?? 'admin@example.com';
+  const boot = await run(process.execPath, [path.join(DIST, 'server', 'admin.js'), 'bootstrap', '--email', email], { env });
+  const token = (JSON.parse(boot.stdout) as { token: string }).token;
+
+  let log = '';
+  const children: ChildProcess[] = [];
+  const start = (name: string, script: string) => {
+    const child = spawn(process.execPath, [path.join(DIST, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    fs.mkdirSync(paths.run, { recursive: true });
+    fs.writeFileSync(path.join(paths.run, `test-${name}.pid`), String(child.pid));
+    children.push(child);
+    return child;
+  };
+
+  const url = `http://127.0.0.1:${apiPort}`;
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+            c.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    await removeDockerObjects(home);
+    if (!process.env.SLIPWAY_TEST_KEEP) removeHome();
+  };
+
+  try {
+    const server = start('server', 'server/main.js');
+    await waitHealthy(`${url}/healthz`, server, () => log);
+    if (opts.router) {
+      const router = start('router', 'router/main.js');
+      await waitHealthy(`http://127.0.0.1:${httpPort}/healthz`, router, () => log);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    url,
+    token,
+    email,
+    home,
+    paths,
+    apiPort,
+    httpPort,
+    httpsPort,
+    env,
+    cliEnv: (t = token) => ({
+      ...process.env,
+      SLIPWAY_API_URL: url,
+      SLIPWAY_TOKEN: t,
+      SLIPWAY_CONFIG_DIR: path.join(home, 'cli-config'),
+      NO_COLOR: '1',
+    }),
+    output: () => log,
+    stop,
+  };
+}
+
+/** Removes containers, networks and images labelled io.slipway.home=HOME: only what this home made. */
+export async function removeDockerObjects(home: string): Promise<void> {
+  const filter = `label=io.slipway.home=${home}`;
+  const ids = async (args: string[]) => {
+    try {
+      return (await run('docker', [...args, '--filter', filter], { timeout: 30_000 })).stdout.split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  const quietly = async (args: string[]) => {
+    try {
+      await run('docker', args, { timeout: 60_000 });
+    } catch {
+      // already gone
+    }
+  };
+  const containers = await ids(['ps', '-aq']);
+  if (containers.length) await quietly(['rm', '-f', '-v', ...containers]);
+  const networks = await ids(['network', 'ls', '-q']);
+  if (networks.length) await quietly(['network', 'rm', ...networks]);
+  const images = await ids(['images', '-q']);
+  if (images.length) await quietly(['rmi', '-f', ...new Set(images)]);
+}
