@@ -1,0 +1,273 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { HomePaths, SlipwayConfig } from '../../common/config';
+import { SlipwayError, isSlipwayError } from '../../common/errors';
+import { assertAppName } from '../../common/names';
+import type { ImageStore } from '../../buildpacks/oci/layout';
+import type { LogSink } from '../logs/types';
+import type { State } from '../state';
+import type { BuildRow } from '../state/repos/builds';
+import { createBuildLog, type BuildLog } from './build-log';
+import type { BuildQueue } from './queue';
+import type { BuildFn, ReleaseFn } from './types';
+
+export interface BuildServiceDeps {
+  state: State;
+  paths: HomePaths;
+  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'>;
+  store: ImageStore;
+  docker: Docker;
+  queue: BuildQueue;
+  /** buildpacks/lifecycle `build`. */
+  build: BuildFn;
+  /** server/releases createFromBuild; without it a build stops after the image is written. */
+  release?: ReleaseFn;
+  logs?: LogSink;
+}
+
+export interface RunBuildInput {
+  appName: string;
+  user: { id: number; email: string } | null;
+  /** Full commit SHA being built. */
+  sourceVersion: string;
+  /** A tar stream of the source tree (`git archive`). */
+  source: Readable;
+  /** Aborts when the pushing client goes away (before the release starts). */
+  signal?: AbortSignal;
+  /** Lines for the pushing client, Heroku-style. */
+  output: (line: string) => void;
+}
+
+export interface BuildOutcome {
+  build: BuildRow;
+  releaseVersion?: number;
+  /** What went wrong, for the client: the message and hint lines already went to output. */
+  error?: SlipwayError;
+}
+
+const CANCELLED = { cancelled: true };
+export const isCancellation = (err: unknown) => isSlipwayError(err) && err.details?.cancelled === true;
+
+/**
+ * Runs builds: unpack the pushed source into builds/ID/source, wait for the app's turn in the
+ * queue, run the buildpack lifecycle, then hand the image to the release service (release phase +
+ * zero-downtime deploy). Every build is recorded (table builds) and logged (builds/ID/build.log).
+ *
+ * Cancellation: the client's signal and `cancel()` abort the build until the release starts;
+ * after that the deploy always runs to its end, so the pushed ref and the serving release agree.
+ */
+export function createBuildService(deps: BuildServiceDeps) {
+  const { state, paths } = deps;
+  const active = new Map<string, { appName: string; log: BuildLog; abort: AbortController; releasing: boolean }>();
+
+  function appUrl(appName: string): string {
+    const port = deps.config.httpPort === 80 ? '' : `:${deps.config.httpPort}`;
+    return `http://${appName}.${deps.config.domain}${port}/`;
+  }
+
+  async function previousImageRef(appId: number, appName: string): Promise<string | undefined> {
+    for (const b of state.builds.listForApp(appId, 20)) {
+      if (b.status !== 'succeeded') continue;
+      const ref = `apps/${appName}:${b.id}`;
+      if (await deps.store.resolve(ref).catch(() => undefined)) return ref;
+    }
+    return undefined;
+  }
+
+  async function run(input: RunBuildInput): Promise<BuildOutcome> {
+    const appName = assertAppName(input.appName);
+    const app = state.apps.require(appName);
+    const id = randomUUID();
+    const dir = path.join(paths.builds, id);
+    const sourceDir = path.join(dir, 'source');
+    const workspaceDir = path.join(dir, 'workspace');
+    fs.mkdirSync(sourceDir, { recursive: true });
+    fs.mkdirSync(workspaceDir, { recursive: true });
+    const log = createBuildLog(path.join(dir, 'build.log'));
+    state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, userId: input.user?.id ?? null, logPath: log.file });
+
+    const abort = new AbortController();
+    const entry = { appName, log, abort, releasing: false };
+    active.set(id, entry);
+    const onClientGone = () => {
+      if (!entry.releasing) {
+        abort.abort(new SlipwayError('BUILD_FAILED', 'build cancelled: the pushing client disconnected', { details: CANCELLED }));
+      }
+    };
+    if (input.signal?.aborted) onClientGone();
+    input.signal?.addEventListener('abort', onClientGone, { once: true });
+
+    const out = (line: string) => {
+      log.write(line);
+      try {
+        input.output(line);
+      } catch {
+        // the client is gone; the log file still has everything
+      }
+    };
+    const short = input.sourceVersion.slice(0, 7);
+    deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build ${id} of ${short} started${input.user ? ` by ${input.user.email}` : ''}` });
+
+    let releaseSlot: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Unpack while waiting for our turn: the upload is done by the time the build may start.
+      const unpacked = extractTar(input.source, sourceDir);
+      releaseSlot = await deps.queue.acquire({ appName, sha: input.sourceVersion, signal: abort.signal, onWait: (m) => out(`-----> ${m[0].toUpperCase()}${m.slice(1)}`) });
+      await unpacked;
+      if (abort.signal.aborted) throw abort.signal.reason;
+
+      state.builds.markRunning(id);
+      timer = setTimeout(() => {
+        abort.abort(
+          new SlipwayError('TIMEOUT', `build exceeded the time limit of ${formatDuration(deps.config.buildTimeoutMs)}`, {
+            hint: 'make the build faster (cache dependencies), or raise SLIPWAY_BUILD_TIMEOUT_S',
+          }),
+        );
+      }, deps.config.buildTimeoutMs);
+
+      out(`-----> Building on the ${app.stack} stack`);
+      const result = await deps.build({
+        appName,
+        sourceDir,
+        workspaceDir,
+        cacheDir: path.join(paths.caches, appName),
+        store: deps.store,
+        docker: deps.docker,
+        stack: app.stack,
+        imageRef: `apps/${appName}:${id}`,
+        previousImageRef: await previousImageRef(app.id, appName),
+        buildpacks: app.buildpacks.length > 0 ? app.buildpacks : undefined,
+        env: state.configVars.all(app.id),
+        sourceVersion: input.sourceVersion,
+        limits: app.buildLimits,
+        caBundle: deps.config.caBundle,
+        labels: { 'io.slipway.managed': 'true', 'io.slipway.home': deps.config.home, 'io.slipway.app': appName, 'io.slipway.build': id },
+        output: out,
+        signal: abort.signal,
+      });
+      if (abort.signal.aborted) throw abort.signal.reason;
+      clearTimeout(timer);
+
+      const types = Object.keys(result.processTypes);
+      out(`-----> Discovering process types`);
+      out(`       Procfile declares types -> ${types.length ? types.join(', ') : '(none)'}`);
+
+      let releaseVersion: number | undefined;
+      if (deps.release) {
+        // From here on the deploy runs to its end even if the client goes away (see above).
+        entry.releasing = true;
+        out('-----> Launching...');
+        const release = await deps.release({
+          appName,
+          buildId: id,
+          imageRef: result.imageRef,
+          imageDigest: result.manifestDigest,
+          processTypes: result.processTypes,
+          releaseCommand: result.releaseCommand,
+          user: input.user,
+          output: (line) => out(line.startsWith('-----> ') || line.startsWith(' !') ? line : `       ${line}`),
+        });
+        releaseVersion = release.version;
+        out(`       Released v${release.version}`);
+        out(`       ${appUrl(appName)} deployed to Slipway`);
+      } else {
+        out('-----> Image built; no release service is configured on this server, so nothing was deployed');
+      }
+      state.builds.finish(id, {
+        status: 'succeeded',
+        imageDigest: result.manifestDigest,
+        buildpacks: result.buildpacks,
+        phaseTimings: result.phaseTimings,
+        releaseVersion: releaseVersion ?? null,
+      });
+      fs.rmSync(sourceDir, { recursive: true, force: true });
+      fs.rmSync(workspaceDir, { recursive: true, force: true });
+      deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build ${id} succeeded${releaseVersion ? `, released v${releaseVersion}` : ''}` });
+      state.events.add({ appId: app.id, appName, actor: input.user?.email ?? 'slipway', action: 'build.succeeded', message: `Build of ${short} succeeded`, data: { build: id, release: releaseVersion } });
+      return { build: state.builds.get(id)!, releaseVersion };
+    } catch (raw) {
+      // A cancellation or timeout may surface as whatever the aborted step threw: report the reason.
+      const err = toSlipwayError(abort.signal.aborted && !entry.releasing ? abort.signal.reason : raw);
+      const cancelled = isCancellation(err);
+      out(` !     ${err.message}`);
+      if (err.hint) out(` !     ${err.hint}`);
+      out(cancelled ? ' !     Push cancelled.' : ` !     Push rejected to ${appName}.`);
+      state.builds.finish(id, { status: cancelled ? 'cancelled' : 'failed', error: err.message });
+      // The workspace stays for inspection (docs/git-push.md); the source is in the repository anyway.
+      fs.rmSync(sourceDir, { recursive: true, force: true });
+      deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build ${id} ${cancelled ? 'cancelled' : 'failed'}: ${err.message}` });
+      state.events.add({ appId: app.id, appName, actor: input.user?.email ?? 'slipway', action: cancelled ? 'build.cancelled' : 'build.failed', message: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}`, data: { build: id, error: err.message } });
+      return { build: state.builds.get(id)!, error: err };
+    } finally {
+      clearTimeout(timer);
+      input.signal?.removeEventListener('abort', onClientGone);
+      releaseSlot?.();
+      active.delete(id);
+      log.close();
+    }
+  }
+
+  return {
+    run,
+    /** Cancels a pending or running build. False when it is not running or already releasing. */
+    cancel(buildId: string, by?: string): boolean {
+      const entry = active.get(buildId);
+      if (!entry || entry.releasing || entry.abort.signal.aborted) return false;
+      entry.abort.abort(new SlipwayError('BUILD_FAILED', `build cancelled${by ? ` by ${by}` : ''}`, { details: CANCELLED }));
+      return true;
+    },
+    /** The live log of a running build, or undefined when it has finished (read the file then). */
+    liveLog(buildId: string): BuildLog | undefined {
+      return active.get(buildId)?.log;
+    },
+    activeBuilds(): string[] {
+      return [...active.keys()];
+    },
+    /** On server start: nothing can still be running, so mark what was left behind as failed. */
+    failInterrupted(): number {
+      return state.builds.failInterrupted();
+    },
+  };
+}
+export type BuildService = ReturnType<typeof createBuildService>;
+
+function toSlipwayError(err: unknown): SlipwayError {
+  if (isSlipwayError(err)) return err;
+  return new SlipwayError('BUILD_FAILED', `build failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+function formatDuration(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} minute${ms === 60_000 ? '' : 's'}` : `${Math.round(ms / 1000)} s`;
+}
+
+/** Unpacks a tar stream (git archive output) into dir with the system's tar: no shell, no owners kept. */
+function extractTar(source: Readable, dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tar = spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', '--delay-directory-restore'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    tar.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 4000) stderr += d.toString();
+    });
+    tar.on('error', reject);
+    source.on('error', (err) => {
+      tar.kill();
+      reject(new SlipwayError('BUILD_FAILED', `receiving the source failed: ${err.message}`));
+    });
+    tar.stdin.on('error', () => undefined);
+    source.pipe(tar.stdin);
+    tar.on('close', (code) => {
+      // Build containers run as uid 1000 and write into /app (legacy buildpacks do): hand it over.
+      if (code === 0 && process.getuid?.() === 0) {
+        execFile('chown', ['-R', '1000:1000', dir], (err) => (err ? reject(err) : resolve()));
+      } else if (code === 0) resolve();
+      else reject(new SlipwayError('BUILD_FAILED', `unpacking the source failed: ${stderr.trim() || `tar exited with ${code}`}`));
+    });
+  });
+}

@@ -1,0 +1,179 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { Git, type PushData, type TagData } from 'node-git-server';
+import type { HomePaths } from '../../common/config';
+import { SlipwayError, isSlipwayError } from '../../common/errors';
+import { isValidAppName } from '../../common/names';
+import { authenticateToken, requireAppRole } from '../auth/permissions';
+import type { State } from '../state';
+import { appRepositoryExists } from './repos';
+
+/**
+ * The git endpoint: smart HTTP at /APP.git on the API's port, served by node-git-server behind our
+ * own checks. node-git-server 1.0.0 alone would create repositories on first push (autoCreate),
+ * authenticate only the ref advertisement (never the POST that carries the pack), and build the
+ * repository path from the URL (GHSA-cv3v-7846-6pxm). So every request is checked here first:
+ * the path must be exactly /APP.git/<smart-http-suffix> with a valid app name (no dots, no
+ * percent-encoding, no nesting), the token must be valid, the user must have read (fetch) or
+ * deploy (push) rights, and the repository must already exist. Only then does node-git-server
+ * see the request, with a directory resolver that maps nothing but "<valid-name>.git".
+ */
+export interface PushSession {
+  appName: string;
+  user: { id: number; email: string };
+  /** Aborts when the pushing client disconnects before the push completed. */
+  signal: AbortSignal;
+  /** The commit the hook was told to build (set by the plan step). */
+  plannedRev?: string;
+}
+
+/** Active pushes by the pid of their git receive-pack: the hook's parent process. */
+export type PushSessions = Map<number, PushSession>;
+
+/** Anything that looks like a git URL goes to the git endpoint, valid or not, so it is refused there. */
+export const GIT_PATH_RE = /^\/[^?#]*\.git(\/|$|\?)/i;
+
+const SUFFIX_RE = /^\/([^/]+)\.git(\/info\/refs|\/git-upload-pack|\/git-receive-pack)$/;
+
+export function isGitRequest(url: string | undefined): boolean {
+  return GIT_PATH_RE.test(url ?? '');
+}
+
+export interface GitEndpointDeps {
+  state: State;
+  paths: Pick<HomePaths, 'repos'>;
+  sessions: PushSessions;
+  log?: (line: string) => void;
+}
+
+interface Target {
+  appName: string;
+  suffix: string;
+  type: 'fetch' | 'push';
+}
+
+export function createGitEndpoint(deps: GitEndpointDeps) {
+  const log = deps.log ?? ((line: string) => console.error(`slipway-server: git: ${line}`));
+  const strictDir = (dir?: string): string => {
+    if (!dir) return deps.paths.repos;
+    const m = /^([^/]+)\.git$/.exec(dir);
+    // A second line of defence: anything but "<valid-name>.git" maps to a path that cannot exist.
+    if (!m || !isValidAppName(m[1])) return path.join(deps.paths.repos, '.refused', 'none');
+    return path.join(deps.paths.repos, `${m[1]}.git`);
+  };
+  const git = new Git(strictDir, { autoCreate: false });
+  const users = new WeakMap<IncomingMessage, { appName: string; user: { id: number; email: string } }>();
+
+  git.on('info', (dup) => {
+    dup.on('error', (err: Error) => log(`info: ${err.message}`));
+    dup.accept();
+  });
+  git.on('fetch', (action) => {
+    action.on('error', (err: Error) => log(`fetch: ${err.message}`));
+    action.accept();
+  });
+  // node-git-server emits one event per pushed ref; only the first one wires the session.
+  const wired = new WeakSet<object>();
+  const onPush = (action: PushData | TagData) => {
+    if (wired.has(action)) return;
+    wired.add(action);
+    action.on('error', (err: Error) => log(`push: ${err.message}`));
+    const who = users.get(action.req);
+    if (!who) {
+      action.accept();
+      return;
+    }
+    action.on('service', (ps: ChildProcess) => {
+      if (!ps.pid) return;
+      const pid = ps.pid;
+      const abort = new AbortController();
+      deps.sessions.set(pid, { ...who, signal: abort.signal });
+      // The client went away before receive-pack finished: cancel whatever this push started.
+      action.res.on('close', () => {
+        if (!action.res.writableFinished) abort.abort();
+        // Keep draining so receive-pack never blocks writing to a pipe nobody reads.
+        ps.stdout?.resume();
+      });
+      ps.on('exit', () => deps.sessions.delete(pid));
+    });
+    action.accept();
+  };
+  git.on('push', onPush);
+  git.on('tag', onPush);
+
+  function refuse(res: ServerResponse, status: number, message: string, hint?: string, headers: Record<string, string> = {}): void {
+    // git shows text/plain error bodies to the user as "remote: ..." lines.
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', ...headers });
+    res.end(`${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  }
+
+  function parse(req: IncomingMessage): Target | SlipwayError {
+    const raw = req.url ?? '';
+    const q = raw.indexOf('?');
+    const pathname = q >= 0 ? raw.slice(0, q) : raw;
+    const query = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '');
+    const m = SUFFIX_RE.exec(pathname);
+    if (!m || !isValidAppName(m[1])) {
+      return new SlipwayError('NOT_FOUND', 'not a Slipway git repository URL', { hint: 'the git URL of an app is http://HOST:PORT/APP.git (see `slipway apps:info`)' });
+    }
+    const [, appName, suffix] = m;
+    let service: string | null;
+    if (suffix === '/info/refs') {
+      if (req.method !== 'GET') return new SlipwayError('INVALID_INPUT', 'method not allowed');
+      service = query.get('service');
+      if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
+        return new SlipwayError('INVALID_INPUT', 'only the smart HTTP protocol is served', { hint: 'use git 1.6.6 or newer' });
+      }
+    } else {
+      if (req.method !== 'POST') return new SlipwayError('INVALID_INPUT', 'method not allowed');
+      service = suffix.slice(1);
+    }
+    return { appName, suffix, type: service === 'git-receive-pack' ? 'push' : 'fetch' };
+  }
+
+  function basicPassword(req: IncomingMessage): string | undefined {
+    const h = req.headers.authorization ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
+    if (!m) return undefined;
+    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    // Like Heroku: the username is ignored, the password is an API token.
+    return i >= 0 ? decoded.slice(i + 1) : undefined;
+  }
+
+  return {
+    handle(req: IncomingMessage, res: ServerResponse): void {
+      res.on('error', (err) => log(`response: ${err.message}`));
+      const target = parse(req);
+      if (target instanceof SlipwayError) {
+        refuse(res, target.code === 'NOT_FOUND' ? 404 : 405, target.message, target.hint);
+        return;
+      }
+      const secret = basicPassword(req);
+      const auth = secret ? authenticateToken(deps.state, secret) : undefined;
+      if (!auth) {
+        refuse(res, 401, secret ? 'invalid or revoked token' : 'authentication required', 'use an API token as the password (`slipway auth:token`); the username is ignored', {
+          'www-authenticate': 'Basic realm="Slipway"',
+        });
+        return;
+      }
+      try {
+        requireAppRole(deps.state, auth.user, target.appName, target.type === 'push' ? 'deploy' : 'read');
+      } catch (err) {
+        if (!isSlipwayError(err)) throw err;
+        refuse(res, err.code === 'NOT_FOUND' ? 404 : err.code === 'FORBIDDEN' ? 403 : 400, err.message, err.hint);
+        return;
+      }
+      if (!appRepositoryExists(deps.paths, target.appName)) {
+        // Never created here: apps:create makes it. A known app without one is a server problem.
+        refuse(res, 404, `the git repository of app "${target.appName}" is missing`, 'restart slipway-server: it recreates missing repositories of existing apps');
+        return;
+      }
+      users.set(req, { appName: target.appName, user: { id: auth.user.id, email: auth.user.email } });
+      // node-git-server sees only a URL we built from the validated name.
+      req.url = `/${target.appName}.git${target.suffix}${target.suffix === '/info/refs' ? `?service=git-${target.type === 'push' ? 'receive' : 'upload'}-pack` : ''}`;
+      git.handle(req, res);
+    },
+  };
+}
