@@ -16,6 +16,8 @@ export interface ServerDeps {
   logs: LogHub;
   /** Services the API calls (runtime, releases, routes publisher, repositories, builds routes), wired in main.ts as they exist. */
   api?: Omit<Partial<ApiDeps>, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
+  /** The git endpoint (server/git): smart HTTP for /APP.git paths, before any body parsing. */
+  git?: { isGitRequest(req: Request): boolean; handle(req: Request, res: Response): void };
 }
 
 /**
@@ -30,6 +32,10 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', service: 'slipway-server', version: VERSION, pid: process.pid });
   });
+
+  // Git first: its request bodies are packs for git itself, never JSON for express.
+  const git = deps.git;
+  if (git) app.use((req: Request, res: Response, next: NextFunction) => (git.isGitRequest(req) ? git.handle(req, res) : next()));
 
   app.use('/api', createApiRouter({ ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker }));
 

@@ -6,6 +6,13 @@ import { onShutdown } from '../common/lifecycle';
 import { openState } from './state';
 import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
+import { openImageStore } from '../buildpacks/oci/layout';
+import { createBuildQueue } from './builds/queue';
+import { createBuildService } from './builds/service';
+import { buildQueueWaitMs } from './builds/settings';
+import { lifecycleBuild } from './builds/lifecycle';
+import { createGitService, createAppRepository, removeAppRepository } from './git';
+import { createBuildsRoutes } from './api/builds';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -21,13 +28,25 @@ async function main(): Promise<void> {
   const docker = new Docker();
   const logs = createLogHub({ paths });
 
-  const app = createHttpApp({ config, paths, state, docker, logs });
+  const builds = createBuildService({
+    state, paths, config, docker, logs,
+    store: openImageStore(paths.images),
+    queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
+    build: lifecycleBuild(),
+  });
+  const git = createGitService({ state, paths, builds });
+  await git.start();
+
+  const app = createHttpApp({
+    config, paths, state, docker, logs, git,
+    api: { createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }) },
+  });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   console.log(`slipway-server listening on http://${config.bindHost}:${config.apiPort} (home ${config.home})`);
 
-  onShutdown('slipway-server', [server], [() => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', [server], [() => git.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 main().catch((err) => {
