@@ -1,0 +1,166 @@
+import { SlipwayError, isSlipwayError } from '../../common/errors';
+import { assertAppName } from '../../common/names';
+import type { LogSink } from '../logs/types';
+import type { State } from '../state';
+import type { AppJsonRuntime, NewRelease, ReleaseRow } from '../state/repos/releases';
+import type { Runtime } from '../runtime';
+
+/**
+ * Releases: every deploy, config change and rollback makes a new immutable vN (image + config
+ * snapshot + process types) and deploys it without downtime. A release becomes current only when
+ * its web dynos passed their checks (the runtime calls onSwap); a failed one is marked failed and
+ * the previous release keeps serving.
+ */
+export interface ReleaseUser {
+  id: number;
+  email: string;
+}
+
+export interface ReleaseServiceDeps {
+  state: State;
+  runtime: Runtime;
+  logs?: LogSink;
+}
+
+export interface FromBuildInput {
+  appName: string;
+  buildId: string;
+  imageRef: string;
+  imageDigest: string;
+  processTypes: Record<string, string>;
+  releaseCommand?: string;
+  /** app.json healthchecks/formation from the source, if any. */
+  appJson?: AppJsonRuntime;
+  user: ReleaseUser | null;
+  output?: (line: string) => void;
+}
+
+export function createReleaseService(deps: ReleaseServiceDeps) {
+  const { state, runtime } = deps;
+
+  async function release(appName: string, input: Omit<NewRelease, 'userId'>, user: ReleaseUser | null, output: (l: string) => void, restoreConfig = false): Promise<ReleaseRow> {
+    const app = state.apps.require(appName);
+    const rel = state.releases.create(app.id, { ...input, userId: user?.id ?? null });
+    const actor = user?.email ?? 'slipway';
+    try {
+      await runtime.deploy({
+        appName: app.name,
+        release: rel,
+        output,
+        onSwap: () => {
+          state.db
+            .transaction(() => {
+              state.releases.setStatus(rel.id, 'succeeded');
+              state.apps.setCurrentRelease(app.id, rel.id);
+              if (restoreConfig) {
+                const now = state.configVars.all(app.id);
+                const snapshot = state.releases.configOf(rel);
+                state.configVars.update(app.id, snapshot, Object.keys(now).filter((k) => !(k in snapshot)));
+              }
+            })
+            .immediate();
+        },
+      });
+    } catch (err) {
+      state.releases.setStatus(rel.id, 'failed');
+      state.events.add({ appId: app.id, appName: app.name, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
+      deps.logs?.write(app.name, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${input.description})` });
+      if (isSlipwayError(err)) throw err;
+      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: 'the previous release keeps serving; see slipway logs', cause: err });
+    }
+    state.events.add({ appId: app.id, appName: app.name, actor, action: 'release.create', message: `${input.description} (v${rel.version})`, data: { version: rel.version } });
+    deps.logs?.write(app.name, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${input.description}` });
+    output(`Released v${rel.version}`);
+    return state.releases.getById(rel.id)!;
+  }
+
+  const baseRelease = (appName: string) => {
+    const app = state.apps.require(appName);
+    return app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
+  };
+
+  return {
+    /** A build finished: vN with its image and the app's config now; release phase; deploy. */
+    async createFromBuild(input: FromBuildInput): Promise<ReleaseRow> {
+      const app = state.apps.require(assertAppName(input.appName));
+      return release(
+        app.name,
+        {
+          buildId: input.buildId,
+          imageRef: input.imageRef,
+          imageDigest: input.imageDigest,
+          config: state.configVars.all(app.id),
+          processTypes: input.processTypes,
+          releaseCommand: input.releaseCommand ?? null,
+          appJson: input.appJson ?? {},
+          description: `Deploy ${input.buildId.slice(0, 12)}`,
+        },
+        input.user,
+        input.output ?? (() => {}),
+      );
+    },
+
+    /** Config changed: a release with the same image and the new config, or none before the first build. */
+    async configChanged(appName: string, user: ReleaseUser | null, description = 'Config change'): Promise<ReleaseRow | undefined> {
+      const base = baseRelease(assertAppName(appName));
+      if (!base || !base.imageRef) return undefined;
+      const app = state.apps.require(appName);
+      return release(
+        appName,
+        {
+          buildId: base.buildId,
+          imageRef: base.imageRef,
+          imageDigest: base.imageDigest,
+          config: state.configVars.all(app.id),
+          processTypes: base.processTypes,
+          releaseCommand: base.releaseCommand,
+          appJson: base.appJson,
+          description,
+        },
+        user,
+        () => {},
+      );
+    },
+
+    /** A new release with vN's image and config (the app's config vars become vN's again). */
+    async rollback(appName: string, version: number, user: ReleaseUser | null): Promise<ReleaseRow> {
+      const app = state.apps.require(assertAppName(appName));
+      if (!Number.isInteger(version) || version < 1) {
+        throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(String(version))} is not a release version`, { hint: 'use the number after v, like: slipway releases:rollback v3' });
+      }
+      const target = state.releases.require(app.id, version, app.name);
+      if (!target.imageRef) {
+        throw new SlipwayError('CONFLICT', `v${version} has no image to roll back to`, { hint: `list releases with: slipway releases -a ${app.name}` });
+      }
+      if (target.status === 'failed') {
+        throw new SlipwayError('CONFLICT', `v${version} failed to deploy, so it cannot be rolled back to`, { hint: 'choose a release whose status is succeeded' });
+      }
+      return release(
+        app.name,
+        {
+          buildId: target.buildId,
+          imageRef: target.imageRef,
+          imageDigest: target.imageDigest,
+          config: state.releases.configOf(target),
+          processTypes: target.processTypes,
+          releaseCommand: target.releaseCommand,
+          appJson: target.appJson,
+          description: `Rollback to v${version}`,
+        },
+        user,
+        () => {},
+        true,
+      );
+    },
+
+    list(appName: string): ReleaseRow[] {
+      return state.releases.list(state.apps.require(assertAppName(appName)).id);
+    },
+
+    get(appName: string, version: number): ReleaseRow {
+      const app = state.apps.require(assertAppName(appName));
+      return state.releases.require(app.id, version, app.name);
+    },
+  };
+}
+export type ReleaseService = ReturnType<typeof createReleaseService>;

@@ -1,0 +1,273 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { PassThrough, type Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { SlipwayError } from '../../../common/errors';
+import { sizeToHostConfig } from '../sizes';
+import type { AttachedIo, ContainerDriver, ContainerInfo, ContainerSpec } from '../types';
+import { demuxBuffer, splitLines } from './streams';
+
+/**
+ * The Docker implementation of ContainerDriver: one engine on this host. Every container carries
+ * io.slipway.managed=true and io.slipway.home=<SLIPWAY_HOME>, and list/watch only ever see
+ * containers with this installation's home label, so nothing else on the engine is touched.
+ */
+export interface DockerDriverOptions {
+  docker: Docker;
+  home: string;
+  /** Host CA bundle, bind-mounted read-only (see docs/architecture.md "CA trust"). */
+  caBundle?: string;
+  /** json-file rotation per container. */
+  logMaxSize?: string;
+  logMaxFile?: number;
+}
+
+const CA_ENV = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'REQUESTS_CA_BUNDLE'];
+const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+const notModified = (err: unknown) => (err as { statusCode?: number }).statusCode === 304;
+
+export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
+  const { docker, home } = opts;
+  const hostCpus = os.cpus().length;
+  const ca = opts.caBundle && fs.existsSync(opts.caBundle) ? opts.caBundle : undefined;
+
+  function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
+    const ports = c.NetworkSettings?.Ports ?? {};
+    let address: string | null = null;
+    for (const bindings of Object.values(ports)) {
+      const b = bindings?.[0];
+      if (b?.HostPort) address = `${b.HostIp && b.HostIp !== '0.0.0.0' ? b.HostIp : '127.0.0.1'}:${b.HostPort}`;
+    }
+    const started = Date.parse(c.State.StartedAt);
+    return {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      running: c.State.Running || c.State.Restarting,
+      exitCode: c.State.Running ? null : c.State.ExitCode,
+      startedAt: Number.isFinite(started) && started > 0 ? started : null,
+      labels: c.Config.Labels ?? {},
+      address: c.State.Running ? address : null,
+    };
+  }
+
+  async function inspect(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      return toInfo(await docker.getContainer(id).inspect());
+    } catch (err) {
+      if (notFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  return {
+    async create(spec: ContainerSpec): Promise<string> {
+      const env = { ...spec.env };
+      if (ca) for (const k of CA_ENV) env[k] ??= ca;
+      const port = spec.publishPort ? `${spec.publishPort}/tcp` : undefined;
+      try {
+        const c = await docker.createContainer({
+          name: spec.name,
+          Image: spec.image,
+          Entrypoint: spec.entrypoint,
+          Cmd: spec.cmd,
+          Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          Labels: { ...spec.labels, 'io.slipway.managed': 'true', 'io.slipway.home': home },
+          User: '1000:1000',
+          Tty: !!spec.tty,
+          OpenStdin: !!spec.openStdin,
+          StdinOnce: !!spec.openStdin,
+          AttachStdin: !!spec.openStdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          ExposedPorts: port ? { [port]: {} } : undefined,
+          HostConfig: {
+            ...sizeToHostConfig(spec.size, hostCpus),
+            PortBindings: port ? { [port]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges'],
+            Init: true,
+            RestartPolicy: { Name: 'no' },
+            LogConfig: { Type: 'json-file', Config: { 'max-size': opts.logMaxSize ?? '10m', 'max-file': String(opts.logMaxFile ?? 3) } },
+            Binds: ca ? [`${ca}:/etc/ssl/certs/ca-certificates.crt:ro`] : undefined,
+          },
+        });
+        return c.id;
+      } catch (err) {
+        throw new SlipwayError('DOCKER_UNAVAILABLE', `could not create container ${spec.name}: ${(err as Error).message}`, {
+          hint: 'check that dockerd is running and the image exists (docker images)',
+          cause: err,
+        });
+      }
+    },
+
+    async start(id) {
+      try {
+        await docker.getContainer(id).start();
+      } catch (err) {
+        if (!notModified(err)) throw err;
+      }
+    },
+
+    inspect,
+
+    async stop(id, graceMs) {
+      try {
+        await docker.getContainer(id).stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) });
+      } catch (err) {
+        if (!notFound(err) && !notModified(err)) throw err;
+      }
+    },
+
+    async remove(id) {
+      try {
+        await docker.getContainer(id).remove({ force: true, v: true });
+      } catch (err) {
+        // 409: removal already in progress.
+        if (!notFound(err) && (err as { statusCode?: number }).statusCode !== 409) throw err;
+      }
+    },
+
+    async list(app) {
+      const label = ['io.slipway.managed=true', `io.slipway.home=${home}`];
+      if (app) label.push(`io.slipway.app=${app}`);
+      const found = await docker.listContainers({ all: true, filters: { label } });
+      const out: ContainerInfo[] = [];
+      for (const c of found) {
+        const info = await inspect(c.Id);
+        if (info) out.push(info);
+      }
+      return out;
+    },
+
+    followLogs(id, sinceMs, onLine) {
+      let stream: Readable | undefined;
+      let stopped = false;
+      const out = new PassThrough();
+      const err = new PassThrough();
+      splitLines(out, (l) => onLine(l, 'stdout'));
+      splitLines(err, (l) => onLine(l, 'stderr'));
+      const since = sinceMs > 0 ? (sinceMs / 1000).toFixed(9) : 0;
+      docker
+        .getContainer(id)
+        .logs({ follow: true, stdout: true, stderr: true, since: since as number })
+        .then((s) => {
+          stream = s as unknown as Readable;
+          if (stopped) return stream.destroy();
+          docker.modem.demuxStream(stream, out, err);
+          stream.on('end', () => {
+            out.end();
+            err.end();
+          });
+          stream.on('error', () => {
+            out.end();
+            err.end();
+          });
+        })
+        .catch(() => {
+          out.end();
+          err.end();
+        });
+      return () => {
+        stopped = true;
+        stream?.destroy();
+      };
+    },
+
+    async tailLogs(id, lines) {
+      try {
+        const buf = (await docker.getContainer(id).logs({ follow: false, stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
+        return demuxBuffer(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)))
+          .split('\n')
+          .filter((l) => l.length > 0)
+          .slice(-lines);
+      } catch (err) {
+        if (notFound(err)) return [];
+        throw err;
+      }
+    },
+
+    watchExits(onExit) {
+      let stopped = false;
+      let current: Readable | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      const connect = () => {
+        if (stopped) return;
+        docker
+          .getEvents({ filters: { type: ['container'], event: ['die'], label: [`io.slipway.home=${home}`] } })
+          .then((s) => {
+            current = s as unknown as Readable;
+            if (stopped) return current.destroy();
+            splitLines(current, (line) => {
+              try {
+                const e = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+                const cid = e.Actor?.ID ?? e.id;
+                const code = e.Actor?.Attributes?.exitCode;
+                if (cid) onExit(cid, code === undefined ? null : Number(code));
+              } catch {
+                /* not an event line */
+              }
+            });
+            // The stream ends when dockerd restarts: reconnect; the periodic reconcile covers the gap.
+            current.on('close', () => {
+              if (!stopped) retry = setTimeout(connect, 1000);
+            });
+            current.on('error', () => {});
+          })
+          .catch(() => {
+            if (!stopped) retry = setTimeout(connect, 1000);
+          });
+      };
+      connect();
+      return () => {
+        stopped = true;
+        clearTimeout(retry);
+        current?.destroy();
+      };
+    },
+
+    async runAttached(id, io: AttachedIo, tty) {
+      const container = docker.getContainer(id);
+      const stream = (await container.attach({ stream: true, stdin: !!io.stdin, stdout: true, stderr: true, hijack: !!io.stdin })) as unknown as NodeJS.ReadWriteStream & Readable;
+      const ended = new Promise<void>((resolve) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', () => resolve());
+      });
+      if (tty) stream.pipe(io.stdout, { end: false });
+      else docker.modem.demuxStream(stream, io.stdout, io.stderr);
+      const exited = container.wait();
+      await container.start();
+      if (tty && io.rows && io.cols) await container.resize({ h: io.rows, w: io.cols }).catch(() => {});
+      if (io.stdin) {
+        io.stdin.on('data', (d) => stream.write(d));
+        io.stdin.on('end', () => (stream as unknown as { end(): void }).end());
+      }
+      const { StatusCode } = (await exited) as { StatusCode: number };
+      // Output written just before exit may still be in flight.
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+      return StatusCode;
+    },
+
+    async wait(id) {
+      const { StatusCode } = (await docker.getContainer(id).wait()) as { StatusCode: number };
+      return StatusCode;
+    },
+
+    async listAppImages(app) {
+      const images = await docker.listImages({ filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] } });
+      return images.map((i) => ({ id: i.Id, size: i.Size }));
+    },
+
+    async removeImage(id) {
+      try {
+        await docker.getImage(id).remove({ force: true, noprune: false });
+        return true;
+      } catch (err) {
+        if (notFound(err)) return false;
+        // 409: still used by a container; kept until the next collection.
+        if ((err as { statusCode?: number }).statusCode === 409) return false;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { assertAppName } from '../../common/names';
+import type { Ctx } from './context';
+
+/**
+ * Garbage collection and app destruction. Docker images are removed only when their labels prove
+ * they are this app's (io.slipway.managed=true, io.slipway.app=APP; the exporter writes them) and
+ * no kept release or running container uses them.
+ */
+export interface GcReport {
+  apps: Record<string, { keptImages: number; removedImages: string[] }>;
+  /** Store refs kept (passed to the store's blob GC). */
+  keepRefs: string[];
+  storeGc: 'done' | 'not available';
+}
+
+/** Manifest digests kept for an app: the newest `keep` distinct images, the current one, running ones. */
+export function imagesToKeep(
+  releases: Array<{ version: number; imageDigest: string | null }>,
+  keep: number,
+  alsoKeepVersions: number[],
+): Set<string> {
+  const out = new Set<string>();
+  for (const r of [...releases].sort((a, b) => b.version - a.version)) {
+    if (!r.imageDigest) continue;
+    if (out.size < keep || alsoKeepVersions.includes(r.version)) out.add(r.imageDigest);
+  }
+  return out;
+}
+
+export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
+  const report: GcReport = { apps: {}, keepRefs: [], storeGc: ctx.deps.collectStoreGarbage ? 'done' : 'not available' };
+  const store = ctx.deps.store;
+  for (const app of ctx.state.apps.list()) {
+    const releases = ctx.state.releases.list(app.id, 10_000);
+    const current = releases.find((r) => r.id === app.currentReleaseId);
+    const running = (ctx.table.get(app.name) ?? []).map((d) => d.release);
+    const keep = imagesToKeep(releases, ctx.opts.keepReleases, [...running, ...(current ? [current.version] : [])]);
+    for (const r of releases) if (r.imageDigest && keep.has(r.imageDigest) && r.imageRef) report.keepRefs.push(r.imageRef);
+    const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[] });
+    if (!store) continue; // without the store, manifests cannot be matched to engine image IDs: remove nothing
+    const keepIds = new Set<string>();
+    for (const digest of keep) {
+      if (store.hasBlob(digest)) keepIds.add((await store.readManifest(digest)).config.digest);
+    }
+    for (const img of await ctx.driver.listAppImages(app.name)) {
+      if (keepIds.has(img.id)) continue;
+      if (await ctx.driver.removeImage(img.id)) entry.removedImages.push(img.id);
+    }
+  }
+  report.keepRefs = [...new Set(report.keepRefs)];
+  await ctx.deps.collectStoreGarbage?.(report.keepRefs);
+  return report;
+}
+
+function dirSize(dir: string): number {
+  let total = 0;
+  const walk = (p: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      return;
+    }
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    else total += st.size;
+  };
+  walk(dir);
+  return total;
+}
+
+/** Disk used by an app: its engine images, build cache and repository (bytes). */
+export async function diskUsage(ctx: Ctx, appName: string): Promise<{ images: number; cache: number; repo: number }> {
+  assertAppName(appName);
+  const images = (await ctx.driver.listAppImages(appName)).reduce((n, i) => n + i.size, 0);
+  return {
+    images,
+    cache: dirSize(path.join(ctx.deps.paths.caches, appName)),
+    repo: dirSize(path.join(ctx.deps.paths.repos, `${appName}.git`)),
+  };
+}
+
+/** Removes everything of an app: dynos and one-offs, images, build cache, repository, record, routes. */
+export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
+  assertAppName(appName);
+  for (const d of ctx.table.get(appName) ?? []) {
+    d.retired = true;
+    clearTimeout(d.timer);
+    d.stopLogs?.();
+  }
+  ctx.table.delete(appName);
+  for (const c of await ctx.driver.list(appName)) await ctx.driver.remove(c.id);
+  for (const img of await ctx.driver.listAppImages(appName)) await ctx.driver.removeImage(img.id);
+  fs.rmSync(path.join(ctx.deps.paths.caches, appName), { recursive: true, force: true });
+  fs.rmSync(path.join(ctx.deps.paths.repos, `${appName}.git`), { recursive: true, force: true });
+  const app = ctx.state.apps.get(appName);
+  if (app) ctx.state.apps.delete(app.id);
+  await ctx.publish();
+}

@@ -1,0 +1,163 @@
+import { randomInt } from 'node:crypto';
+import { Writable, type Readable } from 'node:stream';
+import { SlipwayError } from '../../common/errors';
+import type { ReleaseRow } from '../state/repos/releases';
+import { containerName, currentRelease, dynoEnv, type Ctx } from './context';
+import { DEFAULT_SIZE, assertSize } from './sizes';
+
+/**
+ * One-off dynos: `slipway run` (attached, optional TTY, exit code passed through), `run:detached`
+ * (output to the app's logs) and the release phase. They run the release's image through the
+ * launcher (`/cnb/lifecycle/launcher CMD`: bash with the app's profile sourced) and are removed
+ * when they exit. The orphan sweep leaves them alone (label io.slipway.oneoff=true).
+ */
+export interface OneOffOptions {
+  appName: string;
+  /** A shell command line, as `heroku run` takes it. */
+  command: string;
+  size?: string;
+  /** Extra environment for this run only (e.g. `run -e`). */
+  env?: Record<string, string>;
+}
+
+export interface AttachedOptions extends OneOffOptions {
+  tty?: boolean;
+  stdin?: Readable;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  rows?: number;
+  cols?: number;
+}
+
+function releaseFor(ctx: Ctx, appName: string): ReleaseRow {
+  const app = ctx.state.apps.require(appName);
+  const release = currentRelease(ctx, app);
+  if (!release) {
+    throw new SlipwayError('CONFLICT', `app "${appName}" has no release yet, so there is nothing to run`, {
+      hint: 'deploy it first: git push slipway main',
+    });
+  }
+  return release;
+}
+
+async function createOneOff(ctx: Ctx, appName: string, release: ReleaseRow, dyno: string, o: OneOffOptions & { tty?: boolean; stdin?: boolean }) {
+  if (typeof o.command !== 'string' || o.command.trim() === '') {
+    throw new SlipwayError('INVALID_INPUT', 'no command to run', { hint: 'slipway run -a APP -- bash' });
+  }
+  return ctx.driver.create({
+    name: containerName(appName, dyno, release.version),
+    image: await ctx.imageFor(release),
+    entrypoint: ['/cnb/lifecycle/launcher'],
+    cmd: [o.command],
+    env: { ...dynoEnv(ctx, appName, release, dyno), ...(o.env ?? {}) },
+    labels: {
+      'io.slipway.app': appName,
+      'io.slipway.process': dyno.split('.')[0],
+      'io.slipway.release': String(release.version),
+      'io.slipway.dyno': dyno.split('.')[1] ?? '0',
+      'io.slipway.oneoff': 'true',
+    },
+    size: o.size ? assertSize(o.size) : DEFAULT_SIZE,
+    tty: o.tty,
+    openStdin: o.stdin,
+  });
+}
+
+const runName = () => `run.${randomInt(1000, 10000)}`;
+
+/** `slipway run`: attached; resolves with the command's exit code once the container is gone. */
+export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCode: number; dyno: string }> {
+  const release = releaseFor(ctx, o.appName);
+  const dyno = runName();
+  const id = await createOneOff(ctx, o.appName, release, dyno, { ...o, stdin: !!o.stdin });
+  ctx.busy.add(id);
+  ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (attached)`);
+  try {
+    const exitCode = await ctx.driver.runAttached(
+      id,
+      { stdin: o.stdin, stdout: o.stdout as Writable, stderr: o.stderr as Writable, rows: o.rows, cols: o.cols },
+      !!o.tty,
+    );
+    ctx.platformLog(o.appName, dyno, `Process exited with status ${exitCode}`);
+    return { exitCode, dyno };
+  } finally {
+    await ctx.driver.remove(id);
+    ctx.busy.delete(id);
+  }
+}
+
+/** `run:detached`: returns at once; output goes to the app's logs as dyno run.NNNN. */
+export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: string; containerId: string }> {
+  const release = releaseFor(ctx, o.appName);
+  const dyno = runName();
+  const id = await createOneOff(ctx, o.appName, release, dyno, o);
+  ctx.busy.add(id);
+  ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (detached)`);
+  await ctx.driver.start(id);
+  const stopLogs = ctx.driver.followLogs(id, 0, (line) => ctx.deps.logs.write(o.appName, { source: 'app', dyno, line }));
+  void ctx.driver
+    .wait(id)
+    .then((code) => ctx.platformLog(o.appName, dyno, `Process exited with status ${code}`))
+    .catch(() => {})
+    .finally(async () => {
+      await new Promise((r) => setTimeout(r, 500)); // let the last lines arrive
+      stopLogs();
+      await ctx.driver.remove(id).catch(() => {});
+      ctx.busy.delete(id);
+    });
+  return { dyno, containerId: id };
+}
+
+/** Line-splitting writable that hands each line to fn. */
+function lineWriter(fn: (line: string) => void): Writable {
+  let rest = '';
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      rest += chunk.toString();
+      let i: number;
+      while ((i = rest.indexOf('\n')) >= 0) {
+        fn(rest.slice(0, i).replace(/\r$/, ''));
+        rest = rest.slice(i + 1);
+      }
+      cb();
+    },
+    final(cb) {
+      if (rest) fn(rest);
+      cb();
+    },
+  });
+}
+
+/** The release phase (Procfile `release:`): must exit 0 or the deploy is aborted. */
+export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: (line: string) => void): Promise<void> {
+  if (!release.releaseCommand) return;
+  const dyno = 'release.1';
+  output(`Running release command: ${release.releaseCommand}`);
+  const id = await createOneOff(ctx, appName, release, dyno, { appName, command: release.releaseCommand });
+  ctx.busy.add(id);
+  const tail: string[] = [];
+  const onLine = (line: string) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    output(line);
+    ctx.deps.logs.write(appName, { source: 'app', dyno, line });
+  };
+  const out = lineWriter(onLine);
+  const err = lineWriter(onLine);
+  let exitCode: number;
+  try {
+    exitCode = await ctx.driver.runAttached(id, { stdout: out, stderr: err }, false);
+  } finally {
+    out.end();
+    err.end();
+    await ctx.driver.remove(id);
+    ctx.busy.delete(id);
+  }
+  ctx.platformLog(appName, dyno, `Release command exited with status ${exitCode}`);
+  if (exitCode !== 0) {
+    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed; the previous release keeps serving`, {
+      hint: 'fix the release command (Procfile "release:") and push again; its output is above and in: slipway logs --dyno release',
+      details: { exitCode, logs: tail },
+    });
+  }
+}

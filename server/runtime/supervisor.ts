@@ -1,0 +1,193 @@
+import { SlipwayError } from '../../common/errors';
+import type { ReleaseRow } from '../state/repos/releases';
+import { nextAttempt, restartDelayMs } from './backoff';
+import { checkAnswersHttp, parseHealthChecks, runHealthChecks, type CheckResult, type ContainerProbe } from './healthchecks';
+import { containerName, dynoEnv, dynosOf, type Ctx, type Dyno } from './context';
+import type { DynoInfo, DynoState } from './types';
+
+/**
+ * The life of one dyno: create its container, boot it (start, follow its output into the logs,
+ * health-check web dynos), notice crashes and restart them with back-off, and drain it when it is
+ * replaced or scaled away.
+ */
+
+export async function createDyno(ctx: Ctx, app: string, release: ReleaseRow, type: string, index: number, size: string): Promise<Dyno> {
+  const name = `${type}.${index}`;
+  const id = await ctx.driver.create({
+    name: containerName(app, name, release.version),
+    image: await ctx.imageFor(release),
+    entrypoint: [`/cnb/process/${type}`],
+    cmd: [],
+    env: dynoEnv(ctx, app, release, name),
+    labels: {
+      'io.slipway.app': app,
+      'io.slipway.process': type,
+      'io.slipway.release': String(release.version),
+      'io.slipway.dyno': String(index),
+    },
+    size,
+    publishPort: type === 'web' ? ctx.opts.webPort : undefined,
+  });
+  const now = Date.now();
+  return {
+    app, type, index, name, release: release.version, containerId: id, address: null, size,
+    state: 'starting', since: now, startedAt: now, restarts: 0, nextRestartAt: null, exitCode: null, retired: false,
+  };
+}
+
+function setState(ctx: Ctx, d: Dyno, state: DynoState): void {
+  if (d.state === state) return;
+  ctx.platformLog(d.app, d.name, `State changed from ${d.state} to ${state}`);
+  d.state = state;
+  d.since = Date.now();
+}
+
+export function probeOf(ctx: Ctx, d: Dyno): ContainerProbe {
+  return {
+    async exited() {
+      const info = await ctx.driver.inspect(d.containerId);
+      if (!info) return -1;
+      return info.running ? undefined : (info.exitCode ?? -1);
+    },
+  };
+}
+
+/** Health check for a started web dyno, per the release's app.json or the default HTTP answer. */
+export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow): Promise<CheckResult> {
+  if (!d.address) return { ok: false, check: 'the web port is published', reason: 'the container has no published port' };
+  const base = `http://${d.address}`;
+  const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
+  return checks.length > 0 ? runHealthChecks(base, checks, probeOf(ctx, d)) : checkAnswersHttp(base, probeOf(ctx, d), ctx.opts.bootTimeoutMs);
+}
+
+export function followLogs(ctx: Ctx, d: Dyno, sinceMs: number): void {
+  d.stopLogs?.();
+  d.stopLogs = ctx.driver.followLogs(d.containerId, sinceMs, (line) => ctx.deps.logs.write(d.app, { source: 'app', dyno: d.name, line }));
+}
+
+/** Starts the container and follows its output; fills in the published address. */
+export async function startDyno(ctx: Ctx, d: Dyno, logsSince = 0): Promise<void> {
+  await ctx.driver.start(d.containerId);
+  d.startedAt = Date.now();
+  followLogs(ctx, d, logsSince);
+  const info = await ctx.driver.inspect(d.containerId);
+  d.address = info?.address ?? null;
+}
+
+/**
+ * Boots a dyno that is already in the table (scale-up, adoption gaps, crash restarts): web dynos
+ * join the routes only after passing their check; a failed check counts as a crash.
+ */
+export async function bootInPlace(ctx: Ctx, d: Dyno, release: ReleaseRow | undefined, logsSince = 0): Promise<void> {
+  try {
+    await startDyno(ctx, d, logsSince);
+  } catch (err) {
+    if (!d.retired) crash(ctx, d, null, `could not start: ${(err as Error).message}`);
+    return;
+  }
+  if (d.retired) return;
+  if (d.type !== 'web' || !release) {
+    setState(ctx, d, 'up');
+    return;
+  }
+  const result = await checkWeb(ctx, d, release).catch((err: Error) => ({ ok: false as const, check: 'health check', reason: err.message }));
+  if (d.retired || d.state !== 'starting') return; // a die event got there first
+  if (result.ok) {
+    setState(ctx, d, 'up');
+    await ctx.publish();
+  } else {
+    await ctx.driver.stop(d.containerId, 0).catch(() => {});
+    crash(ctx, d, null, `${result.check}: ${result.reason}`);
+  }
+}
+
+/** A dyno stopped without being asked to: mark it crashed and schedule a restart with back-off. */
+export function crash(ctx: Ctx, d: Dyno, exitCode: number | null, reason?: string): void {
+  if (d.retired || d.state === 'crashed' || d.state === 'restarting') return;
+  const wasUp = d.state === 'up';
+  const attempt = nextAttempt(d.restarts, Date.now() - d.startedAt, ctx.opts.backoff);
+  const delay = restartDelayMs(attempt, ctx.opts.backoff);
+  d.restarts = attempt + 1;
+  d.exitCode = exitCode;
+  d.nextRestartAt = Date.now() + delay;
+  if (exitCode !== null) ctx.platformLog(d.app, d.name, `Process exited with status ${exitCode}`);
+  if (reason) ctx.platformLog(d.app, d.name, reason);
+  setState(ctx, d, 'crashed');
+  ctx.platformLog(d.app, d.name, `Restarting in ${formatDelay(delay)} (crash ${d.restarts}; back-off doubles up to ${formatDelay(ctx.opts.backoff.capMs)})`);
+  if (wasUp && d.type === 'web') void ctx.publish();
+  clearTimeout(d.timer);
+  d.timer = setTimeout(() => void restart(ctx, d), delay);
+  d.timer.unref?.();
+}
+
+async function restart(ctx: Ctx, d: Dyno): Promise<void> {
+  if (d.retired) return;
+  setState(ctx, d, 'restarting');
+  d.nextRestartAt = null;
+  const app = ctx.state.apps.get(d.app);
+  const release = app ? ctx.state.releases.get(app.id, d.release) : undefined;
+  const since = Date.now();
+  setState(ctx, d, 'starting');
+  await bootInPlace(ctx, d, release, since);
+}
+
+export const formatDelay = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`);
+
+/**
+ * Takes a dyno out of service: out of the table (and so out of the routes) at once, then, after
+ * the router has had time to reload, SIGTERM, the grace period, SIGKILL, and removal.
+ */
+export function retire(ctx: Ctx, d: Dyno, opts: { settle: boolean; publish?: boolean } = { settle: true }): Promise<void> {
+  d.retired = true;
+  clearTimeout(d.timer);
+  const list = dynosOf(ctx, d.app);
+  const i = list.indexOf(d);
+  if (i >= 0) list.splice(i, 1);
+  // Busy: the orphan sweep must not force-remove a container during its grace period.
+  ctx.busy.add(d.containerId);
+  const drain = (async () => {
+    if (opts.publish) await ctx.publish();
+    if (opts.settle && d.type === 'web') await new Promise((r) => setTimeout(r, ctx.opts.routeSettleMs));
+    ctx.platformLog(d.app, d.name, `Stopping process with SIGTERM (release v${d.release})`);
+    try {
+      await ctx.driver.stop(d.containerId, ctx.opts.drainGraceMs);
+      const info = await ctx.driver.inspect(d.containerId);
+      if (info?.exitCode != null) ctx.platformLog(d.app, d.name, `Process exited with status ${info.exitCode}`);
+    } finally {
+      d.stopLogs?.();
+      await ctx.driver.remove(d.containerId);
+    }
+  })().catch((err: Error) => ctx.platformLog(d.app, d.name, `could not stop container: ${err.message}`));
+  ctx.drains.add(drain);
+  void drain.finally(() => {
+    ctx.drains.delete(drain);
+    ctx.busy.delete(d.containerId);
+  });
+  return drain;
+}
+
+export function toInfo(d: Dyno): DynoInfo {
+  return {
+    type: d.type,
+    index: d.index,
+    name: d.name,
+    state: d.state,
+    since: new Date(d.since).toISOString(),
+    release: d.release,
+    containerId: d.containerId,
+    address: d.address,
+    size: d.size,
+    restarts: d.restarts,
+    nextRestartAt: d.nextRestartAt ? new Date(d.nextRestartAt).toISOString() : null,
+    exitCode: d.exitCode,
+  };
+}
+
+/** The error a failed deploy health check raises: the failing check and the container's last lines. */
+export function healthError(app: string, version: number, dyno: string, check: string, reason: string, lines: string[]): SlipwayError {
+  const tail = lines.length ? `\nLast lines of ${dyno} (v${version}):\n${lines.map((l) => `  ${l}`).join('\n')}` : `\n${dyno} printed nothing.`;
+  return new SlipwayError('DEPLOY_FAILED', `v${version} was not deployed: ${dyno} failed the health check (${check}): ${reason}. The previous release keeps serving.${tail}`, {
+    hint: `make the web process listen on $PORT (${dyno} got PORT from the platform) and answer HTTP; see the app's logs with: slipway logs -a ${app}`,
+    details: { check, reason, dyno, logs: lines },
+  });
+}

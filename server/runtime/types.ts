@@ -1,0 +1,95 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * The runtime's two interfaces. `Runtime` is what the rest of the server calls (releases, API,
+ * routes publisher). `ContainerDriver` is the only part that knows the container engine: the
+ * Docker implementation is in docker/driver.ts; a Swarm one implements the same interface and
+ * nothing else changes (nothing outside runtime/docker* assumes one host: dynos are reached at the
+ * `address` the driver reports).
+ */
+export type DynoState = 'starting' | 'up' | 'crashed' | 'restarting';
+
+export interface DynoInfo {
+  type: string;
+  index: number;
+  /** Heroku-style: "web.1". */
+  name: string;
+  state: DynoState;
+  /** ISO-8601: when the dyno entered its current state. */
+  since: string;
+  /** Release version the dyno runs. */
+  release: number;
+  containerId: string;
+  /** host:port where the dyno's $PORT is published (web dynos), else null. */
+  address: string | null;
+  size: string;
+  /** Crash restarts since the last release or the last long healthy run. */
+  restarts: number;
+  /** When state is crashed: when the next restart is due (ISO-8601). */
+  nextRestartAt: string | null;
+  exitCode: number | null;
+}
+
+export interface WebBackend {
+  dyno: string;
+  url: string;
+  release: number;
+}
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  entrypoint: string[];
+  cmd: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  size: string;
+  /** Container port to publish on the host's loopback. */
+  publishPort?: number;
+  tty?: boolean;
+  openStdin?: boolean;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  running: boolean;
+  exitCode: number | null;
+  startedAt: number | null;
+  labels: Record<string, string>;
+  /** host:port of the published port, when one is published and the container runs. */
+  address: string | null;
+}
+
+export interface AttachedIo {
+  stdin?: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  /** Terminal size when tty is on. */
+  rows?: number;
+  cols?: number;
+}
+
+export interface ContainerDriver {
+  create(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+  /** SIGTERM, then SIGKILL after graceMs. A missing or stopped container is not an error. */
+  stop(id: string, graceMs: number): Promise<void>;
+  /** Force-removes; a missing container is not an error. */
+  remove(id: string): Promise<void>;
+  /** Containers this installation made (its home label), optionally of one app. */
+  list(app?: string): Promise<ContainerInfo[]>;
+  /** Follows output from sinceMs (epoch ms; 0 = from the start) until the container stops. Returns a stop function. */
+  followLogs(id: string, sinceMs: number, onLine: (line: string, stream: 'stdout' | 'stderr') => void): () => void;
+  tailLogs(id: string, lines: number): Promise<string[]>;
+  /** Calls onExit for every container of this installation that stops. Returns a stop function. */
+  watchExits(onExit: (id: string, exitCode: number | null) => void): () => void;
+  /** Starts a created container attached to io; resolves with its exit code. */
+  runAttached(id: string, io: AttachedIo, tty: boolean): Promise<number>;
+  /** Waits for a started container to exit. */
+  wait(id: string): Promise<number>;
+  /** Images labelled as this app's (io.slipway.managed=true, io.slipway.app=APP). */
+  listAppImages(app: string): Promise<Array<{ id: string; size: number }>>;
+  removeImage(id: string): Promise<boolean>;
+}
