@@ -1,0 +1,69 @@
+import { CliError } from './errors';
+import { loadCredentials, type Credentials } from './credentials';
+
+/**
+ * The CLI's only way to the platform: HTTP to the API with a bearer token. API errors
+ * ({ id, message, hint }) become CliErrors carrying the API's message and hint.
+ */
+export interface ApiClient {
+  apiUrl: string;
+  request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** A raw response (for streams); errors are still turned into CliErrors. */
+  stream(path: string, signal?: AbortSignal): Promise<Response>;
+  token: string;
+}
+
+export function requireCredentials(env: NodeJS.ProcessEnv = process.env): Credentials {
+  const c = loadCredentials(env);
+  if (!c.apiUrl || !c.token) {
+    throw new CliError('not logged in', { hint: 'run: slipway login --api http://HOST:5080 --token TOKEN (or set SLIPWAY_API_URL and SLIPWAY_TOKEN)' });
+  }
+  return c as Credentials;
+}
+
+async function toError(res: Response): Promise<CliError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const j = JSON.parse(text) as { id?: string; message?: string; hint?: string };
+    if (j && typeof j.message === 'string') return new CliError(j.message, { hint: j.hint, id: j.id, status: res.status });
+  } catch {
+    // not JSON
+  }
+  return new CliError(`the API answered ${res.status} ${res.statusText}`, { status: res.status, hint: text.slice(0, 200) || undefined });
+}
+
+export function createApiClient(creds: Credentials): ApiClient {
+  const base = creds.apiUrl.replace(/\/+$/, '');
+  const headers = { authorization: `Bearer ${creds.token}`, 'user-agent': 'slipway-cli' };
+  const send = async (method: string, path: string, body?: unknown, signal?: AbortSignal) => {
+    try {
+      return await fetch(`${base}/api${path}`, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw new CliError(`cannot reach the Slipway API at ${base} (${cause?.code ?? (err as Error).message})`, {
+        hint: 'is slipway-server running? check the URL with: slipway login --api URL --token TOKEN',
+      });
+    }
+  };
+  return {
+    apiUrl: base,
+    token: creds.token,
+    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+      const res = await send(method, path, body);
+      if (!res.ok) throw await toError(res);
+      const text = await res.text();
+      return (text ? JSON.parse(text) : undefined) as T;
+    },
+    async stream(path, signal) {
+      const res = await send('GET', path, undefined, signal);
+      if (!res.ok) throw await toError(res);
+      return res;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import type { Command } from '../command';
+import { CliError, usageError } from '../errors';
+
+const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+
+const config: Command = {
+  name: 'config',
+  summary: "show the app's config vars",
+  usage: 'config [-a APP] [--json] [--shell]',
+  app: true,
+  json: true,
+  flags: { shell: { boolean: true, desc: 'print KEY=VALUE lines (quoted for a shell)' } },
+  async run(ctx) {
+    const name = await ctx.app();
+    const vars = await ctx.api().request<Record<string, string>>('GET', `/apps/${name}/config`);
+    if (ctx.out.json) return ctx.out.printJson(vars);
+    if (ctx.flags.shell) {
+      for (const [k, v] of Object.entries(vars)) ctx.out.log(`${k}='${v.replace(/'/g, `'\\''`)}'`);
+      return;
+    }
+    ctx.out.log(ctx.out.bold(`=== ${name} Config Vars`));
+    const width = Math.max(0, ...Object.keys(vars).map((k) => k.length + 1));
+    for (const [k, v] of Object.entries(vars)) ctx.out.log(`${ctx.out.green((k + ':').padEnd(width))} ${v}`);
+  },
+};
+
+const get: Command = {
+  name: 'config:get',
+  summary: 'print one config var',
+  usage: 'config:get KEY [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const key = ctx.args[0];
+    if (!key) throw usageError('which config var?', this.usage);
+    const vars = await ctx.api().request<Record<string, string>>('GET', `/apps/${await ctx.app()}/config`);
+    if (ctx.out.json) return ctx.out.printJson({ [key]: vars[key] ?? null });
+    if (vars[key] !== undefined) ctx.out.log(vars[key]);
+  },
+};
+
+const set: Command = {
+  name: 'config:set',
+  summary: 'set config vars (a new release when the app has a build)',
+  usage: 'config:set KEY=VALUE... [-a APP]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    if (!ctx.args.length) throw usageError('give at least one KEY=VALUE', this.usage);
+    const changes: Record<string, string> = {};
+    for (const a of ctx.args) {
+      const eq = a.indexOf('=');
+      const k = eq > 0 ? a.slice(0, eq) : '';
+      if (!KEY_RE.test(k)) throw new CliError(`${JSON.stringify(a)} is not KEY=VALUE`, { hint: 'keys start with a letter or _ and hold letters, digits and _', exitCode: 2 });
+      changes[k] = a.slice(eq + 1);
+    }
+    const name = await ctx.app();
+    const vars = await ctx.api().request<Record<string, string>>('PATCH', `/apps/${name}/config`, changes);
+    if (ctx.out.json) return ctx.out.printJson(vars);
+    ctx.out.log(`Setting ${Object.keys(changes).join(', ')} and restarting ${name}... done`);
+    for (const k of Object.keys(changes)) ctx.out.log(`${ctx.out.green(k + ':')} ${vars[k]}`);
+  },
+};
+
+const unset: Command = {
+  name: 'config:unset',
+  aliases: ['config:remove'],
+  summary: 'remove config vars',
+  usage: 'config:unset KEY... [-a APP]',
+  app: true,
+  async run(ctx) {
+    if (!ctx.args.length) throw usageError('give at least one KEY', this.usage);
+    const name = await ctx.app();
+    await ctx.api().request('PATCH', `/apps/${name}/config`, Object.fromEntries(ctx.args.map((k) => [k, null])));
+    ctx.out.log(`Unsetting ${ctx.args.join(', ')} and restarting ${name}... done`);
+  },
+};
+
+export const configCommands: Command[] = [config, get, set, unset];

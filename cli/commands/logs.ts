@@ -1,0 +1,71 @@
+import type { Command } from '../command';
+import { usageError } from '../errors';
+
+const SOURCES = ['app', 'router', 'build', 'api', 'platform'];
+
+const logs: Command = {
+  name: 'logs',
+  summary: "show the app's logs (dynos, router, builds, API changes); -t follows them live",
+  usage: 'logs [-a APP] [-n N] [-t] [--ps TYPE|DYNO] [--source app|router|build|api|platform] [--json]',
+  help: 'Lines look like Heroku\'s: `2026-11-28T06:00:00.000Z app[web.1]: listening`.\nThe last 1,500 lines per app are kept across deploys and restarts.\n--json prints one JSON object per line (NDJSON).',
+  app: true,
+  json: true,
+  flags: {
+    num: { short: 'n', desc: 'number of past lines (default 100, at most 1500)', value: 'N' },
+    tail: { short: 't', boolean: true, desc: 'keep the session open and stream new lines' },
+    ps: { short: 'p', desc: 'only one process type (web) or one dyno (web.1)', value: 'TYPE|DYNO' },
+    dyno: { short: 'd', desc: 'same as --ps', value: 'DYNO' },
+    source: { short: 's', desc: 'only one source: app, router, build, api, platform', value: 'SOURCE' },
+  },
+  async run(ctx) {
+    const name = await ctx.app();
+    const q = new URLSearchParams();
+    if (ctx.flags.num !== undefined) {
+      if (!/^\d+$/.test(String(ctx.flags.num))) throw usageError('-n needs a number', this.usage);
+      q.set('lines', String(ctx.flags.num));
+    }
+    const ps = ctx.flags.ps ?? ctx.flags.dyno;
+    if (typeof ps === 'string') q.set('dyno', ps);
+    if (typeof ctx.flags.source === 'string') {
+      if (!SOURCES.includes(ctx.flags.source)) throw usageError(`${ctx.flags.source} is not a log source`, this.usage);
+      q.set('source', ctx.flags.source);
+    }
+    if (ctx.flags.tail) q.set('tail', '1');
+    if (ctx.out.json) q.set('format', 'json');
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const res = await ctx.api().stream(`/apps/${name}/logs?${q}`, ac.signal);
+      const colour = ctx.out.color && !ctx.out.json;
+      let rest = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        const text = rest + decoder.decode(chunk, { stream: true });
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines) {
+          if (ctx.out.json && l.startsWith('{"heartbeat"')) continue;
+          process.stdout.write((colour ? paint(l) : l) + '\n');
+        }
+      }
+      if (rest) process.stdout.write(rest + '\n');
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') throw err;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  },
+};
+
+/** Colours the `source[dyno]:` tag on a terminal, like Heroku's CLI. */
+function paint(line: string): string {
+  const m = /^(\S+) ((?:app|slipway)\[[^\]]+\]:)(.*)$/.exec(line);
+  if (!m) return line;
+  const code = m[2].startsWith('slipway') ? 35 : m[2].startsWith('app[api]') ? 32 : 36;
+  return `\x1b[2m${m[1]}\x1b[0m \x1b[${code}m${m[2]}\x1b[0m${m[3]}`;
+}
+
+export const logsCommands: Command[] = [logs];

@@ -1,0 +1,100 @@
+import type { Command } from '../command';
+import { appFromGitRemote } from '../git';
+
+type Row = Record<string, unknown>;
+
+const events: Command = {
+  name: 'events',
+  summary: "the audit trail: who changed what, when (one app with -a; every app for admins)",
+  usage: 'events [-a APP] [-n N] [--json]',
+  json: true,
+  flags: {
+    app: { short: 'a', desc: 'only this app', value: 'APP' },
+    num: { short: 'n', desc: 'how many (default 50)', value: 'N' },
+  },
+  async run(ctx) {
+    const q = new URLSearchParams({ limit: String(ctx.flags.num ?? 50) });
+    const app = typeof ctx.flags.app === 'string' ? ctx.flags.app : await appFromGitRemote();
+    if (app) q.set('app', app);
+    const list = await ctx.api().request<Row[]>('GET', `/events?${q}`);
+    if (ctx.out.json) return ctx.out.printJson(list);
+    ctx.out.table(list, [['createdAt', 'Time'], ['appName', 'App'], ['actor', 'By'], ['action', 'Action'], ['message', 'What']]);
+  },
+};
+
+interface Health {
+  status: string;
+  [k: string]: unknown;
+}
+
+const status: Command = {
+  name: 'status',
+  summary: 'platform status: versions, health of server, router and Docker, URLs, disk use',
+  usage: 'status [--json]',
+  json: true,
+  async run(ctx) {
+    const s = await ctx.api().request<Record<string, unknown>>('GET', '/status');
+    if (ctx.out.json) return ctx.out.printJson(s);
+    const mark = (h: Health | undefined) => (!h ? '?' : h.status === 'ok' ? ctx.out.green('ok') : ctx.out.red(h.status));
+    const server = s.server as Health | undefined;
+    const router = s.router as Health | undefined;
+    const docker = s.docker as Health | undefined;
+    ctx.out.log(ctx.out.bold('=== Slipway status'));
+    ctx.out.log(`Server:   ${mark(server)}  ${server?.version ?? ''}  ${(s.urls as Row | undefined)?.api ?? ''}`);
+    ctx.out.log(`Router:   ${mark(router)}  ${router?.version ?? ''}  ${router?.url ?? ''}${router?.error ? `  (${router.error})` : ''}`);
+    ctx.out.log(`Docker:   ${mark(docker)}  ${docker?.version ?? ''}${docker?.error ? `  (${docker.error})` : ''}`);
+    if (s.domain) ctx.out.log(`Domain:   ${s.domain}  (apps at ${(s.urls as Row | undefined)?.apps ?? ''})`);
+    const disk = s.disk as Record<string, number> | undefined;
+    if (disk) {
+      ctx.out.log(ctx.out.bold('=== Disk'));
+      for (const [k, v] of Object.entries(disk)) if (typeof v === 'number') ctx.out.log(`${(k + ':').padEnd(10)}${formatBytes(v)}`);
+    }
+    const apps = s.apps as Array<Row> | undefined;
+    if (apps?.length) {
+      ctx.out.log(ctx.out.bold('=== Apps'));
+      ctx.out.table(
+        apps.map((a) => ({ ...a, repo: formatBytes(Number(a.repoBytes ?? 0)), cache: formatBytes(Number(a.cacheBytes ?? 0)) })),
+        [['name', 'App'], ['dynos', 'Dynos'], ['repo', 'Repo'], ['cache', 'Cache']],
+      );
+    }
+  },
+};
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return '?';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+const stacks: Command = {
+  name: 'stacks',
+  summary: 'list stacks and which apps use them',
+  usage: 'stacks [--json]',
+  json: true,
+  async run(ctx) {
+    const list = await ctx.api().request<Row[]>('GET', '/stacks');
+    if (ctx.out.json) return ctx.out.printJson(list);
+    ctx.out.table(list, [['name', 'Stack'], ['version', 'Version'], ['buildDigest', 'Build image'], ['runDigest', 'Run image'], ['createdAt', 'Built']]);
+  },
+};
+
+const stacksUpdate: Command = {
+  name: 'stacks:update',
+  summary: 'rebuild the stack images with current security updates (admins; takes a minute or two)',
+  usage: 'stacks:update [--json]',
+  json: true,
+  async run(ctx) {
+    ctx.out.err('Rebuilding the stack images (debootstrap + apt-get upgrade)...');
+    const r = await ctx.api().request<Row>('POST', '/stacks/update', {});
+    if (ctx.out.json) return ctx.out.printJson(r);
+    ctx.out.log(`Stack ${r.name} updated: ${JSON.stringify(r)}`);
+    ctx.out.log('Apps pick it up on their next build (or rebase).');
+  },
+};
+
+export const platformCommands: Command[] = [events, status, stacks, stacksUpdate];

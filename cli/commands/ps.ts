@@ -1,0 +1,130 @@
+import type { Command } from '../command';
+import { usageError } from '../errors';
+
+interface Dyno {
+  name: string;
+  type: string;
+  state: string;
+  since: string;
+  release: number;
+  size: string;
+  restarts?: number;
+  command?: string;
+}
+interface Formation {
+  type: string;
+  quantity: number;
+  size: string;
+}
+
+function ago(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (Number.isNaN(s)) return iso;
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : s < 86400 ? `${Math.round(s / 3600)}h ago` : `${Math.round(s / 86400)}d ago`;
+}
+
+const ps: Command = {
+  name: 'ps',
+  summary: "list the app's dynos",
+  usage: 'ps [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    const dynos = await ctx.api().request<Dyno[]>('GET', `/apps/${name}/dynos`);
+    if (ctx.out.json) return ctx.out.printJson(dynos);
+    if (!dynos.length) return ctx.out.log(`No dynos on ${name}. Scale up with: slipway ps:scale web=1 -a ${name}`);
+    const byType = new Map<string, Dyno[]>();
+    for (const d of dynos) byType.set(d.type, [...(byType.get(d.type) ?? []), d]);
+    for (const [type, list] of byType) {
+      ctx.out.log(ctx.out.bold(`=== ${type} (${list[0].size}): ${list.length}`));
+      for (const d of list) {
+        const state = d.state === 'up' ? ctx.out.green(d.state) : d.state === 'crashed' ? ctx.out.red(d.state) : ctx.out.yellow(d.state);
+        ctx.out.log(`${d.name}: ${state} ${ago(d.since)} (v${d.release})${d.restarts ? `, ${d.restarts} restarts` : ''}`);
+      }
+      ctx.out.log();
+    }
+  },
+};
+
+const formation: Command = {
+  name: 'ps:formation',
+  aliases: ['formation'],
+  summary: 'show the desired formation (quantity and size per process type)',
+  usage: 'ps:formation [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const f = await ctx.api().request<Formation[]>('GET', `/apps/${await ctx.app()}/formation`);
+    if (ctx.out.json) return ctx.out.printJson(f);
+    ctx.out.table(f as unknown as Array<Record<string, unknown>>, [['type', 'Type'], ['quantity', 'Quantity'], ['size', 'Size']]);
+  },
+};
+
+/** web=2 worker+1 web=1:standard-2x → updates (relative changes are resolved against the current formation). */
+export function parseScaleArgs(args: string[], current: Formation[]): Array<{ type: string; quantity?: number; size?: string }> {
+  return args.map((a) => {
+    const m = /^([A-Za-z0-9_-]+)(=|\+|-)(\d+)?(?::([A-Za-z0-9-]+))?$/.exec(a);
+    if (!m || (m[3] === undefined && !m[4])) throw usageError(`${JSON.stringify(a)} is not TYPE=N, TYPE+N, TYPE-N or TYPE=N:SIZE`, 'ps:scale web=2 worker=1:standard-2x');
+    const [, type, op, n, size] = m;
+    let quantity = n === undefined ? undefined : Number(n);
+    if (quantity !== undefined && op !== '=') {
+      const cur = current.find((f) => f.type === type)?.quantity ?? 0;
+      quantity = Math.max(0, op === '+' ? cur + quantity : cur - quantity);
+    }
+    return { type, ...(quantity !== undefined ? { quantity } : {}), ...(size ? { size } : {}) };
+  });
+}
+
+const scale: Command = {
+  name: 'ps:scale',
+  aliases: ['scale'],
+  summary: 'scale process types (web=2 worker=1, web+1, web=1:standard-2x)',
+  usage: 'ps:scale TYPE=N[:SIZE]... [-a APP]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    if (!ctx.args.length) throw usageError('give TYPE=N', this.usage);
+    const name = await ctx.app();
+    const needsCurrent = ctx.args.some((a) => !a.includes('=') && /[+-]\d+(:[A-Za-z0-9-]+)?$/.test(a));
+    const current = needsCurrent ? await ctx.api().request<Formation[]>('GET', `/apps/${name}/formation`) : [];
+    const updates = parseScaleArgs(ctx.args, current);
+    const result = await ctx.api().request<unknown>('PATCH', `/apps/${name}/formation`, { updates });
+    if (ctx.out.json) return ctx.out.printJson(result);
+    ctx.out.log(`Scaling dynos... done, now running ${updates.map((u) => `${u.type} at ${u.quantity ?? '?'}${u.size ? `:${u.size}` : ''}`).join(', ')}`);
+  },
+};
+
+const type: Command = {
+  name: 'ps:type',
+  aliases: ['ps:resize', 'resize'],
+  summary: 'set the dyno size of process types (web=standard-2x)',
+  usage: 'ps:type TYPE=SIZE... [-a APP]',
+  app: true,
+  async run(ctx) {
+    if (!ctx.args.length) throw usageError('give TYPE=SIZE', this.usage);
+    const updates = ctx.args.map((a) => {
+      const m = /^([A-Za-z0-9_-]+)=([A-Za-z0-9-]+)$/.exec(a);
+      if (!m) throw usageError(`${JSON.stringify(a)} is not TYPE=SIZE`, this.usage);
+      return { type: m[1], size: m[2] };
+    });
+    const name = await ctx.app();
+    await ctx.api().request('PATCH', `/apps/${name}/formation`, { updates });
+    ctx.out.log(`Resizing dynos... done: ${updates.map((u) => `${u.type} is ${u.size}`).join(', ')}`);
+  },
+};
+
+const restart: Command = {
+  name: 'ps:restart',
+  aliases: ['restart'],
+  summary: 'restart all dynos, one process type, or one dyno',
+  usage: 'ps:restart [TYPE|DYNO] [-a APP]',
+  app: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    await ctx.api().request('POST', `/apps/${name}/dynos/restart`, ctx.args[0] ? { target: ctx.args[0] } : {});
+    ctx.out.log(`Restarting ${ctx.args[0] ?? 'all'} dynos on ${name}... done`);
+  },
+};
+
+export const psCommands: Command[] = [ps, formation, scale, type, restart];

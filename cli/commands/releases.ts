@@ -1,0 +1,121 @@
+import type { Command } from '../command';
+import { usageError } from '../errors';
+
+type Row = Record<string, unknown>;
+
+const releases: Command = {
+  name: 'releases',
+  summary: "list the app's releases, newest first",
+  usage: 'releases [-a APP] [-n N] [--json]',
+  app: true,
+  json: true,
+  flags: { num: { short: 'n', desc: 'how many to show (default 15)', value: 'N' } },
+  async run(ctx) {
+    const name = await ctx.app();
+    const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/releases`);
+    const sorted = [...list].sort((a, b) => Number(b.version) - Number(a.version));
+    const n = Number(ctx.flags.num ?? 15);
+    if (ctx.out.json) return ctx.out.printJson(sorted);
+    if (!sorted.length) return ctx.out.log(`${name} has no releases yet. Deploy with: git push slipway main`);
+    ctx.out.log(ctx.out.bold(`=== ${name} Releases`));
+    ctx.out.table(
+      sorted.slice(0, n).map((r) => ({
+        v: `v${r.version}`,
+        description: r.description,
+        user: r.user ?? r.userEmail ?? '',
+        status: r.current ? ctx.out.green(`${r.status} (current)`) : r.status,
+        created: r.createdAt,
+      })),
+      [['v', 'Version'], ['description', 'Description'], ['user', 'By'], ['status', 'Status'], ['created', 'Created']],
+    );
+  },
+};
+
+const info: Command = {
+  name: 'releases:info',
+  summary: 'show one release (default: the current one)',
+  usage: 'releases:info [vN] [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    let version = ctx.args[0]?.replace(/^v/, '');
+    if (!version) {
+      const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/releases`);
+      const cur = list.find((r) => r.current) ?? [...list].sort((a, b) => Number(b.version) - Number(a.version))[0];
+      if (!cur) throw usageError(`${name} has no releases`, this.usage);
+      version = String(cur.version);
+    }
+    if (!/^\d+$/.test(version)) throw usageError(`${ctx.args[0]} is not a release version`, this.usage);
+    const r = await ctx.api().request<Row>('GET', `/apps/${name}/releases/${version}`);
+    if (ctx.out.json) return ctx.out.printJson(r);
+    ctx.out.log(ctx.out.bold(`=== Release v${r.version}`));
+    for (const [k, v] of Object.entries(r)) ctx.out.log(`${(k + ':').padEnd(16)}${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
+  },
+};
+
+const rollback: Command = {
+  name: 'releases:rollback',
+  aliases: ['rollback'],
+  summary: "roll back to an earlier release's image and config (default: the previous one)",
+  usage: 'releases:rollback [vN] [-a APP]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    let version = ctx.args[0]?.replace(/^v/, '');
+    if (!version) {
+      const list = (await ctx.api().request<Row[]>('GET', `/apps/${name}/releases`))
+        .filter((r) => r.status === 'succeeded')
+        .sort((a, b) => Number(b.version) - Number(a.version));
+      const curIdx = Math.max(0, list.findIndex((r) => r.current));
+      const prev = list[curIdx + 1];
+      if (!prev) throw usageError(`${name} has no earlier release to roll back to`, this.usage);
+      version = String(prev.version);
+    }
+    if (!/^\d+$/.test(version)) throw usageError(`${ctx.args[0]} is not a release version`, this.usage);
+    const r = await ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) });
+    if (ctx.out.json) return ctx.out.printJson(r);
+    ctx.out.log(`Rolling back ${name} to v${version}... done, v${r.version}`);
+  },
+};
+
+const builds: Command = {
+  name: 'builds',
+  summary: "list the app's builds",
+  usage: 'builds [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/builds`);
+    if (ctx.out.json) return ctx.out.printJson(list);
+    if (!list.length) return ctx.out.log(`${name} has no builds yet. Deploy with: git push slipway main`);
+    ctx.out.table(
+      list.map((b) => ({ ...b, commit: String(b.sourceVersion ?? '').slice(0, 7) })),
+      [['id', 'Build'], ['status', 'Status'], ['commit', 'Commit'], ['createdAt', 'Started'], ['finishedAt', 'Finished']],
+    );
+  },
+};
+
+const output: Command = {
+  name: 'builds:output',
+  summary: "print a build's log (default: the latest; follows a running build)",
+  usage: 'builds:output [BUILD_ID] [-a APP]',
+  app: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    let id = ctx.args[0];
+    if (!id) {
+      const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/builds`);
+      const latest = [...list].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)))[0];
+      if (!latest) throw usageError(`${name} has no builds`, this.usage);
+      id = String(latest.id);
+    }
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw usageError(`${id} is not a build id`, this.usage);
+    const res = await ctx.api().stream(`/apps/${name}/builds/${id}/output`);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+  },
+};
+
+export const releasesCommands: Command[] = [releases, info, rollback, builds, output];

@@ -1,0 +1,123 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Command } from '../command';
+import { CliError, usageError } from '../errors';
+import { createFrameReader, FRAME } from '../run-frames';
+
+const SIZE_FLAG = { desc: 'dyno size for the one-off dyno', value: 'SIZE' };
+const ENV_FLAG = { short: 'e', desc: 'extra env for the dyno: "KEY=VALUE;KEY2=VALUE2"', value: 'VARS' };
+
+function parseEnv(raw: unknown): Record<string, string> | undefined {
+  if (typeof raw !== 'string') return undefined;
+  const env: Record<string, string> = {};
+  for (const part of raw.split(';').filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw usageError(`${JSON.stringify(part)} is not KEY=VALUE`, 'run -e "KEY=VALUE;KEY2=VALUE2" COMMAND');
+    env[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return env;
+}
+
+/**
+ * Attached one-off dyno (`heroku run`): the request is upgraded to a raw connection carrying the
+ * terminal both ways; a TTY is allocated when stdin and stdout are terminals (or --tty).
+ */
+const run: Command = {
+  name: 'run',
+  summary: 'run a one-off command in a dyno, attached to your terminal (exit code passed through)',
+  usage: 'run [-a APP] [--size SIZE] [-e VARS] [--no-tty] -- COMMAND...',
+  app: true,
+  passthrough: true,
+  flags: { size: SIZE_FLAG, env: ENV_FLAG, 'no-tty': { boolean: true, desc: 'do not allocate a terminal' }, tty: { boolean: true, desc: 'allocate a terminal even when not on one' } },
+  async run(ctx) {
+    if (!ctx.args.length) throw usageError('which command?', this.usage);
+    const name = await ctx.app();
+    const api = ctx.api();
+    const tty = Boolean(ctx.flags.tty) || (!ctx.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY));
+    const opts = {
+      command: ctx.args.join(' '),
+      tty,
+      cols: process.stdout.columns,
+      rows: process.stdout.rows,
+      ...(typeof ctx.flags.size === 'string' ? { size: ctx.flags.size } : {}),
+      ...(parseEnv(ctx.flags.env) ? { env: parseEnv(ctx.flags.env) } : {}),
+    };
+    const url = new URL(`${api.apiUrl}/api/apps/${name}/run`);
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise<number>((resolve, reject) => {
+      const req = mod.request(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${api.token}`,
+          connection: 'Upgrade',
+          upgrade: 'slipway-run',
+          'x-slipway-run': Buffer.from(JSON.stringify(opts)).toString('base64url'),
+        },
+      });
+      req.on('error', (err) => reject(new CliError(`cannot reach the Slipway API at ${api.apiUrl} (${err.message})`)));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          try {
+            const j = JSON.parse(text) as { message: string; hint?: string; id?: string };
+            reject(new CliError(j.message, { hint: j.hint, id: j.id, status: res.statusCode }));
+          } catch {
+            reject(new CliError(`the API answered ${res.statusCode} instead of starting the dyno`));
+          }
+        });
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        const raw = tty && process.stdin.isTTY;
+        if (raw) process.stdin.setRawMode(true);
+        let code = 1;
+        const finish = () => {
+          if (raw) process.stdin.setRawMode(false);
+          process.stdin.unpipe(socket);
+          process.stdin.pause();
+          resolve(code);
+        };
+        const read = createFrameReader((kind, payload) => {
+          if (kind === FRAME.stdout) process.stdout.write(payload);
+          else if (kind === FRAME.stderr) process.stderr.write(payload);
+          else if (kind === FRAME.exit) code = Number(payload.toString()) || 0;
+          else if (kind === FRAME.error) {
+            const j = JSON.parse(payload.toString()) as { message: string; hint?: string };
+            ctx.out.err(`slipway: ${j.message}${j.hint ? `\n  hint: ${j.hint}` : ''}`);
+            code = 1;
+          }
+        });
+        if (head.length) read(head);
+        socket.on('data', read);
+        socket.on('end', finish);
+        socket.on('error', () => finish());
+        process.stdin.pipe(socket);
+      });
+      req.end();
+    });
+  },
+};
+
+const detached: Command = {
+  name: 'run:detached',
+  summary: "run a one-off command in the background; its output goes to the app's logs",
+  usage: 'run:detached [-a APP] [--size SIZE] [-e VARS] -- COMMAND...',
+  app: true,
+  passthrough: true,
+  json: true,
+  flags: { size: SIZE_FLAG, env: ENV_FLAG },
+  async run(ctx) {
+    if (!ctx.args.length) throw usageError('which command?', this.usage);
+    const name = await ctx.app();
+    const dyno = await ctx.api().request<{ name?: string }>('POST', `/apps/${name}/dynos`, {
+      command: ctx.args.join(' '),
+      ...(typeof ctx.flags.size === 'string' ? { size: ctx.flags.size } : {}),
+      ...(parseEnv(ctx.flags.env) ? { env: parseEnv(ctx.flags.env) } : {}),
+    });
+    if (ctx.out.json) return ctx.out.printJson(dyno);
+    ctx.out.log(`Running ${ctx.args.join(' ')} on ${name}... up, ${dyno.name ?? 'run'}`);
+    ctx.out.log(`Its output is in the logs: slipway logs -a ${name} --ps ${dyno.name ?? 'run'}`);
+  },
+};
+
+export const runCommands: Command[] = [run, detached];

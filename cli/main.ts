@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { parseArgs } from './args';
+import { createApiClient, requireCredentials, type ApiClient } from './client';
+import { APP_FLAG, JSON_FLAG, type Command, type Ctx } from './command';
+import { CliError, usageError } from './errors';
+import { appFromGitRemote } from './git';
+import { createOut } from './output';
+import { VERSION } from '../common/version';
+import { isValidAppName } from '../common/names';
+import { accessCommands } from './commands/access';
+import { appsCommands } from './commands/apps';
+import { authCommands } from './commands/auth';
+import { configCommands } from './commands/config';
+import { domainsCommands } from './commands/domains';
+import { logsCommands } from './commands/logs';
+import { psCommands } from './commands/ps';
+import { releasesCommands } from './commands/releases';
+import { platformCommands } from './commands/platform';
+import { runCommands } from './commands/run';
+
+/**
+ * `slipway`: the command-line client. Talks HTTP to the API only (except `slipway build`, a local
+ * build). Heroku habits: topic:verb commands, -a APP or the `slipway` git remote, tables for
+ * people, --json for scripts, message + hint and a non-zero exit on failure.
+ */
+const localBuild: Command = {
+  name: 'build',
+  summary: 'build a directory into an OCI image locally (like pack build)',
+  usage: 'build DIR --tag NAME',
+  passthrough: true,
+  async run(ctx) {
+    let mod: { runLocalBuild?: (args: string[]) => Promise<number> };
+    try {
+      // Loaded by path: the local build pulls in the lifecycle, which the other commands never need.
+      mod = require(path.join(__dirname, 'commands', 'build.js')) as typeof mod;
+    } catch {
+      throw new CliError('local builds are not available in this installation', { hint: 'push with git instead: git push slipway main' });
+    }
+    if (!mod.runLocalBuild) throw new CliError('local builds are not available in this installation');
+    return mod.runLocalBuild(ctx.args);
+  },
+};
+
+export const COMMANDS: Command[] = [
+  ...authCommands,
+  ...appsCommands,
+  ...configCommands,
+  ...psCommands,
+  ...releasesCommands,
+  ...logsCommands,
+  ...runCommands,
+  ...domainsCommands,
+  ...accessCommands,
+  ...platformCommands,
+  localBuild,
+];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+function flagsOf(cmd: Command) {
+  return { ...(cmd.app ? { app: APP_FLAG } : {}), ...(cmd.json ? { json: JSON_FLAG } : {}), ...cmd.flags };
+}
+
+export function commandHelp(cmd: Command): string {
+  const lines = [`Usage: slipway ${cmd.usage}`, '', cmd.summary];
+  if (cmd.help) lines.push('', cmd.help);
+  const flags = Object.entries(flagsOf(cmd));
+  if (flags.length) {
+    lines.push('', 'Options:');
+    for (const [name, f] of flags) {
+      const left = `${f.short ? `-${f.short}, ` : '    '}--${name}${f.boolean ? '' : ` ${f.value ?? 'VALUE'}`}`;
+      lines.push(`  ${left.padEnd(28)} ${f.desc}`);
+    }
+  }
+  if (cmd.aliases?.length) lines.push('', `Aliases: ${cmd.aliases.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `slipway ${VERSION}: a self-hosted git-push PaaS`,
+    '',
+    'Usage: slipway COMMAND [ARGS] [-a APP] [--json]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'The app comes from -a APP, or from the git remote named "slipway" in the current repository.',
+    'Run `slipway help COMMAND` for a command\'s options.',
+  ].join('\n');
+}
+
+const helpCommand: Command = {
+  name: 'help',
+  summary: 'show help (for every command: slipway help COMMAND)',
+  usage: 'help [COMMAND]',
+  async run(ctx) {
+    const name = ctx.args[0];
+    if (!name) {
+      ctx.out.log(generalHelp());
+      return 0;
+    }
+    const cmd = findCommand(name);
+    if (!cmd) throw new CliError(`no command "${name}"`, { hint: 'see slipway help' });
+    ctx.out.log(commandHelp(cmd));
+    return 0;
+  },
+};
+COMMANDS.push(helpCommand, {
+  name: 'version',
+  summary: 'print the CLI version',
+  usage: 'version',
+  async run(ctx) {
+    ctx.out.log(`slipway ${VERSION} node-${process.version}`);
+  },
+});
+
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name = 'help', ...rest] = argv;
+  const out0 = createOut({ json: rest.includes('--json'), env });
+  try {
+    if (name === '--help' || name === '-h') return helpCommand.run(makeCtx([], {}, out0, env)) as Promise<number>;
+    if (name === '--version' || name === '-v') return runCli(['version'], env);
+    const cmd = findCommand(name);
+    if (!cmd) throw new CliError(`"${name}" is not a slipway command`, { hint: 'see slipway help', exitCode: 2 });
+    if (cmd.name === 'build') return (await cmd.run(makeCtx(rest, {}, out0, env))) ?? 0;
+    const { flags, positionals } = parseArgs(rest, flagsOf(cmd), cmd.usage, { stopAtFirstPositional: cmd.passthrough });
+    if (flags.help) {
+      out0.log(commandHelp(cmd));
+      return 0;
+    }
+    const out = createOut({ json: Boolean(flags.json), env });
+    return (await cmd.run(makeCtx(positionals, flags, out, env))) ?? 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      out0.err(`${out0.red('slipway:')} ${err.message}`);
+      if (err.hint) out0.err(`  hint: ${err.hint}`);
+      return err.exitCode;
+    }
+    out0.err(`slipway: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}
+
+function makeCtx(args: string[], flags: Ctx['flags'], out: Ctx['out'], env: NodeJS.ProcessEnv): Ctx {
+  let client: ApiClient | undefined;
+  return {
+    args,
+    flags,
+    out,
+    env,
+    api: () => (client ??= createApiClient(requireCredentials(env))),
+    async app() {
+      const given = typeof flags.app === 'string' ? flags.app : undefined;
+      const name = given ?? (await appFromGitRemote());
+      if (!name) {
+        throw new CliError('no app given', { hint: 'pass -a APP, or run the command in a repository with a git remote named "slipway"', exitCode: 2 });
+      }
+      if (!isValidAppName(name)) throw usageError(`"${name}" is not a valid app name`, 'slipway COMMAND -a APP');
+      return name;
+    },
+    prompt(question) {
+      if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: 'pass the value as a flag instead' }));
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      return new Promise((resolve) =>
+        rl.question(question, (a) => {
+          rl.close();
+          resolve(a.trim());
+        }),
+      );
+    },
+  };
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
