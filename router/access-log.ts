@@ -1,0 +1,108 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * The access log: one line per request, `<ISO time> <app> <Heroku router line>`
+ * (docs/architecture.md, "Router access log"). The server's log hub tails the file and shows the
+ * lines as source "router". Lines are batched (one write every 50 ms or 64 KiB, not one per
+ * request: each file write is a thread-pool hop, measured as the router's largest cost) and the
+ * file is rotated by size to FILE.1 (one generation kept).
+ */
+export interface AccessRecord {
+  app: string;
+  at: 'info' | 'error';
+  code?: string;
+  desc?: string;
+  method: string;
+  path: string;
+  host: string;
+  requestId: string;
+  fwd: string;
+  dyno: string;
+  connectMs: number;
+  serviceMs: number;
+  status: number;
+  bytes: number;
+  protocol: 'http' | 'https';
+}
+
+/** Quotes a value for a key="value" field: no quotes, backslashes or control characters survive. */
+function quoted(s: string): string {
+  const clean = s.length > 2048 ? s.slice(0, 2048) : s;
+  return `"${clean.replace(/["\\\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)}"`;
+}
+
+function bare(s: string): string {
+  return s.replace(/[^A-Za-z0-9.:_\-[\]]/g, '_').slice(0, 255) || '-';
+}
+
+export function formatRouterLine(r: AccessRecord): string {
+  const head = r.at === 'error' || r.code ? `at=${r.at} code=${r.code} desc=${quoted(r.desc ?? '')} ` : 'at=info ';
+  return (
+    `${head}method=${bare(r.method)} path=${quoted(r.path)} host=${bare(r.host)} request_id=${bare(r.requestId)} ` +
+    `fwd=${quoted(r.fwd)} dyno=${bare(r.dyno)} connect=${Math.max(0, Math.round(r.connectMs))}ms ` +
+    `service=${Math.max(0, Math.round(r.serviceMs))}ms status=${r.status} bytes=${r.bytes} protocol=${r.protocol}`
+  );
+}
+
+export interface AccessLog {
+  write(r: AccessRecord): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createAccessLog(opts: { file: string; maxBytes: number; echo?: (line: string) => void }): AccessLog {
+  fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+  let stream = fs.createWriteStream(opts.file, { flags: 'a' });
+  stream.on('error', (err) => console.error(`slipway-router: access log: ${err.message}`));
+  let size = fs.existsSync(opts.file) ? fs.statSync(opts.file).size : 0;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let scheduled = false;
+
+  const rotate = () => {
+    const old = stream;
+    old.end();
+    try {
+      fs.renameSync(opts.file, `${opts.file}.1`);
+    } catch (err) {
+      console.error(`slipway-router: access log rotation: ${(err as Error).message}`);
+    }
+    stream = fs.createWriteStream(opts.file, { flags: 'a' });
+    stream.on('error', (err) => console.error(`slipway-router: access log: ${err.message}`));
+    size = 0;
+  };
+
+  const flushNow = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const chunk = pending.join('');
+    pending = [];
+    pendingBytes = 0;
+    stream.write(chunk);
+    size += Buffer.byteLength(chunk);
+    if (size >= opts.maxBytes) rotate();
+  };
+
+  return {
+    write(r) {
+      const line = `${new Date().toISOString()} ${r.app} ${formatRouterLine(r)}\n`;
+      pending.push(line);
+      opts.echo?.(line);
+      pendingBytes += line.length;
+      if (pendingBytes >= 64 * 1024) flushNow();
+      else if (!scheduled) {
+        scheduled = true;
+        setTimeout(flushNow, 50).unref();
+      }
+    },
+    async flush() {
+      flushNow();
+      await new Promise<void>((resolve) => stream.write('', () => resolve()));
+    },
+    async close() {
+      flushNow();
+      await new Promise<void>((resolve) => stream.end(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,304 @@
+import * as http from 'node:http';
+import type { AccessLog, AccessRecord } from './access-log';
+import type { Backend, Pool, Pools } from './balancer';
+import { clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
+import { ERRORS, sendPage, type RouterError } from './pages';
+import { normalizeHost, type AppRoute, type RouteTable } from './route-table';
+
+/**
+ * The plain-HTTP proxy path. Hand-written on http.request with the pool's keep-alive agent rather
+ * than http-proxy's web passes: those build header objects, run a chain of passes and attach
+ * listeners per request, and measured at a fraction of nginx's throughput here (docs/router.md).
+ * It carries the fixes http-proxy lacks: the upstream request is destroyed when the client goes
+ * away (node-http-proxy#1586), headers with invalid characters from a dyno become a 502 instead of
+ * an exception (#1679, #964), and a connection refused before anything was sent is retried on
+ * another dyno.
+ */
+export interface ProxyDeps {
+  table(): RouteTable;
+  pools: Pools;
+  log: AccessLog;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Port the https listener serves clients on (for https_only redirects), or null when off. */
+  httpsPort(): number | null;
+  health(req: http.IncomingMessage, res: http.ServerResponse): void;
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET']);
+
+/** What the request line and headers tell us, read in one pass over rawHeaders. */
+interface Scan {
+  host: string | undefined;
+  requestId: string | undefined;
+  xff: string | undefined;
+  hasBody: boolean;
+}
+
+function scan(raw: string[]): Scan {
+  const s: Scan = { host: undefined, requestId: undefined, xff: undefined, hasBody: false };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    switch (name.length) {
+      case 4:
+        if (s.host === undefined && name.toLowerCase() === 'host') s.host = raw[i + 1];
+        break;
+      case 12:
+        if (name.toLowerCase() === 'x-request-id') s.requestId = raw[i + 1];
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') s.hasBody = true;
+        break;
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') s.xff = s.xff === undefined ? raw[i + 1] : `${s.xff}, ${raw[i + 1]}`;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') s.hasBody = true;
+        break;
+    }
+  }
+  return s;
+}
+
+export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return function handle(req, res) {
+    const started = Date.now();
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+    const s = scan(req.rawHeaders);
+    const hostname = normalizeHost(s.host);
+    if (hostname === 'slipway-router') return deps.health(req, res);
+
+    const requestId = requestIdFrom(s.requestId);
+    const clientIp = clientAddress(req.socket.remoteAddress);
+    const route = deps.table().lookup(hostname);
+    const rec: AccessRecord = {
+      app: route?.app ?? '-',
+      at: 'info',
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      host: hostname || (s.host ?? '-'),
+      requestId,
+      fwd: s.xff ? `${s.xff}, ${clientIp}` : clientIp,
+      dyno: '',
+      connectMs: 0,
+      serviceMs: 0,
+      status: 0,
+      bytes: 0,
+      protocol: secure ? 'https' : 'http',
+    };
+    const fail = (err: RouterError, extra?: string[]) => {
+      rec.at = err.code ? 'error' : 'info';
+      rec.code = err.code;
+      rec.desc = err.code ? err.desc : undefined;
+      rec.status = err.status;
+      rec.serviceMs = Date.now() - started;
+      rec.bytes = sendPage(res, err, requestId, extra);
+      deps.log.write(rec);
+    };
+
+    if (!route) return fail(ERRORS.noSuchApp);
+    if (route.httpsOnly && !secure) {
+      const port = deps.httpsPort();
+      if (port !== null) return redirectToHttps(req, res, rec, hostname, port, requestId, deps.log);
+    }
+    if (route.maintenance) return fail(ERRORS.maintenance);
+    if (route.webQuantity === 0) return fail(ERRORS.noWebDynos);
+    const pool = deps.pools.get(route.app);
+    if (!pool || pool.backends.length === 0) return fail(ERRORS.appCrashed);
+
+    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: rec.protocol, port: req.socket.localPort ?? 0, requestId });
+    forward(req, res, { deps, pool, route, headers, hasBody: s.hasBody, rec, started, fail });
+  };
+}
+
+function redirectToHttps(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  rec: AccessRecord,
+  hostname: string,
+  port: number,
+  requestId: string,
+  log: AccessLog,
+): void {
+  const location = `https://${hostname}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`;
+  // 308 keeps the method and body (a 301 turns a POST into a GET in browsers).
+  res.writeHead(308, ['Location', location, 'Content-Length', '0', 'X-Request-Id', requestId, 'Via', '1.1 slipway']);
+  res.end();
+  rec.status = 308;
+  log.write(rec);
+}
+
+interface Exchange {
+  deps: ProxyDeps;
+  pool: Pool;
+  route: AppRoute;
+  headers: string[];
+  hasBody: boolean;
+  rec: AccessRecord;
+  started: number;
+  fail: (err: RouterError) => void;
+}
+
+function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchange): void {
+  const { deps, pool, rec } = x;
+  let tried: Set<Backend> | undefined;
+  let upstream: http.ClientRequest | undefined;
+  let upstreamRes: http.IncomingMessage | undefined;
+  let done = false; // the access-log line is written
+  let bodyStarted = false;
+
+  const finish = (code?: RouterError | { code: string; desc: string }) => {
+    if (done) return;
+    done = true;
+    if (code) {
+      rec.at = 'error';
+      rec.code = code.code;
+      rec.desc = code.desc;
+    }
+    rec.serviceMs = Date.now() - x.started - rec.connectMs;
+    deps.log.write(rec);
+  };
+
+  // Client gone before the response finished: stop the dyno's work and free the socket
+  // (on Node >= 15.5 nothing else does: node-http-proxy#1586).
+  res.on('close', () => {
+    if (done) return;
+    if (res.writableFinished) return finish();
+    upstream?.destroy();
+    upstreamRes?.destroy();
+    rec.status = res.headersSent ? rec.status : 499;
+    finish({ code: 'H27', desc: 'Client Request Interrupted' });
+  });
+
+  const attempt = () => {
+    const b = pool.pick(tried);
+    if (!b) {
+      done = true; // x.fail writes the log line itself
+      return x.fail(ERRORS.appCrashed);
+    }
+    b.outstanding++;
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        b.outstanding--;
+      }
+    };
+    rec.dyno = b.dyno;
+    const sentAt = Date.now();
+    let connected = false;
+    const req2 = http.request({
+      host: b.hostname,
+      port: b.port,
+      method: req.method,
+      path: req.url,
+      headers: x.headers,
+      agent: pool.agent,
+      setHost: false,
+    });
+    upstream = req2;
+
+    let idleTimer: NodeJS.Timeout | undefined;
+    const firstByteTimer = setTimeout(() => {
+      req2.destroy();
+      release();
+      if (done) return;
+      rec.status = ERRORS.timeout.status;
+      rec.bytes = sendPage(res, ERRORS.timeout, rec.requestId);
+      finish(ERRORS.timeout);
+    }, deps.firstByteTimeoutMs);
+
+    const onConnected = () => {
+      connected = true;
+      rec.connectMs = Date.now() - sentAt;
+      if (x.hasBody && !bodyStarted) {
+        bodyStarted = true;
+        req.pipe(req2);
+      }
+    };
+    req2.on('socket', (sock) => {
+      if ((sock as { connecting?: boolean }).connecting) sock.once('connect', onConnected);
+      else onConnected();
+    });
+    // Bodiless requests go out at once; a body waits for the connection, so a refused connect
+    // has consumed nothing and can be retried on another dyno.
+    if (!x.hasBody) req2.end();
+
+    req2.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(firstByteTimer);
+      if (idleTimer) clearTimeout(idleTimer);
+      release();
+      if (done) return;
+      if (!connected && !bodyStarted && CONNECT_ERRORS.has(err.code ?? '') && !upstreamRes) {
+        pool.markRefused(b);
+        (tried ??= new Set()).add(b);
+        return attempt();
+      }
+      if (res.headersSent) {
+        // The dyno went away mid-response: nothing to tell the client but a cut connection.
+        res.destroy();
+        return finish({ code: 'H18', desc: 'Server Request Interrupted' });
+      }
+      const page = err.code?.startsWith('HPE_') ? ERRORS.badResponse : ERRORS.closed;
+      rec.status = page.status;
+      rec.bytes = sendPage(res, page, rec.requestId);
+      finish(page);
+    });
+
+    req2.on('response', (up) => {
+      clearTimeout(firstByteTimer);
+      upstreamRes = up;
+      if (done) {
+        up.destroy();
+        return release();
+      }
+      try {
+        const headers = clientResponseHeaders(up.rawHeaders, rec.requestId);
+        res.sendDate = false;
+        res.writeHead(up.statusCode ?? 502, headers);
+      } catch {
+        // Invalid characters in a dyno's headers throw here (node-http-proxy#1679): answer 502.
+        up.destroy();
+        req2.destroy();
+        release();
+        res.removeHeader('date');
+        rec.status = ERRORS.badResponse.status;
+        rec.bytes = sendPage(res, ERRORS.badResponse, rec.requestId);
+        return finish(ERRORS.badResponse);
+      }
+      rec.status = up.statusCode ?? 502;
+      idleTimer = setTimeout(() => {
+        // H15: a started response idle too long. The client sees a cut connection.
+        up.destroy();
+        req2.destroy();
+        res.destroy();
+        release();
+        finish({ code: 'H15', desc: 'Idle connection' });
+      }, deps.idleTimeoutMs);
+      // Copy the body by hand rather than pipe(): a response whose whole body arrives in one chunk
+      // goes out with its headers in a single res.end() (one writev instead of two writes).
+      const length = Number(up.headers['content-length'] ?? -1);
+      up.on('data', (chunk: Buffer) => {
+        rec.bytes += chunk.length;
+        idleTimer!.refresh();
+        if (rec.bytes === length) res.end(chunk);
+        else if (!res.write(chunk)) up.pause();
+      });
+      res.on('drain', () => up.resume());
+      up.on('end', () => {
+        clearTimeout(idleTimer);
+        release();
+        if (!res.writableEnded) res.end();
+      });
+      up.on('error', () => {
+        clearTimeout(idleTimer);
+        release();
+        if (!done) {
+          res.destroy();
+          finish({ code: 'H18', desc: 'Server Request Interrupted' });
+        }
+      });
+    });
+  };
+  attempt();
+}
