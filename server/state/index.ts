@@ -2,8 +2,10 @@ import { openDatabase, type Db } from './db';
 import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
 import { createAppsRepo } from './repos/apps';
 import { createBuildsRepo } from './repos/builds';
+import { createCertificatesRepo } from './repos/certificates';
 import { createCollaboratorsRepo } from './repos/collaborators';
 import { createConfigVarsRepo } from './repos/config-vars';
+import { createDomainsRepo } from './repos/domains';
 import { createEventsRepo } from './repos/events';
 import { createFormationRepo } from './repos/formation';
 import { createReleasesRepo } from './repos/releases';
@@ -24,6 +26,8 @@ export interface State {
   events: ReturnType<typeof createEventsRepo>;
   releases: ReturnType<typeof createReleasesRepo>;
   formation: ReturnType<typeof createFormationRepo>;
+  domains: ReturnType<typeof createDomainsRepo>;
+  certificates: ReturnType<typeof createCertificatesRepo>;
 }
 
 export function openState(opts: { dbFile: string; keyFile: string }): State {
@@ -40,5 +44,7 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     events: createEventsRepo(db),
     releases: createReleasesRepo(db, sealer),
     formation: createFormationRepo(db),
+    domains: createDomainsRepo(db),
+    certificates: createCertificatesRepo(db, sealer),
   };
 }
