@@ -162,6 +162,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         // From here on the deploy runs to its end even if the client goes away (see above).
         entry.releasing = true;
         out('-----> Launching...');
+        let saidReleased = false;
         const release = await deps.release({
           appName,
           buildId: id,
@@ -169,11 +170,15 @@ export function createBuildService(deps: BuildServiceDeps) {
           imageDigest: result.manifestDigest,
           processTypes: result.processTypes,
           releaseCommand: result.releaseCommand,
+          appJson: readAppJson(sourceDir),
           user: input.user,
-          output: (line) => out(line.startsWith('-----> ') || line.startsWith(' !') ? line : `       ${line}`),
+          output: (line) => {
+            if (/^\s*Released v\d+/.test(line)) saidReleased = true;
+            out(line.startsWith('-----> ') || line.startsWith(' !') || line.startsWith('       ') ? line : `       ${line}`);
+          },
         });
         releaseVersion = release.version;
-        out(`       Released v${release.version}`);
+        if (!saidReleased) out(`       Released v${release.version}`);
         out(`       ${appUrl(appName)} deployed to Slipway`);
       } else {
         out('-----> Image built; no release service is configured on this server, so nothing was deployed');
@@ -239,6 +244,20 @@ export type BuildService = ReturnType<typeof createBuildService>;
 function toSlipwayError(err: unknown): SlipwayError {
   if (isSlipwayError(err)) return err;
   return new SlipwayError('BUILD_FAILED', `build failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/** The runtime-relevant parts of app.json (healthchecks, formation); anything malformed is ignored. */
+function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }> } {
+  try {
+    const raw = JSON.parse(fs.readFileSync(path.join(sourceDir, 'app.json'), 'utf8')) as Record<string, unknown>;
+    const pick = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
+    return {
+      ...(pick(raw.healthchecks) ? { healthchecks: raw.healthchecks as Record<string, unknown[]> } : {}),
+      ...(pick(raw.formation) ? { formation: raw.formation as Record<string, { quantity?: number; size?: string }> } : {}),
+    };
+  } catch {
+    return {};
+  }
 }
 
 function formatDuration(ms: number): string {

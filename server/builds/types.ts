@@ -44,6 +44,8 @@ export interface ReleaseFromBuildInput {
   imageDigest: string;
   processTypes: Record<string, string>;
   releaseCommand?: string;
+  /** app.json's healthchecks and formation, read from the pushed source. */
+  appJson?: { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }> };
   user: { id: number; email: string } | null;
   output?: (line: string) => void;
 }
