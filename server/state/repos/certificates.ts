@@ -47,7 +47,7 @@ export function inspectCertificate(certPem: string, keyPem: string, now = new Da
   }
   let leaf: X509Certificate;
   try {
-    leaf = new X509Certificate(blocks[0]);
+    leaf = new X509Certificate(blocks[0]!);
   } catch (err) {
     throw new SlipwayError('INVALID_INPUT', `the certificate could not be read: ${(err as Error).message}`, { hint: 'check that the file is a PEM certificate' });
   }
