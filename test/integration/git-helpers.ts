@@ -69,12 +69,20 @@ export function git(args: string[], cwd?: string, timeoutMs = 300_000): Promise<
 
 /** Starts `git push` and returns the child (to kill it mid-build) plus its collected output. */
 export function spawnGit(args: string[], cwd: string) {
-  const child = spawn('git', ['-c', 'credential.helper=', ...args], { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so kill() can take git's remote helper down with it, like Ctrl-C does.
+  const child = spawn('git', ['-c', 'credential.helper=', ...args], { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  return { child, done, output: () => output };
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  return { child, done, output: () => output, kill };
 }
 
 /** A work tree with the given files committed on main. */

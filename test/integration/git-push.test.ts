@@ -1,0 +1,228 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { api, commitFile, createApp, git, gitUrl, makeRepo, remoteHead, spawnGit, uniq } from './git-helpers';
+
+/**
+ * `git push` that really builds (buildpack lifecycle in Docker) and really deploys (runtime +
+ * router), with the real git CLI over HTTP. One server for the file: builds of two apps may run
+ * side by side (SLIPWAY_BUILD_CONCURRENCY=2).
+ */
+const run = promisify(execFile);
+const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'apps', 'node-express');
+
+let srv: TestServer;
+const appA = uniq('gpush');
+const appB = uniq('gpushb');
+const dirs: string[] = [];
+
+interface Build {
+  id: string;
+  status: string;
+  sourceVersion: string;
+  release: number | null;
+  imageDigest: string | null;
+  buildpacks: Array<{ id: string }>;
+  error: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A build.js that prints a line every half second for `seconds`, then writes what server.js reads. */
+const slowBuild = (seconds: number, tag: string) => `
+let i = 0;
+const t = setInterval(() => {
+  console.log('still building ${tag} ' + ++i);
+  if (i >= ${seconds * 2}) {
+    clearInterval(t);
+    require('fs').writeFileSync('build-info.json', JSON.stringify({ builtWithDevDeps: true }));
+  }
+}, 500);
+`;
+/** server.js answering with a version marker, so a test can tell releases apart. */
+const server = (marker: string) => `
+const express = require('express');
+const app = express();
+app.get('/', (_req, res) => res.json({ message: 'hello from express', marker: ${JSON.stringify(marker)} }));
+app.listen(Number(process.env.PORT || 5000));
+`;
+
+before(async () => {
+  srv = await startTestServer({
+    router: true,
+    env: { SLIPWAY_BUILD_CONCURRENCY: '2', SLIPWAY_BUILD_QUEUE_WAIT_S: '600', SLIPWAY_BUILD_TIMEOUT_S: '600' },
+  });
+  await createApp(srv, appA);
+  await createApp(srv, appB);
+});
+
+after(async () => {
+  await srv?.stop();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function repoOf(files: Record<string, string>): Promise<string> {
+  const dir = await makeRepo(files, FIXTURE);
+  dirs.push(dir);
+  return dir;
+}
+
+/** GET / of the app through the router (retrying while the new route is published). */
+async function answer(app: string, want?: string, timeoutMs = 20_000): Promise<{ marker?: string; message?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${srv.httpPort}/`, { headers: { host: `${app}.localhost` }, signal: AbortSignal.timeout(3000) });
+      const text = await res.text();
+      last = `${res.status} ${text.slice(0, 200)}`;
+      if (res.ok) {
+        const body = JSON.parse(text) as { marker?: string; message?: string };
+        if (!want || body.marker === want) return body;
+      }
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${app} did not answer${want ? ` with ${want}` : ''} through the router: ${last}`);
+}
+
+const builds = async (app: string) => (await api<Build[]>(srv, 'GET', `/apps/${app}/builds`)).body;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let workA: string;
+
+test('push an Express app: Heroku-style output, Released v1 and the URL, and the app answers through the router', async () => {
+  workA = await repoOf({ 'server.js': server('v1') });
+  const r = await git(['push', gitUrl(srv, appA), 'main'], workA);
+  const out = r.stderr;
+  assert.equal(r.code, 0, out);
+  assert.match(out, /remote: -----> Building on the bookworm stack/);
+  assert.match(out, /remote: -----> Launching\.\.\./);
+  assert.match(out, /remote:        Released v1\b/);
+  assert.match(out, new RegExp(`remote:        http://${appA}\\.localhost:${srv.httpPort}/ deployed to Slipway`));
+  assert.ok(out.indexOf('Building on') < out.indexOf('Launching...') && out.indexOf('Launching...') < out.indexOf('Released v1'), out);
+  assert.match(out, /\* \[new branch\]\s+main -> main/);
+  const body = await answer(appA, 'v1');
+  assert.equal(body.message, 'hello from express');
+
+  const [b] = await builds(appA);
+  assert.equal(b.status, 'succeeded');
+  assert.equal(b.release, 1);
+  assert.equal(b.sourceVersion, (await git(['rev-parse', 'HEAD'], workA)).stdout.trim());
+  assert.match(b.imageDigest ?? '', /^sha256:[0-9a-f]{64}$/);
+  assert.ok(b.buildpacks.some((bp) => /node/.test(bp.id)), JSON.stringify(b.buildpacks));
+  const log = await api<string>(srv, 'GET', `/apps/${appA}/builds/${b.id}/output`);
+  assert.match(log.body, /-----> Building on the bookworm stack[\s\S]*Released v1/);
+
+  // A user with read rights can clone what was deployed.
+  const clone = `${workA}-clone`;
+  dirs.push(clone);
+  const c = await git(['clone', '-q', gitUrl(srv, appA), clone]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(fs.readFileSync(path.join(clone, 'server.js'), 'utf8'), server('v1'));
+});
+
+test('a push whose build fails is rejected, the ref stays, and the previous release keeps answering', async () => {
+  const before = await remoteHead(srv, appA);
+  await commitFile(workA, 'build.js', "console.error('intentional build failure'); process.exit(3);\n");
+  await commitFile(workA, 'server.js', server('broken'));
+  const r = await git(['push', gitUrl(srv, appA), 'main'], workA);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /remote: .*intentional build failure/);
+  assert.match(r.stderr, /! \[remote rejected\] main -> main \(pre-receive hook declined\)/);
+  assert.equal(await remoteHead(srv, appA), before);
+  assert.equal((await answer(appA)).marker, 'v1');
+  const [b] = await builds(appA);
+  assert.equal(b.status, 'failed');
+  assert.ok(b.error, 'the failure is recorded');
+  // Back to a good tree for the next tests (a force push rewriting the failed commits away).
+  await git(['reset', '-q', '--hard', before], workA);
+});
+
+test('two pushes to one app serialise with a message; two apps build side by side', async () => {
+  // Push 1 to main (slow build), push 2 to master (the other default deploy branch) of the same app,
+  // and a push of another app at the same time.
+  const sha1 = await commitFile(workA, 'build.js', slowBuild(6, 'one'));
+  const other = await repoOf({ 'server.js': server('b1') });
+  const second = await repoOf({ 'server.js': server('v2-master'), 'build.js': slowBuild(1, 'two') });
+  const p1 = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
+  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), 240_000);
+  const p2 = spawnGit(['push', '--force', gitUrl(srv, appA), 'main:master'], second);
+  const pb = spawnGit(['push', gitUrl(srv, appB), 'main'], other);
+  const [c1, c2, cb] = await Promise.all([p1.done, p2.done, pb.done]);
+  assert.equal(c1, 0, p1.output());
+  assert.equal(c2, 0, p2.output());
+  assert.equal(cb, 0, pb.output());
+  assert.match(p2.output(), new RegExp(`remote: -----> Waiting for build of ${sha1.slice(0, 7)} to finish`, 'i'));
+  assert.doesNotMatch(pb.output(), /Waiting for/i);
+
+  const [b2, b1] = await builds(appA);
+  assert.equal(b1.sourceVersion, sha1);
+  assert.ok(Date.parse(b2.startedAt!) >= Date.parse(b1.finishedAt!), `second build started ${b2.startedAt}, first finished ${b1.finishedAt}`);
+  const [bb] = await builds(appB);
+  assert.ok(Date.parse(bb.startedAt!) < Date.parse(b1.finishedAt!) && Date.parse(b1.startedAt!) < Date.parse(bb.finishedAt!), 'the other app built during the first build');
+  await answer(appB, 'b1');
+  await answer(appA, 'v2-master');
+});
+
+test('a client killed mid-build cancels the build: container removed, no release, ref unchanged; the next push works', async () => {
+  const before = await remoteHead(srv, appA);
+  const serving = (await answer(appA)).marker;
+  const releasesBefore = (await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length;
+  await commitFile(workA, 'build.js', slowBuild(120, 'killme'));
+  const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
+  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), 240_000);
+  const [running] = await builds(appA);
+  assert.equal(running.status, 'running');
+  p.kill(); // like Ctrl-C: the whole process group (git and its git-remote-http helper)
+  await p.done;
+
+  const b = await waitFor('the build to be cancelled', async () => {
+    const found = (await builds(appA)).find((x) => x.id === running.id);
+    return found && found.status !== 'running' ? found : undefined;
+  }, 30_000);
+  assert.equal(b.status, 'cancelled');
+  const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.build=${b.id}`]);
+  assert.equal(stdout.trim(), '', 'no build container left');
+  assert.equal(await remoteHead(srv, appA), before);
+  assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length, releasesBefore);
+  assert.equal((await answer(appA)).marker, serving);
+
+  await commitFile(workA, 'build.js', slowBuild(0.5, 'after'));
+  await commitFile(workA, 'server.js', server('after-kill'));
+  const r = await git(['push', gitUrl(srv, appA), 'main'], workA);
+  assert.equal(r.code, 0, r.stderr);
+  await answer(appA, 'after-kill');
+});
+
+test('a repository with a 50 MB history force-pushes and deploys', async () => {
+  const big = await repoOf({ 'server.js': server('big') });
+  // 50 MB of incompressible blobs in earlier commits, gone from the tree that is built.
+  for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(big, `blob-${i}.bin`), randomBytes(10 * 1024 * 1024));
+  await git(['add', '-A'], big);
+  await git(['commit', '-qm', 'big blobs'], big);
+  await git(['rm', '-q', 'blob-*.bin'], big);
+  await git(['commit', '-qm', 'drop the blobs'], big);
+  const started = Date.now();
+  const r = await git(['push', '--force', gitUrl(srv, appA), 'main'], big);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\+ [0-9a-f]+\.\.\.[0-9a-f]+ main -> main \(forced update\)/);
+  await answer(appA, 'big');
+  console.log(`# 50 MB history push + deploy: ${Date.now() - started} ms`);
+});
