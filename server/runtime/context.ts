@@ -81,6 +81,8 @@ export interface Ctx {
   /** Containers being created or run as one-offs: the orphan sweep leaves them alone. */
   busy: Set<string>;
   drains: Set<Promise<void>>;
+  /** Set by Runtime.stop(): no more restarts or reactions to exits. */
+  stopped: boolean;
   withAppLock<T>(app: string, fn: () => Promise<T>): Promise<T>;
   publish(): Promise<void>;
   platformLog(app: string, dyno: string, line: string): void;

@@ -57,6 +57,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     table: new Map(),
     busy: new Set(),
     drains: new Set(),
+    stopped: false,
     withAppLock<T>(app: string, fn: () => Promise<T>): Promise<T> {
       const prev = locks.get(app) ?? Promise.resolve();
       const next = prev.then(fn, fn);
@@ -93,7 +94,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
 
   let stopWatch: (() => void) | undefined;
   let interval: NodeJS.Timeout | undefined;
-  let reconciling = false;
+  let reconciling: Promise<void> | undefined;
 
   const requireRelease = (appName: string) => {
     const app = deps.state.apps.require(appName);
@@ -207,14 +208,15 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       await reconcileAll();
       interval = setInterval(() => {
         if (reconciling) return;
-        reconciling = true;
-        void reconcileAll().finally(() => (reconciling = false));
+        reconciling = reconcileAll().finally(() => (reconciling = undefined));
       }, opts.reconcileIntervalMs);
     },
 
     async stop() {
+      ctx.stopped = true;
       clearInterval(interval);
       stopWatch?.();
+      await reconciling;
       for (const list of ctx.table.values()) {
         for (const d of list) {
           clearTimeout(d.timer);

@@ -103,7 +103,7 @@ export async function bootInPlace(ctx: Ctx, d: Dyno, release: ReleaseRow | undef
 
 /** A dyno stopped without being asked to: mark it crashed and schedule a restart with back-off. */
 export function crash(ctx: Ctx, d: Dyno, exitCode: number | null, reason?: string): void {
-  if (d.retired || d.state === 'crashed' || d.state === 'restarting') return;
+  if (ctx.stopped || d.retired || d.state === 'crashed' || d.state === 'restarting') return;
   const wasUp = d.state === 'up';
   const attempt = nextAttempt(d.restarts, Date.now() - d.startedAt, ctx.opts.backoff);
   const delay = restartDelayMs(attempt, ctx.opts.backoff);
@@ -121,7 +121,7 @@ export function crash(ctx: Ctx, d: Dyno, exitCode: number | null, reason?: strin
 }
 
 async function restart(ctx: Ctx, d: Dyno): Promise<void> {
-  if (d.retired) return;
+  if (d.retired || ctx.stopped) return;
   setState(ctx, d, 'restarting');
   d.nextRestartAt = null;
   const app = ctx.state.apps.get(d.app);

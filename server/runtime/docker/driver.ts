@@ -235,7 +235,8 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       });
       if (tty) stream.pipe(io.stdout, { end: false });
       else docker.modem.demuxStream(stream, io.stdout, io.stderr);
-      const exited = container.wait();
+      // next-exit: on a created container the default condition (not-running) returns at once.
+      const exited = container.wait({ condition: 'next-exit' });
       await container.start();
       if (tty && io.rows && io.cols) await container.resize({ h: io.rows, w: io.cols }).catch(() => {});
       if (io.stdin) {
