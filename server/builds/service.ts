@@ -147,15 +147,14 @@ export function createBuildService(deps: BuildServiceDeps) {
         limits: app.buildLimits,
         caBundle: deps.config.caBundle,
         labels: { 'io.slipway.managed': 'true', 'io.slipway.home': deps.config.home, 'io.slipway.app': appName, 'io.slipway.build': id },
-        output: out,
+        // The lifecycle announces the stack itself (for `slipway build`); the push said it already.
+        output: (line) => {
+          if (!/^-----> Building \S+ on the \S+ stack$/.test(line)) out(line);
+        },
         signal: abort.signal,
       });
       if (abort.signal.aborted) throw abort.signal.reason;
       clearTimeout(timer);
-
-      const types = Object.keys(result.processTypes);
-      out(`-----> Discovering process types`);
-      out(`       Procfile declares types -> ${types.length ? types.join(', ') : '(none)'}`);
 
       let releaseVersion: number | undefined;
       if (deps.release) {
