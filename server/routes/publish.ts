@@ -1,0 +1,133 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { HomePaths, SlipwayConfig } from '../../common/config';
+import type { State } from '../state';
+
+/**
+ * The server's side of the route table contract (docs/architecture.md, "Route table"): renders
+ * apps, their web quantity, healthy web dynos, custom domains and certificates from the state into
+ * run/routes.json (temp file + rename, so the router never reads half a file) and the PEM files
+ * into run/certs/ (keys 0600). The router picks the new file up within milliseconds.
+ *
+ * Callers: the runtime after each deploy/scale/dyno change, the API after domains, certs and
+ * maintenance changes. Calls are coalesced: a publish requested while one is running runs once
+ * more after it, with the newest state.
+ */
+export interface WebBackendLike {
+  dyno: string;
+  url: string;
+  release: number;
+}
+
+export interface RoutesPublisherDeps {
+  state: State;
+  paths: HomePaths;
+  config: SlipwayConfig;
+  listWebBackends: (app: string) => Promise<WebBackendLike[]> | WebBackendLike[];
+  /** Desired web dynos; default: the formation table's web quantity (0 when none). */
+  webQuantity?: (app: string) => number;
+  /** Per-app https_only; default false (the state has no column for it yet). */
+  httpsOnly?: (app: string) => boolean;
+}
+
+export interface RoutesDocument {
+  version: 1;
+  generatedAt: string;
+  apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean; webQuantity: number; backends: WebBackendLike[] }>;
+  certificates: Array<{ hosts: string[]; certFile: string; keyFile: string; expiresAt: string }>;
+}
+
+export interface RoutesPublisher {
+  publish(): Promise<void>;
+  /** The document publish() would write (no files touched); for tests and `slipway` diagnostics. */
+  render(): Promise<RoutesDocument>;
+}
+
+/** Writes a file atomically: readers see the old or the new content, never a mix. */
+function writeAtomic(file: string, content: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  fs.writeFileSync(tmp, content, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
+/** Only rewrites a PEM whose content changed: the router reloads certificates by mtime. */
+function writeIfChanged(file: string, content: string, mode: number): void {
+  try {
+    if (fs.readFileSync(file, 'utf8') === content) return;
+  } catch {
+    // missing: write it
+  }
+  writeAtomic(file, content, mode);
+}
+
+export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublisher {
+  const { state, paths, config } = deps;
+  const webQuantity =
+    deps.webQuantity ??
+    ((app: string) => {
+      const row = state.apps.get(app);
+      return row ? (state.formation.get(row.id, 'web')?.quantity ?? 0) : 0;
+    });
+
+  const render = async (): Promise<RoutesDocument> => {
+    const apps: RoutesDocument['apps'] = {};
+    const domains = state.domains.list();
+    for (const app of state.apps.list()) {
+      const hosts = [`${app.name}.${config.domain}`, ...domains.filter((d) => d.appId === app.id).map((d) => d.hostname)];
+      const backends = (await deps.listWebBackends(app.name)).map((b) => ({ dyno: b.dyno, url: b.url, release: b.release }));
+      apps[app.name] = {
+        hosts,
+        maintenance: app.maintenance,
+        httpsOnly: deps.httpsOnly?.(app.name) ?? false,
+        webQuantity: webQuantity(app.name),
+        backends,
+      };
+    }
+    const certificates = state.certificates.list().map((c) => ({
+      hosts: c.hostnames,
+      certFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.crt`)),
+      keyFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.key`)),
+      expiresAt: c.expiresAt,
+    }));
+    return { version: 1, generatedAt: new Date().toISOString(), apps, certificates };
+  };
+
+  const publishOnce = async () => {
+    const doc = await render();
+    fs.mkdirSync(paths.certsDir, { recursive: true });
+    const keep = new Set<string>();
+    for (const c of state.certificates.list()) {
+      writeIfChanged(path.join(paths.certsDir, `${c.id}.crt`), c.certPem, 0o644);
+      writeIfChanged(path.join(paths.certsDir, `${c.id}.key`), state.certificates.keyPem(c.id), 0o600);
+      keep.add(`${c.id}.crt`).add(`${c.id}.key`);
+    }
+    // Routes first, then remove PEMs of deleted certificates: the router never points at a missing file.
+    writeAtomic(paths.routesFile, `${JSON.stringify(doc, null, 2)}\n`, 0o644);
+    for (const f of fs.readdirSync(paths.certsDir)) {
+      if (/^\d+\.(crt|key)$/.test(f) && !keep.has(f)) fs.rmSync(path.join(paths.certsDir, f), { force: true });
+    }
+  };
+
+  let running: Promise<void> | undefined;
+  let again = false;
+  const publish = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await publishOnce();
+        } while (again);
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+
+  return { publish, render };
+}

@@ -1,0 +1,206 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { tmpDir } from '../helpers/home';
+import { get, routesApplied, startBackend, startRouterProcess, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
+
+// The router as a real child process, real backends on 127.0.0.1:0, routes written like the server does.
+describe('router: routing, balancing, headers, errors, timeouts', () => {
+  const home = tmpDir('slipway-router-');
+  let router: RouterProc;
+  const backends: Backend[] = [];
+  const backend = async (name: string, handler?: http.RequestListener) => {
+    const b = await startBackend(name, handler);
+    backends.push(b);
+    return b;
+  };
+  const routes = async (apps: Parameters<typeof writeRoutes>[1]) => routesApplied(router.httpPort, writeRoutes(home, apps));
+
+  before(async () => {
+    router = await startRouterProcess(home, { SLIPWAY_ROUTER_TIMEOUT_MS: '1000', SLIPWAY_ROUTER_IDLE_MS: '1200', SLIPWAY_ROUTER_HTTPS: 'off' });
+  });
+  after(async () => {
+    await router?.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('routes by exact host and custom domain; lookalike hosts get the 404 page', async () => {
+    const a = await backend('alpha-web-1');
+    const b = await backend('beta-web-1');
+    await routes({
+      alpha: { hosts: ['alpha.localhost', 'www.alpha.test', '*.wild.test'], backends: [{ dyno: 'web.1', url: a.url }] },
+      beta: { hosts: ['beta.localhost'], backends: [{ dyno: 'web.1', url: b.url }] },
+    });
+    for (const host of ['alpha.localhost', 'ALPHA.localhost', `alpha.localhost:${router.httpPort}`, 'alpha.localhost.', 'www.alpha.test', 'x.wild.test']) {
+      const r = await get(router.httpPort, host);
+      assert.equal(r.status, 200, host);
+      assert.equal(JSON.parse(r.body).name, 'alpha-web-1', host);
+    }
+    assert.equal(JSON.parse((await get(router.httpPort, 'beta.localhost')).body).name, 'beta-web-1');
+    for (const host of ['alpha.localhost.evil.com', 'evilalpha.localhost', 'alpha.localhos', 'x-alpha.localhost', 'alpha', 'wild.test', 'a.b.wild.test', 'alpha.test', '127.0.0.1', '*.wild.test']) {
+      const r = await get(router.httpPort, host);
+      assert.equal(r.status, 404, host);
+      assert.match(r.body, /No such app/);
+      assert.match(r.body, new RegExp(String(r.headers['x-request-id'])));
+    }
+    const line = await waitForLog(home, / alpha at=info method=GET path="\/" host=alpha\.localhost /);
+    assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z alpha at=info method=GET path="\/" host=alpha\.localhost request_id=\S+ fwd="127\.0\.0\.1" dyno=web\.1 connect=\d+ms service=\d+ms status=200 bytes=\d+ protocol=http$/);
+  });
+
+  test('spreads requests evenly across three dynos', async () => {
+    const dynos = [await backend('d1'), await backend('d2'), await backend('d3')];
+    await routes({ spread: { hosts: ['spread.localhost'], backends: dynos.map((d, i) => ({ dyno: `web.${i + 1}`, url: d.url })) } });
+    for (let i = 0; i < 30; i++) assert.equal((await get(router.httpPort, 'spread.localhost')).status, 200);
+    assert.deepEqual(dynos.map((d) => d.hits), [10, 10, 10]);
+    // Concurrent requests spread too.
+    await Promise.all(Array.from({ length: 30 }, () => get(router.httpPort, 'spread.localhost')));
+    for (const d of dynos) assert.ok(d.hits >= 15, `dyno ${d.name} got ${d.hits} of 60`);
+  });
+
+  test('a dyno that died is skipped: every request still succeeds on the live one', async () => {
+    const live = await backend('live');
+    const dead = await backend('dead');
+    await routes({ fail: { hosts: ['fail.localhost'], backends: [{ dyno: 'web.1', url: dead.url }, { dyno: 'web.2', url: live.url }] } });
+    await dead.close();
+    const statuses = [];
+    for (let i = 0; i < 20; i++) statuses.push((await get(router.httpPort, 'fail.localhost')).status);
+    assert.deepEqual(statuses, Array(20).fill(200));
+    assert.equal(live.hits, 20);
+    // A request with a body is retried too: nothing of it was sent to the dead dyno.
+    const post = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ port: router.httpPort, method: 'POST', path: '/', headers: { Host: 'fail.localhost', 'Content-Type': 'text/plain' }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end('hello');
+    });
+    assert.equal(post, 200);
+  });
+
+  test('Heroku headers: X-Forwarded-*, X-Request-Id kept or made, Via, hop-by-hop stripped, Host kept', async () => {
+    const h = await backend('headers');
+    await routes({ hdr: { hosts: ['hdr.localhost', 'hdr.example.org'], backends: [{ dyno: 'web.1', url: h.url }] } });
+    const id = 'abcdefghij0123456789-req';
+    const r = await get(router.httpPort, 'hdr.example.org', '/p?q=1', {
+      'X-Forwarded-For': '203.0.113.9',
+      'X-Request-Id': id,
+      'X-Forwarded-Proto': 'https',
+      Connection: 'keep-alive, X-Drop-Me',
+      'X-Drop-Me': 'secret',
+      'Keep-Alive': 'timeout=5',
+      TE: 'trailers',
+      'Proxy-Authorization': 'Basic Zm9vOmJhcg==',
+      Via: '1.0 upstream-cdn',
+    });
+    const seen = JSON.parse(r.body);
+    assert.equal(seen.url, '/p?q=1');
+    assert.equal(seen.headers.host, 'hdr.example.org');
+    assert.equal(seen.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+    assert.equal(seen.headers['x-forwarded-proto'], 'http');
+    assert.equal(seen.headers['x-forwarded-port'], String(router.httpPort));
+    assert.equal(seen.headers['x-request-id'], id);
+    assert.equal(seen.headers.via, '1.0 upstream-cdn, 1.1 slipway');
+    for (const hop of ['x-drop-me', 'keep-alive', 'te', 'proxy-authorization']) assert.equal(seen.headers[hop], undefined, hop);
+    assert.equal(r.headers['x-request-id'], id);
+    assert.equal(r.headers['x-dyno'], 'headers');
+    assert.equal(r.headers['x-secret-hop'], undefined, 'a header the dyno listed in Connection is stripped');
+    assert.match(String(r.headers.via), /1\.1 slipway/);
+    // An invalid request id is replaced by a generated one, returned to the client.
+    const bad = await get(router.httpPort, 'hdr.localhost', '/', { 'X-Request-Id': 'short' });
+    const made = JSON.parse(bad.body).headers['x-request-id'];
+    assert.match(made, /^[0-9a-f-]{36}$/);
+    assert.equal(bad.headers['x-request-id'], made);
+  });
+
+  test('503 H14, 503 H10, maintenance and 502 H13: branded pages with the request id, codes in the log', async () => {
+    const closer = await backend('closer', (req) => req.socket.destroy());
+    await routes({
+      noweb: { hosts: ['noweb.localhost'], backends: [], webQuantity: 0 },
+      crashed: { hosts: ['crashed.localhost'], backends: [], webQuantity: 2 },
+      maint: { hosts: ['maint.localhost'], backends: [{ dyno: 'web.1', url: closer.url }], maintenance: true },
+      closer: { hosts: ['closer.localhost'], backends: [{ dyno: 'web.1', url: closer.url }] },
+    });
+    const cases: Array<[string, number, RegExp, RegExp]> = [
+      ['noweb.localhost', 503, /no web dynos/, / noweb at=error code=H14 desc="No web processes running" .* status=503 /],
+      ['crashed.localhost', 503, /No web dyno of this app/, / crashed at=error code=H10 desc="App crashed" .* status=503 /],
+      ['maint.localhost', 503, /maintenance/, / maint at=error code=H80 desc="Maintenance mode" .* status=503 /],
+      ['closer.localhost', 502, /closed the connection/, / closer at=error code=H13 desc="Connection closed without response" .* dyno=web\.1 .* status=502 /],
+    ];
+    for (const [host, status, page, logRe] of cases) {
+      const r = await get(router.httpPort, host);
+      assert.equal(r.status, status, host);
+      assert.match(r.body, page);
+      assert.match(r.body, /Slipway/);
+      assert.ok(r.body.includes(String(r.headers['x-request-id'])), 'page shows the request id');
+      const line = await waitForLog(home, logRe);
+      assert.ok(line.includes(String(r.headers['x-request-id'])));
+    }
+    assert.equal(closer.hits, 1, 'maintenance never reached the dyno');
+  });
+
+  test('H12 after the configured first-byte timeout; H15 when a started response goes idle', async () => {
+    const silent = await backend('silent', () => undefined);
+    const stalls = await backend('stalls', (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('first chunk\n');
+    });
+    await routes({
+      slow: { hosts: ['slow.localhost'], backends: [{ dyno: 'web.1', url: silent.url }] },
+      stall: { hosts: ['stall.localhost'], backends: [{ dyno: 'web.1', url: stalls.url }] },
+    });
+    const t0 = Date.now();
+    const r = await get(router.httpPort, 'slow.localhost');
+    const took = Date.now() - t0;
+    assert.equal(r.status, 503);
+    assert.match(r.body, /H12/);
+    assert.ok(took >= 950 && took < 4000, `H12 after ${took} ms (configured 1000)`);
+    await waitForLog(home, / slow at=error code=H12 desc="Request timeout" .* status=503 /);
+
+    const cut = await new Promise<{ body: string; error: string }>((resolve) => {
+      let body = '';
+      const req = http.get({ port: router.httpPort, headers: { Host: 'stall.localhost' }, agent: false }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('error', (e) => resolve({ body, error: e.message }));
+        res.on('end', () => resolve({ body, error: '' }));
+      });
+      req.on('error', (e) => resolve({ body, error: e.message }));
+    });
+    assert.equal(cut.body, 'first chunk\n');
+    assert.notEqual(cut.error, '', 'the idle stream is cut, not ended cleanly');
+    await waitForLog(home, / stall at=error code=H15 desc="Idle connection" .* status=200 /);
+  });
+
+  test('a route change is visible within 200 ms', async () => {
+    const before1 = await backend('v1');
+    const after1 = await backend('v2');
+    await routes({ flip: { hosts: ['flip.localhost'], backends: [{ dyno: 'web.1', url: before1.url }] } });
+    assert.equal(JSON.parse((await get(router.httpPort, 'flip.localhost')).body).name, 'v1');
+    const t0 = Date.now();
+    writeRoutes(home, { flip: { hosts: ['flip.localhost'], backends: [{ dyno: 'web.1', url: after1.url }] } });
+    let took = 0;
+    for (;;) {
+      const r = await get(router.httpPort, 'flip.localhost');
+      if (JSON.parse(r.body).name === 'v2') {
+        took = Date.now() - t0;
+        break;
+      }
+      assert.ok(Date.now() - t0 < 2000, 'route change never applied');
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    assert.ok(took < 200, `took ${took} ms`);
+  });
+
+  test('a broken routes file keeps the current routes', async () => {
+    const keep = await backend('keep');
+    await routes({ keep: { hosts: ['keep.localhost'], backends: [{ dyno: 'web.1', url: keep.url }] } });
+    fs.writeFileSync(`${home}/run/routes.json`, '{"version":1, "apps": {"keep": ');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await get(router.httpPort, 'keep.localhost')).status, 200);
+    assert.match(router.output(), /kept the previous routes/);
+  });
+});
+});
