@@ -203,4 +203,3 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     assert.match(router.output(), /kept the previous routes/);
   });
 });
-});
