@@ -1,0 +1,136 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SlipwayError } from '../../common/errors';
+import { readToml, str, table, tableArray, bool } from './toml-files';
+import type { Buildpack, GroupMember, OrderEntry } from './types';
+
+/**
+ * Finding buildpacks on disk and expanding orders into groups. A CNB buildpack is a directory with
+ * buildpack.toml; a legacy (Heroku/Cloud Foundry) buildpack is a directory with bin/detect and
+ * bin/compile (or bin/supply / bin/finalize). Both kinds take part in the same groups.
+ */
+export const SUPPORTED_APIS = ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'];
+
+/** buildpacks/builtin in the source tree (read at run time; tsc does not copy it). */
+export const BUILTIN_DIR = path.resolve(__dirname, '..', '..', '..', 'buildpacks', 'builtin');
+
+export function loadBuildpack(dir: string, fallbackId?: string): Buildpack {
+  const tomlFile = path.join(dir, 'buildpack.toml');
+  if (fs.existsSync(tomlFile)) return loadCnb(dir, tomlFile);
+  const bin = (n: string) => fs.existsSync(path.join(dir, 'bin', n));
+  if (bin('detect') && (bin('compile') || bin('supply') || bin('finalize'))) {
+    const id = fallbackId ?? `legacy/${path.basename(dir)}`;
+    return { id, version: '0.0.0', api: 'legacy', kind: 'legacy', dir, clearEnv: false, name: path.basename(dir) };
+  }
+  throw new SlipwayError('BUILD_FAILED', `${dir} is not a buildpack`, {
+    hint: 'a CNB buildpack has buildpack.toml; a Heroku-style buildpack has bin/detect and bin/compile',
+    details: { phase: 'detect', dir },
+  });
+}
+
+function loadCnb(dir: string, file: string): Buildpack {
+  const doc = readToml(file, 'buildpack.toml');
+  const api = str(doc.api, file, 'api');
+  if (!SUPPORTED_APIS.includes(api)) {
+    throw new SlipwayError('BUILD_FAILED', `${file}: Buildpack API ${api} is not supported`, {
+      hint: `supported: ${SUPPORTED_APIS.join(', ')}`,
+      details: { phase: 'detect', file, exitCode: 12 },
+    });
+  }
+  const info = table(doc.buildpack, file, 'buildpack');
+  if (!info) throw new SlipwayError('BUILD_FAILED', `${file}: missing [buildpack] table`, { hint: 'add [buildpack] with id and version', details: { file } });
+  const id = str(info.id, file, 'buildpack.id');
+  if (!/^[A-Za-z0-9./-]+$/.test(id) || ['app', 'config', 'sbom', 'generated'].includes(id)) {
+    throw new SlipwayError('BUILD_FAILED', `${file}: buildpack id ${JSON.stringify(id)} is not allowed`, {
+      hint: 'ids use letters, digits, ".", "/" and "-", and may not be app, config, sbom or generated',
+      details: { file },
+    });
+  }
+  const version = str(info.version, file, 'buildpack.version', '0.0.0');
+  const orders = tableArray(doc.order, file, 'order');
+  const order = orders.length
+    ? orders.map((o) =>
+        tableArray(o.group, file, 'order.group').map((g) => ({
+          id: str(g.id, file, 'order.group.id'),
+          version: g.version === undefined ? undefined : str(g.version, file, 'order.group.version'),
+          optional: bool(g.optional, file, 'order.group.optional'),
+        })),
+      )
+    : undefined;
+  if (!order && !fs.existsSync(path.join(dir, 'bin', 'detect'))) {
+    throw new SlipwayError('BUILD_FAILED', `${dir} has buildpack.toml but no bin/detect`, { hint: 'a CNB buildpack needs bin/detect and bin/build', details: { file } });
+  }
+  return {
+    id,
+    version,
+    api,
+    kind: 'cnb',
+    dir,
+    name: typeof info.name === 'string' ? info.name : undefined,
+    homepage: typeof info.homepage === 'string' ? info.homepage : undefined,
+    clearEnv: bool(info['clear-env'], file, 'buildpack.clear-env'),
+    order,
+  };
+}
+
+/** Buildpacks known by id: every buildpack directory under the given roots (one level deep). */
+export interface BuildpackIndex {
+  all: Buildpack[];
+  find(entry: OrderEntry): Buildpack | undefined;
+  add(bp: Buildpack): void;
+}
+
+export function indexBuildpacks(roots: string[]): BuildpackIndex {
+  const all: Buildpack[] = [];
+  for (const root of roots) {
+    if (!fs.existsSync(root)) continue;
+    for (const name of fs.readdirSync(root).sort()) {
+      const dir = path.join(root, name);
+      if (!fs.statSync(dir).isDirectory() || !fs.existsSync(path.join(dir, 'buildpack.toml'))) continue;
+      all.push(loadBuildpack(dir));
+    }
+  }
+  return {
+    all,
+    add: (bp) => void all.unshift(bp),
+    find: (e) => all.find((b) => b.id === e.id && (!e.version || b.version === e.version)),
+  };
+}
+
+/**
+ * Expands one order group into concrete groups: composite buildpacks are replaced by each of their
+ * own groups (depth first, left to right); an optional composite also yields the group without it.
+ */
+export function expandGroup(group: OrderEntry[], index: BuildpackIndex, depth = 0): GroupMember[][] {
+  if (depth > 8) throw new SlipwayError('BUILD_FAILED', 'composite buildpacks nest too deep (a cycle?)', { details: { phase: 'detect' } });
+  let out: GroupMember[][] = [[]];
+  for (const entry of group) {
+    const bp = index.find(entry);
+    if (!bp) {
+      throw new SlipwayError('BUILD_FAILED', `buildpack ${entry.id}${entry.version ? '@' + entry.version : ''} was not found`, {
+        hint: `known buildpacks: ${index.all.map((b) => b.id).join(', ') || 'none'}`,
+        details: { phase: 'detect', buildpack: entry.id },
+      });
+    }
+    if (bp.order) {
+      const subs = bp.order.flatMap((g) => expandGroup(g, index, depth + 1)).map((g) => g.map((m) => ({ ...m, optional: m.optional || !!entry.optional })));
+      if (entry.optional) subs.push([]);
+      out = out.flatMap((acc) => subs.map((s) => [...acc, ...s]));
+    } else {
+      out = out.map((acc) => [...acc, { bp, optional: !!entry.optional }]);
+    }
+  }
+  return out;
+}
+
+/** Reads an order.toml ([[order]] [[order.group]] id/version/optional). */
+export function readOrder(file: string): OrderEntry[][] {
+  const doc = readToml(file, 'order.toml');
+  return tableArray(doc.order, file, 'order').map((o) =>
+    tableArray(o.group, file, 'order.group').map((g) => ({
+      id: str(g.id, file, 'order.group.id'),
+      version: g.version === undefined ? undefined : str(g.version, file, 'order.group.version'),
+      optional: bool(g.optional, file, 'order.group.optional'),
+    })),
+  );
+}

@@ -1,0 +1,41 @@
+import type Docker from 'dockerode';
+import type { ImageStore } from '../oci/layout';
+import type { BuildContainer } from './container';
+import type { Workspace } from './workspace';
+
+/** What every phase gets: the workspace, the container (for buildpack steps) and the output. */
+export interface PhaseContext {
+  appName: string;
+  stack: string;
+  ws: Workspace;
+  store: ImageStore;
+  docker: Docker;
+  /** Config vars (platform env). Never written into a layer or the image config. */
+  env: Record<string, string>;
+  sourceVersion?: string;
+  output: (line: string) => void;
+  container: () => Promise<BuildContainer>;
+}
+
+/** The env every buildpack step starts from (the build image's own env plus CNB target vars). */
+export function baseEnv(ctx: Pick<PhaseContext, 'stack' | 'sourceVersion'>): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/home/slipway',
+    LANG: 'C.UTF-8',
+    STACK: ctx.stack,
+    CNB_STACK_ID: `io.buildpacks.stacks.${ctx.stack}`,
+    CNB_TARGET_OS: 'linux',
+    CNB_TARGET_ARCH: 'amd64',
+    CNB_TARGET_DISTRO_NAME: 'debian',
+    CNB_TARGET_DISTRO_VERSION: '12',
+    CNB_EXEC_ENV: 'production',
+    CNB_PLATFORM_DIR: '/platform',
+    ...(ctx.sourceVersion ? { SOURCE_VERSION: ctx.sourceVersion } : {}),
+  };
+}
+
+/** Buildpack output, Heroku style: steps unindented, everything else indented 7 spaces. */
+export function indent(output: (l: string) => void): (line: string) => void {
+  return (line) => output(/^(-----> |--|==)/.test(line) ? line : `       ${line}`);
+}

@@ -1,0 +1,202 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SlipwayError } from '../../common/errors';
+import type { ImageStore } from '../oci/layout';
+import type { Descriptor, ImageConfig, LayerRef } from '../oci/media-types';
+import type { AnalyzeResult } from './analyze';
+import type { BuildOutcome } from './build';
+import type { LayerCache } from './cache';
+import { generateLaunchScript, LAUNCHER_PATH, LAUNCHER_SCRIPT, LAUNCH_SCRIPT_PATH, type LaunchLayer } from './launcher';
+import type { Restored } from './restore';
+import { parentDirs, walkDir, writeTar, type TarEntry } from './tar';
+import { stringifyToml, writeToml } from './toml-files';
+import { escapeId, type BuildpackLayersMetadata, type LifecycleMetadata } from './types';
+import type { Workspace } from './workspace';
+
+/**
+ * Export: the app image = the run image's layers + one layer per launch layer + the app layer +
+ * the launcher layer + the config layer (metadata.toml, launch.sh, /cnb/process links). Each layer
+ * is written as a reproducible tar and hashed first; when its diff ID equals a layer of the
+ * previous image, that blob is referenced again and nothing is written. Cache layers go to the
+ * per-app cache. Config vars are nowhere in here: they live only in the platform dir.
+ */
+export interface ExportResult {
+  manifestDigest: string;
+  configDigest: string;
+  layersWritten: number;
+  layersReused: number;
+}
+
+const APP_OWNER = { uid: 1000, gid: 1000 };
+const ROOT = { uid: 0, gid: 0 };
+export const CREATED = '1980-01-01T00:00:01Z';
+
+export async function exportImage(opts: {
+  ws: Workspace;
+  store: ImageStore;
+  imageRef: string;
+  stack: string;
+  analyzed: AnalyzeResult;
+  built: BuildOutcome;
+  restored: Restored;
+  cache: LayerCache;
+  sourceVersion?: string;
+  output: (line: string) => void;
+}): Promise<ExportResult> {
+  const { ws, store, analyzed, built } = opts;
+  const run = analyzed.runImage;
+  const layers: LayerRef[] = run.manifest.layers.map((d, i) => ({ descriptor: d, diffId: run.config.rootfs.diff_ids[i] }));
+  const history: NonNullable<ImageConfig['history']> = (run.config.history ?? []).filter((h) => !h.empty_layer).slice(0, layers.length);
+  while (history.length < layers.length) history.push({ created_by: 'run image' });
+  let written = 0;
+  let reused = 0;
+  let n = 0;
+
+  /** Tars entries, then reuses the previous image's blob for the same diff ID or writes a new one. */
+  async function addLayer(entries: TarEntry[], createdBy: string, opts2: { cache?: boolean; image?: boolean } = { image: true }): Promise<string> {
+    const tmp = path.join(ws.tmp, `layer-${n++}.tar`);
+    const { diffId } = await writeTar(entries, tmp);
+    if (opts2.image !== false) {
+      const prev = analyzed.previousLayers.get(diffId);
+      let descriptor: Descriptor;
+      if (prev && store.hasBlob(prev.digest)) {
+        descriptor = prev;
+        reused++;
+      } else {
+        descriptor = (await store.putLayer(fs.createReadStream(tmp))).descriptor;
+        written++;
+      }
+      layers.push({ descriptor, diffId });
+      history.push({ created: CREATED, created_by: createdBy });
+    }
+    if (opts2.cache) opts.cache.stage(diffId, tmp);
+    fs.rmSync(tmp, { force: true });
+    return diffId;
+  }
+
+  opts.cache.startStaging();
+  const bpMeta: BuildpackLayersMetadata[] = [];
+  const launchLayers: LaunchLayer[] = [];
+  for (const { bp, layers: bl, store: storeMeta } of built.buildpacks) {
+    if (bp.kind !== 'cnb') continue;
+    const esc = escapeId(bp.id);
+    const meta: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {}, ...(storeMeta ? { store: { metadata: storeMeta } } : {}) };
+    for (const name of Object.keys(bl).sort()) {
+      const l = bl[name];
+      const host = path.join(ws.layers, esc, name);
+      const imgPath = `/layers/${esc}/${name}`;
+      let sha: string | undefined;
+      if (fs.existsSync(host)) {
+        const entries = [...parentDirs(imgPath, APP_OWNER), ...walkDir(host, imgPath, APP_OWNER)];
+        if (l.launch || l.cache) {
+          sha = await addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, { image: l.launch, cache: l.cache });
+        }
+        if (l.launch) launchLayers.push({ bpId: bp.id, name, hostDir: host });
+      } else if (l.launch) {
+        // Re-declared without contents: keep the previous image's layer (CNB reuse).
+        const prevSha = opts.restored.shas.get(bp.id)?.get(name);
+        const desc = prevSha ? analyzed.previousLayers.get(prevSha) : undefined;
+        if (!prevSha || !desc) {
+          throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id} kept launch layer "${name}" without contents, but the previous image has no such layer`, {
+            hint: 'the buildpack must write the layer directory when there is nothing to reuse',
+            details: { phase: 'export', buildpack: bp.id },
+          });
+        }
+        layers.push({ descriptor: desc, diffId: prevSha });
+        history.push({ created: CREATED, created_by: `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version} (reused)` });
+        reused++;
+        sha = prevSha;
+      }
+      if (sha) meta.layers[name] = { sha, data: l.data, build: l.build, launch: l.launch, cache: l.cache };
+    }
+    bpMeta.push(meta);
+  }
+
+  const appSha = await addLayer(walkDir(ws.app, '/app', APP_OWNER), 'Application Layer');
+
+  const launcherEntries: TarEntry[] = [
+    ...parentDirs(LAUNCHER_PATH, ROOT),
+    { path: LAUNCHER_PATH, type: 'file', mode: 0o755, ...ROOT, content: Buffer.from(LAUNCHER_SCRIPT) },
+  ];
+  const launcherSha = await addLayer(launcherEntries, 'Launcher');
+
+  const metadataToml = {
+    buildpacks: built.buildpacks.map(({ bp }) => ({ id: bp.id, version: bp.version, api: bp.api })),
+    processes: built.processes.map((p) => ({
+      type: p.type,
+      command: p.command,
+      args: p.args,
+      direct: p.direct,
+      'buildpack-id': p.buildpackId,
+      'working-dir': p.workingDir ?? '/app',
+    })),
+    labels: Object.entries(built.labels).map(([key, value]) => ({ key, value })),
+    'buildpack-default-process-type': built.defaultProcess,
+  };
+  writeToml(path.join(ws.layers, 'config', 'metadata.toml'), metadataToml);
+  const launchSh = generateLaunchScript({ processes: built.processes, defaultProcess: built.defaultProcess, layers: launchLayers });
+  const configEntries: TarEntry[] = [
+    ...parentDirs(LAUNCH_SCRIPT_PATH, APP_OWNER),
+    { path: '/layers/config/metadata.toml', type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(stringifyToml(metadataToml)) },
+    { path: LAUNCH_SCRIPT_PATH, type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(launchSh) },
+    { path: '/cnb', type: 'directory', mode: 0o755, ...ROOT },
+    { path: '/cnb/process', type: 'directory', mode: 0o755, ...ROOT },
+    ...built.processes.map((p) => ({ path: `/cnb/process/${p.type}`, type: 'symlink' as const, mode: 0o777, ...ROOT, linkname: LAUNCHER_PATH })),
+  ];
+  const configSha = await addLayer(configEntries, 'Buildpacks Application Launcher Config');
+
+  const lifecycleMeta: LifecycleMetadata = {
+    app: [{ sha: appSha }],
+    config: { sha: configSha },
+    launcher: { sha: launcherSha },
+    buildpacks: bpMeta.map((b) => ({ ...b, layers: Object.fromEntries(Object.entries(b.layers).filter(([, l]) => l.launch)) })),
+    runImage: { topLayer: run.config.rootfs.diff_ids[run.config.rootfs.diff_ids.length - 1], reference: run.manifestDigest, image: run.ref },
+    stack: { runImage: { image: run.ref } },
+  };
+  const buildMeta = {
+    bom: [],
+    buildpacks: built.buildpacks.map(({ bp }) => ({ id: bp.id, version: bp.version, ...(bp.homepage ? { homepage: bp.homepage } : {}) })),
+    launcher: { version: 'slipway-bash-1', source: { git: { repository: 'slipway', commit: '' } } },
+    processes: built.processes.map((p) => ({ type: p.type, command: p.command, args: p.args, direct: p.direct, buildpackID: p.buildpackId, 'working-dir': p.workingDir ?? '/app' })),
+    ...(built.defaultProcess ? { 'buildpack-default-process-type': built.defaultProcess } : {}),
+  };
+  const projectMeta = opts.sourceVersion ? { source: { type: 'git', version: { commit: opts.sourceVersion } } } : {};
+  const runEnv = (run.config.config.Env ?? []).filter((e) => !e.startsWith('PATH='));
+  const runPath = (run.config.config.Env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+  const config: ImageConfig = {
+    created: CREATED,
+    architecture: run.config.architecture,
+    os: run.config.os,
+    config: {
+      User: '1000:1000',
+      WorkingDir: '/app',
+      Entrypoint: [LAUNCHER_PATH],
+      Env: [
+        ...runEnv,
+        `PATH=/cnb/process:/cnb/lifecycle:${runPath}`,
+        'CNB_LAYERS_DIR=/layers',
+        'CNB_APP_DIR=/app',
+        'CNB_PLATFORM_API=0.12',
+        'CNB_DEPRECATION_MODE=quiet',
+      ],
+      Labels: {
+        ...(run.config.config.Labels ?? {}),
+        ...built.labels,
+        'io.buildpacks.lifecycle.metadata': JSON.stringify(lifecycleMeta),
+        'io.buildpacks.build.metadata': JSON.stringify(buildMeta),
+        'io.buildpacks.project.metadata': JSON.stringify(projectMeta),
+        'io.buildpacks.rebasable': 'true',
+        'io.slipway.managed': 'true',
+      },
+    },
+    rootfs: { type: 'layers', diff_ids: [] },
+    history,
+  };
+  const img = await store.writeImage(config, layers);
+  await store.tag(opts.imageRef, img.manifest);
+  opts.cache.commit({ buildpacks: bpMeta.map((b) => ({ ...b, layers: Object.fromEntries(Object.entries(b.layers).filter(([, l]) => l.cache)) })) });
+  writeToml(path.join(ws.root, 'report.toml'), {
+    image: { tags: [opts.imageRef], digest: img.manifest.digest, 'image-id': img.config.digest, 'manifest-size': img.manifest.size },
+  });
+  return { manifestDigest: img.manifest.digest, configDigest: img.config.digest, layersWritten: written, layersReused: reused };
+}
