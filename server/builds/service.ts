@@ -232,9 +232,22 @@ export function createBuildService(deps: BuildServiceDeps) {
     activeBuilds(): string[] {
       return [...active.keys()];
     },
-    /** On server start: nothing can still be running, so mark what was left behind as failed. */
-    failInterrupted(): number {
-      return state.builds.failInterrupted();
+    /**
+     * On server start nothing can still be running: mark builds left pending/running as failed and
+     * remove build containers a crash left behind (only this home's, proven by labels).
+     */
+    async failInterrupted(): Promise<number> {
+      const n = state.builds.failInterrupted();
+      try {
+        const leftovers = await deps.docker.listContainers({
+          all: true,
+          filters: { label: ['io.slipway.managed=true', `io.slipway.home=${deps.config.home}`, 'io.slipway.build'] },
+        });
+        for (const c of leftovers) await deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      } catch (err) {
+        console.error(`slipway-server: could not list leftover build containers: ${(err as Error).message}`);
+      }
+      return n;
     },
   };
 }

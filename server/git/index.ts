@@ -34,7 +34,7 @@ export function createGitService(deps: GitServiceDeps) {
     isGitRequest: (req: IncomingMessage) => isGitRequest(req.url),
     handle: (req: IncomingMessage, res: ServerResponse) => endpoint.handle(req, res),
     async start(): Promise<void> {
-      deps.builds.failInterrupted();
+      await deps.builds.failInterrupted();
       // Every app has its repository with the current hook (apps created before an upgrade too).
       for (const app of deps.state.apps.list()) {
         if (appRepositoryExists(deps.paths, app.name)) installHook(appRepoPath(deps.paths, app.name));

@@ -1,11 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { DIST, startTestServer, type TestServer } from '../helpers/server';
 import { api, commitFile, createApp, git, gitUrl, makeRepo, remoteHead, spawnGit, uniq } from './git-helpers';
 
 /**
@@ -225,4 +225,30 @@ test('a repository with a 50 MB history force-pushes and deploys', async () => {
   assert.match(r.stderr, /\+ [0-9a-f]+\.\.\.[0-9a-f]+ main -> main \(forced update\)/);
   await answer(appA, 'big');
   console.log(`# 50 MB history push + deploy: ${Date.now() - started} ms`);
+});
+
+test('a server crash mid-build: after the restart the build is marked failed and its container is gone', async () => {
+  const before = await remoteHead(srv, appA);
+  const head = await commitFile(workA, 'build.js', slowBuild(120, 'crash'));
+  const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
+  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), 240_000);
+  const [running] = await builds(appA);
+  assert.equal(running.sourceVersion, head);
+  const pid = Number(fs.readFileSync(path.join(srv.paths.run, 'test-server.pid'), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  assert.notEqual(await p.done, 0);
+
+  const again = spawn(process.execPath, [path.join(DIST, 'server', 'main.js')], { env: srv.env, stdio: 'ignore' });
+  try {
+    await waitFor('the restarted server', async () => ((await fetch(`${srv.url}/healthz`).catch(() => undefined))?.ok ? true : undefined), 30_000);
+    const b = (await builds(appA)).find((x) => x.id === running.id)!;
+    assert.equal(b.status, 'failed');
+    assert.match(b.error ?? '', /server stopped/);
+    const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.build=${b.id}`]);
+    assert.equal(stdout.trim(), '', 'the build container is removed');
+    assert.equal(await remoteHead(srv, appA), before);
+  } finally {
+    again.kill('SIGTERM');
+    await new Promise((r) => again.once('exit', r));
+  }
 });
