@@ -50,6 +50,8 @@ export interface BuildOutcome {
 }
 
 const CANCELLED = { cancelled: true };
+const KEEP_LOGS = 50;
+const KEEP_FAILED_WORKSPACES = 2;
 export const isCancellation = (err: unknown) => isSlipwayError(err) && err.details?.cancelled === true;
 
 /**
@@ -213,7 +215,23 @@ export function createBuildService(deps: BuildServiceDeps) {
       releaseSlot?.();
       active.delete(id);
       log.close();
+      pruneBuildDirs(app.id);
     }
+  }
+
+  /**
+   * Disk stays bounded: the last KEEP_LOGS builds of an app keep their log, the last
+   * KEEP_FAILED_WORKSPACES failed ones their workspace; older directories go.
+   */
+  function pruneBuildDirs(appId: number): void {
+    let failed = 0;
+    state.builds.listForApp(appId, 500).forEach((b, i) => {
+      const dir = path.join(paths.builds, b.id);
+      if (i >= KEEP_LOGS) fs.rmSync(dir, { recursive: true, force: true });
+      else if (b.status !== 'running' && b.status !== 'pending' && (b.status !== 'failed' || ++failed > KEEP_FAILED_WORKSPACES)) {
+        fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
+      }
+    });
   }
 
   return {
