@@ -53,7 +53,14 @@ interface WsExchange {
   fail(err: RouterError): void;
 }
 
-export function createUpgradeHandler(deps: WsDeps): (req: http.IncomingMessage, socket: Socket, head: Buffer) => void {
+export interface UpgradeHandler {
+  (req: http.IncomingMessage, socket: Socket, head: Buffer): void;
+  /** Open WebSocket connections (client side). */
+  open: Set<Socket>;
+}
+
+export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
+  const open = new Set<Socket>();
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
   // Errors reach the per-call callback; this listener only keeps an unexpected one from crashing us.
   proxy.on('error', () => undefined);
@@ -95,8 +102,10 @@ export function createUpgradeHandler(deps: WsDeps): (req: http.IncomingMessage, 
     proxyReq.on('close', () => clearTimeout(handshakeTimer));
   });
 
-  return function onUpgrade(req, socket, head) {
+  const onUpgrade = function onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer) {
     socket.on('error', () => socket.destroy());
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
     const started = Date.now();
     const host = normalizeHost(req.headers.host);
     const requestId = requestIdFrom(req.headers['x-request-id']);
@@ -175,4 +184,5 @@ export function createUpgradeHandler(deps: WsDeps): (req: http.IncomingMessage, 
       fail(err.code === 'ECONNREFUSED' ? ERRORS.appCrashed : ERRORS.closed);
     });
   };
+  return Object.assign(onUpgrade, { open });
 }

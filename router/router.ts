@@ -52,6 +52,8 @@ export interface RunningRouter {
   httpsPort: number | null;
   stats(): Promise<Record<string, unknown>>;
   servers: http.Server[];
+  /** Ends every proxied WebSocket (server.close() would otherwise wait for them). */
+  closeWebSockets(): void;
   stop(): Promise<void>;
 }
 
@@ -159,7 +161,11 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     httpsPort,
     servers,
     stats,
+    closeWebSockets() {
+      for (const s of upgrade.open) s.destroy();
+    },
     async stop() {
+      for (const s of upgrade.open) s.destroy();
       watcher.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections?.(); })));
       pools.destroy();

@@ -58,7 +58,7 @@ export async function startRouterProcess(home: string, env: Record<string, strin
     output: () => out,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
@@ -127,6 +127,12 @@ export async function startBackend(name: string, handler?: http.RequestListener)
     res.end(body);
   });
   server.on('upgrade', (req, socket: Socket) => acceptWebSocket(req, socket));
+  // Upgraded sockets are not closed by closeAllConnections(): track them to end the test cleanly.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   b.server = server;
   b.port = (server.address() as { port: number }).port;
@@ -135,6 +141,7 @@ export async function startBackend(name: string, handler?: http.RequestListener)
     new Promise<void>((r) => {
       server.close(() => r());
       server.closeAllConnections();
+      for (const s of sockets) s.destroy();
     });
   return b;
 }
@@ -142,6 +149,7 @@ export async function startBackend(name: string, handler?: http.RequestListener)
 /** Minimal WebSocket echo (RFC 6455: handshake and short unfragmented frames), enough for tests. */
 function acceptWebSocket(req: http.IncomingMessage, socket: Socket): void {
   socket.on('error', () => socket.destroy());
+  socket.on('end', () => socket.end());
   const key = String(req.headers['sec-websocket-key']);
   const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
