@@ -6,6 +6,7 @@ import { VERSION } from '../common/version';
 import type { State } from './state';
 import type { LogHub } from './logs/hub';
 import { createApiRouter, type ApiDeps } from './api';
+import { createRunUpgradeHandler } from './api/run';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -37,7 +38,10 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   const git = deps.git;
   if (git) app.use((req: Request, res: Response, next: NextFunction) => (git.isGitRequest(req) ? git.handle(req, res) : next()));
 
-  app.use('/api', createApiRouter({ ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker }));
+  const apiDeps: ApiDeps = { ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker };
+  app.use('/api', createApiRouter(apiDeps));
+  // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
+  app.locals.onUpgrade = createRunUpgradeHandler(apiDeps);
 
   // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
   app.use((req: Request, res: Response) => {

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
+  server.on('upgrade', app.locals.onUpgrade);
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   console.log(`slipway-server listening on http://${config.bindHost}:${config.apiPort} (home ${config.home})`);
 

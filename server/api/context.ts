@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import type Docker from 'dockerode';
-import type { Readable, Writable } from 'node:stream';
 import type { HomePaths, SlipwayConfig } from '../../common/config';
 import { SlipwayError } from '../../common/errors';
 import type { State } from '../state';
@@ -8,6 +7,8 @@ import type { UserRow } from '../state/repos/users';
 import type { AppRow } from '../state/repos/apps';
 import type { LogHub } from '../logs/hub';
 import { requireAppRole, type AppAction } from '../auth/permissions';
+import type { Runtime } from '../runtime';
+import type { ReleaseService } from '../releases';
 
 /**
  * What the API needs from the services written beside it. Structural and mostly optional, so the
@@ -19,23 +20,8 @@ export interface ApiUser {
   email: string;
 }
 
-export interface RuntimeApi {
-  scale(appName: string, changes: Record<string, number>): Promise<unknown>;
-  setSize?(appName: string, type: string, size: string): Promise<unknown>;
-  restart(appName: string, target?: string): Promise<unknown>;
-  listDynos(appName: string): Promise<Array<Record<string, unknown>>>;
-  destroyApp(appName: string): Promise<unknown>;
-  runDetached?(opts: Record<string, unknown>): Promise<unknown>;
-  runOneOff?(opts: Record<string, unknown>): Promise<number | { exitCode: number }>;
-  formation?(appName: string): Array<{ type: string; quantity: number; size: string }> | Promise<Array<{ type: string; quantity: number; size: string }>>;
-}
-
-export interface ReleasesApi {
-  list(appName: string): unknown[] | Promise<unknown[]>;
-  get(appName: string, version: number): unknown | Promise<unknown>;
-  rollback(appName: string, version: number, user: ApiUser): Promise<{ version: number } & Record<string, unknown>>;
-  configChanged(appName: string, user: ApiUser): Promise<({ version: number } & Record<string, unknown>) | undefined>;
-}
+export type RuntimeApi = Runtime;
+export type ReleasesApi = ReleaseService;
 
 export interface ApiDeps {
   config: SlipwayConfig;
@@ -51,8 +37,6 @@ export interface ApiDeps {
   removeAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
   /** Mounted at /api (server/api/builds.ts, the git/builds engineer's router). */
   buildsRoutes?: import('express').Router;
-  /** Attached one-off dynos over a hijacked HTTP connection; see ps.ts. */
-  attach?: (opts: { stdin: Readable; stdout: Writable }) => void;
   /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
   routerHealthUrl?: string;
 }
@@ -82,7 +66,14 @@ export function record(
   res: Response,
   e: { app?: AppRow | null; appName?: string; action: string; message: string; data?: Record<string, unknown> },
 ): void {
-  const actor = auth(res).user.email;
+  recordAs(deps, auth(res).user.email, e);
+}
+
+export function recordAs(
+  deps: Pick<ApiDeps, 'state' | 'logs'>,
+  actor: string,
+  e: { app?: AppRow | null; appName?: string; action: string; message: string; data?: Record<string, unknown> },
+): void {
   const appName = e.app?.name ?? e.appName ?? null;
   deps.state.events.add({ appId: e.app?.id ?? null, appName, actor, action: e.action, message: e.message, data: e.data });
   if (appName) deps.logs.write(appName, { source: 'api', dyno: 'api', line: `${e.message} by ${actor}` });

@@ -1,12 +1,69 @@
 import { Router } from 'express';
-import { unavailable, type ApiDeps } from './context';
+import { SlipwayError } from '../../common/errors';
+import type { State } from '../state';
+import type { DomainsRepo } from '../state/repos/domains';
+import type { CertificateRow, CertificatesRepo } from '../state/repos/certificates';
+import { appFor, body, intParam, record, unavailable, type ApiDeps } from './context';
 
-/** Custom domains and certificates: wired once server/state/repos/domains.ts and certificates.ts exist. */
+const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, expiresAt: c.expiresAt, createdAt: c.createdAt });
+
+/**
+ * Custom domains and TLS certificates. Both change what the router serves, so each change
+ * republishes run/routes.json (the router swaps its table within a fraction of a second).
+ * Private keys go in (sealed at rest) and never come out of the API.
+ */
 export function createDomainsRoutes(deps: ApiDeps): Router {
   const r = Router();
-  void deps;
-  r.all(['/apps/:app/domains', '/apps/:app/domains/:host', '/apps/:app/certs', '/apps/:app/certs/:id'], () => {
-    throw unavailable('domains and certificates');
+  const repos = deps.state as State & { domains?: DomainsRepo; certificates?: CertificatesRepo };
+  const domains = () => repos.domains ?? (() => { throw unavailable('custom domains'); })();
+  const certs = () => repos.certificates ?? (() => { throw unavailable('certificates'); })();
+  const publish = async () => {
+    if (deps.publishRoutes) await deps.publishRoutes();
+  };
+
+  r.get('/apps/:app/domains', (req, res) => {
+    const app = appFor(deps, req, res, 'read');
+    const platform = { hostname: `${app.name}.${deps.config.domain}`, kind: 'platform', createdAt: app.createdAt };
+    res.json([platform, ...domains().listForApp(app.id).map((d) => ({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt }))]);
   });
+  r.post('/apps/:app/domains', async (req, res) => {
+    const app = appFor(deps, req, res, 'config');
+    const b = body<{ hostname: string }>(req, { hostname: 'string' }, ['hostname']);
+    const d = domains().add(app.id, b.hostname!, { platformDomain: deps.config.domain });
+    await publish();
+    record(deps, res, { app, action: 'domain.add', message: `Domain ${d.hostname} added` });
+    res.status(201).json({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt });
+  });
+  r.delete('/apps/:app/domains/:hostname', async (req, res) => {
+    const app = appFor(deps, req, res, 'config');
+    const host = String(req.params.hostname).toLowerCase();
+    domains().remove(app.id, host);
+    await publish();
+    record(deps, res, { app, action: 'domain.remove', message: `Domain ${host} removed` });
+    res.json({ hostname: host, removed: true });
+  });
+
+  r.get('/apps/:app/certs', (req, res) => {
+    const app = appFor(deps, req, res, 'read');
+    res.json(certs().listForApp(app.id).map(certJson));
+  });
+  r.post('/apps/:app/certs', async (req, res) => {
+    const app = appFor(deps, req, res, 'config');
+    const b = body<{ certificate: string; privateKey: string }>(req, { certificate: 'string', privateKey: 'string' }, ['certificate', 'privateKey']);
+    const c = certs().add({ appId: app.id, certPem: b.certificate!, keyPem: b.privateKey! });
+    await publish();
+    record(deps, res, { app, action: 'cert.add', message: `Certificate ${c.id} added for ${c.hostnames.join(', ')}` });
+    res.status(201).json(certJson(c));
+  });
+  r.delete('/apps/:app/certs/:id', async (req, res) => {
+    const app = appFor(deps, req, res, 'config');
+    const id = intParam(req.params.id, 'certificate id', 1, Number.MAX_SAFE_INTEGER);
+    if (id === undefined) throw new SlipwayError('INVALID_INPUT', 'which certificate?', { hint: 'see slipway certs' });
+    certs().remove(app.id, id);
+    await publish();
+    record(deps, res, { app, action: 'cert.remove', message: `Certificate ${id} removed` });
+    res.json({ id, removed: true });
+  });
+
   return r;
 }

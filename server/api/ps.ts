@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
-import { assertProcessType } from '../../common/names';
-import { appFor, auth, body, record, unavailable, type ApiDeps } from './context';
-
-export const DYNO_SIZES = ['eco', 'basic', 'standard-1x', 'standard-2x', 'performance'];
+import { assertConfigKey, assertProcessType } from '../../common/names';
+import { SIZES } from '../runtime/sizes';
+import { appFor, body, record, unavailable, type ApiDeps } from './context';
 
 /** Formation (ps, ps:scale, ps:type), dynos (ps, ps:restart) and detached one-off dynos (run:detached). */
 export function createPsRoutes(deps: ApiDeps): Router {
@@ -15,9 +14,7 @@ export function createPsRoutes(deps: ApiDeps): Router {
 
   r.get('/apps/:app/formation', async (req, res) => {
     const app = appFor(deps, req, res, 'read');
-    const rt = runtime();
-    if (!rt.formation) throw unavailable('formation');
-    res.json(await rt.formation(app.name));
+    res.json(deps.state.formation.list(app.id));
   });
 
   // PATCH { updates: [{ type: "web", quantity: 2, size: "standard-2x" }] }
@@ -43,25 +40,22 @@ export function createPsRoutes(deps: ApiDeps): Router {
         quantities[type] = u.quantity as number;
       }
       if (u.size !== undefined) {
-        if (typeof u.size !== 'string' || !DYNO_SIZES.includes(u.size.toLowerCase())) {
-          throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(u.size)} is not a dyno size`, { hint: `use one of ${DYNO_SIZES.join(', ')}` });
+        if (typeof u.size !== 'string' || !Object.hasOwn(SIZES, u.size.toLowerCase())) {
+          throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(u.size)} is not a dyno size`, { hint: `use one of ${Object.keys(SIZES).join(', ')}` });
         }
         sizes[type] = u.size.toLowerCase();
       }
       if (u.quantity === undefined && u.size === undefined) throw new SlipwayError('INVALID_INPUT', `give a quantity or a size for ${type}`);
     }
     const rt = runtime();
-    for (const [type, size] of Object.entries(sizes)) {
-      if (!rt.setSize) throw unavailable('dyno sizes');
-      await rt.setSize(app.name, type, size);
-    }
+    for (const [type, size] of Object.entries(sizes)) await rt.setSize(app.name, type, size);
     if (Object.keys(quantities).length) await rt.scale(app.name, quantities);
     const desc = [
       ...Object.entries(quantities).map(([t, q]) => `${t}@${q}${sizes[t] ? `:${sizes[t]}` : ''}`),
       ...Object.entries(sizes).filter(([t]) => !(t in quantities)).map(([t, s]) => `${t}:${s}`),
     ].join(', ');
     record(deps, res, { app, action: 'formation.update', message: `Scaled to ${desc}`, data: { quantities, sizes } });
-    res.json(rt.formation ? await rt.formation(app.name) : { quantities, sizes });
+    res.json(deps.state.formation.list(app.id));
   });
 
   r.get('/apps/:app/dynos', async (req, res) => {
@@ -84,13 +78,22 @@ export function createPsRoutes(deps: ApiDeps): Router {
   r.post('/apps/:app/dynos', async (req, res) => {
     const app = appFor(deps, req, res, 'run');
     const b = body<{ command: string; size: string; env: Record<string, string> }>(req, { command: 'string', size: 'string', env: 'object' }, ['command']);
-    const rt = runtime();
-    if (!rt.runDetached) throw unavailable('detached one-off dynos');
-    const { user } = auth(res);
-    const dyno = await rt.runDetached({ appName: app.name, command: b.command!, size: b.size, env: b.env, user: { id: user.id, email: user.email } });
-    record(deps, res, { app, action: 'dyno.run', message: `Starting process with command \`${b.command!.slice(0, 200)}\`` });
-    res.status(201).json(dyno);
+    const env = b.env ? assertEnv(b.env) : undefined;
+    const dyno = await runtime().runDetached({ appName: app.name, command: b.command!, size: b.size, env });
+    record(deps, res, { app, action: 'dyno.run', message: `Starting process with command \`${b.command!.slice(0, 200)}\` (${dyno.dyno})` });
+    res.status(201).json({ name: dyno.dyno, containerId: dyno.containerId, command: b.command });
   });
 
   return r;
+}
+
+/** Extra env for a one-off dyno: config-var-shaped keys, string values. */
+export function assertEnv(env: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    assertConfigKey(k);
+    if (typeof v !== 'string') throw new SlipwayError('INVALID_INPUT', `env ${k} must be a string`);
+    out[k] = v;
+  }
+  return out;
 }

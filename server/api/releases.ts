@@ -1,6 +1,24 @@
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
-import { appFor, auth, body, intParam, record, unavailable, type ApiDeps } from './context';
+import type { AppRow } from '../state/repos/apps';
+import type { ReleaseRow } from '../state/repos/releases';
+import { appFor, auth, body, intParam, unavailable, type ApiDeps } from './context';
+
+/** What users see of a release: never its config snapshot. */
+function releaseJson(deps: ApiDeps, app: AppRow, r: ReleaseRow) {
+  return {
+    version: r.version,
+    description: r.description,
+    status: r.status,
+    current: app.currentReleaseId === r.id,
+    user: r.userId ? (deps.state.users.getById(r.userId)?.email ?? null) : null,
+    buildId: r.buildId,
+    imageDigest: r.imageDigest,
+    processTypes: r.processTypes,
+    releaseCommand: r.releaseCommand,
+    createdAt: r.createdAt,
+  };
+}
 
 /** Releases: list, one, rollback. Releases are created by deploys and config changes. */
 export function createReleasesRoutes(deps: ApiDeps): Router {
@@ -12,15 +30,17 @@ export function createReleasesRoutes(deps: ApiDeps): Router {
 
   r.get('/apps/:app/releases', async (req, res) => {
     const app = appFor(deps, req, res, 'read');
-    res.json(await releases().list(app.name));
+    // Reads need only the state; rollback needs the release service (it deploys).
+    const list = deps.state.releases.list(app.id);
+    res.json(list.map((rel) => releaseJson(deps, app, rel)).sort((a, b) => b.version - a.version));
   });
 
   r.get('/apps/:app/releases/:version', async (req, res) => {
     const app = appFor(deps, req, res, 'read');
     const version = intParam(String(req.params.version).replace(/^v/, ''), 'version', 1, 1_000_000_000)!;
-    const rel = await releases().get(app.name, version);
+    const rel = deps.state.releases.get(app.id, version);
     if (!rel) throw new SlipwayError('NOT_FOUND', `${app.name} has no release v${version}`, { hint: `see slipway releases -a ${app.name}` });
-    res.json(rel);
+    res.json(releaseJson(deps, app, rel));
   });
 
   // POST { version: 3 } → a new release with v3's image and config.
@@ -30,8 +50,8 @@ export function createReleasesRoutes(deps: ApiDeps): Router {
     const version = intParam(b.version, 'version', 1, 1_000_000_000)!;
     const { user } = auth(res);
     const rel = await releases().rollback(app.name, version, { id: user.id, email: user.email });
-    record(deps, res, { app, action: 'release.rollback', message: `Rolled back to v${version} (release v${rel.version})`, data: { to: version, release: rel.version } });
-    res.status(201).json(rel);
+    // The release service records the event and the `Release vN created by ...` log line.
+    res.status(201).json(releaseJson(deps, deps.state.apps.get(app.name) ?? app, rel));
   });
 
   return r;

@@ -1,12 +1,121 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
 import { Router } from 'express';
 import { VERSION } from '../../common/version';
 import { auth, type ApiDeps } from './context';
 
+const run = promisify(execFile);
+const DISK_TTL_MS = 30_000;
+
+interface Health {
+  status: 'ok' | 'down' | 'unknown';
+  [k: string]: unknown;
+}
+
+/** Bytes used under each folder (`du -sb`, hard links counted once per folder). */
+async function du(dirs: Record<string, string>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(
+    Object.entries(dirs).map(async ([k, dir]) => {
+      if (!fs.existsSync(dir)) return void (out[k] = 0);
+      try {
+        const { stdout } = await run('du', ['-sb', dir], { timeout: 20_000 });
+        out[k] = Number(stdout.split('\t')[0]) || 0;
+      } catch {
+        out[k] = -1;
+      }
+    }),
+  );
+  return out;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/**
+ * `slipway status`: versions; health of the server, the router (its /healthz) and dockerd; URLs
+ * and ports; the domain; disk used by images, caches, repositories, builds and logs (cached for
+ * 30 s: du over a large store takes a while); per app, dynos and disk when the runtime reports it.
+ */
 export function createStatusRoutes(deps: ApiDeps): Router {
   const r = Router();
-  r.get('/status', (_req, res) => {
-    auth(res);
-    res.json({ server: { status: 'ok', version: VERSION } });
+  const { config, paths } = deps;
+  const host = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
+  const routerUrl = deps.routerHealthUrl ?? `http://${host}:${config.httpPort}/healthz`;
+  let disk: { at: number; value: Promise<Record<string, number>> } | undefined;
+  const started = Date.now();
+
+  async function routerHealth(): Promise<Health> {
+    try {
+      const res = await fetch(routerUrl, { signal: AbortSignal.timeout(1500) });
+      const j = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      return { ...j, status: res.ok ? 'ok' : 'down', url: routerUrl, ...(res.ok ? {} : { error: `HTTP ${res.status}` }) };
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      return { status: 'down', url: routerUrl, error: cause?.code ?? (err as Error).message };
+    }
+  }
+
+  async function dockerHealth(): Promise<Health> {
+    if (!deps.docker) return { status: 'unknown', error: 'no Docker client configured' };
+    try {
+      const v = await withTimeout(deps.docker.version(), 3000, 'dockerd');
+      return { status: 'ok', version: v.Version, apiVersion: v.ApiVersion };
+    } catch (err) {
+      return { status: 'down', error: (err as Error).message };
+    }
+  }
+
+  r.get('/status', async (_req, res) => {
+    const { user } = auth(res);
+    if (!disk || Date.now() - disk.at > DISK_TTL_MS) {
+      disk = { at: Date.now(), value: du({ images: paths.images, caches: paths.caches, repos: paths.repos, builds: paths.builds, logs: paths.logs }) };
+    }
+    const [router, docker, diskUse] = await Promise.all([routerHealth(), dockerHealth(), disk.value]);
+    const visible = user.isAdmin ? deps.state.apps.list() : deps.state.apps.listForUser(user.id);
+    const apps = await Promise.all(
+      visible.map(async (a) => {
+        const row: Record<string, unknown> = { name: a.name };
+        if (deps.runtime) {
+          try {
+            const dynos = await deps.runtime.listDynos(a.name);
+            row.dynos = dynos.length;
+            row.dynosUp = dynos.filter((d) => d.state === 'up').length;
+            const u = await withTimeout(deps.runtime.diskUsage(a.name), 5000, 'disk usage');
+            Object.assign(row, { imageBytes: u.images, cacheBytes: u.cache, repoBytes: u.repo });
+          } catch (err) {
+            row.error = (err as Error).message;
+          }
+        }
+        return row;
+      }),
+    );
+    const portSuffix = config.httpPort === 80 ? '' : `:${config.httpPort}`;
+    res.json({
+      version: VERSION,
+      server: { status: 'ok', version: VERSION, pid: process.pid, node: process.version, uptimeS: Math.round((Date.now() - started) / 1000) },
+      router,
+      docker,
+      domain: config.domain,
+      urls: {
+        api: `http://${host}:${config.apiPort}`,
+        git: `http://${host}:${config.apiPort}/APP.git`,
+        apps: `http://APP.${config.domain}${portSuffix}/`,
+      },
+      ports: { api: config.apiPort, http: config.httpPort, https: config.httpsPort },
+      home: user.isAdmin ? config.home : undefined,
+      disk: diskUse,
+      apps,
+    });
   });
+
+  // Stacks: read for everyone; rebuilding is for admins (stacks:update, wired when the stack service is).
   return r;
 }
