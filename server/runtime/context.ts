@@ -87,6 +87,8 @@ export interface Ctx {
   publish(): Promise<void>;
   platformLog(app: string, dyno: string, line: string): void;
   imageFor(release: ReleaseRow): Promise<string>;
+  /** Forget resolved engine image names (after GC removed some). */
+  forgetImages(): void;
 }
 
 export const dynosOf = (ctx: Ctx, app: string): Dyno[] => {

@@ -49,6 +49,7 @@ export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
       if (await ctx.driver.removeImage(img.id)) entry.removedImages.push(img.id);
     }
   }
+  ctx.forgetImages();
   report.keepRefs = [...new Set(report.keepRefs)];
   await ctx.deps.collectStoreGarbage?.(report.keepRefs);
   return report;
@@ -92,6 +93,7 @@ export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
   ctx.table.delete(appName);
   for (const c of await ctx.driver.list(appName)) await ctx.driver.remove(c.id);
   for (const img of await ctx.driver.listAppImages(appName)) await ctx.driver.removeImage(img.id);
+  ctx.forgetImages();
   fs.rmSync(path.join(ctx.deps.paths.caches, appName), { recursive: true, force: true });
   fs.rmSync(path.join(ctx.deps.paths.repos, `${appName}.git`), { recursive: true, force: true });
   const app = ctx.state.apps.get(appName);

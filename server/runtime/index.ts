@@ -90,6 +90,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       }
       return p;
     },
+    forgetImages: () => images.clear(),
   };
 
   let stopWatch: (() => void) | undefined;

@@ -9,7 +9,7 @@ import type { ImageConfig, LayerRef } from '../../buildpacks/oci/media-types';
 import { loadIntoDocker } from '../../stacks/builder';
 import { openState, type State } from '../../server/state';
 import type { AppJsonRuntime } from '../../server/state/repos/releases';
-import type { LogEntry } from '../../server/logs/types';
+import type { LogEntry, LogSink } from '../../server/logs/types';
 import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions } from '../../server/runtime';
 import { createReleaseService } from '../../server/releases';
 import { createTestHome, type TestHome } from '../helpers/home';
@@ -86,6 +86,8 @@ export interface RuntimeFixture {
   deploy(app: string, spec?: AppImageSpec): ReturnType<ReturnType<typeof createReleaseService>['createFromBuild']>;
   /** A second runtime over the same home and state (a "server restart"). */
   newRuntime(): Runtime;
+  /** Makes rt the fixture's runtime (and the releases service's). */
+  use(rt: Runtime): void;
   logText(app: string): string;
   cleanup(): Promise<void>;
 }
@@ -109,6 +111,7 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
     ...options,
   };
   const loaded = new Map<string, string>();
+  const sink: LogSink = { write: (app, e) => logs.push({ time: new Date().toISOString(), app, source: e.source, dyno: e.dyno, line: e.line }) };
 
   const fx = {} as RuntimeFixture;
   const makeRuntime = () => {
@@ -117,10 +120,10 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       driver: createDockerDriver({ docker, home: home.home, caBundle: '/etc/ssl/certs/ca-certificates.crt' }),
       paths: home,
       store: home.store,
-      logs: { write: (app, e) => logs.push({ time: new Date().toISOString(), app, source: e.source, dyno: e.dyno, line: e.line }) },
+      logs: sink,
       async ensureImage(ref) {
         const hit = loaded.get(ref);
-        if (hit) return hit;
+        if (hit && (await docker.getImage(hit).inspect().then(() => true, () => false))) return hit;
         const d = await home.store.resolve(ref);
         if (!d) throw new Error(`no image ${ref} in the store`);
         const name = `slipway-test/${ref.replace(':', '-')}:latest`.toLowerCase();
@@ -194,6 +197,10 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       return fx.releases.createFromBuild({ appName: app, ...img, releaseCommand: spec.releaseCommand, appJson: spec.appJson, user: fx.user });
     },
     newRuntime: makeRuntime,
+    use(rt: Runtime) {
+      fx.runtime = rt;
+      fx.releases = createReleaseService({ state, runtime: rt, logs: sink });
+    },
     logText(app: string) {
       return logs.filter((l) => l.app === app).map((l) => `${l.source}[${l.dyno}]: ${l.line}`).join('\n');
     },
@@ -210,8 +217,7 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       home.cleanup();
     },
   });
-  fx.runtime = makeRuntime();
-  fx.releases = createReleaseService({ state, runtime: fx.runtime, logs: { write: (app, e) => logs.push({ time: new Date().toISOString(), app, source: e.source, dyno: e.dyno, line: e.line }) } });
+  fx.use(makeRuntime());
   return fx;
 }
 
