@@ -25,7 +25,9 @@ export function createRouterLogTail(opts: {
       return; // not written yet
     }
     if (st.ino !== ino) {
-      // Rotated (or first sight). First sight of a file without a saved offset: only the recent part.
+      // Rotated (the router renames the file to FILE.1): finish the old generation first.
+      if (ino !== 0) drainRotated();
+      // First sight of a file without a saved offset: only the recent part.
       offset = ino === 0 ? Math.max(0, st.size - MAX_CATCH_UP) : 0;
       ino = st.ino;
       partial = '';
@@ -34,22 +36,37 @@ export function createRouterLogTail(opts: {
       partial = '';
     }
     if (st.size <= offset) return;
-    const fd = fs.openSync(opts.file, 'r');
+    offset = readFrom(opts.file, offset, st.size);
+    saveOffset(opts.offsetFile, ino, offset - Buffer.byteLength(partial));
+  }
+
+  function readFrom(file: string, from: number, to: number): number {
+    const fd = fs.openSync(file, 'r');
     try {
-      while (offset < st.size) {
-        const buf = Buffer.alloc(Math.min(st.size - offset, 256 * 1024));
-        const n = fs.readSync(fd, buf, 0, buf.length, offset);
+      while (from < to) {
+        const buf = Buffer.alloc(Math.min(to - from, 256 * 1024));
+        const n = fs.readSync(fd, buf, 0, buf.length, from);
         if (n <= 0) break;
-        offset += n;
-        const text = partial + buf.subarray(0, n).toString('utf8');
-        const lines = text.split('\n');
+        from += n;
+        const lines = (partial + buf.subarray(0, n).toString('utf8')).split('\n');
         partial = lines.pop() ?? '';
         for (const l of lines) deliver(l);
       }
     } finally {
       fs.closeSync(fd);
     }
-    saveOffset(opts.offsetFile, ino, offset - Buffer.byteLength(partial));
+    return from;
+  }
+
+  function drainRotated(): void {
+    try {
+      const old = fs.statSync(`${opts.file}.1`);
+      if (old.ino === ino && old.size > offset) readFrom(`${opts.file}.1`, offset, old.size);
+    } catch {
+      // no previous generation kept
+    }
+    if (partial) deliver(partial);
+    partial = '';
   }
 
   function deliver(l: string): void {
