@@ -7,6 +7,8 @@ import type { State } from './state';
 import type { LogHub } from './logs/hub';
 import { createApiRouter, type ApiDeps } from './api';
 import { createRunUpgradeHandler } from './api/run';
+import { openImageStore } from '../buildpacks/oci/layout';
+import { createRegistryRouter } from './images/registry';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -40,6 +42,8 @@ export function createHttpApp(deps: ServerDeps): express.Express {
 
   const apiDeps: ApiDeps = { ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker };
   app.use('/api', createApiRouter(apiDeps));
+  // Read-only registry over the image store at /v2/, for the local dockerd (loopback clients only).
+  app.use(createRegistryRouter({ store: openImageStore(deps.paths.images) }));
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
   app.locals.onUpgrade = createRunUpgradeHandler(apiDeps);
 
