@@ -93,6 +93,7 @@ export function createBuildService(deps: BuildServiceDeps) {
     state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, userId: input.user?.id ?? null, logPath: log.file });
 
     const abort = new AbortController();
+    abort.signal.addEventListener('abort', () => console.error(`slipway-server: build ${id} of ${appName}: stopping (${(abort.signal.reason as Error)?.message})`), { once: true });
     const entry = { appName, log, abort, releasing: false };
     active.set(id, entry);
     const onClientGone = () => {
@@ -119,6 +120,7 @@ export function createBuildService(deps: BuildServiceDeps) {
     try {
       // Unpack while waiting for our turn: the upload is done by the time the build may start.
       const unpacked = extractTar(input.source, sourceDir);
+      unpacked.catch(() => undefined); // awaited below; never an unhandled rejection while queued
       releaseSlot = await deps.queue.acquire({ appName, sha: input.sourceVersion, signal: abort.signal, onWait: (m) => out(`-----> ${m[0].toUpperCase()}${m.slice(1)}`) });
       await unpacked;
       if (abort.signal.aborted) throw abort.signal.reason;
