@@ -190,6 +190,19 @@ test('a client killed mid-build cancels the build: container removed, no release
   await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), 240_000);
   const [running] = await builds(appA);
   assert.equal(running.status, 'running');
+  // builds:output of a running build: the log so far, then live lines as they come.
+  const ac = new AbortController();
+  const live = await fetch(`${srv.url}/api/apps/${appA}/builds/${running.id}/output`, { headers: { authorization: `Bearer ${srv.token}` }, signal: ac.signal });
+  assert.equal(live.headers.get('x-slipway-build-status'), 'running');
+  let streamed = '';
+  const reader = live.body!.getReader();
+  while (!/still building killme 5/.test(streamed)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    streamed += Buffer.from(value).toString();
+  }
+  ac.abort();
+  assert.match(streamed, /-----> Building on the bookworm stack[\s\S]*still building killme 1\n[\s\S]*still building killme 5/);
   p.kill(); // like Ctrl-C: the whole process group (git and its git-remote-http helper)
   await p.done;
 
