@@ -1,0 +1,269 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * Router benchmark (docs/router.md has the numbers): the same fast backend measured directly,
+ * through nginx (1 worker, upstream keep-alive, bench/nginx-router.conf) and through slipway-router
+ * (1 process), with wrk over loopback in one run; then 1,000 concurrent keep-alive clients; then a
+ * phase of clients that abort mid-response, with the router's RSS and open sockets before and after.
+ * Run: `node dist/bench/router.js [--quick]`. Everything binds 127.0.0.1 and is stopped at the end.
+ */
+const run = promisify(execFile);
+const HOST = 'bench.localhost';
+const BODY = 'hello from the benchmark backend\n';
+
+// The backend runs in its own process so it never competes with the measuring process's loop.
+const BACKEND_SRC = `
+const http = require('http');
+const body = Buffer.from(${JSON.stringify(BODY)});
+const s = http.createServer((req, res) => {
+  if (req.url === '/slow') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const t = setInterval(() => res.write('tick\\n'), 50);
+    res.on('close', () => clearInterval(t));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+});
+s.keepAliveTimeout = 5000;
+s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port));
+`;
+
+interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+export function parseWrk(out: string): WrkResult {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50Ms = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99Ms = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const e = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = e ? Number(e[1]) + Number(e[2]) + Number(e[3]) + Number(e[4]) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50Ms, p99Ms, errors, non2xx };
+}
+
+async function wrk(port: number, opts: { connections: number; seconds: number; threads?: number }): Promise<WrkResult> {
+  const { stdout } = await run('wrk', [
+    `-t${opts.threads ?? 1}`, `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '--timeout', '5s',
+    '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`,
+  ], { timeout: (opts.seconds + 30) * 1000 });
+  return parseWrk(stdout);
+}
+
+function startChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 20_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited (${code}): ${out}`));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = http.get({ port, host: '127.0.0.1', headers: { Host: HOST }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing answers on 127.0.0.1:${port}`);
+}
+
+async function freePort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function procStats(pid: number): { rssMb: number; sockets: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  let sockets = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return { rssMb: Math.round(rssKb / 102.4) / 10, sockets };
+}
+
+/** Clients that request a slow stream, read one chunk and vanish (RST), concurrency at a time. */
+async function abortingClients(port: number, seconds: number, concurrency: number): Promise<number> {
+  const end = Date.now() + seconds * 1000;
+  let done = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ port, host: '127.0.0.1', path: '/slow', headers: { Host: HOST }, agent: false }, (res) => {
+        res.once('data', () => {
+          req.socket?.resetAndDestroy();
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+      req.setTimeout(5000, () => req.destroy());
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        await one();
+        done++;
+      }
+    }),
+  );
+  return done;
+}
+
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+export async function runRouterBench(opts: { quick: boolean; abortSeconds?: number }): Promise<Record<string, unknown>> {
+  const seconds = opts.quick ? 5 : 10;
+  const abortSeconds = opts.abortSeconds ?? (opts.quick ? 15 : 300);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-router-'));
+  const children: ChildProcess[] = [];
+  try {
+    const backend = await startChild(process.execPath, ['-e', BACKEND_SRC], {}, /port=(\d+)/);
+    children.push(backend.child);
+    const backendPort = Number(backend.match[1]);
+
+    // nginx: 1 worker, non-daemon child with its own prefix.
+    const nginxPort = await freePort();
+    const nginxConf = fs
+      .readFileSync(path.resolve(__dirname, '../../bench/nginx-router.conf'), 'utf8')
+      .replaceAll('{{PREFIX}}', dir)
+      .replaceAll('{{LISTEN}}', `127.0.0.1:${nginxPort}`)
+      .replaceAll('{{UPSTREAM}}', `127.0.0.1:${backendPort}`)
+      .replaceAll('{{WORKERS}}', '1');
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConf);
+    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    const nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+    children.push(nginx);
+
+    // Our router: 1 process, routes file naming the same backend.
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(path.join(home, 'run'), { recursive: true });
+    fs.writeFileSync(
+      path.join(home, 'run', 'routes.json'),
+      JSON.stringify({
+        version: 1,
+        generatedAt: new Date().toISOString(),
+        apps: { bench: { hosts: [HOST], maintenance: false, httpsOnly: false, webQuantity: 1, backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }] } },
+        certificates: [],
+      }),
+    );
+    const router = await startChild(
+      process.execPath,
+      [path.resolve(__dirname, '../router/main.js')],
+      { PATH: process.env.PATH, SLIPWAY_HOME: home, SLIPWAY_HTTP_PORT: '0', SLIPWAY_ROUTER_HTTPS: 'off', SLIPWAY_BIND: '127.0.0.1' },
+      /listening http=[^:]+:(\d+)/,
+    );
+    children.push(router.child);
+    const routerPort = Number(router.match[1]);
+    await Promise.all([waitForPort(backendPort), waitForPort(nginxPort), waitForPort(routerPort)]);
+
+    // Warm up each (JIT, keep-alive pools), then measure; nginx and router alternate twice and
+    // the better run of each counts, which evens out noise from other load on the machine.
+    for (const p of [backendPort, nginxPort, routerPort]) await wrk(p, { connections: 50, seconds: 2 });
+    const direct = await wrk(backendPort, { connections: 50, seconds });
+    const best = (a: WrkResult, b: WrkResult) => (b.rps > a.rps ? b : a);
+    let viaNginx = await wrk(nginxPort, { connections: 50, seconds });
+    let viaRouter = await wrk(routerPort, { connections: 50, seconds });
+    viaNginx = best(viaNginx, await wrk(nginxPort, { connections: 50, seconds }));
+    viaRouter = best(viaRouter, await wrk(routerPort, { connections: 50, seconds }));
+
+    // 1,000 concurrent keep-alive clients.
+    const manyNginx = await wrk(nginxPort, { connections: 1000, seconds, threads: 2 });
+    const manyRouter = await wrk(routerPort, { connections: 1000, seconds, threads: 2 });
+
+    // Aborting clients: RSS and sockets before and after (after: once idle keep-alive sockets expire).
+    const pid = router.child.pid!;
+    const before = procStats(pid);
+    const aborted = await abortingClients(routerPort, abortSeconds, 50);
+    await new Promise((r) => setTimeout(r, 6000));
+    const afterStats = procStats(pid);
+
+    return {
+      seconds_per_run: seconds,
+      direct_rps: round(direct.rps, 0),
+      direct_p50_ms: direct.p50Ms,
+      direct_p99_ms: direct.p99Ms,
+      nginx_rps: round(viaNginx.rps, 0),
+      nginx_p50_ms: viaNginx.p50Ms,
+      nginx_p99_ms: viaNginx.p99Ms,
+      router_rps: round(viaRouter.rps, 0),
+      router_p50_ms: viaRouter.p50Ms,
+      router_p99_ms: viaRouter.p99Ms,
+      router_errors: viaRouter.errors + viaRouter.non2xx,
+      router_vs_nginx_rps_ratio: round(viaRouter.rps / viaNginx.rps),
+      router_vs_nginx_p99_ratio: round(viaRouter.p99Ms / viaNginx.p99Ms),
+      router_vs_direct_rps_ratio: round(viaRouter.rps / direct.rps),
+      c1000_nginx_rps: round(manyNginx.rps, 0),
+      c1000_nginx_p99_ms: manyNginx.p99Ms,
+      c1000_router_rps: round(manyRouter.rps, 0),
+      c1000_router_p99_ms: manyRouter.p99Ms,
+      c1000_router_errors: manyRouter.errors + manyRouter.non2xx,
+      c1000_router_vs_nginx_rps_ratio: round(manyRouter.rps / manyNginx.rps),
+      abort_seconds: abortSeconds,
+      abort_requests: aborted,
+      abort_rss_mb_before: before.rssMb,
+      abort_rss_mb_after: afterStats.rssMb,
+      abort_sockets_before: before.sockets,
+      abort_sockets_after: afterStats.sockets,
+      cpus: os.cpus().length,
+      loadavg_1m: round(os.loadavg()[0]),
+    };
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  runRouterBench({ quick: process.argv.includes('--quick'), abortSeconds: Number(process.env.BENCH_ABORT_SECONDS) || undefined }).then(
+    (r) => console.log(JSON.stringify(r, null, 2)),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
