@@ -79,7 +79,16 @@ const stacks: Command = {
   async run(ctx) {
     const list = await ctx.api().request<Row[]>('GET', '/stacks');
     if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(list, [['name', 'Stack'], ['version', 'Version'], ['buildDigest', 'Build image'], ['runDigest', 'Run image'], ['createdAt', 'Built']]);
+    ctx.out.table(
+      list.map((s) => ({
+        ...s,
+        name: s.default ? `${s.name} (default)` : s.name,
+        run: String(s.runDigest ?? '').slice(7, 19),
+        build: String(s.buildDigest ?? '').slice(7, 19),
+        apps: Array.isArray(s.apps) ? s.apps.length : 0,
+      })),
+      [['name', 'Stack'], ['version', 'Version'], ['build', 'Build image'], ['run', 'Run image'], ['apps', 'Apps']],
+    );
   },
 };
 
@@ -92,7 +101,7 @@ const stacksUpdate: Command = {
     ctx.out.err('Rebuilding the stack images (debootstrap + apt-get upgrade)...');
     const r = await ctx.api().request<Row>('POST', '/stacks/update', {});
     if (ctx.out.json) return ctx.out.printJson(r);
-    ctx.out.log(`Stack ${r.name} updated: ${JSON.stringify(r)}`);
+    ctx.out.log(`Stack ${r.name} rebuilt in ${r.seconds}s: ${r.run}`);
     ctx.out.log('Apps pick it up on their next build (or rebase).');
   },
 };

@@ -11,6 +11,7 @@ import { createPsRoutes } from './ps';
 import { createReleasesRoutes } from './releases';
 import { createDomainsRoutes } from './domains';
 import { createStatusRoutes } from './status';
+import { createStacksRoutes } from './stacks';
 
 export type { ApiDeps } from './context';
 
@@ -56,6 +57,7 @@ export function createApiRouter(deps: ApiDeps): Router {
   api.use(createReleasesRoutes(deps));
   api.use(createDomainsRoutes(deps));
   api.use(createStatusRoutes(deps));
+  api.use(createStacksRoutes(deps));
   if (deps.buildsRoutes) api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {

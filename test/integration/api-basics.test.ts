@@ -89,3 +89,34 @@ test('config values are readable via the API and not in clear text in the databa
     assert.ok(!bytes.includes(Buffer.from(secret)), `${f} holds the value in clear text`);
   }
 });
+
+test('status reports versions, health of server, router and dockerd, URLs, domain and disk use', async () => {
+  const s = await api('GET', '/status');
+  assert.equal(s.status, 200);
+  assert.equal(s.json.server.status, 'ok');
+  assert.match(s.json.server.version, /^\d+\.\d+\.\d+/);
+  // No router runs in this test: reported down with the URL it polled, not hidden.
+  assert.equal(s.json.router.status, 'down');
+  assert.equal(s.json.router.url, `http://127.0.0.1:${srv.httpPort}/healthz`);
+  assert.equal(s.json.docker.status, 'ok');
+  assert.match(s.json.docker.version, /^\d+\./);
+  assert.equal(s.json.domain, 'localhost');
+  assert.equal(s.json.urls.api, srv.url);
+  assert.deepEqual(s.json.ports, { api: srv.apiPort, http: srv.httpPort, https: srv.httpsPort });
+  for (const k of ['images', 'caches', 'repos', 'builds', 'logs']) assert.equal(typeof s.json.disk[k], 'number', k);
+  assert.ok(Array.isArray(s.json.apps));
+});
+
+test('stacks are listed for users; stacks:update is for admins only', async () => {
+  const u = await api('POST', '/users', { body: { email: 'plain@example.com' } });
+  assert.equal(u.status, 201);
+  assert.match(u.json.token, /^slw_/);
+  const list = await api('GET', '/stacks', { token: u.json.token });
+  assert.equal(list.status, 200);
+  assert.equal(list.json[0].name, 'bookworm');
+  const upd = await api('POST', '/stacks/update', { token: u.json.token, body: {} });
+  assert.equal(upd.status, 403);
+  assert.equal(upd.json.id, 'forbidden');
+  const users = await api('GET', '/users', { token: u.json.token });
+  assert.equal(users.status, 403);
+});

@@ -213,6 +213,7 @@ test('--json output parses for every read command', async () => {
     ['buildpacks', '-a', 'json-app'],
     ['maintenance', '-a', 'json-app'],
     ['status'],
+    ['stacks'],
     ['domains', '-a', 'json-app'],
     ['certs', '-a', 'json-app'],
     ['ps:formation', '-a', 'json-app'],

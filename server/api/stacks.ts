@@ -1,0 +1,74 @@
+import * as path from 'node:path';
+import { Router } from 'express';
+import { SlipwayError } from '../../common/errors';
+import { openImageStore } from '../../buildpacks/oci/layout';
+import { ensureStack } from '../../stacks/builder';
+import { requireAdmin } from '../auth/permissions';
+import { auth, recordAs, type ApiDeps } from './context';
+
+/**
+ * Stacks: what the store holds (stacks/NAME-KIND:TAG) and which apps use each stack; stacks:update
+ * (admins) rebuilds both images with fresh security updates under a new tag (one at a time; it
+ * takes a minute or two). Apps pick the new run image up on their next build or rebase.
+ */
+export function createStacksRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  let updating: Promise<unknown> | undefined;
+
+  r.get('/stacks', async (_req, res) => {
+    auth(res);
+    const store = openImageStore(deps.paths.images);
+    const tags = (await store.listTags()).filter((t) => t.ref.startsWith('stacks/'));
+    const apps = deps.state.apps.list();
+    const names = new Set([deps.config.stack, ...apps.map((a) => a.stack)]);
+    res.json(
+      [...names].sort().map((name) => {
+        const of = (kind: string) => tags.filter((t) => t.ref.startsWith(`stacks/${name}-${kind}:`));
+        const latest = (kind: string) => of(kind).find((t) => t.ref.endsWith(':latest'))?.descriptor.digest ?? null;
+        const latestRun = latest('run');
+        const versions = of('run').filter((t) => !t.ref.endsWith(':latest')).map((t) => t.ref.split(':')[1]);
+        return {
+          name,
+          default: name === deps.config.stack,
+          buildDigest: latest('build'),
+          runDigest: latestRun,
+          version: of('run').find((t) => !t.ref.endsWith(':latest') && t.descriptor.digest === latestRun)?.ref.split(':')[1] ?? null,
+          versions,
+          apps: apps.filter((a) => a.stack === name).map((a) => a.name),
+        };
+      }),
+    );
+  });
+
+  r.post('/stacks/update', async (_req, res) => {
+    const { user } = auth(res);
+    requireAdmin(user, 'update stacks');
+    if (!deps.docker) throw new SlipwayError('DOCKER_UNAVAILABLE', 'Docker is not available to this server', { hint: 'see slipway status' });
+    if (updating) throw new SlipwayError('CONFLICT', 'a stack update is already running', { hint: 'wait for it to finish, then see slipway stacks' });
+    const started = Date.now();
+    const work = ensureStack({
+      stack: deps.config.stack,
+      store: openImageStore(deps.paths.images),
+      docker: deps.docker,
+      workDir: path.join(deps.paths.stacks, 'work'),
+      force: true,
+      log: (l) => console.log(`slipway-server: stacks:update: ${l}`),
+    });
+    updating = work;
+    try {
+      const images = await work;
+      recordAs(deps, user.email, { action: 'stack.update', message: `Stack ${deps.config.stack} rebuilt (${images.run.ref})` });
+      res.json({
+        name: deps.config.stack,
+        build: images.build.ref,
+        run: images.run.ref,
+        runDigest: images.run.manifestDigest,
+        seconds: Math.round((Date.now() - started) / 1000),
+      });
+    } finally {
+      updating = undefined;
+    }
+  });
+
+  return r;
+}
