@@ -13,6 +13,11 @@ import { buildQueueWaitMs } from './builds/settings';
 import { lifecycleBuild } from './builds/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
+import { createDockerDriver, createRuntime, type Runtime } from './runtime';
+import { createReleaseService } from './releases';
+import { createRoutesPublisher } from './routes/publish';
+import { ensureImageInDocker } from './images/pull';
+import { collectGarbage } from './images/gc';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -28,26 +33,46 @@ async function main(): Promise<void> {
   const docker = new Docker();
   const logs = createLogHub({ paths });
 
+  const store = openImageStore(paths.images);
+
+  // Runtime and routes need each other: the publisher reads the runtime's healthy web dynos, the
+  // runtime publishes after every swap/scale/stop.
+  let runtime: Runtime | undefined;
+  const routes = createRoutesPublisher({ state, paths, config, listWebBackends: (a) => runtime?.listWebBackends(a) ?? [] });
+  runtime = createRuntime({
+    state, paths, logs, store,
+    driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle }),
+    ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, store, ref }),
+    publishRoutes: () => routes.publish(),
+    collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
+  });
+  const releases = createReleaseService({ state, runtime, logs });
+
   const builds = createBuildService({
-    state, paths, config, docker, logs,
-    store: openImageStore(paths.images),
+    state, paths, config, docker, logs, store,
     queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
     build: lifecycleBuild(),
+    release: (input) => releases.createFromBuild(input),
   });
   const git = createGitService({ state, paths, builds });
   await git.start();
 
   const app = createHttpApp({
     config, paths, state, docker, logs, git,
-    api: { createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }) },
+    api: {
+      createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
+      runtime, releases, publishRoutes: () => routes.publish(),
+    },
   });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   server.on('upgrade', app.locals.onUpgrade);
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
+  // After listening: dyno images are pulled from this server's own registry (/v2/).
+  await runtime.start();
   console.log(`slipway-server listening on http://${config.bindHost}:${config.apiPort} (home ${config.home})`);
 
-  onShutdown('slipway-server', [server], [() => git.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', [server], [() => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 main().catch((err) => {
