@@ -5,7 +5,8 @@ import { applyEnvOps, layerEnvOps, platformEnvOps, type EnvOp } from './env-file
 import { baseEnv, indent, type PhaseContext } from './context';
 import { parseProcfile, runLegacy, writeConfigVarDefaults } from './legacy';
 import { planFor, removeMet } from './plan';
-import { bool, readTomlIfExists, str, table, tableArray, writeToml } from './toml-files';
+import { bool, readTomlIfExistsIn, str, table, tableArray, writeTomlIn } from './toml-files';
+import { assertInside, existsIn, readFileIn } from './safe-fs';
 import { escapeId, type Buildpack, type LayerMetadata, type PlanEntry, type ProcessDef } from './types';
 import { bpImageDir, chownBuildUser, STEP } from './workspace';
 
@@ -53,7 +54,7 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
       if (r.depsDir) {
         for (const [sub, v] of [['bin', 'PATH'], ['lib', 'LD_LIBRARY_PATH']]) buildOps.push({ name: v, action: 'prepend', value: `${r.depsDir}/${sub}`, delim: ':' });
       }
-      writeConfigVarDefaults(ctx.ws.app, r.configVars);
+      writeConfigVarDefaults(ctx.ws.root, ctx.ws.app, r.configVars);
       for (const p of r.processes) legacyTypes.add(p.type);
       processes = mergeProcesses(processes, r.processes);
       built.push({ bp, layers: {} });
@@ -63,9 +64,9 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
     const layersHost = path.join(ctx.ws.layers, esc);
     const io = path.join(ctx.ws.io, 'build', esc);
     fs.mkdirSync(layersHost, { recursive: true });
-    fs.mkdirSync(io, { recursive: true });
+    assertInside(ctx.ws.root, layersHost);
     const myPlan = planFor(plan, bp.id);
-    writeToml(path.join(io, 'plan.toml'), { entries: myPlan.map((r) => ({ name: r.name, metadata: r.metadata })) });
+    writeTomlIn(ctx.ws.root, path.join(io, 'plan.toml'), { entries: myPlan.map((r) => ({ name: r.name, metadata: r.metadata })) });
     await chownBuildUser(layersHost, io);
     if (!bp.clearEnv) applyEnvOps(env, platformEnvOps(ctx.env));
     if (exports.length) env.SLIPWAY_EXPORTS = exports.join(':');
@@ -79,17 +80,17 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
         details: { phase: 'build', buildpack: bp.id, exitCode: r.code },
       });
     }
-    const layers = readLayers(layersHost, bp);
+    const layers = readLayers(ctx.ws.root, layersHost, bp);
     for (const name of Object.keys(layers).sort()) {
-      if (layers[name].build) buildOps.push(...layerEnvOps(path.join(layersHost, name), `/layers/${esc}/${name}`, 'build'));
+      if (layers[name].build) buildOps.push(...layerEnvOps(path.join(layersHost, name), `/layers/${esc}/${name}`, 'build', undefined, ctx.ws.root));
     }
-    const launch = readLaunchToml(path.join(layersHost, 'launch.toml'), bp);
+    const launch = readLaunchToml(ctx.ws.root, path.join(layersHost, 'launch.toml'), bp);
     for (const l of launch.labels) labels[l.key] = l.value;
     processes = mergeProcesses(processes, launch.processes);
     const d = launch.processes.find((p) => p.default);
     if (d) explicitDefault = d.type;
     else if (explicitDefault && launch.processes.some((p) => p.type === explicitDefault)) explicitDefault = undefined;
-    const buildToml = readTomlIfExists(path.join(layersHost, 'build.toml'), `${bp.id} build.toml`);
+    const buildToml = readTomlIfExistsIn(ctx.ws.root, path.join(layersHost, 'build.toml'), `${bp.id} build.toml`);
     const unmet = new Set(tableArray(buildToml?.unmet, `${bp.id} build.toml`, 'unmet').map((u) => str(u.name, `${bp.id} build.toml`, 'unmet.name')));
     for (const u of unmet) {
       if (!myPlan.some((p) => p.name === u)) {
@@ -97,16 +98,16 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
       }
     }
     plan = removeMet(plan, bp.id, unmet);
-    const storeToml = readTomlIfExists(path.join(layersHost, 'store.toml'), `${bp.id} store.toml`);
+    const storeToml = readTomlIfExistsIn(ctx.ws.root, path.join(layersHost, 'store.toml'), `${bp.id} store.toml`);
     built.push({ bp, layers, store: table(storeToml?.metadata, `${bp.id} store.toml`, 'metadata') });
   }
 
   // The Procfile wins over release defaults per type (and lists types of its own) in groups with
   // legacy buildpacks; CNB-only groups get Procfile processes from a Procfile buildpack.
   const procfile = path.join(ctx.ws.app, 'Procfile');
-  if (legacyTypes.size > 0 || (group.some((b) => b.kind === 'legacy') && fs.existsSync(procfile))) {
-    if (fs.existsSync(procfile)) {
-      const types = parseProcfile(fs.readFileSync(procfile, 'utf8'));
+  if (group.some((b) => b.kind === 'legacy') && existsIn(ctx.ws.root, procfile)) {
+    {
+      const types = parseProcfile(readFileIn(ctx.ws.root, procfile));
       const fromProcfile = Object.entries(types)
         .filter(([t]) => legacyTypes.has(t) || !processes.some((p) => p.type === t))
         .map(([type, cmd]) => ({ type, command: [cmd], args: [], direct: false, default: false, buildpackId: 'procfile' }));
@@ -127,14 +128,14 @@ function mergeProcesses(current: ProcessDef[], added: ProcessDef[]): ProcessDef[
 
 const RESERVED = new Set(['launch', 'build', 'store']);
 
-function readLayers(layersHost: string, bp: Buildpack): Record<string, LayerMetadata> {
+function readLayers(root: string, layersHost: string, bp: Buildpack): Record<string, LayerMetadata> {
   const out: Record<string, LayerMetadata> = {};
   for (const f of fs.readdirSync(layersHost).sort()) {
     if (!f.endsWith('.toml') || f.endsWith('.sbom.toml')) continue;
     const name = f.slice(0, -'.toml'.length);
     if (RESERVED.has(name)) continue;
     const file = path.join(layersHost, f);
-    const doc = readTomlIfExists(file, `buildpack ${bp.id} layer metadata`) ?? {};
+    const doc = readTomlIfExistsIn(root, file, `buildpack ${bp.id} layer metadata`) ?? {};
     const types = table(doc.types, file, 'types') ?? {};
     const l: LayerMetadata = {
       launch: bool(types.launch, file, 'types.launch'),
@@ -153,8 +154,8 @@ function readLayers(layersHost: string, bp: Buildpack): Record<string, LayerMeta
   return out;
 }
 
-function readLaunchToml(file: string, bp: Buildpack): { processes: ProcessDef[]; labels: Array<{ key: string; value: string }> } {
-  const doc = readTomlIfExists(file, `buildpack ${bp.id} launch.toml`);
+function readLaunchToml(root: string, file: string, bp: Buildpack): { processes: ProcessDef[]; labels: Array<{ key: string; value: string }> } {
+  const doc = readTomlIfExistsIn(root, file, `buildpack ${bp.id} launch.toml`);
   if (!doc) return { processes: [], labels: [] };
   const where = `${file} (buildpack ${bp.id})`;
   const processes = tableArray(doc.processes, where, 'processes').map((p): ProcessDef => {

@@ -34,11 +34,15 @@ export interface ExecOptions {
   onLine?: (line: string) => void;
   /** Keep stdout out of onLine (bin/release YAML, legacy detect names). */
   captureStdout?: boolean;
+  /** Leave the container running afterwards (the next exec follows at once; call freeze() after). */
+  keepRunning?: boolean;
 }
 
 export interface BuildContainer {
   id: string;
   exec(opts: ExecOptions): Promise<ExecResult>;
+  /** Freeze the container now (no-op while a step runs). */
+  freeze(): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -93,8 +97,42 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     throw new SlipwayError('DOCKER_UNAVAILABLE', `could not start the build container: ${(err as Error).message}`, { cause: err });
   }
 
+  // Frozen (docker pause) whenever no step runs: the host reads and writes buildpack-owned files
+  // only then, so a leftover background process cannot swap a path under it (see safe-fs.ts).
+  // Steps may run in parallel (detect), so the freeze follows a count of running execs.
+  let running = 0;
+  let paused = false;
+  let freezing: Promise<void> = Promise.resolve();
+  const thaw = async () => {
+    await freezing;
+    if (paused) {
+      paused = false;
+      await container.unpause();
+    }
+  };
+  const freeze = () => {
+    freezing = freezing.then(async () => {
+      if (running === 0 && !paused && !removed) {
+        paused = true;
+        await container.pause().catch(() => {});
+      }
+    });
+    return freezing;
+  };
+
   async function exec(e: ExecOptions): Promise<ExecResult> {
     if (removed) throw new SlipwayError('BUILD_FAILED', 'the build container is gone (build aborted or timed out)');
+    running++;
+    try {
+      await thaw();
+      return await execInner(e);
+    } finally {
+      running--;
+      if (!e.keepRunning) await freeze();
+    }
+  }
+
+  async function execInner(e: ExecOptions): Promise<ExecResult> {
     const x = await container.exec({
       Cmd: e.cmd,
       Env: Object.entries(e.env).map(([k, v]) => `${k}=${v}`),
@@ -137,7 +175,7 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     };
   }
 
-  const bc: BuildContainer = { id: container.id, exec, remove };
+  const bc: BuildContainer = { id: container.id, exec, freeze, remove };
   opts.signal?.addEventListener('abort', () => void remove(), { once: true });
   return bc;
 }

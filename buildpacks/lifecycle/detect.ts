@@ -5,6 +5,7 @@ import { applyEnvOps, platformEnvOps } from './env-files';
 import { baseEnv, type PhaseContext } from './context';
 import { planOptions, resolvePlan, type Candidate } from './plan';
 import { parseToml, writeToml } from './toml-files';
+import { readFileIn, writeFileIn } from './safe-fs';
 import type { Buildpack, DetectResult, GroupMember, PlanEntry } from './types';
 import { escapeId } from './types';
 import { bpImageDir, chownBuildUser, STEP } from './workspace';
@@ -32,8 +33,7 @@ async function runDetect(ctx: PhaseContext, bp: Buildpack): Promise<DetectResult
     return { code: r.code, output: (r.stdout + r.stderr).trim(), plan: [] };
   }
   const io = path.join(ctx.ws.io, 'detect', escapeId(bp.id));
-  fs.mkdirSync(io, { recursive: true });
-  fs.writeFileSync(path.join(io, 'plan.toml'), '');
+  writeFileIn(ctx.ws.root, path.join(io, 'plan.toml'), '');
   await chownBuildUser(io);
   const planPath = `/cnb/slipway/detect/${escapeId(bp.id)}/plan.toml`;
   const env = baseEnv(ctx);
@@ -43,7 +43,7 @@ async function runDetect(ctx: PhaseContext, bp: Buildpack): Promise<DetectResult
   let plan: DetectResult['plan'] = [];
   if (r.code === 0) {
     const file = path.join(io, 'plan.toml');
-    const text = fs.readFileSync(file, 'utf8');
+    const text = readFileIn(ctx.ws.root, file);
     plan = text.trim() ? planOptions(parseToml(text, `${bp.id}'s build plan`, 'build plan'), `${bp.id} (${file})`) : [];
   }
   return { code: r.code, output: (r.stdout + r.stderr).trim(), plan };

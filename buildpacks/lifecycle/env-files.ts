@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { assertInside, readFileIn } from './safe-fs';
 
 /**
  * CNB environment files (env/, env.build/, env.launch/, env.launch/<process>/): the file name up
@@ -20,28 +21,32 @@ export interface EnvOp {
 const ACTIONS: Record<string, EnvAction> = { override: 'override', default: 'default', prepend: 'prepend', append: 'append' };
 
 /** Reads one env directory. Files are taken in lexical order, like the reference lifecycle. */
-export function readEnvDir(dir: string, noSuffix: EnvAction = 'override'): EnvOp[] {
+export function readEnvDir(dir: string, noSuffix: EnvAction = 'override', root?: string): EnvOp[] {
   let names: string[];
   try {
+    if (root) assertInside(root, dir);
     names = fs.readdirSync(dir).sort();
-  } catch {
+  } catch (err) {
+    if ((err as { code?: string }).code === 'BUILD_FAILED') throw err;
     return [];
   }
+  // Files a buildpack wrote are read without following links (see safe-fs.ts).
+  const read = (f: string) => (root ? readFileIn(root, f) : fs.readFileSync(f, 'utf8'));
   const delims = new Map<string, string>();
   for (const f of names) {
-    if (f.endsWith('.delim')) delims.set(f.slice(0, -'.delim'.length), fs.readFileSync(path.join(dir, f), 'utf8'));
+    if (f.endsWith('.delim')) delims.set(f.slice(0, -'.delim'.length), read(path.join(dir, f)));
   }
   const ops: EnvOp[] = [];
   for (const f of names) {
     const full = path.join(dir, f);
-    if (!fs.statSync(full).isFile()) continue;
+    if (!fs.lstatSync(full).isFile()) continue;
     const dot = f.indexOf('.');
     const name = dot < 0 ? f : f.slice(0, dot);
     const suffix = dot < 0 ? '' : f.slice(dot + 1);
     if (suffix === 'delim' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
     const action = suffix === '' ? noSuffix : ACTIONS[suffix];
     if (!action) continue;
-    ops.push({ name, action, value: fs.readFileSync(full, 'utf8'), delim: delims.get(name) ?? '' });
+    ops.push({ name, action, value: read(full), delim: delims.get(name) ?? '' });
   }
   return ops;
 }
@@ -86,18 +91,18 @@ const LAUNCH_PATHS: Array<[string, string[]]> = [
  * env.launch/<process>/ when a process is given). `hostDir` is where the layer is on this machine,
  * `imageDir` where the buildpack sees it (the same files, mounted at /layers/...).
  */
-export function layerEnvOps(hostDir: string, imageDir: string, phase: 'build' | 'launch', processType?: string): EnvOp[] {
+export function layerEnvOps(hostDir: string, imageDir: string, phase: 'build' | 'launch', processType?: string, root?: string): EnvOp[] {
   const ops: EnvOp[] = [];
   for (const [sub, vars] of phase === 'build' ? BUILD_PATHS : LAUNCH_PATHS) {
     if (isDir(path.join(hostDir, sub))) {
       for (const v of vars) ops.push({ name: v, action: 'prepend', value: `${imageDir}/${sub}`, delim: ':' });
     }
   }
-  ops.push(...readEnvDir(path.join(hostDir, 'env')));
-  if (phase === 'build') ops.push(...readEnvDir(path.join(hostDir, 'env.build')));
+  ops.push(...readEnvDir(path.join(hostDir, 'env'), 'override', root));
+  if (phase === 'build') ops.push(...readEnvDir(path.join(hostDir, 'env.build'), 'override', root));
   else {
-    ops.push(...readEnvDir(path.join(hostDir, 'env.launch')));
-    if (processType) ops.push(...readEnvDir(path.join(hostDir, 'env.launch', processType)));
+    ops.push(...readEnvDir(path.join(hostDir, 'env.launch'), 'override', root));
+    if (processType) ops.push(...readEnvDir(path.join(hostDir, 'env.launch', processType), 'override', root));
   }
   return ops;
 }
@@ -142,7 +147,7 @@ export function envOpToBash(op: EnvOp): string {
 
 function isDir(p: string): boolean {
   try {
-    return fs.statSync(p).isDirectory();
+    return fs.lstatSync(p).isDirectory();
   } catch {
     return false;
   }

@@ -9,7 +9,7 @@ import type { LayerCache } from './cache';
 import { generateLaunchScript, LAUNCHER_PATH, LAUNCHER_SCRIPT, LAUNCH_SCRIPT_PATH, type LaunchLayer } from './launcher';
 import type { Restored } from './restore';
 import { parentDirs, walkDir, writeTar, type TarEntry } from './tar';
-import { stringifyToml, writeToml } from './toml-files';
+import { stringifyToml, writeToml, writeTomlIn } from './toml-files';
 import { escapeId, type BuildpackLayersMetadata, type LifecycleMetadata } from './types';
 import type { Workspace } from './workspace';
 
@@ -133,8 +133,8 @@ export async function exportImage(opts: {
     labels: Object.entries(built.labels).map(([key, value]) => ({ key, value })),
     'buildpack-default-process-type': built.defaultProcess,
   };
-  writeToml(path.join(ws.layers, 'config', 'metadata.toml'), metadataToml);
-  const launchSh = generateLaunchScript({ processes: built.processes, defaultProcess: built.defaultProcess, layers: launchLayers });
+  writeTomlIn(ws.root, path.join(ws.layers, 'config', 'metadata.toml'), metadataToml);
+  const launchSh = generateLaunchScript({ processes: built.processes, defaultProcess: built.defaultProcess, layers: launchLayers, root: ws.root });
   const configEntries: TarEntry[] = [
     ...parentDirs(LAUNCH_SCRIPT_PATH, APP_OWNER),
     { path: '/layers/config/metadata.toml', type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(stringifyToml(metadataToml)) },

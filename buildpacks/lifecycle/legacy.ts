@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { SlipwayError } from '../../common/errors';
 import { CONFIG_KEY_RE } from '../../common/names';
 import { shQuote } from './env-files';
+import { writeFileIn } from './safe-fs';
 import type { BuildContainer } from './container';
 import type { Buildpack, ProcessDef } from './types';
 import { bpHostDir, bpImageDir, STEP, type Workspace } from './workspace';
@@ -43,7 +44,7 @@ export async function runLegacy(opts: {
   const idx = String(opts.index).padStart(String(opts.total).length, '0');
   const env = { ...opts.env, BUILD_DIR: '/app', CACHE_DIR, ENV_DIR, HOME: '/app', APP_DIR: '/app', DEPS_DIR };
   const step = async (script: string, args: string[]) => {
-    const r = await container.exec({ cmd: [STEP, `${dir}/bin/${script}`, ...args], env, onLine: opts.onLine });
+    const r = await container.exec({ cmd: [STEP, `${dir}/bin/${script}`, ...args], env, onLine: opts.onLine, keepRunning: true });
     if (r.code !== 0) {
       throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id} failed: bin/${script} exited with ${r.code}`, {
         hint: 'see the buildpack output above; the build workspace is kept for inspection',
@@ -53,7 +54,7 @@ export async function runLegacy(opts: {
   };
   let depsDir: string | undefined;
   if (has('supply') && !has('compile')) {
-    await container.exec({ cmd: ['mkdir', '-p', `${DEPS_DIR}/${idx}`], env });
+    await container.exec({ cmd: ['mkdir', '-p', `${DEPS_DIR}/${idx}`], env, keepRunning: true });
     await step('supply', ['/app', CACHE_DIR, DEPS_DIR, idx]);
     depsDir = `${DEPS_DIR}/${idx}`;
     if (has('finalize')) await step('finalize', ['/app', CACHE_DIR, DEPS_DIR, idx, '/app/.profile.d']);
@@ -65,7 +66,7 @@ export async function runLegacy(opts: {
   let processes: ProcessDef[] = [];
   let configVars: Record<string, string> = {};
   if (has('release')) {
-    const r = await container.exec({ cmd: [STEP, `${dir}/bin/release`, '/app'], env, captureStdout: true, onLine: opts.onLine });
+    const r = await container.exec({ cmd: [STEP, `${dir}/bin/release`, '/app'], env, captureStdout: true, onLine: opts.onLine, keepRunning: true });
     if (r.code !== 0) {
       throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id} failed: bin/release exited with ${r.code}`, {
         details: { phase: 'build', buildpack: bp.id, exitCode: r.code, script: 'release' },
@@ -73,6 +74,7 @@ export async function runLegacy(opts: {
     }
     ({ processes, configVars } = parseRelease(r.stdout, bp.id));
   }
+  await container.freeze();
   const exportFile = fs.existsSync(path.join(host, 'export')) ? `${dir}/export` : undefined;
   return { processes, configVars, exportFile, depsDir };
 }
@@ -114,13 +116,12 @@ function releaseError(bpId: string, msg: string): SlipwayError {
 }
 
 /** release config_vars become launch-time defaults: they never override a config var. */
-export function writeConfigVarDefaults(appDir: string, vars: Record<string, string>): void {
+export function writeConfigVarDefaults(root: string, appDir: string, vars: Record<string, string>): void {
   const keys = Object.keys(vars);
   if (keys.length === 0) return;
   const dir = path.join(appDir, '.profile.d');
-  fs.mkdirSync(dir, { recursive: true });
   const body = keys.map((k) => `[ -n "\${${k}:-}" ] || export ${k}=${shQuote(vars[k])}`).join('\n') + '\n';
-  fs.appendFileSync(path.join(dir, '00_config_vars.sh'), body);
+  writeFileIn(root, path.join(dir, '00_config_vars.sh'), body, { append: true });
 }
 
 /** Procfile: `type: command` lines; `#` comments. */

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeToml } from './toml-files';
+import { writeTomlIn } from './toml-files';
+import { assertInside } from './safe-fs';
 import { extractTar } from './tar';
 import type { LayerCache } from './cache';
 import { escapeId, type Buildpack, type LifecycleMetadata } from './types';
@@ -26,6 +27,8 @@ export async function restore(opts: { ws: Workspace; group: Buildpack[]; previou
     if (bp.kind !== 'cnb') continue;
     const dir = path.join(opts.ws.layers, escapeId(bp.id));
     fs.mkdirSync(dir, { recursive: true });
+    assertInside(opts.ws.root, dir);
+    const writeToml = (file: string, v: Record<string, unknown>) => writeTomlIn(opts.ws.root, file, v);
     const fromImage = opts.previous?.buildpacks.find((b) => b.key === bp.id);
     const fromCache = cacheMeta.buildpacks.find((b) => b.key === bp.id);
     const mine = new Map<string, string>();

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import TOML from '@iarna/toml';
 import { SlipwayError } from '../../common/errors';
+import { readFileIn, writeFileIn } from './safe-fs';
 
 /**
  * TOML in and out for the CNB file formats. A malformed file written by a buildpack must end in a
@@ -25,6 +26,20 @@ export function readToml(file: string, what = 'file'): Record<string, unknown> {
 
 export function readTomlIfExists(file: string, what = 'file'): Record<string, unknown> | undefined {
   return fs.existsSync(file) ? readToml(file, what) : undefined;
+}
+
+/** readToml for files a buildpack could have written: never follows a link out of `root`. */
+export function readTomlIfExistsIn(root: string, file: string, what = 'file'): Record<string, unknown> | undefined {
+  try {
+    fs.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+  return parseToml(readFileIn(root, file), file, what);
+}
+
+export function writeTomlIn(root: string, file: string, value: Record<string, unknown>): void {
+  writeFileIn(root, file, stringifyToml(value));
 }
 
 /** Drops undefined/null members (TOML has no null) so stringify never throws on optional fields. */

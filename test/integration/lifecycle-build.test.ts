@@ -193,3 +193,14 @@ test('rebase puts the app layers on a new run image unchanged, and the image sti
   assert.equal(run(image, 'cat /etc/slipway-patched'), 'patched');
   assert.equal(run(image), 'hello from greet: world');
 });
+
+test('symlinks a buildpack plants to host files are never followed by the platform', async () => {
+  // env.launch/STOLEN -> /etc/hostname: ignored (not a regular file), the app never sees it.
+  const ok = await build(opts({ buildpacks: [BP('cnb-sneaky')], env: { SNEAKY: 'env' } }));
+  const image = await toDocker(ok.manifestDigest);
+  assert.equal(run(image), 'none');
+  // A launch layer that is a link to /etc, or launch.toml linked to /etc/passwd: the build fails.
+  for (const mode of ['layer', 'toml']) {
+    await assert.rejects(build(opts({ buildpacks: [BP('cnb-sneaky')], env: { SNEAKY: mode } })), /point outside the build workspace/, mode);
+  }
+});
