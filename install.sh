@@ -159,9 +159,9 @@ UNIT
   fi
 }
 
-wait_healthy() { # name url
+wait_healthy() { # name url [host header]
   for _ in $(seq 1 100); do
-    if curl -fsS --max-time 2 "$2" >/dev/null 2>&1; then info "$1 is healthy ($2)"; return 0; fi
+    if curl -fsS --max-time 2 ${3:+-H "Host: $3"} "$2" >/dev/null 2>&1; then info "$1 is healthy ($2)"; return 0; fi
     sleep 0.2
   done
   tail -n 20 "$log_dir/$1.log" >&2 2>/dev/null || true
@@ -174,7 +174,9 @@ stop_daemon server server
 start_daemon server
 wait_healthy slipway-server "http://127.0.0.1:$SLIPWAY_API_PORT/healthz"
 start_daemon router
-wait_healthy slipway-router "http://127.0.0.1:$SLIPWAY_HTTP_PORT/healthz"
+# The router answers its own health check only for the reserved host name "slipway-router",
+# so an app's /healthz is never shadowed.
+wait_healthy slipway-router "http://127.0.0.1:$SLIPWAY_HTTP_PORT/healthz" slipway-router
 
 step "Installing the slipway command into $SLIPWAY_BIN_DIR"
 mkdir -p "$SLIPWAY_BIN_DIR"
