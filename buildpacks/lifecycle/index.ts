@@ -49,6 +49,8 @@ export interface BuildOptions {
   buildpackDirs?: string[];
   /** Where buildpacks fetched by URL are cached (default: <cacheDir>/buildpacks). */
   buildpackCacheDir?: string;
+  /** Allow absolute host directories in `buildpacks` (local builds and tests; never for pushes). */
+  allowHostPaths?: boolean;
 }
 
 export interface BuildResult {
@@ -110,6 +112,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         buildpacks: opts.buildpacks,
         env: opts.env,
         buildpackDirs: opts.buildpackDirs,
+        allowHostPaths: opts.allowHostPaths,
         fetchCacheDir: opts.buildpackCacheDir ?? path.join(opts.cacheDir, 'buildpacks'),
       }),
     );

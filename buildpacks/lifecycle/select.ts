@@ -32,6 +32,8 @@ export interface SelectOptions {
   /** Extra directories of buildpacks to index by id (besides buildpacks/builtin). */
   buildpackDirs?: string[];
   fetchCacheDir: string;
+  /** Allow absolute host directories in the explicit list (local builds and tests only). */
+  allowHostPaths?: boolean;
 }
 
 export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> {
@@ -47,6 +49,12 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
       return { id: bp.id, version: bp.version };
     }
     if (ref.startsWith('/') || ref.startsWith('.')) {
+      if (!inRepo && !opts.allowHostPaths) {
+        throw new SlipwayError('BUILD_FAILED', `buildpack ${JSON.stringify(ref)} is a path on the server`, {
+          hint: 'use a buildpack id (slipway/nodejs), a URL, or a path inside the app in project.toml',
+          details: { phase: 'detect' },
+        });
+      }
       const dir = inRepo ? insideRepo(opts.sourceDir, ref) : path.resolve(ref);
       const bp = loadBuildpack(dir);
       index.add(bp);
@@ -82,7 +90,14 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
 }
 
 function insideRepo(root: string, rel: string): string {
-  const dir = path.resolve(root, rel);
+  let dir = path.resolve(root, rel);
+  // Resolve links too: a symlink in the repo must not reach the server's own files.
+  try {
+    dir = fs.realpathSync(dir);
+    root = fs.realpathSync(root);
+  } catch {
+    throw new SlipwayError('BUILD_FAILED', `buildpack path ${JSON.stringify(rel)} does not exist in the app`, { hint: 'check the uri in project.toml', details: { phase: 'detect' } });
+  }
   const r = path.relative(root, dir);
   if (r.startsWith('..') || path.isAbsolute(r)) {
     throw new SlipwayError('BUILD_FAILED', `buildpack path ${JSON.stringify(rel)} points outside the app`, {
@@ -112,12 +127,14 @@ function readProject(sourceDir: string): Project {
     return typeof e.version === 'string' ? `${id}@${e.version}` : id;
   });
   const env: Record<string, string> = {};
-  for (const e of [...tableArray(io?.env, file, 'io.buildpacks.env'), ...tableArray(build?.env, file, 'build.env')]) {
+  // Schema 0.2 ([io.buildpacks], [[io.buildpacks.build.env]]) and 0.1 ([build], [[build.env]]).
+  const ioBuild = table(io?.build, file, 'io.buildpacks.build');
+  for (const e of [...tableArray(ioBuild?.env, file, 'io.buildpacks.build.env'), ...tableArray(build?.env, file, 'build.env')]) {
     env[str(e.name, file, 'build.env.name')] = str(e.value, file, 'build.env.value');
   }
   const globs = (v: unknown, f: string) => (v === undefined ? undefined : Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : badField(file, f));
-  const exclude = globs(build?.exclude, 'build.exclude');
-  const include = globs(build?.include, 'build.include');
+  const exclude = globs(io?.exclude ?? build?.exclude, 'build.exclude');
+  const include = globs(io?.include ?? build?.include, 'build.include');
   let filter: Project['exclude'];
   if (include) {
     const res = include.map(globToRegExp);

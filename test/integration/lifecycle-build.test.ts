@@ -51,6 +51,7 @@ function opts(over: Partial<BuildOptions> = {}): BuildOptions {
     env: {},
     caBundle: '/etc/ssl/certs/ca-certificates.crt',
     labels: { 'io.slipway.home': home.home },
+    allowHostPaths: true,
     output: (l) => lines.push(l),
     buildpacks: [BP('cnb-greeter'), BP('legacy-hello'), BP('cnb-consumer'), BP('legacy-second')],
     ...over,

@@ -41,6 +41,7 @@ before(async () => {
     env: {},
     caBundle: '/etc/ssl/certs/ca-certificates.crt',
     labels: { 'io.slipway.home': home.home },
+    allowHostPaths: true,
     output: () => {},
     buildpacks: [path.join(FIX, 'buildpacks', 'cnb-greeter')],
   });
