@@ -78,7 +78,7 @@ detect_package_manager() {
       ;;
     *)
       pm=npm
-      pm_version=$(npm --version)
+      pm_version=$npm_version
       ;;
   esac
   info "Package manager: ${pm%-berry} ${pm_version}${lockfile:+ ($lockfile)}"
@@ -146,6 +146,7 @@ install_dependencies() {
     reused=0
     rm -rf "$layers/modules" "$layers/dev_modules"
     run_install
+    mkdir -p node_modules   # an app without dependencies gets none
     mkdir -p "$layers/$install_layer"
     if [[ $install_layer == dev_modules ]]; then
       cp -a node_modules "$layers/dev_modules/node_modules"   # the build scripts keep the real tree
