@@ -35,7 +35,10 @@ export function baseEnv(ctx: Pick<PhaseContext, 'stack' | 'sourceVersion'>): Rec
   };
 }
 
-/** Buildpack output, Heroku style: steps unindented, everything else indented 7 spaces. */
+/**
+ * Buildpack output, Heroku style: `-----> ` steps and lines the buildpack already indented pass
+ * through as they are (Heroku buildpacks indent themselves); other lines get 7 spaces.
+ */
 export function indent(output: (l: string) => void): (line: string) => void {
-  return (line) => output(/^(-----> |--|==)/.test(line) ? line : `       ${line}`);
+  return (line) => output(/^(-----> |--|==|\s)/.test(line) || line === '' ? line : `       ${line}`);
 }
