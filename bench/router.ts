@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 /**
  * Router benchmark (docs/router.md has the numbers): the same fast backend measured directly,
  * through nginx (1 worker, upstream keep-alive, bench/nginx-router.conf) and through slipway-router
- * (1 process), with wrk over loopback in one run; then 1,000 concurrent keep-alive clients; then a
+ * (1 process), with wrk over loopback in one run, next to plain http-proxy and a minimal Node proxy
+ * for reference; then 1,000 concurrent keep-alive clients; then a
  * phase of clients that abort mid-response, with the router's RSS and open sockets before and after.
  * Run: `node dist/bench/router.js [--quick]`. Everything binds 127.0.0.1 and is stopped at the end.
  */
@@ -31,6 +32,32 @@ const s = http.createServer((req, res) => {
   res.end(body);
 });
 s.keepAliveTimeout = 5000;
+s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port));
+`;
+
+// Two reference proxies in their own processes: plain http-proxy with a keep-alive agent (the
+// design guide's 0.17x baseline) and the smallest possible Node proxy (http.request + agent + pipe,
+// nothing else): the ceiling of Node's http stack, to separate our costs from Node's.
+const HTTP_PROXY_SRC = (target: string) => `
+const http = require('http');
+const httpProxy = require(${JSON.stringify(require.resolve('http-proxy'))});
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512, timeout: 4000 });
+const proxy = httpProxy.createProxyServer({ target: ${JSON.stringify(target)}, agent, xfwd: true });
+proxy.on('error', (e, req, res) => { try { res.writeHead(502); res.end(); } catch {} });
+const s = http.createServer((req, res) => proxy.web(req, res));
+s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port));
+`;
+const MIN_PROXY_SRC = (port: number) => `
+const http = require('http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512, timeout: 4000 });
+const s = http.createServer((req, res) => {
+  const p = http.request({ host: '127.0.0.1', port: ${port}, method: req.method, path: req.url, headers: req.rawHeaders, agent, setHost: false }, (up) => {
+    res.writeHead(up.statusCode, up.rawHeaders);
+    up.pipe(res);
+  });
+  p.on('error', () => res.destroy());
+  p.end();
+});
 s.listen(0, '127.0.0.1', () => console.log('port=' + s.address().port));
 `;
 
@@ -197,12 +224,20 @@ export async function runRouterBench(opts: { quick: boolean; abortSeconds?: numb
     );
     children.push(router.child);
     const routerPort = Number(router.match[1]);
-    await Promise.all([waitForPort(backendPort), waitForPort(nginxPort), waitForPort(routerPort)]);
+    const plainProxy = await startChild(process.execPath, ['-e', HTTP_PROXY_SRC(`http://127.0.0.1:${backendPort}`)], {}, /port=(\d+)/);
+    children.push(plainProxy.child);
+    const plainProxyPort = Number(plainProxy.match[1]);
+    const minProxy = await startChild(process.execPath, ['-e', MIN_PROXY_SRC(backendPort)], {}, /port=(\d+)/);
+    children.push(minProxy.child);
+    const minProxyPort = Number(minProxy.match[1]);
+    await Promise.all([backendPort, nginxPort, routerPort, plainProxyPort, minProxyPort].map(waitForPort));
 
     // Warm up each (JIT, keep-alive pools), then measure; nginx and router alternate twice and
     // the better run of each counts, which evens out noise from other load on the machine.
-    for (const p of [backendPort, nginxPort, routerPort]) await wrk(p, { connections: 50, seconds: 2 });
+    for (const p of [backendPort, nginxPort, routerPort, plainProxyPort, minProxyPort]) await wrk(p, { connections: 50, seconds: 2 });
     const direct = await wrk(backendPort, { connections: 50, seconds });
+    const viaHttpProxy = await wrk(plainProxyPort, { connections: 50, seconds });
+    const viaMinProxy = await wrk(minProxyPort, { connections: 50, seconds });
     const best = (a: WrkResult, b: WrkResult) => (b.rps > a.rps ? b : a);
     let viaNginx = await wrk(nginxPort, { connections: 50, seconds });
     let viaRouter = await wrk(routerPort, { connections: 50, seconds });
@@ -235,6 +270,12 @@ export async function runRouterBench(opts: { quick: boolean; abortSeconds?: numb
       router_vs_nginx_rps_ratio: round(viaRouter.rps / viaNginx.rps),
       router_vs_nginx_p99_ratio: round(viaRouter.p99Ms / viaNginx.p99Ms),
       router_vs_direct_rps_ratio: round(viaRouter.rps / direct.rps),
+      http_proxy_rps: round(viaHttpProxy.rps, 0),
+      http_proxy_p99_ms: viaHttpProxy.p99Ms,
+      http_proxy_vs_nginx_rps_ratio: round(viaHttpProxy.rps / viaNginx.rps),
+      node_min_proxy_rps: round(viaMinProxy.rps, 0),
+      node_min_proxy_p99_ms: viaMinProxy.p99Ms,
+      router_vs_node_min_proxy_rps_ratio: round(viaRouter.rps / viaMinProxy.rps),
       c1000_nginx_rps: round(manyNginx.rps, 0),
       c1000_nginx_p99_ms: manyNginx.p99Ms,
       c1000_router_rps: round(manyRouter.rps, 0),
