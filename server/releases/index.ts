@@ -1,5 +1,7 @@
 import { SlipwayError, isSlipwayError } from '../../common/errors';
-import { assertAppName } from '../../common/names';
+import { assertAppName, assertProcessType } from '../../common/names';
+import { parseHealthChecks } from '../runtime/healthchecks';
+import { assertSize } from '../runtime/sizes';
 import type { LogSink } from '../logs/types';
 import type { State } from '../state';
 import type { AppJsonRuntime, NewRelease, ReleaseRow } from '../state/repos/releases';
@@ -33,6 +35,19 @@ export interface FromBuildInput {
   appJson?: AppJsonRuntime;
   user: ReleaseUser | null;
   output?: (line: string) => void;
+}
+
+/** Rejects app.json runtime fields that would only fail later, mid-deploy. */
+function validateAppJson(appJson: AppJsonRuntime | undefined): void {
+  if (!appJson) return;
+  parseHealthChecks(appJson.healthchecks, 'web');
+  for (const [type, f] of Object.entries(appJson.formation ?? {})) {
+    assertProcessType(type);
+    if (f.size !== undefined) assertSize(f.size);
+    if (f.quantity !== undefined && (!Number.isInteger(f.quantity) || f.quantity < 0 || f.quantity > 100)) {
+      throw new SlipwayError('INVALID_INPUT', `app.json formation.${type}.quantity must be a whole number from 0 to 100`, { hint: 'fix app.json and push again' });
+    }
+  }
 }
 
 export function createReleaseService(deps: ReleaseServiceDeps) {
@@ -83,6 +98,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     /** A build finished: vN with its image and the app's config now; release phase; deploy. */
     async createFromBuild(input: FromBuildInput): Promise<ReleaseRow> {
       const app = state.apps.require(assertAppName(input.appName));
+      validateAppJson(input.appJson);
       return release(
         app.name,
         {

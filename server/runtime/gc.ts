@@ -38,6 +38,10 @@ export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
     const running = (ctx.table.get(app.name) ?? []).map((d) => d.release);
     const keep = imagesToKeep(releases, ctx.opts.keepReleases, [...running, ...(current ? [current.version] : [])]);
     for (const r of releases) if (r.imageDigest && keep.has(r.imageDigest) && r.imageRef) report.keepRefs.push(r.imageRef);
+    // A build tags apps/APP:<build-id> before its release exists: never untag a running build's image.
+    for (const b of ctx.state.builds.listForApp(app.id, 20)) {
+      if (b.status === 'pending' || b.status === 'running') report.keepRefs.push(`apps/${app.name}:${b.id}`);
+    }
     const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[] });
     if (!store) continue; // without the store, manifests cannot be matched to engine image IDs: remove nothing
     const keepIds = new Set<string>();

@@ -12,6 +12,7 @@ import type { AppJsonRuntime } from '../../server/state/repos/releases';
 import type { LogEntry, LogSink } from '../../server/logs/types';
 import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions } from '../../server/runtime';
 import { createReleaseService } from '../../server/releases';
+import { collectGarbage } from '../../server/images/gc';
 import { createTestHome, type TestHome } from '../helpers/home';
 
 /**
@@ -80,7 +81,7 @@ export interface RuntimeFixture {
   user: { id: number; email: string };
   /** Calls made to publishRoutes, with a snapshot of each app's backends. */
   publishes: number;
-  onPublish: Array<() => void>;
+  onPublish: Array<() => Promise<void> | void>;
   createApp(name?: string): string;
   buildImage(app: string, spec?: AppImageSpec): Promise<{ buildId: string; imageRef: string; imageDigest: string; processTypes: Record<string, string> }>;
   deploy(app: string, spec?: AppImageSpec): ReturnType<ReturnType<typeof createReleaseService>['createFromBuild']>;
@@ -94,7 +95,7 @@ export interface RuntimeFixture {
 
 export const uniqueApp = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
-export async function createRuntimeFixture(prefix: string, options: Partial<RuntimeOptions> = {}): Promise<RuntimeFixture> {
+export async function createRuntimeFixture(prefix: string, options: Partial<RuntimeOptions> = {}, storeGc = false): Promise<RuntimeFixture> {
   const home = await createTestHome(prefix);
   const state = openState({ dbFile: home.db, keyFile: home.keyFile });
   const docker = new Docker();
@@ -133,8 +134,9 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       },
       async publishRoutes() {
         fx.publishes++;
-        for (const f of fx.onPublish) f();
+        for (const f of fx.onPublish) await f();
       },
+      collectStoreGarbage: storeGc ? (keep) => collectGarbage(home.store, keep, { graceMs: 0 }) : undefined,
       options: opts,
     });
     runtimes.push(rt);
@@ -190,6 +192,7 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       state.builds.create({ id: buildId, appId: state.apps.require(app).id, sourceVersion: null, userId: user.id, logPath: '/dev/null' });
       const imageRef = `apps/${app}:${buildId}`;
       await home.store.tag(imageRef, written.manifest);
+      state.builds.finish(buildId, { status: 'succeeded', imageDigest: written.manifest.digest });
       return { buildId, imageRef, imageDigest: written.manifest.digest, processTypes: processes };
     },
     async deploy(app: string, spec: AppImageSpec = {}) {

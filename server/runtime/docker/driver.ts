@@ -255,8 +255,17 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
     },
 
     async listAppImages(app) {
-      const images = await docker.listImages({ filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] } });
-      return images.map((i) => ({ id: i.Id, size: i.Size }));
+      // Proof of ownership: the managed label plus either the app label or a name in the app's
+      // repository (the server's registry serves app images as HOST/apps/APP@sha256:...).
+      const images = await docker.listImages({ filters: { label: ['io.slipway.managed=true'] } });
+      const repoOf = (name: string) => (name.includes('@') ? name.slice(0, name.indexOf('@')) : name.replace(/:[^:/]+$/, ''));
+      const ours = (name: string) => {
+        const repo = repoOf(name);
+        return repo === `apps/${app}` || repo.endsWith(`/apps/${app}`);
+      };
+      return images
+        .filter((i) => i.Labels?.['io.slipway.app'] === app || [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])].some(ours))
+        .map((i) => ({ id: i.Id, size: i.Size }));
     },
 
     async removeImage(id) {
