@@ -84,13 +84,15 @@ export function createAppsRoutes(deps: ApiDeps): Router {
 
   r.delete('/apps/:app', async (req, res) => {
     const app = appFor(deps, req, res, 'destroy');
+    // The runtime removes containers, images, cache, repository and the app's rows (it owns the order).
     if (deps.runtime) await deps.runtime.destroyApp(app.name);
     if (deps.removeAppRepository) await deps.removeAppRepository(deps.paths, app.name);
     else fs.rmSync(path.join(deps.paths.repos, `${app.name}.git`), { recursive: true, force: true });
     fs.rmSync(path.join(deps.paths.caches, app.name), { recursive: true, force: true });
-    record(deps, res, { app, action: 'app.destroy', message: `App ${app.name} destroyed` });
-    state.apps.delete(app.id);
+    if (state.apps.get(app.name)) state.apps.delete(app.id);
     deps.logs.forget(app.name);
+    // Recorded by name only (the app's row is gone) and not in its log stream, which is gone too.
+    state.events.add({ appName: app.name, actor: auth(res).user.email, action: 'app.destroy', message: `App ${app.name} destroyed` });
     if (deps.publishRoutes) await deps.publishRoutes();
     res.json({ name: app.name, destroyed: true });
   });

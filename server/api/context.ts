@@ -85,7 +85,7 @@ export function unavailable(what: string): SlipwayError {
   });
 }
 
-type FieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'object';
+type FieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'object' | 'array';
 
 /**
  * Validates a JSON body at the edge: an object whose keys are all known and typed as declared.
@@ -104,8 +104,8 @@ export function body<T extends Record<string, unknown>>(req: Request, fields: Re
     }
     const ok =
       v === undefined ||
-      (t === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : t === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === t);
-    if (!ok) throw new SlipwayError('INVALID_INPUT', `field "${k}" must be ${t === 'string[]' ? 'an array of strings' : `a ${t}`}`);
+      (t === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : t === 'array' ? Array.isArray(v) : t === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === t);
+    if (!ok) throw new SlipwayError('INVALID_INPUT', `field "${k}" must be ${t === 'string[]' ? 'an array of strings' : t === 'array' ? 'an array' : t === 'object' ? 'an object' : `a ${t}`}`);
   }
   for (const k of required) {
     if ((b as Record<string, unknown>)[k] === undefined) throw new SlipwayError('INVALID_INPUT', `field "${k}" is required`);

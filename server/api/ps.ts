@@ -20,7 +20,7 @@ export function createPsRoutes(deps: ApiDeps): Router {
   // PATCH { updates: [{ type: "web", quantity: 2, size: "standard-2x" }] }
   r.patch('/apps/:app/formation', async (req, res) => {
     const app = appFor(deps, req, res, 'scale');
-    const b = body<{ updates: unknown[] }>(req, { updates: 'object' as never }, ['updates']);
+    const b = body<{ updates: unknown[] }>(req, { updates: 'array' }, ['updates']);
     const updates = b.updates;
     if (!Array.isArray(updates) || updates.length === 0 || updates.length > 50) {
       throw new SlipwayError('INVALID_INPUT', 'updates must be a non-empty list like [{"type":"web","quantity":2}]');

@@ -120,3 +120,26 @@ test('stacks are listed for users; stacks:update is for admins only', async () =
   const users = await api('GET', '/users', { token: u.json.token });
   assert.equal(users.status, 403);
 });
+
+test('formation updates are validated at the edge', async () => {
+  await api('POST', '/apps', { body: { name: 'scale-app' } });
+  const cases: Array<[unknown, RegExp]> = [
+    [{ updates: 'web=2' }, /must be an array/],
+    [{ updates: [] }, /non-empty list/],
+    [{ updates: [{ type: 'web', quantity: -1 }] }, /from 0 to 100/],
+    [{ updates: [{ type: 'web', quantity: 2, owner: 'x' }] }, /unknown field "owner"/],
+    [{ updates: [{ type: 'web', size: 'huge' }] }, /not a dyno size/],
+    [{ updates: [{ type: 'bad type', quantity: 1 }] }, /not a valid process type/],
+  ];
+  for (const [b, re] of cases) {
+    const r = await api('PATCH', '/apps/scale-app/formation', { body: b });
+    assert.equal(r.status, 422, JSON.stringify(r.json));
+    assert.match(r.json.message, re);
+  }
+  // Valid before the first release: the formation is recorded and applied once a release exists.
+  const r = await api('PATCH', '/apps/scale-app/formation', { body: { updates: [{ type: 'web', quantity: 2 }] } });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.deepEqual((await api('GET', '/apps/scale-app/formation')).json, [{ type: 'web', quantity: 2, size: 'standard-1x' }]);
+  const logs = await api('GET', '/apps/scale-app/logs?source=api');
+  assert.match(logs.text, /app\[api\]: Scaled to web@2 by admin@example.com/);
+});
