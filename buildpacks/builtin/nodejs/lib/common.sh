@@ -65,7 +65,7 @@ write_layer_toml() {
 # toml_meta FILE KEY: reads a string value written by write_layer_toml (restored metadata).
 toml_meta() {
   [[ -f $1 ]] || return 0
-  sed -n "s/^$2 = \"\\(.*\\)\"\$/\\1/p" "$1" | head -n1
+  sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*\"\\(.*\\)\"[[:space:]]*\$/\\1/p" "$1" | head -n1
 }
 
 toml_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
