@@ -1,13 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SlipwayError } from '../../common/errors';
-import { applyEnvOps, platformEnvOps } from './env-files';
+import { applyEnvOps, platformEnvOps, shQuote } from './env-files';
 import { baseEnv, type PhaseContext } from './context';
 import { planOptions, resolvePlan, type Candidate } from './plan';
 import { parseToml, writeToml } from './toml-files';
-import { readFileIn, writeFileIn } from './safe-fs';
+import { existsIn, readFileIn, writeFileIn } from './safe-fs';
 import type { Buildpack, DetectResult, GroupMember, PlanEntry } from './types';
-import { escapeId } from './types';
 import { bpImageDir, chownBuildUser, STEP } from './workspace';
 
 /**
@@ -25,43 +24,58 @@ export interface DetectOutcome {
 
 const key = (bp: Buildpack) => `${bp.id}@${bp.version}`;
 
-async function runDetect(ctx: PhaseContext, bp: Buildpack): Promise<DetectResult> {
-  const c = await ctx.container();
-  const dir = bpImageDir(bp);
-  if (bp.kind === 'legacy') {
-    const r = await c.exec({ cmd: [STEP, `${dir}/bin/detect`, '/app'], env: baseEnv(ctx) });
-    return { code: r.code, output: (r.stdout + r.stderr).trim(), plan: [] };
-  }
-  const io = path.join(ctx.ws.io, 'detect', escapeId(bp.id));
-  writeFileIn(ctx.ws.root, path.join(io, 'plan.toml'), '');
-  await chownBuildUser(io);
-  const planPath = `/cnb/slipway/detect/${escapeId(bp.id)}/plan.toml`;
+/**
+ * Every distinct buildpack of every group is detected in ONE `docker exec`: a generated driver
+ * runs all bin/detect scripts in parallel inside the container and leaves each one's exit code
+ * and output in io/detect/<n>/. Detect scripts are tiny, so running a later group's members
+ * eagerly costs less than a second exec round trip (~0.1 s) would.
+ */
+async function runAllDetects(ctx: PhaseContext, bps: Buildpack[]): Promise<Map<string, DetectResult>> {
+  const lines = ['#!/bin/bash', 'cd /app'];
+  const platformVars = Object.keys(ctx.env).map(shQuote);
+  bps.forEach((bp, i) => {
+    const dir = bpImageDir(bp);
+    const io = `/cnb/slipway/detect/${i}`;
+    fs.mkdirSync(path.join(ctx.ws.io, 'detect', String(i)), { recursive: true });
+    // Legacy detect and clear-env buildpacks do not see config vars in their env.
+    const unset = bp.kind === 'legacy' || bp.clearEnv ? platformVars.map((v) => `-u ${v}`).join(' ') : '';
+    const cmd =
+      bp.kind === 'legacy'
+        ? `${shQuote(`${dir}/bin/detect`)} /app`
+        : `${shQuote(`${dir}/bin/detect`)} /platform ${io}/plan.toml`;
+    const vars = bp.kind === 'legacy' ? '' : `CNB_BUILDPACK_DIR=${shQuote(dir)} CNB_BUILD_PLAN_PATH=${io}/plan.toml`;
+    lines.push(`( : > ${io}/plan.toml; env ${unset} ${vars} ${STEP} ${cmd} > ${io}/out 2>&1 < /dev/null; echo $? > ${io}/code ) &`);
+  });
+  lines.push('wait');
+  writeFileIn(ctx.ws.root, path.join(ctx.ws.io, 'detect', 'run.sh'), lines.join('\n') + '\n', { mode: 0o755 });
+  await chownBuildUser(path.join(ctx.ws.io, 'detect'));
   const env = baseEnv(ctx);
-  if (!bp.clearEnv) applyEnvOps(env, platformEnvOps(ctx.env));
-  Object.assign(env, { CNB_BUILDPACK_DIR: dir, CNB_BUILD_PLAN_PATH: planPath });
-  const r = await c.exec({ cmd: [STEP, `${dir}/bin/detect`, '/platform', planPath], env });
-  let plan: DetectResult['plan'] = [];
-  if (r.code === 0) {
-    const file = path.join(io, 'plan.toml');
-    const text = readFileIn(ctx.ws.root, file);
-    plan = text.trim() ? planOptions(parseToml(text, `${bp.id}'s build plan`, 'build plan'), `${bp.id} (${file})`) : [];
-  }
-  return { code: r.code, output: (r.stdout + r.stderr).trim(), plan };
+  applyEnvOps(env, platformEnvOps(ctx.env));
+  const c = await ctx.container();
+  const r = await c.exec({ cmd: ['bash', '/cnb/slipway/detect/run.sh'], env });
+  if (r.code !== 0) throw new SlipwayError('BUILD_FAILED', `the detect driver failed (exit ${r.code}): ${r.stderr.trim()}`, { details: { phase: 'detect' } });
+  const results = new Map<string, DetectResult>();
+  bps.forEach((bp, i) => {
+    const io = path.join(ctx.ws.io, 'detect', String(i));
+    const read = (f: string) => (existsIn(ctx.ws.root, path.join(io, f)) ? readFileIn(ctx.ws.root, path.join(io, f)) : '');
+    const code = Number(read('code').trim() || -1);
+    let plan: DetectResult['plan'] = [];
+    if (code === 0 && bp.kind === 'cnb') {
+      const text = read('plan.toml');
+      const file = `${bp.id}'s build plan (${path.join(io, 'plan.toml')})`;
+      plan = text.trim() ? planOptions(parseToml(text, file, 'build plan'), file) : [];
+    }
+    results.set(key(bp), { code, output: read('out').trim(), plan });
+  });
+  return results;
 }
 
 export async function detect(ctx: PhaseContext, groups: GroupMember[][]): Promise<DetectOutcome> {
-  const results = new Map<string, DetectResult>();
-  const pending = new Map<string, Promise<DetectResult>>();
+  const distinct = [...new Map(groups.flat().map((m) => [key(m.bp), m.bp])).values()];
+  const results = distinct.length ? await runAllDetects(ctx, distinct) : new Map<string, DetectResult>();
   const tried: string[] = [];
   let errored = false;
   for (const group of groups) {
-    // Detect every member of the group at once: each is only a docker exec.
-    await Promise.all(
-      group.map(({ bp }) => {
-        if (!pending.has(key(bp))) pending.set(key(bp), runDetect(ctx, bp).then((r) => (results.set(key(bp), r), r)));
-        return pending.get(key(bp));
-      }),
-    );
     const passed = (bp: Buildpack) => results.get(key(bp))!.code === 0;
     const isError = (bp: Buildpack) => bp.kind === 'cnb' && ![0, 100].includes(results.get(key(bp))!.code);
     const groupOk = group.every((m) => m.optional || passed(m.bp)) && group.some((m) => passed(m.bp));

@@ -15,7 +15,8 @@ import { exportImage } from './export';
 import { restore } from './restore';
 import { selectBuildpacks } from './select';
 import { writeToml } from './toml-files';
-import { binds, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
+import { binds, createWorkspaceDirs, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
+import { readFileIn } from './safe-fs';
 
 export { rebase } from './rebase';
 
@@ -119,13 +120,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const groups = selection.order.flatMap((g) => expandGroup(g, selection.index));
     // project.toml [[build.env]] first, config vars win over it.
     const env = { ...selection.env, ...opts.env };
-    await time('prepare', async () => {
-      await prepareWorkspace(ws, { sourceDir: opts.sourceDir, env, exclude: selection.exclude });
-      const all = [...new Map(groups.flat().map((m) => [`${m.bp.id}@${m.bp.version}`, m.bp])).values()];
-      await installBuildpacks(ws, all);
-      writeToml(path.join(ws.root, 'order.toml'), { order: selection.order.map((g) => ({ group: g })) });
-    });
-    // Start the container now; analyze runs on the host meanwhile.
+    // Start the container first (the slowest step); the host fills the workspace meanwhile.
+    createWorkspaceDirs(ws);
     containerP = startBuildContainer({
       docker: opts.docker,
       image: `slipway/${opts.stack}-build:latest`,
@@ -135,6 +131,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       signal: abort.signal,
     });
     containerP.catch(() => {});
+    await time('prepare', async () => {
+      await prepareWorkspace(ws, { sourceDir: opts.sourceDir, env, exclude: selection.exclude });
+      const all = [...new Map(groups.flat().map((m) => [`${m.bp.id}@${m.bp.version}`, m.bp])).values()];
+      await installBuildpacks(ws, all);
+      writeToml(path.join(ws.root, 'order.toml'), { order: selection.order.map((g) => ({ group: g })) });
+    });
     const ctx: PhaseContext = {
       appName,
       stack: opts.stack,
@@ -167,6 +169,15 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       else processTypes[p.type] = text;
     }
     timings.total = Date.now() - started;
+    // The buildpacks' own run time (recorded by the step runner) vs everything else.
+    let ownMs = 0;
+    try {
+      for (const l of readFileIn(ws.root, path.join(ws.io, 'timings')).split('\n')) ownMs += Number(l.split(' ')[0]) || 0;
+    } catch {
+      /* no steps ran */
+    }
+    timings.buildpacks = ownMs;
+    timings.overhead = timings.total - ownMs;
     const shown = Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ');
     opts.output(`-----> Process types: ${Object.keys(processTypes).join(', ') || 'none'}${built.defaultProcess ? ` (default: ${built.defaultProcess})` : ''}`);
     opts.output(`-----> Done: ${exported.layersWritten} layers written, ${exported.layersReused} reused (${shown})`);

@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { SlipwayError } from '../../common/errors';
+import { CONFIG_KEY_RE } from '../../common/names';
 import { CA_PATH } from './container';
 import { escapeId, type Buildpack } from './types';
 
@@ -51,21 +53,32 @@ export function workspacePaths(root: string, cacheDir: string): Workspace {
 
 /** The step runner: sources earlier legacy buildpacks' `export` files, then execs the step. */
 export const STEP_SCRIPT = `#!/bin/bash
+# Runs one buildpack step; records its own run time (EPOCHREALTIME: no fork) so the platform's
+# overhead can be told apart from the buildpacks' work.
+__slipway_t0=\${EPOCHREALTIME/./}
 if [ -n "\${SLIPWAY_EXPORTS:-}" ]; then
   IFS=: read -r -a __slipway_exports <<<"$SLIPWAY_EXPORTS"
   for __slipway_f in "\${__slipway_exports[@]}"; do [ -f "$__slipway_f" ] && . "$__slipway_f"; done
   unset __slipway_f __slipway_exports
 fi
 unset SLIPWAY_EXPORTS
-exec "$@"
+"$@"
+__slipway_rc=$?
+echo "$(( (\${EPOCHREALTIME/./} - __slipway_t0) / 1000 )) $1" >> /cnb/slipway/timings
+exit $__slipway_rc
 `;
 export const STEP = '/cnb/slipway/step.sh';
 
-export async function prepareWorkspace(ws: Workspace, opts: { sourceDir: string; env: Record<string, string>; exclude?: (rel: string) => boolean }): Promise<void> {
+/** Creates the (empty) directories the build container mounts, so it can start right away. */
+export function createWorkspaceDirs(ws: Workspace): void {
   fs.rmSync(ws.root, { recursive: true, force: true });
   for (const d of [ws.app, ws.layers, path.join(ws.platform, 'env'), ws.buildpacks, ws.io, ws.tmp, ws.legacyCache, path.join(ws.cnbCache, 'committed')]) {
     fs.mkdirSync(d, { recursive: true });
   }
+}
+
+/** Fills the workspace: app source, config vars as files, the step runner; owned by uid 1000. */
+export async function prepareWorkspace(ws: Workspace, opts: { sourceDir: string; env: Record<string, string>; exclude?: (rel: string) => boolean }): Promise<void> {
   fs.cpSync(opts.sourceDir, ws.app, {
     recursive: true,
     verbatimSymlinks: true,
@@ -77,7 +90,15 @@ export async function prepareWorkspace(ws: Workspace, opts: { sourceDir: string;
     },
   });
   // Config vars as files (ENV_DIR / <platform>/env): readable by the build user only.
-  for (const [k, v] of Object.entries(opts.env)) fs.writeFileSync(path.join(ws.platform, 'env', k), v, { mode: 0o600 });
+  for (const [k, v] of Object.entries(opts.env)) {
+    if (!CONFIG_KEY_RE.test(k)) {
+      throw new SlipwayError('BUILD_FAILED', `${JSON.stringify(k)} is not a valid environment variable name`, {
+        hint: 'names start with a letter or "_" and use letters, digits and "_" (check [[build.env]] in project.toml)',
+        details: { phase: 'detect' },
+      });
+    }
+    fs.writeFileSync(path.join(ws.platform, 'env', k), v, { mode: 0o600 });
+  }
   fs.writeFileSync(path.join(ws.io, 'step.sh'), STEP_SCRIPT, { mode: 0o755 });
   await chownBuildUser(ws.app, ws.layers, ws.platform, ws.io, ws.buildpacks, ws.legacyCache);
 }
