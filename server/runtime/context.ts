@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   reconcileIntervalMs: number;
   /** Releases whose images garbage collection keeps per app (plus anything running). */
   keepReleases: number;
+  /** Garbage collection runs this long after the last successful deploy (debounced); 0: never on its own. */
+  gcAfterDeployMs: number;
 }
 
 export const DEFAULT_OPTIONS: RuntimeOptions = {
@@ -48,6 +50,7 @@ export const DEFAULT_OPTIONS: RuntimeOptions = {
   backoff: { baseMs: 1000, capMs: 5 * 60_000, resetAfterMs: 10 * 60_000 },
   reconcileIntervalMs: 10_000,
   keepReleases: 5,
+  gcAfterDeployMs: 60_000,
 };
 
 /** A dyno as the runtime tracks it. `retired` dynos are draining and no longer listed or routed. */

@@ -96,6 +96,19 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   let stopWatch: (() => void) | undefined;
   let interval: NodeJS.Timeout | undefined;
   let reconciling: Promise<void> | undefined;
+  let gcTimer: NodeJS.Timeout | undefined;
+  let collecting: Promise<unknown> | undefined;
+  // Disk fills with old images unless collection is automatic: run it a while after deploys.
+  const scheduleGc = () => {
+    if (!opts.gcAfterDeployMs || ctx.stopped) return;
+    clearTimeout(gcTimer);
+    gcTimer = setTimeout(() => {
+      collecting = collectGarbage(ctx)
+        .catch((err: Error) => console.error(`slipway-server: garbage collection failed: ${err.message}`))
+        .finally(() => (collecting = undefined));
+    }, opts.gcAfterDeployMs);
+    gcTimer.unref?.();
+  };
 
   const requireRelease = (appName: string) => {
     const app = deps.state.apps.require(appName);
@@ -129,6 +142,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         await rollout(ctx, app, release, { seed: true, onSwap, output: say });
         // A new release starts crash counting afresh (new dynos carry restarts = 0).
       });
+      scheduleGc();
     },
 
     async scale(appName, changes) {
@@ -216,6 +230,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     async stop() {
       ctx.stopped = true;
       clearInterval(interval);
+      clearTimeout(gcTimer);
+      await collecting;
       stopWatch?.();
       await reconciling;
       for (const list of ctx.table.values()) {

@@ -162,3 +162,31 @@ test('one-off runs: exit code passes through, stdin reaches the command, a TTY i
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'detached-output'));
   await waitFor(async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`, 'io.slipway.oneoff=true'] } })).length === 0, 5000, 'one-offs removed');
 });
+
+test('ps:restart replaces a dyno or a type without leaving the routes empty; web=0 empties them', async () => {
+  const app = fx.createApp();
+  await fx.deploy(app);
+  await fx.runtime.scale(app, { web: 2 });
+  const before = await fx.runtime.listDynos(app);
+  let emptied = false;
+  const watch = () => {
+    if (fx.runtime.listWebBackends(app).length === 0) emptied = true;
+  };
+  fx.onPublish.push(watch);
+  try {
+    await fx.runtime.restart(app, 'web.2');
+    const one = await fx.runtime.listDynos(app);
+    assert.equal(one[0].containerId, before[0].containerId);
+    assert.notEqual(one[1].containerId, before[1].containerId);
+    await fx.runtime.restart(app, 'web');
+    const all = await fx.runtime.listDynos(app);
+    assert.ok(all.every((d, i) => d.containerId !== one[i].containerId && d.state === 'up'));
+    assert.equal(emptied, false, 'routes never empty during restarts');
+    await assert.rejects(fx.runtime.restart(app, 'web;rm'), /neither a process type nor a dyno/);
+  } finally {
+    fx.onPublish.splice(fx.onPublish.indexOf(watch), 1);
+  }
+  await fx.runtime.scale(app, { web: 0 });
+  assert.deepEqual(fx.runtime.listWebBackends(app), []);
+  assert.deepEqual(await fx.runtime.listDynos(app), []);
+});

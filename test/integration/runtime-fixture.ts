@@ -109,6 +109,7 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
     routeSettleMs: 300,
     reconcileIntervalMs: 2000,
     backoff: { baseMs: 500, capMs: 4000, resetAfterMs: 60_000 },
+    gcAfterDeployMs: 0,
     ...options,
   };
   const loaded = new Map<string, string>();
