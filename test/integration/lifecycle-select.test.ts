@@ -97,3 +97,25 @@ test('server paths are refused unless the build is local; repo paths may not esc
   await assert.rejects(build(opts({ allowHostPaths: false, buildpacks: [path.join(FIX, 'buildpacks', 'cnb-or')] })), /is a path on the server/);
   await assert.rejects(build(opts({ buildpacks: [] , sourceDir: path.join(FIX, 'apps', 'lifecycle-escape') })), /points outside the app/);
 });
+
+test('a buildpack by .tgz URL is downloaded once and cached by URL', async () => {
+  const { createServer } = await import('node:http');
+  const tgz = execFileSync('tar', ['-czf', '-', '-C', path.join(FIX, 'buildpacks'), 'cnb-or']);
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.end(tgz);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/or.tgz`;
+    const cacheDir = path.join(home.caches, 'url-cache');
+    const a = await build(opts({ buildpacks: [url], cacheDir }));
+    const b = await build(opts({ buildpacks: [url], cacheDir }));
+    assert.deepEqual(a.buildpacks, [{ id: 'test/or', version: '1.0.0' }]);
+    assert.equal(b.manifestDigest, a.manifestDigest);
+    assert.equal(hits, 1);
+  } finally {
+    server.close();
+  }
+});
