@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { AppRoute, RouteTable } from './route-table';
+import { createUpstreamPool, type UpstreamPool } from './upstream';
 
 /**
  * Backend pools, one per app, each with ONE keep-alive agent: without an agent http-proxy (and
@@ -22,6 +23,9 @@ export interface Backend {
 
 export interface Pool {
   app: string;
+  /** Keep-alive connections for bodiless requests (the fast path, router/upstream.ts). */
+  upstream: UpstreamPool;
+  /** Keep-alive agent for requests with a body (Node's client streams and re-chunks them). */
   agent: http.Agent;
   backends: Backend[];
   pick(exclude?: Set<Backend>): Backend | undefined;
@@ -51,11 +55,12 @@ function toBackend(b: AppRoute['backends'][number], previous?: Backend): Backend
   };
 }
 
-function createPool(app: string, agent: http.Agent, backends: Backend[], opts: PoolOptions): Pool {
+function createPool(app: string, agent: http.Agent, upstream: UpstreamPool, backends: Backend[], opts: PoolOptions): Pool {
   let next = 0;
   return {
     app,
     agent,
+    upstream,
     backends,
     pick(exclude) {
       const n = backends.length;
@@ -104,8 +109,9 @@ export function createPools(opts: PoolOptions): Pools {
         const byUrl = new Map(old?.backends.map((b) => [b.url, b]));
         const backends = route.backends.map((b) => toBackend(b, byUrl.get(b.url)));
         // Keep the agent across table swaps: its warm sockets are the point of having one.
-        next.set(app, createPool(app, old?.agent ?? newAgent(), backends, opts));
+        next.set(app, createPool(app, old?.agent ?? newAgent(), old?.upstream ?? createUpstreamPool({ idleMs: opts.agentIdleMs }), backends, opts));
       }
+      for (const [app, pool] of pools) if (!next.has(app)) pool.upstream.retire();
       // Pools of removed apps are just dropped: their idle sockets close after agentIdleMs and
       // in-flight requests (long streams included) finish on the sockets they hold.
       pools = next;
@@ -116,13 +122,17 @@ export function createPools(opts: PoolOptions): Pools {
     socketCount() {
       let n = 0;
       for (const p of pools.values()) {
+        n += p.upstream.socketCount();
         for (const list of Object.values(p.agent.sockets)) n += list?.length ?? 0;
         for (const list of Object.values(p.agent.freeSockets)) n += list?.length ?? 0;
       }
       return n;
     },
     destroy() {
-      for (const p of pools.values()) p.agent.destroy();
+      for (const p of pools.values()) {
+        p.agent.destroy();
+        p.upstream.destroy();
+      }
       pools = new Map();
     },
   };

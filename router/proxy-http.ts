@@ -4,11 +4,13 @@ import type { Backend, Pool, Pools } from './balancer';
 import { clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
 import { ERRORS, sendPage, type RouterError } from './pages';
 import { normalizeHost, type AppRoute, type RouteTable } from './route-table';
+import { requestHead, type UpstreamExchange, type UpstreamHandlers } from './upstream';
 
 /**
- * The plain-HTTP proxy path. Hand-written on http.request with the pool's keep-alive agent rather
- * than http-proxy's web passes: those build header objects, run a chain of passes and attach
- * listeners per request, and measured at a fraction of nginx's throughput here (docs/router.md).
+ * The plain-HTTP proxy path, hand-written rather than http-proxy's web passes (those build header
+ * objects, run a chain of passes and attach listeners per request; docs/router.md has the numbers).
+ * Bodiless requests go over the pool's raw keep-alive connections (router/upstream.ts), requests
+ * with a body through Node's client with the pool's keep-alive agent.
  * It carries the fixes http-proxy lacks: the upstream request is destroyed when the client goes
  * away (node-http-proxy#1586), headers with invalid characters from a dyno become a 502 instead of
  * an exception (#1679, #964), and a connection refused before anything was sent is retried on
@@ -139,13 +141,59 @@ interface Exchange {
   fail: (err: RouterError) => void;
 }
 
+function contentLength(raw: string[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 14 && raw[i].toLowerCase() === 'content-length') return Number(raw[i + 1]);
+  }
+  return -1;
+}
+
+/**
+ * Requests with a body go through Node's client with the pool's agent: it streams and re-chunks
+ * the body. The body is not read from the client before the socket connected, so a refused
+ * connection has consumed nothing and the request can move to another dyno.
+ */
+function sendWithAgent(pool: Pool, b: Backend, req: http.IncomingMessage, headers: string[], h: UpstreamHandlers): UpstreamExchange {
+  const sentAt = Date.now();
+  let connected = false;
+  let upRes: http.IncomingMessage | undefined;
+  const up = http.request({ host: b.hostname, port: b.port, method: req.method, path: req.url, headers, agent: pool.agent, setHost: false });
+  up.on('socket', (sock) => {
+    const onConnected = () => {
+      connected = true;
+      h.onConnect?.(Date.now() - sentAt);
+      req.pipe(up);
+    };
+    if ((sock as { connecting?: boolean }).connecting) sock.once('connect', onConnected);
+    else onConnected();
+  });
+  up.on('error', (err: NodeJS.ErrnoException) => h.onError(err, connected));
+  up.on('response', (r) => {
+    upRes = r;
+    if (!h.onResponse(r.statusCode ?? 502, r.rawHeaders)) {
+      r.destroy();
+      up.destroy();
+      return;
+    }
+    r.on('data', (chunk: Buffer) => h.onBody(chunk));
+    r.on('end', () => h.onEnd());
+    r.on('error', (err: NodeJS.ErrnoException) => h.onError(err, true));
+  });
+  return {
+    abort() {
+      up.destroy();
+      upRes?.destroy();
+    },
+    pause: () => upRes?.pause(),
+    resume: () => upRes?.resume(),
+  };
+}
+
 function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchange): void {
   const { deps, pool, rec } = x;
   let tried: Set<Backend> | undefined;
-  let upstream: http.ClientRequest | undefined;
-  let upstreamRes: http.IncomingMessage | undefined;
+  let current: UpstreamExchange | undefined;
   let done = false; // the access-log line is written
-  let bodyStarted = false;
 
   const finish = (code?: RouterError | { code: string; desc: string }) => {
     if (done) return;
@@ -160,15 +208,15 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
   };
 
   // Client gone before the response finished: stop the dyno's work and free the socket
-  // (on Node >= 15.5 nothing else does: node-http-proxy#1586).
+  // (on Node >= 15.5 http-proxy does not: node-http-proxy#1586).
   res.on('close', () => {
     if (done) return;
     if (res.writableFinished) return finish();
-    upstream?.destroy();
-    upstreamRes?.destroy();
-    rec.status = res.headersSent ? rec.status : 499;
+    current?.abort();
+    if (!res.headersSent) rec.status = 499;
     finish({ code: 'H27', desc: 'Client Request Interrupted' });
   });
+  res.on('drain', () => current?.resume());
 
   const attempt = () => {
     const b = pool.pick(tried);
@@ -185,22 +233,11 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
       }
     };
     rec.dyno = b.dyno;
-    const sentAt = Date.now();
-    let connected = false;
-    const req2 = http.request({
-      host: b.hostname,
-      port: b.port,
-      method: req.method,
-      path: req.url,
-      headers: x.headers,
-      agent: pool.agent,
-      setHost: false,
-    });
-    upstream = req2;
-
+    let responded = false;
+    let length = -1;
     let idleTimer: NodeJS.Timeout | undefined;
     const firstByteTimer = setTimeout(() => {
-      req2.destroy();
+      current?.abort();
       release();
       if (done) return;
       rec.status = ERRORS.timeout.status;
@@ -208,97 +245,77 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
       finish(ERRORS.timeout);
     }, deps.firstByteTimeoutMs);
 
-    const onConnected = () => {
-      connected = true;
-      rec.connectMs = Date.now() - sentAt;
-      if (x.hasBody && !bodyStarted) {
-        bodyStarted = true;
-        req.pipe(req2);
-      }
-    };
-    req2.on('socket', (sock) => {
-      if ((sock as { connecting?: boolean }).connecting) sock.once('connect', onConnected);
-      else onConnected();
-    });
-    // Bodiless requests go out at once; a body waits for the connection, so a refused connect
-    // has consumed nothing and can be retried on another dyno.
-    if (!x.hasBody) req2.end();
-
-    req2.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(firstByteTimer);
-      if (idleTimer) clearTimeout(idleTimer);
-      release();
-      if (done) return;
-      if (!connected && !bodyStarted && CONNECT_ERRORS.has(err.code ?? '') && !upstreamRes) {
-        pool.markRefused(b);
-        (tried ??= new Set()).add(b);
-        return attempt();
-      }
-      if (res.headersSent) {
-        // The dyno went away mid-response: nothing to tell the client but a cut connection.
-        res.destroy();
-        return finish({ code: 'H18', desc: 'Server Request Interrupted' });
-      }
-      const page = err.code?.startsWith('HPE_') ? ERRORS.badResponse : ERRORS.closed;
-      rec.status = page.status;
-      rec.bytes = sendPage(res, page, rec.requestId);
-      finish(page);
-    });
-
-    req2.on('response', (up) => {
-      clearTimeout(firstByteTimer);
-      upstreamRes = up;
-      if (done) {
-        up.destroy();
-        return release();
-      }
-      try {
-        const headers = clientResponseHeaders(up.rawHeaders, rec.requestId);
-        res.sendDate = false;
-        res.writeHead(up.statusCode ?? 502, headers);
-      } catch {
-        // Invalid characters in a dyno's headers throw here (node-http-proxy#1679): answer 502.
-        up.destroy();
-        req2.destroy();
-        release();
-        res.removeHeader('date');
-        rec.status = ERRORS.badResponse.status;
-        rec.bytes = sendPage(res, ERRORS.badResponse, rec.requestId);
-        return finish(ERRORS.badResponse);
-      }
-      rec.status = up.statusCode ?? 502;
-      idleTimer = setTimeout(() => {
-        // H15: a started response idle too long. The client sees a cut connection.
-        up.destroy();
-        req2.destroy();
-        res.destroy();
-        release();
-        finish({ code: 'H15', desc: 'Idle connection' });
-      }, deps.idleTimeoutMs);
-      // Copy the body by hand rather than pipe(): a response whose whole body arrives in one chunk
-      // goes out with its headers in a single res.end() (one writev instead of two writes).
-      const length = Number(up.headers['content-length'] ?? -1);
-      up.on('data', (chunk: Buffer) => {
+    const handlers: UpstreamHandlers = {
+      onConnect(ms) {
+        rec.connectMs = ms;
+      },
+      onResponse(status, raw) {
+        clearTimeout(firstByteTimer);
+        responded = true;
+        if (done) {
+          release();
+          return false;
+        }
+        try {
+          const headers = clientResponseHeaders(raw, rec.requestId);
+          res.sendDate = false;
+          res.writeHead(status, headers);
+        } catch {
+          // Invalid characters in a dyno's headers throw here (node-http-proxy#1679): answer 502.
+          release();
+          rec.status = ERRORS.badResponse.status;
+          rec.bytes = sendPage(res, ERRORS.badResponse, rec.requestId);
+          finish(ERRORS.badResponse);
+          return false;
+        }
+        rec.status = status;
+        length = contentLength(raw);
+        idleTimer = setTimeout(() => {
+          // H15: a started response idle too long. The client sees a cut connection.
+          current?.abort();
+          res.destroy();
+          release();
+          finish({ code: 'H15', desc: 'Idle connection' });
+        }, deps.idleTimeoutMs);
+        return true;
+      },
+      onBody(chunk) {
+        if (done) return;
         rec.bytes += chunk.length;
         idleTimer!.refresh();
+        // A body that arrives whole goes out with its headers in one res.end() (one writev).
         if (rec.bytes === length) res.end(chunk);
-        else if (!res.write(chunk)) up.pause();
-      });
-      res.on('drain', () => up.resume());
-      up.on('end', () => {
+        else if (!res.write(chunk)) current?.pause();
+      },
+      onEnd() {
         clearTimeout(idleTimer);
         release();
         if (!res.writableEnded) res.end();
-      });
-      up.on('error', () => {
+      },
+      onError(err, connected) {
+        clearTimeout(firstByteTimer);
         clearTimeout(idleTimer);
         release();
-        if (!done) {
-          res.destroy();
-          finish({ code: 'H18', desc: 'Server Request Interrupted' });
+        if (done) return;
+        if (!connected && !responded && CONNECT_ERRORS.has(err.code ?? '')) {
+          pool.markRefused(b);
+          (tried ??= new Set()).add(b);
+          return attempt();
         }
-      });
-    });
+        if (res.headersSent) {
+          // The dyno went away mid-response: nothing to tell the client but a cut connection.
+          res.destroy();
+          return finish({ code: 'H18', desc: 'Server Request Interrupted' });
+        }
+        const page = err.code?.startsWith('HPE_') ? ERRORS.badResponse : ERRORS.closed;
+        rec.status = page.status;
+        rec.bytes = sendPage(res, page, rec.requestId);
+        finish(page);
+      },
+    };
+    current = x.hasBody
+      ? sendWithAgent(pool, b, req, x.headers, handlers)
+      : pool.upstream.send(b, requestHead(req.method ?? 'GET', req.url ?? '/', x.headers), req.method === 'HEAD', handlers);
   };
   attempt();
 }
