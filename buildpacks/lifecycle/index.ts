@@ -83,6 +83,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (!fs.existsSync(opts.sourceDir) || !fs.statSync(opts.sourceDir).isDirectory()) {
     throw new SlipwayError('INVALID_INPUT', `the source directory ${opts.sourceDir} does not exist`, { hint: 'give the directory of the app to build' });
   }
+  const inside = path.relative(path.resolve(opts.workspaceDir), path.resolve(opts.sourceDir));
+  if (!inside.startsWith('..') && !path.isAbsolute(inside)) {
+    throw new SlipwayError('INVALID_INPUT', 'the source directory is inside the build workspace, which is emptied at the start of a build', {
+      hint: 'give build() a workspaceDir next to the source, not around it',
+    });
+  }
   const limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) };
   const timings: Record<string, number> = {};
   const started = Date.now();
