@@ -91,19 +91,20 @@ export async function bootInPlace(ctx: Ctx, d: Dyno, release: ReleaseRow | undef
     return;
   }
   const result = await checkWeb(ctx, d, release).catch((err: Error) => ({ ok: false as const, check: 'health check', reason: err.message }));
-  if (d.retired || d.state !== 'starting') return; // a die event got there first
+  if (d.retired || (d.state !== 'starting' && d.state !== 'restarting')) return; // a die event got there first
   if (result.ok) {
     setState(ctx, d, 'up');
     await ctx.publish();
   } else {
-    await ctx.driver.stop(d.containerId, 0).catch(() => {});
+    // Crash first, so the reason is what the logs show rather than the kill's exit status.
     crash(ctx, d, null, `${result.check}: ${result.reason}`);
+    await ctx.driver.stop(d.containerId, 0).catch(() => {});
   }
 }
 
 /** A dyno stopped without being asked to: mark it crashed and schedule a restart with back-off. */
 export function crash(ctx: Ctx, d: Dyno, exitCode: number | null, reason?: string): void {
-  if (ctx.stopped || d.retired || d.state === 'crashed' || d.state === 'restarting') return;
+  if (ctx.stopped || d.retired || d.state === 'crashed') return;
   const wasUp = d.state === 'up';
   const attempt = nextAttempt(d.restarts, Date.now() - d.startedAt, ctx.opts.backoff);
   const delay = restartDelayMs(attempt, ctx.opts.backoff);
@@ -126,9 +127,8 @@ async function restart(ctx: Ctx, d: Dyno): Promise<void> {
   d.nextRestartAt = null;
   const app = ctx.state.apps.get(d.app);
   const release = app ? ctx.state.releases.get(app.id, d.release) : undefined;
-  const since = Date.now();
-  setState(ctx, d, 'starting');
-  await bootInPlace(ctx, d, release, since);
+  // "restarting" lasts until the dyno is up again (web: until it passes its check).
+  await bootInPlace(ctx, d, release, Date.now());
 }
 
 export const formatDelay = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`);

@@ -128,7 +128,8 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
         if (hit && (await docker.getImage(hit).inspect().then(() => true, () => false))) return hit;
         const d = await home.store.resolve(ref);
         if (!d) throw new Error(`no image ${ref} in the store`);
-        const name = `slipway-test/${ref.replace(':', '-')}:latest`.toLowerCase();
+        // Named like production pulls (REGISTRY/apps/APP@...): the repository proves the app.
+        const name = `slipway-test-registry/${ref}`;
         await loadIntoDocker(docker, home.store, d.digest, [name]);
         loaded.set(ref, name);
         return name;
@@ -214,8 +215,9 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       const containers = await docker.listContainers({ all: true, filters: { label: [`io.slipway.home=${home.home}`] } });
       for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
       for (const app of apps) {
-        const images = await docker.listImages({ filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] } });
-        for (const i of images) await docker.getImage(i.Id).remove({ force: true }).catch(() => {});
+        const byLabel = await docker.listImages({ filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] } });
+        const byName = await docker.listImages({ filters: { reference: [`slipway-test-registry/apps/${app}`] } });
+        for (const i of [...byLabel, ...byName]) await docker.getImage(i.Id).remove({ force: true }).catch(() => {});
       }
       state.db.close();
       home.cleanup();
