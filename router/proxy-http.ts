@@ -27,6 +27,7 @@ export interface ProxyDeps {
   health(req: http.IncomingMessage, res: http.ServerResponse): void;
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET']);
 
 /** What the request line and headers tell us, read in one pass over rawHeaders. */
@@ -315,7 +316,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
     };
     current = x.hasBody
       ? sendWithAgent(pool, b, req, x.headers, handlers)
-      : pool.upstream.send(b, requestHead(req.method ?? 'GET', req.url ?? '/', x.headers), req.method === 'HEAD', handlers);
+      : pool.upstream.send(b, requestHead(req.method ?? 'GET', req.url ?? '/', x.headers), req.method === 'HEAD', handlers, IDEMPOTENT.has(req.method ?? ''));
   };
   attempt();
 }

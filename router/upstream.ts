@@ -47,14 +47,17 @@ interface Conn {
   socket: net.Socket;
   parser: Parser;
   key: string;
-  cur: { h: UpstreamHandlers; head: boolean; keepAlive: boolean; informational: boolean; responded: boolean } | null;
+  cur: { h: UpstreamHandlers; head: boolean; keepAlive: boolean; informational: boolean; responded: boolean; retry?: () => void } | null;
   headers: string[];
+  /** Responses completed on this connection: > 0 means it came from the idle pool. */
+  served: number;
   idleSince: number;
   connected: boolean;
 }
 
 export interface UpstreamPool {
-  send(target: { hostname: string; port: number }, head: string, isHead: boolean, h: UpstreamHandlers): UpstreamExchange;
+  /** idempotent: GET/HEAD/OPTIONS, re-sent once on a new connection if a pooled one was stale. */
+  send(target: { hostname: string; port: number }, head: string, isHead: boolean, h: UpstreamHandlers, idempotent?: boolean): UpstreamExchange;
   socketCount(): number;
   /** The app left the table: stop once in-flight exchanges are done and idle sockets swept. */
   retire(): void;
@@ -85,14 +88,19 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
     c.cur = null;
     forget(c);
     c.socket.destroy();
-    if (cur) cur.h.onError(err, c.connected);
+    if (!cur) return;
+    // A pooled connection the dyno closed before answering (its keep-alive ran out as we sent):
+    // the dyno never processed the request, so an idempotent one is re-sent once on a new
+    // connection to the same dyno, as nginx does. Anything else reports the error.
+    if (cur.retry && c.served > 0 && !cur.responded && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return cur.retry();
+    cur.h.onError(err, c.connected);
   };
 
   const connect = (target: { hostname: string; port: number }, key: string): Conn => {
     const socket = net.connect({ host: target.hostname, port: target.port, noDelay: true });
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
-    const c: Conn = { socket, parser, key, cur: null, headers: [], idleSince: 0, connected: false };
+    const c: Conn = { socket, parser, key, cur: null, headers: [], idleSince: 0, connected: false, served: 0 };
     all.add(c);
     const started = Date.now();
     socket.once('connect', () => {
@@ -139,6 +147,7 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
         cur.informational = false;
         return;
       }
+      c.served++;
       if (cur.keepAlive) release(c);
       else {
         c.cur = null;
@@ -183,12 +192,16 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
   sweep.unref();
 
   return {
-    send(target, head, isHead, h) {
+    send(target, head, isHead, h, idempotent = false) {
       const key = `${target.hostname}:${target.port}`;
-      const c = idle.get(key)?.pop() ?? connect(target, key);
-      c.cur = { h, head: isHead, keepAlive: false, informational: false, responded: false };
-      if (c.connected) h.onConnect?.(0);
-      c.socket.write(head, 'latin1');
+      let c: Conn;
+      const start = (fresh: boolean) => {
+        c = (fresh ? undefined : idle.get(key)?.pop()) ?? connect(target, key);
+        c.cur = { h, head: isHead, keepAlive: false, informational: false, responded: false, retry: idempotent && !fresh ? () => start(true) : undefined };
+        if (c.connected) h.onConnect?.(0);
+        c.socket.write(head, 'latin1');
+      };
+      start(false);
       return {
         abort() {
           if (c.cur?.h !== h) return;

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { tmpDir } from '../helpers/home';
 import { get, routesApplied, startBackend, startRouterProcess, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
 
@@ -172,6 +173,84 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     assert.equal(cut.body, 'first chunk\n');
     assert.notEqual(cut.error, '', 'the idle stream is cut, not ended cleanly');
     await waitForLog(home, / stall at=error code=H15 desc="Idle connection" .* status=200 /);
+  });
+
+  test('response framing survives the proxy: HEAD, chunked, close-delimited, 1xx, 204, large bodies, keep-alive reuse', async () => {
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const framing = await backend('framing', (req, res) => {
+      if (req.url === '/chunked') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('a'.repeat(10));
+        setTimeout(() => res.end('b'.repeat(10)), 20);
+      } else if (req.url === '/nocontent') {
+        res.writeHead(204);
+        res.end();
+      } else if (req.url === '/big') {
+        res.end(big);
+      } else if (req.url === '/hints') {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+        setTimeout(() => res.end('after hints'), 10);
+      } else {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '10' });
+        res.end(req.method === 'HEAD' ? undefined : 'plain body');
+      }
+    });
+    // An HTTP/1.0-style dyno: no length, body ends when it closes the connection.
+    const closeDelimited = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => s.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close'));
+    });
+    await new Promise<void>((r) => closeDelimited.listen(0, '127.0.0.1', r));
+    const cdUrl = `http://127.0.0.1:${(closeDelimited.address() as net.AddressInfo).port}`;
+    try {
+      await routes({
+        framing: { hosts: ['framing.localhost'], backends: [{ dyno: 'web.1', url: framing.url }] },
+        old: { hosts: ['old.localhost'], backends: [{ dyno: 'web.1', url: cdUrl }] },
+      });
+      const head = await get(router.httpPort, 'framing.localhost', '/', {}, 'HEAD');
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], '10');
+      assert.equal(head.body, '');
+      assert.equal((await get(router.httpPort, 'framing.localhost', '/chunked')).body, 'a'.repeat(10) + 'b'.repeat(10));
+      assert.equal((await get(router.httpPort, 'framing.localhost', '/nocontent')).status, 204);
+      const hints = await get(router.httpPort, 'framing.localhost', '/hints');
+      assert.equal(hints.status, 200);
+      assert.equal(hints.body, 'after hints');
+      const large = await get(router.httpPort, 'framing.localhost', '/big');
+      assert.equal(large.body.length, big.length);
+      for (let i = 0; i < 3; i++) assert.equal((await get(router.httpPort, 'old.localhost')).body, 'until close');
+      // Many requests over the router's pooled connections: all answered, few dyno connections.
+      let connections = 0;
+      framing.server.on('connection', () => connections++);
+      const bodies = await Promise.all(Array.from({ length: 40 }, () => get(router.httpPort, 'framing.localhost', '/')));
+      assert.ok(bodies.every((r) => r.body === 'plain body'));
+      for (let i = 0; i < 20; i++) assert.equal((await get(router.httpPort, 'framing.localhost', '/')).body, 'plain body');
+      assert.ok(connections <= 40, `${connections} dyno connections for 60 requests`);
+    } finally {
+      closeDelimited.close();
+    }
+  });
+
+  test('a pooled connection the dyno closed unanswered: GET is re-sent on a new one, DELETE is not', async () => {
+    // Each connection answers its first request and silently closes on the second (the keep-alive race).
+    const flaky = net.createServer((s) => {
+      let n = 0;
+      s.on('error', () => undefined);
+      s.on('data', () => {
+        n++;
+        if (n === 1) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok');
+        else s.destroy();
+      });
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    try {
+      await routes({ flaky: { hosts: ['flaky.localhost'], backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}` }] } });
+      for (let i = 0; i < 3; i++) assert.equal((await get(router.httpPort, 'flaky.localhost')).status, 200, `GET ${i}`);
+      assert.equal((await get(router.httpPort, 'flaky.localhost', '/', {}, 'DELETE')).status, 502, 'a DELETE on the stale connection is not repeated');
+      await waitForLog(home, / flaky at=error code=H13 .*method=DELETE/);
+    } finally {
+      flaky.close();
+    }
   });
 
   test('a route change is visible within 200 ms', async () => {
