@@ -10,17 +10,20 @@ import { tmpDir } from '../helpers/home';
 const exec = promisify(execFile);
 const CLI = path.join(DIST, 'cli', 'main.js');
 let srv: TestServer;
+/** Commands run outside any repository, so no `slipway` remote is inferred by accident. */
+const NEUTRAL = tmpDir('slipway-cwd-');
 
 before(async () => {
   srv = await startTestServer({ seedStacks: false });
 });
 after(async () => {
   await srv?.stop();
+  fs.rmSync(NEUTRAL, { recursive: true, force: true });
 });
 
 async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(process.execPath, [CLI, ...args], { env: opts.env ?? srv.cliEnv(), cwd: opts.cwd, timeout: 30_000 });
+    const r = await exec(process.execPath, [CLI, ...args], { env: opts.env ?? srv.cliEnv(), cwd: opts.cwd ?? NEUTRAL, timeout: 30_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -157,7 +160,7 @@ test('a revoked token fails on the API at once', async () => {
 
 test('logs -t streams a new line within 1 s (router access log and API changes)', async () => {
   await ok(['apps:create', 'tail-app', '--no-remote']);
-  const child = spawn(process.execPath, [CLI, 'logs', '-t', '-a', 'tail-app'], { env: srv.cliEnv() });
+  const child = spawn(process.execPath, [CLI, 'logs', '-t', '-a', 'tail-app'], { env: srv.cliEnv(), cwd: NEUTRAL });
   try {
     let out = '';
     const waitFor = (re: RegExp, ms: number) =>
@@ -216,6 +219,7 @@ test('--json output parses for every read command', async () => {
     ['stacks'],
     ['domains', '-a', 'json-app'],
     ['certs', '-a', 'json-app'],
+    ['ps', '-a', 'json-app'],
     ['ps:formation', '-a', 'json-app'],
     ['releases', '-a', 'json-app'],
     ['builds', '-a', 'json-app'],
