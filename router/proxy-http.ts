@@ -4,7 +4,7 @@ import type { Backend, Pool, Pools } from './balancer';
 import { clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
 import { ERRORS, sendPage, type RouterError } from './pages';
 import { normalizeHost, type AppRoute, type RouteTable } from './route-table';
-import { requestHead, type UpstreamExchange, type UpstreamHandlers } from './upstream';
+import { rawPathAvailable, requestHead, type UpstreamExchange, type UpstreamHandlers } from './upstream';
 
 /**
  * The plain-HTTP proxy path, hand-written rather than http-proxy's web passes (those build header
@@ -314,7 +314,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
         finish(page);
       },
     };
-    current = x.hasBody
+    current = x.hasBody || !rawPathAvailable
       ? sendWithAgent(pool, b, req, x.headers, handlers)
       : pool.upstream.send(b, requestHead(req.method ?? 'GET', req.url ?? '/', x.headers), req.method === 'HEAD', handlers, IDEMPOTENT.has(req.method ?? ''));
   };

@@ -1,8 +1,15 @@
 import * as net from 'node:net';
 // Node's own llhttp binding, the parser behind http.request: we drive it directly on pooled
 // sockets and skip ClientRequest/IncomingMessage/Agent, which measured as half the router's time.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// It is an internal module: if a Node version changes it, rawPathAvailable turns false and every
+// request takes the http.request path instead.
 const { HTTPParser } = require('node:_http_common') as { HTTPParser: ParserClass };
+
+export const rawPathAvailable =
+  typeof HTTPParser === 'function' &&
+  typeof HTTPParser.prototype.initialize === 'function' &&
+  [HTTPParser.kOnHeaders, HTTPParser.kOnHeadersComplete, HTTPParser.kOnBody, HTTPParser.kOnMessageComplete].every((k) => Number.isInteger(k)) &&
+  Number.isInteger(HTTPParser.RESPONSE);
 
 /**
  * Keep-alive connections to one app's dynos for bodiless requests (GET, HEAD, DELETE... without a
@@ -19,6 +26,7 @@ interface Parser {
 }
 interface ParserClass {
   new (): Parser;
+  prototype: Parser;
   RESPONSE: number;
   kOnHeaders: number;
   kOnHeadersComplete: number;

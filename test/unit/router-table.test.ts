@@ -101,3 +101,9 @@ test('balancing: round-robin ties, least outstanding wins, refusing dynos skippe
   assert.ok(pools.get('shop')!.backends[0].skipUntil > Date.now(), 'skip state survives too');
   pools.destroy();
 });
+
+test('the raw upstream path is available on this Node (else every request falls back to http.request)', async () => {
+  const { rawPathAvailable, requestHead } = await import('../../router/upstream');
+  assert.equal(rawPathAvailable, true);
+  assert.equal(requestHead('GET', '/a?b=1', ['Host', 'x.localhost', 'X-Forwarded-For', '1.2.3.4']), 'GET /a?b=1 HTTP/1.1\r\nHost: x.localhost\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n');
+});
