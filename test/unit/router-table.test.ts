@@ -4,6 +4,7 @@ import { formatRouterLine } from '../../router/access-log';
 import { createPools } from '../../router/balancer';
 import { clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from '../../router/headers';
 import { buildRouteTable, normalizeHost, parseRoutesFile } from '../../router/route-table';
+import { rawPathAvailable, requestHead } from '../../router/upstream';
 
 const file = (apps: Record<string, unknown>) => parseRoutesFile({ version: 1, generatedAt: 't', apps, certificates: [] });
 const app = (hosts: string[], urls: string[] = ['http://127.0.0.1:1']) => ({
@@ -102,8 +103,7 @@ test('balancing: round-robin ties, least outstanding wins, refusing dynos skippe
   pools.destroy();
 });
 
-test('the raw upstream path is available on this Node (else every request falls back to http.request)', async () => {
-  const { rawPathAvailable, requestHead } = await import('../../router/upstream');
+test('the raw upstream path is available on this Node (else every request falls back to http.request)', () => {
   assert.equal(rawPathAvailable, true);
   assert.equal(requestHead('GET', '/a?b=1', ['Host', 'x.localhost', 'X-Forwarded-For', '1.2.3.4']), 'GET /a?b=1 HTTP/1.1\r\nHost: x.localhost\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n');
 });
