@@ -249,3 +249,21 @@ test('usage errors and unknown commands exit non-zero with a hint; help exists f
   }
   assert.match(await ok(['config:set', '--help']), /Usage: slipway config:set KEY=VALUE/);
 });
+
+test('run: errors before and after the upgrade reach the user with message and hint', async () => {
+  await ok(['apps:create', 'run-app', '--no-remote']);
+  const noRelease = await cli(['run', '-a', 'run-app', '--', 'echo', 'hi']);
+  assert.equal(noRelease.code, 1);
+  assert.match(noRelease.stderr, /has no release yet/);
+  assert.match(noRelease.stderr, /hint: deploy it first: git push slipway main/);
+  const vic = srv.cliEnv(JSON.parse(await ok(['users:create', 'runner@example.com', '--json'])).token);
+  await ok(['access:add', 'runner@example.com', '--role', 'viewer', '-a', 'run-app']);
+  const viewer = await cli(['run', '-a', 'run-app', '--', 'echo', 'hi'], { env: vic });
+  assert.equal(viewer.code, 1);
+  assert.match(viewer.stderr, /may not run it/);
+  const badToken = await cli(['run', '-a', 'run-app', '--', 'echo', 'hi'], { env: srv.cliEnv('slw_bogus') });
+  assert.equal(badToken.code, 1);
+  assert.match(badToken.stderr, /not valid/);
+  const missing = await cli(['run', '-a', 'nope-app', '--', 'true']);
+  assert.match(missing.stderr, /app "nope-app" does not exist/);
+});
