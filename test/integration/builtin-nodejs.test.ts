@@ -112,6 +112,22 @@ for (const pm of ['yarn', 'pnpm'] as const) {
   });
 }
 
+test('Yarn 4 (berry) with the node-modules linker, from the registry\'s @yarnpkg/cli-dist', async (t) => {
+  const ws = createWorkspace('node-yarn-berry');
+  try {
+    const cold = await buildAndServe(ws, t, 'yarn berry cold');
+    assert.match(cold.output, /Downloading @yarnpkg\/cli-dist 4\.18\.1/);
+    assert.match(cold.output, /yarn install --immutable/);
+    assert.match(await get(ws), /^hello from yarn berry: v\d+/);
+    prepareNextBuild(ws);
+    const warm = await buildAndServe(ws, t, 'yarn berry warm');
+    assert.match(warm.output, /Reusing node_modules/);
+    assert.doesNotMatch(warm.output, /Downloading|Installing dependencies/);
+  } finally {
+    ws.cleanup();
+  }
+});
+
 test('a non-default engines range (">=22 <23") without a lockfile or start script runs `node <main>`', async (t) => {
   const ws = createWorkspace('node-engines');
   try {

@@ -71,7 +71,11 @@ detect_package_manager() {
           # Corepack would fetch from repo.yarnpkg.com; the registry's @yarnpkg/cli-dist is the same build.
           install_pm @yarnpkg/cli-dist "${want:-4.x}" bin/yarn.js yarn
         fi
-        export YARN_GLOBAL_FOLDER=$layers/pkg_cache/yarn-berry YARN_ENABLE_GLOBAL_CACHE=true
+        export YARN_GLOBAL_FOLDER=$layers/pkg_cache/yarn-berry YARN_ENABLE_GLOBAL_CACHE=true YARN_ENABLE_TELEMETRY=false
+        # Berry ignores npm's registry settings: pass the operator's on unless the app set one.
+        if [[ -n ${NPM_CONFIG_REGISTRY:-${npm_config_registry:-}} ]] && ! grep -q '^npmRegistryServer' .yarnrc.yml 2>/dev/null; then
+          export YARN_NPM_REGISTRY_SERVER=$(registry_url)
+        fi
       else
         install_pm yarn "${want:-1.x}" bin/yarn.js yarn
       fi
