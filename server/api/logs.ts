@@ -52,13 +52,18 @@ export function createLogsRoutes(deps: ApiDeps): Router {
       if (filter.dyno && e.dyno !== filter.dyno && !e.dyno.startsWith(filter.dyno + '.')) return;
       res.write(fmt(e));
     });
-    // Revocation applies to open sessions too: re-check the token now and then.
+    // Revocation applies to open sessions too: re-check the token now and then. A server that is
+    // shutting down (no longer listening) ends its sessions at once instead of waiting them out.
+    const server = (req.socket as { server?: { listening?: boolean } }).server;
+    let ticks = 0;
     const check = setInterval(() => {
+      if (server && server.listening === false) return res.end();
+      if (++ticks % (HEARTBEAT_MS / 1000) !== 0) return;
       const still = deps.state.users.getToken((res.locals.auth as { tokenId: number }).tokenId);
       if (!still || still.revokedAt || !deps.state.users.getById(user.id)) return res.end();
       if (!json) return; // text clients get no heartbeat noise; the socket's close ends the session
       res.write(JSON.stringify({ heartbeat: new Date().toISOString() }) + '\n');
-    }, HEARTBEAT_MS);
+    }, 1000);
     const done = () => {
       clearInterval(check);
       unsubscribe();
