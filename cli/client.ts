@@ -11,6 +11,8 @@ export interface ApiClient {
   /** A raw response (for streams); errors are still turned into CliErrors. */
   stream(path: string, signal?: AbortSignal): Promise<Response>;
   token: string;
+  /** Headers of the last response (e.g. X-Slipway-Release after config:set). */
+  lastHeaders(): Headers | undefined;
 }
 
 export function requireCredentials(env: NodeJS.ProcessEnv = process.env): Credentials {
@@ -51,11 +53,14 @@ export function createApiClient(creds: Credentials): ApiClient {
       });
     }
   };
+  let last: Headers | undefined;
   return {
+    lastHeaders: () => last,
     apiUrl: base,
     token: creds.token,
     async request<T>(method: string, path: string, body?: unknown): Promise<T> {
       const res = await send(method, path, body);
+      last = res.headers;
       if (!res.ok) throw await toError(res);
       const text = await res.text();
       return (text ? JSON.parse(text) : undefined) as T;

@@ -57,7 +57,8 @@ const set: Command = {
     const name = await ctx.app();
     const vars = await ctx.api().request<Record<string, string>>('PATCH', `/apps/${name}/config`, changes);
     if (ctx.out.json) return ctx.out.printJson(vars);
-    ctx.out.log(`Setting ${Object.keys(changes).join(', ')} and restarting ${name}... done`);
+    const release = ctx.api().lastHeaders()?.get('x-slipway-release');
+    ctx.out.log(`Setting ${Object.keys(changes).join(', ')} and restarting ${name}... done${release ? `, v${release}` : ''}`);
     for (const k of Object.keys(changes)) ctx.out.log(`${ctx.out.green(k + ':')} ${vars[k]}`);
   },
 };
@@ -72,7 +73,8 @@ const unset: Command = {
     if (!ctx.args.length) throw usageError('give at least one KEY', this.usage);
     const name = await ctx.app();
     await ctx.api().request('PATCH', `/apps/${name}/config`, Object.fromEntries(ctx.args.map((k) => [k, null])));
-    ctx.out.log(`Unsetting ${ctx.args.join(', ')} and restarting ${name}... done`);
+    const release = ctx.api().lastHeaders()?.get('x-slipway-release');
+    ctx.out.log(`Unsetting ${ctx.args.join(', ')} and restarting ${name}... done${release ? `, v${release}` : ''}`);
   },
 };
 

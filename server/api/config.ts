@@ -57,6 +57,8 @@ export function createConfigRoutes(deps: ApiDeps): Router {
         data: { set: changed, unset: removed, ...(release ? { release: release.version } : {}) },
       });
     }
+    // The body stays the plain config object (scripts diff it); the release made is in a header.
+    if (release) res.setHeader('X-Slipway-Release', String(release.version));
     res.json(result);
   });
 

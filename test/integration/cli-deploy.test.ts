@@ -145,7 +145,7 @@ test('create, configure, push through the slipway remote; config is in the dyno 
 });
 
 test('config change makes a release; releases lists it; rollback restores the old config', async () => {
-  await ok(['config:set', 'GREETING=bonjour']);
+  assert.match(await ok(['config:set', 'GREETING=bonjour']), new RegExp(`Setting GREETING and restarting ${APP}\\.\\.\\. done, v\\d+`));
   await webAnswer('bonjour');
   const releases = await json<Array<{ version: number; description: string; status: string; current: boolean; user: string }>>(['releases']);
   assert.ok(releases.length >= 2);
