@@ -61,6 +61,14 @@ function writeIfChanged(file: string, content: string, mode: number): void {
   writeAtomic(file, content, mode);
 }
 
+/** Whether a certificate name (exact, or "*.example.com" for one label) covers a route host. */
+function covers(name: string, host: string): boolean {
+  if (name === host) return true;
+  if (!name.startsWith('*.') || host.startsWith('*.')) return false;
+  const dot = host.indexOf('.');
+  return dot > 0 && host.slice(dot + 1) === name.slice(2);
+}
+
 export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublisher {
   const { state, paths, config } = deps;
   const webQuantity =
@@ -84,12 +92,19 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
         backends,
       };
     }
-    const certificates = state.certificates.list().map((c) => ({
-      hosts: c.hostnames,
-      certFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.crt`)),
-      keyFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.key`)),
-      expiresAt: c.expiresAt,
-    }));
+    // An app's certificate is served only for that app's own hosts: uploading a certificate for
+    // someone else's domain must not take over (or break) TLS for it. Platform certificates
+    // (no app) are served for every name they carry.
+    const hostsById = new Map(state.apps.list().map((a) => [a.id, apps[a.name]?.hosts ?? []]));
+    const certificates = state.certificates
+      .list()
+      .map((c) => ({
+        hosts: c.appId === null ? c.hostnames : (hostsById.get(c.appId) ?? []).filter((h) => c.hostnames.some((n) => covers(n, h))),
+        certFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.crt`)),
+        keyFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.key`)),
+        expiresAt: c.expiresAt,
+      }))
+      .filter((c) => c.hosts.length > 0);
     return { version: 1, generatedAt: new Date().toISOString(), apps, certificates };
   };
 

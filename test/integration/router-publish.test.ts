@@ -73,6 +73,9 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     const app = state.apps.require('pubapp');
     state.formation.setQuantities(app.id, { web: 1 }, 'standard-1x');
     backends = { pubapp: [{ dyno: 'web.1', url: dyno.url, release: 3 }] };
+    // Another app uploads a certificate for pubapp's domain: stored, but never served for it.
+    const squatter = makeCert(work, 'squat', 'www.pub.test');
+    state.certificates.add({ appId: state.apps.get('other-app')!.id, certPem: squatter.cert, keyPem: squatter.key });
     const publisher = createRoutesPublisher({ state, paths, config, listWebBackends: (name) => backends[name] ?? [] });
     await Promise.all([publisher.publish(), publisher.publish(), publisher.publish()]);
     const doc = JSON.parse(fs.readFileSync(paths.routesFile, 'utf8'));
@@ -84,6 +87,7 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
       backends: [{ dyno: 'web.1', url: dyno.url, release: 3 }],
     });
     assert.equal(doc.apps['other-app'].webQuantity, 0);
+    assert.equal(doc.certificates.length, 1, 'the other app\'s certificate for www.pub.test is not served');
     const cert = doc.certificates[0];
     assert.deepEqual(cert.hosts, ['www.pub.test']);
     assert.equal(fs.statSync(path.join(home, cert.keyFile)).mode & 0o777, 0o600);
@@ -103,6 +107,8 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
 
     // Certificate and domain removed: PEMs deleted, host no longer routed.
     state.certificates.remove(app.id, state.certificates.listForApp(app.id)[0].id);
+    const other = state.apps.get('other-app')!.id;
+    state.certificates.remove(other, state.certificates.listForApp(other)[0].id);
     state.domains.remove(app.id, 'www.pub.test');
     await publisher.publish();
     await routesApplied(router.httpPort, JSON.parse(fs.readFileSync(paths.routesFile, 'utf8')).generatedAt);
