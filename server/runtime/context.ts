@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   keepReleases: number;
   /** Garbage collection runs this long after the last successful deploy (debounced); 0: never on its own. */
   gcAfterDeployMs: number;
+  /** A release command running longer than this is stopped and the deploy fails. */
+  releaseTimeoutMs: number;
 }
 
 export const DEFAULT_OPTIONS: RuntimeOptions = {
@@ -51,6 +53,7 @@ export const DEFAULT_OPTIONS: RuntimeOptions = {
   reconcileIntervalMs: 10_000,
   keepReleases: 5,
   gcAfterDeployMs: 60_000,
+  releaseTimeoutMs: 30 * 60_000,
 };
 
 /** A dyno as the runtime tracks it. `retired` dynos are draining and no longer listed or routed. */
@@ -84,6 +87,8 @@ export interface Ctx {
   /** Containers being created or run as one-offs: the orphan sweep leaves them alone. */
   busy: Set<string>;
   drains: Set<Promise<void>>;
+  /** Running one-off dynos per app (shown by listDynos as type "run"). */
+  oneOffs: Map<string, Map<string, { dyno: string; since: number; release: number; size: string; command: string }>>;
   /** Set by Runtime.stop(): no more restarts or reactions to exits. */
   stopped: boolean;
   withAppLock<T>(app: string, fn: () => Promise<T>): Promise<T>;

@@ -57,6 +57,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     table: new Map(),
     busy: new Set(),
     drains: new Set(),
+    oneOffs: new Map(),
     stopped: false,
     withAppLock<T>(app: string, fn: () => Promise<T>): Promise<T> {
       const prev = locks.get(app) ?? Promise.resolve();
@@ -188,9 +189,11 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
 
     async listDynos(appName) {
       assertAppName(appName);
-      return dynosOf(ctx, appName)
-        .map(toInfo)
-        .sort((a, b) => a.type.localeCompare(b.type) || a.index - b.index);
+      const runs: DynoInfo[] = [...(ctx.oneOffs.get(appName) ?? new Map()).entries()].map(([containerId, o]) => ({
+        type: 'run', index: Number(o.dyno.split('.')[1]), name: o.dyno, state: 'up', since: new Date(o.since).toISOString(),
+        release: o.release, containerId, address: null, size: o.size, restarts: 0, nextRestartAt: null, exitCode: null, command: o.command,
+      }));
+      return [...dynosOf(ctx, appName).map(toInfo), ...runs].sort((a, b) => a.type.localeCompare(b.type) || a.index - b.index);
     },
 
     runOneOff: (o) => runOneOff(ctx, { ...o, appName: assertAppName(o.appName) }),

@@ -4,6 +4,7 @@ import { SlipwayError } from '../../common/errors';
 import type { ReleaseRow } from '../state/repos/releases';
 import { containerName, currentRelease, dynoEnv, type Ctx } from './context';
 import { DEFAULT_SIZE, assertSize } from './sizes';
+import { formatDelay } from './supervisor';
 
 /**
  * One-off dynos: `slipway run` (attached, optional TTY, exit code passed through), `run:detached`
@@ -65,12 +66,23 @@ async function createOneOff(ctx: Ctx, appName: string, release: ReleaseRow, dyno
 
 const runName = () => `run.${randomInt(1000, 10000)}`;
 
+function track(ctx: Ctx, app: string, id: string, dyno: string, release: ReleaseRow, o: OneOffOptions): () => void {
+  let m = ctx.oneOffs.get(app);
+  if (!m) ctx.oneOffs.set(app, (m = new Map()));
+  m.set(id, { dyno, since: Date.now(), release: release.version, size: o.size ?? DEFAULT_SIZE, command: o.command });
+  ctx.busy.add(id);
+  return () => {
+    ctx.oneOffs.get(app)?.delete(id);
+    ctx.busy.delete(id);
+  };
+}
+
 /** `slipway run`: attached; resolves with the command's exit code once the container is gone. */
 export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCode: number; dyno: string }> {
   const release = releaseFor(ctx, o.appName);
   const dyno = runName();
   const id = await createOneOff(ctx, o.appName, release, dyno, { ...o, stdin: !!o.stdin });
-  ctx.busy.add(id);
+  const untrack = track(ctx, o.appName, id, dyno, release, o);
   ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (attached)`);
   try {
     const exitCode = await ctx.driver.runAttached(
@@ -82,7 +94,7 @@ export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCod
     return { exitCode, dyno };
   } finally {
     await ctx.driver.remove(id);
-    ctx.busy.delete(id);
+    untrack();
   }
 }
 
@@ -91,7 +103,7 @@ export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: s
   const release = releaseFor(ctx, o.appName);
   const dyno = runName();
   const id = await createOneOff(ctx, o.appName, release, dyno, o);
-  ctx.busy.add(id);
+  const untrack = track(ctx, o.appName, id, dyno, release, o);
   ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (detached)`);
   await ctx.driver.start(id);
   const stopLogs = ctx.driver.followLogs(id, 0, (line) => ctx.deps.logs.write(o.appName, { source: 'app', dyno, line }));
@@ -103,7 +115,7 @@ export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: s
       await new Promise((r) => setTimeout(r, 500)); // let the last lines arrive
       stopLogs();
       await ctx.driver.remove(id).catch(() => {});
-      ctx.busy.delete(id);
+      untrack();
     });
   return { dyno, containerId: id };
 }
@@ -145,15 +157,27 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
   const out = lineWriter(onLine);
   const err = lineWriter(onLine);
   let exitCode: number;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void ctx.driver.stop(id, 0).catch(() => {});
+  }, ctx.opts.releaseTimeoutMs);
   try {
     exitCode = await ctx.driver.runAttached(id, { stdout: out, stderr: err }, false);
   } finally {
+    clearTimeout(timer);
     out.end();
     err.end();
     await ctx.driver.remove(id);
     ctx.busy.delete(id);
   }
   ctx.platformLog(appName, dyno, `Release command exited with status ${exitCode}`);
+  if (timedOut) {
+    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) ran longer than ${formatDelay(ctx.opts.releaseTimeoutMs)} and was stopped, so v${release.version} was not deployed`, {
+      hint: 'make the release command finish sooner (long migrations can run with: slipway run:detached)',
+      details: { logs: tail },
+    });
+  }
   if (exitCode !== 0) {
     throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed; the previous release keeps serving`, {
       hint: 'fix the release command (Procfile "release:") and push again; its output is above and in: slipway logs --dyno release',

@@ -175,7 +175,8 @@ async function sweepOrphans(ctx: Ctx, appName: string): Promise<void> {
  * labels prove is ours is drained. Exited one-offs are removed.
  */
 export async function adopt(ctx: Ctx): Promise<void> {
-  for (const c of await ctx.driver.list()) {
+  for (const listed of await ctx.driver.list()) {
+    const c = (await ctx.driver.inspect(listed.id)) ?? listed;
     const l = c.labels;
     if (l['io.slipway.oneoff'] === 'true') {
       if (!c.running) await ctx.driver.remove(c.id);

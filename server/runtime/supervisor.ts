@@ -57,7 +57,11 @@ export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow): Promise<
   if (!d.address) return { ok: false, check: 'the web port is published', reason: 'the container has no published port' };
   const base = `http://${d.address}`;
   const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
-  return checks.length > 0 ? runHealthChecks(base, checks, probeOf(ctx, d)) : checkAnswersHttp(base, probeOf(ctx, d), ctx.opts.bootTimeoutMs);
+  // The app's checks count their attempts from when the port first answers: a slow boot is
+  // bounded by the boot timeout, not by attempts × wait (a frequent source of confusing failures).
+  const answering = await checkAnswersHttp(base, probeOf(ctx, d), ctx.opts.bootTimeoutMs);
+  if (!answering.ok || checks.length === 0) return answering;
+  return runHealthChecks(base, checks, probeOf(ctx, d));
 }
 
 export function followLogs(ctx: Ctx, d: Dyno, sinceMs: number): void {

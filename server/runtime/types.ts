@@ -28,6 +28,8 @@ export interface DynoInfo {
   /** When state is crashed: when the next restart is due (ISO-8601). */
   nextRestartAt: string | null;
   exitCode: number | null;
+  /** One-off dynos (type "run"): the command. */
+  command?: string;
 }
 
 export interface WebBackend {
@@ -78,7 +80,7 @@ export interface ContainerDriver {
   stop(id: string, graceMs: number): Promise<void>;
   /** Force-removes; a missing container is not an error. */
   remove(id: string): Promise<void>;
-  /** Containers this installation made (its home label), optionally of one app. */
+  /** Containers this installation made (its home label), optionally of one app. startedAt is null here: inspect for it. */
   list(app?: string): Promise<ContainerInfo[]>;
   /** Follows output from sinceMs (epoch ms; 0 = from the start) until the container stops. Returns a stop function. */
   followLogs(id: string, sinceMs: number, onLine: (line: string, stream: 'stdout' | 'stderr') => void): () => void;
@@ -89,7 +91,7 @@ export interface ContainerDriver {
   runAttached(id: string, io: AttachedIo, tty: boolean): Promise<number>;
   /** Waits for a started container to exit. */
   wait(id: string): Promise<number>;
-  /** Images labelled as this app's (io.slipway.managed=true, io.slipway.app=APP). */
+  /** Images provably this app's: io.slipway.managed=true and the io.slipway.app=APP label or a name in the repository .../apps/APP. */
   listAppImages(app: string): Promise<Array<{ id: string; size: number }>>;
   removeImage(id: string): Promise<boolean>;
 }

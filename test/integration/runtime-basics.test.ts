@@ -156,11 +156,16 @@ test('one-off runs: exit code passes through, stdin reaches the command, a TTY i
   await fx.runtime.runOneOff({ appName: app, command: 'if [ -t 1 ]; then tty; else echo no-tty; fi', stdout: out4.s, stderr: out4.s });
   assert.equal(out4.text(), 'no-tty\n');
 
-  const d = await fx.runtime.runDetached({ appName: app, command: 'echo detached-output; exit 3' });
+  const d = await fx.runtime.runDetached({ appName: app, command: 'echo detached-output; sleep 1; exit 3' });
   assert.match(d.dyno, /^run\.\d{4}$/);
+  // ps shows the one-off while it runs.
+  const running = (await fx.runtime.listDynos(app)).find((x) => x.name === d.dyno);
+  assert.equal(running?.type, 'run');
+  assert.equal(running?.command, 'echo detached-output; sleep 1; exit 3');
   await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'Process exited with status 3'), 10_000, 'detached exit');
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'detached-output'));
   await waitFor(async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`, 'io.slipway.oneoff=true'] } })).length === 0, 5000, 'one-offs removed');
+  assert.deepEqual((await fx.runtime.listDynos(app)).map((x) => x.name), ['web.1']);
 });
 
 test('ps:restart replaces a dyno or a type without leaving the routes empty; web=0 empties them', async () => {

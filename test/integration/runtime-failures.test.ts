@@ -6,7 +6,7 @@ import { createRuntimeFixture, waitFor, type RuntimeFixture } from './runtime-fi
 
 let fx: RuntimeFixture;
 before(async () => {
-  fx = await createRuntimeFixture('rt-fail', { bootTimeoutMs: 3000 });
+  fx = await createRuntimeFixture('rt-fail', { bootTimeoutMs: 6000, releaseTimeoutMs: 3000 });
   await fx.runtime.start();
 });
 after(async () => {
@@ -27,7 +27,7 @@ test('a failing health check keeps the old release serving and reports the check
   );
   assert.ok(isSlipwayError(err));
   assert.equal(err.code, 'DEPLOY_FAILED');
-  assert.match(err.message, /v2 was not deployed: web\.1 failed the health check \(the web process must answer HTTP on \$PORT within 3 s\)/);
+  assert.match(err.message, /v2 was not deployed: web\.1 failed the health check \(the web process must answer HTTP on \$PORT within 6 s\)/);
   assert.match(err.message, /cannot connect to database db\.internal/);
   assert.deepEqual((err.details as { logs: string[] }).logs, ['cannot connect to database db.internal']);
 
@@ -76,11 +76,15 @@ test('a release-phase failure aborts the deploy before any dyno changes', async 
   assert.match(await body(app), /^stable v1/);
   assert.equal(fx.releases.get(app, 2).status, 'failed');
 
+  // A release command that hangs is stopped at the time limit.
+  await assert.rejects(fx.deploy(app, { releaseCommand: 'echo "waiting for a lock"; sleep 60' }), /release command of v3 .* ran longer than 3 s and was stopped/);
+  assert.match(await body(app), /^stable v1/);
+
   // A passing release command runs with the release's config, then the deploy goes ahead.
   const ok = await fx.deploy(app, { code: 'migrated', releaseCommand: 'echo "release phase on $DYNO for $SLIPWAY_RELEASE"' });
-  assert.equal(ok.version, 3);
-  assert.match(await body(app), /^migrated v3/);
-  assert.ok(fx.logs.some((l) => l.app === app && l.dyno === 'release.1' && l.line === 'release phase on release.1 for v3'));
+  assert.equal(ok.version, 4);
+  assert.match(await body(app), /^migrated v4/);
+  assert.ok(fx.logs.some((l) => l.app === app && l.dyno === 'release.1' && l.line === 'release phase on release.1 for v4'));
 });
 
 test('a crash loop restarts with exponential back-off, visible in ps and in the logs', async () => {
@@ -101,6 +105,7 @@ test('a crash loop restarts with exponential back-off, visible in ps and in the 
   assert.deepEqual(delays.slice(0, 3).map((l) => l.split(' (')[0]), ['Restarting in 0.5 s', 'Restarting in 1 s', 'Restarting in 2 s']);
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'Process exited with status 3'));
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'State changed from up to crashed'));
+  assert.ok(fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'State changed from crashed to restarting'));
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.source === 'app' && l.line === 'worker booting'));
   // Same container restarted, not replaced; web untouched.
   const workers = (await fx.runtime.listDynos(app)).filter((d) => d.type === 'worker');

@@ -130,13 +130,23 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
     async list(app) {
       const label = ['io.slipway.managed=true', `io.slipway.home=${home}`];
       if (app) label.push(`io.slipway.app=${app}`);
+      // From the list call alone (no inspect per container): this runs every reconcile pass.
+      // startedAt is not in it; callers that need it inspect.
       const found = await docker.listContainers({ all: true, filters: { label } });
-      const out: ContainerInfo[] = [];
-      for (const c of found) {
-        const info = await inspect(c.Id);
-        if (info) out.push(info);
-      }
-      return out;
+      return found.map((c) => {
+        const running = c.State === 'running' || c.State === 'restarting';
+        const port = c.Ports?.find((p) => p.PublicPort);
+        const exited = /Exited \((-?\d+)\)/.exec(c.Status ?? '');
+        return {
+          id: c.Id,
+          name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+          running,
+          exitCode: running ? null : exited ? Number(exited[1]) : null,
+          startedAt: null,
+          labels: c.Labels ?? {},
+          address: running && port ? `${port.IP && port.IP !== '0.0.0.0' ? port.IP : '127.0.0.1'}:${port.PublicPort}` : null,
+        };
+      });
     },
 
     followLogs(id, sinceMs, onLine) {
