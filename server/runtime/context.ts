@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   gcAfterDeployMs: number;
   /** A release command running longer than this is stopped and the deploy fails. */
   releaseTimeoutMs: number;
+  /** Garbage collection clears an app's build cache (caches/APP) beyond this size, when no build runs. */
+  buildCacheCapMb: number;
 }
 
 export const DEFAULT_OPTIONS: RuntimeOptions = {
@@ -54,6 +56,7 @@ export const DEFAULT_OPTIONS: RuntimeOptions = {
   keepReleases: 5,
   gcAfterDeployMs: 60_000,
   releaseTimeoutMs: 30 * 60_000,
+  buildCacheCapMb: 2048,
 };
 
 /** A dyno as the runtime tracks it. `retired` dynos are draining and no longer listed or routed. */

@@ -9,7 +9,7 @@ import type { Ctx } from './context';
  * no kept release or running container uses them.
  */
 export interface GcReport {
-  apps: Record<string, { keptImages: number; removedImages: string[] }>;
+  apps: Record<string, { keptImages: number; removedImages: string[]; clearedCacheBytes: number }>;
   /** Store refs kept (passed to the store's blob GC). */
   keepRefs: string[];
   storeGc: 'done' | 'not available';
@@ -42,7 +42,8 @@ export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
     for (const b of ctx.state.builds.listForApp(app.id, 20)) {
       if (b.status === 'pending' || b.status === 'running') report.keepRefs.push(`apps/${app.name}:${b.id}`);
     }
-    const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[] });
+    const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[], clearedCacheBytes: 0 });
+    entry.clearedCacheBytes = capBuildCache(ctx, app.name, app.id);
     if (!store) continue; // without the store, manifests cannot be matched to engine image IDs: remove nothing
     const keepIds = new Set<string>();
     for (const digest of keep) {
@@ -57,6 +58,20 @@ export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
   report.keepRefs = [...new Set(report.keepRefs)];
   await ctx.deps.collectStoreGarbage?.(report.keepRefs);
   return report;
+}
+
+/**
+ * A build cache past the cap is cleared whole (the next build is a cold one) rather than trimmed:
+ * which layers a buildpack can do without is the buildpack's business, not ours.
+ */
+function capBuildCache(ctx: Ctx, appName: string, appId: number): number {
+  const dir = path.join(ctx.deps.paths.caches, appName);
+  const size = dirSize(dir);
+  if (size <= ctx.opts.buildCacheCapMb * 1024 * 1024) return 0;
+  if (ctx.state.builds.listForApp(appId, 5).some((b) => b.status === 'pending' || b.status === 'running')) return 0;
+  fs.rmSync(dir, { recursive: true, force: true });
+  ctx.platformLog(appName, 'slipway', `Build cache of ${Math.round(size / 1048576)} MB exceeded the cap of ${ctx.opts.buildCacheCapMb} MB and was cleared; the next build starts cold`);
+  return size;
 }
 
 function dirSize(dir: string): number {

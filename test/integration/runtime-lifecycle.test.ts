@@ -7,7 +7,7 @@ import { createRuntimeFixture, sleep, waitFor, type RuntimeFixture } from './run
 
 let fx: RuntimeFixture;
 before(async () => {
-  fx = await createRuntimeFixture('rt-life', { keepReleases: 3 }, true);
+  fx = await createRuntimeFixture('rt-life', { keepReleases: 3, buildCacheCapMb: 1 }, true);
   await fx.runtime.start();
 });
 after(async () => {
@@ -68,7 +68,18 @@ test('garbage collection keeps exactly the last N releases’ images (and what r
   const appImages = async () => (await fx.docker.listImages({ filters: { label: [`io.slipway.app=${app}`] } })).map((i) => i.Id).sort();
   assert.equal((await appImages()).length, 5);
 
+  // A build cache past the cap (1 MB here) is cleared; a small one is left alone.
+  const other = fx.createApp();
+  fs.mkdirSync(path.join(fx.home.caches, app), { recursive: true });
+  fs.writeFileSync(path.join(fx.home.caches, app, 'big'), Buffer.alloc(2 * 1024 * 1024));
+  fs.mkdirSync(path.join(fx.home.caches, other), { recursive: true });
+  fs.writeFileSync(path.join(fx.home.caches, other, 'small'), 'x');
+
   const report = await fx.runtime.collectGarbage();
+  assert.equal(report.apps[app].clearedCacheBytes, 2 * 1024 * 1024);
+  assert.equal(fs.existsSync(path.join(fx.home.caches, app)), false);
+  assert.equal(report.apps[other].clearedCacheBytes, 0);
+  assert.equal(fs.existsSync(path.join(fx.home.caches, other, 'small')), true);
   assert.equal(report.apps[app].removedImages.length, 2);
   assert.equal(report.storeGc, 'done');
   const kept = await appImages();
