@@ -56,6 +56,7 @@ test('5 consecutive deploys under ~100 requests per second through the router: z
   const seen = new Map<string, number>();
   const latencies: number[] = [];
   const inflight = new Set<Promise<void>>();
+  const deployMs: number[] = [];
   const t0 = Date.now();
   let sent = 0;
   // Paced by the clock, not by timer ticks (which drift under load): 100 requests per second.
@@ -78,7 +79,9 @@ test('5 consecutive deploys under ~100 requests per second through the router: z
 
   try {
     for (let i = 1; i <= 5; i++) {
+      const d0 = Date.now();
       const rel = await fx.deploy(fx.state.apps.require(app).name, { code: `deploy-${i}` });
+      deployMs.push(Date.now() - d0);
       assert.equal(rel.status, 'succeeded');
       await sleep(1500); // traffic on the new release while the old one drains
     }
@@ -90,7 +93,7 @@ test('5 consecutive deploys under ~100 requests per second through the router: z
   const total = latencies.length + failures.length;
   latencies.sort((a, b) => a - b);
   const p99 = latencies[Math.floor(latencies.length * 0.99)];
-  console.log(`zero-downtime: ${total} requests in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)}/s), ${failures.length} failed, p99 ${p99} ms, max ${latencies.at(-1)} ms; per code version: ${JSON.stringify(Object.fromEntries(seen))}`);
+  console.log(`zero-downtime: ${total} requests in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(0)}/s), ${failures.length} failed, p99 ${p99} ms, max ${latencies.at(-1)} ms; deploys (image build + load + start + check + swap) ${deployMs.join('/')} ms; per code version: ${JSON.stringify(Object.fromEntries(seen))}`);
   assert.deepEqual(failures, []);
   assert.ok(total / seconds > 90, `steady load (${(total / seconds).toFixed(0)}/s)`);
   for (let i = 1; i <= 5; i++) assert.ok(seen.get(`deploy-${i}`), `deploy-${i} served`);
