@@ -8,7 +8,7 @@ import { planFor, removeMet } from './plan';
 import { bool, readTomlIfExistsIn, str, table, tableArray, writeTomlIn } from './toml-files';
 import { assertInside, existsIn, readFileIn } from './safe-fs';
 import { escapeId, type Buildpack, type LayerMetadata, type PlanEntry, type ProcessDef } from './types';
-import { bpImageDir, chownBuildUser, STEP } from './workspace';
+import { BUILD_UID, bpImageDir, chownBuildUser, STEP } from './workspace';
 
 /**
  * Build: each buildpack of the group in order, one `docker exec` each (legacy: compile, then
@@ -67,7 +67,9 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
     assertInside(ctx.ws.root, layersHost);
     const myPlan = planFor(plan, bp.id);
     writeTomlIn(ctx.ws.root, path.join(io, 'plan.toml'), { entries: myPlan.map((r) => ({ name: r.name, metadata: r.metadata })) });
-    await chownBuildUser(layersHost, io);
+    // Not recursive: restored layers already belong to the build user.
+    if (process.getuid?.() === 0) fs.lchownSync(layersHost, BUILD_UID, BUILD_UID);
+    await chownBuildUser(io);
     if (!bp.clearEnv) applyEnvOps(env, platformEnvOps(ctx.env));
     if (exports.length) env.SLIPWAY_EXPORTS = exports.join(':');
     const dir = bpImageDir(bp);
@@ -116,7 +118,6 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
   }
   const defaultProcess = explicitDefault ?? (processes.some((p) => p.type === 'web') ? 'web' : processes.length === 1 ? processes[0].type : undefined);
   for (const p of processes) p.default = p.type === defaultProcess;
-  await chownBuildUser(ctx.ws.app);
   return { buildpacks: built, processes, defaultProcess, labels };
 }
 

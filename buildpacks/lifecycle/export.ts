@@ -5,7 +5,7 @@ import type { ImageStore } from '../oci/layout';
 import type { Descriptor, ImageConfig, LayerRef } from '../oci/media-types';
 import type { AnalyzeResult } from './analyze';
 import type { BuildOutcome } from './build';
-import type { LayerCache } from './cache';
+import { fingerprint, type CacheMetadata, type CommitLayer, type FileIndex, type LayerCache } from './cache';
 import { generateLaunchScript, LAUNCHER_PATH, LAUNCHER_SCRIPT, LAUNCH_SCRIPT_PATH, type LaunchLayer } from './launcher';
 import type { Restored } from './restore';
 import { parentDirs, walkDir, writeTar, type TarEntry } from './tar';
@@ -53,9 +53,20 @@ export async function exportImage(opts: {
   let n = 0;
 
   /** Tars entries, then reuses the previous image's blob for the same diff ID or writes a new one. */
-  async function addLayer(entries: TarEntry[], createdBy: string, opts2: { cache?: boolean; image?: boolean } = { image: true }): Promise<string> {
+  async function addLayer(entries: TarEntry[], createdBy: string, opts2: { image?: boolean; knownDiffId?: string; hashes?: Map<string, string> } = {}): Promise<string> {
+    // A cached layer with an unchanged fingerprint keeps its diff ID: no tar, no hash, and, when
+    // the previous image has it, no blob either.
+    const known = opts2.knownDiffId;
+    if (known && (opts2.image === false || analyzed.previousLayers.has(known))) {
+      if (opts2.image !== false) {
+        layers.push({ descriptor: analyzed.previousLayers.get(known)!, diffId: known });
+        history.push({ created: CREATED, created_by: createdBy });
+        reused++;
+      }
+      return known;
+    }
     const tmp = path.join(ws.tmp, `layer-${n++}.tar`);
-    const { diffId } = await writeTar(entries, tmp);
+    const { diffId } = await writeTar(entries, tmp, opts2.hashes ? (e, sha) => opts2.hashes!.set(e.path, sha) : undefined);
     if (opts2.image !== false) {
       const prev = analyzed.previousLayers.get(diffId);
       let descriptor: Descriptor;
@@ -69,18 +80,19 @@ export async function exportImage(opts: {
       layers.push({ descriptor, diffId });
       history.push({ created: CREATED, created_by: createdBy });
     }
-    if (opts2.cache) opts.cache.stage(diffId, tmp);
     fs.rmSync(tmp, { force: true });
     return diffId;
   }
 
-  opts.cache.startStaging();
+  const cacheMeta: CacheMetadata = { buildpacks: [] };
+  const cacheDirs: CommitLayer[] = [];
   const bpMeta: BuildpackLayersMetadata[] = [];
   const launchLayers: LaunchLayer[] = [];
   for (const { bp, layers: bl, store: storeMeta } of built.buildpacks) {
     if (bp.kind !== 'cnb') continue;
     const esc = escapeId(bp.id);
     const meta: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {}, ...(storeMeta ? { store: { metadata: storeMeta } } : {}) };
+    const cmeta: CacheMetadata['buildpacks'][number] = { key: bp.id, version: bp.version, layers: {} };
     for (const name of Object.keys(bl).sort()) {
       const l = bl[name];
       const host = path.join(ws.layers, esc, name);
@@ -88,10 +100,23 @@ export async function exportImage(opts: {
       let sha: string | undefined;
       if (fs.existsSync(host)) {
         const entries = [...parentDirs(imgPath, APP_OWNER), ...walkDir(host, imgPath, APP_OWNER)];
+        // Cache layers restored with a file index: fingerprint first (re-reading only files
+        // whose size/mtime/inode changed); equal fingerprint = equal diff ID, no tar needed.
+        const restoredFp = opts.restored.fingerprints.get(bp.id)?.get(name);
+        const restoredIndex = opts.restored.indexes.get(bp.id)?.get(name);
+        let fp: { fp: string; index: FileIndex } | undefined;
+        if (l.cache && restoredFp && restoredIndex) fp = fingerprint(entries, new Map(), restoredIndex);
+        const knownDiffId = fp && fp.fp === restoredFp ? opts.restored.shas.get(bp.id)?.get(name) : undefined;
+        const hashes = new Map<string, string>();
         if (l.launch || l.cache) {
-          sha = await addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, { image: l.launch, cache: l.cache });
+          sha = await addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, { image: l.launch, knownDiffId, hashes });
         }
         if (l.launch) launchLayers.push({ bpId: bp.id, name, hostDir: host });
+        if (l.cache && sha) {
+          if (!fp || !knownDiffId) fp = fingerprint(entries, hashes, restoredIndex);
+          cmeta.layers[name] = { sha, fingerprint: fp.fp, data: l.data, build: l.build, launch: l.launch, cache: true };
+          cacheDirs.push({ esc, name, hostDir: host, index: fp.index });
+        }
       } else if (l.launch) {
         // Re-declared without contents: keep the previous image's layer (CNB reuse).
         const prevSha = opts.restored.shas.get(bp.id)?.get(name);
@@ -110,6 +135,7 @@ export async function exportImage(opts: {
       if (sha) meta.layers[name] = { sha, data: l.data, build: l.build, launch: l.launch, cache: l.cache };
     }
     bpMeta.push(meta);
+    cacheMeta.buildpacks.push(cmeta);
   }
 
   const appSha = await addLayer(walkDir(ws.app, '/app', APP_OWNER), 'Application Layer');
@@ -194,7 +220,8 @@ export async function exportImage(opts: {
   };
   const img = await store.writeImage(config, layers);
   await store.tag(opts.imageRef, img.manifest);
-  opts.cache.commit({ buildpacks: bpMeta.map((b) => ({ ...b, layers: Object.fromEntries(Object.entries(b.layers).filter(([, l]) => l.cache)) })) });
+  // Only now, with the image safely written, do the cache layer dirs move back into the cache.
+  opts.cache.commit(cacheMeta, cacheDirs);
   writeToml(path.join(ws.root, 'report.toml'), {
     image: { tags: [opts.imageRef], digest: img.manifest.digest, 'image-id': img.config.digest, 'manifest-size': img.manifest.size },
   });

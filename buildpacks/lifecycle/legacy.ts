@@ -7,7 +7,7 @@ import { shQuote } from './env-files';
 import { writeFileIn } from './safe-fs';
 import type { BuildContainer } from './container';
 import type { Buildpack, ProcessDef } from './types';
-import { bpHostDir, bpImageDir, STEP, type Workspace } from './workspace';
+import { BUILD_UID, bpHostDir, bpImageDir, STEP, type Workspace } from './workspace';
 
 /**
  * The legacy shim: a Heroku buildpack (bin/compile BUILD_DIR CACHE_DIR ENV_DIR, optional
@@ -122,6 +122,8 @@ export function writeConfigVarDefaults(root: string, appDir: string, vars: Recor
   const dir = path.join(appDir, '.profile.d');
   const body = keys.map((k) => `[ -n "\${${k}:-}" ] || export ${k}=${shQuote(vars[k])}`).join('\n') + '\n';
   writeFileIn(root, path.join(dir, '00_config_vars.sh'), body, { append: true });
+  // Later buildpacks (uid 1000) may add to .profile.d too.
+  if (process.getuid?.() === 0) for (const p of [dir, path.join(dir, '00_config_vars.sh')]) fs.lchownSync(p, BUILD_UID, BUILD_UID);
 }
 
 /** Procfile: `type: command` lines; `#` comments. */

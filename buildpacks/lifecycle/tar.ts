@@ -26,6 +26,9 @@ export interface TarEntry {
   content?: Buffer;
   linkname?: string;
   size?: number;
+  /** From lstat, for cache fingerprints only (never written into the tar). */
+  mtimeMs?: number;
+  ino?: number;
 }
 
 /** Walks a host directory as it will appear at imageDir; the root dir itself is included. */
@@ -33,7 +36,7 @@ export function walkDir(hostDir: string, imageDir: string, owner: { uid: number;
   const out: TarEntry[] = [];
   const visit = (host: string, img: string, rel: string) => {
     const st = fs.lstatSync(host);
-    const base = { path: img, mode: st.mode & 0o7777, uid: owner.uid, gid: owner.gid };
+    const base = { path: img, mode: st.mode & 0o7777, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtimeMs, ino: st.ino };
     if (st.isDirectory()) {
       out.push({ ...base, type: 'directory' });
       for (const name of fs.readdirSync(host)) {
@@ -58,7 +61,7 @@ export function parentDirs(imagePath: string, owner: { uid: number; gid: number 
 }
 
 /** Writes the entries as a tar file; returns its diff ID (sha256 of the tar) and size. */
-export async function writeTar(entries: TarEntry[], outFile: string): Promise<{ diffId: string; size: number }> {
+export async function writeTar(entries: TarEntry[], outFile: string, onFile?: (e: TarEntry, sha: string) => void): Promise<{ diffId: string; size: number }> {
   const seen = new Set<string>();
   const sorted = entries
     .filter((e) => (seen.has(e.path) ? false : (seen.add(e.path), true)))
@@ -88,6 +91,7 @@ export async function writeTar(entries: TarEntry[], outFile: string): Promise<{ 
         ...(e.type === 'symlink' ? { linkname: e.linkname } : {}),
       } as Headers;
       const body = e.type === 'file' ? (e.content ?? (await fs.promises.readFile(e.hostPath!))) : Buffer.alloc(0);
+      if (onFile && e.type === 'file') onFile(e, createHash('sha256').update(body).digest('hex'));
       await new Promise<void>((res, rej) => tar.entry(header, body, (err) => (err ? rej(err) : res())));
     }
     tar.finalize();
