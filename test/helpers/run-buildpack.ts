@@ -35,6 +35,8 @@ function findRepoRoot(dir: string): string {
 export interface Workspace {
   /** Also the io.slipway.home label of every container started for it. */
   root: string;
+  /** The pushed source; each build starts from a fresh copy of it in appDir, as on the platform. */
+  srcDir: string;
   appDir: string;
   layersDir: string;
   platformDir: string;
@@ -53,6 +55,7 @@ export function createWorkspace(fixture: string): Workspace {
   const root = fs.mkdtempSync(path.join(HOMES, `bp-${fixture}-`));
   const ws: Workspace = {
     root,
+    srcDir: path.join(root, 'src'),
     appDir: path.join(root, 'app'),
     layersDir: path.join(root, 'layers'),
     platformDir: path.join(root, 'platform'),
@@ -61,21 +64,23 @@ export function createWorkspace(fixture: string): Workspace {
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
-  fs.cpSync(path.join(FIXTURES_DIR, fixture), ws.appDir, { recursive: true });
+  fs.cpSync(path.join(FIXTURES_DIR, fixture), ws.srcDir, { recursive: true });
+  fs.cpSync(ws.srcDir, ws.appDir, { recursive: true });
   for (const d of [ws.layersDir, path.join(ws.platformDir, 'env'), path.join(root, 'io')]) fs.mkdirSync(d, { recursive: true });
   chownTree(root);
   return ws;
 }
 
-/** Replaces the app with another fixture (same layers: a new push of the same app). */
-export function replaceApp(ws: Workspace, fixture: string): void {
-  fs.rmSync(ws.appDir, { recursive: true, force: true });
-  fs.cpSync(path.join(FIXTURES_DIR, fixture), ws.appDir, { recursive: true });
+/** Changes a file of the pushed source (and of the current app dir, for a detect before the next build). */
+export function writeAppFile(ws: Workspace, rel: string, content: string): void {
+  fs.writeFileSync(path.join(ws.srcDir, rel), content);
+  fs.writeFileSync(path.join(ws.appDir, rel), content);
   chownTree(ws.appDir);
 }
 
-export function writeAppFile(ws: Workspace, rel: string, content: string): void {
-  fs.writeFileSync(path.join(ws.appDir, rel), content);
+function resetApp(ws: Workspace): void {
+  fs.rmSync(ws.appDir, { recursive: true, force: true });
+  fs.cpSync(ws.srcDir, ws.appDir, { recursive: true });
   chownTree(ws.appDir);
 }
 
@@ -194,9 +199,11 @@ export function listLayers(ws: Workspace, name: string): Record<string, LayerTyp
 
 /**
  * What the restorer leaves for the next build (spec table in specs.md 2.6): cached layers come back
- * with contents, launch-only layers only as metadata, and no .toml keeps its [types].
+ * with contents, launch-only layers only as metadata, and no .toml keeps its [types]. The app dir
+ * starts again from the pushed source.
  */
 export function prepareNextBuild(ws: Workspace): void {
+  resetApp(ws);
   for (const bp of fs.readdirSync(ws.layersDir)) {
     const dir = path.join(ws.layersDir, bp);
     for (const f of ['launch.toml', 'build.toml']) fs.rmSync(path.join(dir, f), { force: true });

@@ -134,6 +134,22 @@ test('the Express app through the default order: image answers; a warm rebuild r
   }
 });
 
+test('identical Node.js runtime layers of two apps are one blob in the store', async () => {
+  // A different app on the same engines range: other code, same runtime.
+  const srcB = fs.mkdtempSync(path.join(home.home, 'src-'));
+  fs.cpSync(path.join(FIXTURES_DIR, 'node-engines'), srcB, { recursive: true });
+  fs.writeFileSync(path.join(srcB, 'app.js'), "require('http').createServer((q, s) => s.end('b')).listen(process.env.PORT);\n");
+  const a = await lcBuild('share-a', path.join(FIXTURES_DIR, 'node-engines'));
+  const b = await lcBuild('share-b', srcB);
+  const shaA = (await layerShas(a.result, 'slipway/nodejs')).node;
+  const shaB = (await layerShas(b.result, 'slipway/nodejs')).node;
+  assert.ok(shaA);
+  assert.equal(shaB, shaA);
+  const layersA = (await home.store.readManifest(a.result.manifestDigest)).layers.map((l) => l.digest);
+  const layersB = (await home.store.readManifest(b.result.manifestDigest)).layers.map((l) => l.digest);
+  assert.ok(layersA.filter((d) => layersB.includes(d)).length >= 2, 'run image and Node layers shared');
+});
+
 test('Node.js + Procfile through the lifecycle: web, worker, and release as the release command', async () => {
   const r = await lcBuild('procfile', path.join(FIXTURES_DIR, 'node-procfile'));
   assert.deepEqual(r.result.buildpacks.map((b) => b.id), ['slipway/nodejs', 'slipway/procfile']);

@@ -141,6 +141,23 @@ test('a non-default engines range (">=22 <23") without a lockfile or start scrip
   }
 });
 
+test('a native addon compiles with the stack\'s toolchain and Node\'s bundled headers, and again on a warm build', async (t) => {
+  const ws = createWorkspace('node-native');
+  try {
+    const cold = await buildAndServe(ws, t, 'native cold');
+    assert.match(cold.output, /CC\(target\) Release\/obj\.target\/hello\/hello\.o/);
+    assert.match(cold.output, /-Dnode_root_dir=\/layers\/slipway_nodejs\/node/, 'headers from the node layer, no download');
+    assert.equal(await get(ws), 'native addon ok');
+    prepareNextBuild(ws);
+    const warm = await buildAndServe(ws, t, 'native warm');
+    assert.match(warm.output, /Reusing node_modules/);
+    assert.match(warm.output, /Building the app's native addon/, 'the fresh app dir gets its addon again');
+    assert.equal(await get(ws), 'native addon ok');
+  } finally {
+    ws.cleanup();
+  }
+});
+
 test('detect passes only with a package.json and records the engines range in the plan', async () => {
   const ws = createWorkspace('node-engines');
   try {

@@ -146,6 +146,7 @@ install_dependencies() {
     info "Reusing node_modules: lockfile, dependencies and Node.js version unchanged"
     reused=1
     link_node_modules "$install_layer"
+    run_root_install_scripts
   else
     reused=0
     rm -rf "$layers/modules" "$layers/dev_modules"
@@ -171,6 +172,22 @@ path_env() {
   mkdir -p "$layers/$1/env.launch"
   printf '%s' "$layers/$1/node_modules/.bin" >"$layers/$1/env.launch/PATH.prepend"
   printf ':' >"$layers/$1/env.launch/PATH.delim"
+}
+
+# What an install does for the app itself (not its dependencies), and a reused node_modules does
+# not: the root package's install lifecycle scripts, whose output lands in the fresh app dir.
+run_root_install_scripts() {
+  local script
+  if [[ -f binding.gyp ]] && ! jq -e '.scripts.install // .scripts.preinstall' package.json >/dev/null; then
+    step "Building the app's native addon (node-gyp rebuild)"
+    set +e
+    node "$layers/node/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild 2>&1
+    local rc=$?
+    set -e
+    (( rc == 0 )) || fail "node-gyp rebuild of the app's binding.gyp failed (exit $rc; output above)" \
+      "Reproduce it with: npx node-gyp rebuild"
+  fi
+  for script in preinstall install postinstall prepare; do run_script_if_present "$script"; done
 }
 
 run_install() {
