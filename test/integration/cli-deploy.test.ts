@@ -195,6 +195,19 @@ test('run: a one-off dyno gets the config and passes its exit code through; run:
   assert.equal(r.code, 3, `stderr: ${r.stderr}`);
   assert.match(r.stdout, /greeting=hello dyno=run\.\d+/);
   assert.match(r.stderr, /to-stderr/);
+  // On a terminal (script(1) gives the CLI a pseudo-terminal) the dyno gets a TTY too.
+  const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+  const onTty = await exec('script', ['-qefc', [process.execPath, CLI, 'run', '--', 'test -t 0 && test -t 1 && echo tty-yes; exit 7'].map(quote).join(' '), '/dev/null'], {
+    env,
+    cwd: repo,
+    timeout: 120_000,
+  }).then(
+    (r) => ({ code: 0, out: r.stdout }),
+    (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, out: e.stdout ?? '' }),
+  );
+  assert.equal(onTty.code, 7, onTty.out);
+  assert.match(onTty.out, /tty-yes/);
+
   const d = JSON.parse(await ok(['run:detached', '--json', '--', 'echo detached-output-$GREETING'])) as { name: string };
   assert.match(d.name, /^run\.\d+$/);
   const deadline = Date.now() + 30_000;
