@@ -164,9 +164,15 @@ function makeCtx(args: string[], flags: Ctx['flags'], out: Ctx['out'], env: Node
       if (!isValidAppName(name)) throw usageError(`"${name}" is not a valid app name`, 'slipway COMMAND -a APP');
       return name;
     },
-    prompt(question) {
+    prompt(question, opts = {}) {
       if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: 'pass the value as a flag instead' }));
-      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      if (opts.secret) {
+        // Echo the question only, never what is typed (tokens).
+        (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => {
+          if (s.includes(question) || s === '\r\n' || s === '\n') process.stderr.write(s);
+        };
+      }
       return new Promise((resolve) =>
         rl.question(question, (a) => {
           rl.close();

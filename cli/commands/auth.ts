@@ -16,7 +16,7 @@ const login: Command = {
     let apiUrl = typeof ctx.flags.api === 'string' ? ctx.flags.api : undefined;
     let token = typeof ctx.flags.token === 'string' ? ctx.flags.token : undefined;
     if (!apiUrl) apiUrl = (await ctx.prompt('API URL (http://HOST:5080): ')) || undefined;
-    if (!token) token = (await ctx.prompt('API token: ')) || undefined;
+    if (!token) token = (await ctx.prompt('API token: ', { secret: true })) || undefined;
     if (!apiUrl || !token) throw new CliError('an API URL and a token are needed', { hint: 'slipway login --api URL --token TOKEN', exitCode: 2 });
     try {
       new URL(apiUrl);

@@ -46,16 +46,20 @@ export function createConfigRoutes(deps: ApiDeps): Router {
     const parts = [changed.length ? `Set ${changed.join(', ')} config vars` : '', removed.length ? `Unset ${removed.join(', ')} config vars` : ''].filter(Boolean);
     let release: { version: number } | undefined;
     if (parts.length) {
-      if (deps.releases) {
-        const { user } = auth(res);
-        release = await deps.releases.configChanged(app.name, { id: user.id, email: user.email });
+      // Recorded even when the release fails: the vars did change (and are kept, as on Heroku).
+      try {
+        if (deps.releases) {
+          const { user } = auth(res);
+          release = await deps.releases.configChanged(app.name, { id: user.id, email: user.email });
+        }
+      } finally {
+        record(deps, res, {
+          app,
+          action: 'config.update',
+          message: parts.join('; ') + (release ? ` (release v${release.version})` : ''),
+          data: { set: changed, unset: removed, ...(release ? { release: release.version } : {}) },
+        });
       }
-      record(deps, res, {
-        app,
-        action: 'config.update',
-        message: parts.join('; ') + (release ? ` (release v${release.version})` : ''),
-        data: { set: changed, unset: removed, ...(release ? { release: release.version } : {}) },
-      });
     }
     // The body stays the plain config object (scripts diff it); the release made is in a header.
     if (release) res.setHeader('X-Slipway-Release', String(release.version));
