@@ -8,7 +8,7 @@ import { build, type BuildResult } from '../buildpacks/lifecycle';
 import { createTestHome } from '../test/helpers/home';
 
 /**
- * `node dist/bench/build-phases.js [--iterations N] [--json]`
+ * `node dist/bench/build-phases.js [--iterations N] [--json] [--with-node]`
  * Per-phase timings of a no-change rebuild of small apps (after one cold build), and the
  * platform overhead: everything except the buildpacks' own run time (recorded by the step
  * runner inside the build container). Reference: a bare `docker run --rm` of the build image.
@@ -34,6 +34,11 @@ async function main(): Promise<void> {
       note: '2 CNB + 2 legacy buildpacks, cache + launch layer reuse',
     },
   ];
+  // --with-node: also the reference Express app with the built-in Node.js buildpack (downloads
+  // Node.js and npm packages from the npm registry on the cold build).
+  if (argv.includes('--with-node')) {
+    apps.push({ name: 'express', sourceDir: path.join(ROOT, 'bench', 'apps', 'express'), buildpacks: undefined, note: 'Express app, built-in Node.js buildpack (npm ci cached)' });
+  }
   const results: Record<string, unknown> = {};
   try {
     const t0 = Date.now();
