@@ -13,15 +13,30 @@ const run = promisify(execFile);
  * URL and ref under the fetch cache, so the second build does not touch the network.
  */
 export function isUrl(ref: string): boolean {
-  return /^(https?|git|ssh|file):\/\//.test(ref) || /^git@/.test(ref);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(ref) || /^git@/.test(ref);
+}
+
+/** Only public transports: never file:// (other apps' repositories live on this host) or ssh (the server's keys). */
+function assertAllowed(url: string): void {
+  if (!/^(https?|git):\/\/[^\s]+$/i.test(url)) {
+    throw new SlipwayError('BUILD_FAILED', `buildpack URL ${JSON.stringify(url)} is not allowed`, {
+      hint: 'use an https:// (or http://, git://) URL: a git repository with an optional #ref, or a .tgz archive',
+      details: { phase: 'detect' },
+    });
+  }
 }
 
 export async function fetchBuildpack(ref: string, cacheDir: string): Promise<string> {
   const [url, gitRef] = ref.split('#', 2);
-  const dir = path.join(cacheDir, createHash('sha256').update(ref).digest('hex').slice(0, 24));
-  if (fs.existsSync(path.join(dir, '.slipway-fetched'))) return dir;
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
+  assertAllowed(url);
+  if (gitRef !== undefined && !/^[A-Za-z0-9._\/-]{1,200}$/.test(gitRef)) {
+    throw new SlipwayError('BUILD_FAILED', `buildpack ref ${JSON.stringify(gitRef)} is not a branch, tag or commit`, { details: { phase: 'detect' } });
+  }
+  const final = path.join(cacheDir, createHash('sha256').update(ref).digest('hex').slice(0, 24));
+  if (fs.existsSync(path.join(final, '.slipway-fetched'))) return final;
+  // Fetch into a private temp dir, then rename: concurrent builds never see half a buildpack.
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const dir = fs.mkdtempSync(`${final}.tmp-`);
   try {
     if (/\.(tgz|tar\.gz)$/.test(url)) {
       const res = await fetch(url);
@@ -38,8 +53,9 @@ export async function fetchBuildpack(ref: string, cacheDir: string): Promise<str
       }
     } else {
       // `--` ends options: a URL can never be read as a git option (ext:: and friends are refused too).
-      await run('git', ['-c', 'protocol.ext.allow=never', 'clone', '--quiet', '--', url, dir], { timeout: 120_000 });
+      await run('git', ['-c', 'protocol.ext.allow=never', '-c', 'protocol.file.allow=never', 'clone', '--quiet', '--', url, dir], { timeout: 120_000 });
       if (gitRef) await run('git', ['-C', dir, 'checkout', '--quiet', gitRef, '--'], { timeout: 60_000 });
+      fs.rmSync(path.join(dir, '.git'), { recursive: true, force: true });
     }
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -49,5 +65,11 @@ export async function fetchBuildpack(ref: string, cacheDir: string): Promise<str
     });
   }
   fs.writeFileSync(path.join(dir, '.slipway-fetched'), ref);
-  return dir;
+  try {
+    fs.renameSync(dir, final);
+  } catch {
+    // Another build fetched it first: use theirs.
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return final;
 }

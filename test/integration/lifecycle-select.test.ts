@@ -119,3 +119,9 @@ test('a buildpack by .tgz URL is downloaded once and cached by URL', async () =>
     server.close();
   }
 });
+
+test('buildpack URLs are limited to public transports (no file://, no ssh)', async () => {
+  for (const url of ['file:///var/lib/slipway/repos/other.git', 'ssh://git@example.com/x.git', 'git@example.com:x.git']) {
+    await assert.rejects(build(opts({ buildpacks: [url] })), /is not allowed/, url);
+  }
+});
