@@ -128,6 +128,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const env = { ...selection.env, ...opts.env };
     // Start the container first (the slowest step); the host fills the workspace meanwhile.
     createWorkspaceDirs(ws);
+    void removeStaleContainers(opts.docker, appName, limits.timeoutMs, opts.labels?.['io.slipway.home']);
     containerP = startBuildContainer({
       docker: opts.docker,
       image: `slipway/${opts.stack}-build:latest`,
@@ -160,9 +161,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const cache = openCache(ws.cnbCache);
     const restored = await time('restore', () => restore({ ws, group: detected.group, previous: analyzed.previous?.metadata, cache }));
     const built = await time('build', () => buildPhase(ctx, detected.group, detected.plan));
-    // The container (frozen now) is not needed for export: remove it in the background. Nothing
-    // waits for it: removal takes ~0.3 s and changes nothing the caller sees.
-    void containerP.then((c) => c.remove()).catch(() => {});
+    // The container (frozen now) is not needed for export: its removal overlaps the export and is
+    // awaited before build() returns, so a caller that exits right away leaves nothing behind.
+    const removing = containerP.then((c) => c.remove()).catch(() => {});
     opts.output(`-----> Exporting ${opts.imageRef}`);
     const exported = await time('export', () =>
       exportImage({ ws, store: opts.store, imageRef: opts.imageRef, stack: opts.stack, analyzed, built, restored, cache, sourceVersion: opts.sourceVersion, output: opts.output }),
@@ -174,6 +175,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       if (p.type === 'release') releaseCommand = text;
       else processTypes[p.type] = text;
     }
+    await removing;
     timings.total = Date.now() - started;
     // The buildpacks' own run time (recorded by the step runner) vs everything else.
     let ownMs = 0;
@@ -218,6 +220,21 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     opts.signal?.removeEventListener('abort', onAbort);
     // On failure, wait for the removal so nothing is left running when build() rejects.
     if (containerP) await containerP.then((c) => c.remove()).catch(() => {});
+  }
+}
+
+/**
+ * Build containers of this app older than the build time limit belong to builds that died
+ * (process killed mid-build): remove them. Never touches a container of a build still in time.
+ */
+async function removeStaleContainers(docker: Docker, appName: string, timeoutMs: number, home?: string): Promise<void> {
+  try {
+    const labels = ['io.slipway.role=build', `io.slipway.app=${appName}`, ...(home ? [`io.slipway.home=${home}`] : [])];
+    const list = await docker.listContainers({ all: true, filters: { label: labels } });
+    const cutoff = Date.now() / 1000 - timeoutMs / 1000 - 60;
+    await Promise.all(list.filter((c) => c.Created < cutoff).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  } catch {
+    /* best effort */
   }
 }
 
