@@ -144,8 +144,55 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
     out0.err(`slipway: ${(err as Error).stack ?? String(err)}`);
     return 1;
+  } finally {
+    terminal.close();
   }
 }
+
+/**
+ * Questions on the terminal. One readline for the whole process: typed-ahead answers (or a
+ * pasted URL and token) are queued, not lost between questions. Secret answers are not echoed.
+ */
+const terminal = (() => {
+  let rl: readline.Interface | undefined;
+  let muted = false;
+  const queued: string[] = [];
+  const waiting: Array<(line: string) => void> = [];
+  const open = () => {
+    if (rl) return rl;
+    rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    rl.setPrompt('');
+    const raw = rl as unknown as { _writeToOutput: (s: string) => void };
+    const write = raw._writeToOutput.bind(rl);
+    raw._writeToOutput = (s) => {
+      if (!muted || s === '\r\n' || s === '\n') write(s);
+    };
+    rl.on('line', (line) => {
+      const w = waiting.shift();
+      if (w) w(line.trim());
+      else queued.push(line.trim());
+    });
+    return rl;
+  };
+  return {
+    ask(question: string, secret: boolean): Promise<string> {
+      if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: 'pass the value as a flag instead' }));
+      open();
+      process.stderr.write(question);
+      muted = secret;
+      return new Promise((resolve) => {
+        const done = (line: string) => {
+          muted = false;
+          resolve(line);
+        };
+        const q = queued.shift();
+        if (q !== undefined) done(q);
+        else waiting.push(done);
+      });
+    },
+    close: () => rl?.close(),
+  };
+})();
 
 function makeCtx(args: string[], flags: Ctx['flags'], out: Ctx['out'], env: NodeJS.ProcessEnv): Ctx {
   let client: ApiClient | undefined;
@@ -164,22 +211,7 @@ function makeCtx(args: string[], flags: Ctx['flags'], out: Ctx['out'], env: Node
       if (!isValidAppName(name)) throw usageError(`"${name}" is not a valid app name`, 'slipway COMMAND -a APP');
       return name;
     },
-    prompt(question, opts = {}) {
-      if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: 'pass the value as a flag instead' }));
-      const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-      if (opts.secret) {
-        // Echo the question only, never what is typed (tokens).
-        (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => {
-          if (s.includes(question) || s === '\r\n' || s === '\n') process.stderr.write(s);
-        };
-      }
-      return new Promise((resolve) =>
-        rl.question(question, (a) => {
-          rl.close();
-          resolve(a.trim());
-        }),
-      );
-    },
+    prompt: (question, opts = {}) => terminal.ask(question, opts.secret === true),
   };
 }
 

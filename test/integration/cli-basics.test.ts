@@ -267,3 +267,35 @@ test('run: errors before and after the upgrade reach the user with message and h
   const missing = await cli(['run', '-a', 'nope-app', '--', 'true']);
   assert.match(missing.stderr, /app "nope-app" does not exist/);
 });
+
+test('login on a terminal without flags asks for the URL and the token, and does not echo the token', async () => {
+  const dir = tmpDir('slipway-cli-');
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_CONFIG_DIR: dir, NO_COLOR: '1' };
+    delete env.SLIPWAY_TOKEN;
+    delete env.SLIPWAY_API_URL;
+    // script(1) gives the CLI a pseudo-terminal; answers are typed when asked.
+    const child = spawn('script', ['-qec', `'${process.execPath}' '${CLI}' login`, '/dev/null'], { env, cwd: NEUTRAL });
+    let out = '';
+    const seen = (re: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no ${re} in: ${out}`)), 10_000);
+        const check = () => re.test(out) && (clearTimeout(t), child.stdout.off('data', check), resolve());
+        child.stdout.on('data', check);
+        check();
+      });
+    child.stdout.on('data', (d) => (out += d));
+    await seen(/API URL.*: $/);
+    child.stdin.write(`${srv.url}\r`);
+    await seen(/API token: $/);
+    child.stdin.write(`${srv.token}\r`);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, out);
+    assert.ok(out.includes(srv.url), 'the URL is echoed');
+    assert.ok(!out.includes(srv.token), `the token is not echoed: ${out}`);
+    assert.match(out, /Logged in as admin@example.com/);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'credentials.json'), 'utf8')).token, srv.token);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
