@@ -194,6 +194,8 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
   const { deps, pool, rec } = x;
   let tried: Set<Backend> | undefined;
   let current: UpstreamExchange | undefined;
+  /** Stops the current attempt: upstream aborted, its timers cleared, its dyno slot released. */
+  let cancel: (() => void) | undefined;
   let done = false; // the access-log line is written
 
   const finish = (code?: RouterError | { code: string; desc: string }) => {
@@ -213,7 +215,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
   res.on('close', () => {
     if (done) return;
     if (res.writableFinished) return finish();
-    current?.abort();
+    cancel?.();
     if (!res.headersSent) rec.status = 499;
     finish({ code: 'H27', desc: 'Client Request Interrupted' });
   });
@@ -237,6 +239,12 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
     let responded = false;
     let length = -1;
     let idleTimer: NodeJS.Timeout | undefined;
+    cancel = () => {
+      current?.abort();
+      clearTimeout(firstByteTimer);
+      clearTimeout(idleTimer);
+      release();
+    };
     const firstByteTimer = setTimeout(() => {
       current?.abort();
       release();

@@ -22,6 +22,7 @@ interface Parser {
   initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
   execute(data: Buffer): number | Error;
   finish(): number | Error | undefined;
+  close(): void;
   [key: number]: unknown;
 }
 interface ParserClass {
@@ -182,6 +183,8 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
     socket.on('close', () => {
       if (c.cur) fail(c, Object.assign(new Error('socket closed'), { code: 'ECONNRESET' }));
       forget(c);
+      // Free the native parser once its stack has unwound (what Node's own freeParser does).
+      setImmediate(() => parser.close());
     });
     return c;
   };
