@@ -12,6 +12,7 @@ import { parentDirs, walkDir, writeTar, type TarEntry } from './tar';
 import { stringifyToml, writeToml, writeTomlIn } from './toml-files';
 import { escapeId, type BuildpackLayersMetadata, type LifecycleMetadata } from './types';
 import type { Workspace } from './workspace';
+import { readFileIn } from './safe-fs';
 
 /**
  * Export: the app image = the run image's layers + one layer per launch layer + the app layer +
@@ -138,6 +139,21 @@ export async function exportImage(opts: {
     cacheMeta.buildpacks.push(cmeta);
   }
 
+  // Launch SBOMs (<layer>.sbom.<ext>, launch.sbom.<ext>) as one layer at /layers/sbom/launch/.
+  const sbomEntries: TarEntry[] = [];
+  for (const { bp, layers: bl } of built.buildpacks) {
+    if (bp.kind !== 'cnb') continue;
+    const esc = escapeId(bp.id);
+    const dir = path.join(ws.layers, esc);
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
+      const m = /^(.+)\.sbom\.(cdx\.json|spdx\.json|syft\.json)$/.exec(f);
+      if (!m || (m[1] !== 'launch' && !bl[m[1]]?.launch)) continue;
+      const dest = m[1] === 'launch' ? `/layers/sbom/launch/${esc}/sbom.${m[2]}` : `/layers/sbom/launch/${esc}/${m[1]}/sbom.${m[2]}`;
+      sbomEntries.push(...parentDirs(dest, APP_OWNER), { path: dest, type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(readFileIn(ws.root, path.join(dir, f))) });
+    }
+  }
+  const sbomSha = sbomEntries.length ? await addLayer(sbomEntries, 'Software Bill-of-Materials') : undefined;
+
   const appSha = await addLayer(walkDir(ws.app, '/app', APP_OWNER), 'Application Layer');
 
   const launcherEntries: TarEntry[] = [
@@ -175,6 +191,7 @@ export async function exportImage(opts: {
     app: [{ sha: appSha }],
     config: { sha: configSha },
     launcher: { sha: launcherSha },
+    ...(sbomSha ? { sbom: { sha: sbomSha } } : {}),
     buildpacks: bpMeta.map((b) => ({ ...b, layers: Object.fromEntries(Object.entries(b.layers).filter(([, l]) => l.launch)) })),
     runImage: { topLayer: run.config.rootfs.diff_ids[run.config.rootfs.diff_ids.length - 1], reference: run.manifestDigest, image: run.ref },
     stack: { runImage: { image: run.ref } },

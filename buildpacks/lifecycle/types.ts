@@ -78,6 +78,7 @@ export interface LifecycleMetadata {
   app: Array<{ sha: string }>;
   config: { sha: string };
   launcher: { sha: string };
+  sbom?: { sha: string };
   buildpacks: BuildpackLayersMetadata[];
   runImage: { topLayer: string; reference: string; image: string };
   stack?: { runImage: { image: string } };

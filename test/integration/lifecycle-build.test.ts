@@ -96,6 +96,8 @@ test('layer types: build layers and legacy exports reach later buildpacks; scrat
   assert.equal(run(image, 'cat /app/legacy-compiled.txt'), 'compiled');
   // cache-only and scratch layers are not in the image.
   assert.equal(run(image, 'ls /layers/test_greeter'), 'tool');
+  // The launch layer's SBOM is in the image, where the CNB spec puts it.
+  assert.match(run(image, 'cat /layers/sbom/launch/test_greeter/tool/sbom.cdx.json'), /"bomFormat":"CycloneDX"/);
 });
 
 test('launcher: default process, env files with suffixes, per-process env, profile scripts, one-off commands', async () => {
