@@ -60,6 +60,33 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     for (const d of dynos) assert.ok(d.hits >= 15, `dyno ${d.name} got ${d.hits} of 60`);
   });
 
+  test('clients that abort free their dyno\'s slot at once (least-outstanding stays even)', async () => {
+    const slow = await backend('abort-slow', (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      if (req.url !== '/stream') return res.end('ok');
+      res.write('first\n'); // then nothing: the client gives up
+    });
+    const quick = await backend('abort-quick', (_req, res) => res.end('ok'));
+    await routes({ aborts: { hosts: ['aborts.localhost'], backends: [{ dyno: 'web.1', url: slow.url }, { dyno: 'web.2', url: quick.url }] } });
+    for (let i = 0; i < 6; i++) {
+      await new Promise<void>((resolve) => {
+        const req = http.get({ port: router.httpPort, path: '/stream', headers: { Host: 'aborts.localhost' }, agent: false }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+          res.once('end', resolve);
+        });
+        req.on('error', () => resolve());
+      });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    slow.hits = 0;
+    quick.hits = 0;
+    for (let i = 0; i < 20; i++) assert.equal((await get(router.httpPort, 'aborts.localhost')).status, 200);
+    assert.deepEqual([slow.hits, quick.hits], [10, 10]);
+  });
+
   test('a dyno that died is skipped: every request still succeeds on the live one', async () => {
     const live = await backend('live');
     const dead = await backend('dead');
