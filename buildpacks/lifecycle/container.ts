@@ -85,10 +85,12 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     });
   }
   let removed = false;
-  const remove = async () => {
-    if (removed) return;
+  let removal: Promise<void> | undefined;
+  // Every caller (abort listener, build end, failure path) waits for the same removal.
+  const remove = () => {
     removed = true;
-    await container.remove({ force: true }).catch(() => {});
+    removal ??= container.remove({ force: true }).then(() => {}, () => {});
+    return removal;
   };
   try {
     await container.start();

@@ -99,8 +99,9 @@ export async function detect(ctx: PhaseContext, groups: GroupMember[][]): Promis
   }
   // Nothing passed: say what every buildpack tried said.
   const lines: string[] = [];
+  const kinds = new Map(distinct.map((bp) => [key(bp), bp.kind]));
   for (const [k, r] of results) {
-    const verdict = r.code === 0 ? 'passed' : r.code === 100 || k.endsWith('@0.0.0') ? `did not pass (exit ${r.code})` : `ERROR (exit ${r.code})`;
+    const verdict = r.code === 0 ? 'passed' : r.code === 100 || kinds.get(k) === 'legacy' ? `did not pass (exit ${r.code})` : `ERROR (exit ${r.code})`;
     const said = r.output ? `: ${r.output.split('\n').slice(-3).join(' | ')}` : '';
     lines.push(`  ${k} ${verdict}${said}`);
   }

@@ -207,3 +207,25 @@ test('symlinks a buildpack plants to host files are never followed by the platfo
     await assert.rejects(build(opts({ buildpacks: [BP('cnb-sneaky')], env: { SNEAKY: mode } })), /point outside the build workspace/, mode);
   }
 });
+
+test('limits: uid 1000, no Docker socket, pids and memory caps; the wall clock limit and cancel remove the container', async () => {
+  const labelArgs = ['ps', '-a', '-q', '--filter', `label=io.slipway.home=${home.home}`, '--filter', 'label=io.slipway.role=build'];
+  const t0 = Date.now();
+  await assert.rejects(build(opts({ buildpacks: [BP('cnb-slow')], limits: { timeoutMs: 4000, pids: 256, memoryMb: 512 } })), (err: unknown) => {
+    assert.ok(isSlipwayError(err));
+    assert.equal(err.code, 'TIMEOUT');
+    assert.match(err.message, /longer than 4 s/);
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 30_000);
+  const out = lines.join('\n');
+  assert.match(out, /pids\.max=256/);
+  assert.match(out, /memory\.max=536870912/);
+  assert.match(out, /uid=1000 docker_sock=no/);
+  assert.equal(sh('docker', ...labelArgs), '', 'no build container left after the timeout');
+
+  const ac = new AbortController();
+  const p = build(opts({ buildpacks: [BP('cnb-slow')], signal: ac.signal, output: (l) => l.includes('started') && ac.abort() }));
+  await assert.rejects(p, /the build was cancelled/);
+  assert.equal(sh('docker', ...labelArgs), '', 'no build container left after a cancel');
+});
