@@ -57,7 +57,17 @@ export async function analyze(opts: { store: ImageStore; stack: string; previous
       });
     }
   }
-  writeToml(path.join(opts.workspaceDir, 'analyzed.toml'), {
+  // Layer metadata is free-form JSON; TOML cannot hold every shape of it (mixed arrays), so
+  // fall back to the JSON text rather than failing a build over an inspection file.
+  const analyzedFile = path.join(opts.workspaceDir, 'analyzed.toml');
+  const write = (v: Record<string, unknown>) => {
+    try {
+      writeToml(analyzedFile, v);
+    } catch {
+      writeToml(analyzedFile, { ...v, metadata: undefined, 'metadata-json': JSON.stringify(v.metadata ?? null) });
+    }
+  };
+  write({
     ...(previous ? { image: { reference: `${previous.ref}@${previous.manifestDigest}` } } : {}),
     'run-image': {
       reference: runImage.manifestDigest,
