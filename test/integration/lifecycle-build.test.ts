@@ -113,6 +113,7 @@ test('launcher: default process, env files with suffixes, per-process env, profi
   assert.equal(run(image, '--', '--', 'printenv', 'GREETING'), 'hello', 'launcher -- runs a command directly with the launch env');
   assert.equal(run(image, '--user', '0', '--entrypoint', 'id', '--', '-u'), '0');
   assert.equal(run(image, 'id -u; pwd'), '1000\n/app');
+  assert.equal(run(image, 'echo "$EXECD_VAR"'), 'from "exec.d" for hello', 'exec.d output (fd 3 TOML) joins the env');
 });
 
 test('secret scan: a config var value is in no layer and not in the image config', async () => {
