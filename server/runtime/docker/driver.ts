@@ -249,14 +249,24 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       const exited = container.wait({ condition: 'next-exit' });
       await container.start();
       if (tty && io.rows && io.cols) await container.resize({ h: io.rows, w: io.cols }).catch(() => {});
-      if (io.stdin) {
-        io.stdin.on('data', (d) => stream.write(d));
-        io.stdin.on('end', () => (stream as unknown as { end(): void }).end());
+      const onData = (d: Buffer) => {
+        if (!stream.destroyed) stream.write(d);
+      };
+      const onEnd = () => {
+        if (!stream.destroyed) (stream as unknown as { end(): void }).end();
+      };
+      io.stdin?.on('data', onData);
+      io.stdin?.on('end', onEnd);
+      try {
+        const { StatusCode } = (await exited) as { StatusCode: number };
+        // Output written just before exit may still be in flight.
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+        return StatusCode;
+      } finally {
+        io.stdin?.off('data', onData);
+        io.stdin?.off('end', onEnd);
+        stream.destroy();
       }
-      const { StatusCode } = (await exited) as { StatusCode: number };
-      // Output written just before exit may still be in flight.
-      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-      return StatusCode;
     },
 
     async wait(id) {
