@@ -13,6 +13,9 @@ interface App {
   role?: string;
   createdAt: string;
   collaborators?: Array<{ email: string; role: string }>;
+  release?: { version: number; description: string } | null;
+  formation?: Array<{ type: string; quantity: number; size: string }>;
+  dynos?: Array<{ name: string; state: string }>;
 }
 
 const apps: Command = {
@@ -73,6 +76,9 @@ const info: Command = {
       ['Stack', app.stack],
       ['Web URL', app.url],
       ['Git URL', `${ctx.api().apiUrl}/${app.name}.git`],
+      ['Release', app.release ? `v${app.release.version} (${app.release.description})` : 'none yet: git push slipway main'],
+      ['Formation', (app.formation ?? []).map((f) => `${f.type}=${f.quantity}:${f.size}`).join(' ') || '(from the Procfile)'],
+      ['Dynos', (app.dynos ?? []).map((d) => `${d.name} ${d.state}`).join(', ') || 'none'],
       ['Buildpacks', app.buildpacks.join(', ') || '(detected)'],
       ['Maintenance', app.maintenance ? 'on' : 'off'],
       ['Collaborators', (app.collaborators ?? []).map((c) => `${c.email} (${c.role})`).join(', ')],

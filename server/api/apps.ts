@@ -73,11 +73,16 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     res.status(201).json(appJson(deps, app, 'owner'));
   });
 
-  r.get('/apps/:app', (req, res) => {
+  r.get('/apps/:app', async (req, res) => {
     const app = appFor(deps, req, res, 'read');
     const { user } = auth(res);
+    const current = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
+    const dynos = deps.runtime ? await deps.runtime.listDynos(app.name) : [];
     res.json({
       ...appJson(deps, app, effectiveRole(state, user, app)),
+      release: current ? { version: current.version, description: current.description, createdAt: current.createdAt } : null,
+      formation: state.formation.list(app.id),
+      dynos: dynos.map((d) => ({ name: d.name, state: d.state, release: d.release })),
       collaborators: state.collaborators.list(app.id).map((c) => ({ email: c.email, role: c.role })),
     });
   });

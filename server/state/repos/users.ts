@@ -87,10 +87,13 @@ export function createUsersRepo(db: Db) {
     authenticate(secret: string): { user: UserRow; tokenId: number } | undefined {
       if (typeof secret !== 'string' || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
       const r = db
-        .prepare('SELECT t.id AS token_id, u.* FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked_at IS NULL')
-        .get(hashToken(secret)) as (Parameters<typeof toUser>[0] & { token_id: number }) | undefined;
+        .prepare('SELECT t.id AS token_id, t.last_used_at AS token_used_at, u.* FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked_at IS NULL')
+        .get(hashToken(secret)) as (Parameters<typeof toUser>[0] & { token_id: number; token_used_at: string | null }) | undefined;
       if (!r) return undefined;
-      db.prepare("UPDATE tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?").run(r.token_id);
+      // last_used_at is informational: refresh it at most once a minute, so a read request is not a write.
+      if (!r.token_used_at || Date.now() - Date.parse(r.token_used_at) > 60_000) {
+        db.prepare("UPDATE tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?").run(r.token_id);
+      }
       return { user: toUser(r), tokenId: r.token_id };
     },
   };
