@@ -159,7 +159,12 @@ function readLaunchToml(root: string, file: string, bp: Buildpack): { processes:
   const doc = readTomlIfExistsIn(root, file, `buildpack ${bp.id} launch.toml`);
   if (!doc) return { processes: [], labels: [] };
   const where = `${file} (buildpack ${bp.id})`;
-  const processes = tableArray(doc.processes, where, 'processes').map((p): ProcessDef => {
+  // Buildpack API 0.12 exec-env: processes for other environments than production are left out.
+  const forProduction = (p: Record<string, unknown>) => {
+    const envs = p['exec-env'];
+    return !Array.isArray(envs) || envs.length === 0 || envs.includes('production') || envs.includes('*');
+  };
+  const processes = tableArray(doc.processes, where, 'processes').filter(forProduction).map((p): ProcessDef => {
     const type = str(p.type, where, 'processes.type');
     if (!/^[A-Za-z0-9._-]+$/.test(type)) {
       throw new SlipwayError('BUILD_FAILED', `${where}: process type ${JSON.stringify(type)} may only use letters, digits, ".", "_" and "-"`, { details: { phase: 'build', buildpack: bp.id, file } });
