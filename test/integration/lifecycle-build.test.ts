@@ -230,3 +230,19 @@ test('limits: uid 1000, no Docker socket, pids and memory caps; the wall clock l
   await assert.rejects(p, /the build was cancelled/);
   assert.equal(sh('docker', ...labelArgs), '', 'no build container left after a cancel');
 });
+
+test('malformed launch.toml or layer toml fails the build with an error naming the file and the buildpack', async () => {
+  const cases: Array<[string, RegExp]> = [
+    ['launch', /buildpack test\/badtoml launch\.toml .*launch\.toml is not valid TOML/],
+    ['layer', /x\.toml: "types\.launch" must be true or false/],
+    ['command', /launch\.toml \(buildpack test\/badtoml\): processes\.command must be a non-empty array/],
+  ];
+  for (const [mode, re] of cases) {
+    await assert.rejects(build(opts({ buildpacks: [BP('cnb-badtoml')], env: { BADTOML: mode } })), (err: unknown) => {
+      assert.ok(isSlipwayError(err), String(err));
+      assert.equal(err.code, 'BUILD_FAILED');
+      assert.match(err.message, re);
+      return true;
+    });
+  }
+});
