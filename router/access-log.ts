@@ -5,8 +5,8 @@ import * as path from 'node:path';
  * The access log: one line per request, `<ISO time> <app> <Heroku router line>`
  * (docs/architecture.md, "Router access log"). The server's log hub tails the file and shows the
  * lines as source "router". Lines are batched (one write every 50 ms or 64 KiB, not one per
- * request: each file write is a thread-pool hop, measured as the router's largest cost) and the
- * file is rotated by size to FILE.1 (one generation kept).
+ * request: each file write is a round trip through libuv's thread pool) and the file is rotated by
+ * size to FILE.1 (one generation kept).
  */
 export interface AccessRecord {
   app: string;
