@@ -70,7 +70,30 @@ function loadCnb(dir: string, file: string): Buildpack {
     homepage: typeof info.homepage === 'string' ? info.homepage : undefined,
     clearEnv: bool(info['clear-env'], file, 'buildpack.clear-env'),
     order,
+    targets: tableArray(doc.targets, file, 'targets').map((t) => ({
+      os: optStr(t.os, file, 'targets.os'),
+      arch: optStr(t.arch, file, 'targets.arch'),
+      variant: optStr(t.variant, file, 'targets.variant'),
+      distros: tableArray(t.distros, file, 'targets.distros').map((d) => ({ name: optStr(d.name, file, 'targets.distros.name'), version: optStr(d.version, file, 'targets.distros.version') })),
+    })),
   };
+}
+
+const optStr = (v: unknown, file: string, field: string) => (v === undefined ? undefined : str(v, file, field));
+
+/** The platform's one target: linux/amd64, Debian 12 (the bookworm stack). */
+export const TARGET = { os: 'linux', arch: 'amd64', distro: { name: 'debian', version: '12' } };
+
+/** A buildpack without [[targets]] runs anywhere; otherwise one target must match (missing fields match anything). */
+export function matchesTarget(bp: Buildpack): boolean {
+  if (!bp.targets || bp.targets.length === 0) return true;
+  return bp.targets.some(
+    (t) =>
+      (!t.os || t.os === TARGET.os) &&
+      (!t.arch || t.arch === TARGET.arch) &&
+      !t.variant &&
+      (t.distros.length === 0 || t.distros.some((d) => (!d.name || d.name === TARGET.distro.name) && (!d.version || d.version === TARGET.distro.version))),
+  );
 }
 
 /** Buildpacks known by id: every buildpack directory under the given roots (one level deep). */

@@ -19,6 +19,8 @@ export interface Buildpack {
   clearEnv: boolean;
   /** Composite buildpacks: groups of references, no bin/. */
   order?: OrderEntry[][];
+  /** [[targets]] of buildpack.toml (API >= 0.10); absent = any target. */
+  targets?: Array<{ os?: string; arch?: string; variant?: string; distros: Array<{ name?: string; version?: string }> }>;
 }
 
 export interface OrderEntry {

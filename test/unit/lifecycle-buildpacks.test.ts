@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expandGroup, indexBuildpacks, loadBuildpack } from '../../buildpacks/lifecycle/buildpacks';
+import { expandGroup, indexBuildpacks, loadBuildpack, matchesTarget } from '../../buildpacks/lifecycle/buildpacks';
 
 function bpDir(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lc-bp-'));
@@ -37,4 +37,14 @@ test('composite orders expand depth first; an optional composite also yields the
   assert.deepEqual(ids(expandGroup([{ id: 'e' }, { id: 'o' }, { id: 'f' }], index)), ['e,a,b,f', 'e,c,d,f']);
   assert.deepEqual(ids(expandGroup([{ id: 'e' }, { id: 'o', optional: true }], index)), ['e,a?,b?', 'e,c?,d?', 'e']);
   assert.throws(() => expandGroup([{ id: 'missing' }], index), /buildpack missing was not found/);
+});
+
+test('[[targets]]: missing fields match anything; another os, arch or distro does not match', () => {
+  const bp = (targets: string) => loadBuildpack(bpDir({ 'buildpack.toml': `api = "0.10"\n[buildpack]\nid = "t/x"\nversion = "1.0.0"\n${targets}`, 'bin/detect': '' }));
+  assert.ok(matchesTarget(bp('')));
+  assert.ok(matchesTarget(bp('[[targets]]\nos = "linux"\n')));
+  assert.ok(matchesTarget(bp('[[targets]]\nos = "linux"\narch = "amd64"\n[[targets.distros]]\nname = "debian"\nversion = "12"\n')));
+  assert.ok(matchesTarget(bp('[[targets]]\nos = "windows"\n[[targets]]\nos = "linux"\n')));
+  assert.ok(!matchesTarget(bp('[[targets]]\nos = "linux"\narch = "arm64"\n')));
+  assert.ok(!matchesTarget(bp('[[targets]]\nos = "linux"\n[[targets.distros]]\nname = "ubuntu"\nversion = "22.04"\n')));
 });
