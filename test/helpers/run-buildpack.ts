@@ -225,6 +225,24 @@ export function prepareNextBuild(ws: Workspace): void {
   }
 }
 
+/**
+ * Copies (hard links) cached layers of one buildpack from another workspace, as if this app had
+ * built before with them: tests of other behaviour skip downloading the same Node again.
+ */
+export function seedLayers(ws: Workspace, from: Workspace, name: string, layers: string[]): void {
+  const src = bpLayers(from, name);
+  const dest = bpLayers(ws, name);
+  fs.mkdirSync(dest, { recursive: true });
+  for (const layer of layers) {
+    if (!fs.existsSync(path.join(src, layer))) continue;
+    execFileSync('cp', ['-al', path.join(src, layer), path.join(dest, layer)]);
+    const doc = TOML.parse(fs.readFileSync(path.join(src, `${layer}.toml`), 'utf8'));
+    delete doc.types;
+    fs.writeFileSync(path.join(dest, `${layer}.toml`), TOML.stringify(doc));
+  }
+  chownTree(dest);
+}
+
 /** A digest of a layer's contents as a reproducible tar (sorted, mtime 0, numeric owner 0). */
 export function layerDigest(ws: Workspace, name: string, layer: string): string {
   const tar = execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', '-', '-C', path.join(bpLayers(ws, name), layer), '.'], { maxBuffer: 1024 * 1024 * 1024 });

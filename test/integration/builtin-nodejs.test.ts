@@ -1,14 +1,19 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  build, createWorkspace, detect, httpGet, layerDigest, listLayers, prepareNextBuild, processes, startApp, writeAppFile,
+  build, createWorkspace, detect, httpGet, layerDigest, listLayers, prepareNextBuild, processes, seedLayers, startApp, writeAppFile,
   type Workspace,
 } from '../helpers/run-buildpack';
 
 // The Node.js buildpack run directly (bin/detect, bin/build in the stack's build image) and the
 // result run in the run image. Real registry downloads, real npm/yarn/pnpm, real containers.
+
+// The default Node.js layers of the first cold build, reused by the error-case tests so they do
+// not download the same runtime again (the cold path has its own tests).
+let seed: Workspace | undefined;
+after(() => seed?.cleanup());
 
 async function buildAndServe(ws: Workspace, t: { diagnostic(s: string): void }, label: string) {
   const d = await detect(ws, 'nodejs');
@@ -46,6 +51,8 @@ test('Express with package-lock: builds, answers on $PORT, warm rebuild reuses e
     assert.equal(body.built, true, 'devDependencies were there for the build script');
     assert.equal(body.devDepsPruned, true, 'devDependencies are pruned from the launch layer');
     const nodeDigest = layerDigest(ws, 'nodejs', 'node');
+    seed = createWorkspace('node-express');
+    seedLayers(seed, ws, 'nodejs', ['node', 'semver']);
     const modulesDigest = layerDigest(ws, 'nodejs', 'modules');
 
     // Warm: a one-line source change.
@@ -53,6 +60,7 @@ test('Express with package-lock: builds, answers on $PORT, warm rebuild reuses e
     writeAppFile(ws, 'server.js', fs.readFileSync(path.join(ws.appDir, 'server.js'), 'utf8').replace('version: 1', 'version: 2'));
     const warm = await buildAndServe(ws, t, 'warm');
     assert.match(warm.output, /Using cached Node\.js \d+\.\d+\.\d+/);
+    assert.match(warm.output, /resolved \d+ min ago; kept for a day/, 'no registry lookup on a warm build');
     assert.match(warm.output, /Reusing node_modules/);
     assert.doesNotMatch(warm.output, /Downloading|npm ci|added \d+ packages/, 'a warm build downloads and installs nothing');
     assert.match(warm.output, /build\.js: wrote build-info\.json/, 'build scripts still run');
@@ -182,6 +190,7 @@ for (const c of errorCases) {
   test(`${c.fixture}: the build fails with a clear message`, async () => {
     const ws = createWorkspace(c.fixture);
     try {
+      if (seed) seedLayers(ws, seed, 'nodejs', ['node', 'semver']);
       const b = await build(ws, 'nodejs');
       assert.notEqual(b.code, 0, b.output);
       assert.match(b.output, c.message);
@@ -198,6 +207,7 @@ test('an invalid engines range is reported as such', async () => {
   const ws = createWorkspace('node-bad-range');
   try {
     writeAppFile(ws, 'package.json', JSON.stringify({ name: 'x', engines: { node: 'twenty' }, scripts: { start: 'node -e 0' } }));
+    if (seed) seedLayers(ws, seed, 'nodejs', ['node', 'semver']);
     const b = await build(ws, 'nodejs');
     assert.notEqual(b.code, 0);
     assert.match(b.output, /engines\.node "twenty" in package\.json is not a valid semver range/);
