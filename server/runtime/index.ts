@@ -223,7 +223,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       });
       await adopt(ctx);
       await ctx.publish();
-      await reconcileAll();
+      // Filling gaps (new containers, health checks) can take a while per app: not on the start path.
+      reconciling = reconcileAll().finally(() => (reconciling = undefined));
       interval = setInterval(() => {
         if (reconciling) return;
         reconciling = reconcileAll().finally(() => (reconciling = undefined));

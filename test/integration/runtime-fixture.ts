@@ -104,7 +104,7 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
   const runtimes: Runtime[] = [];
   const user = state.users.create(`${prefix}-${randomBytes(3).toString('hex')}@example.com`);
   const opts: Partial<RuntimeOptions> = {
-    bootTimeoutMs: 8000,
+    bootTimeoutMs: 20_000, // generous: the machine is shared and often loaded
     drainGraceMs: 2000,
     routeSettleMs: 300,
     reconcileIntervalMs: 2000,

@@ -50,7 +50,7 @@ test('after a server restart the running dynos are adopted, not restarted, and n
   const startedAfter = await Promise.all(after.map(async (d) => (await fx.docker.getContainer(d.containerId).inspect()).State.StartedAt));
   assert.deepEqual(startedAfter, started, 'containers were not restarted');
   assert.deepEqual(failures, []);
-  assert.ok(ok > 20, `${ok} requests served`);
+  assert.ok(ok > 5, `${ok} requests served`);
 
   // The new instance supervises them: a crash is noticed and restarted.
   await fx.docker.getContainer(after[1].containerId).kill({ signal: 'SIGKILL' });
