@@ -19,6 +19,16 @@ function parseEnv(raw: unknown): Record<string, string> | undefined {
 }
 
 /**
+ * The command line the dyno's shell runs. One argument is taken as a shell command as it is
+ * (`slipway run -- 'ls | wc -l'`); several are quoted word by word so they arrive as typed
+ * (`slipway run -- node -e 'console.log(1)'`), which joining with spaces would break.
+ */
+export function commandLine(args: string[]): string {
+  if (args.length === 1) return args[0];
+  return args.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/**
  * Attached one-off dyno (`heroku run`): the request is upgraded to a raw connection carrying the
  * terminal both ways; a TTY is allocated when stdin and stdout are terminals (or --tty).
  */
@@ -35,7 +45,7 @@ const run: Command = {
     const api = ctx.api();
     const tty = Boolean(ctx.flags.tty) || (!ctx.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY));
     const opts = {
-      command: ctx.args.join(' '),
+      command: commandLine(ctx.args),
       tty,
       cols: process.stdout.columns,
       rows: process.stdout.rows,
@@ -110,12 +120,12 @@ const detached: Command = {
     if (!ctx.args.length) throw usageError('which command?', this.usage);
     const name = await ctx.app();
     const dyno = await ctx.api().request<{ name?: string }>('POST', `/apps/${name}/dynos`, {
-      command: ctx.args.join(' '),
+      command: commandLine(ctx.args),
       ...(typeof ctx.flags.size === 'string' ? { size: ctx.flags.size } : {}),
       ...(parseEnv(ctx.flags.env) ? { env: parseEnv(ctx.flags.env) } : {}),
     });
     if (ctx.out.json) return ctx.out.printJson(dyno);
-    ctx.out.log(`Running ${ctx.args.join(' ')} on ${name}... up, ${dyno.name ?? 'run'}`);
+    ctx.out.log(`Running ${commandLine(ctx.args)} on ${name}... up, ${dyno.name ?? 'run'}`);
     ctx.out.log(`Its output is in the logs: slipway logs -a ${name} --ps ${dyno.name ?? 'run'}`);
   },
 };

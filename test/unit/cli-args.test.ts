@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseArgs } from '../../cli/args';
 import { parseScaleArgs } from '../../cli/commands/ps';
+import { commandLine } from '../../cli/commands/run';
 import { appFromRemoteUrl, helperCommand } from '../../cli/git';
 import { CliError } from '../../cli/errors';
 
@@ -42,4 +43,10 @@ test('the app comes from a remote URL ending in /APP.git; helper command quotes 
   assert.equal(appFromRemoteUrl('http://h/Bad_Name.git'), undefined);
   assert.equal(appFromRemoteUrl('http://h/x.git'), undefined);
   assert.equal(helperCommand('/usr/bin/node', "/opt/it's/main.js"), `!'/usr/bin/node' '/opt/it'\\''s/main.js' git-credential`);
+});
+
+test('run: several arguments are quoted word by word, one is a shell command as typed', () => {
+  assert.equal(commandLine(['ls | wc -l']), 'ls | wc -l');
+  assert.equal(commandLine(['node', '-e', 'console.log("a b")']), `node -e 'console.log("a b")'`);
+  assert.equal(commandLine(['echo', "it's"]), `echo 'it'\\''s'`);
 });
