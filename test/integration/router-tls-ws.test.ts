@@ -83,7 +83,7 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
         { hosts: ['b.example.test', '*.b.example.test'], certFile: 'run/certs/2.crt', keyFile: 'run/certs/2.key' },
       ],
     );
-    router = await startRouterProcess(home);
+    router = await startRouterProcess(home, { SLIPWAY_ROUTER_IDLE_MS: '800', SLIPWAY_ROUTER_TIMEOUT_MS: '800' });
   });
   after(async () => {
     await router?.stop();
@@ -134,6 +134,35 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
     const unknown = await wsEcho(net.connect(router.httpPort, '127.0.0.1'), 'nope.localhost', 'x');
     assert.match(unknown.status, /^HTTP\/1\.1 404/);
     await waitForLog(home, / site at=info method=GET path="\/socket" host=site\.localhost .* status=101 /);
+  });
+
+  test('an idle WebSocket is closed (H15); a handshake the dyno never answers is an H12', async () => {
+    const s = net.connect(router.httpPort, '127.0.0.1');
+    const first = await wsEcho(s, 'site.localhost', 'once');
+    assert.equal(first.echo, 'echo:once');
+    const idle = net.connect(router.httpPort, '127.0.0.1');
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      let t0 = 0;
+      idle.on('error', reject);
+      idle.once('data', () => (t0 = Date.now())); // the 101
+      idle.on('close', () => resolve(Date.now() - t0));
+      idle.write(`GET /idle HTTP/1.1\r\nHost: site.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    assert.ok(closedAfter >= 700 && closedAfter < 5000, `closed after ${closedAfter} ms idle (configured 800)`);
+    await waitForLog(home, / site at=error code=H15 desc="Idle connection" method=GET path="\/idle" /);
+
+    const mute = await startBackend('mute');
+    backends.push(mute);
+    mute.server.removeAllListeners('upgrade');
+    mute.server.on('upgrade', () => undefined); // accepts the connection, never answers
+    const current = JSON.parse(fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8'));
+    await routesApplied(
+      router.httpPort,
+      writeRoutes(home, { ...current.apps, mute: { hosts: ['mute.localhost'], backends: [{ dyno: 'web.1', url: mute.url }] } }, current.certificates),
+    );
+    const r = await wsEcho(net.connect(router.httpPort, '127.0.0.1'), 'mute.localhost', 'x');
+    assert.match(r.status, /^HTTP\/1\.1 503/);
+    await waitForLog(home, / mute at=error code=H12 desc="Request timeout" .*status=503 /);
   });
 
   test('after a restart, with no server running, the router restores every route from the last file', async () => {
