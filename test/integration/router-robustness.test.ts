@@ -62,7 +62,16 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     backends.push(echo);
     const badHeader = await rawBackend('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\nok');
     const garbage = await rawBackend('this is not http\r\n\r\n');
-    rawServers.push(badHeader, garbage);
+    // A dyno that accepts a WebSocket and then resets the connection at the first frame.
+    const wsReset = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => {
+        s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+        s.once('data', () => s.resetAndDestroy());
+      });
+    });
+    await new Promise<void>((r) => wsReset.listen(0, '127.0.0.1', r));
+    rawServers.push(badHeader, garbage, wsReset);
     router = await startRouterProcess(home, {
       SLIPWAY_ROUTER_HTTPS: 'off',
       SLIPWAY_ROUTER_HEADERS_TIMEOUT_MS: '1000',
@@ -75,6 +84,7 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
         rob: { hosts: ['rob.localhost'], backends: [{ dyno: 'web.1', url: echo.url }] },
         badhdr: { hosts: ['badhdr.localhost'], backends: [{ dyno: 'web.1', url: badHeader.url }] },
         garbage: { hosts: ['garbage.localhost'], backends: [{ dyno: 'web.1', url: garbage.url }] },
+        wsreset: { hosts: ['wsreset.localhost'], backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${(wsReset.address() as net.AddressInfo).port}` }] },
       }),
     );
   });
@@ -161,6 +171,19 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
         });
         setTimeout(resolve, 1000);
       });
+    }
+
+    // ... and from the dyno's side: the router closes the client's end too.
+    for (let i = 0; i < 5; i++) {
+      const s = net.connect(router.httpPort, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.write(`GET /ws HTTP/1.1\r\nHost: wsreset.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      const closed = await new Promise<boolean>((resolve) => {
+        s.once('data', () => s.write(encodeFrame('bye', true)));
+        s.on('close', () => resolve(true));
+        setTimeout(() => resolve(false), 3000);
+      });
+      assert.ok(closed, 'client side closed after the dyno reset its WebSocket');
     }
 
     // Still serving, nothing uncaught, and every socket of the corpus is gone.
