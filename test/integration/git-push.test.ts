@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DIST, startTestServer, type TestServer } from '../helpers/server';
-import { api, commitFile, createApp, git, gitUrl, makeRepo, remoteHead, spawnGit, uniq } from './git-helpers';
+import { api, commitFile, createApp, getVia, git, gitUrl, makeRepo, remoteHead, spawnGit, startRouter, uniq } from './git-helpers';
 
 /**
  * `git push` that really builds (buildpack lifecycle in Docker) and really deploys (runtime +
@@ -17,6 +17,7 @@ const run = promisify(execFile);
 const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'apps', 'node-express');
 
 let srv: TestServer;
+let stopRouter: (() => Promise<void>) | undefined;
 const appA = uniq('gpush');
 const appB = uniq('gpushb');
 const dirs: string[] = [];
@@ -54,14 +55,15 @@ app.listen(Number(process.env.PORT || 5000));
 
 before(async () => {
   srv = await startTestServer({
-    router: true,
     env: { SLIPWAY_BUILD_CONCURRENCY: '2', SLIPWAY_BUILD_QUEUE_WAIT_S: '600', SLIPWAY_BUILD_TIMEOUT_S: '600' },
   });
+  stopRouter = await startRouter(srv);
   await createApp(srv, appA);
   await createApp(srv, appB);
 });
 
 after(async () => {
+  await stopRouter?.();
   await srv?.stop();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -78,11 +80,10 @@ async function answer(app: string, want?: string, timeoutMs = 20_000): Promise<{
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`http://127.0.0.1:${srv.httpPort}/`, { headers: { host: `${app}.localhost` }, signal: AbortSignal.timeout(3000) });
-      const text = await res.text();
-      last = `${res.status} ${text.slice(0, 200)}`;
-      if (res.ok) {
-        const body = JSON.parse(text) as { marker?: string; message?: string };
+      const res = await getVia(srv.httpPort, `${app}.localhost`);
+      last = `${res.status} ${res.body.slice(0, 200)}`;
+      if (res.status === 200) {
+        const body = JSON.parse(res.body) as { marker?: string; message?: string };
         if (!want || body.marker === want) return body;
       }
     } catch (err) {
@@ -95,14 +96,14 @@ async function answer(app: string, want?: string, timeoutMs = 20_000): Promise<{
 
 const builds = async (app: string) => (await api<Build[]>(srv, 'GET', `/apps/${app}/builds`)).body;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, context?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = await fn();
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}${context ? `:\n${context()}` : ''}`);
 }
 
 let workA: string;
@@ -162,7 +163,7 @@ test('two pushes to one app serialise with a message; two apps build side by sid
   const other = await repoOf({ 'server.js': server('b1') });
   const second = await repoOf({ 'server.js': server('v2-master'), 'build.js': slowBuild(1, 'two') });
   const p1 = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), 240_000);
+  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), 240_000, p1.output);
   const p2 = spawnGit(['push', '--force', gitUrl(srv, appA), 'main:master'], second);
   const pb = spawnGit(['push', gitUrl(srv, appB), 'main'], other);
   const [c1, c2, cb] = await Promise.all([p1.done, p2.done, pb.done]);
@@ -187,7 +188,7 @@ test('a client killed mid-build cancels the build: container removed, no release
   const releasesBefore = (await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length;
   await commitFile(workA, 'build.js', slowBuild(120, 'killme'));
   const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), 240_000);
+  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), 240_000, p.output);
   const [running] = await builds(appA);
   assert.equal(running.status, 'running');
   // builds:output of a running build: the log so far, then live lines as they come.
@@ -243,8 +244,9 @@ test('a repository with a 50 MB history force-pushes and deploys', async () => {
 test('a server crash mid-build: after the restart the build is marked failed and its container is gone', async () => {
   const before = await remoteHead(srv, appA);
   const head = await commitFile(workA, 'build.js', slowBuild(120, 'crash'));
-  const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), 240_000);
+  // --force: the 50 MB test replaced main with an unrelated history.
+  const p = spawnGit(['push', '--force', gitUrl(srv, appA), 'main'], workA);
+  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), 240_000, p.output);
   const [running] = await builds(appA);
   assert.equal(running.sourceVersion, head);
   const pid = Number(fs.readFileSync(path.join(srv.paths.run, 'test-server.pid'), 'utf8'));
