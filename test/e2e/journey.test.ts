@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../helpers/server';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const HOMES = process.env.SLIPWAY_TEST_HOMES ?? '/var/tmp/slipway-test-homes';
+const APP = 'journey-app';
+
+/** GET through the router with a Host header (fetch cannot set Host). */
+function viaRouter(port: number, host: string, pathName = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: pathName, headers: { host }, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject)
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy(new Error('timeout'));
+      });
+  });
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/**
+ * The new user's journey, as a person would do it: install into a temporary SLIPWAY_HOME with
+ * non-default ports; create an app with the CLI; push an Express app with git; curl it through
+ * the router by host name; scale web to 2 and see both dynos serve; set a config var and see it
+ * served; read the logs including a router line; push a broken commit and see it rejected while
+ * the app keeps serving; roll back; run a one-off command; re-install in place (state kept, app
+ * still serving); destroy the app and find nothing of it left; uninstall and purge.
+ */
+test('a new user installs Slipway, deploys, operates and destroys an app', { timeout: 30 * 60_000 }, async (t) => {
+  fs.mkdirSync(HOMES, { recursive: true });
+  const home = fs.mkdtempSync(path.join(HOMES, 'journey-'));
+  const binDir = path.join(home, 'bin-dir');
+  const repo = path.join(home, 'work', APP);
+  const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const domain = 'slipway.test';
+  const host = `${APP}.${domain}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SLIPWAY_HOME: home,
+    SLIPWAY_API_PORT: String(apiPort),
+    SLIPWAY_HTTP_PORT: String(httpPort),
+    SLIPWAY_HTTPS_PORT: String(httpsPort),
+    SLIPWAY_DOMAIN: domain,
+    SLIPWAY_BIN_DIR: binDir,
+    SLIPWAY_CONFIG_DIR: path.join(home, 'cli-config'),
+    PATH: `${binDir}:${process.env.PATH}`,
+    GIT_TERMINAL_PROMPT: '0',
+  };
+  const install = (...args: string[]) =>
+    run('bash', [path.join(ROOT, 'install.sh'), ...args], { env, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
+  const slipway = (...args: string[]) => run('slipway', args, { env, cwd: repo, maxBuffer: 16 << 20, timeout: 120_000 });
+  const git = (...args: string[]) => run('git', args, { env, cwd: repo, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
+  const serve = async () => JSON.parse((await viaRouter(httpPort, host)).body) as { version: string; greeting: string; dyno: string };
+
+  try {
+    await t.test('install.sh installs and starts both daemons, prints a token and next steps', async () => {
+      const out = (await install()).stdout;
+      assert.match(out, /API token \(shown once; stored only as a hash\): slw_\S+/);
+      assert.match(out, /slipway apps:create/);
+      const token = /API token[^:]*: (slw_\S+)/.exec(out)![1];
+      assert.equal(fs.readFileSync(path.join(home, 'state', 'slipway.db')).includes(token), false, 'token stored only hashed');
+      const status = JSON.parse((await run('slipway', ['status', '--json'], { env })).stdout);
+      const text = JSON.stringify(status);
+      assert.match(text, /"server"/);
+      assert.match(text, /"router"/);
+      assert.match(text, new RegExp(`${httpPort}`));
+      assert.match(text, new RegExp(domain.replace('.', '\\.')));
+    });
+
+    await t.test('apps:create adds the git remote; git push deploys; the router serves it by host', async () => {
+      fs.mkdirSync(repo, { recursive: true });
+      fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'apps', 'journey'), repo, { recursive: true });
+      await git('init', '-q', '-b', 'main');
+      await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '--allow-empty', '-m', 'empty');
+      await git('add', '.');
+      await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'first');
+      await slipway('apps:create', APP);
+      assert.match((await git('remote', '-v')).stdout, new RegExp(`slipway\\s+http://127\\.0\\.0\\.1:${apiPort}/${APP}\\.git`));
+      const push = await git('push', 'slipway', 'main');
+      const output = push.stdout + push.stderr;
+      assert.match(output, /remote: -----> Building on the bookworm stack/);
+      assert.match(output, /remote: .*Released v1/);
+      assert.match(output, new RegExp(`remote: .*http://${host}`));
+      const body = await eventually('the app answering through the router', async () => (await viaRouter(httpPort, host)).status === 200 || undefined);
+      assert.ok(body);
+      assert.equal((await serve()).version, 'one');
+    });
+
+    await t.test('ps:scale web=2: both dynos serve', async () => {
+      await slipway('ps:scale', 'web=2');
+      const seen = new Set<string>();
+      await eventually('both web dynos serving', async () => {
+        seen.add((await serve()).dyno);
+        return seen.has('web.1') && seen.has('web.2') ? true : undefined;
+      }, 60_000);
+      const ps = JSON.parse((await slipway('ps', '--json')).stdout) as Array<{ name?: string; type?: string }>;
+      assert.equal(ps.filter((d) => (d.type ?? d.name?.split('.')[0]) === 'web').length, 2);
+    });
+
+    await t.test('config:set is served by the app', async () => {
+      await slipway('config:set', 'GREETING=howdy');
+      await eventually('the new config served', async () => ((await serve()).greeting === 'howdy' ? true : undefined), 90_000);
+    });
+
+    await t.test('logs include app and router lines', async () => {
+      await serve();
+      const logs = await eventually('a router line in the logs', async () => {
+        const out = (await slipway('logs', '-n', '500')).stdout;
+        return /router/.test(out) && /at=info method=GET path="\/"/.test(out) && /app\[web\.\d\]/.test(out) ? out : undefined;
+      });
+      assert.match(logs, /serving \/ from web\.\d/);
+    });
+
+    await t.test('a second push deploys new code; a broken push is rejected and the app keeps serving', async () => {
+      const server = path.join(repo, 'server.js');
+      fs.writeFileSync(server, fs.readFileSync(server, 'utf8').replace("VERSION = 'one'", "VERSION = 'two'"));
+      await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', 'two');
+      await git('push', 'slipway', 'main');
+      await eventually('version two served', async () => ((await serve()).version === 'two' ? true : undefined), 60_000);
+      const before = (await git('ls-remote', 'slipway', 'main')).stdout;
+
+      const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
+      pkg.scripts.build = 'echo the build script fails on purpose && exit 1';
+      fs.writeFileSync(path.join(repo, 'package.json'), JSON.stringify(pkg, null, 2));
+      await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', 'broken');
+      const rejected = await git('push', 'slipway', 'main').then(
+        () => assert.fail('the broken push was accepted'),
+        (err: { stderr: string; stdout: string }) => err.stdout + err.stderr,
+      );
+      assert.match(rejected, /pre-receive hook declined/);
+      assert.match(rejected, /the build script fails on purpose/);
+      assert.equal((await git('ls-remote', 'slipway', 'main')).stdout, before, 'the ref did not move');
+      assert.equal((await serve()).version, 'two', 'the previous release keeps serving');
+    });
+
+    await t.test('releases:rollback serves the old code', async () => {
+      const releases = JSON.parse((await slipway('releases', '--json')).stdout) as Array<{ version: number; description: string }>;
+      assert.ok(releases.length >= 3, 'v1 deploy, v2 config, v3 deploy');
+      await slipway('releases:rollback', 'v2');
+      await eventually('version one served after rollback', async () => ((await serve()).version === 'one' ? true : undefined), 90_000);
+      assert.equal((await serve()).greeting, 'howdy', "the rollback keeps v2's config");
+    });
+
+    await t.test('run: a one-off command with the app config and its exit code', async () => {
+      const out = await slipway('run', '--no-tty', '--', 'node', '-e', 'console.log("greeting=" + process.env.GREETING)');
+      assert.match(out.stdout, /greeting=howdy/);
+      await assert.rejects(slipway('run', '--no-tty', '--', 'bash', '-c', 'exit 3'), (err: { code: number }) => err.code === 3);
+    });
+
+    await t.test('re-running install.sh upgrades in place: state kept, app still serving', async () => {
+      const out = (await install()).stdout;
+      assert.doesNotMatch(out, /API token/, 'no new admin token on a re-install');
+      const apps = JSON.parse((await slipway('apps', '--json')).stdout) as Array<{ name: string }>;
+      assert.ok(apps.some((a) => a.name === APP));
+      await eventually('the app serving after the re-install', async () => ((await serve()).version === 'one' ? true : undefined));
+    });
+
+    await t.test('apps:destroy leaves nothing of the app behind', async () => {
+      await slipway('apps:destroy', '--confirm', APP);
+      const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
+      assert.equal(await docker('ps', '-aq', '--filter', `label=io.slipway.app=${APP}`, '--filter', `label=io.slipway.home=${home}`), '');
+      assert.equal(await docker('images', '-q', '--filter', `label=io.slipway.app=${APP}`, '--filter', `label=io.slipway.home=${home}`), '');
+      assert.equal(fs.existsSync(path.join(home, 'repos', `${APP}.git`)), false, 'repository removed');
+      const routes = fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8');
+      assert.equal(routes.includes(APP), false, 'route removed');
+      assert.equal((await eventually('404 for the destroyed app', async () => {
+        const r = await viaRouter(httpPort, host);
+        return r.status === 404 ? r : undefined;
+      }, 5_000)).status, 404);
+    });
+
+    await t.test('install.sh --uninstall stops the daemons and keeps data; --purge removes it', async () => {
+      await install('--uninstall');
+      await assert.rejects(fetch(`http://127.0.0.1:${apiPort}/healthz`));
+      await assert.rejects(viaRouter(httpPort, 'slipway-router', '/healthz'));
+      assert.ok(fs.existsSync(path.join(home, 'state', 'slipway.db')));
+      await install('--uninstall', '--purge');
+      assert.equal(fs.existsSync(home), false);
+    });
+  } finally {
+    await install('--uninstall', '--purge').catch(() => {});
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
