@@ -214,6 +214,10 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
         res.end();
       } else if (req.url === '/big') {
         res.end(big);
+      } else if (req.url === '/many') {
+        // More header pairs than llhttp hands over at once (32): they arrive in two batches.
+        res.writeHead(200, Array.from({ length: 80 }, (_, i) => [`X-H${i}`, `v${i}`]).flat());
+        res.end('many');
       } else if (req.url === '/hints') {
         res.writeEarlyHints({ link: '</style.css>; rel=preload' });
         setTimeout(() => res.end('after hints'), 10);
@@ -240,6 +244,9 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
       assert.equal(head.body, '');
       assert.equal((await get(router.httpPort, 'framing.localhost', '/chunked')).body, 'a'.repeat(10) + 'b'.repeat(10));
       assert.equal((await get(router.httpPort, 'framing.localhost', '/nocontent')).status, 204);
+      const many = await get(router.httpPort, 'framing.localhost', '/many');
+      assert.equal(Object.keys(many.headers).filter((k) => k.startsWith('x-h')).length, 80);
+      assert.equal(many.headers['x-h79'], 'v79');
       const hints = await get(router.httpPort, 'framing.localhost', '/hints');
       assert.equal(hints.status, 200);
       assert.equal(hints.body, 'after hints');
