@@ -150,6 +150,7 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
       c.cur?.h.onBody(chunk);
     };
     parser[HTTPParser.kOnMessageComplete] = () => {
+      c.headers = []; // trailers (also delivered through kOnHeaders) are not forwarded
       const cur = c.cur;
       if (!cur) return;
       if (cur.informational && !cur.responded) {
