@@ -112,9 +112,7 @@ bash "$SRC/scripts/ensure-docker.sh"
 
 step "Installing node dependencies and building"
 cd "$SRC"
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash "$SRC/scripts/ensure-node-deps.sh"
 npm run --silent build
 
 step "Preparing $SLIPWAY_HOME"

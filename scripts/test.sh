@@ -25,10 +25,7 @@ if [ "$(id -u)" = 0 ]; then
   fi
 fi
 
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
-  step "Installing node dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash scripts/ensure-node-deps.sh
 
 step "Building (tsc) and linting (import boundaries)"
 npm run --silent build
