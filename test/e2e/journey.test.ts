@@ -185,7 +185,9 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       await slipway('apps:destroy', '--confirm', APP);
       const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
       assert.equal(await docker('ps', '-aq', '--filter', `label=io.slipway.app=${APP}`, '--filter', `label=io.slipway.home=${home}`), '');
-      assert.equal(await docker('images', '-q', '--filter', `label=io.slipway.app=${APP}`, '--filter', `label=io.slipway.home=${home}`), '');
+      // App images reach Docker by pull from this install's registry: 127.0.0.1:API_PORT/apps/APP.
+      const repos = (await docker('images', '--format', '{{.Repository}}')).split('\n');
+      assert.equal(repos.filter((r) => r === `127.0.0.1:${apiPort}/apps/${APP}`).length, 0, 'app images removed from Docker');
       assert.equal(fs.existsSync(path.join(home, 'repos', `${APP}.git`)), false, 'repository removed');
       const routes = fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8');
       assert.equal(routes.includes(APP), false, 'route removed');
