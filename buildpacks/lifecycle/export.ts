@@ -36,6 +36,8 @@ export async function exportImage(opts: {
   ws: Workspace;
   store: ImageStore;
   imageRef: string;
+  /** Recorded as io.slipway.app so Docker objects of an app are found by label (GC, destroy). */
+  appName: string;
   stack: string;
   analyzed: AnalyzeResult;
   built: BuildOutcome;
@@ -230,6 +232,7 @@ export async function exportImage(opts: {
         'io.buildpacks.project.metadata': JSON.stringify(projectMeta),
         'io.buildpacks.rebasable': 'true',
         'io.slipway.managed': 'true',
+        'io.slipway.app': opts.appName,
       },
     },
     rootfs: { type: 'layers', diff_ids: [] },

@@ -166,7 +166,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const removing = containerP.then((c) => c.remove()).catch(() => {});
     opts.output(`-----> Exporting ${opts.imageRef}`);
     const exported = await time('export', () =>
-      exportImage({ ws, store: opts.store, imageRef: opts.imageRef, stack: opts.stack, analyzed, built, restored, cache, sourceVersion: opts.sourceVersion, output: opts.output }),
+      exportImage({ ws, store: opts.store, imageRef: opts.imageRef, appName, stack: opts.stack, analyzed, built, restored, cache, sourceVersion: opts.sourceVersion, output: opts.output }),
     );
     const processTypes: Record<string, string> = {};
     let releaseCommand: string | undefined;
