@@ -1,10 +1,10 @@
 # Package managers, dependency layers and scripts (sourced by bin/build; uses $layers, $tmp,
-# $app, $version from it). Sets: pm, pm_version, lockfile.
+# $app, $version, $pkg_manager, $has_dev and has_script from it). Sets: pm, pm_version, lockfile.
 
 # The package manager a field like "pnpm@9.1.0+sha512.abc" asks for, if it is NAME.
 package_manager_field() {
   local field
-  field=$(jq -r '.packageManager // empty | strings' package.json)
+  field=$pkg_manager
   [[ $field == "$1@"* ]] || return 0
   field=${field#"$1@"}
   echo "${field%%+*}"
@@ -91,7 +91,7 @@ detect_package_manager() {
 # run_script_if_present NAME: a package.json script through the app's package manager.
 run_script_if_present() {
   local name=$1
-  jq -e --arg n "$name" '.scripts[$n] | strings' package.json >/dev/null || return 0
+  has_script "$name" || return 0
   step "Running $name script"
   local runner=(npm run "$name")
   case $pm in pnpm) runner=(pnpm run "$name") ;; yarn | yarn-berry) runner=(yarn run "$name") ;; esac
@@ -111,7 +111,7 @@ deps_key() {
   } | sha256sum | cut -c1-64
 }
 
-has_dev_dependencies() { jq -e '(.devDependencies // {}) | length > 0' package.json >/dev/null; }
+has_dev_dependencies() { [[ -n $has_dev ]]; }
 
 # Pruning follows Heroku: only when the app runs in production and has not opted out.
 prune_enabled() {
@@ -178,7 +178,7 @@ path_env() {
 # not: the root package's install lifecycle scripts, whose output lands in the fresh app dir.
 run_root_install_scripts() {
   local script
-  if [[ -f binding.gyp ]] && ! jq -e '.scripts.install // .scripts.preinstall' package.json >/dev/null; then
+  if [[ -f binding.gyp ]] && ! has_script install && ! has_script preinstall; then
     step "Building the app's native addon (node-gyp rebuild)"
     set +e
     node "$layers/node/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild 2>&1
