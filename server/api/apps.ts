@@ -5,7 +5,7 @@ import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { assertAppName } from '../../common/names';
 import type { AppRow } from '../state/repos/apps';
-import { effectiveRole } from '../auth/permissions';
+import type { UserRow } from '../state/repos/users';
 import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
 
 const ADJECTIVES = ['calm', 'brave', 'quiet', 'lucky', 'rapid', 'gentle', 'bright', 'silent', 'frozen', 'golden', 'hidden', 'polar', 'rusty', 'sunny', 'misty', 'bold'];
@@ -47,10 +47,12 @@ export function createAppsRoutes(deps: ApiDeps): Router {
   const r = Router();
   const { state } = deps;
 
+  // The role shown is the user's own on the app; an admin without one sees "admin".
+  const shownRole = (user: UserRow, app: AppRow) => state.collaborators.roleOf(app.id, user.id) ?? (user.isAdmin ? 'admin' : undefined);
   r.get('/apps', (_req, res) => {
     const { user } = auth(res);
     const apps = user.isAdmin ? state.apps.list() : state.apps.listForUser(user.id);
-    res.json(apps.map((a) => appJson(deps, a, effectiveRole(state, user, a))));
+    res.json(apps.map((a) => appJson(deps, a, shownRole(user, a))));
   });
 
   r.post('/apps', async (req, res) => {
@@ -70,6 +72,8 @@ export function createAppsRoutes(deps: ApiDeps): Router {
       throw err;
     }
     record(deps, res, { app, action: 'app.create', message: `App ${app.name} created` });
+    // The router learns the new host at once (it answers 503 until the first release serves).
+    if (deps.publishRoutes) await deps.publishRoutes();
     res.status(201).json(appJson(deps, app, 'owner'));
   });
 
@@ -79,7 +83,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const current = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
     const dynos = deps.runtime ? await deps.runtime.listDynos(app.name) : [];
     res.json({
-      ...appJson(deps, app, effectiveRole(state, user, app)),
+      ...appJson(deps, app, shownRole(user, app)),
       release: current ? { version: current.version, description: current.description, createdAt: current.createdAt } : null,
       formation: state.formation.list(app.id),
       dynos: dynos.map((d) => ({ name: d.name, state: d.state, release: d.release })),

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import * as http from 'node:http';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { Router } from 'express';
@@ -7,6 +8,22 @@ import { auth, type ApiDeps } from './context';
 
 const run = promisify(execFile);
 const DISK_TTL_MS = 30_000;
+/** The router answers /healthz only for this Host (no app host lacks a dot): docs/router.md. */
+export const ROUTER_HEALTH_HOST = 'slipway-router';
+
+/** GET with an explicit Host header (fetch cannot set one). */
+export function getWithHost(url: string, host: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { host }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d.length + body.length > 65536 ? '' : d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
 
 interface Health {
   status: 'ok' | 'down' | 'unknown';
@@ -54,12 +71,16 @@ export function createStatusRoutes(deps: ApiDeps): Router {
 
   async function routerHealth(): Promise<Health> {
     try {
-      const res = await fetch(routerUrl, { signal: AbortSignal.timeout(1500) });
-      const j = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      return { ...j, status: res.ok ? 'ok' : 'down', url: routerUrl, ...(res.ok ? {} : { error: `HTTP ${res.status}` }) };
+      const { status, body } = await getWithHost(routerUrl, ROUTER_HEALTH_HOST, 1500);
+      let j: Record<string, unknown> = {};
+      try {
+        j = JSON.parse(body) as Record<string, unknown>;
+      } catch {
+        // not JSON: reported by status code alone
+      }
+      return { ...j, status: status === 200 ? 'ok' : 'down', url: routerUrl, ...(status === 200 ? {} : { error: `HTTP ${status}` }) };
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause;
-      return { status: 'down', url: routerUrl, error: cause?.code ?? (err as Error).message };
+      return { status: 'down', url: routerUrl, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
     }
   }
 

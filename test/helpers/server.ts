@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { homePaths, type HomePaths } from '../../common/config';
 import { createTestHome } from './home';
+import { getWithHost, ROUTER_HEALTH_HOST } from '../../server/api/status';
 
 const run = promisify(execFile);
 /** dist/ root: this file compiles to dist/test/helpers/server.js. */
@@ -54,13 +55,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitHealthy(url: string, child: ChildProcess, out: () => string, timeoutMs = 20_000): Promise<void> {
+async function waitHealthy(url: string, child: ChildProcess, out: () => string, timeoutMs = 20_000, host?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered:\n${out()}`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      if (host) {
+        if ((await getWithHost(url, host, 1000)).status === 200) return;
+      } else if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
     } catch {
       // not listening yet
     }
@@ -142,7 +144,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     await waitHealthy(`${url}/healthz`, server, () => log);
     if (opts.router) {
       const router = start('router', 'router/main.js');
-      await waitHealthy(`http://127.0.0.1:${httpPort}/healthz`, router, () => log);
+      await waitHealthy(`http://127.0.0.1:${httpPort}/healthz`, router, () => log, 20_000, ROUTER_HEALTH_HOST);
     }
   } catch (err) {
     await stop();
