@@ -42,7 +42,8 @@ export function createAccessRoutes(deps: ApiDeps): Router {
     if (!state.users.revokeToken(user.id, id)) {
       throw new SlipwayError('NOT_FOUND', `you have no active token ${id}`, { hint: 'see slipway tokens' });
     }
-    record(deps, res, { action: 'token.revoke', message: `Token ${id} revoked` });
+    const ended = deps.sessions?.endAll(id) ?? 0;
+    record(deps, res, { action: 'token.revoke', message: `Token ${id} revoked${ended ? ` (${ended} open log session${ended > 1 ? 's' : ''} ended)` : ''}` });
     res.json(tokenJson(state.users.getToken(id)!));
   });
 

@@ -37,6 +37,8 @@ export interface ApiDeps {
   removeAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
   /** Mounted at /api (server/api/builds.ts, the git/builds engineer's router). */
   buildsRoutes?: import('express').Router;
+  /** Open log sessions by token (created by createApiRouter when not given). */
+  sessions?: import('./sessions').SessionRegistry;
   /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
   routerHealthUrl?: string;
 }

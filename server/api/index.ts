@@ -2,6 +2,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import { SlipwayError } from '../../common/errors';
 import { authenticateToken } from '../auth/permissions';
 import type { ApiDeps } from './context';
+import { createSessionRegistry } from './sessions';
 import { createAccessRoutes } from './access';
 import { createAppsRoutes } from './apps';
 import { createConfigRoutes } from './config';
@@ -33,7 +34,8 @@ export function bearerToken(req: Request): string | undefined {
  * so a revoked token fails at once), validate at the edge, call one service, answer JSON with a
  * real status. Errors are SlipwayErrors, rendered by http-app's handler as { id, message, hint }.
  */
-export function createApiRouter(deps: ApiDeps): Router {
+export function createApiRouter(input: ApiDeps): Router {
+  const deps: ApiDeps = { ...input, sessions: input.sessions ?? createSessionRegistry() };
   const api = Router();
   api.use(express.json({ limit: '1mb' }));
   api.use((req: Request, res: Response, next: NextFunction) => {

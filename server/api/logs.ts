@@ -64,9 +64,12 @@ export function createLogsRoutes(deps: ApiDeps): Router {
       if (!json) return; // text clients get no heartbeat noise; the socket's close ends the session
       res.write(JSON.stringify({ heartbeat: new Date().toISOString() }) + '\n');
     }, 1000);
+    const tokenId = (res.locals.auth as { tokenId: number }).tokenId;
+    const unregister = deps.sessions?.add(tokenId, () => res.end()) ?? (() => {});
     const done = () => {
       clearInterval(check);
       unsubscribe();
+      unregister();
     };
     req.on('close', done);
     res.on('close', done);

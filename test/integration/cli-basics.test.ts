@@ -149,7 +149,19 @@ test('a revoked token fails on the API at once', async () => {
   await ok(['whoami'], { env });
   const tokens = JSON.parse(await ok(['tokens', '--json'])) as Array<{ id: number; description: string; revokedAt: string | null }>;
   assert.ok(tokens.some((t) => t.id === created.id && t.description === 'ci' && t.revokedAt === null));
+  // An open `logs -t` session of that token ends at once too.
+  await ok(['apps:create', 'revoke-app', '--no-remote']);
+  const session = spawn(process.execPath, [CLI, 'logs', '-t', '-a', 'revoke-app'], { env, cwd: NEUTRAL });
+  let sessionOut = '';
+  session.stdout.on('data', (d) => (sessionOut += d));
+  const sessionExit = new Promise<number | null>((resolve) => session.once('exit', resolve));
+  const t1 = Date.now() + 5000;
+  while (!sessionOut.includes('App revoke-app created') && Date.now() < t1) await new Promise((r) => setTimeout(r, 20));
+  assert.match(sessionOut, /App revoke-app created/);
+  const t0 = Date.now();
   await ok(['tokens:revoke', String(created.id)]);
+  assert.equal(await sessionExit, 0);
+  assert.ok(Date.now() - t0 < 2000, `session ended after ${Date.now() - t0} ms`);
   const after = await cli(['whoami'], { env });
   assert.notEqual(after.code, 0);
   assert.match(after.stderr, /this API token is not valid \(unknown or revoked\)/);
@@ -298,4 +310,62 @@ test('login on a terminal without flags asks for the URL and the token, and does
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('domains, certificates, maintenance and buildpacks: changes reach the published route table', async () => {
+  await ok(['apps:create', 'edge-app', '--no-remote']);
+  const routes = () => JSON.parse(fs.readFileSync(srv.paths.routesFile, 'utf8')) as {
+    apps: Record<string, { hosts: string[]; maintenance: boolean }>;
+    certificates: Array<{ hosts: string[] }>;
+  };
+  await ok(['domains:add', 'www.edge-example.com', '-a', 'edge-app']);
+  assert.ok(routes().apps['edge-app'].hosts.includes('www.edge-example.com'));
+  const dup = await cli(['domains:add', 'www.edge-example.com', '-a', 'edge-app']);
+  assert.equal(dup.code, 1);
+  assert.match(dup.stderr, /already added to app edge-app/);
+  const underPlatform = await cli(['domains:add', 'x.localhost', '-a', 'edge-app']);
+  assert.match(underPlatform.stderr, /under the platform domain/);
+  const domains = JSON.parse(await ok(['domains', '-a', 'edge-app', '--json'])) as Array<{ hostname: string; kind: string }>;
+  assert.deepEqual(domains.map((d) => `${d.kind}:${d.hostname}`), ['platform:edge-app.localhost', 'custom:www.edge-example.com']);
+
+  const dir = tmpDir('slipway-cert-');
+  try {
+    await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=www.edge-example.com', '-addext', 'subjectAltName=DNS:www.edge-example.com',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')]);
+    const cert = JSON.parse(await ok(['certs:add', path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), '-a', 'edge-app', '--json'])) as { id: number; hostnames: string[] };
+    assert.deepEqual(cert.hostnames, ['www.edge-example.com']);
+    assert.ok(routes().certificates.some((c) => c.hosts.includes('www.edge-example.com')));
+    const listed = await ok(['certs', '-a', 'edge-app', '--json']);
+    assert.ok(!listed.includes('PRIVATE KEY'), 'keys never come back out of the API');
+    await ok(['certs:remove', String(cert.id), '-a', 'edge-app']);
+    assert.equal(routes().certificates.length, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  await ok(['domains:remove', 'www.edge-example.com', '-a', 'edge-app']);
+  assert.ok(!routes().apps['edge-app'].hosts.includes('www.edge-example.com'));
+
+  await ok(['maintenance:on', '-a', 'edge-app']);
+  assert.equal(routes().apps['edge-app'].maintenance, true);
+  assert.equal((await ok(['maintenance', '-a', 'edge-app'])).trim(), 'on');
+  await ok(['maintenance:off', '-a', 'edge-app']);
+  assert.equal(routes().apps['edge-app'].maintenance, false);
+
+  await ok(['buildpacks:set', 'slipway/nodejs', '-a', 'edge-app']);
+  await ok(['buildpacks:add', 'slipway/apt', '--index', '1', '-a', 'edge-app']);
+  await ok(['buildpacks:add', 'https://example.com/bp.tgz', '-a', 'edge-app']);
+  assert.deepEqual((JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url), [
+    'slipway/apt',
+    'slipway/nodejs',
+    'https://example.com/bp.tgz',
+  ]);
+  await ok(['buildpacks:remove', 'slipway/nodejs', '-a', 'edge-app']);
+  await ok(['buildpacks:remove', '--index', '2', '-a', 'edge-app']);
+  assert.deepEqual((JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url), ['slipway/apt']);
+  const bad = await cli(['buildpacks:add', 'slipway/apt', '-a', 'edge-app']);
+  assert.match(bad.stderr, /already set/);
+  await ok(['buildpacks:clear', '-a', 'edge-app']);
+  assert.deepEqual(JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])), []);
+  const logs = await ok(['logs', '-a', 'edge-app', '--source', 'api']);
+  for (const re of [/Domain www.edge-example.com added/, /Certificate \d+ added/, /Maintenance mode enabled/, /Buildpacks cleared/]) assert.match(logs, re);
 });
