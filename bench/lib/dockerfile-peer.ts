@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as semver from 'semver';
+import { RUN_LABEL } from './peer-run';
 
 const run = promisify(execFile);
 
@@ -67,7 +68,7 @@ export async function downloadRuntime(ctxDir: string, v: { node: string; npm: st
 }
 
 export async function dockerBuild(ctxDir: string, tag: string, noCache: boolean): Promise<void> {
-  await run('docker', ['build', ...(noCache ? ['--no-cache'] : []), '--label', 'io.slipway.bench=1', '-q', '-t', tag, ctxDir], {
+  await run('docker', ['build', ...(noCache ? ['--no-cache'] : []), '--label', 'io.slipway.bench=1', '--label', RUN_LABEL, '-q', '-t', tag, ctxDir], {
     maxBuffer: 16 * 1024 * 1024,
     env: { ...process.env, DOCKER_BUILDKIT: '0' },
   });

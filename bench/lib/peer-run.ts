@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -8,7 +11,15 @@ const run = promisify(execFile);
  * of the run image with the tiny app mounted), labelled io.slipway.bench=1 plus a per-run label
  * so cleanup removes exactly what this benchmark run created and nothing of anyone else's.
  */
-export const RUN_LABEL = `io.slipway.bench.run=${process.pid}-${Date.now()}`;
+// BENCH_RUN_ID lets scripts/bench-quick.sh clean up after a run it had to kill.
+export const RUN_LABEL = `io.slipway.bench.run=${process.env.BENCH_RUN_ID ?? `${process.pid}-${Date.now()}`}`;
+
+/** Where the suites put temporary directories: the test homes dir when set (cleaned by the scripts). */
+export function benchTmpDir(prefix: string): string {
+  const base = process.env.SLIPWAY_TEST_HOMES ?? os.tmpdir();
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, prefix));
+}
 
 export function docker(...args: string[]): Promise<string> {
   return run('docker', args, { maxBuffer: 16 << 20, timeout: 10 * 60_000 }).then((r) => r.stdout.trim());

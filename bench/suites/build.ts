@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { ratio, summarize, timeIt } from '../lib/stats';
+import { benchTmpDir } from '../lib/peer-run';
 import { dockerBuild, imageSize, preparePeerContext, resolveNode, downloadRuntime } from '../lib/dockerfile-peer';
 import { changeDependencies, createBenchHome, slipwayBuild, slipwayImageSize, touchSource, APP_DIR } from '../lib/slipway-build';
 
@@ -20,7 +21,7 @@ export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, u
   for (let i = 0; i < ctx.iterations; i++) {
     ctx.log(`iteration ${i + 1}/${ctx.iterations}`);
     const home = await createBenchHome('build');
-    const peerCtx = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-peer-'));
+    const peerCtx = benchTmpDir('slipway-bench-peer-');
     const peerTag = `slipway-bench/peer:${process.pid}-${i}`;
     try {
       // Cold.

@@ -1,10 +1,8 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { preparePeerContext, resolveNode } from '../lib/dockerfile-peer';
 import { loadStats, startLoad, type LoadRecord } from '../lib/load';
-import { cleanupPeers, docker, peerBuild, peerRun } from '../lib/peer-run';
+import { benchTmpDir, cleanupPeers, docker, peerBuild, peerRun } from '../lib/peer-run';
 import { EXPRESS_DIR, TINY_DIR, editOneLine, loadavg, startBenchPlatform, waitForNew200 } from '../lib/platform';
 import { freePort } from '../../test/helpers/server';
 
@@ -87,7 +85,7 @@ export async function runDeployUnderLoadSuite(ctx: SuiteContext): Promise<Record
   }
 
   // Peer: the same app (Dockerfile image, or the tiny app on the run image) redeployed naively.
-  const peerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-dul-peer-'));
+  const peerDir = benchTmpDir('slipway-bench-dul-peer-');
   let peer: ReturnType<typeof summarizeRun>;
   try {
     const port = await freePort();

@@ -1,11 +1,9 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { ratio, summarize } from '../lib/stats';
 import { preparePeerContext, resolveNode, downloadRuntime } from '../lib/dockerfile-peer';
 import { changeDependencies } from '../lib/slipway-build';
-import { cleanupPeers, docker, peerBuild, peerRun, peerStop } from '../lib/peer-run';
+import { benchTmpDir, cleanupPeers, docker, peerBuild, peerRun, peerStop } from '../lib/peer-run';
 import { EXPRESS_DIR, editOneLine, get, loadavg, startBenchPlatform, waitForNew200 } from '../lib/platform';
 import { freePort } from '../../test/helpers/server';
 
@@ -31,7 +29,7 @@ export async function runPushToLiveSuite(ctx: SuiteContext): Promise<Record<stri
       const repo = await platform.initRepo(app, EXPRESS_DIR);
       const host = platform.host(app);
       const port = platform.server.httpPort;
-      const peerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-ptl-peer-'));
+      const peerDir = benchTmpDir('slipway-bench-ptl-peer-');
       const peerPort = await freePort();
       const peerTag = `slipway-bench/ptl:${process.pid}-${i}`;
       let peerContainer: string | undefined;
