@@ -134,8 +134,11 @@ install_dependencies() {
     info "Warning: node_modules is checked in; it is replaced by a fresh install"
     rm -rf node_modules
   fi
-  # Yarn PnP (berry's default linker) has no node_modules to cache; its package cache is.
+  # Yarn PnP (berry's default linker) has no node_modules: the app loads packages from the zip
+  # cache, so that cache must be the project's .yarn/cache (shipped in the app layer), not the
+  # global one in a build-only layer. It installs on every build.
   if [[ $pm == yarn-berry ]] && ! grep -qE '^nodeLinker: *["'\'']?node-modules' .yarnrc.yml 2>/dev/null; then
+    export YARN_ENABLE_GLOBAL_CACHE=false
     install_layer=""
     rm -rf "$layers/modules" "$layers/modules.toml" "$layers/dev_modules" "$layers/dev_modules.toml"
     run_install
