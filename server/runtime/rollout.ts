@@ -160,10 +160,15 @@ export async function reconcileApp(ctx: Ctx, appName: string): Promise<void> {
   await sweepOrphans(ctx, appName);
 }
 
-/** Removes containers of this installation that no dyno, drain or one-off accounts for. */
+/**
+ * Removes dyno containers of this installation that no dyno, drain or one-off accounts for.
+ * Only containers the runtime itself makes (they carry io.slipway.process) are candidates: build
+ * containers of the same app carry the app label too, and sweeping them killed builds mid-way.
+ */
 async function sweepOrphans(ctx: Ctx, appName: string): Promise<void> {
   const known = new Set(dynosOf(ctx, appName).map((d) => d.containerId));
   for (const c of await ctx.driver.list(appName)) {
+    if (!c.labels['io.slipway.process']) continue;
     if (known.has(c.id) || ctx.busy.has(c.id) || c.labels['io.slipway.oneoff'] === 'true') continue;
     await ctx.driver.remove(c.id);
   }

@@ -126,3 +126,28 @@ test('destroying an app leaves nothing labelled behind: dynos, one-offs, images,
   assert.deepEqual(await fx.runtime.listDynos(app), []);
   assert.ok(fx.publishes > publishes, 'routes republished');
 });
+
+test("the reconciler leaves the app's build containers alone (a build spans reconcile passes)", async () => {
+  const app = fx.createApp();
+  await fx.deploy(app);
+  // A container labelled like the lifecycle's build container of this app (no io.slipway.process).
+  const build = await fx.docker.createContainer({
+    Image: 'slipway/bookworm-build:latest',
+    Cmd: ['sleep', '60'],
+    Labels: {
+      'io.slipway.managed': 'true',
+      'io.slipway.home': fx.home.home,
+      'io.slipway.app': app,
+      'io.slipway.role': 'build',
+      'io.slipway.build': 'b-test',
+    },
+  });
+  try {
+    await build.start();
+    await fx.runtime.reconcile(app);
+    await fx.runtime.reconcile();
+    assert.equal((await build.inspect()).State.Running, true, 'the build container survived reconciliation');
+  } finally {
+    await build.remove({ force: true }).catch(() => {});
+  }
+});
