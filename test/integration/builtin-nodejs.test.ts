@@ -136,6 +136,21 @@ test('Yarn 4 (berry) with the node-modules linker, from the registry\'s @yarnpkg
   }
 });
 
+test('Yarn 4 Plug\'n\'Play: no node_modules; packages ship in .yarn/cache and node loads .pnp.cjs at launch', async (t) => {
+  const ws = createWorkspace('node-yarn-pnp');
+  try {
+    if (seed) seedLayers(ws, seed, 'nodejs', ['node', 'semver']);
+    const b = await buildAndServe(ws, t, 'yarn pnp');
+    assert.match(b.output, /yarn install --immutable/);
+    assert.ok(fs.existsSync(path.join(ws.appDir, '.pnp.cjs')));
+    assert.ok(fs.readdirSync(path.join(ws.appDir, '.yarn', 'cache')).some((f) => f.startsWith('express-npm-')), 'express zip in the app');
+    assert.ok(!fs.existsSync(path.join(ws.appDir, 'node_modules')));
+    assert.match(await get(ws), /^hello from yarn pnp: v\d+/);
+  } finally {
+    ws.cleanup();
+  }
+});
+
 test('a non-default engines range (">=22 <23") without a lockfile or start script runs `node <main>`', async (t) => {
   const ws = createWorkspace('node-engines');
   try {

@@ -142,8 +142,18 @@ install_dependencies() {
     install_layer=""
     rm -rf "$layers/modules" "$layers/modules.toml" "$layers/dev_modules" "$layers/dev_modules.toml"
     run_install
+    # At launch node must load the PnP runtime (what `yarn node` does); a small layer of its own
+    # keeps the shared node layer identical across apps.
+    rm -rf "$layers/pnp"
+    mkdir -p "$layers/pnp/env.launch"
+    local opts="--require $app/.pnp.cjs"
+    [[ -f .pnp.loader.mjs ]] && opts+=" --experimental-loader $app/.pnp.loader.mjs"
+    printf '%s' "$opts" >"$layers/pnp/env.launch/NODE_OPTIONS.append"
+    printf ' ' >"$layers/pnp/env.launch/NODE_OPTIONS.delim"
+    write_layer_toml "$layers/pnp.toml" true false false
     return
   fi
+  rm -rf "$layers/pnp" "$layers/pnp.toml"
 
   if [[ $(toml_meta "$layers/$install_layer.toml" key) == "$key" && -d $layers/$install_layer/node_modules ]]; then
     info "Reusing node_modules: lockfile, dependencies and Node.js version unchanged"
