@@ -109,7 +109,8 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 let workA: string;
 
 test('push an Express app: Heroku-style output, Released v1 and the URL, and the app answers through the router', async () => {
-  workA = await repoOf({ 'server.js': server('v1') });
+  const buildJs = fs.readFileSync(path.join(FIXTURE, 'build.js'), 'utf8');
+  workA = await repoOf({ 'server.js': server('v1'), 'build.js': `${buildJs}console.log('env: SOURCE_VERSION=' + process.env.SOURCE_VERSION + ' STACK=' + process.env.STACK);\n` });
   const r = await git(['push', gitUrl(srv, appA), 'main'], workA);
   const out = r.stderr;
   assert.equal(r.code, 0, out);
@@ -119,6 +120,8 @@ test('push an Express app: Heroku-style output, Released v1 and the URL, and the
   assert.match(out, new RegExp(`remote:        http://${appA}\\.localhost:${srv.httpPort}/ deployed to Slipway`));
   assert.ok(out.indexOf('Building on') < out.indexOf('Launching...') && out.indexOf('Launching...') < out.indexOf('Released v1'), out);
   assert.match(out, /\* \[new branch\]\s+main -> main/);
+  const head = (await git(['rev-parse', 'HEAD'], workA)).stdout.trim();
+  assert.match(out, new RegExp(`env: SOURCE_VERSION=${head} STACK=bookworm`));
   const body = await answer(appA, 'v1');
   assert.equal(body.message, 'hello from express');
 
@@ -153,6 +156,42 @@ test('a push whose build fails is rejected, the ref stays, and the previous rele
   assert.equal(b.status, 'failed');
   assert.ok(b.error, 'the failure is recorded');
   // Back to a good tree for the next tests (a force push rewriting the failed commits away).
+  await git(['reset', '-q', '--hard', before], workA);
+});
+
+test('a failing release phase rejects the push: ref unchanged, previous release still answers', async () => {
+  const before = await remoteHead(srv, appA);
+  await commitFile(workA, 'Procfile', 'web: node server.js\nrelease: echo running the release phase && exit 7\n');
+  await commitFile(workA, 'server.js', server('release-failed'));
+  const r = await git(['push', gitUrl(srv, appA), 'main'], workA);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, /remote: -----> Launching\.\.\./);
+  assert.match(r.stderr, /remote: .*running the release phase/);
+  assert.match(r.stderr, /remote:  !     .*(release|v2)/i);
+  assert.match(r.stderr, /! \[remote rejected\] main -> main \(pre-receive hook declined\)/);
+  assert.doesNotMatch(r.stderr, /deployed to Slipway/);
+  assert.equal(await remoteHead(srv, appA), before);
+  assert.equal((await answer(appA)).marker, 'v1');
+  const [b] = await builds(appA);
+  assert.equal(b.status, 'failed');
+  await git(['reset', '-q', '--hard', before], workA);
+});
+
+test('builds:cancel through the API stops a running build and rejects its push', async () => {
+  const before = await remoteHead(srv, appA);
+  await commitFile(workA, 'build.js', slowBuild(120, 'cancelme'));
+  const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
+  await waitFor('the build to print', async () => (/still building cancelme 1/.test(p.output()) ? true : undefined), 240_000, p.output);
+  const c = await api<{ status: string }>(srv, 'POST', `/apps/${appA}/builds/current/cancel`);
+  assert.equal(c.status, 202, JSON.stringify(c.body));
+  assert.notEqual(await p.done, 0);
+  assert.match(p.output(), /remote:  !     build cancelled by admin@example\.com/);
+  assert.match(p.output(), /pre-receive hook declined/);
+  const [b] = await builds(appA);
+  assert.equal(b.status, 'cancelled');
+  assert.equal(await remoteHead(srv, appA), before);
+  const again = await api(srv, 'POST', `/apps/${appA}/builds/${b.id}/cancel`);
+  assert.equal(again.status, 409);
   await git(['reset', '-q', '--hard', before], workA);
 });
 
