@@ -1,9 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TestServer } from '../helpers/server';
+import { DIST, type TestServer } from '../helpers/server';
 
 /** Shared by the git-*.test.ts files: the real git CLI against a real server. */
 
@@ -124,4 +125,42 @@ export function listTree(dir: string): string[] {
   };
   walk(dir);
   return out.sort();
+}
+
+/** GET through the router with a Host header (fetch() silently drops Host, so use node:http). */
+export function getVia(port: number, host: string, p = '/', timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, headers: { host }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Starts slipway-router for a test server (startTestServer's own router start probes /healthz
+ * without the `Host: slipway-router` the router requires). Returns a stop function.
+ */
+export async function startRouter(srv: TestServer): Promise<() => Promise<void>> {
+  const child = spawn(process.execPath, [path.join(DIST, 'router', 'main.js')], { env: srv.env, stdio: 'ignore' });
+  fs.writeFileSync(path.join(srv.paths.run, 'test-router.pid'), String(child.pid));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`slipway-router exited with ${child.exitCode}`);
+    const r = await getVia(srv.httpPort, 'slipway-router', '/healthz', 1000).catch(() => undefined);
+    if (r?.status === 200) return stop;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  await stop();
+  throw new Error('slipway-router did not become healthy');
 }
