@@ -10,7 +10,7 @@ import { openImageStore } from '../buildpacks/oci/layout';
 import { createBuildQueue } from './builds/queue';
 import { createBuildService } from './builds/service';
 import { buildQueueWaitMs } from './builds/settings';
-import { lifecycleBuild } from './builds/lifecycle';
+import { build as lifecycleBuild } from '../buildpacks/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
 import { createDockerDriver, createRuntime, type Runtime } from './runtime';
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const builds = createBuildService({
     state, paths, config, docker, logs, store,
     queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
-    build: lifecycleBuild(),
+    build: lifecycleBuild,
     release: (input) => releases.createFromBuild(input),
   });
   const git = createGitService({ state, paths, builds });
