@@ -43,6 +43,8 @@ export function machine() {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: os.release(),
     node: process.version,
+    // Other work on the machine skews the numbers: the load average (1, 5, 15 min) goes with each result.
+    loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
 
@@ -59,9 +61,10 @@ async function main(): Promise<void> {
   for (const name of args.only) {
     if (!args.json) console.log(`-----> ${name}`);
     const started = Date.now();
+    const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
     try {
       const figures = await SUITES[name](ctx);
-      const result = { suite: name, date: new Date().toISOString(), quick: args.quick, machine: machine(), seconds: Math.round((Date.now() - started) / 1000), ...figures };
+      const result = { suite: name, date: new Date().toISOString(), quick: args.quick, machine: { ...machine(), loadavg_at_start: loadAtStart }, seconds: Math.round((Date.now() - started) / 1000), ...figures };
       if (!args.quick) fs.writeFileSync(path.join(resultsDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
       if (args.json) console.log(JSON.stringify(result));
       else console.log(JSON.stringify(figures, null, 2).replace(/^/gm, '       '));
