@@ -150,11 +150,9 @@ export function createBuildService(deps: BuildServiceDeps) {
         sourceVersion: input.sourceVersion,
         limits: app.buildLimits,
         caBundle: deps.config.caBundle,
-        // io.slipway.oneoff: the runtime's orphan sweep (server/runtime/rollout.ts) removes every
-        // container with the app's label that is not a dyno unless it carries this label, and it
-        // killed builds mid-way (exit 137) on its 10 s reconcile. Remove once the sweep skips
-        // io.slipway.role=build. The build id + home labels prove ownership for crash cleanup.
-        labels: { 'io.slipway.managed': 'true', 'io.slipway.home': deps.config.home, 'io.slipway.build': id, 'io.slipway.oneoff': 'true' },
+        // The build id + home labels prove ownership for crash cleanup. (The runtime's orphan sweep
+        // only considers containers with io.slipway.process, so it never touches a build.)
+        labels: { 'io.slipway.managed': 'true', 'io.slipway.home': deps.config.home, 'io.slipway.build': id },
         // The lifecycle announces the stack itself (for `slipway build`); the push said it already.
         output: (line) => {
           if (!/^-----> Building \S+ on the \S+ stack$/.test(line)) out(line);
