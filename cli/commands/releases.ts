@@ -1,5 +1,5 @@
 import type { Command } from '../command';
-import { usageError } from '../errors';
+import { CliError, usageError } from '../errors';
 
 type Row = Record<string, unknown>;
 
@@ -118,4 +118,24 @@ const output: Command = {
   },
 };
 
-export const releasesCommands: Command[] = [releases, info, rollback, builds, output];
+const cancel: Command = {
+  name: 'builds:cancel',
+  summary: 'cancel a running build (default: the one running now); its push is rejected',
+  usage: 'builds:cancel [BUILD_ID] [-a APP]',
+  app: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    let id = ctx.args[0];
+    if (!id) {
+      const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/builds`);
+      const running = list.find((b) => b.status === 'running' || b.status === 'pending');
+      if (!running) throw new CliError(`${name} has no running build`, { hint: 'see its builds with: slipway builds' });
+      id = String(running.id);
+    }
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw usageError(`${id} is not a build id`, this.usage);
+    await ctx.api().request('POST', `/apps/${name}/builds/${id}/cancel`);
+    ctx.out.log(`Cancelling build ${id} of ${name}... done`);
+  },
+};
+
+export const releasesCommands: Command[] = [releases, info, rollback, builds, output, cancel];

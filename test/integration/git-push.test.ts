@@ -177,13 +177,13 @@ test('a failing release phase rejects the push: ref unchanged, previous release 
   await git(['reset', '-q', '--hard', before], workA);
 });
 
-test('builds:cancel through the API stops a running build and rejects its push', async () => {
+test('slipway builds:cancel stops a running build and rejects its push', async () => {
   const before = await remoteHead(srv, appA);
   await commitFile(workA, 'build.js', slowBuild(120, 'cancelme'));
   const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
   await waitFor('the build to print', async () => (/still building cancelme 1/.test(p.output()) ? true : undefined), 240_000, p.output);
-  const c = await api<{ status: string }>(srv, 'POST', `/apps/${appA}/builds/current/cancel`);
-  assert.equal(c.status, 202, JSON.stringify(c.body));
+  const cli = await run(process.execPath, [path.join(__dirname, '..', '..', 'cli', 'main.js'), 'builds:cancel', '-a', appA], { env: srv.cliEnv() });
+  assert.match(cli.stdout, /Cancelling build \S+ of .*done/);
   assert.notEqual(await p.done, 0);
   assert.match(p.output(), /remote:  !     build cancelled by admin@example\.com/);
   assert.match(p.output(), /pre-receive hook declined/);
