@@ -38,7 +38,11 @@ async function main(): Promise<void> {
   // Runtime and routes need each other: the publisher reads the runtime's healthy web dynos, the
   // runtime publishes after every swap/scale/stop.
   let runtime: Runtime | undefined;
-  const routes = createRoutesPublisher({ state, paths, config, listWebBackends: (a) => runtime?.listWebBackends(a) ?? [] });
+  const routes = createRoutesPublisher({
+    state, paths, config,
+    listWebBackends: (a) => runtime?.listWebBackends(a) ?? [],
+    httpsOnly: (a) => state.apps.get(a)?.httpsOnly ?? false,
+  });
   runtime = createRuntime({
     state, paths, logs, store,
     driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle }),

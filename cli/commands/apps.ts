@@ -145,4 +145,33 @@ const maintenanceStatus: Command = {
   },
 };
 
-export const appsCommands: Command[] = [apps, create, info, destroy, open, maintenanceStatus, maintenance(true), maintenance(false)];
+const httpsOnly = (on: boolean): Command => ({
+  name: on ? 'https-only:on' : 'https-only:off',
+  summary: on ? "redirect plain HTTP to HTTPS (308) for the app's hosts" : 'serve plain HTTP again',
+  usage: `https-only:${on ? 'on' : 'off'} [-a APP]`,
+  app: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    await ctx.api().request('PUT', `/apps/${name}/https-only`, { enabled: on });
+    ctx.out.log(`${on ? 'Enabling' : 'Disabling'} HTTPS-only for ${name}... done`);
+  },
+});
+
+const httpsOnlyStatus: Command = {
+  name: 'https-only',
+  summary: 'show whether plain HTTP is redirected to HTTPS',
+  usage: 'https-only [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const m = await ctx.api().request<{ httpsOnly: boolean }>('GET', `/apps/${await ctx.app()}/https-only`);
+    if (ctx.out.json) return ctx.out.printJson(m);
+    ctx.out.log(m.httpsOnly ? 'on' : 'off');
+  },
+};
+
+export const appsCommands: Command[] = [
+  apps, create, info, destroy, open,
+  maintenanceStatus, maintenance(true), maintenance(false),
+  httpsOnlyStatus, httpsOnly(true), httpsOnly(false),
+];

@@ -25,6 +25,7 @@ export function appJson(deps: ApiDeps, app: AppRow, role?: string) {
     url: appUrl(deps.config, app.name),
     gitUrl: gitUrl(deps.config, app.name),
     maintenance: app.maintenance,
+    httpsOnly: app.httpsOnly,
     buildpacks: app.buildpacks,
     deployBranch: app.deployBranch,
     currentReleaseId: app.currentReleaseId,
@@ -118,6 +119,19 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     if (deps.publishRoutes) await deps.publishRoutes();
     record(deps, res, { app, action: 'maintenance', message: `Maintenance mode ${b.enabled ? 'enabled' : 'disabled'}` });
     res.json({ maintenance: b.enabled });
+  });
+
+  // HTTPS only: the router answers plain HTTP for the app's hosts with a 308 to https://.
+  r.get('/apps/:app/https-only', (req, res) => {
+    res.json({ httpsOnly: appFor(deps, req, res, 'read').httpsOnly });
+  });
+  r.put('/apps/:app/https-only', async (req, res) => {
+    const app = appFor(deps, req, res, 'config');
+    const b = body<{ enabled: boolean }>(req, { enabled: 'boolean' }, ['enabled']);
+    state.apps.setHttpsOnly(app.id, b.enabled!);
+    if (deps.publishRoutes) await deps.publishRoutes();
+    record(deps, res, { app, action: 'https-only', message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}` });
+    res.json({ httpsOnly: b.enabled });
   });
 
   // Buildpacks: an ordered list used by the next build (empty: detect from the built-in order).

@@ -168,4 +168,9 @@ export const migrations: Migration[] = [
     name: 'builds: release created by the build',
     sql: `ALTER TABLE builds ADD COLUMN release_version INTEGER;`,
   },
+  {
+    version: 40,
+    name: 'apps: https-only redirects',
+    sql: `ALTER TABLE apps ADD COLUMN https_only INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

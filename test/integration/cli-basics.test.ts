@@ -227,6 +227,7 @@ test('--json output parses for every read command', async () => {
     ['events'],
     ['buildpacks', '-a', 'json-app'],
     ['maintenance', '-a', 'json-app'],
+    ['https-only', '-a', 'json-app'],
     ['status'],
     ['stacks'],
     ['domains', '-a', 'json-app'],
@@ -315,7 +316,7 @@ test('login on a terminal without flags asks for the URL and the token, and does
 test('domains, certificates, maintenance and buildpacks: changes reach the published route table', async () => {
   await ok(['apps:create', 'edge-app', '--no-remote']);
   const routes = () => JSON.parse(fs.readFileSync(srv.paths.routesFile, 'utf8')) as {
-    apps: Record<string, { hosts: string[]; maintenance: boolean }>;
+    apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean }>;
     certificates: Array<{ hosts: string[] }>;
   };
   await ok(['domains:add', 'www.edge-example.com', '-a', 'edge-app']);
@@ -351,6 +352,14 @@ test('domains, certificates, maintenance and buildpacks: changes reach the publi
   await ok(['maintenance:off', '-a', 'edge-app']);
   assert.equal(routes().apps['edge-app'].maintenance, false);
 
+  // The router's 308 for httpsOnly apps is covered in router-tls-ws; here: CLI → API → state → routes.json.
+  assert.equal(routes().apps['edge-app'].httpsOnly, false);
+  await ok(['https-only:on', '-a', 'edge-app']);
+  assert.equal(routes().apps['edge-app'].httpsOnly, true);
+  assert.equal((await ok(['https-only', '-a', 'edge-app'])).trim(), 'on');
+  await ok(['https-only:off', '-a', 'edge-app']);
+  assert.equal(routes().apps['edge-app'].httpsOnly, false);
+
   await ok(['buildpacks:set', 'slipway/nodejs', '-a', 'edge-app']);
   await ok(['buildpacks:add', 'slipway/apt', '--index', '1', '-a', 'edge-app']);
   await ok(['buildpacks:add', 'https://example.com/bp.tgz', '-a', 'edge-app']);
@@ -367,5 +376,5 @@ test('domains, certificates, maintenance and buildpacks: changes reach the publi
   await ok(['buildpacks:clear', '-a', 'edge-app']);
   assert.deepEqual(JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])), []);
   const logs = await ok(['logs', '-a', 'edge-app', '--source', 'api']);
-  for (const re of [/Domain www.edge-example.com added/, /Certificate \d+ added/, /Maintenance mode enabled/, /Buildpacks cleared/]) assert.match(logs, re);
+  for (const re of [/Domain www.edge-example.com added/, /Certificate \d+ added/, /Maintenance mode enabled/, /HTTPS-only enabled/, /Buildpacks cleared/]) assert.match(logs, re);
 });

@@ -9,6 +9,8 @@ export interface AppRow {
   stack: string;
   deployBranch: string | null;
   maintenance: boolean;
+  /** The router redirects plain HTTP to HTTPS (308) for this app's hosts. */
+  httpsOnly: boolean;
   buildpacks: string[];
   buildLimits: Record<string, number>;
   currentReleaseId: number | null;
@@ -22,6 +24,7 @@ interface RawApp {
   stack: string;
   deploy_branch: string | null;
   maintenance: number;
+  https_only: number;
   buildpacks: string;
   build_limits: string;
   current_release_id: number | null;
@@ -35,6 +38,7 @@ const toApp = (r: RawApp): AppRow => ({
   stack: r.stack,
   deployBranch: r.deploy_branch,
   maintenance: r.maintenance === 1,
+  httpsOnly: r.https_only === 1,
   buildpacks: JSON.parse(r.buildpacks) as string[],
   buildLimits: JSON.parse(r.build_limits) as Record<string, number>,
   currentReleaseId: r.current_release_id,
@@ -81,6 +85,9 @@ export function createAppsRepo(db: Db) {
     },
     setMaintenance(id: number, on: boolean): void {
       db.prepare('UPDATE apps SET maintenance = ? WHERE id = ?').run(on ? 1 : 0, id);
+    },
+    setHttpsOnly(id: number, on: boolean): void {
+      db.prepare('UPDATE apps SET https_only = ? WHERE id = ?').run(on ? 1 : 0, id);
     },
     setBuildpacks(id: number, buildpacks: string[]): void {
       db.prepare('UPDATE apps SET buildpacks = ? WHERE id = ?').run(JSON.stringify(buildpacks), id);
