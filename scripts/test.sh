@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tiers=("$@")
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration e2e)
+# bench: every benchmark suite once (--quick) so the harness cannot rot; times are not asserted.
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration bench e2e)
 
 step() { printf -- '-----> %s\n' "$*"; }
 
@@ -51,13 +52,24 @@ mkdir -p "$SLIPWAY_TEST_HOMES"
 step "Stack images (built once per machine; unchanged recipes are reused)"
 SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/cli.js
 
-status=0
+status=0 passed=0 failed=0
+summary=$(mktemp)
 for tier in "${tiers[@]}"; do
+  if [ "$tier" = bench ]; then
+    step "Running the benchmark suites once (quick mode; no assertions on times)"
+    bash scripts/bench-quick.sh || { status=1; echo " !     the benchmark harness failed (see above)"; }
+    continue
+  fi
   files=$(find "dist/test/$tier" -name '*.test.js' 2>/dev/null | sort || true)
   if [ -z "$files" ]; then step "No $tier tests"; continue; fi
   step "Running $tier tests"
   conc=1; [ "$tier" = unit ] && conc=4
   # shellcheck disable=SC2086
-  node --test --test-concurrency=$conc --test-reporter=spec $files || status=1
+  node --test --test-concurrency=$conc --test-reporter=spec $files | tee "$summary" || status=1
+  p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n1)
+  f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$summary" | tail -n1)
+  passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0}))
 done
+rm -f "$summary"
+echo "tests: $passed passed, $failed failed"
 exit $status
