@@ -23,7 +23,9 @@ export interface BenchHome {
 }
 
 export async function createBenchHome(name: string): Promise<BenchHome> {
-  const dir = fs.mkdtempSync(path.join(process.env.SLIPWAY_TEST_HOMES ?? os.tmpdir(), `bench-${name}-`));
+  const base = process.env.SLIPWAY_TEST_HOMES ?? os.tmpdir();
+  fs.mkdirSync(base, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(base, `bench-${name}-`));
   const store = openImageStore(path.join(dir, 'images'));
   const cacheStore = openImageStore(STACK_CACHE);
   const tags = (await cacheStore.listTags()).filter((t) => t.ref.startsWith('stacks/'));

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { ratio, summarize, timeIt } from '../lib/stats';
-import { benchTmpDir } from '../lib/peer-run';
+import { benchTmpDir, cleanupPeers } from '../lib/peer-run';
 import { dockerBuild, imageSize, preparePeerContext, resolveNode, downloadRuntime } from '../lib/dockerfile-peer';
 import { changeDependencies, createBenchHome, slipwayBuild, slipwayImageSize, touchSource, APP_DIR } from '../lib/slipway-build';
 
@@ -52,6 +52,8 @@ export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, u
       await import('node:child_process').then(({ execFileSync }) => {
         try { execFileSync('docker', ['rmi', '-f', peerTag], { stdio: 'ignore' }); } catch { /* already gone */ }
       });
+      // Each rebuild under the same tag leaves the previous peer image dangling: remove them all.
+      await cleanupPeers();
     }
   }
   const s = (k: 'cold' | 'warm' | 'deps') => ({ slipway_ms: summarize(times.slipway[k]), peer_ms: summarize(times.peer[k]) });
