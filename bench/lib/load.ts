@@ -11,6 +11,7 @@ import { summarize } from './stats';
  * is measured from that scheduled time, so a stalled server shows as latency, not as fewer
  * requests (no coordinated omission). Each request has a 10 s timeout; anything but a 200
  * (connection refused, reset, timeout, 5xx) is a failure. Keep-alive agent, at most 256 sockets.
+ * It exits by itself when the benchmark process is gone or after maxMs (default 30 min).
  */
 const LOADGEN_SRC = `
 const http = require('http');
@@ -46,6 +47,11 @@ process.on('SIGTERM', () => {
   const wait = () => { if (inflight === 0) { fs.writeFileSync(out, JSON.stringify(results)); process.exit(0); } else setTimeout(wait, 20); };
   wait();
 });
+// Never outlive the benchmark (killed by a time budget, crashed): stop when the parent is gone
+// or after the hard cap, whichever comes first.
+const parent = Number(process.argv[5]);
+setInterval(() => { try { process.kill(parent, 0); } catch { process.exit(3); } }, 1000).unref();
+setTimeout(() => process.exit(4), Number(process.argv[6])).unref();
 console.log('started');
 tick();
 `;
@@ -61,9 +67,9 @@ export interface LoadRun {
   stop(): Promise<LoadRecord[]>;
 }
 
-export async function startLoad(port: number, host: string, rate: number): Promise<LoadRun> {
+export async function startLoad(port: number, host: string, rate: number, maxMs = 30 * 60_000): Promise<LoadRun> {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-load-')), 'results.json');
-  const child: ChildProcess = spawn(process.execPath, ['-e', LOADGEN_SRC, String(port), host, String(rate), out], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['-e', LOADGEN_SRC, String(port), host, String(rate), out, String(process.pid), String(maxMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
@@ -72,6 +78,10 @@ export async function startLoad(port: number, host: string, rate: number): Promi
     stop: () =>
       new Promise((resolve, reject) => {
         child.removeAllListeners('exit');
+        if (child.exitCode !== null || child.signalCode !== null) {
+          reject(new Error(`the load generator stopped early (${child.exitCode ?? child.signalCode})`));
+          return;
+        }
         child.once('exit', () => {
           try {
             const rows = JSON.parse(fs.readFileSync(out, 'utf8')) as Array<[number, number, number, string]>;
