@@ -48,6 +48,15 @@ for pidfile in "$SLIPWAY_TEST_HOMES"/*/run/*.pid; do
 done
 rm -rf "$SLIPWAY_TEST_HOMES"
 mkdir -p "$SLIPWAY_TEST_HOMES"
+# App images that test servers pulled from their registries (127.0.0.1:PORT/apps/APP) carry no
+# home label; those whose server no longer answers are leftovers of killed runs. (An installed
+# platform's images are pulled again from its store when needed; images in use are kept.)
+docker images --format '{{.Repository}} {{.ID}}' | while read -r repo id; do
+  case "$repo" in 127.0.0.1:*/apps/*) ;; *) continue ;; esac
+  port=${repo#127.0.0.1:}; port=${port%%/*}
+  curl -fsS --max-time 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && continue
+  docker rmi "$id" >/dev/null 2>&1 || true
+done
 
 step "Stack images (built once per machine; unchanged recipes are reused)"
 SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/cli.js

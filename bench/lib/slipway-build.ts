@@ -80,6 +80,9 @@ export async function slipwayImageSize(home: BenchHome, result: BuildResult): Pr
   const docker = new Docker();
   const tag = 'slipway-bench/app:latest';
   await loadIntoDocker(docker, home.store, result.manifestDigest, [tag]);
-  const info = await docker.getImage(tag).inspect();
-  return info.Size;
+  try {
+    return (await docker.getImage(tag).inspect()).Size;
+  } finally {
+    await docker.getImage(tag).remove({ force: true }).catch(() => {});
+  }
 }

@@ -135,7 +135,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
           }),
       ),
     );
-    await removeDockerObjects(home);
+    await removeDockerObjects(home, apiPort);
     if (!process.env.SLIPWAY_TEST_KEEP) removeHome();
   };
 
@@ -173,8 +173,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 }
 
-/** Removes containers, networks and images labelled io.slipway.home=HOME: only what this home made. */
-export async function removeDockerObjects(home: string): Promise<void> {
+/**
+ * Removes containers, networks and images labelled io.slipway.home=HOME (only what this home
+ * made), and with apiPort also the app images Docker pulled from this server's registry
+ * (127.0.0.1:API_PORT/apps/...: pulled images carry no home label).
+ */
+export async function removeDockerObjects(home: string, apiPort?: number): Promise<void> {
   const filter = `label=io.slipway.home=${home}`;
   const ids = async (args: string[]) => {
     try {
@@ -195,5 +199,13 @@ export async function removeDockerObjects(home: string): Promise<void> {
   const networks = await ids(['network', 'ls', '-q']);
   if (networks.length) await quietly(['network', 'rm', ...networks]);
   const images = await ids(['images', '-q']);
+  if (apiPort) {
+    try {
+      const all = (await run('docker', ['images', '--format', '{{.Repository}} {{.ID}}'], { timeout: 30_000 })).stdout.split('\n');
+      for (const line of all) if (line.startsWith(`127.0.0.1:${apiPort}/`)) images.push(line.split(' ')[1]);
+    } catch {
+      // dockerd gone: nothing to remove
+    }
+  }
   if (images.length) await quietly(['rmi', '-f', ...new Set(images)]);
 }
