@@ -7,7 +7,8 @@
 #
 # Settings (environment; remembered in $SLIPWAY_HOME/slipway.env for re-runs and the daemons):
 #   SLIPWAY_HOME (/var/lib/slipway)  SLIPWAY_DOMAIN (localhost)  SLIPWAY_HTTP_PORT (80)
-#   SLIPWAY_HTTPS_PORT (443)  SLIPWAY_API_PORT (5080)  SLIPWAY_ADMIN_EMAIL (admin@SLIPWAY_DOMAIN)
+#   SLIPWAY_HTTPS_PORT (443)  SLIPWAY_API_PORT (5080)  SLIPWAY_API_HTTPS_PORT (5443; 0 = off)
+#   SLIPWAY_ADMIN_EMAIL (admin@SLIPWAY_DOMAIN)
 #   SLIPWAY_BIN_DIR (/usr/local/bin: where the `slipway` command goes)
 # Idempotent: re-running upgrades code and restarts the daemons; apps, data and tokens are kept.
 set -euo pipefail
@@ -40,6 +41,7 @@ export SLIPWAY_DOMAIN=${SLIPWAY_DOMAIN:-localhost}
 export SLIPWAY_HTTP_PORT=${SLIPWAY_HTTP_PORT:-80}
 export SLIPWAY_HTTPS_PORT=${SLIPWAY_HTTPS_PORT:-443}
 export SLIPWAY_API_PORT=${SLIPWAY_API_PORT:-5080}
+export SLIPWAY_API_HTTPS_PORT=${SLIPWAY_API_HTTPS_PORT:-5443}
 export SLIPWAY_BIN_DIR=${SLIPWAY_BIN_DIR:-/usr/local/bin}
 admin_email=${SLIPWAY_ADMIN_EMAIL:-admin@$SLIPWAY_DOMAIN}
 case "$admin_email" in *@*.*) ;; *) admin_email="admin@slipway.local" ;; esac
@@ -121,7 +123,7 @@ step "Preparing $SLIPWAY_HOME"
 mkdir -p "$SLIPWAY_HOME" "$run_dir" "$log_dir"
 chmod 700 "$SLIPWAY_HOME"
 {
-  for key in SLIPWAY_HOME SLIPWAY_DOMAIN SLIPWAY_HTTP_PORT SLIPWAY_HTTPS_PORT SLIPWAY_API_PORT SLIPWAY_BIN_DIR; do
+  for key in SLIPWAY_HOME SLIPWAY_DOMAIN SLIPWAY_HTTP_PORT SLIPWAY_HTTPS_PORT SLIPWAY_API_PORT SLIPWAY_API_HTTPS_PORT SLIPWAY_BIN_DIR; do
     printf '%s=%s\n' "$key" "${!key}"
   done
 } >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
@@ -198,6 +200,7 @@ port_suffix=""; [ "$SLIPWAY_HTTP_PORT" = 80 ] || port_suffix=":$SLIPWAY_HTTP_POR
 cat <<NEXT
 -----> Slipway is running
        API and git:  $api_url
+       Over HTTPS:   https://$SLIPWAY_DOMAIN:$SLIPWAY_API_HTTPS_PORT/ (platform certificate: $SLIPWAY_HOME/run/certs/platform.crt)
        Apps:         http://APP.$SLIPWAY_DOMAIN$port_suffix/
        Data:         $SLIPWAY_HOME
 

@@ -14,6 +14,8 @@ export interface SlipwayConfig {
   httpPort: number;
   httpsPort: number;
   apiPort: number;
+  /** HTTPS listener of the API and git endpoint (platform certificate); 0 turns it off. */
+  apiHttpsPort: number;
   /** Where the server's read-only registry is reached by dockerd (loopback, plain HTTP). */
   registryHost: string;
   stack: string;
@@ -103,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     httpPort: port(env, 'SLIPWAY_HTTP_PORT', 80),
     httpsPort: port(env, 'SLIPWAY_HTTPS_PORT', 443),
     apiPort,
+    apiHttpsPort: port(env, 'SLIPWAY_API_HTTPS_PORT', 5443),
     registryHost: env.SLIPWAY_REGISTRY_HOST ?? `127.0.0.1:${apiPort}`,
     stack: env.SLIPWAY_STACK ?? 'bookworm',
     buildConcurrency: positiveInt(env, 'SLIPWAY_BUILD_CONCURRENCY', os.cpus().length),

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { ensurePlatformCertificate } from '../router/cert';
 import Docker from 'dockerode';
 import { loadConfig, homePaths } from '../common/config';
 import { onShutdown } from '../common/lifecycle';
@@ -72,11 +74,26 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   server.on('upgrade', app.locals.onUpgrade);
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
+  // The same API and git endpoint over HTTPS with the platform certificate (made at install, or
+  // here when missing), so `git push` can use https://HOST:SLIPWAY_API_HTTPS_PORT/APP.git.
+  const servers = [server];
+  if (config.apiHttpsPort) {
+    const cert = await ensurePlatformCertificate(paths, config.domain);
+    const tls = createHttpsServer({ cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile) }, app);
+    tls.keepAliveTimeout = 65_000;
+    tls.on('upgrade', app.locals.onUpgrade);
+    await new Promise<void>((resolve, reject) => tls.once('error', reject).listen(config.apiHttpsPort, config.bindHost, resolve));
+    servers.push(tls as unknown as typeof server);
+  }
   // After listening: dyno images are pulled from this server's own registry (/v2/).
   await runtime.start();
-  console.log(`slipway-server listening on http://${config.bindHost}:${config.apiPort} (home ${config.home})`);
+  console.log(
+    `slipway-server listening on http://${config.bindHost}:${config.apiPort}` +
+      (config.apiHttpsPort ? ` and https://${config.bindHost}:${config.apiHttpsPort}` : '') +
+      ` (home ${config.home})`,
+  );
 
-  onShutdown('slipway-server', [server], [() => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [() => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 main().catch((err) => {

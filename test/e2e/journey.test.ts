@@ -57,13 +57,14 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
   const home = fs.mkdtempSync(path.join(HOMES, 'journey-'));
   const binDir = path.join(home, 'bin-dir');
   const repo = path.join(home, 'work', APP);
-  const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const [apiPort, httpPort, httpsPort, apiHttpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const domain = 'slipway.test';
   const host = `${APP}.${domain}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SLIPWAY_HOME: home,
     SLIPWAY_API_PORT: String(apiPort),
+    SLIPWAY_API_HTTPS_PORT: String(apiHttpsPort),
     SLIPWAY_HTTP_PORT: String(httpPort),
     SLIPWAY_HTTPS_PORT: String(httpsPort),
     SLIPWAY_DOMAIN: domain,

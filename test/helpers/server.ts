@@ -91,11 +91,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     removeHome = h.cleanup;
   }
   const paths = homePaths(home);
-  const [apiPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+  const [apiPort, httpPort, httpsPort, apiHttpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SLIPWAY_HOME: home,
     SLIPWAY_API_PORT: String(apiPort),
+    SLIPWAY_API_HTTPS_PORT: String(apiHttpsPort),
     SLIPWAY_HTTP_PORT: String(httpPort),
     SLIPWAY_HTTPS_PORT: String(httpsPort),
     SLIPWAY_BIND: '127.0.0.1',

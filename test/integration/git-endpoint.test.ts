@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -130,6 +131,34 @@ test('pushing a branch other than the deploy branch is refused, naming the deplo
   assert.match(r.stderr, /remote: .*this app deploys from main or master only/);
   assert.match(r.stderr, /\[remote rejected\] main -> feature \(pre-receive hook declined\)/);
   assert.equal(await remoteHead(srv, app, 'feature'), '');
+});
+
+test('the git endpoint answers over HTTPS with the platform certificate: auth, ls-remote, push through the hook', async () => {
+  const port = Number(srv.env.SLIPWAY_API_HTTPS_PORT);
+  const cert = path.join(srv.home, 'run', 'certs', 'platform.crt');
+  assert.ok(fs.existsSync(cert), 'the server made the platform certificate');
+  // The certificate covers the platform domain (localhost here); git checks it against a CA file
+  // (GIT_SSL_CAINFO, which wins over http.sslCAInfo and is set on this machine for the proxy CA).
+  const url = (token: string) => `https://slipway:${encodeURIComponent(token)}@localhost:${port}/${app}.git`;
+  const gitTls = (args: string[], caFile: string) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile('git', ['-c', 'credential.helper=', ...args], { cwd: work, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSL_CAINFO: caFile }, timeout: 60_000 }, (err, _out, stderr) =>
+        resolve({ code: err ? 1 : 0, stderr: String(stderr) }),
+      );
+    });
+  const denied = await gitTls(['ls-remote', url('slw_not-a-real-token')], cert);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stderr, /Authentication failed|401/);
+  const ls = await gitTls(['ls-remote', url(srv.token)], cert);
+  assert.equal(ls.code, 0, ls.stderr);
+  // A push over HTTPS runs the same pre-receive hook (refused here before any build: wrong branch).
+  const push = await gitTls(['push', url(srv.token), 'main:feature-tls'], cert);
+  assert.notEqual(push.code, 0);
+  assert.match(push.stderr, /remote: .*this app deploys from main or master only/);
+  // With only the system CAs, git refuses the platform's self-signed certificate: TLS is real.
+  const untrusted = await gitTls(['ls-remote', url(srv.token)], '/etc/ssl/certs/ca-certificates.crt');
+  assert.notEqual(untrusted.code, 0);
+  assert.match(untrusted.stderr, /certificate|SSL/i);
 });
 
 test('the builds API lists nothing for a fresh app and refuses a user without access', async () => {
