@@ -110,6 +110,9 @@ export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
     d.stopLogs?.();
   }
   ctx.table.delete(appName);
+  // One-offs leave the table when their container's wait returns, which races with the removal
+  // below: forget them here so nothing of the app is listed once destroy returns.
+  ctx.oneOffs.delete(appName);
   for (const c of await ctx.driver.list(appName)) await ctx.driver.remove(c.id);
   for (const img of await ctx.driver.listAppImages(appName)) await ctx.driver.removeImage(img.id);
   ctx.forgetImages();
