@@ -1,5 +1,5 @@
 import type { Command } from '../command';
-import { CliError, usageError } from '../errors';
+import { usageError } from '../errors';
 
 type Row = Record<string, unknown>;
 
@@ -98,6 +98,13 @@ const builds: Command = {
   },
 };
 
+/** The build a command is about: the one named, or "latest" (the API resolves it). */
+function buildId(args: string[], usage: string): string {
+  const id = args[0] ?? 'latest';
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw usageError(`${id} is not a build id`, usage);
+  return id;
+}
+
 const output: Command = {
   name: 'builds:output',
   summary: "print a build's log (default: the latest; follows a running build)",
@@ -105,34 +112,19 @@ const output: Command = {
   app: true,
   async run(ctx) {
     const name = await ctx.app();
-    let id = ctx.args[0];
-    if (!id) {
-      const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/builds`);
-      const latest = [...list].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)))[0];
-      if (!latest) throw usageError(`${name} has no builds`, this.usage);
-      id = String(latest.id);
-    }
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw usageError(`${id} is not a build id`, this.usage);
-    const res = await ctx.api().stream(`/apps/${name}/builds/${id}/output`);
+    const res = await ctx.api().stream(`/apps/${name}/builds/${buildId(ctx.args, this.usage)}/output`);
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
   },
 };
 
 const cancel: Command = {
   name: 'builds:cancel',
-  summary: 'cancel a running build (default: the one running now); its push is rejected',
+  summary: 'cancel a pending or running build (default: the latest); its push is rejected',
   usage: 'builds:cancel [BUILD_ID] [-a APP]',
   app: true,
   async run(ctx) {
     const name = await ctx.app();
-    let id = ctx.args[0];
-    if (!id) {
-      const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/builds`);
-      const running = list.find((b) => b.status === 'running' || b.status === 'pending');
-      if (!running) throw new CliError(`${name} has no running build`, { hint: 'see its builds with: slipway builds' });
-      id = String(running.id);
-    }
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw usageError(`${id} is not a build id`, this.usage);
+    const id = buildId(ctx.args, this.usage);
     await ctx.api().request('POST', `/apps/${name}/builds/${id}/cancel`);
     ctx.out.log(`Cancelling build ${id} of ${name}... done`);
   },
