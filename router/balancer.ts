@@ -21,6 +21,21 @@ export interface Backend {
   skipUntil: number;
 }
 
+/**
+ * Counts a request against a backend (least-outstanding balancing reads the count) and returns
+ * the idempotent release to call when the request ends, however it ends.
+ */
+export function claim(b: Backend): () => void {
+  b.outstanding++;
+  let released = false;
+  return () => {
+    if (!released) {
+      released = true;
+      b.outstanding--;
+    }
+  };
+}
+
 export interface Pool {
   app: string;
   /** Keep-alive connections for bodiless requests (the fast path, router/upstream.ts). */

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AccessLog, AccessRecord } from './access-log';
-import type { Backend, Pool, Pools } from './balancer';
+import { claim, type Backend, type Pool, type Pools } from './balancer';
 import { clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
 import { ERRORS, sendPage, type RouterError } from './pages';
 import { normalizeHost, type AppRoute, type RouteTable } from './route-table';
@@ -227,14 +227,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
       done = true; // x.fail writes the log line itself
       return x.fail(ERRORS.appCrashed);
     }
-    b.outstanding++;
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        b.outstanding--;
-      }
-    };
+    const release = claim(b);
     rec.dyno = b.dyno;
     let responded = false;
     let length = -1;

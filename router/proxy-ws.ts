@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AccessLog, AccessRecord } from './access-log';
-import type { Backend, Pools } from './balancer';
+import { claim, type Backend, type Pools } from './balancer';
 import { clientAddress, requestIdFrom, upstreamRequestHeaders } from './headers';
 import { ERRORS, renderPage, type RouterError } from './pages';
 import { normalizeHost, type RouteTable } from './route-table';
@@ -155,14 +155,7 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
     const backend: Backend | undefined = pool?.pick();
     if (!pool || !backend) return fail(ERRORS.appCrashed);
 
-    backend.outstanding++;
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        backend.outstanding--;
-      }
-    };
+    const release = claim(backend);
     rec.dyno = backend.dyno;
     req.headers = rawToObject(
       upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: rec.protocol, port: socket.localPort ?? 0, requestId, upgrade: true }),
