@@ -73,7 +73,6 @@ async function main(): Promise<void> {
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   server.on('upgrade', app.locals.onUpgrade);
-  await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   // The same API and git endpoint over HTTPS with the platform certificate (made at install, or
   // here when missing), so `git push` can use https://HOST:SLIPWAY_API_HTTPS_PORT/APP.git.
   const servers = [server];
@@ -85,6 +84,8 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve, reject) => tls.once('error', reject).listen(config.apiHttpsPort, config.bindHost, resolve));
     servers.push(tls as unknown as typeof server);
   }
+  // HTTP last: /healthz answering means every listener is up.
+  await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   // After listening: dyno images are pulled from this server's own registry (/v2/).
   await runtime.start();
   console.log(

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/server';
+import { freePlatformPorts } from '../helpers/server';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -57,16 +57,14 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
   const home = fs.mkdtempSync(path.join(HOMES, 'journey-'));
   const binDir = path.join(home, 'bin-dir');
   const repo = path.join(home, 'work', APP);
-  const [apiPort, httpPort, httpsPort, apiHttpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const ports = await freePlatformPorts();
+  const { apiPort, httpPort } = ports;
   const domain = 'slipway.test';
   const host = `${APP}.${domain}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SLIPWAY_HOME: home,
-    SLIPWAY_API_PORT: String(apiPort),
-    SLIPWAY_API_HTTPS_PORT: String(apiHttpsPort),
-    SLIPWAY_HTTP_PORT: String(httpPort),
-    SLIPWAY_HTTPS_PORT: String(httpsPort),
+    ...ports.env,
     SLIPWAY_DOMAIN: domain,
     SLIPWAY_BIN_DIR: binDir,
     SLIPWAY_CONFIG_DIR: path.join(home, 'cli-config'),

@@ -55,6 +55,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Free loopback ports for every listener of one platform (API, API over HTTPS, router HTTP and
+ * HTTPS) and the SLIPWAY_* environment naming them: one place to extend when a listener is added.
+ */
+export async function freePlatformPorts() {
+  const [apiPort, apiHttpsPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  return {
+    apiPort,
+    apiHttpsPort,
+    httpPort,
+    httpsPort,
+    env: {
+      SLIPWAY_API_PORT: String(apiPort),
+      SLIPWAY_API_HTTPS_PORT: String(apiHttpsPort),
+      SLIPWAY_HTTP_PORT: String(httpPort),
+      SLIPWAY_HTTPS_PORT: String(httpsPort),
+    },
+  };
+}
+
 async function waitHealthy(url: string, child: ChildProcess, out: () => string, timeoutMs = 20_000, host?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -91,14 +111,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     removeHome = h.cleanup;
   }
   const paths = homePaths(home);
-  const [apiPort, httpPort, httpsPort, apiHttpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const ports = await freePlatformPorts();
+  const { apiPort, httpPort, httpsPort } = ports;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SLIPWAY_HOME: home,
-    SLIPWAY_API_PORT: String(apiPort),
-    SLIPWAY_API_HTTPS_PORT: String(apiHttpsPort),
-    SLIPWAY_HTTP_PORT: String(httpPort),
-    SLIPWAY_HTTPS_PORT: String(httpsPort),
+    ...ports.env,
     SLIPWAY_BIND: '127.0.0.1',
     SLIPWAY_DOMAIN: 'localhost',
     SLIPWAY_BUILD_CONCURRENCY: '1',
