@@ -12,7 +12,7 @@ export interface Ctx {
   /** The app from -a/--app, else from the `slipway` git remote; a usage error when neither. */
   app(): Promise<string>;
   /** Asks a question on the terminal (only when stdin is a TTY). */
-  prompt(question: string, opts?: { secret?: boolean }): Promise<string>;
+  prompt(question: string, opts?: { secret?: boolean; hint?: string }): Promise<string>;
 }
 
 export interface Command {

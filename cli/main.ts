@@ -19,6 +19,8 @@ import { psCommands } from './commands/ps';
 import { releasesCommands } from './commands/releases';
 import { platformCommands } from './commands/platform';
 import { runCommands } from './commands/run';
+import { BUILD_OPTIONS } from './commands/build-usage';
+import { closest, hoistAppFlag } from './suggest';
 
 /**
  * `slipway`: the command-line client. Talks HTTP to the API only (except `slipway build`, a local
@@ -28,7 +30,8 @@ import { runCommands } from './commands/run';
 const localBuild: Command = {
   name: 'build',
   summary: 'build a directory into an OCI image locally (like pack build)',
-  usage: 'build DIR --tag NAME',
+  usage: 'build DIR --tag NAME [--buildpack REF]... [--env KEY=VALUE]... [--clear-cache]',
+  help: `Options:\n${BUILD_OPTIONS}`,
   passthrough: true,
   async run(ctx) {
     let mod: { runLocalBuild?: (args: string[]) => Promise<number> };
@@ -121,13 +124,19 @@ COMMANDS.push(helpCommand, {
 });
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const [name = 'help', ...rest] = argv;
+  const [name = 'help', ...rest] = hoistAppFlag(argv);
   const out0 = createOut({ json: rest.includes('--json'), env });
   try {
     if (name === '--help' || name === '-h') return helpCommand.run(makeCtx([], {}, out0, env)) as Promise<number>;
     if (name === '--version' || name === '-v') return runCli(['version'], env);
     const cmd = findCommand(name);
-    if (!cmd) throw new CliError(`"${name}" is not a slipway command`, { hint: 'see slipway help', exitCode: 2 });
+    if (!cmd) {
+      const near = closest(name, COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]));
+      throw new CliError(`"${name}" is not a slipway command`, {
+        hint: near.length ? `did you mean ${near.map((n) => `slipway ${n}`).join(', or ')}? (all commands: slipway help)` : 'see slipway help',
+        exitCode: 2,
+      });
+    }
     if (cmd.name === 'build') return (await cmd.run(makeCtx(rest, {}, out0, env))) ?? 0;
     const { flags, positionals } = parseArgs(rest, flagsOf(cmd), cmd.usage, { stopAtFirstPositional: cmd.passthrough });
     if (flags.help) {
@@ -142,7 +151,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
       if (err.hint) out0.err(`  hint: ${err.hint}`);
       return err.exitCode;
     }
-    out0.err(`slipway: ${(err as Error).stack ?? String(err)}`);
+    // Anything else is a bug or an environment problem: one line and a hint, the trace on demand.
+    const e = err as NodeJS.ErrnoException;
+    out0.err(`${out0.red('slipway:')} unexpected error: ${e?.message ?? String(err)}`);
+    if (env.SLIPWAY_DEBUG === '1') out0.err(e?.stack ?? String(err));
+    else out0.err('  hint: run again with SLIPWAY_DEBUG=1 for details, and report it if it looks like a bug');
     return 1;
   } finally {
     terminal.close();
@@ -175,8 +188,8 @@ const terminal = (() => {
     return rl;
   };
   return {
-    ask(question: string, secret: boolean): Promise<string> {
-      if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: 'pass the value as a flag instead' }));
+    ask(question: string, secret: boolean, hint?: string): Promise<string> {
+      if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: hint ?? 'pass the value as a flag instead' }));
       open();
       process.stderr.write(question);
       muted = secret;
@@ -211,17 +224,37 @@ function makeCtx(args: string[], flags: Ctx['flags'], out: Ctx['out'], env: Node
       if (!isValidAppName(name)) throw usageError(`"${name}" is not a valid app name`, 'slipway COMMAND -a APP');
       return name;
     },
-    prompt: (question, opts = {}) => terminal.ask(question, opts.secret === true),
+    prompt: (question, opts = {}) => terminal.ask(question, opts.secret === true, opts.hint),
   };
 }
 
+/**
+ * `slipway logs | head`: the reader went away. That is the user's choice, not an error: stop
+ * quietly (exit 0, as git and coreutils do with SIGPIPE's default) instead of a stack trace.
+ */
+function exitQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 if (require.main === module) {
+  exitQuietlyOnEpipe(process.stdout);
+  exitQuietlyOnEpipe(process.stderr);
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`slipway: unexpected error: ${err.message}\n`);
+    if (process.env.SLIPWAY_DEBUG === '1') process.stderr.write(`${err.stack}\n`);
+    else process.stderr.write('  hint: run again with SLIPWAY_DEBUG=1 for details\n');
+    process.exit(1);
+  });
   runCli(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
-    (err) => {
-      console.error(err);
+    (err: Error) => {
+      process.stderr.write(`slipway: unexpected error: ${err.message}\n`);
+      if (process.env.SLIPWAY_DEBUG === '1') process.stderr.write(`${err.stack}\n`);
       process.exitCode = 1;
     },
   );

@@ -100,7 +100,7 @@ const destroy: Command = {
     let confirm = typeof ctx.flags.confirm === 'string' ? ctx.flags.confirm : undefined;
     if (confirm === undefined) {
       ctx.out.err(`This destroys ${name} and everything in it. There is no undo.`);
-      confirm = await ctx.prompt(`Type the app name (${name}) to confirm: `);
+      confirm = await ctx.prompt(`Type the app name (${name}) to confirm: `, { hint: `without a terminal, confirm with the flag: slipway apps:destroy -a ${name} --confirm ${name}` });
     }
     if (confirm !== name) throw new CliError(`confirmation "${confirm}" does not match ${name}`, { hint: `slipway apps:destroy -a ${name} --confirm ${name}` });
     await ctx.api().request('DELETE', `/apps/${name}`);

@@ -8,19 +8,14 @@ import { CONFIG_KEY_RE } from '../../common/names';
 import { build } from '../../buildpacks/lifecycle';
 import { openImageStore } from '../../buildpacks/oci/layout';
 import { dockerArchive } from '../../buildpacks/oci/docker-archive';
+import { BUILD_USAGE } from './build-usage';
 
 /**
  * `slipway build DIR --tag NAME`: the whole lifecycle on a local directory, without the server
  * (like `pack build`). The image lands in the store (SLIPWAY_HOME/images, as local/<name>:latest,
  * so the next build reuses its layers) and in Docker as NAME.
  */
-const USAGE = `usage: slipway build DIR --tag NAME [--buildpack REF]... [--env KEY=VALUE]... [--clear-cache]
-
-  DIR                the app source directory
-  --tag, -t NAME     Docker image name to load the result as (e.g. myapp or myapp:dev)
-  --buildpack, -b    a buildpack id, directory or URL (repeatable; default: detect)
-  --env, -e K=V      a build-time config var (repeatable; never stored in the image)
-  --clear-cache      build without the previous image and cache`;
+const USAGE = BUILD_USAGE;
 
 interface Args {
   dir: string;

@@ -1,5 +1,5 @@
-import type { Command } from '../command';
-import { usageError } from '../errors';
+import type { Command, Ctx } from '../command';
+import { CliError, usageError } from '../errors';
 
 const SOURCES = ['app', 'router', 'build', 'api', 'platform'];
 
@@ -36,29 +36,59 @@ const logs: Command = {
     const stop = () => ac.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const colour = ctx.out.color && !ctx.out.json;
+    const print = (l: string) => {
+      if (ctx.out.json && l.startsWith('{"heartbeat"')) return;
+      process.stdout.write((colour ? paint(l) : l) + '\n');
+    };
     try {
-      const res = await ctx.api().stream(`/apps/${name}/logs?${q}`, ac.signal);
-      const colour = ctx.out.color && !ctx.out.json;
-      let rest = '';
-      const decoder = new TextDecoder();
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        const text = rest + decoder.decode(chunk, { stream: true });
-        const lines = text.split('\n');
-        rest = lines.pop() ?? '';
-        for (const l of lines) {
-          if (ctx.out.json && l.startsWith('{"heartbeat"')) continue;
-          process.stdout.write((colour ? paint(l) : l) + '\n');
+      // A live tail outlives server restarts: when the stream drops, say so and reconnect (new
+      // lines only, so nothing is printed twice). Refused credentials end it (a CliError with a status).
+      let failures = 0;
+      for (;;) {
+        try {
+          await streamOnce(ctx, `/apps/${name}/logs?${q}`, ac.signal, print, () => {
+            if (failures > 0) ctx.out.err(' !     log stream reconnected');
+            failures = 0;
+          });
+          if (!ctx.flags.tail || ac.signal.aborted) return;
+        } catch (err) {
+          if ((err as Error).name === 'AbortError' || ac.signal.aborted) return;
+          if (!ctx.flags.tail || (err instanceof CliError && err.status !== undefined)) throw err;
         }
+        if (failures === 0) ctx.out.err(' !     log stream interrupted (is slipway-server restarting?); reconnecting...');
+        q.set('lines', '0');
+        await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)), ac.signal);
+        failures++;
+        if (ac.signal.aborted) return;
       }
-      if (rest) process.stdout.write(rest + '\n');
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err;
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
     }
   },
 };
+
+/** One log session: prints each complete line; resolves when the server ends the response. */
+async function streamOnce(ctx: Ctx, path: string, signal: AbortSignal, print: (line: string) => void, onOpen: () => void): Promise<void> {
+  const res = await ctx.api().stream(path, signal);
+  onOpen();
+  let rest = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) print(l);
+  }
+  if (rest) print(rest);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}
 
 /** Colours the `source[dyno]:` tag on a terminal, like Heroku's CLI. */
 function paint(line: string): string {
