@@ -242,6 +242,7 @@ test('a renewal that fails shows in slipway status and the events; the old certi
   const entry = status.certificates.expiring.find((c) => c.hosts.includes(TWO));
   assert.ok(entry, JSON.stringify(status.certificates));
   assert.match(entry.reason, /renewal failed/);
+  assert.match(await ok(['status']), new RegExp(`Certificates expiring without renewal[\\s\\S]*${TWO.replace(/\./g, '\\.')} expires .*renewal failed`));
   assert.match(await ok(['events', '-a', APP]), /could not be renewed/);
   assert.equal((await tlsGet(TWO)).serial, serial, 'the old certificate still serves');
   assert.match(await ok(['certs', '-a', APP]), /issued \(renewal failed: /);
