@@ -43,6 +43,20 @@ function configureHttp(config: AcmeConfig): void {
   // No sleeping inside a request (a rate-limit Retry-After can be hours): a failed order is
   // retried by the manager's per-domain back-off instead, so one domain never holds up the rest.
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+  // axios has no timeout by default: a CA that accepts the connection and never answers would hold the worker.
+  acme.axios.defaults.timeout = 30_000;
+}
+
+/**
+ * acme-client 5.4's response interceptor reads `response.config` of a request that got no response
+ * (connection refused, DNS failure, timeout) and throws a TypeError instead: say what happened.
+ */
+function explain(err: unknown, directoryUrl: string): Error {
+  const e = err as Error;
+  if (e instanceof TypeError && /reading 'config'/.test(e.message)) {
+    return new Error(`could not reach the ACME server at ${directoryUrl} (connection failed or timed out)`);
+  }
+  return e;
 }
 
 export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; challenges: ChallengeStore }): AcmeIssuer {
@@ -71,6 +85,29 @@ export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; cha
     return c;
   };
 
+  /** One order for one name: HTTP-01 for each authorization not yet valid, then CSR, finalize, download. */
+  const orderCertificate = async (c: acme.Client, host: string): Promise<IssuedCertificate> => {
+    const order = await c.createOrder({ identifiers: [{ type: 'dns', value: host }] });
+    for (const authz of await c.getAuthorizations(order)) {
+      if (authz.status === 'valid') continue; // validated recently (the CA reuses authorizations)
+      const challenge = authz.challenges.find((ch) => ch.type === 'http-01');
+      if (!challenge) throw new Error(`the CA offered no http-01 challenge for ${authz.identifier.value}`);
+      const keyAuthorization = await c.getChallengeKeyAuthorization(challenge);
+      challenges.add(host, challenge.token, keyAuthorization);
+      try {
+        await challenges.servedByRouter(host, challenge.token, keyAuthorization);
+        await c.completeChallenge(challenge);
+        await c.waitForValidStatus(challenge);
+      } finally {
+        challenges.remove(host, challenge.token);
+      }
+    }
+    const [keyPem, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] });
+    const finalized = await c.finalizeOrder(order, csr);
+    const certPem = await c.getCertificate(finalized);
+    return { certPem, keyPem: keyPem.toString() };
+  };
+
   return {
     async issue(host) {
       if (!client) client = account();
@@ -79,27 +116,15 @@ export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; cha
         c = await client;
       } catch (err) {
         client = undefined; // try the account again next time
-        throw new Error(`ACME account at ${config.directoryUrl}: ${(err as Error).message}`);
+        throw new Error(`ACME account at ${config.directoryUrl}: ${explain(err, config.directoryUrl).message}`);
       }
-      const order = await c.createOrder({ identifiers: [{ type: 'dns', value: host }] });
-      for (const authz of await c.getAuthorizations(order)) {
-        if (authz.status === 'valid') continue; // validated recently (the CA reuses authorizations)
-        const challenge = authz.challenges.find((ch) => ch.type === 'http-01');
-        if (!challenge) throw new Error(`the CA offered no http-01 challenge for ${authz.identifier.value}`);
-        const keyAuthorization = await c.getChallengeKeyAuthorization(challenge);
-        challenges.add(host, challenge.token, keyAuthorization);
-        try {
-          await challenges.servedByRouter(host, challenge.token, keyAuthorization);
-          await c.completeChallenge(challenge);
-          await c.waitForValidStatus(challenge);
-        } finally {
-          challenges.remove(host, challenge.token);
-        }
+      try {
+        return await orderCertificate(c, host);
+      } catch (err) {
+        // The CA forgot the account (a test CA restarted, an account deactivated): register again next time.
+        if (/account/i.test((err as Error).message)) client = undefined;
+        throw explain(err, config.directoryUrl);
       }
-      const [keyPem, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] });
-      const finalized = await c.finalizeOrder(order, csr);
-      const certPem = await c.getCertificate(finalized);
-      return { certPem, keyPem: keyPem.toString() };
     },
   };
 }
