@@ -157,7 +157,7 @@ const MAINT = 'maint.acme-three.test';
 let firstSerial = '';
 let pidAtStart = 0;
 
-test('a custom domain gets a certificate from pebble through real HTTP-01 at the router; HTTPS verifies against pebble\'s root', async () => {
+test('a custom domain gets a certificate from pebble through real HTTP-01 at the router; HTTPS verifies against pebble\'s root', async (t) => {
   pidAtStart = await routerPid();
   // Before: the router serves the platform's self-signed certificate, which pebble's root does not verify.
   await assert.rejects(tlsGet(ONE), /self[- ]signed|unable to verify|certificate/i);
@@ -172,6 +172,9 @@ test('a custom domain gets a certificate from pebble through real HTTP-01 at the
   assert.match(r.issuer, /Pebble Intermediate/);
   assert.equal(r.status, 503, 'the app has no dynos: the router answers for it, over the ACME certificate');
   firstSerial = r.serial;
+  const events = JSON.parse(await ok(['events', '-a', APP, '--json'])) as Array<{ action: string; createdAt: string }>;
+  const at = (action: string) => Date.parse(events.find((e) => e.action === action)!.createdAt);
+  t.diagnostic(`domains:add to certificate in the router's table: ${at('cert.acme.issue') - at('domain.add')} ms (first order: includes the account)`);
   const text = await ok(['certs', '-a', APP]);
   assert.match(text, new RegExp(`${ONE.replace(/\./g, '\\.')}\\s+issued\\s+\\d{4}-`));
   // The challenge was withdrawn once settled: nothing is left for the router to answer.
