@@ -134,7 +134,9 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
     const now = Date.now();
     let wait = config?.checkIntervalMs ?? DAY_MS;
     for (const row of state.acme.list()) {
-      if (row.nextAttemptAt) wait = Math.min(wait, Math.max(0, Date.parse(row.nextAttemptAt) - now));
+      // Only future attempts: a past one was either just run or belongs to a certificate not yet due.
+      const left = row.nextAttemptAt ? Date.parse(row.nextAttemptAt) - now : 0;
+      if (left > 0) wait = Math.min(wait, left);
     }
     // setTimeout's limit is ~24.8 days; the daily check is below it.
     timer = setTimeout(() => void work(), Math.max(1000, Math.min(wait, 2 ** 31 - 1)));
