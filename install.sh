@@ -4,12 +4,16 @@
 #   ./install.sh               install or upgrade in place, start slipway-server and slipway-router
 #   ./install.sh --uninstall   stop and remove the services (data kept)
 #   ./install.sh --uninstall --purge   ... and delete SLIPWAY_HOME and every container it owns
+#   ./install.sh --acme-email EMAIL    ... and turn on automatic certificates for custom domains
+#                                      (ACME, Let's Encrypt by default): passing it accepts the
+#                                      CA's terms of service; EMAIL is the account contact
 #
 # Settings (environment; remembered in $SLIPWAY_HOME/slipway.env for re-runs and the daemons):
 #   SLIPWAY_HOME (/var/lib/slipway)  SLIPWAY_DOMAIN (localhost)  SLIPWAY_HTTP_PORT (80)
 #   SLIPWAY_HTTPS_PORT (443)  SLIPWAY_API_PORT (5080)  SLIPWAY_API_HTTPS_PORT (5443; 0 = off)
 #   SLIPWAY_ADMIN_EMAIL (admin@SLIPWAY_DOMAIN)
 #   SLIPWAY_BIN_DIR (/usr/local/bin: where the `slipway` command goes)
+#   SLIPWAY_ACME_DIRECTORY_URL (Let's Encrypt production)  SLIPWAY_ACME_CA_FILE (docs/tls.md)
 # Idempotent: re-running upgrades code and restarts the daemons; apps, data and tokens are kept.
 set -euo pipefail
 
@@ -18,15 +22,22 @@ step() { printf -- '-----> %s\n' "$*"; }
 info() { printf -- '       %s\n' "$*"; }
 die() { printf -- ' !     %s\n' "$*" >&2; exit 1; }
 
-uninstall=false purge=false
-for arg in "$@"; do
-  case "$arg" in
+uninstall=false purge=false acme_email=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --uninstall) uninstall=true ;;
     --purge) purge=true ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) die "unknown option $arg (see ./install.sh --help)" ;;
+    --acme-email) [ $# -ge 2 ] || die "--acme-email needs an email address"; acme_email=$2; shift ;;
+    --acme-email=*) acme_email=${1#--acme-email=} ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see ./install.sh --help)" ;;
   esac
+  shift
 done
+if [ -n "$acme_email" ]; then
+  case "$acme_email" in *@*.*) ;; *) die "--acme-email $acme_email is not an email address" ;; esac
+  case "$acme_email" in *[[:space:]]*) die "--acme-email must not contain spaces" ;; esac
+fi
 [ "$(id -u)" = 0 ] || die "run install.sh as root (it installs packages and starts services)"
 
 export SLIPWAY_HOME=${SLIPWAY_HOME:-/var/lib/slipway}
@@ -43,6 +54,8 @@ export SLIPWAY_HTTPS_PORT=${SLIPWAY_HTTPS_PORT:-443}
 export SLIPWAY_API_PORT=${SLIPWAY_API_PORT:-5080}
 export SLIPWAY_API_HTTPS_PORT=${SLIPWAY_API_HTTPS_PORT:-5443}
 export SLIPWAY_BIN_DIR=${SLIPWAY_BIN_DIR:-/usr/local/bin}
+# Automatic certificates: on once an email is given (now or remembered from an earlier install).
+[ -z "$acme_email" ] || export SLIPWAY_ACME_EMAIL=$acme_email
 admin_email=${SLIPWAY_ADMIN_EMAIL:-admin@$SLIPWAY_DOMAIN}
 case "$admin_email" in *@*.*) ;; *) admin_email="admin@slipway.local" ;; esac
 
@@ -126,7 +139,21 @@ chmod 700 "$SLIPWAY_HOME"
   for key in SLIPWAY_HOME SLIPWAY_DOMAIN SLIPWAY_HTTP_PORT SLIPWAY_HTTPS_PORT SLIPWAY_API_PORT SLIPWAY_API_HTTPS_PORT SLIPWAY_BIN_DIR; do
     printf '%s=%s\n' "$key" "${!key}"
   done
+  # ACME settings only when set (an empty SLIPWAY_ACME_EMAIL keeps ACME off).
+  for key in SLIPWAY_ACME_EMAIL SLIPWAY_ACME_DIRECTORY_URL SLIPWAY_ACME_CA_FILE; do
+    [ -z "${!key:-}" ] || printf '%s=%s\n' "$key" "${!key}"
+  done
 } >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"
+if [ -n "${SLIPWAY_ACME_EMAIL:-}" ]; then
+  step "Automatic certificates (ACME) for custom domains"
+  info "CA: ${SLIPWAY_ACME_DIRECTORY_URL:-https://acme-v02.api.letsencrypt.org/directory}"
+  info "Account contact: $SLIPWAY_ACME_EMAIL (terms of service accepted with --acme-email;"
+  info "Let's Encrypt's are at https://letsencrypt.org/repository/)"
+  if [ "$SLIPWAY_HTTP_PORT" != 80 ] || [ "${SLIPWAY_BIND:-127.0.0.1}" = 127.0.0.1 ]; then
+    info "Note: the CA validates on port 80 of each domain; this router listens on"
+    info "${SLIPWAY_BIND:-127.0.0.1}:$SLIPWAY_HTTP_PORT, so forward public port 80 to it (docs/tls.md)."
+  fi
+fi
 
 step "Stack images (bookworm; built once, then reused)"
 node "$SRC/dist/stacks/cli.js" | sed 's/^/       /'

@@ -14,6 +14,7 @@ import { appsCommands } from './commands/apps';
 import { authCommands } from './commands/auth';
 import { configCommands } from './commands/config';
 import { domainsCommands } from './commands/domains';
+import { certsCommands } from './commands/certs';
 import { logsCommands } from './commands/logs';
 import { psCommands } from './commands/ps';
 import { releasesCommands } from './commands/releases';
@@ -55,6 +56,7 @@ export const COMMANDS: Command[] = [
   ...logsCommands,
   ...runCommands,
   ...domainsCommands,
+  ...certsCommands,
   ...accessCommands,
   ...platformCommands,
   localBuild,

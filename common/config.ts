@@ -23,6 +23,27 @@ export interface SlipwayConfig {
   buildTimeoutMs: number;
   caBundle: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
+  acme: AcmeConfig | null;
+}
+
+export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
+export interface AcmeConfig {
+  /** ACME directory (RFC 8555): Let's Encrypt production unless SLIPWAY_ACME_DIRECTORY_URL. */
+  directoryUrl: string;
+  /** Account contact; setting it (install.sh --acme-email) is the operator accepting the CA's terms. */
+  email: string;
+  /** Extra CA certificates (PEM file) trusted for the ACME server's own HTTPS (a private CA, pebble). */
+  caFile: string | null;
+  /** Renew this many days before expiry (Let's Encrypt advises 30 for 90-day certificates). */
+  renewBeforeDays: number;
+  /** How often every certificate is checked for renewal (and failed domains retried when due). */
+  checkIntervalMs: number;
+  /** First retry delay after a failed order; doubles per failure up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** Every file and folder the platform keeps under SLIPWAY_HOME. docs/architecture.md lists them. */
@@ -37,6 +58,8 @@ export interface HomePaths {
   logs: string;
   run: string;
   routesFile: string;
+  /** Pending ACME HTTP-01 challenges the router answers (docs/tls.md). */
+  challengesFile: string;
   certsDir: string;
   stacks: string;
   buildpacks: string;
@@ -54,6 +77,7 @@ export function homePaths(home: string): HomePaths {
     logs: path.join(home, 'log'),
     run: path.join(home, 'run'),
     routesFile: path.join(home, 'run', 'routes.json'),
+    challengesFile: path.join(home, 'run', 'acme-challenges.json'),
     certsDir: path.join(home, 'run', 'certs'),
     stacks: path.join(home, 'stacks'),
     buildpacks: path.join(home, 'buildpacks'),
@@ -70,6 +94,31 @@ function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
     });
   }
   return n;
+}
+
+function acmeConfig(env: NodeJS.ProcessEnv): AcmeConfig | null {
+  const email = env.SLIPWAY_ACME_EMAIL ?? '';
+  if (email === '') return null;
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ACME_EMAIL=${JSON.stringify(email)} is not an email address`, {
+      hint: 'set the address the certificate authority may write to about your certificates, or unset it to turn ACME off',
+    });
+  }
+  const directoryUrl = env.SLIPWAY_ACME_DIRECTORY_URL || LETS_ENCRYPT_PRODUCTION;
+  if (!/^https:\/\/[^\s]+$/.test(directoryUrl)) {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ACME_DIRECTORY_URL=${JSON.stringify(directoryUrl)} is not an https URL`, {
+      hint: `unset it for Let's Encrypt (${LETS_ENCRYPT_PRODUCTION}); staging: ${LETS_ENCRYPT_STAGING}`,
+    });
+  }
+  return {
+    directoryUrl,
+    email,
+    caFile: env.SLIPWAY_ACME_CA_FILE || null,
+    renewBeforeDays: positiveInt(env, 'SLIPWAY_ACME_RENEW_BEFORE_DAYS', 30),
+    checkIntervalMs: positiveInt(env, 'SLIPWAY_ACME_CHECK_INTERVAL_S', 24 * 3600) * 1000,
+    retryBaseMs: positiveInt(env, 'SLIPWAY_ACME_RETRY_BASE_S', 3600) * 1000,
+    retryMaxMs: positiveInt(env, 'SLIPWAY_ACME_RETRY_MAX_S', 24 * 3600) * 1000,
+  };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
@@ -112,5 +161,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     logLevel: level as SlipwayConfig['logLevel'],
+    acme: acmeConfig(env),
   };
 }

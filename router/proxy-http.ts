@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { AccessLog, AccessRecord } from './access-log';
+import { addHsts } from './acme-challenge';
 import { claim, type Backend, type Pool, type Pools } from './balancer';
 import { clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
 import { ERRORS, sendPage, type RouterError } from './pages';
@@ -25,6 +26,8 @@ export interface ProxyDeps {
   /** Port the https listener serves clients on (for https_only redirects), or null when off. */
   httpsPort(): number | null;
   health(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** ACME HTTP-01 challenges (router/acme-challenge.ts): answered before any app, maintenance or redirect. */
+  acme?(req: http.IncomingMessage, res: http.ServerResponse, hostname: string): boolean;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -70,6 +73,7 @@ export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, 
     const s = scan(req.rawHeaders);
     const hostname = normalizeHost(s.host);
     if (hostname === 'slipway-router') return deps.health(req, res);
+    if (deps.acme?.(req, res, hostname)) return;
 
     const requestId = requestIdFrom(s.requestId);
     const clientIp = clientAddress(req.socket.remoteAddress);
@@ -260,6 +264,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
         }
         try {
           const headers = clientResponseHeaders(raw, rec.requestId);
+          if (x.route.hsts && rec.protocol === 'https') addHsts(headers);
           res.sendDate = false;
           res.writeHead(status, headers);
         } catch {

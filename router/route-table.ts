@@ -17,6 +17,8 @@ export interface AppRoute {
   hosts: string[];
   maintenance: boolean;
   httpsOnly: boolean;
+  /** Strict-Transport-Security on HTTPS responses (optional in the file; absent means off). */
+  hsts?: boolean;
   webQuantity: number;
   backends: BackendEntry[];
 }
@@ -98,6 +100,7 @@ export function buildRouteTable(file: RoutesFile): RouteTable {
       hosts: a.hosts.map((h) => h.toLowerCase()),
       maintenance: a.maintenance === true,
       httpsOnly: a.httpsOnly === true,
+      hsts: a.hsts === true,
       webQuantity: Number.isInteger(a.webQuantity) ? a.webQuantity : a.backends.length,
       backends: a.backends.map((b) => ({ dyno: b.dyno, url: b.url.replace(/\/$/, ''), release: Number(b.release) || 0 })),
     };

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { createAccessLog } from './access-log';
+import { createAcmeResponder } from './acme-challenge';
 import { createPools, type Strategy } from './balancer';
 import { createHttpHandler } from './proxy-http';
 import { createUpgradeHandler } from './proxy-ws';
@@ -76,6 +77,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     ? tls.createSecureContext({ cert: fs.readFileSync(opts.defaultCert.certFile), key: fs.readFileSync(opts.defaultCert.keyFile) })
     : undefined;
   const sni = createSniStore({ home: opts.home, fallback });
+  const acme = createAcmeResponder(path.join(opts.home, 'run', 'acme-challenges.json'));
   const watcher = watchRoutes(paths.routes, (table) => {
     pools.update(table);
     sni.update(table.certificates);
@@ -126,6 +128,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     idleTimeoutMs: opts.idleTimeoutMs,
     httpsPort: () => httpsPort,
     health,
+    acme: acme.answer,
   });
   const upgrade = createUpgradeHandler({ table: watcher.current, pools, log, firstByteTimeoutMs: opts.firstByteTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs });
 
@@ -167,6 +170,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     async stop() {
       for (const s of upgrade.open) s.destroy();
       watcher.close();
+      acme.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections?.(); })));
       pools.destroy();
       await log.close();

@@ -19,6 +19,8 @@ if [ "$(id -u)" = 0 ]; then
   for tool in git debootstrap openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
   command -v wrk >/dev/null || missing+=(wrk)
   command -v nginx >/dev/null || missing+=(nginx-light)
+  # ACME tests run Let's Encrypt's test CA (pebble + pebble-challtestsrv) on loopback.
+  command -v pebble >/dev/null || missing+=(pebble)
   if [ ${#missing[@]} -gt 0 ]; then
     step "Installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -20,6 +20,10 @@ import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
 import { ensureImageInDocker } from './images/pull';
 import { collectGarbage } from './images/gc';
+import { createChallengeStore } from './acme/challenges';
+import { createAcmeIssuer } from './acme/issuer';
+import { createAcmeManager } from './acme/manager';
+import { recordAs } from './api/context';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -63,11 +67,21 @@ async function main(): Promise<void> {
   const git = createGitService({ state, paths, builds });
   await git.start();
 
+  // Automatic certificates: HTTP-01 challenges go to the router through run/acme-challenges.json.
+  const routerHost = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
+  const challenges = createChallengeStore({ file: paths.challengesFile, routerHttpUrl: `http://${routerHost.includes(':') ? `[${routerHost}]` : routerHost}:${config.httpPort}` });
+  const acme = createAcmeManager({
+    state, config: config.acme,
+    issuer: config.acme ? createAcmeIssuer({ config: config.acme, repo: state.acme, challenges }) : null,
+    publishRoutes: () => routes.publish(),
+    event: (e) => recordAs({ state, logs }, 'slipway', { app: state.apps.getById(e.appId) ?? null, appName: e.appName, action: e.action, message: e.message, data: e.data }),
+  });
+
   const app = createHttpApp({
     config, paths, state, docker, logs, git,
     api: {
       createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
-      runtime, releases, publishRoutes: () => routes.publish(),
+      runtime, releases, publishRoutes: () => routes.publish(), acme,
     },
   });
   const server = createServer(app);
@@ -88,13 +102,15 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   // After listening: dyno images are pulled from this server's own registry (/v2/).
   await runtime.start();
+  // Orders due certificates now and checks for renewals daily (server/acme/manager.ts).
+  acme.start();
   console.log(
     `slipway-server listening on http://${config.bindHost}:${config.apiPort}` +
       (config.apiHttpsPort ? ` and https://${config.bindHost}:${config.apiHttpsPort}` : '') +
       ` (home ${config.home})`,
   );
 
-  onShutdown('slipway-server', servers, [() => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [() => acme.stop(), () => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 main().catch((err) => {

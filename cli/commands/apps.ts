@@ -148,12 +148,13 @@ const maintenanceStatus: Command = {
 const httpsOnly = (on: boolean): Command => ({
   name: on ? 'https-only:on' : 'https-only:off',
   summary: on ? "redirect plain HTTP to HTTPS (308) for the app's hosts" : 'serve plain HTTP again',
-  usage: `https-only:${on ? 'on' : 'off'} [-a APP]`,
+  usage: `https-only:${on ? 'on [--hsts]' : 'off'} [-a APP]`,
   app: true,
+  ...(on ? { flags: { hsts: { boolean: true, desc: 'also send Strict-Transport-Security (one year) on HTTPS responses' } } } : {}),
   async run(ctx) {
     const name = await ctx.app();
-    await ctx.api().request('PUT', `/apps/${name}/https-only`, { enabled: on });
-    ctx.out.log(`${on ? 'Enabling' : 'Disabling'} HTTPS-only for ${name}... done`);
+    await ctx.api().request('PUT', `/apps/${name}/https-only`, on ? { enabled: true, hsts: ctx.flags.hsts === true } : { enabled: false });
+    ctx.out.log(`${on ? 'Enabling' : 'Disabling'} HTTPS-only${on && ctx.flags.hsts === true ? ' with HSTS' : ''} for ${name}... done`);
   },
 });
 
@@ -164,9 +165,9 @@ const httpsOnlyStatus: Command = {
   app: true,
   json: true,
   async run(ctx) {
-    const m = await ctx.api().request<{ httpsOnly: boolean }>('GET', `/apps/${await ctx.app()}/https-only`);
+    const m = await ctx.api().request<{ httpsOnly: boolean; hsts?: boolean }>('GET', `/apps/${await ctx.app()}/https-only`);
     if (ctx.out.json) return ctx.out.printJson(m);
-    ctx.out.log(m.httpsOnly ? 'on' : 'off');
+    ctx.out.log(m.httpsOnly ? (m.hsts ? 'on (HSTS)' : 'on') : 'off');
   },
 };
 

@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
 import type { Command } from '../command';
-import { CliError, usageError } from '../errors';
+import { usageError } from '../errors';
 
 type Row = Record<string, unknown>;
 
@@ -26,9 +25,10 @@ const domainsAdd: Command = {
   async run(ctx) {
     if (!ctx.args[0]) throw usageError('which domain?', this.usage);
     const name = await ctx.app();
-    await ctx.api().request('POST', `/apps/${name}/domains`, { hostname: ctx.args[0] });
+    const d = await ctx.api().request<{ acme?: boolean }>('POST', `/apps/${name}/domains`, { hostname: ctx.args[0] });
     ctx.out.log(`Adding ${ctx.args[0]} to ${name}... done`);
     ctx.out.log(`Point its DNS at this server; the router serves it at once.`);
+    if (d.acme) ctx.out.log('A certificate is being ordered (ACME, HTTP-01 through the router); watch it with: slipway certs');
   },
 };
 
@@ -42,59 +42,6 @@ const domainsRemove: Command = {
     const name = await ctx.app();
     await ctx.api().request('DELETE', `/apps/${name}/domains/${encodeURIComponent(ctx.args[0])}`);
     ctx.out.log(`Removing ${ctx.args[0]} from ${name}... done`);
-  },
-};
-
-const certs: Command = {
-  name: 'certs',
-  summary: "list the app's TLS certificates",
-  usage: 'certs [-a APP] [--json]',
-  app: true,
-  json: true,
-  async run(ctx) {
-    const name = await ctx.app();
-    const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/certs`);
-    if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(
-      list.map((c) => ({ ...c, hosts: Array.isArray(c.hostnames) ? (c.hostnames as string[]).join(', ') : c.hostnames })),
-      [['id', 'Id'], ['hosts', 'Hosts'], ['expiresAt', 'Expires']],
-    );
-  },
-};
-
-const certsAdd: Command = {
-  name: 'certs:add',
-  summary: 'add a TLS certificate (PEM chain and key files); the router picks it by SNI',
-  usage: 'certs:add CERT.pem KEY.pem [-a APP]',
-  app: true,
-  json: true,
-  async run(ctx) {
-    const [certFile, keyFile] = ctx.args;
-    if (!certFile || !keyFile) throw usageError('give the certificate and key files', this.usage);
-    const read = (f: string) => {
-      try {
-        return fs.readFileSync(f, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read ${f}: ${(err as Error).message}`);
-      }
-    };
-    const name = await ctx.app();
-    const cert = await ctx.api().request<Row>('POST', `/apps/${name}/certs`, { certificate: read(certFile), privateKey: read(keyFile) });
-    if (ctx.out.json) return ctx.out.printJson(cert);
-    ctx.out.log(`Adding certificate to ${name}... done: ${Array.isArray(cert.hostnames) ? (cert.hostnames as string[]).join(', ') : ''} (expires ${cert.expiresAt})`);
-  },
-};
-
-const certsRemove: Command = {
-  name: 'certs:remove',
-  summary: 'remove a TLS certificate',
-  usage: 'certs:remove ID [-a APP]',
-  app: true,
-  async run(ctx) {
-    if (!ctx.args[0] || !/^\d+$/.test(ctx.args[0])) throw usageError('which certificate id? (see slipway certs)', this.usage);
-    const name = await ctx.app();
-    await ctx.api().request('DELETE', `/apps/${name}/certs/${ctx.args[0]}`);
-    ctx.out.log(`Removing certificate ${ctx.args[0]} from ${name}... done`);
   },
 };
 
@@ -189,4 +136,4 @@ const bpClear: Command = {
   },
 };
 
-export const domainsCommands: Command[] = [domains, domainsAdd, domainsRemove, certs, certsAdd, certsRemove, buildpacks, bpSet, bpAdd, bpRemove, bpClear];
+export const domainsCommands: Command[] = [domains, domainsAdd, domainsRemove, buildpacks, bpSet, bpAdd, bpRemove, bpClear];

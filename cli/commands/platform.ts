@@ -44,6 +44,12 @@ const status: Command = {
     ctx.out.log(`Router:   ${mark(router)}  ${router?.version ?? ''}  ${router?.url ?? ''}${router?.error ? `  (${router.error})` : ''}`);
     ctx.out.log(`Docker:   ${mark(docker)}  ${docker?.version ?? ''}${docker?.error ? `  (${docker.error})` : ''}`);
     if (s.domain) ctx.out.log(`Domain:   ${s.domain}  (apps at ${(s.urls as Row | undefined)?.apps ?? ''})`);
+    const certs = s.certificates as { acme: { directoryUrl: string } | null; expiring: Array<{ app: string | null; hosts: string[]; expiresAt: string; reason: string }> } | undefined;
+    if (certs) ctx.out.log(`ACME:     ${certs.acme ? certs.acme.directoryUrl : 'off (install.sh --acme-email EMAIL turns it on)'}`);
+    if (certs?.expiring.length) {
+      ctx.out.log(ctx.out.bold('=== Certificates expiring without renewal'));
+      for (const c of certs.expiring) ctx.out.log(ctx.out.red(`${c.app ?? 'platform'}: ${c.hosts.join(', ')} expires ${c.expiresAt}: ${c.reason}`));
+    }
     const disk = s.disk as Record<string, number> | undefined;
     if (disk) {
       ctx.out.log(ctx.out.bold('=== Disk'));

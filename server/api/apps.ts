@@ -123,15 +123,19 @@ export function createAppsRoutes(deps: ApiDeps): Router {
 
   // HTTPS only: the router answers plain HTTP for the app's hosts with a 308 to https://.
   r.get('/apps/:app/https-only', (req, res) => {
-    res.json({ httpsOnly: appFor(deps, req, res, 'read').httpsOnly });
+    const app = appFor(deps, req, res, 'read');
+    res.json({ httpsOnly: app.httpsOnly, hsts: app.hsts });
   });
   r.put('/apps/:app/https-only', async (req, res) => {
     const app = appFor(deps, req, res, 'config');
-    const b = body<{ enabled: boolean }>(req, { enabled: 'boolean' }, ['enabled']);
+    const b = body<{ enabled: boolean; hsts: boolean }>(req, { enabled: 'boolean', hsts: 'boolean' }, ['enabled']);
+    // HSTS only makes sense with the redirect; turning https-only off turns it off too.
+    const hsts = b.enabled! && (b.hsts ?? (b.enabled === app.httpsOnly ? app.hsts : false));
     state.apps.setHttpsOnly(app.id, b.enabled!);
+    state.apps.setHsts(app.id, hsts);
     if (deps.publishRoutes) await deps.publishRoutes();
-    record(deps, res, { app, action: 'https-only', message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}` });
-    res.json({ httpsOnly: b.enabled });
+    record(deps, res, { app, action: 'https-only', message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}${hsts ? ' with HSTS' : ''}` });
+    res.json({ httpsOnly: b.enabled, hsts });
   });
 
   // Buildpacks: an ordered list used by the next build (empty: detect from the built-in order).

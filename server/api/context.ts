@@ -39,6 +39,8 @@ export interface ApiDeps {
   buildsRoutes?: import('express').Router;
   /** Open log sessions by token (created by createApiRouter when not given). */
   sessions?: import('./sessions').SessionRegistry;
+  /** Automatic certificates (server/acme/manager.ts); absent in API-only tests. */
+  acme?: import('../acme/manager').AcmeManager;
   /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
   routerHealthUrl?: string;
 }

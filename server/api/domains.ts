@@ -5,7 +5,7 @@ import type { DomainsRepo } from '../state/repos/domains';
 import type { CertificateRow, CertificatesRepo } from '../state/repos/certificates';
 import { appFor, body, intParam, record, unavailable, type ApiDeps } from './context';
 
-const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, expiresAt: c.expiresAt, createdAt: c.createdAt });
+const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, expiresAt: c.expiresAt, createdAt: c.createdAt, source: c.source });
 
 /**
  * Custom domains and TLS certificates. Both change what the router serves, so each change
@@ -31,14 +31,18 @@ export function createDomainsRoutes(deps: ApiDeps): Router {
     const b = body<{ hostname: string }>(req, { hostname: 'string' }, ['hostname']);
     const d = domains().add(app.id, b.hostname!, { platformDomain: deps.config.domain });
     await publish();
+    // With ACME configured and certs:auto on (the default), a certificate is ordered in the background.
+    deps.acme?.kick();
     record(deps, res, { app, action: 'domain.add', message: `Domain ${d.hostname} added` });
-    res.status(201).json({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt });
+    const acme = Boolean(deps.acme?.configured && app.acmeAuto && !d.hostname.startsWith('*.'));
+    res.status(201).json({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt, acme });
   });
   r.delete('/apps/:app/domains/:hostname', async (req, res) => {
     const app = appFor(deps, req, res, 'config');
     const host = String(req.params.hostname).toLowerCase();
     domains().remove(app.id, host);
     await publish();
+    deps.acme?.kick(); // deletes the domain's automatic certificate
     record(deps, res, { app, action: 'domain.remove', message: `Domain ${host} removed` });
     res.json({ hostname: host, removed: true });
   });

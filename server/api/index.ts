@@ -11,6 +11,7 @@ import { createLogsRoutes } from './logs';
 import { createPsRoutes } from './ps';
 import { createReleasesRoutes } from './releases';
 import { createDomainsRoutes } from './domains';
+import { createCertsAutoRoutes } from './certs-auto';
 import { createStatusRoutes } from './status';
 import { createStacksRoutes } from './stacks';
 
@@ -57,6 +58,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createLogsRoutes(deps));
   api.use(createPsRoutes(deps));
   api.use(createReleasesRoutes(deps));
+  api.use(createCertsAutoRoutes(deps));
   api.use(createDomainsRoutes(deps));
   api.use(createStatusRoutes(deps));
   api.use(createStacksRoutes(deps));

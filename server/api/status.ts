@@ -134,6 +134,11 @@ export function createStatusRoutes(deps: ApiDeps): Router {
       home: user.isAdmin ? config.home : undefined,
       disk: diskUse,
       apps,
+      // Certificates that expire without a renewal in sight (failed ACME renewals, uploaded ones near expiry).
+      certificates: {
+        acme: config.acme ? { directoryUrl: config.acme.directoryUrl, email: user.isAdmin ? config.acme.email : undefined } : null,
+        expiring: (deps.acme?.expiring() ?? []).filter((c) => user.isAdmin || (c.app !== null && visible.some((a) => a.name === c.app))),
+      },
     });
   });
 

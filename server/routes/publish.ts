@@ -33,7 +33,7 @@ export interface RoutesPublisherDeps {
 export interface RoutesDocument {
   version: 1;
   generatedAt: string;
-  apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean; webQuantity: number; backends: WebBackendLike[] }>;
+  apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean; hsts?: boolean; webQuantity: number; backends: WebBackendLike[] }>;
   certificates: Array<{ hosts: string[]; certFile: string; keyFile: string; expiresAt: string }>;
 }
 
@@ -88,6 +88,8 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
         hosts,
         maintenance: app.maintenance,
         httpsOnly: deps.httpsOnly?.(app.name) ?? false,
+        // Only written when on, so route files of apps without HSTS stay as they were.
+        ...(app.hsts ? { hsts: true } : {}),
         webQuantity: webQuantity(app.name),
         backends,
       };
@@ -96,8 +98,11 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
     // someone else's domain must not take over (or break) TLS for it. Platform certificates
     // (no app) are served for every name they carry.
     const hostsById = new Map(state.apps.list().map((a) => [a.id, apps[a.name]?.hosts ?? []]));
+    // Automatic (ACME) certificates first: the router keeps the last entry for a host, so a
+    // certificate uploaded with certs:add wins over the automatic one for the same name.
     const certificates = state.certificates
       .list()
+      .sort((a, b) => Number(b.source === 'acme') - Number(a.source === 'acme'))
       .map((c) => ({
         hosts: c.appId === null ? c.hostnames : (hostsById.get(c.appId) ?? []).filter((h) => c.hostnames.some((n) => covers(n, h))),
         certFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.crt`)),

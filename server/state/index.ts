@@ -1,5 +1,6 @@
 import { openDatabase, type Db } from './db';
 import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
+import { createAcmeRepo } from './repos/acme';
 import { createAppsRepo } from './repos/apps';
 import { createBuildsRepo } from './repos/builds';
 import { createCertificatesRepo } from './repos/certificates';
@@ -28,6 +29,7 @@ export interface State {
   formation: ReturnType<typeof createFormationRepo>;
   domains: ReturnType<typeof createDomainsRepo>;
   certificates: ReturnType<typeof createCertificatesRepo>;
+  acme: ReturnType<typeof createAcmeRepo>;
 }
 
 export function openState(opts: { dbFile: string; keyFile: string }): State {
@@ -46,5 +48,6 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     formation: createFormationRepo(db),
     domains: createDomainsRepo(db),
     certificates: createCertificatesRepo(db, sealer),
+    acme: createAcmeRepo(db, sealer),
   };
 }

@@ -173,4 +173,36 @@ export const migrations: Migration[] = [
     name: 'apps: https-only redirects',
     sql: `ALTER TABLE apps ADD COLUMN https_only INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 60,
+    name: 'automatic certificates (ACME) and HSTS',
+    sql: `
+      -- Per app: order certificates for custom domains automatically (when ACME is configured).
+      ALTER TABLE apps ADD COLUMN acme_auto INTEGER NOT NULL DEFAULT 1;
+      -- Per app: the router adds Strict-Transport-Security to HTTPS responses.
+      ALTER TABLE apps ADD COLUMN hsts INTEGER NOT NULL DEFAULT 0;
+      -- 'upload' (certs:add) or 'acme' (issued by the ACME CA for one custom domain).
+      ALTER TABLE certificates ADD COLUMN source TEXT NOT NULL DEFAULT 'upload';
+
+      -- The platform's ACME account, one per directory URL; key sealed like TLS keys.
+      CREATE TABLE acme_accounts (
+        directory_url TEXT PRIMARY KEY,
+        email         TEXT NOT NULL,
+        key_enc       BLOB NOT NULL,
+        account_url   TEXT,
+        created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+
+      -- One automatic certificate per custom domain: its order state and retry schedule.
+      CREATE TABLE acme_domains (
+        domain_id       INTEGER PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'issued', 'failed')),
+        certificate_id  INTEGER REFERENCES certificates(id) ON DELETE SET NULL,
+        error           TEXT,
+        failures        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+    `,
+  },
 ];

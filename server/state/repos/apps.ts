@@ -11,6 +11,10 @@ export interface AppRow {
   maintenance: boolean;
   /** The router redirects plain HTTP to HTTPS (308) for this app's hosts. */
   httpsOnly: boolean;
+  /** The router adds Strict-Transport-Security to this app's HTTPS responses. */
+  hsts: boolean;
+  /** Custom domains get certificates from the ACME CA (when the platform has ACME configured). */
+  acmeAuto: boolean;
   buildpacks: string[];
   buildLimits: Record<string, number>;
   currentReleaseId: number | null;
@@ -25,6 +29,8 @@ interface RawApp {
   deploy_branch: string | null;
   maintenance: number;
   https_only: number;
+  hsts: number;
+  acme_auto: number;
   buildpacks: string;
   build_limits: string;
   current_release_id: number | null;
@@ -39,6 +45,8 @@ const toApp = (r: RawApp): AppRow => ({
   deployBranch: r.deploy_branch,
   maintenance: r.maintenance === 1,
   httpsOnly: r.https_only === 1,
+  hsts: r.hsts === 1,
+  acmeAuto: r.acme_auto === 1,
   buildpacks: JSON.parse(r.buildpacks) as string[],
   buildLimits: JSON.parse(r.build_limits) as Record<string, number>,
   currentReleaseId: r.current_release_id,
@@ -88,6 +96,12 @@ export function createAppsRepo(db: Db) {
     },
     setHttpsOnly(id: number, on: boolean): void {
       db.prepare('UPDATE apps SET https_only = ? WHERE id = ?').run(on ? 1 : 0, id);
+    },
+    setHsts(id: number, on: boolean): void {
+      db.prepare('UPDATE apps SET hsts = ? WHERE id = ?').run(on ? 1 : 0, id);
+    },
+    setAcmeAuto(id: number, on: boolean): void {
+      db.prepare('UPDATE apps SET acme_auto = ? WHERE id = ?').run(on ? 1 : 0, id);
     },
     setBuildpacks(id: number, buildpacks: string[]): void {
       db.prepare('UPDATE apps SET buildpacks = ? WHERE id = ?').run(JSON.stringify(buildpacks), id);

@@ -15,6 +15,8 @@ export interface CertificateRow {
   certPem: string;
   expiresAt: string;
   createdAt: string;
+  /** 'upload' (certs:add) or 'acme' (issued automatically for one custom domain). */
+  source: 'upload' | 'acme';
 }
 
 interface RawCert {
@@ -24,6 +26,7 @@ interface RawCert {
   cert_pem: string;
   expires_at: string;
   created_at: string;
+  source: string;
 }
 
 const toCert = (r: RawCert): CertificateRow => ({
@@ -33,6 +36,7 @@ const toCert = (r: RawCert): CertificateRow => ({
   certPem: r.cert_pem,
   expiresAt: r.expires_at,
   createdAt: r.created_at,
+  source: r.source === 'acme' ? 'acme' : 'upload',
 });
 
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -83,16 +87,24 @@ export function inspectCertificate(certPem: string, keyPem: string, now = new Da
 
 export function createCertificatesRepo(db: Db, sealer: Sealer) {
   return {
-    add(input: { appId: number | null; certPem: string; keyPem: string }): CertificateRow {
+    add(input: { appId: number | null; certPem: string; keyPem: string; source?: 'upload' | 'acme' }): CertificateRow {
       const info = inspectCertificate(input.certPem, input.keyPem);
       const chain = (input.certPem.match(PEM_CERT_RE) ?? []).join('\n') + '\n';
       const r = db
-        .prepare('INSERT INTO certificates (app_id, hostnames, cert_pem, key_enc, expires_at) VALUES (?, ?, ?, ?, ?)')
-        .run(input.appId, JSON.stringify(info.hostnames), chain, sealer.seal(input.keyPem), info.expiresAt);
+        .prepare('INSERT INTO certificates (app_id, hostnames, cert_pem, key_enc, expires_at, source) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(input.appId, JSON.stringify(info.hostnames), chain, sealer.seal(input.keyPem), info.expiresAt, input.source ?? 'upload');
       return this.get(Number(r.lastInsertRowid))!;
     },
+    /** Replaces an ACME certificate's content in place (renewal): same id, so the same PEM paths. */
+    replace(id: number, certPem: string, keyPem: string): CertificateRow {
+      const info = inspectCertificate(certPem, keyPem);
+      const chain = (certPem.match(PEM_CERT_RE) ?? []).join('\n') + '\n';
+      db.prepare('UPDATE certificates SET hostnames = ?, cert_pem = ?, key_enc = ?, expires_at = ? WHERE id = ?')
+        .run(JSON.stringify(info.hostnames), chain, sealer.seal(keyPem), info.expiresAt, id);
+      return this.get(id)!;
+    },
     get(id: number): CertificateRow | undefined {
-      const r = db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at FROM certificates WHERE id = ?').get(id) as RawCert | undefined;
+      const r = db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates WHERE id = ?').get(id) as RawCert | undefined;
       return r && toCert(r);
     },
     /** The decrypted private key; only the route publisher needs it. */
@@ -109,10 +121,10 @@ export function createCertificatesRepo(db: Db, sealer: Sealer) {
       if (info.changes === 0) throw new SlipwayError('NOT_FOUND', `certificate ${id} does not exist for this app`, { hint: 'list them with: slipway certs' });
     },
     listForApp(appId: number): CertificateRow[] {
-      return (db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at FROM certificates WHERE app_id = ? ORDER BY id').all(appId) as RawCert[]).map(toCert);
+      return (db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates WHERE app_id = ? ORDER BY id').all(appId) as RawCert[]).map(toCert);
     },
     list(): CertificateRow[] {
-      return (db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at FROM certificates ORDER BY id').all() as RawCert[]).map(toCert);
+      return (db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates ORDER BY id').all() as RawCert[]).map(toCert);
     },
   };
 }
