@@ -23,6 +23,21 @@ export interface SlipwayConfig {
   buildTimeoutMs: number;
   caBundle: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The API/git listeners' limits against slow or numerous clients (docs/api.md "Limits"). */
+  api: ApiLimits;
+}
+
+export interface ApiLimits {
+  /** A client must send its request head within this (Node headersTimeout): else 408 and close. */
+  headersTimeoutMs: number;
+  /** The whole request, body included (git packs), within this (Node requestTimeout). */
+  requestTimeoutMs: number;
+  /** Open connections per listener; more are closed at once (Node maxConnections). */
+  maxConnections: number;
+  /** Failed authentications (a credential was sent and refused) per address or token prefix... */
+  authFailureLimit: number;
+  /** ...within this window, after which that address or prefix gets 429 until the window passes. */
+  authFailureWindowMs: number;
 }
 
 /** Every file and folder the platform keeps under SLIPWAY_HOME. docs/architecture.md lists them. */
@@ -112,5 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     logLevel: level as SlipwayConfig['logLevel'],
+    api: {
+      headersTimeoutMs: positiveInt(env, 'SLIPWAY_API_HEADERS_TIMEOUT_S', 20) * 1000,
+      requestTimeoutMs: positiveInt(env, 'SLIPWAY_API_REQUEST_TIMEOUT_S', 30 * 60) * 1000,
+      maxConnections: positiveInt(env, 'SLIPWAY_API_MAX_CONNECTIONS', 1024),
+      authFailureLimit: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_LIMIT', 10),
+      authFailureWindowMs: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_WINDOW_S', 60) * 1000,
+    },
   };
 }

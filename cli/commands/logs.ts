@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { usageError } from '../errors';
+import { stripControls } from '../terminal-text';
 
 const SOURCES = ['app', 'router', 'build', 'api', 'platform'];
 
@@ -47,10 +48,12 @@ const logs: Command = {
         rest = lines.pop() ?? '';
         for (const l of lines) {
           if (ctx.out.json && l.startsWith('{"heartbeat"')) continue;
-          process.stdout.write((colour ? paint(l) : l) + '\n');
+          // App output is untrusted: no terminal control sequences reach the user's terminal.
+          const clean = stripControls(l);
+          process.stdout.write((colour ? paint(clean) : clean) + '\n');
         }
       }
-      if (rest) process.stdout.write(rest + '\n');
+      if (rest) process.stdout.write(stripControls(rest) + '\n');
     } catch (err) {
       if ((err as Error).name !== 'AbortError') throw err;
     } finally {

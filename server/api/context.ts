@@ -41,6 +41,8 @@ export interface ApiDeps {
   sessions?: import('./sessions').SessionRegistry;
   /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
   routerHealthUrl?: string;
+  /** Back-off on failed authentication (server/auth/backoff.ts), shared with the git endpoint. */
+  authBackoff?: import('../auth/backoff').AuthBackoff;
 }
 
 export interface Auth {
