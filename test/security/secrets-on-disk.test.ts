@@ -124,6 +124,26 @@ test('app repositories check every pushed object (receive.fsckObjects)', async (
   assert.equal(r.stdout.trim(), 'true');
 });
 
+test('a push carrying a malformed object is refused by git before any build starts', async () => {
+  // A tree with the same name twice (git's fsck: duplicateEntries, an error), committed by hand.
+  const dir = await makeRepo({ 'README.md': 'hello\n' });
+  try {
+    const blob = (await git(['rev-parse', 'HEAD:README.md'], dir)).stdout.trim();
+    const entry = Buffer.concat([Buffer.from('100644 README.md\0'), Buffer.from(blob, 'hex')]);
+    const treeFile = path.join(dir, '.git', 'bad-tree');
+    fs.writeFileSync(treeFile, Buffer.concat([entry, entry]));
+    const tree = (await git(['hash-object', '-t', 'tree', '--literally', '-w', treeFile], dir)).stdout.trim();
+    const commit = (await git(['commit-tree', tree, '-m', 'duplicate entries'], dir)).stdout.trim();
+    const before = (await api<unknown[]>(srv, 'GET', `/apps/${LOUD_APP}/builds`, undefined, token)).body.length;
+    const push = await git(['push', gitUrl(srv, LOUD_APP, token), `${commit}:refs/heads/main`], dir);
+    assert.notEqual(push.code, 0);
+    assert.match(push.stdout + push.stderr, /duplicateEntries|fsck error|unpacker error/i);
+    assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${LOUD_APP}/builds`, undefined, token)).body.length, before, 'no build was started');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('destroying an app removes its build directories and caches', async () => {
   const dir = path.join(srv.paths.builds, buildId);
   assert.ok(fs.existsSync(path.join(dir, 'build.log')));
