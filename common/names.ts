@@ -66,10 +66,11 @@ export function assertDomain(host: unknown): string {
  * only when an app is created or renamed, so apps that already have such a name keep working.
  */
 export const RESERVED_APP_NAMES: ReadonlySet<string> = new Set([
+  // The platform's own names and pages.
   'api', 'www', 'admin', 'administrator', 'git', 'registry', 'dashboard', 'status', 'slipway',
-  'router', 'app', 'apps', 'auth', 'login', 'logout', 'account', 'accounts', 'root', 'help',
-  'docs', 'static', 'assets', 'cdn', 'mail', 'smtp', 'imap', 'pop', 'ftp', 'ssh', 'ns1', 'ns2',
-  'dns', 'localhost', 'metrics', 'health', 'healthz', 'console', 'support', 'billing', 'system',
+  'router', 'auth', 'login', 'console', 'metrics', 'health', 'healthz', 'localhost',
+  // Infrastructure host names an operator may need under the platform domain.
+  'mail', 'smtp', 'imap', 'ftp', 'ssh', 'dns', 'ns1', 'ns2', 'cdn',
 ]);
 
 export function isReservedAppName(name: string): boolean {
