@@ -25,6 +25,8 @@ export interface SlipwayConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
   acme: AcmeConfig | null;
+  /** The API/git listeners' limits against slow or numerous clients (docs/api.md "Limits"). */
+  api: ApiLimits;
 }
 
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -44,6 +46,19 @@ export interface AcmeConfig {
   /** First retry delay after a failed order; doubles per failure up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
+}
+
+export interface ApiLimits {
+  /** A client must send its request head within this (Node headersTimeout): else 408 and close. */
+  headersTimeoutMs: number;
+  /** The whole request, body included (git packs), within this (Node requestTimeout). */
+  requestTimeoutMs: number;
+  /** Open connections per listener; more are closed at once (Node maxConnections). */
+  maxConnections: number;
+  /** Failed authentications (a credential was sent and refused) per address or token prefix... */
+  authFailureLimit: number;
+  /** ...within this window, after which that address or prefix gets 429 until the window passes. */
+  authFailureWindowMs: number;
 }
 
 /** Every file and folder the platform keeps under SLIPWAY_HOME. docs/architecture.md lists them. */
@@ -162,5 +177,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     logLevel: level as SlipwayConfig['logLevel'],
     acme: acmeConfig(env),
+    api: {
+      headersTimeoutMs: positiveInt(env, 'SLIPWAY_API_HEADERS_TIMEOUT_S', 20) * 1000,
+      requestTimeoutMs: positiveInt(env, 'SLIPWAY_API_REQUEST_TIMEOUT_S', 30 * 60) * 1000,
+      maxConnections: positiveInt(env, 'SLIPWAY_API_MAX_CONNECTIONS', 1024),
+      authFailureLimit: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_LIMIT', 10),
+      authFailureWindowMs: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_WINDOW_S', 60) * 1000,
+    },
   };
 }

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'BUILD_FAILED'
   | 'DEPLOY_FAILED'
   | 'TIMEOUT'
+  | 'TOO_MANY_REQUESTS'
   | 'INTERNAL';
 
 export interface ErrorOptions {
@@ -64,6 +65,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 403;
     case 'TIMEOUT':
       return 504;
+    case 'TOO_MANY_REQUESTS':
+      return 429;
     case 'DOCKER_UNAVAILABLE':
       return 503;
     case 'BUILD_FAILED':

@@ -19,8 +19,18 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Headers the router sets itself; what a client sent under these names is replaced. */
-const SET_BY_ROUTER = new Set(['x-forwarded-proto', 'x-forwarded-port', 'x-request-id', 'x-request-start']);
+/**
+ * Headers the router sets itself or that claim to describe the client; what a client sent under
+ * these names is dropped (and X-Forwarded-For/-Proto/-Port set from the connection), so a dyno can
+ * trust them: a client cannot pass for 127.0.0.1 or an internal host. Every other X-Forwarded-*
+ * name (Host, Server, Ssl, Scheme...) is dropped too (see isForwardedName).
+ */
+const SET_BY_ROUTER = new Set(['x-request-id', 'x-request-start', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip']);
+
+/** X-Forwarded-* (any suffix): checked by length and prefix first, so other names cost one compare. */
+function isForwardedName(lname: string): boolean {
+  return lname.length > 12 && lname.charCodeAt(0) === 120 /* x */ && lname.startsWith('x-forwarded-');
+}
 
 const REQUEST_ID_RE = /^[A-Za-z0-9+=/-]{20,200}$/;
 
@@ -56,31 +66,47 @@ export interface ForwardContext {
   requestId: string;
   /** Keep Connection/Upgrade (WebSocket handshakes are forwarded as upgrades). */
   upgrade?: boolean;
+  /** Host header for the dyno in place of the client's (absolute-form requests). */
+  host?: string;
 }
 
-/** Request headers for the dyno: hop-by-hop stripped, Host kept, X-Forwarded-*, X-Request-Id, Via. */
+/**
+ * The request line's target, as nginx treats it: origin-form ("/path") is used as is; an
+ * absolute-form target ("http://host/path", RFC 9112 3.2.2) has its authority take the place of
+ * the Host header and is forwarded in origin form, so the dyno, the route lookup and the access
+ * log all see the same host; anything else ("*" outside OPTIONS, authority-form, other schemes)
+ * is refused with 400 ("OPTIONS *" too: no app serves the router's own options). Only called for targets not starting with "/" (the fast path never is).
+ */
+export function absoluteTarget(url: string): { host: string; path: string } | undefined {
+  const m = /^https?:\/\/([^/?#@\s]+)([/?][^#\s]*)?$/i.exec(url);
+  if (!m) return undefined;
+  const p = m[2] ?? '/';
+  return { host: m[1], path: p.startsWith('?') ? `/${p}` : p };
+}
+
+/**
+ * Request headers for the dyno: hop-by-hop stripped, Host kept (or replaced by ctx.host, the
+ * authority of an absolute-form request), X-Forwarded-* set from the connection, X-Request-Id, Via.
+ */
 export function upstreamRequestHeaders(raw: string[], ctx: ForwardContext): string[] {
   const tokens = connectionTokens(raw);
   const out: string[] = [];
-  let xff: string | undefined;
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const lname = name.toLowerCase();
-    if (HOP_BY_HOP.has(lname) || SET_BY_ROUTER.has(lname) || tokens?.has(lname)) continue;
-    if (lname === 'x-forwarded-for') {
-      xff = xff === undefined ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
-      continue;
-    }
+    if (HOP_BY_HOP.has(lname) || SET_BY_ROUTER.has(lname) || isForwardedName(lname) || tokens?.has(lname)) continue;
+    if (ctx.host !== undefined && lname === 'host') continue;
     if (lname === 'via') {
       via = via === undefined ? raw[i + 1] : `${via}, ${raw[i + 1]}`;
       continue;
     }
     out.push(name, raw[i + 1]);
   }
+  if (ctx.host !== undefined) out.push('Host', ctx.host);
   if (ctx.upgrade) out.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   out.push(
-    'X-Forwarded-For', xff ? `${xff}, ${ctx.clientIp}` : ctx.clientIp,
+    'X-Forwarded-For', ctx.clientIp,
     'X-Forwarded-Proto', ctx.proto,
     'X-Forwarded-Port', String(ctx.port),
     'X-Request-Id', ctx.requestId,

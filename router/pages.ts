@@ -20,6 +20,7 @@ export const ERRORS = {
   maintenance: { status: 503, code: 'H80', desc: 'Maintenance mode', title: 'Offline for maintenance', detail: 'This app is in maintenance mode. Please try again later.' },
   timeout: { status: 503, code: 'H12', desc: 'Request timeout', title: 'Application error', detail: 'The app did not start its response in time. Its owner can check: slipway logs' },
   closed: { status: 502, code: 'H13', desc: 'Connection closed without response', title: 'Application error', detail: 'The app closed the connection without answering. Its owner can check: slipway logs' },
+  badRequest: { status: 400, desc: 'Bad request', title: 'Bad request', detail: 'The request was malformed (more than one Host header, or a request target the router does not accept).' },
   badResponse: { status: 502, code: 'H17', desc: 'Poorly formatted HTTP response', title: 'Application error', detail: 'The app sent a response the router could not forward. Its owner can check: slipway logs' },
 } satisfies Record<string, RouterError>;
 

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { AccessLog, AccessRecord } from './access-log';
 import { addHsts } from './acme-challenge';
 import { claim, type Backend, type Pool, type Pools } from './balancer';
-import { clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
+import { absoluteTarget, clientAddress, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from './headers';
 import { ERRORS, sendPage, type RouterError } from './pages';
 import { normalizeHost, type AppRoute, type RouteTable } from './route-table';
 import { rawPathAvailable, requestHead, type UpstreamExchange, type UpstreamHandlers } from './upstream';
@@ -36,27 +36,28 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
 /** What the request line and headers tell us, read in one pass over rawHeaders. */
 interface Scan {
   host: string | undefined;
+  /** More than one Host header: which one names the app is ambiguous (RFC 9112 3.2: 400). */
+  dupHost: boolean;
   requestId: string | undefined;
-  xff: string | undefined;
   hasBody: boolean;
 }
 
 function scan(raw: string[]): Scan {
-  const s: Scan = { host: undefined, requestId: undefined, xff: undefined, hasBody: false };
+  const s: Scan = { host: undefined, dupHost: false, requestId: undefined, hasBody: false };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     switch (name.length) {
       case 4:
-        if (s.host === undefined && name.toLowerCase() === 'host') s.host = raw[i + 1];
+        if (name.toLowerCase() === 'host') {
+          if (s.host === undefined) s.host = raw[i + 1];
+          else s.dupHost = true;
+        }
         break;
       case 12:
         if (name.toLowerCase() === 'x-request-id') s.requestId = raw[i + 1];
         break;
       case 14:
         if (name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') s.hasBody = true;
-        break;
-      case 15:
-        if (name.toLowerCase() === 'x-forwarded-for') s.xff = s.xff === undefined ? raw[i + 1] : `${s.xff}, ${raw[i + 1]}`;
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') s.hasBody = true;
@@ -71,7 +72,18 @@ export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, 
     const started = Date.now();
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
     const s = scan(req.rawHeaders);
+    // Not origin-form ("/..."): an absolute-form target's authority replaces Host, as in nginx.
+    let forcedHost: string | undefined;
+    let badTarget = s.dupHost;
+    if (!badTarget && req.url?.charCodeAt(0) !== 47) {
+      const t = absoluteTarget(req.url ?? '');
+      if (t) {
+        s.host = forcedHost = t.host;
+        req.url = t.path;
+      } else badTarget = true;
+    }
     const hostname = normalizeHost(s.host);
+    if (badTarget) return refuseBadRequest(req, res, s, deps.log);
     if (hostname === 'slipway-router') return deps.health(req, res);
     if (deps.acme?.(req, res, hostname)) return;
 
@@ -85,7 +97,7 @@ export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, 
       path: req.url ?? '/',
       host: hostname || (s.host ?? '-'),
       requestId,
-      fwd: s.xff ? `${s.xff}, ${clientIp}` : clientIp,
+      fwd: clientIp,
       dyno: '',
       connectMs: 0,
       serviceMs: 0,
@@ -113,9 +125,23 @@ export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, 
     const pool = deps.pools.get(route.app);
     if (!pool || pool.backends.length === 0) return fail(ERRORS.appCrashed);
 
-    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: rec.protocol, port: req.socket.localPort ?? 0, requestId });
+    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: rec.protocol, port: req.socket.localPort ?? 0, requestId, host: forcedHost });
     forward(req, res, { deps, pool, route, headers, hasBody: s.hasBody, rec, started, fail });
   };
+}
+
+/** 400 and close: the client's request is ambiguous, so nothing of it reaches a dyno. */
+function refuseBadRequest(req: http.IncomingMessage, res: http.ServerResponse, s: Scan, log: AccessLog): void {
+  const requestId = requestIdFrom(s.requestId);
+  res.shouldKeepAlive = false;
+  const rec: AccessRecord = {
+    app: '-', at: 'error', method: req.method ?? 'GET', path: req.url ?? '/', host: s.host ?? '-', requestId,
+    fwd: clientAddress(req.socket.remoteAddress), dyno: '', connectMs: 0, serviceMs: 0, status: 400, bytes: 0,
+    protocol: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+    desc: ERRORS.badRequest.desc,
+  };
+  rec.bytes = sendPage(res, ERRORS.badRequest, requestId, ['Connection', 'close']);
+  log.write(rec);
 }
 
 function redirectToHttps(

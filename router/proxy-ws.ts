@@ -31,11 +31,19 @@ function rawToObject(raw: string[]): http.IncomingHttpHeaders {
   return out;
 }
 
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') n++;
+  return n;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway' };
+
 function writeError(socket: Socket, err: RouterError, requestId: string): number {
   const body = renderPage(err, requestId);
   if (socket.writable) {
     socket.end(
-      `HTTP/1.1 ${err.status} ${err.status === 404 ? 'Not Found' : err.status === 502 ? 'Bad Gateway' : 'Service Unavailable'}\r\n` +
+      `HTTP/1.1 ${err.status} ${REASONS[err.status] ?? 'Service Unavailable'}\r\n` +
         `Content-Type: text/html; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n` +
         `X-Request-Id: ${requestId}\r\nVia: 1.1 slipway\r\n\r\n${body}`,
     );
@@ -112,7 +120,6 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
     const clientIp = clientAddress(socket.remoteAddress);
     const secure = (socket as { encrypted?: boolean }).encrypted === true;
     const route = deps.table().lookup(host);
-    const xff = req.headers['x-forwarded-for'];
     const rec: AccessRecord = {
       app: route?.app ?? '-',
       at: 'info',
@@ -120,7 +127,7 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
       path: req.url ?? '/',
       host: host || '-',
       requestId,
-      fwd: xff ? `${xff}, ${clientIp}` : clientIp,
+      fwd: clientIp,
       dyno: '',
       connectMs: 0,
       serviceMs: 0,
@@ -141,6 +148,10 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
       deps.log.write(rec);
     };
 
+    // Two Host headers (Node keeps only the first in req.headers) or a target that is not
+    // origin-form: ambiguous about which app is meant, refused like on the plain path. Browsers
+    // always send origin-form WebSocket handshakes, so absolute-form is not rewritten here.
+    if (req.url?.charCodeAt(0) !== 47 || hostCount(req.rawHeaders) > 1) return fail(ERRORS.badRequest);
     if (!route) return fail(ERRORS.noSuchApp);
     if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || req.method !== 'GET') {
       // Only WebSocket upgrades are proxied (like Heroku); anything else is refused plainly.

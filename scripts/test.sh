@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tiers=("$@")
 # bench: every benchmark suite once (--quick) so the harness cannot rot; times are not asserted.
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration bench e2e)
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration security bench e2e)
 
 step() { printf -- '-----> %s\n' "$*"; }
 

@@ -24,6 +24,7 @@ import { createChallengeStore } from './acme/challenges';
 import { createAcmeIssuer } from './acme/issuer';
 import { createAcmeManager } from './acme/manager';
 import { recordAs } from './api/context';
+import { createAuthBackoff } from './auth/backoff';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
     build: lifecycleBuild,
     release: (input) => releases.createFromBuild(input),
   });
-  const git = createGitService({ state, paths, builds });
+  // One back-off for the API and the git endpoint: guessing through either counts for both.
+  const authBackoff = createAuthBackoff({ limit: config.api.authFailureLimit, windowMs: config.api.authFailureWindowMs });
+  const git = createGitService({ state, paths, builds, authBackoff });
   await git.start();
 
   // Automatic certificates: HTTP-01 challenges go to the router through run/acme-challenges.json.
@@ -81,19 +84,21 @@ async function main(): Promise<void> {
     config, paths, state, docker, logs, git,
     api: {
       createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
-      runtime, releases, publishRoutes: () => routes.publish(), acme,
+      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff,
     },
   });
-  const server = createServer(app);
-  server.keepAliveTimeout = 65_000;
+  // How often Node checks the header/request timeouts: often enough that they mean what they say.
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(250, Math.floor(config.api.headersTimeoutMs / 4)));
+  const server = createServer({ connectionsCheckingInterval }, app);
+  applyListenerLimits(server, config);
   server.on('upgrade', app.locals.onUpgrade);
   // The same API and git endpoint over HTTPS with the platform certificate (made at install, or
   // here when missing), so `git push` can use https://HOST:SLIPWAY_API_HTTPS_PORT/APP.git.
   const servers = [server];
   if (config.apiHttpsPort) {
     const cert = await ensurePlatformCertificate(paths, config.domain);
-    const tls = createHttpsServer({ cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile) }, app);
-    tls.keepAliveTimeout = 65_000;
+    const tls = createHttpsServer({ cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile), connectionsCheckingInterval }, app);
+    applyListenerLimits(tls, config);
     tls.on('upgrade', app.locals.onUpgrade);
     await new Promise<void>((resolve, reject) => tls.once('error', reject).listen(config.apiHttpsPort, config.bindHost, resolve));
     servers.push(tls as unknown as typeof server);
@@ -111,6 +116,19 @@ async function main(): Promise<void> {
   );
 
   onShutdown('slipway-server', servers, [() => acme.stop(), () => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+}
+
+/**
+ * Limits against slow and numerous clients on every API/git listener: a client that dribbles its
+ * headers (slowloris) is cut off with 408 after headersTimeoutMs, a request body must arrive
+ * within requestTimeoutMs, and connections past maxConnections are closed at once. Responses
+ * (log streams, `slipway run`, build output) are not limited by these.
+ */
+function applyListenerLimits(server: import('node:http').Server, config: ReturnType<typeof loadConfig>): void {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = config.api.headersTimeoutMs;
+  server.requestTimeout = config.api.requestTimeoutMs;
+  server.maxConnections = config.api.maxConnections;
 }
 
 main().catch((err) => {

@@ -220,6 +220,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     opts.signal?.removeEventListener('abort', onAbort);
     // On failure, wait for the removal so nothing is left running when build() rejects.
     if (containerP) await containerP.then((c) => c.remove()).catch(() => {});
+    // A failed build's workspace is kept for inspection, but never with the config values in
+    // clear text: platform/env goes as soon as no container can read it.
+    fs.rmSync(path.join(ws.platform, 'env'), { recursive: true, force: true });
   }
 }
 

@@ -6,6 +6,7 @@ import { loadConfig, homePaths } from '../../common/config';
 import { isSlipwayError, SlipwayError } from '../../common/errors';
 import { CONFIG_KEY_RE } from '../../common/names';
 import { build } from '../../buildpacks/lifecycle';
+import { stripControls } from '../terminal-text';
 import { openImageStore } from '../../buildpacks/oci/layout';
 import { dockerArchive } from '../../buildpacks/oci/docker-archive';
 import { BUILD_USAGE } from './build-usage';
@@ -90,7 +91,8 @@ export async function runLocalBuild(argv: string[]): Promise<number> {
       env: args.env,
       caBundle: config.caBundle,
       labels: { 'io.slipway.home': config.home },
-      output: (line) => process.stdout.write(line + '\n'),
+      // Buildpack output is untrusted (a fetched buildpack, the app's own scripts): no control sequences.
+      output: (line) => process.stdout.write(stripControls(line) + '\n'),
       allowHostPaths: true,
       buildpackCacheDir: path.join(paths.buildpacks, 'fetched'),
     });

@@ -1,5 +1,6 @@
 import type { Command, Ctx } from '../command';
 import { CliError, usageError } from '../errors';
+import { stripControls } from '../terminal-text';
 
 const SOURCES = ['app', 'router', 'build', 'api', 'platform'];
 
@@ -39,7 +40,9 @@ const logs: Command = {
     const colour = ctx.out.color && !ctx.out.json;
     const print = (l: string) => {
       if (ctx.out.json && l.startsWith('{"heartbeat"')) return;
-      process.stdout.write((colour ? paint(l) : l) + '\n');
+      // App output is untrusted: no terminal control sequences reach the user's terminal.
+      const clean = stripControls(l);
+      process.stdout.write((colour ? paint(clean) : clean) + '\n');
     };
     try {
       // A live tail outlives server restarts: when the stream drops, say so and reconnect (new

@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { createLineSanitizer } from '../terminal-text';
 import { usageError } from '../errors';
 
 type Row = Record<string, unknown>;
@@ -113,7 +114,10 @@ const output: Command = {
   async run(ctx) {
     const name = await ctx.app();
     const res = await ctx.api().stream(`/apps/${name}/builds/${buildId(ctx.args, this.usage)}/output`);
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+    // Buildpack output is untrusted: printed line by line without terminal control sequences.
+    const lines = createLineSanitizer((l) => process.stdout.write(l));
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) lines.push(chunk);
+    lines.end();
   },
 };
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
-import { assertAppName } from '../../common/names';
+import { assertNewAppName } from '../../common/names';
 import type { AppRow } from '../state/repos/apps';
 import type { UserRow } from '../state/repos/users';
 import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
@@ -59,7 +59,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
   r.post('/apps', async (req, res) => {
     const { user } = auth(res);
     const b = body<{ name: string; stack: string }>(req, { name: 'string', stack: 'string' });
-    let name = b.name === undefined || b.name === '' ? undefined : assertAppName(b.name);
+    let name = b.name === undefined || b.name === '' ? undefined : assertNewAppName(b.name);
     if (!name) {
       for (let i = 0; i < 20 && (!name || state.apps.get(name)); i++) name = randomAppName();
     }
@@ -94,11 +94,15 @@ export function createAppsRoutes(deps: ApiDeps): Router {
 
   r.delete('/apps/:app', async (req, res) => {
     const app = appFor(deps, req, res, 'destroy');
+    // Its builds' directories (logs, kept workspaces with the app's source) go too: read their ids
+    // before the runtime deletes the app's rows.
+    const buildDirs = state.builds.listForApp(app.id, 100_000).map((b) => path.join(deps.paths.builds, b.id));
     // The runtime removes containers, images, cache, repository and the app's rows (it owns the order).
     if (deps.runtime) await deps.runtime.destroyApp(app.name);
     if (deps.removeAppRepository) await deps.removeAppRepository(deps.paths, app.name);
     else fs.rmSync(path.join(deps.paths.repos, `${app.name}.git`), { recursive: true, force: true });
     fs.rmSync(path.join(deps.paths.caches, app.name), { recursive: true, force: true });
+    for (const dir of buildDirs) fs.rmSync(dir, { recursive: true, force: true });
     if (state.apps.get(app.name)) state.apps.delete(app.id);
     deps.logs.forget(app.name);
     // Recorded by name only (the app's row is gone) and not in its log stream, which is gone too.

@@ -3,8 +3,23 @@ import { SlipwayError } from '../../common/errors';
 import { assertConfigKey } from '../../common/names';
 import { appFor, auth, record, type ApiDeps } from './context';
 
-/** Config var values are capped so one request cannot bloat every release snapshot. */
-const MAX_VALUE_BYTES = 32 * 1024;
+/**
+ * Config var values are capped so one request cannot bloat every release snapshot, every dyno's
+ * environment and the build's platform/env; the total per app is capped too (keys + values), well
+ * under what execve accepts for a container's environment.
+ */
+export const MAX_VALUE_BYTES = 32 * 1024;
+export const MAX_APP_CONFIG_BYTES = 256 * 1024;
+
+function checkTotal(after: Record<string, string>): void {
+  let total = 0;
+  for (const [k, v] of Object.entries(after)) total += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (total > MAX_APP_CONFIG_BYTES) {
+    throw new SlipwayError('INVALID_INPUT', `the app's config vars would take ${Math.ceil(total / 1024)} KiB, more than the limit of 256 KiB per app`, {
+      hint: 'unset vars the app no longer needs, or keep large data (certificates, files) outside config vars',
+    });
+  }
+}
 
 /**
  * Config vars. Values are returned only to users with read rights and never enter events or log
@@ -35,12 +50,22 @@ export function createConfigRoutes(deps: ApiDeps): Router {
       if (v === null) unset.push(k);
       else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
         const s = String(v);
-        if (Buffer.byteLength(s) > MAX_VALUE_BYTES) throw new SlipwayError('INVALID_INPUT', `the value of ${k} is larger than 32 KiB`);
+        // A NUL cannot be carried by an environment variable: execve would cut the value there.
+        if (s.includes('\0')) {
+          throw new SlipwayError('INVALID_INPUT', `the value of ${k} contains a NUL character`, {
+            hint: 'environment variables cannot hold NUL bytes; encode binary values (for example base64)',
+          });
+        }
+        if (Buffer.byteLength(s) > MAX_VALUE_BYTES) {
+          throw new SlipwayError('INVALID_INPUT', `the value of ${k} is larger than 32 KiB (${Math.ceil(Buffer.byteLength(s) / 1024)} KiB)`, {
+            hint: 'config values are capped at 32 KiB each and 256 KiB per app; keep large data outside config vars',
+          });
+        }
         set[k] = s;
       } else throw new SlipwayError('INVALID_INPUT', `the value of ${k} must be a string (or null to unset it)`);
     }
     const before = deps.state.configVars.all(app.id);
-    const result = deps.state.configVars.update(app.id, set, unset);
+    const result = deps.state.configVars.update(app.id, set, unset, checkTotal);
     const changed = Object.keys(set).filter((k) => before[k] !== set[k]);
     const removed = unset.filter((k) => k in before);
     const parts = [changed.length ? `Set ${changed.join(', ')} config vars` : '', removed.length ? `Unset ${removed.join(', ')} config vars` : ''].filter(Boolean);

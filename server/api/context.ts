@@ -43,6 +43,8 @@ export interface ApiDeps {
   acme?: import('../acme/manager').AcmeManager;
   /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
   routerHealthUrl?: string;
+  /** Back-off on failed authentication (server/auth/backoff.ts), shared with the git endpoint. */
+  authBackoff?: import('../auth/backoff').AuthBackoff;
 }
 
 export interface Auth {

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
+import { assertCustomDomain } from '../../common/names';
 import type { State } from '../state';
 import type { DomainsRepo } from '../state/repos/domains';
 import type { CertificateRow, CertificatesRepo } from '../state/repos/certificates';
@@ -29,7 +30,9 @@ export function createDomainsRoutes(deps: ApiDeps): Router {
   r.post('/apps/:app/domains', async (req, res) => {
     const app = appFor(deps, req, res, 'config');
     const b = body<{ hostname: string }>(req, { hostname: 'string' }, ['hostname']);
-    const d = domains().add(app.id, b.hostname!, { platformDomain: deps.config.domain });
+    // IP literals and reserved names are refused here (common/names.ts); the repo checks syntax again.
+    const hostname = assertCustomDomain(b.hostname, deps.config.domain);
+    const d = domains().add(app.id, hostname, { platformDomain: deps.config.domain });
     await publish();
     // With ACME configured and certs:auto on (the default), a certificate is ordered in the background.
     deps.acme?.kick();

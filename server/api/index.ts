@@ -41,8 +41,18 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(express.json({ limit: '1mb' }));
   api.use((req: Request, res: Response, next: NextFunction) => {
     const secret = bearerToken(req);
+    const address = req.socket.remoteAddress;
+    if (secret && deps.authBackoff) {
+      try {
+        deps.authBackoff.check(address, secret);
+      } catch (err) {
+        res.setHeader('Retry-After', String((err as SlipwayError).details?.retryAfterS ?? 60));
+        throw err;
+      }
+    }
     const a = authenticateToken(deps.state, secret);
     if (!a) {
+      if (secret) deps.authBackoff?.fail(address, secret);
       res.setHeader('WWW-Authenticate', 'Bearer realm="slipway"');
       throw new SlipwayError('UNAUTHORIZED', secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given', {
         hint: 'log in with: slipway login --api URL --token TOKEN (an admin can make you a token)',

@@ -6,6 +6,7 @@ import type { HomePaths } from '../../common/config';
 import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { isValidAppName } from '../../common/names';
 import { authenticateToken, requireAppRole } from '../auth/permissions';
+import type { AuthBackoff } from '../auth/backoff';
 import type { State } from '../state';
 import { appRepositoryExists } from './repos';
 
@@ -45,6 +46,8 @@ export interface GitEndpointDeps {
   paths: Pick<HomePaths, 'repos'>;
   sessions: PushSessions;
   log?: (line: string) => void;
+  /** Back-off on failed authentication, shared with the API (server/auth/backoff.ts). */
+  authBackoff?: AuthBackoff;
 }
 
 interface Target {
@@ -151,7 +154,17 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
         return;
       }
       const secret = basicPassword(req);
+      if (secret && deps.authBackoff) {
+        try {
+          deps.authBackoff.check(req.socket.remoteAddress, secret);
+        } catch (err) {
+          if (!isSlipwayError(err)) throw err;
+          refuse(res, 429, err.message, err.hint, { 'retry-after': String(err.details?.retryAfterS ?? 60) });
+          return;
+        }
+      }
       const auth = secret ? authenticateToken(deps.state, secret) : undefined;
+      if (secret && !auth) deps.authBackoff?.fail(req.socket.remoteAddress, secret);
       if (!auth) {
         refuse(res, 401, secret ? 'invalid or revoked token' : 'authentication required', 'use an API token as the password (`slipway auth:token`); the username is ignored', {
           'www-authenticate': 'Basic realm="Slipway"',

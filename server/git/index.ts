@@ -4,9 +4,10 @@ import * as path from 'node:path';
 import type { HomePaths } from '../../common/config';
 import type { State } from '../state';
 import type { BuildService } from '../builds/service';
+import type { AuthBackoff } from '../auth/backoff';
 import { createGitEndpoint, isGitRequest, type PushSessions } from './endpoint';
 import { createHookServer } from './hook-server';
-import { appRepositoryExists, appRepoPath, createAppRepository, installHook } from './repos';
+import { appRepositoryExists, appRepoPath, createAppRepository, enableFsck, installHook } from './repos';
 
 export { createAppRepository, removeAppRepository } from './repos';
 export { isGitRequest } from './endpoint';
@@ -15,6 +16,7 @@ export interface GitServiceDeps {
   state: State;
   paths: HomePaths;
   builds: BuildService;
+  authBackoff?: AuthBackoff;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface GitServiceDeps {
 export function createGitService(deps: GitServiceDeps) {
   const sessions: PushSessions = new Map();
   const secret = randomBytes(32).toString('base64url');
-  const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions });
+  const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions, authBackoff: deps.authBackoff });
   const hooks = createHookServer({ state: deps.state, builds: deps.builds, sessions, secret });
   const socketPath = path.join(deps.paths.run, 'git-hook.sock');
 
@@ -37,8 +39,10 @@ export function createGitService(deps: GitServiceDeps) {
       await deps.builds.failInterrupted();
       // Every app has its repository with the current hook (apps created before an upgrade too).
       for (const app of deps.state.apps.list()) {
-        if (appRepositoryExists(deps.paths, app.name)) installHook(appRepoPath(deps.paths, app.name));
-        else await createAppRepository(deps.paths, app.name);
+        if (appRepositoryExists(deps.paths, app.name)) {
+          installHook(appRepoPath(deps.paths, app.name));
+          await enableFsck(appRepoPath(deps.paths, app.name));
+        } else await createAppRepository(deps.paths, app.name);
       }
       await hooks.listen(socketPath);
       process.env.SLIPWAY_HOOK_SOCKET = socketPath;

@@ -44,6 +44,7 @@ export async function createAppRepository(paths: Pick<HomePaths, 'repos'>, appNa
     await run('git', ['--git-dir', dir, 'config', 'receive.denyNonFastForwards', 'false']);
     await run('git', ['--git-dir', dir, 'config', 'http.receivepack', 'true']);
     await run('git', ['--git-dir', dir, 'config', 'uploadpack.allowReachableSHA1InWant', 'false']);
+    await enableFsck(dir);
   } catch (err) {
     throw new SlipwayError('INTERNAL', `could not create the git repository for "${appName}"`, {
       hint: 'check that git is installed and SLIPWAY_HOME/repos is writable',
@@ -51,6 +52,16 @@ export async function createAppRepository(paths: Pick<HomePaths, 'repos'>, appNa
     });
   }
   installHook(dir);
+}
+
+/**
+ * receive.fsckObjects: git checks every pushed object (malformed trees, ".." or ".git" path
+ * entries, bad modes, .gitmodules tricks) before accepting the pack, so nothing git itself would
+ * refuse to check out ever reaches the build's unpacking. Set for new repositories and, at server
+ * start, for existing ones.
+ */
+export async function enableFsck(repoDir: string): Promise<void> {
+  await run('git', ['--git-dir', repoDir, 'config', 'receive.fsckObjects', 'true']);
 }
 
 /** (Re)writes the pre-receive hook of an existing repository. */

@@ -21,6 +21,8 @@ export function loadOrCreateKey(keyFile: string): Buffer {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
+  // Owner only, also when an older version or a restore left it readable by others.
+  fs.chmodSync(keyFile, 0o600);
   const key = fs.readFileSync(keyFile);
   if (key.length !== 32) throw new Error(`${keyFile} is not a 32-byte key; restore it from backup`);
   return key;

@@ -11,8 +11,15 @@ export type Db = Database.Database;
  */
 export function openDatabase(file: string, migrations: Migration[] = allMigrations): Db {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // The database holds password hashes, token hashes and sealed config: owner only. An existing
+  // directory or file (made by an older version under a 022 umask) is tightened too. SQLite
+  // creates -wal and -shm with the database file's mode, and they are chmod-ed after opening.
+  fs.chmodSync(path.dirname(file), 0o700);
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  for (const f of [`${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');

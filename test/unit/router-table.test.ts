@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatRouterLine } from '../../router/access-log';
 import { createPools } from '../../router/balancer';
-import { clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from '../../router/headers';
+import { absoluteTarget, clientResponseHeaders, requestIdFrom, upstreamRequestHeaders } from '../../router/headers';
 import { buildRouteTable, normalizeHost, parseRoutesFile } from '../../router/route-table';
 import { rawPathAvailable, requestHead } from '../../router/upstream';
 
@@ -42,22 +42,36 @@ test('routes files are validated: bad app names, hosts or backend URLs are refus
   assert.throws(() => file({ good: app(['x.localhost'], ['http://127.0.0.1:1/path']) }), /invalid backend url/);
 });
 
-test('request headers: XFF appended, router headers replaced, hop-by-hop and Connection-listed names stripped', () => {
+test('request headers: client-sent X-Forwarded-*/Forwarded/X-Real-IP replaced, hop-by-hop and Connection-listed names stripped', () => {
   const out = upstreamRequestHeaders(
     ['Host', 'a.localhost', 'X-Forwarded-For', '1.1.1.1', 'X-Forwarded-For', '2.2.2.2', 'Connection', 'close, X-Private', 'X-Private', 's',
-      'Keep-Alive', '5', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'X-Forwarded-Proto', 'https', 'X-Request-Id', 'spoof', 'Cookie', 'c=1'],
+      'Keep-Alive', '5', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'X-Forwarded-Proto', 'https', 'X-Request-Id', 'spoof', 'Cookie', 'c=1',
+      'Forwarded', 'for=127.0.0.1', 'X-Real-IP', '127.0.0.1', 'X-Forwarded-Host', 'admin.internal', 'x-forwarded-ssl', 'on'],
     { clientIp: '10.0.0.1', proto: 'http', port: 80, requestId: 'r'.repeat(20) },
   );
   const pairs = new Map<string, string[]>();
   for (let i = 0; i < out.length; i += 2) pairs.set(out[i].toLowerCase(), [...(pairs.get(out[i].toLowerCase()) ?? []), out[i + 1]]);
   assert.deepEqual(pairs.get('host'), ['a.localhost']);
-  assert.deepEqual(pairs.get('x-forwarded-for'), ['1.1.1.1, 2.2.2.2, 10.0.0.1']);
+  assert.deepEqual(pairs.get('x-forwarded-for'), ['10.0.0.1']);
+  for (const spoofable of ['forwarded', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-ssl']) assert.equal(pairs.get(spoofable), undefined, spoofable);
   assert.deepEqual(pairs.get('x-forwarded-proto'), ['http']);
   assert.deepEqual(pairs.get('x-forwarded-port'), ['80']);
   assert.deepEqual(pairs.get('x-request-id'), ['r'.repeat(20)]);
   assert.deepEqual(pairs.get('via'), ['1.1 slipway']);
   assert.deepEqual(pairs.get('cookie'), ['c=1']);
   for (const hop of ['connection', 'x-private', 'keep-alive', 'transfer-encoding', 'upgrade']) assert.equal(pairs.get(hop), undefined, hop);
+});
+
+test('absolute-form request targets: the authority becomes the host, the path goes on in origin form; others are refused', () => {
+  assert.deepEqual(absoluteTarget('http://shop.localhost:8080/a?b=1'), { host: 'shop.localhost:8080', path: '/a?b=1' });
+  assert.deepEqual(absoluteTarget('HTTPS://shop.localhost'), { host: 'shop.localhost', path: '/' });
+  assert.deepEqual(absoluteTarget('http://shop.localhost?x'), { host: 'shop.localhost', path: '/?x' });
+  for (const bad of ['*', 'shop.localhost:80', 'ftp://shop.localhost/', 'http://user@shop.localhost/', 'http:///x', 'a/b']) {
+    assert.equal(absoluteTarget(bad), undefined, bad);
+  }
+  const out = upstreamRequestHeaders(['Host', 'other.localhost', 'Accept', '*/*'], { clientIp: '10.0.0.1', proto: 'http', port: 80, requestId: 'r'.repeat(20), host: 'shop.localhost' });
+  assert.deepEqual(out.filter((_, i) => i % 2 === 0 && out[i].toLowerCase() === 'host').map((_, i) => i), [0]);
+  assert.equal(out[out.findIndex((n, i) => i % 2 === 0 && n === 'Host') + 1], 'shop.localhost');
 });
 
 test('response headers get the request id, Via and a Date; request ids are kept only when valid', () => {

@@ -13,8 +13,18 @@ export function createConfigVarsRepo(db: Db, sealer: Sealer) {
       return Object.fromEntries(rows.map((r) => [r.key, sealer.open(r.value_enc)]));
     },
     /** Sets and unsets in one transaction; returns the resulting full set. */
-    update(appId: number, set: Record<string, string>, unset: string[] = []): Record<string, string> {
+    /**
+     * Sets and unsets in one transaction. check (optional) sees the app's vars as they would be
+     * after the change, inside the transaction, and throws to refuse it (the per-app size cap:
+     * two concurrent updates cannot both pass it).
+     */
+    update(appId: number, set: Record<string, string>, unset: string[] = [], check?: (after: Record<string, string>) => void): Record<string, string> {
       db.transaction(() => {
+        if (check) {
+          const after = { ...this.all(appId), ...set };
+          for (const k of unset) delete after[k];
+          check(after);
+        }
         const put = db.prepare('INSERT INTO config_vars (app_id, key, value_enc) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO UPDATE SET value_enc = excluded.value_enc');
         for (const [k, v] of Object.entries(set)) put.run(appId, assertConfigKey(k), sealer.seal(String(v)));
         const del = db.prepare('DELETE FROM config_vars WHERE app_id = ? AND key = ?');
