@@ -14,6 +14,7 @@ import { createDomainsRoutes } from './domains';
 import { createCertsAutoRoutes } from './certs-auto';
 import { createStatusRoutes } from './status';
 import { createStacksRoutes } from './stacks';
+import { createGitSettingsRoutes } from './git-settings';
 
 export type { ApiDeps } from './context';
 
@@ -72,6 +73,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createDomainsRoutes(deps));
   api.use(createStatusRoutes(deps));
   api.use(createStacksRoutes(deps));
+  api.use(createGitSettingsRoutes(deps));
   if (deps.buildsRoutes) api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {
