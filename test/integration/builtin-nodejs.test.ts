@@ -230,3 +230,20 @@ test('an invalid engines range is reported as such', async () => {
     ws.cleanup();
   }
 });
+
+test('an app pinning Node 4 gets a plain "not supported" message, not a SyntaxError blamed on engines.npm', async () => {
+  const ws = createWorkspace('node-engines');
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ws.appDir, 'package.json'), 'utf8'));
+    pkg.engines = { node: '4.x', npm: '2.x' };
+    writeAppFile(ws, 'package.json', JSON.stringify(pkg));
+    const b = await build(ws, 'nodejs');
+    assert.notEqual(b.code, 0);
+    assert.match(b.output, /Node\.js 4\.x is not supported; the oldest supported line is 14/);
+    assert.match(b.output, /Set engines\.node in package\.json to a supported line, for example "\d+\.x"/);
+    assert.doesNotMatch(b.output, /SyntaxError|No npm version matches/);
+    assert.doesNotMatch(b.output, /Downloading Node\.js 4\./, 'nothing is downloaded for an unsupported line');
+  } finally {
+    ws.cleanup();
+  }
+});

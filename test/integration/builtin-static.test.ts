@@ -93,3 +93,49 @@ test('static detection: index.html without package.json, or static.json; a bad r
     ws.cleanup();
   }
 });
+
+test('validators come from content: a same-size edit is never answered 304 with the old page', async () => {
+  const ws = createWorkspace('static-site');
+  try {
+    const original = fs.readFileSync(path.join(ws.appDir, 'public', 'index.html'), 'utf8');
+    const first = await build(ws, 'static');
+    assert.equal(first.code, 0, first.output);
+    assert.match(first.output, /ETags from content for \d+ paths/);
+    const v1 = await startApp(ws, ['static']);
+    let etag1: string;
+    try {
+      const r = await httpGet(v1.url + '/');
+      assert.equal(r.status, 200);
+      etag1 = String(r.headers.etag);
+      assert.match(etag1, /^"[0-9a-f]{16}"$/);
+      // Every layer file has the same fixed mtime: a date says nothing about content, so it never earns a 304.
+      const byDate = await httpGet(v1.url + '/', { 'If-Modified-Since': new Date(Date.now() + 86_400_000).toUTCString() });
+      assert.equal(byDate.status, 200, 'If-Modified-Since alone is ignored');
+      const again = await httpGet(v1.url + '/', { 'If-None-Match': etag1 });
+      assert.equal(again.status, 304, 'an unchanged page revalidates');
+    } finally {
+      v1.stop();
+    }
+
+    // The next release changes one letter: same size, same (fixed) mtime, different bytes.
+    prepareNextBuild(ws);
+    const edited = original.replace('static index', 'static INDEX');
+    assert.equal(edited.length, original.length);
+    assert.notEqual(edited, original);
+    writeAppFile(ws, 'public/index.html', edited);
+    const second = await build(ws, 'static');
+    assert.equal(second.code, 0, second.output);
+    const v2 = await startApp(ws, ['static']);
+    try {
+      const r = await httpGet(v2.url + '/', { 'If-None-Match': etag1, 'If-Modified-Since': new Date().toUTCString() });
+      assert.equal(r.status, 200, 'the old validator does not match the new content');
+      assert.match(r.body, /static INDEX/);
+      assert.notEqual(r.headers.etag, etag1);
+      assert.equal((await httpGet(v2.url + '/', { 'If-None-Match': String(r.headers.etag) })).status, 304);
+    } finally {
+      v2.stop();
+    }
+  } finally {
+    ws.cleanup();
+  }
+});

@@ -37,6 +37,15 @@ def lines: map(. + "\n") | add // "";
   "  tcp_nopush on;",
   "  keepalive_timeout 65;",
   "  server_tokens off;",
+  "  # Layers have one fixed mtime, so nginx's own ETag (mtime-size) and Last-Modified would call",
+  "  # a same-size edit unchanged (304 with the old page). Validators come from content instead:",
+  "  # etags.map (written at build time) maps each file's URI to a hash of its bytes.",
+  "  etag off;",
+  "  if_modified_since off;",
+  "  map_hash_max_size 262144;",
+  "  map_hash_bucket_size 256;",
+  "  map $uri $slipway_etag { default \"\"; include \($etags | q); }",
+  "  map \"$http_if_none_match|$slipway_etag\" $slipway_fresh { default 0; \"~^(W/)?(\\\"[0-9a-f]+\\\")\\|(W/)?\\2$\" 1; }",
   "  gzip on;",
   "  gzip_vary on;",
   "  gzip_proxied any;",
@@ -66,6 +75,7 @@ def lines: map(. + "\n") | add // "";
   "    index index.html index.htm;",
   "    absolute_redirect off;",
   "    expires $slipway_expires;",
+  "    add_header ETag $slipway_etag;",
   ($hdr_names | to_entries[] | "    add_header \(.value | q) $slipway_hdr_\(.key) always;"),
   (if $cfg.https_only then
     "    if ($http_x_forwarded_proto != \"https\") { return 301 https://$host$request_uri; }"
@@ -81,7 +91,10 @@ def lines: map(. + "\n") | add // "";
     "    location = \(.key | q) { return \(.value.status // 301) \(.value.url | q); }"),
   ($cfg.routes // {} | to_entries[] |
     "    location ~ \(.key | glob_re | q) { try_files $uri \(if $clean then "$uri.html " else "" end)$uri/ \("/" + (.value | ltrimstr("/")) | q); }"),
-  "    location / { try_files $uri \(if $clean then "$uri.html " else "" end)$uri/ =404; }",
+  "    location / {",
+  "      if ($slipway_fresh) { return 304; }",
+  "      try_files $uri \(if $clean then "$uri.html " else "" end)$uri/ =404;",
+  "    }",
   "  }",
   "}"
 ] | lines
