@@ -7,7 +7,7 @@ import { BUILTIN_DIR } from '../helpers/run-buildpack';
 // nginx.conf rendering from static.json (jq program of the static buildpack, run with the host's jq).
 
 function render(cfg: object): string {
-  const r = spawnSync('jq', ['-r', '--arg', 'root', '/app/public', '--arg', 'mime', '/layers/x/mime.types', '-f', path.join(BUILTIN_DIR, 'static', 'lib', 'nginx-conf.jq')], { input: JSON.stringify(cfg), encoding: 'utf8' });
+  const r = spawnSync('jq', ['-r', '--arg', 'root', '/app/public', '--arg', 'mime', '/layers/x/mime.types', '--arg', 'etags', '/layers/x/etags.map', '-f', path.join(BUILTIN_DIR, 'static', 'lib', 'nginx-conf.jq')], { input: JSON.stringify(cfg), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -19,8 +19,14 @@ test('defaults: gzip, cache headers by type, $PORT placeholder, dotfiles and sta
   assert.match(conf, /gzip on;/);
   assert.match(conf, /expires \$slipway_expires;/);
   assert.match(conf, /location = \/static\.json \{ return 404; \}/);
-  assert.match(conf, /location \/ \{ try_files \$uri \$uri\/ =404; \}/);
-  assert.doesNotMatch(conf, /x_forwarded_proto|error_page \d|add_header/);
+  assert.match(conf, /location \/ \{\n\s+if \(\$slipway_fresh\) \{ return 304; \}\n\s+try_files \$uri \$uri\/ =404;/);
+  // Validators from content (etags.map), never from the layers' fixed mtime.
+  assert.match(conf, /etag off;/);
+  assert.match(conf, /if_modified_since off;/);
+  assert.match(conf, /include "\/layers\/x\/etags\.map";/);
+  assert.match(conf, /add_header ETag \$slipway_etag;/);
+  assert.doesNotMatch(conf, /x_forwarded_proto|error_page \d/);
+  assert.deepEqual(conf.match(/add_header [^;]*;/g), ['add_header ETag $slipway_etag;'], 'no other headers by default');
 });
 
 test('routes become regex locations from globs (** any path, * one segment, the rest literal)', () => {
