@@ -27,6 +27,11 @@ export interface SlipwayConfig {
   acme: AcmeConfig | null;
   /** The API/git listeners' limits against slow or numerous clients (docs/api.md "Limits"). */
   api: ApiLimits;
+  /**
+   * host:port pairs on loopback/private addresses that buildpack URLs may still reach (an
+   * internal buildpack server; tests). Empty by default: every such address is refused.
+   */
+  buildpackFetchAllow: string[];
 }
 
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -148,6 +153,18 @@ function positiveInt(env: NodeJS.ProcessEnv, key: string, fallback: number): num
   return n;
 }
 
+function hostPorts(env: NodeJS.ProcessEnv, key: string): string[] {
+  const list = (env[key] ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const hp of list) {
+    if (!/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):\d{1,5}$/.test(hp)) {
+      throw new SlipwayError('CONFIG_INVALID', `${key}: ${JSON.stringify(hp)} is not host:port`, {
+        hint: `list host:port pairs separated by commas (for example 10.0.0.5:8080), or unset ${key}`,
+      });
+    }
+  }
+  return list;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
   const level = env.SLIPWAY_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
@@ -184,5 +201,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
       authFailureLimit: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_LIMIT', 10),
       authFailureWindowMs: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_WINDOW_S', 60) * 1000,
     },
+    buildpackFetchAllow: hostPorts(env, 'SLIPWAY_BUILDPACK_FETCH_ALLOW'),
   };
 }

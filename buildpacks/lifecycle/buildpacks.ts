@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SlipwayError } from '../../common/errors';
-import { readToml, str, table, tableArray, bool } from './toml-files';
-import type { Buildpack, GroupMember, OrderEntry } from './types';
+import { excerpt } from './safe-fs';
+import { readToml, readTomlIn, str, table, tableArray, bool } from './toml-files';
+import { isBuildpackId, isBuildpackVersion, type Buildpack, type GroupMember, type OrderEntry } from './types';
 
 /**
  * Finding buildpacks on disk and expanding orders into groups. A CNB buildpack is a directory with
@@ -14,25 +15,65 @@ export const SUPPORTED_APIS = ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'];
 /** buildpacks/builtin in the source tree (read at run time; tsc does not copy it). */
 export const BUILTIN_DIR = path.resolve(__dirname, '..', '..', '..', 'buildpacks', 'builtin');
 
-export function loadBuildpack(dir: string, fallbackId?: string): Buildpack {
-  const tomlFile = path.join(dir, 'buildpack.toml');
-  if (fs.existsSync(tomlFile)) return loadCnb(dir, tomlFile);
-  const bin = (n: string) => fs.existsSync(path.join(dir, 'bin', n));
+/**
+ * Loads the buildpack in `dir`. Its files are untrusted (a directory of the pushed repository or a
+ * fetched buildpack): buildpack.toml is read through the safe reader (no link followed, 1 MiB at
+ * most), and the id, version and order entries must pass the strict patterns before anything
+ * uses them in a path. `label` names the buildpack in messages (never the host path).
+ */
+export function loadBuildpack(dir: string, fallbackId?: string, label = path.basename(dir)): Buildpack {
+  const tomlLabel = `${label}/buildpack.toml`;
+  const doc = readTomlIn(dir, 'buildpack.toml', tomlLabel);
+  if (doc) return loadCnb(dir, doc, tomlLabel);
+  const bin = (n: string) => present(path.join(dir, 'bin', n));
   if (bin('detect') && (bin('compile') || bin('supply') || bin('finalize'))) {
-    const id = fallbackId ?? `legacy/${path.basename(dir)}`;
+    const id = fallbackId ?? `legacy/${path.basename(dir).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'buildpack'}`;
+    if (!isBuildpackId(id)) throw badId(tomlLabel, id);
     return { id, version: '0.0.0', api: 'legacy', kind: 'legacy', dir, clearEnv: false, name: path.basename(dir) };
   }
-  throw new SlipwayError('BUILD_FAILED', `${dir} is not a buildpack`, {
+  throw new SlipwayError('BUILD_FAILED', `${label} is not a buildpack`, {
     hint: 'a CNB buildpack has buildpack.toml; a Heroku-style buildpack has bin/detect and bin/compile',
-    details: { phase: 'detect', dir },
+    details: { phase: 'detect' },
   });
 }
 
-function loadCnb(dir: string, file: string): Buildpack {
-  const doc = readToml(file, 'buildpack.toml');
+/** Exists as an entry of its own (a link counts, but is never followed). */
+function present(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function badId(file: string, id: string): SlipwayError {
+  return new SlipwayError('BUILD_FAILED', `${file}: buildpack id ${excerpt(id)} is not allowed`, {
+    hint: 'ids are "/"-separated words of letters, digits, ".", "_" and "-" (no ".." and not app, config, sbom or generated)',
+    details: { phase: 'detect', file },
+  });
+}
+
+function badVersion(file: string, v: string): SlipwayError {
+  return new SlipwayError('BUILD_FAILED', `${file}: buildpack version ${excerpt(v)} is not allowed`, {
+    hint: 'versions use letters, digits, ".", "_", "+" and "-" and start with a letter or digit (for example 1.2.3)',
+    details: { phase: 'detect', file },
+  });
+}
+
+/** An order entry (group member) with a checked id and version. */
+function orderEntry(g: Record<string, unknown>, file: string): OrderEntry {
+  const id = str(g.id, file, 'order.group.id');
+  if (!isBuildpackId(id)) throw badId(file, id);
+  const version = g.version === undefined ? undefined : str(g.version, file, 'order.group.version');
+  if (version !== undefined && !isBuildpackVersion(version)) throw badVersion(file, version);
+  return { id, version, optional: bool(g.optional, file, 'order.group.optional') };
+}
+
+function loadCnb(dir: string, doc: Record<string, unknown>, file: string): Buildpack {
   const api = str(doc.api, file, 'api');
   if (!SUPPORTED_APIS.includes(api)) {
-    throw new SlipwayError('BUILD_FAILED', `${file}: Buildpack API ${api} is not supported`, {
+    throw new SlipwayError('BUILD_FAILED', `${file}: Buildpack API ${excerpt(api)} is not supported`, {
       hint: `supported: ${SUPPORTED_APIS.join(', ')}`,
       details: { phase: 'detect', file, exitCode: 12 },
     });
@@ -40,25 +81,13 @@ function loadCnb(dir: string, file: string): Buildpack {
   const info = table(doc.buildpack, file, 'buildpack');
   if (!info) throw new SlipwayError('BUILD_FAILED', `${file}: missing [buildpack] table`, { hint: 'add [buildpack] with id and version', details: { file } });
   const id = str(info.id, file, 'buildpack.id');
-  if (!/^[A-Za-z0-9./-]+$/.test(id) || ['app', 'config', 'sbom', 'generated'].includes(id)) {
-    throw new SlipwayError('BUILD_FAILED', `${file}: buildpack id ${JSON.stringify(id)} is not allowed`, {
-      hint: 'ids use letters, digits, ".", "/" and "-", and may not be app, config, sbom or generated',
-      details: { file },
-    });
-  }
+  if (!isBuildpackId(id)) throw badId(file, id);
   const version = str(info.version, file, 'buildpack.version', '0.0.0');
+  if (!isBuildpackVersion(version)) throw badVersion(file, version);
   const orders = tableArray(doc.order, file, 'order');
-  const order = orders.length
-    ? orders.map((o) =>
-        tableArray(o.group, file, 'order.group').map((g) => ({
-          id: str(g.id, file, 'order.group.id'),
-          version: g.version === undefined ? undefined : str(g.version, file, 'order.group.version'),
-          optional: bool(g.optional, file, 'order.group.optional'),
-        })),
-      )
-    : undefined;
-  if (!order && !fs.existsSync(path.join(dir, 'bin', 'detect'))) {
-    throw new SlipwayError('BUILD_FAILED', `${dir} has buildpack.toml but no bin/detect`, { hint: 'a CNB buildpack needs bin/detect and bin/build', details: { file } });
+  const order = orders.length ? orders.map((o) => tableArray(o.group, file, 'order.group').map((g) => orderEntry(g, file))) : undefined;
+  if (!order && !present(path.join(dir, 'bin', 'detect'))) {
+    throw new SlipwayError('BUILD_FAILED', `${file} is there but bin/detect is missing`, { hint: 'a CNB buildpack needs bin/detect and bin/build', details: { file } });
   }
   return {
     id,
@@ -109,7 +138,7 @@ export function indexBuildpacks(roots: string[]): BuildpackIndex {
     if (!fs.existsSync(root)) continue;
     for (const name of fs.readdirSync(root).sort()) {
       const dir = path.join(root, name);
-      if (!fs.statSync(dir).isDirectory() || !fs.existsSync(path.join(dir, 'buildpack.toml'))) continue;
+      if (!fs.lstatSync(dir).isDirectory() || !present(path.join(dir, 'buildpack.toml'))) continue;
       all.push(loadBuildpack(dir));
     }
   }
@@ -130,7 +159,7 @@ export function expandGroup(group: OrderEntry[], index: BuildpackIndex, depth = 
   for (const entry of group) {
     const bp = index.find(entry);
     if (!bp) {
-      throw new SlipwayError('BUILD_FAILED', `buildpack ${entry.id}${entry.version ? '@' + entry.version : ''} was not found`, {
+      throw new SlipwayError('BUILD_FAILED', `buildpack ${excerpt(entry.id + (entry.version ? '@' + entry.version : ''))} was not found`, {
         hint: `known buildpacks: ${index.all.map((b) => b.id).join(', ') || 'none'}`,
         details: { phase: 'detect', buildpack: entry.id },
       });
@@ -149,11 +178,5 @@ export function expandGroup(group: OrderEntry[], index: BuildpackIndex, depth = 
 /** Reads an order.toml ([[order]] [[order.group]] id/version/optional). */
 export function readOrder(file: string): OrderEntry[][] {
   const doc = readToml(file, 'order.toml');
-  return tableArray(doc.order, file, 'order').map((o) =>
-    tableArray(o.group, file, 'order.group').map((g) => ({
-      id: str(g.id, file, 'order.group.id'),
-      version: g.version === undefined ? undefined : str(g.version, file, 'order.group.version'),
-      optional: bool(g.optional, file, 'order.group.optional'),
-    })),
-  );
+  return tableArray(doc.order, file, 'order').map((o) => tableArray(o.group, file, 'order.group').map((g) => orderEntry(g, file)));
 }

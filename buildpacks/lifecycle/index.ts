@@ -52,6 +52,8 @@ export interface BuildOptions {
   buildpackCacheDir?: string;
   /** Allow absolute host directories in `buildpacks` (local builds and tests; never for pushes). */
   allowHostPaths?: boolean;
+  /** host:port pairs on private addresses buildpack URLs may reach (SLIPWAY_BUILDPACK_FETCH_ALLOW). */
+  buildpackFetchAllow?: string[];
 }
 
 export interface BuildResult {
@@ -120,6 +122,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         env: opts.env,
         buildpackDirs: opts.buildpackDirs,
         allowHostPaths: opts.allowHostPaths,
+        fetchAllow: opts.buildpackFetchAllow,
         fetchCacheDir: opts.buildpackCacheDir ?? path.join(opts.cacheDir, 'buildpacks'),
       }),
     );

@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { SlipwayError } from '../../common/errors';
 import { BUILTIN_DIR, indexBuildpacks, loadBuildpack, readOrder, type BuildpackIndex } from './buildpacks';
 import { fetchBuildpack, isUrl } from './fetch';
-import { readToml, str, table, tableArray } from './toml-files';
-import type { OrderEntry } from './types';
+import { excerpt, isPlainIn, readUntrusted } from './safe-fs';
+import { readTomlIn, str, table, tableArray } from './toml-files';
+import { isBuildpackId, isBuildpackVersion, type OrderEntry } from './types';
 
 /**
  * Choosing buildpacks, in this precedence: the explicit list (API/CLI) > project.toml
@@ -34,6 +35,8 @@ export interface SelectOptions {
   fetchCacheDir: string;
   /** Allow absolute host directories in the explicit list (local builds and tests only). */
   allowHostPaths?: boolean;
+  /** host:port pairs on private addresses that buildpack URLs may still reach (SLIPWAY_BUILDPACK_FETCH_ALLOW). */
+  fetchAllow?: string[];
 }
 
 export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> {
@@ -42,45 +45,48 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
   const resolveRef = async (ref: string, inRepo: boolean): Promise<OrderEntry> => {
     const at = ref.lastIndexOf('@');
     if (isUrl(ref)) {
-      const dir = await fetchBuildpack(ref, opts.fetchCacheDir);
-      const base = path.basename(ref.split('#')[0]).replace(/\.(git|tgz|tar\.gz)$/, '').replace(/[^A-Za-z0-9.-]/g, '-');
-      const bp = loadBuildpack(dir, `legacy/${base}-${createHash('sha256').update(ref).digest('hex').slice(0, 8)}`);
+      const dir = await fetchBuildpack(ref, opts.fetchCacheDir, { allow: opts.fetchAllow });
+      const base = path.basename(ref.split('#')[0]).replace(/\.(git|tgz|tar\.gz)$/, '').replace(/[^A-Za-z0-9.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60) || 'buildpack';
+      const bp = loadBuildpack(dir, `legacy/${base}-${createHash('sha256').update(ref).digest('hex').slice(0, 8)}`, 'the fetched buildpack');
       index.add(bp);
       return { id: bp.id, version: bp.version };
     }
     if (ref.startsWith('/') || ref.startsWith('.')) {
       if (!inRepo && !opts.allowHostPaths) {
-        throw new SlipwayError('BUILD_FAILED', `buildpack ${JSON.stringify(ref)} is a path on the server`, {
+        throw new SlipwayError('BUILD_FAILED', `buildpack ${excerpt(ref)} is a path on the server`, {
           hint: 'use a buildpack id (slipway/nodejs), a URL, or a path inside the app in project.toml',
           details: { phase: 'detect' },
         });
       }
       const dir = inRepo ? insideRepo(opts.sourceDir, ref) : path.resolve(ref);
-      const bp = loadBuildpack(dir);
+      const bp = loadBuildpack(dir, undefined, inRepo ? path.posix.normalize(ref) : path.basename(dir));
       index.add(bp);
       return { id: bp.id, version: bp.version };
     }
-    return at > 0 ? { id: ref.slice(0, at), version: ref.slice(at + 1) } : { id: ref };
+    const entry = at > 0 ? { id: ref.slice(0, at), version: ref.slice(at + 1) } : { id: ref };
+    if (!isBuildpackId(entry.id) || (entry.version !== undefined && !isBuildpackVersion(entry.version))) {
+      throw new SlipwayError('BUILD_FAILED', `buildpack ${excerpt(ref)} is not a buildpack id, URL or path`, {
+        hint: 'use an id such as slipway/nodejs (optionally @version), an https:// URL, or ./dir for a buildpack inside the app',
+        details: { phase: 'detect' },
+      });
+    }
+    return entry;
   };
   const group = async (refs: string[], inRepo: boolean) => [await Promise.all(refs.map((r) => resolveRef(r, inRepo)))];
   const env = project.env;
 
   if (opts.buildpacks?.length) return { order: await group(opts.buildpacks, false), index, source: 'the app\'s buildpack list', env, exclude: project.exclude };
   if (project.refs.length) return { order: await group(project.refs, true), index, source: 'project.toml', env, exclude: project.exclude };
-  const appJson = path.join(opts.sourceDir, 'app.json');
-  if (fs.existsSync(appJson)) {
-    let doc: { buildpacks?: Array<{ url?: string }> };
-    try {
-      doc = JSON.parse(fs.readFileSync(appJson, 'utf8'));
-    } catch (err) {
-      throw new SlipwayError('BUILD_FAILED', `app.json is not valid JSON: ${(err as Error).message}`, { hint: 'fix app.json or remove it', details: { phase: 'detect', file: 'app.json' } });
-    }
-    const urls = (doc.buildpacks ?? []).map((b) => b.url).filter((u): u is string => typeof u === 'string');
+  const appJson = readUntrusted(opts.sourceDir, 'app.json');
+  if (appJson !== undefined) {
+    const doc = parseAppJson(appJson);
+    const list = Array.isArray(doc.buildpacks) ? (doc.buildpacks as unknown[]) : [];
+    const urls = list.map((b) => (b && typeof b === 'object' ? (b as { url?: unknown }).url : undefined)).filter((u): u is string => typeof u === 'string');
     if (urls.length) return { order: await group(urls, true), index, source: 'app.json', env, exclude: project.exclude };
   }
-  const dotBuildpacks = path.join(opts.sourceDir, '.buildpacks');
-  if (fs.existsSync(dotBuildpacks)) {
-    const urls = fs.readFileSync(dotBuildpacks, 'utf8').split(/\s+/).filter((l) => l && !l.startsWith('#'));
+  const dotBuildpacks = readUntrusted(opts.sourceDir, '.buildpacks');
+  if (dotBuildpacks !== undefined) {
+    const urls = dotBuildpacks.split(/\s+/).filter((l) => l && !l.startsWith('#'));
     if (urls.length) return { order: await group(urls, true), index, source: '.buildpacks', env, exclude: project.exclude };
   }
   if (opts.env.BUILDPACK_URL) return { order: await group([opts.env.BUILDPACK_URL], true), index, source: 'BUILDPACK_URL', env, exclude: project.exclude };
@@ -89,23 +95,40 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
   return { order, index, source: 'the default order', env, exclude: project.exclude };
 }
 
-function insideRepo(root: string, rel: string): string {
-  let dir = path.resolve(root, rel);
-  // Resolve links too: a symlink in the repo must not reach the server's own files.
+/** app.json as JSON; the parser's message is left out (it quotes the content). */
+export function parseAppJson(text: string): Record<string, unknown> {
+  let doc: unknown;
   try {
-    dir = fs.realpathSync(dir);
-    root = fs.realpathSync(root);
-  } catch {
-    throw new SlipwayError('BUILD_FAILED', `buildpack path ${JSON.stringify(rel)} does not exist in the app`, { hint: 'check the uri in project.toml', details: { phase: 'detect' } });
+    doc = JSON.parse(text);
+  } catch (err) {
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new SlipwayError('BUILD_FAILED', `app.json is not valid JSON${at ? ` (at character ${at})` : ''}`, { hint: 'fix app.json or remove it', details: { phase: 'detect', file: 'app.json' } });
   }
-  const r = path.relative(root, dir);
-  if (r.startsWith('..') || path.isAbsolute(r)) {
-    throw new SlipwayError('BUILD_FAILED', `buildpack path ${JSON.stringify(rel)} points outside the app`, {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new SlipwayError('BUILD_FAILED', 'app.json must hold a JSON object', { hint: 'fix app.json or remove it', details: { phase: 'detect', file: 'app.json' } });
+  }
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * A buildpack directory inside the app: the path must stay inside and no component may be a
+ * link (a link in the repo must never lead the server to its own files).
+ */
+function insideRepo(root: string, rel: string): string {
+  const norm = path.posix.normalize(rel);
+  if (path.posix.isAbsolute(norm) || norm === '..' || norm.startsWith('../')) {
+    throw new SlipwayError('BUILD_FAILED', `buildpack path ${excerpt(rel)} points outside the app`, {
       hint: 'project.toml uri paths are relative to the app directory',
       details: { phase: 'detect' },
     });
   }
-  return dir;
+  if (!isPlainIn(root, norm, 'directory')) {
+    throw new SlipwayError('BUILD_FAILED', `buildpack path ${excerpt(rel)} is not a directory in the app`, {
+      hint: 'check the uri in project.toml (links are not followed)',
+      details: { phase: 'detect' },
+    });
+  }
+  return path.join(root, norm);
 }
 
 interface Project {
@@ -115,9 +138,9 @@ interface Project {
 }
 
 function readProject(sourceDir: string): Project {
-  const file = path.join(sourceDir, 'project.toml');
-  if (!fs.existsSync(file)) return { refs: [], env: {} };
-  const doc = readToml(file, 'project.toml');
+  const file = 'project.toml';
+  const doc = readTomlIn(sourceDir, file);
+  if (!doc) return { refs: [], env: {} };
   const io = table(table(doc.io, file, 'io')?.buildpacks, file, 'io.buildpacks');
   const build = table(doc.build, file, 'build');
   const entries = [...tableArray(io?.group, file, 'io.buildpacks.group'), ...tableArray(build?.buildpacks, file, 'build.buildpacks')];

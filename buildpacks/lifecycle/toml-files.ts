@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import TOML from '@iarna/toml';
 import { SlipwayError } from '../../common/errors';
-import { readFileIn, writeFileIn } from './safe-fs';
+import { METADATA_MAX_BYTES, readFileIn, readUntrusted, writeFileIn } from './safe-fs';
 
 /**
  * TOML in and out for the CNB file formats. A malformed file written by a buildpack must end in a
@@ -20,12 +20,22 @@ export function parseToml(text: string, file: string, what = 'file'): Record<str
   }
 }
 
+/** Platform-owned TOML only (buildpacks/builtin, the workspace's own files). Untrusted: readTomlIn. */
 export function readToml(file: string, what = 'file'): Record<string, unknown> {
   return parseToml(fs.readFileSync(file, 'utf8'), file, what);
 }
 
 export function readTomlIfExists(file: string, what = 'file'): Record<string, unknown> | undefined {
   return fs.existsSync(file) ? readToml(file, what) : undefined;
+}
+
+/**
+ * TOML from an untrusted tree (pushed source, a fetched or in-repo buildpack) through the safe
+ * reader; `label` names it in errors (a path in the tree, never the host path or the content).
+ */
+export function readTomlIn(root: string, rel: string, label = rel): Record<string, unknown> | undefined {
+  const text = readUntrusted(root, rel, { label });
+  return text === undefined ? undefined : parseToml(text, label, 'file');
 }
 
 /** readToml for files a buildpack could have written: never follows a link out of `root`. */
@@ -35,7 +45,7 @@ export function readTomlIfExistsIn(root: string, file: string, what = 'file'): R
   } catch {
     return undefined;
   }
-  return parseToml(readFileIn(root, file), file, what);
+  return parseToml(readFileIn(root, file, METADATA_MAX_BYTES), file, what);
 }
 
 export function writeTomlIn(root: string, file: string, value: Record<string, unknown>): void {

@@ -107,3 +107,21 @@ export interface PhaseOutput {
 }
 
 export const escapeId = (id: string) => id.replace(/\//g, '_');
+
+/**
+ * Buildpack ids and versions come from untrusted files and end up in paths (layers/<id>, the
+ * container's /cnb/buildpacks/...), so both follow a strict pattern: ids are "/"-separated
+ * segments of letters, digits, ".", "_" and "-" that start with a letter or digit (never "." or
+ * ".."); versions are one such segment. Nothing else is accepted anywhere.
+ */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const RESERVED_IDS = ['app', 'config', 'sbom', 'generated'];
+
+export function isBuildpackId(id: string): boolean {
+  return id.length <= 128 && ID_RE.test(id) && !id.includes('..') && !RESERVED_IDS.includes(id);
+}
+
+export function isBuildpackVersion(v: string): boolean {
+  return v.length <= 64 && VERSION_RE.test(v) && !v.includes('..');
+}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -5,7 +6,8 @@ import { promisify } from 'node:util';
 import { SlipwayError } from '../../common/errors';
 import { CONFIG_KEY_RE } from '../../common/names';
 import { CA_PATH } from './container';
-import { escapeId, type Buildpack } from './types';
+import { isBuildpackId, isBuildpackVersion, type Buildpack } from './types';
+import { excerpt } from './safe-fs';
 
 const run = promisify(execFile);
 
@@ -15,7 +17,7 @@ const run = promisify(execFile);
  *   app/         the app source, mounted at /app (becomes the app layer)
  *   layers/      mounted at /layers: one dir per CNB buildpack, config/metadata.toml
  *   platform/    mounted read-only at /platform: env/<NAME> = config vars (never in a layer)
- *   buildpacks/  the group's buildpacks, mounted at /cnb/buildpacks/<id>/<version>
+ *   buildpacks/  the group's buildpacks, mounted at /cnb/buildpacks/<sha256(id@version)[:32]>
  *   io/          mounted at /cnb/slipway: the step runner, plan files, detect output
  *   tmp/         layer tars while exporting (host only)
  *   *.toml       order, group, plan, analyzed, report (host only)
@@ -108,9 +110,19 @@ export async function chownBuildUser(...dirs: string[]): Promise<void> {
   await run('chown', ['-R', `${BUILD_UID}:${BUILD_UID}`, '--', ...dirs]);
 }
 
-/** Where a buildpack lives inside the build container and in the workspace. */
-export const bpImageDir = (bp: Buildpack) => `/cnb/buildpacks/${escapeId(bp.id)}/${bp.version}`;
-export const bpHostDir = (ws: Workspace, bp: Buildpack) => path.join(ws.buildpacks, escapeId(bp.id), bp.version);
+/**
+ * Where a buildpack lives in the workspace and inside the build container (ws.buildpacks is
+ * mounted at /cnb/buildpacks). Named by a hash of id@version, never by the strings themselves:
+ * they come from untrusted buildpack.toml files (validated as well, see types.ts).
+ */
+export const bpDirName = (bp: Buildpack) => {
+  if (!isBuildpackId(bp.id) || !isBuildpackVersion(bp.version)) {
+    throw new SlipwayError('BUILD_FAILED', `buildpack ${excerpt(`${bp.id}@${bp.version}`)} has an id or version that is not allowed`, { details: { phase: 'detect' } });
+  }
+  return createHash('sha256').update(`${bp.id}@${bp.version}`).digest('hex').slice(0, 32);
+};
+export const bpImageDir = (bp: Buildpack) => `/cnb/buildpacks/${bpDirName(bp)}`;
+export const bpHostDir = (ws: Workspace, bp: Buildpack) => path.join(ws.buildpacks, bpDirName(bp));
 
 /** Copies buildpacks into the workspace (writable: legacy buildpacks write their `export` file). */
 export async function installBuildpacks(ws: Workspace, bps: Buildpack[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +8,8 @@ import type { HomePaths, SlipwayConfig } from '../../common/config';
 import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { assertAppName } from '../../common/names';
 import type { ImageStore } from '../../buildpacks/oci/layout';
+import { readUntrusted } from '../../buildpacks/lifecycle/safe-fs';
+import { extractArchive } from '../../buildpacks/lifecycle/safe-extract';
 import type { LogSink } from '../logs/types';
 import type { State } from '../state';
 import type { BuildRow } from '../state/repos/builds';
@@ -18,7 +20,7 @@ import type { BuildFn, ReleaseFn } from './types';
 export interface BuildServiceDeps {
   state: State;
   paths: HomePaths;
-  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'>;
+  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'> & Partial<Pick<SlipwayConfig, 'buildpackFetchAllow'>>;
   store: ImageStore;
   docker: Docker;
   queue: BuildQueue;
@@ -150,6 +152,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         sourceVersion: input.sourceVersion,
         limits: app.buildLimits,
         caBundle: deps.config.caBundle,
+        buildpackFetchAllow: deps.config.buildpackFetchAllow,
         // The build id + home labels prove ownership for crash cleanup. (The runtime's orphan sweep
         // only considers containers with io.slipway.process, so it never touches a build.)
         labels: { 'io.slipway.managed': 'true', 'io.slipway.home': deps.config.home, 'io.slipway.build': id },
@@ -281,9 +284,12 @@ function toSlipwayError(err: unknown): SlipwayError {
 }
 
 /** The runtime-relevant parts of app.json (healthchecks, formation); anything malformed is ignored. */
+/** app.json's formation and health checks, read like every untrusted file (safe-fs.ts); never fails the build. */
 function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }> } {
   try {
-    const raw = JSON.parse(fs.readFileSync(path.join(sourceDir, 'app.json'), 'utf8')) as Record<string, unknown>;
+    const text = readUntrusted(sourceDir, 'app.json');
+    if (text === undefined) return {};
+    const raw = JSON.parse(text) as Record<string, unknown>;
     const pick = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
     return {
       ...(pick(raw.healthchecks) ? { healthchecks: raw.healthchecks as Record<string, unknown[]> } : {}),
@@ -298,29 +304,26 @@ function formatDuration(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} minute${ms === 60_000 ? '' : 's'}` : `${Math.round(ms / 1000)} s`;
 }
 
-/** Unpacks a tar stream (git archive output) into dir with the system's tar: no shell, no owners kept. */
-function extractTar(source: Readable, dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const tar = spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', '--delay-directory-restore'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    tar.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < 4000) stderr += d.toString();
-    });
-    tar.on('error', reject);
-    source.on('error', (err) => {
-      tar.kill();
-      reject(new SlipwayError('BUILD_FAILED', `receiving the source failed: ${err.message}`));
-    });
-    tar.stdin.on('error', () => undefined);
-    source.pipe(tar.stdin);
-    tar.on('close', (code) => {
-      // Build containers run as uid 1000 and write into /app (legacy buildpacks do): hand it over.
-      if (code === 0 && process.getuid?.() === 0) {
-        execFile('chown', ['-R', '1000:1000', dir], (err) => (err ? reject(err) : resolve()));
-      } else if (code === 0) resolve();
-      else reject(new SlipwayError('BUILD_FAILED', `unpacking the source failed: ${stderr.trim() || `tar exited with ${code}`}`));
-    });
-  });
+/**
+ * Pushed source caps for unpacking (the git archive stream): generous; per-account source and
+ * push size limits are separate (docs/security.md "Limits").
+ */
+export const SOURCE_ARCHIVE_LIMITS = { maxBytes: 4 * 1024 * 1024 * 1024, maxFiles: 1_000_000 };
+
+/**
+ * Unpacks a tar stream (git archive output) into dir with the safe extractor: symbolic links are
+ * kept as links (apps use them) but never followed, and nothing else but files and directories is
+ * accepted; then hands the tree to the build user (uid 1000; legacy buildpacks write into /app).
+ */
+async function extractTar(source: Readable, dir: string): Promise<void> {
+  try {
+    await extractArchive(source, dir, { ...SOURCE_ARCHIVE_LIMITS, allowSymlinks: true, label: 'the pushed source' });
+  } catch (err) {
+    source.resume();
+    if (isSlipwayError(err)) throw err;
+    throw new SlipwayError('BUILD_FAILED', `receiving the source failed: ${(err as Error).message}`);
+  }
+  if (process.getuid?.() === 0) {
+    await new Promise<void>((resolve, reject) => execFile('chown', ['-R', '1000:1000', '--', dir], (err) => (err ? reject(err) : resolve())));
+  }
 }

@@ -16,7 +16,7 @@ function bpDir(files: Record<string, string>): string {
 
 test('malformed or unsupported buildpack.toml gives an error naming the file', () => {
   assert.throws(() => loadBuildpack(bpDir({ 'buildpack.toml': 'api = "0.10"\n[buildpack\n' })), /buildpack\.toml .*is not valid TOML/);
-  assert.throws(() => loadBuildpack(bpDir({ 'buildpack.toml': 'api = "0.2"\n[buildpack]\nid = "a/b"\n', 'bin/detect': '' })), /Buildpack API 0\.2 is not supported/);
+  assert.throws(() => loadBuildpack(bpDir({ 'buildpack.toml': 'api = "0.2"\n[buildpack]\nid = "a/b"\n', 'bin/detect': '' })), /Buildpack API "0\.2" is not supported/);
   assert.throws(() => loadBuildpack(bpDir({ 'buildpack.toml': 'api = "0.10"\n[buildpack]\nid = "app"\n', 'bin/detect': '' })), /id "app" is not allowed/);
   assert.throws(() => loadBuildpack(bpDir({ 'README': 'x' })), /is not a buildpack/);
   const legacy = loadBuildpack(bpDir({ 'bin/detect': '', 'bin/compile': '' }));
@@ -36,7 +36,7 @@ test('composite orders expand depth first; an optional composite also yields the
   const ids = (groups: ReturnType<typeof expandGroup>) => groups.map((g) => g.map((m) => m.bp.id + (m.optional ? '?' : '')).join(','));
   assert.deepEqual(ids(expandGroup([{ id: 'e' }, { id: 'o' }, { id: 'f' }], index)), ['e,a,b,f', 'e,c,d,f']);
   assert.deepEqual(ids(expandGroup([{ id: 'e' }, { id: 'o', optional: true }], index)), ['e,a?,b?', 'e,c?,d?', 'e']);
-  assert.throws(() => expandGroup([{ id: 'missing' }], index), /buildpack missing was not found/);
+  assert.throws(() => expandGroup([{ id: 'missing' }], index), /buildpack "missing" was not found/);
 });
 
 test('[[targets]]: missing fields match anything; another os, arch or distro does not match', () => {
