@@ -123,7 +123,7 @@ function insideRepo(root: string, rel: string): string {
     });
   }
   if (!isPlainIn(root, norm, 'directory')) {
-    throw new SlipwayError('BUILD_FAILED', `buildpack path ${excerpt(rel)} is not a directory in the app`, {
+    throw new SlipwayError('BUILD_FAILED', `buildpack path ${excerpt(rel)} is a link or not a directory in the app`, {
       hint: 'check the uri in project.toml (links are not followed)',
       details: { phase: 'detect' },
     });
