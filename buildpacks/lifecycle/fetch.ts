@@ -5,7 +5,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../../common/errors';
 import { formatBytes } from './safe-fs';
 import { BUILDPACK_ARCHIVE_LIMITS, extractArchive } from './safe-extract';
@@ -137,21 +138,27 @@ async function downloadArchive(first: CheckedTarget, dir: string, allow: string[
       throw tooBig();
     }
     let got = 0;
-    const capped = res.pipe(
-      new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          got += chunk.length;
-          if (got > FETCH_LIMITS.maxDownloadBytes) {
-            res.destroy();
-            return cb(tooBig());
-          }
-          cb(null, chunk);
-        },
-      }),
-    );
-    res.on('error', (err) => capped.destroy(err));
-    ctl.signal.addEventListener('abort', () => capped.destroy(ctl.signal.reason as Error), { once: true });
-    await extractArchive(capped as Readable, dir, { ...BUILDPACK_ARCHIVE_LIMITS, gzip: true, label: 'the buildpack archive' });
+    const cap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        got += chunk.length;
+        if (got > FETCH_LIMITS.maxDownloadBytes) {
+          res.destroy();
+          return cb(tooBig());
+        }
+        cb(null, chunk);
+      },
+    });
+    // Downloaded first (capped), then checked whole without writing anything (names, types, size
+    // and entry caps), and only then extracted: a refused archive never reaches the disk as files.
+    const file = `${dir}.download`;
+    try {
+      await pipeline(res, cap, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal: ctl.signal });
+      const limits = { ...BUILDPACK_ARCHIVE_LIMITS, gzip: true, label: 'the buildpack archive' };
+      await extractArchive(fs.createReadStream(file), dir, { ...limits, dryRun: true });
+      await extractArchive(fs.createReadStream(file), dir, limits);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   } catch (err) {
     if (ctl.signal.aborted && !(err instanceof SlipwayError)) throw new Error((ctl.signal.reason as Error).message);
     throw err;

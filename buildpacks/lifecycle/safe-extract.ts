@@ -23,6 +23,8 @@ export interface ExtractLimits {
   gzip?: boolean;
   /** Names the archive in errors ("the buildpack archive"). */
   label: string;
+  /** Check names, types and caps only; write nothing (a first pass over a downloaded file). */
+  dryRun?: boolean;
 }
 
 export const BUILDPACK_ARCHIVE_LIMITS = { maxBytes: 512 * 1024 * 1024, maxFiles: 20_000 };
@@ -43,26 +45,26 @@ export function entryParts(name: string, label: string): string[] {
 
 export async function extractArchive(source: Readable, dir: string, limits: ExtractLimits): Promise<{ files: number; bytes: number }> {
   const { label } = limits;
-  fs.mkdirSync(dir, { recursive: true });
+  if (!limits.dryRun) fs.mkdirSync(dir, { recursive: true });
   let files = 0;
   let bytes = 0;
   const tooBig = () => refused(label, `it expands to more than ${formatBytes(limits.maxBytes)}`, `keep it under ${formatBytes(limits.maxBytes)} and ${limits.maxFiles} entries`);
 
+  /** Directories (relative) known to be real directories made here: skips the lstat per entry. */
+  const known = new Set<string>(['']);
   /** Makes every parent of parts a directory created here; a link or file on the way is refused. */
   const parentOf = (parts: string[], name: string): string => {
-    let cur = dir;
+    let rel = '';
     for (const p of parts.slice(0, -1)) {
-      cur = path.join(cur, p);
-      let st: fs.Stats | undefined;
-      try {
-        st = fs.lstatSync(cur);
-      } catch {
-        fs.mkdirSync(cur, { mode: 0o755 });
-        continue;
-      }
-      if (!st.isDirectory()) throw refused(label, `entry ${excerpt(name)} goes through a link or file`);
+      rel = rel ? `${rel}/${p}` : p;
+      if (known.has(rel)) continue;
+      const cur = path.join(dir, rel);
+      const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+      if (!st) fs.mkdirSync(cur, { mode: 0o755 });
+      else if (!st.isDirectory()) throw refused(label, `entry ${excerpt(name)} goes through a link or file`);
+      known.add(rel);
     }
-    return cur;
+    return path.join(dir, ...parts.slice(0, -1));
   };
   /** A later entry of the same name replaces a file or link (never a directory, never through it). */
   const clear = (p: string, name: string) => {
@@ -75,9 +77,14 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
     if (st.isDirectory()) throw refused(label, `entry ${excerpt(name)} replaces a directory`);
     fs.unlinkSync(p);
   };
+  // O_EXCL | O_NOFOLLOW: every file is new, made here, never written through a link.
+  const create = (p: string, mode: number) => fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
 
   const ex = extract();
   ex.on('entry', (h: Header, stream, next) => {
+    // A refused entry destroys the extractor, which errors this entry's stream too: that error is
+    // the one already reported, and an unhandled 'error' event would take the server down.
+    stream.on('error', () => undefined);
     const fail = (err: Error) => {
       stream.resume();
       next(err);
@@ -86,7 +93,7 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
       const parts = entryParts(h.name, label);
       const type = h.type ?? 'file';
       if (++files > limits.maxFiles) throw refused(label, `it has more than ${limits.maxFiles} entries`, `keep it under ${limits.maxFiles} entries`);
-      if (parts.length === 0) {
+      if (parts.length === 0 || (limits.dryRun && (type === 'directory' || (type === 'symlink' && limits.allowSymlinks)))) {
         stream.resume();
         stream.on('end', () => next());
         return;
@@ -96,6 +103,7 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
         const st = fs.lstatSync(target, { throwIfNoEntry: false });
         if (st && !st.isDirectory()) throw refused(label, `entry ${excerpt(h.name)} goes through a link or file`);
         if (!st) fs.mkdirSync(target, { mode: 0o755 });
+        known.add(parts.join('/'));
         stream.resume();
         stream.on('end', () => next());
         return;
@@ -113,11 +121,33 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
       }
       bytes += h.size ?? 0;
       if (bytes > limits.maxBytes) throw tooBig();
+      if (limits.dryRun) {
+        stream.resume();
+        stream.on('end', () => next());
+        return;
+      }
       clear(target, h.name);
-      // O_EXCL | O_NOFOLLOW: the file is new, made here, never through a link.
       const mode = 0o644 | ((h.mode ?? 0) & 0o111 ? 0o111 : 0);
-      const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
-      const out = fs.createWriteStream('', { fd });
+      if ((h.size ?? 0) <= 1024 * 1024) {
+        // Small files (nearly all): gathered and written at once, far cheaper than a stream each.
+        const chunks: Buffer[] = [];
+        stream.on('data', (d: unknown) => void chunks.push(d as Buffer));
+        stream.on('end', () => {
+          try {
+            const fd = create(target, mode);
+            try {
+              fs.writeSync(fd, Buffer.concat(chunks));
+            } finally {
+              fs.closeSync(fd);
+            }
+            next();
+          } catch (err) {
+            next(err as Error);
+          }
+        });
+        return;
+      }
+      const out = fs.createWriteStream('', { fd: create(target, mode) });
       pipeline(stream, out).then(() => next(), (err: Error) => next(err));
     } catch (err) {
       fail(err as Error);

@@ -131,6 +131,8 @@ export function readUntrusted(root: string, rel: string, opts: { maxBytes?: numb
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw untrustedFileError(label, 'is not a regular file');
+    // A second name for someone else's file (never made by git or the safe extractor).
+    if (st.nlink > 1) throw untrustedFileError(label, 'is a hard link');
     if (st.size > max) throw untrustedFileError(label, `is larger than ${formatBytes(max)}`, `keep ${label} under ${formatBytes(max)}`);
     // Read at most max + 1 bytes whatever fstat said (the size could change under us).
     const buf = Buffer.alloc(Math.min(st.size, max) + 1);
