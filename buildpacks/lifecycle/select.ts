@@ -147,6 +147,13 @@ function readProject(sourceDir: string): Project {
   const refs = entries.map((e) => {
     if (typeof e.uri === 'string') return e.uri.startsWith('http') || e.uri.startsWith('git') ? e.uri : e.uri.startsWith('.') || e.uri.startsWith('/') ? e.uri : `./${e.uri}`;
     const id = str(e.id, file, 'buildpacks.id');
+    // Checked here: an id must never be taken for a path ("./x") or a URL further on.
+    if (!isBuildpackId(id)) {
+      throw new SlipwayError('BUILD_FAILED', `project.toml: buildpack ${excerpt(id)} is not a buildpack id, URL or path`, {
+        hint: 'ids are "/"-separated words of letters, digits, ".", "_" and "-"; use uri = "./dir" for a buildpack inside the app',
+        details: { phase: 'detect', file },
+      });
+    }
     return typeof e.version === 'string' ? `${id}@${e.version}` : id;
   });
   const env: Record<string, string> = {};
