@@ -1,4 +1,6 @@
 import { after, before, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -6,7 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { DIST, startTestServer, type TestServer } from '../helpers/server';
 import { api, createUser, git, gitUrl, uniq } from '../integration/git-helpers';
 import { countBomb, endlessArchive, makeTar, makeVictim, sizeBomb, snapshot } from './hostile';
 
@@ -33,6 +35,7 @@ let trap: net.Server;
 let trapPort = 0;
 let trapConnections = 0;
 
+const exec = promisify(execFile);
 const base = process.env.SLIPWAY_TEST_HOMES ?? '/var/tmp/slipway-test-homes';
 
 before(async () => {
@@ -101,8 +104,13 @@ async function assertNoLeak(out: string): Promise<void> {
     const o = await api<string>(srv, 'GET', `/apps/${app}/builds/${b.id}/output`, undefined, token);
     assert.ok(!String(o.body).includes(SECRET), 'the build output shows the marker');
   }
-  const logs = await api<string>(srv, 'GET', `/apps/${app}/logs?lines=1000`, undefined, token);
-  assert.ok(!String(logs.body).includes(SECRET), 'the app log shows the marker');
+  // `slipway logs` and `slipway builds:output` as the user would run them (the real CLI binary).
+  for (const args of [['logs', '-a', app, '-n', '1000'], ['builds:output', '-a', app]]) {
+    const r = await exec(process.execPath, [path.join(DIST, 'cli', 'main.js'), ...args], { env: srv.cliEnv(token), cwd: os.tmpdir(), timeout: 60_000 }).catch((e: { stdout?: string; stderr?: string }) => e);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET), `slipway ${args[0]} shows the marker`);
+    // It did show the build (so the check above looked at something).
+    assert.match(`${r.stdout}`, /Building on the bookworm stack|Build \S+ failed/, `slipway ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  }
   const events = await api(srv, 'GET', `/apps/${app}/events`, undefined, token);
   assert.ok(!JSON.stringify(events.body).includes(SECRET), 'the events show the marker');
   assert.ok(!srv.output().includes(SECRET), 'the server log shows the marker');
