@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -261,4 +262,59 @@ test('buildpack URLs on loopback, private, link-local and reserved addresses are
   }
   assert.deepEqual(problems, []);
   assert.equal(connections, 0);
+});
+
+test('a git buildpack URL is cloned with none of the server\'s git config, credentials or environment', async () => {
+  // A bare repository served over git's dumb HTTP protocol on an allowed loopback port.
+  const repo = path.join(arena, 'x', 'bp.git');
+  const work = fs.mkdtempSync(path.join(arena, 'x', 'work-'));
+  fs.mkdirSync(path.join(work, 'bin'));
+  fs.writeFileSync(path.join(work, 'buildpack.toml'), 'api = "0.10"\n[buildpack]\nid = "git/bp"\nversion = "1.2.3"\n');
+  fs.writeFileSync(path.join(work, 'bin', 'detect'), '#!/bin/sh\n', { mode: 0o755 });
+  const g = (args: string[], cwd: string) => execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'init.defaultBranch=main', ...args], { cwd, env: { PATH: process.env.PATH, HOME: work, GIT_CONFIG_NOSYSTEM: '1' } });
+  g(['init', '-q'], work);
+  g(['add', '-A'], work);
+  g(['commit', '-qm', 'bp'], work);
+  g(['clone', '-q', '--bare', work, repo], arena);
+  g(['update-server-info'], repo);
+  const files = http.createServer((req, res) => {
+    const p = path.join(repo, decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/bp\.git/, ''));
+    if (!p.startsWith(repo) || !fs.existsSync(p) || fs.statSync(p).isDirectory()) return void res.writeHead(404).end();
+    res.end(fs.readFileSync(p));
+  });
+  let trapped = 0;
+  const trap = net.createServer((sock) => {
+    trapped++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+  const port = (files.address() as net.AddressInfo).port;
+  const trapPort = (trap.address() as net.AddressInfo).port;
+  // The server's own git config (as root's would be) sends every clone of this URL to the trap.
+  const rootHome = fs.mkdtempSync(path.join(arena, 'x', 'roothome-'));
+  const cfg = `[url "http://127.0.0.1:${trapPort}/"]\n\tinsteadOf = http://127.0.0.1:${port}/\n[credential]\n\thelper = "!echo password=${SECRET}; :"\n`;
+  fs.writeFileSync(path.join(rootHome, '.gitconfig'), cfg);
+  const saved = { HOME: process.env.HOME, GIT_CONFIG_GLOBAL: process.env.GIT_CONFIG_GLOBAL };
+  process.env.HOME = rootHome;
+  process.env.GIT_CONFIG_GLOBAL = path.join(rootHome, '.gitconfig');
+  try {
+    const dir = await fetchBuildpack(`http://127.0.0.1:${port}/bp.git#main`, path.join(arena, 'x', 'git-cache'), { allow: [`127.0.0.1:${port}`] });
+    assert.match(fs.readFileSync(path.join(dir, 'buildpack.toml'), 'utf8'), /id = "git\/bp"/);
+    assert.ok(!fs.existsSync(path.join(dir, '.git')));
+    assert.equal(trapped, 0, 'git used the server\'s own config');
+    // A missing repository: git's own reason, no secret from any helper.
+    await assert.rejects(fetchBuildpack(`http://127.0.0.1:${port}/nope.git`, path.join(arena, 'x', 'git-cache'), { allow: [`127.0.0.1:${port}`] }), (err: Error) => {
+      assert.match(err.message, /could not fetch buildpack .*: .*(not found|404|not valid)/i);
+      assert.ok(!err.message.includes(SECRET));
+      return true;
+    });
+  } finally {
+    process.env.HOME = saved.HOME;
+    if (saved.GIT_CONFIG_GLOBAL === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+    else process.env.GIT_CONFIG_GLOBAL = saved.GIT_CONFIG_GLOBAL;
+    files.close();
+    trap.close();
+  }
+  assert.deepEqual(arenaSnapshot(), arenaBefore, 'a file outside the targets changed');
 });
