@@ -16,6 +16,7 @@ import { build as lifecycleBuild } from '../buildpacks/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
 import { createDockerDriver, createRuntime, type Runtime } from './runtime';
+import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
 import { ensureImageInDocker } from './images/pull';
@@ -42,6 +43,9 @@ async function main(): Promise<void> {
   const logs = createLogHub({ paths });
 
   const store = openImageStore(paths.images);
+  // Before any dyno or build starts: keep containers off the host's ports and cloud metadata.
+  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => console.error(l) });
+  else console.error('slipway-server: warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
   // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
   const registryToken = newRegistryToken();
 
