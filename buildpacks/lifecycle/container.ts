@@ -67,12 +67,15 @@ export const BUILD_NETWORK = 'slipway-build';
  * engine and never removed; made here when missing.
  */
 export async function ensureBuildNetwork(docker: Docker, name = BUILD_NETWORK): Promise<string> {
-  try {
-    await docker.getNetwork(name).inspect();
-    return name;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-  }
+  const exists = () =>
+    docker.getNetwork(name).inspect().then(
+      () => true,
+      (err: { statusCode?: number }) => {
+        if (err.statusCode === 404) return false;
+        throw err;
+      },
+    );
+  if (await exists()) return name;
   try {
     await docker.createNetwork({
       Name: name,
@@ -82,8 +85,8 @@ export async function ensureBuildNetwork(docker: Docker, name = BUILD_NETWORK): 
       Labels: { 'io.slipway.managed': 'true', 'io.slipway.role': 'build' },
     });
   } catch (err) {
-    // Another build (or installation) made it at the same moment.
-    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    // Another build (or installation) made it at the same moment (409, or 403 for the bridge name).
+    if (!(await exists())) throw err;
   }
   return name;
 }

@@ -87,7 +87,8 @@ export function createAppNetworks(opts: { docker: Docker; home: string; pool: st
         });
         return name;
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 409 && (await exists(name))) return name;
+        // Made at the same moment by another process of this home (409, or 403: same bridge name).
+        if (await exists(name)) return name;
         lastErr = err;
       }
     }
