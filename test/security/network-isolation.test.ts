@@ -23,8 +23,7 @@ const docker = new Docker();
 const CLI = path.join(DIST, 'cli', 'main.js');
 const FIX = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 
-// A web process with no dependencies (the run image has perl): answers any request with 200.
-const PROCFILE = `web: perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalPort => $ENV{PORT}, Listen => 16, ReuseAddr => 1) or die "listen: $!"; while ($c = $s->accept) { sysread $c, $_, 4096; print $c "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello\\n"; close $c }'\n`;
+// tiny-web: a Procfile-only app whose web process (perl, in the run image) answers 200 to anything.
 
 // The same probe as the cnb-netprobe buildpack: GATEWAY stands for the container's default gateway.
 const PROBE = `gw=$(awk '$2=="00000000"{print $3; exit}' /proc/net/route); gw=$(printf '%d.%d.%d.%d' 0x\${gw:6:2} 0x\${gw:4:2} 0x\${gw:2:2} 0x\${gw:0:2}); for t in $PROBE_TARGETS; do t=\${t//GATEWAY/$gw}; if code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$t") && [ "$code" != 000 ]; then echo "probe $t reached"; else echo "probe $t blocked"; fi; done`;
@@ -75,7 +74,7 @@ before(async () => {
     const r = await api(srv, 'POST', '/apps', { name: app }, users[app]);
     assert.equal(r.status, 201, JSON.stringify(r.body));
   }
-  repo = await makeRepo({ Procfile: PROCFILE });
+  repo = await makeRepo({}, path.join(FIX, 'apps', 'tiny-web'));
   dirs.push(repo);
   const pushes = await Promise.all([appA, appB].map((app) => git(['push', gitUrl(srv, app, users[app]), 'main'], repo)));
   for (const p of pushes) assert.equal(p.code, 0, p.stderr);
