@@ -43,6 +43,11 @@ for id in $(docker ps -aq --filter label=io.slipway.managed=true); do
   home=$(docker inspect -f '{{ index .Config.Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
   case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker rm -f "$id" >/dev/null 2>&1 || true ;; esac
 done
+# App networks of test homes (a killed run leaves them; each holds a /25 of the network pool).
+for id in $(docker network ls -q --filter label=io.slipway.managed=true); do
+  home=$(docker network inspect -f '{{ index .Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
+  case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker network rm "$id" >/dev/null 2>&1 || true ;; esac
+done
 for pidfile in "$SLIPWAY_TEST_HOMES"/*/run/*.pid; do
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile" 2>/dev/null || true)

@@ -11,8 +11,8 @@ import { BRIDGE_PREFIX } from './networks';
  *   metadata, which hands out the machine's credentials).
  * - SLIPWAY-INPUT, jumped to from INPUT: nothing from our bridges to the host itself (platform
  *   API and its HTTPS port, the registry, sshd, databases...) except the router's ports, so apps
- *   reach each other through the router when it listens on a public address, and replies to
- *   connections the host opened. (Ports published on 127.0.0.1 and services bound to loopback are
+ *   reach each other through the router when it listens on a public address, DNS (port 53, for a
+ *   resolver running on the host), and replies to connections the host opened. (Ports published on 127.0.0.1 and services bound to loopback are
  *   not reachable through the bridge gateway anyway: route_localnet is off.)
  *
  * Both chains are rewritten whole with one `iptables-restore --noflush` (atomic, idempotent: a
@@ -50,6 +50,9 @@ export function firewallRules(routerPorts: number[]): string {
     ':SLIPWAY-FORWARD - [0:0]',
     `-A SLIPWAY-INPUT -i ${bridges} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN`,
     ...(ports.length ? [`-A SLIPWAY-INPUT -i ${bridges} -p tcp -m multiport --dports ${ports.join(',')} -j RETURN`] : []),
+    // A resolver on the host itself (dnsmasq, a LAN address) must keep answering builds' lookups.
+    `-A SLIPWAY-INPUT -i ${bridges} -p udp --dport 53 -j RETURN`,
+    `-A SLIPWAY-INPUT -i ${bridges} -p tcp --dport 53 -j RETURN`,
     `-A SLIPWAY-INPUT -i ${bridges} -j DROP`,
     `-A SLIPWAY-FORWARD -i ${bridges} -d 169.254.0.0/16 -j DROP`,
     'COMMIT',
