@@ -71,6 +71,13 @@ export async function installFirewall(opts: FirewallOptions): Promise<FirewallRe
       const present = await run(ipt, [...WAIT, '-C', chain, '-j', target]).then(() => true, () => false);
       if (!present) await run(ipt, [...WAIT, '-I', chain, '1', '-j', target]);
     }
+    // Docker on the other iptables backend (legacy vs nft) never jumps to this DOCKER-USER.
+    if (!/-j DOCKER-USER\b/.test(await run(ipt, [...WAIT, '-S', 'FORWARD']))) {
+      opts.log(
+        'slipway-server: warning: Docker\'s DOCKER-USER chain is not used by FORWARD in this iptables backend, so containers can still reach 169.254.0.0/16: ' +
+          'make `iptables` the backend dockerd uses (update-alternatives --config iptables), see docs/security.md.',
+      );
+    }
     return { installed: true };
   } catch (err) {
     const reason = (err as Error).message;
