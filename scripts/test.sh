@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`). On a fresh machine it installs and starts everything the
-# tests need, then runs every tier: unit, integration, e2e. Pass tier names to run only those
+# tests need, then runs every tier: unit, integration, security, bench, e2e. Pass tier names to run only those
 # (`npm test -- unit`). Leftovers from earlier runs (containers, stale pid files, test homes) are
 # cleaned first, so a killed run never breaks the next one.
 set -euo pipefail
