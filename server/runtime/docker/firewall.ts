@@ -55,6 +55,9 @@ export function firewallRules(routerPorts: number[]): string {
     `-A SLIPWAY-INPUT -i ${bridges} -p tcp --dport 53 -j RETURN`,
     `-A SLIPWAY-INPUT -i ${bridges} -j DROP`,
     `-A SLIPWAY-FORWARD -i ${bridges} -d 169.254.0.0/16 -j DROP`,
+    // Where route_localnet is on (dockerd sets it when its userland proxy is off), a packet to
+    // 127.0.0.1 from a bridge would be DNATed to a published port: never from our bridges.
+    `-A SLIPWAY-FORWARD -i ${bridges} -m conntrack --ctorigdst 127.0.0.0/8 -j DROP`,
     'COMMIT',
     '',
   ].join('\n');
