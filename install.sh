@@ -100,6 +100,10 @@ if $uninstall; then
     if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
       ids=$(docker ps -aq --filter "label=io.slipway.home=$SLIPWAY_HOME")
       [ -z "$ids" ] || docker rm -f $ids >/dev/null
+      # The apps' networks (the shared slipway-build network and the firewall chains stay: other
+      # installs on this engine may use them; docs/security.md).
+      nets=$(docker network ls -q --filter "label=io.slipway.home=$SLIPWAY_HOME")
+      [ -z "$nets" ] || docker network rm $nets >/dev/null 2>&1 || true
       # App images were pulled from this install's registry (127.0.0.1:API_PORT/apps/APP).
       imgs=$( { docker images -q --filter "label=io.slipway.home=$SLIPWAY_HOME"
                 docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' | awk -v p="127.0.0.1:$SLIPWAY_API_PORT/" 'index($1, p) == 1 { print $2 }'; } | sort -u)

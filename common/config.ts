@@ -22,6 +22,10 @@ export interface SlipwayConfig {
   buildConcurrency: number;
   buildTimeoutMs: number;
   caBundle: string;
+  /** IPv4 range app networks take their /25 subnets from (one network per app). */
+  networkPool: string;
+  /** Install the host firewall rules for build and dyno networks (SLIPWAY_FIREWALL=off skips). */
+  firewall: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
   acme: AcmeConfig | null;
@@ -165,6 +169,14 @@ function hostPorts(env: NodeJS.ProcessEnv, key: string): string[] {
   return list;
 }
 
+function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
+  const raw = (env[key] ?? '').toLowerCase();
+  if (raw === '') return fallback;
+  if (['1', 'on', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'off', 'false', 'no'].includes(raw)) return false;
+  throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(env[key])} is not on or off`, { hint: `set ${key} to on or off, or unset it (default: ${fallback ? 'on' : 'off'})` });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
   const level = env.SLIPWAY_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
@@ -192,6 +204,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildConcurrency: positiveInt(env, 'SLIPWAY_BUILD_CONCURRENCY', os.cpus().length),
     buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
+    networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
+    firewall: flag(env, 'SLIPWAY_FIREWALL', true),
     logLevel: level as SlipwayConfig['logLevel'],
     acme: acmeConfig(env),
     api: {

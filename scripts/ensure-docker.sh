@@ -14,6 +14,14 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get install -y -qq docker.io >/dev/null
 fi
 
+# The server installs its host firewall rules (docs/security.md) with iptables at every start.
+if ! command -v iptables-restore >/dev/null 2>&1; then
+  log "Installing iptables (the server's firewall rules for app and build networks)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq iptables >/dev/null || log "could not install iptables: see docs/security.md"
+fi
+
 if docker info >/dev/null 2>&1; then
   exit 0
 fi

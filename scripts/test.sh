@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`). On a fresh machine it installs and starts everything the
-# tests need, then runs every tier: unit, integration, security, e2e. Pass tier names to run only those
+# tests need, then runs every tier: unit, integration, security, bench, e2e. Pass tier names to run only those
 # (`npm test -- unit`). Leftovers from earlier runs (containers, stale pid files, test homes) are
 # cleaned first, so a killed run never breaks the next one.
 set -euo pipefail
@@ -42,6 +42,11 @@ step "Cleaning leftovers of earlier test runs"
 for id in $(docker ps -aq --filter label=io.slipway.managed=true); do
   home=$(docker inspect -f '{{ index .Config.Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
   case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker rm -f "$id" >/dev/null 2>&1 || true ;; esac
+done
+# App networks of test homes (a killed run leaves them; each holds a /25 of the network pool).
+for id in $(docker network ls -q --filter label=io.slipway.managed=true); do
+  home=$(docker network inspect -f '{{ index .Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
+  case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker network rm "$id" >/dev/null 2>&1 || true ;; esac
 done
 for pidfile in "$SLIPWAY_TEST_HOMES"/*/run/*.pid; do
   [ -f "$pidfile" ] || continue

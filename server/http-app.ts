@@ -9,6 +9,7 @@ import { createApiRouter, type ApiDeps } from './api';
 import { createRunUpgradeHandler } from './api/run';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
+import { newRegistryToken } from './images/registry-auth';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -21,6 +22,8 @@ export interface ServerDeps {
   api?: Omit<Partial<ApiDeps>, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
   /** The git endpoint (server/git): smart HTTP for /APP.git paths, before any body parsing. */
   git?: { isGitRequest(req: Request): boolean; handle(req: Request, res: Response): void };
+  /** The registry's credential (images/registry-auth.ts); without one nobody can pull. */
+  registryToken?: string;
 }
 
 /**
@@ -42,8 +45,9 @@ export function createHttpApp(deps: ServerDeps): express.Express {
 
   const apiDeps: ApiDeps = { ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker };
   app.use('/api', createApiRouter(apiDeps));
-  // Read-only registry over the image store at /v2/, for the local dockerd (loopback clients only).
-  app.use(createRegistryRouter({ store: openImageStore(deps.paths.images) }));
+  // Read-only registry over the image store at /v2/, for the local dockerd (loopback clients with
+  // the registry token only).
+  app.use(createRegistryRouter({ store: openImageStore(deps.paths.images), token: deps.registryToken ?? newRegistryToken() }));
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
   app.locals.onUpgrade = createRunUpgradeHandler(apiDeps);
 

@@ -16,9 +16,11 @@ import { build as lifecycleBuild } from '../buildpacks/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
 import { createDockerDriver, createRuntime, type Runtime } from './runtime';
+import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
 import { ensureImageInDocker } from './images/pull';
+import { newRegistryToken } from './images/registry-auth';
 import { collectGarbage } from './images/gc';
 import { createChallengeStore } from './acme/challenges';
 import { createAcmeIssuer } from './acme/issuer';
@@ -41,6 +43,11 @@ async function main(): Promise<void> {
   const logs = createLogHub({ paths });
 
   const store = openImageStore(paths.images);
+  // Before any dyno or build starts: keep containers off the host's ports and cloud metadata.
+  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => console.error(l) });
+  else console.error('slipway-server: warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
+  // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
+  const registryToken = newRegistryToken();
 
   // Runtime and routes need each other: the publisher reads the runtime's healthy web dynos, the
   // runtime publishes after every swap/scale/stop.
@@ -52,8 +59,8 @@ async function main(): Promise<void> {
   });
   runtime = createRuntime({
     state, paths, logs, store,
-    driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle }),
-    ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, store, ref }),
+    driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle, networkPool: config.networkPool }),
+    ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: () => routes.publish(),
     collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
   });
@@ -81,7 +88,7 @@ async function main(): Promise<void> {
   });
 
   const app = createHttpApp({
-    config, paths, state, docker, logs, git,
+    config, paths, state, docker, logs, git, registryToken,
     api: {
       createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff,

@@ -53,12 +53,49 @@ export interface StartOptions {
   limits: BuildLimits;
   labels: Record<string, string>;
   signal?: AbortSignal;
+  /** Docker network to run on (default: the shared build network, see ensureBuildNetwork). */
+  network?: string;
+}
+
+export const BUILD_NETWORK = 'slipway-build';
+
+/**
+ * Builds run on their own bridge: the internet through NAT (package registries), but no app
+ * network (Docker drops traffic between bridges) and, with enable_icc off, not each other. Its
+ * bridge is named slw-build so the server's host firewall (server/runtime/docker/firewall.ts)
+ * also keeps it off the platform ports and 169.254.0.0/16. Shared by every installation on the
+ * engine and never removed; made here when missing.
+ */
+export async function ensureBuildNetwork(docker: Docker, name = BUILD_NETWORK): Promise<string> {
+  const exists = () =>
+    docker.getNetwork(name).inspect().then(
+      () => true,
+      (err: { statusCode?: number }) => {
+        if (err.statusCode === 404) return false;
+        throw err;
+      },
+    );
+  if (await exists()) return name;
+  try {
+    await docker.createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Options: { 'com.docker.network.bridge.name': name === BUILD_NETWORK ? 'slw-build' : `slw-${name.slice(-11)}`, 'com.docker.network.bridge.enable_icc': 'false' },
+      Labels: { 'io.slipway.managed': 'true', 'io.slipway.role': 'build' },
+    });
+  } catch (err) {
+    // Another build (or installation) made it at the same moment (409, or 403 for the bridge name).
+    if (!(await exists())) throw err;
+  }
+  return name;
 }
 
 export async function startBuildContainer(opts: StartOptions): Promise<BuildContainer> {
   const { docker, limits } = opts;
   let container: Docker.Container;
   try {
+    const network = await ensureBuildNetwork(docker, opts.network);
     container = await docker.createContainer({
       Image: opts.image,
       Cmd: ['sleep', 'infinity'],
@@ -76,6 +113,7 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
         AutoRemove: false,
+        NetworkMode: network,
       },
     });
   } catch (err) {

@@ -1,13 +1,15 @@
 import type Docker from 'dockerode';
 import { SlipwayError } from '../../common/errors';
 import type { ImageStore } from '../../buildpacks/oci/layout';
+import { registryAuthConfig } from './registry-auth';
 
 /**
  * Makes an image from the store available to dockerd by pulling it from the server's own
  * registry (127.0.0.1:PORT, plain HTTP: loopback registries are insecure by default), so only
- * missing layers move. Returns the Docker image name to run: REGISTRY/REPO@sha256:...
+ * missing layers move. The pull carries the registry token (registry-auth.ts): dockerd answers the
+ * registry's 401 challenge with it. Returns the Docker image name to run: REGISTRY/REPO@sha256:...
  */
-export async function ensureImageInDocker(opts: { docker: Docker; registryHost: string; store: ImageStore; ref: string }): Promise<string> {
+export async function ensureImageInDocker(opts: { docker: Docker; registryHost: string; registryToken: string; store: ImageStore; ref: string }): Promise<string> {
   const { docker, store, ref } = opts;
   let repo: string;
   let digest: string;
@@ -32,7 +34,7 @@ export async function ensureImageInDocker(opts: { docker: Docker; registryHost: 
     /* not there yet: pull */
   }
   try {
-    const stream = await docker.pull(name);
+    const stream = await docker.pull(name, { authconfig: registryAuthConfig(opts.registryHost, opts.registryToken) });
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {
         const failed = events?.find((e) => e.error);

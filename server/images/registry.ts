@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import express, { type Request, type Response } from 'express';
 import type { ImageStore } from '../../buildpacks/oci/layout';
+import { checkBasicAuth, REGISTRY_USER } from './registry-auth';
 
 /**
  * The read-only registry API (/v2/) over the image store, enough for Docker 20.10 to pull:
@@ -9,11 +10,17 @@ import type { ImageStore } from '../../buildpacks/oci/layout';
  * Docker-Content-Digest and Content-Length, which the Docker client requires.
  *
  * It answers loopback clients only unless allowRemote is set: it exists for the local dockerd,
- * which treats 127.0.0.0/8 registries as insecure and pulls over plain HTTP without auth.
- * Mount it at the app root: it routes /v2/ itself.
+ * which treats 127.0.0.0/8 registries as insecure and pulls over plain HTTP. Every request needs
+ * HTTP Basic auth with the server's registry token (made at startup, held in memory: only the
+ * server and, for the length of a pull, dockerd know it); without it the answer is a 401 with a
+ * Basic challenge, which is what makes dockerd send the credential it was given for the pull.
+ * A repository serves only the manifests and blobs its own tags reach, so knowing a digest of
+ * another app's layer gets nothing. Mount it at the app root: it routes /v2/ itself.
  */
 export interface RegistryDeps {
   store: ImageStore;
+  /** The secret dockerd presents (user "slipway"). */
+  token: string;
   allowRemote?: boolean;
 }
 
@@ -39,6 +46,11 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
       fail(res, 403, 'DENIED', 'the registry serves the local Docker daemon only');
       return;
     }
+    if (!checkBasicAuth(req.headers.authorization, deps.token)) {
+      res.setHeader('WWW-Authenticate', `Basic realm="slipway-registry"`);
+      fail(res, 401, 'UNAUTHORIZED', `authentication required (user ${REGISTRY_USER} with the server's registry token)`);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       fail(res, 405, 'UNSUPPORTED', 'this registry is read-only');
       return;
@@ -47,6 +59,34 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
   });
 
   router.get('/v2', (_req, res) => void res.json({}));
+
+  // Digests a manifest (or index) reaches: itself, its config and layers, an index's children.
+  // Content-addressed, so never stale; bounded so a long-running server does not grow with it.
+  const refsCache = new Map<string, string[]>();
+  async function refsOf(digest: string, depth = 0): Promise<string[]> {
+    const hit = refsCache.get(digest);
+    if (hit) return hit;
+    const out = [digest];
+    if (!store.hasBlob(digest)) return out;
+    try {
+      const doc = (await store.readJson(digest)) as { config?: { digest?: string }; layers?: Array<{ digest?: string }>; manifests?: Array<{ digest?: string }> };
+      if (doc.config?.digest) out.push(doc.config.digest);
+      for (const l of doc.layers ?? []) if (l.digest) out.push(l.digest);
+      if (depth < 2) for (const m of doc.manifests ?? []) if (m.digest) out.push(...(await refsOf(m.digest, depth + 1)));
+    } catch {
+      /* not JSON: reaches only itself */
+    }
+    if (refsCache.size > 10_000) refsCache.clear();
+    refsCache.set(digest, out);
+    return out;
+  }
+  async function reachable(name: string): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const t of await store.listTags()) {
+      if (t.ref.startsWith(`${name}:`)) for (const d of await refsOf(t.descriptor.digest)) out.add(d);
+    }
+    return out;
+  }
 
   router.use('/v2', async (req: Request, res: Response, next) => {
     try {
@@ -67,7 +107,7 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
   async function manifest(req: Request, res: Response, name: string, ref: string): Promise<void> {
     if (!NAME_RE.test(name)) return fail(res, 400, 'NAME_INVALID', `invalid repository name ${JSON.stringify(name)}`);
     let digest: string | undefined;
-    if (DIGEST_RE.test(ref)) digest = store.hasBlob(ref) ? ref : undefined;
+    if (DIGEST_RE.test(ref)) digest = (await reachable(name)).has(ref) && store.hasBlob(ref) ? ref : undefined;
     else if (TAG_RE.test(ref)) digest = (await store.resolve(`${name}:${ref}`))?.digest;
     else return fail(res, 400, 'MANIFEST_INVALID', `invalid reference ${JSON.stringify(ref)}`);
     if (!digest) return fail(res, 404, 'MANIFEST_UNKNOWN', `manifest unknown: ${name}:${ref}`);
@@ -90,7 +130,8 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
   async function blob(req: Request, res: Response, name: string, digest: string): Promise<void> {
     if (!NAME_RE.test(name)) return fail(res, 400, 'NAME_INVALID', `invalid repository name ${JSON.stringify(name)}`);
     if (!DIGEST_RE.test(digest)) return fail(res, 400, 'DIGEST_INVALID', `invalid digest ${JSON.stringify(digest)}`);
-    if (!store.hasBlob(digest)) return fail(res, 404, 'BLOB_UNKNOWN', `blob unknown: ${digest}`);
+    // Unknown and not-yours answer alike: a digest of another app's layer learns nothing.
+    if (!(await reachable(name)).has(digest) || !store.hasBlob(digest)) return fail(res, 404, 'BLOB_UNKNOWN', `blob unknown to ${name}: ${digest}`);
     const file = store.blobPath(digest);
     const size = (await fs.promises.stat(file)).size;
     res.setHeader('Docker-Content-Digest', digest);

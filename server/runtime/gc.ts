@@ -114,6 +114,7 @@ export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
   // below: forget them here so nothing of the app is listed once destroy returns.
   ctx.oneOffs.delete(appName);
   for (const c of await ctx.driver.list(appName)) await ctx.driver.remove(c.id);
+  await ctx.driver.removeAppNetwork(appName);
   for (const img of await ctx.driver.listAppImages(appName)) await ctx.driver.removeImage(img.id);
   ctx.forgetImages();
   fs.rmSync(path.join(ctx.deps.paths.caches, appName), { recursive: true, force: true });

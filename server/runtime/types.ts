@@ -94,4 +94,6 @@ export interface ContainerDriver {
   /** Images provably this app's: io.slipway.managed=true and the io.slipway.app=APP label or a name in the repository .../apps/APP. */
   listAppImages(app: string): Promise<Array<{ id: string; size: number }>>;
   removeImage(id: string): Promise<boolean>;
+  /** Removes the app's network once its containers are gone (docker/networks.ts). */
+  removeAppNetwork(app: string): Promise<void>;
 }

@@ -214,6 +214,8 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       // Everything this test home made, by label: containers, then the apps' images.
       const containers = await docker.listContainers({ all: true, filters: { label: [`io.slipway.home=${home.home}`] } });
       for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+      // The apps' networks (one per app, made by the driver), once their containers are gone.
+      for (const n of await docker.listNetworks({ filters: { label: [`io.slipway.home=${home.home}`] } })) await docker.getNetwork(n.Id).remove().catch(() => {});
       for (const app of apps) {
         const byLabel = await docker.listImages({ filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] } });
         const byName = await docker.listImages({ filters: { reference: [`slipway-test-registry/apps/${app}`] } });

@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import { SlipwayError } from '../../../common/errors';
 import { sizeToHostConfig } from '../sizes';
 import type { AttachedIo, ContainerDriver, ContainerInfo, ContainerSpec } from '../types';
+import { createAppNetworks } from './networks';
 import { demuxBuffer, splitLines } from './streams';
 
 /**
@@ -20,8 +21,11 @@ export interface DockerDriverOptions {
   /** json-file rotation per container. */
   logMaxSize?: string;
   logMaxFile?: number;
+  /** Where app networks take their subnets (docs/runtime.md "Networks"); default 10.213.0.0/16. */
+  networkPool?: string;
 }
 
+export const DEFAULT_NETWORK_POOL = '10.213.0.0/16';
 const CA_ENV = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'REQUESTS_CA_BUNDLE'];
 const notFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 const notModified = (err: unknown) => (err as { statusCode?: number }).statusCode === 304;
@@ -30,6 +34,7 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
   const { docker, home } = opts;
   const hostCpus = os.cpus().length;
   const ca = opts.caBundle && fs.existsSync(opts.caBundle) ? opts.caBundle : undefined;
+  const networks = createAppNetworks({ docker, home, pool: opts.networkPool ?? DEFAULT_NETWORK_POOL });
 
   function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
     const ports = c.NetworkSettings?.Ports ?? {};
@@ -64,7 +69,10 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       const env = { ...spec.env };
       if (ca) for (const k of CA_ENV) env[k] ??= ca;
       const port = spec.publishPort ? `${spec.publishPort}/tcp` : undefined;
+      // Every container of an app (dynos, one-offs, release phase) joins the app's own network.
+      const app = spec.labels['io.slipway.app'];
       try {
+        const network = app ? await networks.ensure(app) : undefined;
         const c = await docker.createContainer({
           name: spec.name,
           Image: spec.image,
@@ -89,6 +97,7 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
             RestartPolicy: { Name: 'no' },
             LogConfig: { Type: 'json-file', Config: { 'max-size': opts.logMaxSize ?? '10m', 'max-file': String(opts.logMaxFile ?? 3) } },
             Binds: ca ? [`${ca}:/etc/ssl/certs/ca-certificates.crt:ro`] : undefined,
+            NetworkMode: network,
           },
         });
         return c.id;
@@ -273,6 +282,8 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       const { StatusCode } = (await docker.getContainer(id).wait()) as { StatusCode: number };
       return StatusCode;
     },
+
+    removeAppNetwork: (app) => networks.remove(app),
 
     async listAppImages(app) {
       // Proof of ownership: the managed label plus either the app label or a name in the app's
