@@ -10,6 +10,7 @@ import { createOut } from './output';
 import { VERSION } from '../common/version';
 import { isValidAppName } from '../common/names';
 import { accessCommands } from './commands/access';
+import { usersCommands } from './commands/users';
 import { appsCommands } from './commands/apps';
 import { authCommands } from './commands/auth';
 import { configCommands } from './commands/config';
@@ -58,6 +59,7 @@ export const COMMANDS: Command[] = [
   ...domainsCommands,
   ...certsCommands,
   ...accessCommands,
+  ...usersCommands,
   ...platformCommands,
   localBuild,
 ];

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SlipwayError } from './errors';
+import { defaultLimits, LIMIT_INFO, LIMIT_KEYS, limitEnvName, type Limits } from './limits';
 
 /**
  * The platform's settings, read once from the environment by each process's composition root
@@ -26,6 +27,8 @@ export interface SlipwayConfig {
   networkPool: string;
   /** Install the host firewall rules for build and dyno networks (SLIPWAY_FIREWALL=off skips). */
   firewall: boolean;
+  /** Platform default of each per-account limit (common/limits.ts); admins override per user. */
+  limits: Limits;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
   acme: AcmeConfig | null;
@@ -177,6 +180,23 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
   throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(env[key])} is not on or off`, { hint: `set ${key} to on or off, or unset it (default: ${fallback ? 'on' : 'off'})` });
 }
 
+function limits(env: NodeJS.ProcessEnv, buildConcurrency: number): Limits {
+  const out = defaultLimits(buildConcurrency);
+  for (const k of LIMIT_KEYS) {
+    const key = limitEnvName(k);
+    const raw = env[key];
+    if (raw === undefined || raw === '') continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > LIMIT_INFO[k].max) {
+      throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} must be a whole number from 0 to ${LIMIT_INFO[k].max}`, {
+        hint: `unset ${key} for the default (${out[k]} ${LIMIT_INFO[k].unit})`,
+      });
+    }
+    out[k] = n;
+  }
+  return out;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
   const level = env.SLIPWAY_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
@@ -191,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     });
   }
   const apiPort = port(env, 'SLIPWAY_API_PORT', 5080);
+  const buildConcurrency = positiveInt(env, 'SLIPWAY_BUILD_CONCURRENCY', os.cpus().length);
   return {
     home: path.resolve(env.SLIPWAY_HOME ?? '/var/lib/slipway'),
     domain,
@@ -201,11 +222,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiHttpsPort: port(env, 'SLIPWAY_API_HTTPS_PORT', 5443),
     registryHost: env.SLIPWAY_REGISTRY_HOST ?? `127.0.0.1:${apiPort}`,
     stack: env.SLIPWAY_STACK ?? 'bookworm',
-    buildConcurrency: positiveInt(env, 'SLIPWAY_BUILD_CONCURRENCY', os.cpus().length),
+    buildConcurrency,
     buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),
+    limits: limits(env, buildConcurrency),
     logLevel: level as SlipwayConfig['logLevel'],
     acme: acmeConfig(env),
     api: {

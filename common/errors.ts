@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'CONFLICT'
+  | 'LIMIT_REACHED'
   | 'CONFIG_INVALID'
   | 'DOCKER_UNAVAILABLE'
   | 'BUILD_FAILED'
@@ -62,6 +63,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'UNAUTHORIZED':
       return 401;
     case 'FORBIDDEN':
+    case 'LIMIT_REACHED': // a per-account limit: the hint names the admin command that raises it
       return 403;
     case 'TIMEOUT':
       return 504;

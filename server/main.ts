@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   });
   // One back-off for the API and the git endpoint: guessing through either counts for both.
   const authBackoff = createAuthBackoff({ limit: config.api.authFailureLimit, windowMs: config.api.authFailureWindowMs });
-  const git = createGitService({ state, paths, builds, authBackoff });
+  const git = createGitService({ state, paths, builds, authBackoff, limits: config.limits });
   await git.start();
 
   // Automatic certificates: HTTP-01 challenges go to the router through run/acme-challenges.json.

@@ -44,13 +44,17 @@ const accessRemove: Command = {
   },
 };
 
+const USER_FLAG = { short: 'u', desc: "another user's (admins)", value: 'EMAIL' };
+
 const tokens: Command = {
   name: 'tokens',
-  summary: 'list your API tokens (secrets are never shown again)',
-  usage: 'tokens [--json]',
+  summary: "list your API tokens, or another user's with --user (admins); secrets are never shown again",
+  usage: 'tokens [--user EMAIL] [--json]',
   json: true,
+  flags: { user: USER_FLAG },
   async run(ctx) {
-    const list = await ctx.api().request<Row[]>('GET', '/tokens');
+    const other = typeof ctx.flags.user === 'string' ? ctx.flags.user : undefined;
+    const list = await ctx.api().request<Row[]>('GET', other ? `/users/${encodeURIComponent(other)}/tokens` : '/tokens');
     if (ctx.out.json) return ctx.out.printJson(list);
     ctx.out.table(
       list.map((t) => ({ ...t, prefix: `${t.prefix}…`, state: t.revokedAt ? 'revoked' : t.current ? 'active (this one)' : 'active' })),
@@ -75,12 +79,20 @@ const tokensCreate: Command = {
 
 const tokensRevoke: Command = {
   name: 'tokens:revoke',
-  summary: 'revoke an API token (takes effect at once, for the API and git)',
-  usage: 'tokens:revoke ID',
+  summary: "revoke an API token (at once, for the API, git and open log streams); admins: another user's with --user, all of them with --all",
+  usage: 'tokens:revoke ID | tokens:revoke --user EMAIL (ID | --all)',
+  flags: { user: USER_FLAG, all: { boolean: true, desc: "every token of the --user" } },
   async run(ctx) {
+    const other = typeof ctx.flags.user === 'string' ? ctx.flags.user : undefined;
+    if (ctx.flags.all) {
+      if (!other) throw usageError('--all needs --user EMAIL', this.usage);
+      const r = await ctx.api().request<{ revoked: number[] }>('DELETE', `/users/${encodeURIComponent(other)}/tokens`);
+      ctx.out.log(`Revoked ${r.revoked.length} token${r.revoked.length === 1 ? '' : 's'} of ${other}.`);
+      return;
+    }
     if (!ctx.args[0] || !/^\d+$/.test(ctx.args[0])) throw usageError('which token id? (see slipway tokens)', this.usage);
-    await ctx.api().request('DELETE', `/tokens/${ctx.args[0]}`);
-    ctx.out.log(`Token ${ctx.args[0]} revoked.`);
+    await ctx.api().request('DELETE', other ? `/users/${encodeURIComponent(other)}/tokens/${ctx.args[0]}` : `/tokens/${ctx.args[0]}`);
+    ctx.out.log(`Token ${ctx.args[0]}${other ? ` of ${other}` : ''} revoked.`);
   },
 };
 
@@ -92,7 +104,7 @@ const users: Command = {
   async run(ctx) {
     const list = await ctx.api().request<Row[]>('GET', '/users');
     if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(list.map((u) => ({ ...u, admin: u.admin ? 'yes' : '' })), [['email', 'Email'], ['admin', 'Admin'], ['createdAt', 'Created']]);
+    ctx.out.table(list.map((u) => ({ ...u, admin: u.admin ? 'yes' : '', state: u.disabled ? 'disabled' : 'active' })), [['email', 'Email'], ['admin', 'Admin'], ['state', 'State'], ['createdAt', 'Created']]);
   },
 };
 

@@ -12,15 +12,19 @@ const config: Command = {
   flags: { shell: { boolean: true, desc: 'print KEY=VALUE lines (quoted for a shell)' } },
   async run(ctx) {
     const name = await ctx.app();
-    const vars = await ctx.api().request<Record<string, string>>('GET', `/apps/${name}/config`);
+    const vars = await ctx.api().request<Record<string, string | null>>('GET', `/apps/${name}/config`);
     if (ctx.out.json) return ctx.out.printJson(vars);
+    // Viewers get the keys with null values: say so instead of printing empty values.
+    const hidden = Object.values(vars).some((v) => v === null);
     if (ctx.flags.shell) {
-      for (const [k, v] of Object.entries(vars)) ctx.out.log(`${k}='${v.replace(/'/g, `'\\''`)}'`);
+      if (hidden) throw new CliError(`the values of ${name}'s config vars are hidden from viewers`, { hint: 'ask the app owner for collaborator access' });
+      for (const [k, v] of Object.entries(vars)) ctx.out.log(`${k}='${String(v).replace(/'/g, `'\\''`)}'`);
       return;
     }
     ctx.out.log(ctx.out.bold(`=== ${name} Config Vars`));
     const width = Math.max(0, ...Object.keys(vars).map((k) => k.length + 1));
-    for (const [k, v] of Object.entries(vars)) ctx.out.log(`${ctx.out.green((k + ':').padEnd(width))} ${v}`);
+    for (const [k, v] of Object.entries(vars)) ctx.out.log(`${ctx.out.green((k + ':').padEnd(width))} ${v ?? '(hidden)'}`);
+    if (hidden) ctx.out.err('Values are hidden: you are a viewer of this app.');
   },
 };
 
@@ -33,8 +37,9 @@ const get: Command = {
   async run(ctx) {
     const key = ctx.args[0];
     if (!key) throw usageError('which config var?', this.usage);
-    const vars = await ctx.api().request<Record<string, string>>('GET', `/apps/${await ctx.app()}/config`);
+    const vars = await ctx.api().request<Record<string, string | null>>('GET', `/apps/${await ctx.app()}/config`);
     if (ctx.out.json) return ctx.out.printJson({ [key]: vars[key] ?? null });
+    if (vars[key] === null) throw new CliError(`the value of ${key} is hidden from viewers`, { hint: 'ask the app owner for collaborator access' });
     if (vars[key] !== undefined) ctx.out.log(vars[key]);
   },
 };

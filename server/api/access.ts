@@ -3,6 +3,7 @@ import { SlipwayError } from '../../common/errors';
 import { requireAdmin } from '../auth/permissions';
 import type { AppRole } from '../state/repos/collaborators';
 import { appFor, auth, body, intParam, record, type ApiDeps } from './context';
+import { userJson } from './users';
 
 const tokenJson = (t: { id: number; description: string; prefix: string; createdAt: string; lastUsedAt: string | null; revokedAt: string | null }, currentId?: number) => ({
   id: t.id,
@@ -50,7 +51,7 @@ export function createAccessRoutes(deps: ApiDeps): Router {
   // Users (admins only). Creating a user returns their first token once.
   r.get('/users', (_req, res) => {
     requireAdmin(auth(res).user, 'list users');
-    res.json(state.users.list().map((u) => ({ email: u.email, admin: u.isAdmin, createdAt: u.createdAt })));
+    res.json(state.users.list().map(userJson));
   });
   r.post('/users', (req, res) => {
     requireAdmin(auth(res).user, 'create users');

@@ -6,6 +6,7 @@ import { SlipwayError } from '../../common/errors';
 import { assertNewAppName } from '../../common/names';
 import type { AppRow } from '../state/repos/apps';
 import type { UserRow } from '../state/repos/users';
+import { limitError, limitsOf } from '../auth/limits';
 import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
 
 const ADJECTIVES = ['calm', 'brave', 'quiet', 'lucky', 'rapid', 'gentle', 'bright', 'silent', 'frozen', 'golden', 'hidden', 'polar', 'rusty', 'sunny', 'misty', 'bold'];
@@ -63,6 +64,9 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     if (!name) {
       for (let i = 0; i < 20 && (!name || state.apps.get(name)); i++) name = randomAppName();
     }
+    const maxApps = limitsOf(state, deps.config, user.id).apps;
+    const owned = state.apps.countOwnedBy(user.id);
+    if (owned >= maxApps) throw limitError('apps', user.email, owned, maxApps);
     const stack = b.stack ?? deps.config.stack;
     if (!/^[a-z0-9-]{1,40}$/.test(stack)) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(stack)} is not a stack name`, { hint: 'see slipway stacks' });
     const app = state.apps.create({ name: name!, ownerId: user.id, stack });
@@ -72,6 +76,8 @@ export function createAppsRoutes(deps: ApiDeps): Router {
       state.apps.delete(app.id);
       throw err;
     }
+    // A new app never sees an earlier app's log lines, even ones written after that app's destroy.
+    deps.logs.forget(app.name);
     record(deps, res, { app, action: 'app.create', message: `App ${app.name} created` });
     // The router learns the new host at once (it answers 503 until the first release serves).
     if (deps.publishRoutes) await deps.publishRoutes();

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { assertConfigKey } from '../../common/names';
+import { effectiveRole } from '../auth/permissions';
 import { appFor, auth, record, type ApiDeps } from './context';
 
 /**
@@ -31,7 +32,14 @@ export function createConfigRoutes(deps: ApiDeps): Router {
 
   r.get('/apps/:app/config', (req, res) => {
     const app = appFor(deps, req, res, 'read');
-    res.json(deps.state.configVars.all(app.id));
+    const vars = deps.state.configVars.all(app.id);
+    // Viewers see which keys are set, never their values (null, and a header saying why).
+    if (effectiveRole(deps.state, auth(res).user, app) === 'viewer') {
+      res.setHeader('X-Slipway-Values', 'hidden');
+      res.json(Object.fromEntries(Object.keys(vars).map((k) => [k, null])));
+      return;
+    }
+    res.json(vars);
   });
 
   // PATCH { KEY: "value", OTHER: null }: sets and unsets in one transaction (null unsets).

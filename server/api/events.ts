@@ -11,7 +11,7 @@ export function createEventsRoutes(deps: ApiDeps): Router {
     const limit = intParam(q.limit, 'limit', 1, 1000) ?? 100;
     if (q.app) {
       const app = requireAppRole(deps.state, user, q.app, 'read');
-      res.json(deps.state.events.list({ appName: app.name, limit }));
+      res.json(deps.state.events.list({ appId: app.id, limit }));
       return;
     }
     requireAdmin(user, 'read the events of every app (pass -a APP for one app)');
@@ -20,7 +20,7 @@ export function createEventsRoutes(deps: ApiDeps): Router {
   r.get('/apps/:app/events', (req, res) => {
     const app = requireAppRole(deps.state, auth(res).user, String(req.params.app), 'read');
     const limit = intParam((req.query as Record<string, string>).limit, 'limit', 1, 1000) ?? 100;
-    res.json(deps.state.events.list({ appName: app.name, limit }));
+    res.json(deps.state.events.list({ appId: app.id, limit }));
   });
   return r;
 }

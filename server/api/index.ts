@@ -4,6 +4,7 @@ import { authenticateToken } from '../auth/permissions';
 import type { ApiDeps } from './context';
 import { createSessionRegistry } from './sessions';
 import { createAccessRoutes } from './access';
+import { createUsersRoutes } from './users';
 import { createAppsRoutes } from './apps';
 import { createConfigRoutes } from './config';
 import { createEventsRoutes } from './events';
@@ -63,6 +64,7 @@ export function createApiRouter(input: ApiDeps): Router {
     next();
   });
   api.use(createAccessRoutes(deps));
+  api.use(createUsersRoutes(deps));
   api.use(createAppsRoutes(deps));
   api.use(createConfigRoutes(deps));
   api.use(createEventsRoutes(deps));

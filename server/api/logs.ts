@@ -60,7 +60,8 @@ export function createLogsRoutes(deps: ApiDeps): Router {
       if (server && server.listening === false) return res.end();
       if (++ticks % (HEARTBEAT_MS / 1000) !== 0) return;
       const still = deps.state.users.getToken((res.locals.auth as { tokenId: number }).tokenId);
-      if (!still || still.revokedAt || !deps.state.users.getById(user.id)) return res.end();
+      const owner = deps.state.users.getById(user.id);
+      if (!still || still.revokedAt || !owner || owner.disabledAt) return res.end();
       if (!json) return; // text clients get no heartbeat noise; the socket's close ends the session
       res.write(JSON.stringify({ heartbeat: new Date().toISOString() }) + '\n');
     }, 1000);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { assertConfigKey, assertProcessType } from '../../common/names';
 import { SIZES } from '../runtime/sizes';
+import { checkFormation, oneOffLimits } from '../auth/limits';
 import { appFor, body, record, unavailable, type ApiDeps } from './context';
 
 /** Formation (ps, ps:scale, ps:type), dynos (ps, ps:restart) and detached one-off dynos (run:detached). */
@@ -47,6 +48,7 @@ export function createPsRoutes(deps: ApiDeps): Router {
       }
       if (u.quantity === undefined && u.size === undefined) throw new SlipwayError('INVALID_INPUT', `give a quantity or a size for ${type}`);
     }
+    checkFormation(deps.state, deps.config, app, quantities);
     const rt = runtime();
     for (const [type, size] of Object.entries(sizes)) await rt.setSize(app.name, type, size);
     if (Object.keys(quantities).length) await rt.scale(app.name, quantities);
@@ -79,7 +81,7 @@ export function createPsRoutes(deps: ApiDeps): Router {
     const app = appFor(deps, req, res, 'run');
     const b = body<{ command: string; size: string; env: Record<string, string> }>(req, { command: 'string', size: 'string', env: 'object' }, ['command']);
     const env = b.env ? assertEnv(b.env) : undefined;
-    const dyno = await runtime().runDetached({ appName: app.name, command: b.command!, size: b.size, env });
+    const dyno = await runtime().runDetached({ appName: app.name, command: b.command!, size: b.size, env, limits: oneOffLimits(deps.state, deps.config, app) });
     record(deps, res, { app, action: 'dyno.run', message: `Starting process with command \`${b.command!.slice(0, 200)}\` (${dyno.dyno})` });
     res.status(201).json({ name: dyno.dyno, containerId: dyno.containerId, command: b.command });
   });

@@ -11,7 +11,7 @@ function releaseJson(deps: ApiDeps, app: AppRow, r: ReleaseRow) {
     description: r.description,
     status: r.status,
     current: app.currentReleaseId === r.id,
-    user: r.userId ? (deps.state.users.getById(r.userId)?.email ?? null) : null,
+    user: r.userId ? (deps.state.users.emailOf(r.userId) ?? null) : null,
     buildId: r.buildId,
     imageDigest: r.imageDigest,
     processTypes: r.processTypes,

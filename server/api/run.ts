@@ -4,6 +4,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { httpStatusFor, isSlipwayError, SlipwayError } from '../../common/errors';
 import { authenticateToken, requireAppRole } from '../auth/permissions';
 import { assertEnv } from './ps';
+import { oneOffLimits } from '../auth/limits';
 import { recordAs, unavailable, type ApiDeps } from './context';
 import { bearerToken } from './index';
 
@@ -99,7 +100,7 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
         });
       recordAs(deps, a.user.email, { app, action: 'dyno.run', message: `Starting process with command \`${o.command.slice(0, 200)}\`` });
       runtime
-        .runOneOff({ appName: app.name, command: o.command, tty: o.tty, stdin, stdout: out(FRAME.stdout), stderr: out(FRAME.stderr), rows: o.rows, cols: o.cols, size: o.size, env: o.env })
+        .runOneOff({ appName: app.name, command: o.command, tty: o.tty, stdin, stdout: out(FRAME.stdout), stderr: out(FRAME.stderr), rows: o.rows, cols: o.cols, size: o.size, env: o.env, limits: oneOffLimits(deps.state, deps.config, app) })
         .then(
           (r) => {
             if (!socket.destroyed) socket.end(frame(FRAME.exit, String(r.exitCode)));

@@ -14,7 +14,8 @@ export type AppAction = 'read' | 'deploy' | 'config' | 'scale' | 'run' | 'logs' 
 export const ROLE_ACTIONS: Record<AppRole, readonly AppAction[]> = {
   owner: ['read', 'deploy', 'config', 'scale', 'run', 'logs', 'destroy', 'access'],
   collaborator: ['read', 'deploy', 'config', 'scale', 'run', 'logs'],
-  viewer: ['read'],
+  // Viewers read the app and its logs; config values are hidden from them (keys only).
+  viewer: ['read', 'logs'],
 };
 
 /** The user a bearer/basic secret belongs to, or undefined (unknown or revoked: checked on every call, so revocation is immediate). */
@@ -45,7 +46,7 @@ export function requireAppRole(state: State, user: UserRow, appName: string, act
   }
   const role = effectiveRole(state, user, app);
   if (!roleAllows(role, action)) {
-    const needs = action === 'read' ? 'viewer' : ROLE_ACTIONS.collaborator.includes(action) ? 'collaborator' : 'owner';
+    const needs = action === 'read' || action === 'logs' ? 'viewer' : ROLE_ACTIONS.collaborator.includes(action) ? 'collaborator' : 'owner';
     throw new SlipwayError(
       'FORBIDDEN',
       role ? `${user.email} is a ${role} of "${name}" and may not ${action} it` : `${user.email} has no access to app "${name}"`,

@@ -1,9 +1,10 @@
 import { SlipwayError } from '../../common/errors';
 
 /**
- * The build queue. Two rules: one build per app at a time (a second push to the same app waits
- * for the first, in arrival order), and at most `concurrency` builds on the machine at once
- * (builds of different apps run side by side up to that number). A waiting build gives up after
+ * The build queue. Three rules: one build per app at a time (a second push to the same app waits
+ * for the first, in arrival order), at most `owner.limit` builds of one user's apps at once (the
+ * `builds` limit: one user never takes every slot), and at most `concurrency` builds on the
+ * machine at once (builds of different apps run side by side up to that number). A waiting build gives up after
  * `maxWaitMs` or when its signal aborts (the pushing client went away).
  */
 export interface BuildQueueOptions {
@@ -16,6 +17,8 @@ export interface AcquireInput {
   /** The commit being built, shown to later pushes that wait for this one. */
   sha: string;
   signal?: AbortSignal;
+  /** The app's owner and their `builds` limit; `waiting` is the line shown while at the limit. */
+  owner?: { key: string; limit: number; waiting: (running: number) => string };
   /** Called (at most once per reason) when the build has to wait, with a line for the user. */
   onWait?: (message: string) => void;
 }
@@ -37,6 +40,8 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
   const apps = new Map<string, { sha: string; waiters: Array<Waiter & { sha: string }> }>();
   let running = 0;
   const slotWaiters: Waiter[] = [];
+  /** owner key → builds of that owner's apps holding a slot, plus those waiting for their turn (FIFO). */
+  const owners = new Map<string, { running: number; waiters: Waiter[] }>();
 
   const short = (sha: string) => sha.slice(0, 7);
 
@@ -89,6 +94,15 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
     }
   }
 
+  function releaseOwner(key: string | undefined): void {
+    if (key === undefined) return;
+    const o = owners.get(key);
+    if (!o) return;
+    const next = o.waiters.shift();
+    if (next) next.grant();
+    else if (--o.running <= 0) owners.delete(key);
+  }
+
   function releaseSlot(): void {
     const next = slotWaiters.shift();
     if (next) next.grant();
@@ -111,7 +125,24 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
         await wait(entry.waiters, (grant) => ({ grant, sha: input.sha }), deadline, input, `the build of ${short(ahead)} to finish`);
       }
 
-      // Holding the app now; next, a machine-wide slot.
+      // Holding the app now; next, one of the owner's slots, then a machine-wide slot.
+      const ownerKey = input.owner?.key;
+      try {
+        if (input.owner) {
+          const o = owners.get(input.owner.key) ?? { running: 0, waiters: [] };
+          owners.set(input.owner.key, o);
+          if (o.running < Math.max(1, input.owner.limit)) {
+            o.running++;
+          } else {
+            input.onWait?.(input.owner.waiting(o.running));
+            // Granted by releaseOwner without changing `running`.
+            await wait(o.waiters, (grant) => ({ grant }), deadline, input, 'a build slot of the app\'s owner');
+          }
+        }
+      } catch (err) {
+        releaseApp(input.appName);
+        throw err;
+      }
       try {
         if (running < opts.concurrency) {
           running++;
@@ -121,6 +152,7 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
           await wait(slotWaiters, (grant) => ({ grant }), deadline, input, 'a free build slot');
         }
       } catch (err) {
+        releaseOwner(ownerKey);
         releaseApp(input.appName);
         throw err;
       }
@@ -130,12 +162,14 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
         if (released) return;
         released = true;
         releaseSlot();
+        releaseOwner(ownerKey);
         releaseApp(input.appName);
       };
     },
     stats() {
       let waiting = slotWaiters.length;
       for (const e of apps.values()) waiting += e.waiters.length;
+      for (const o of owners.values()) waiting += o.waiters.length;
       return { running, waiting, apps: [...apps.keys()] };
     },
   };

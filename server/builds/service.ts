@@ -15,12 +15,13 @@ import type { State } from '../state';
 import type { BuildRow } from '../state/repos/builds';
 import { createBuildLog, type BuildLog } from './build-log';
 import type { BuildQueue } from './queue';
+import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
 import type { BuildFn, ReleaseFn } from './types';
 
 export interface BuildServiceDeps {
   state: State;
   paths: HomePaths;
-  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'> & Partial<Pick<SlipwayConfig, 'buildpackFetchAllow'>>;
+  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'> & Partial<Pick<SlipwayConfig, 'buildpackFetchAllow' | 'limits'>>;
   store: ImageStore;
   docker: Docker;
   queue: BuildQueue;
@@ -85,6 +86,7 @@ export function createBuildService(deps: BuildServiceDeps) {
   async function run(input: RunBuildInput): Promise<BuildOutcome> {
     const appName = assertAppName(input.appName);
     const app = state.apps.require(appName);
+    const config = deps.config;
     const id = randomUUID();
     const dir = path.join(paths.builds, id);
     const sourceDir = path.join(dir, 'source');
@@ -123,7 +125,7 @@ export function createBuildService(deps: BuildServiceDeps) {
       // Unpack while waiting for our turn: the upload is done by the time the build may start.
       const unpacked = extractTar(input.source, sourceDir);
       unpacked.catch(() => undefined); // awaited below; never an unhandled rejection while queued
-      releaseSlot = await deps.queue.acquire({ appName, sha: input.sourceVersion, signal: abort.signal, onWait: (m) => out(`-----> ${m[0].toUpperCase()}${m.slice(1)}`) });
+      releaseSlot = await deps.queue.acquire({ appName, sha: input.sourceVersion, signal: abort.signal, owner: config.limits ? buildOwner(state, { limits: config.limits }, app) : undefined, onWait: (m) => out(`-----> ${m[0].toUpperCase()}${m.slice(1)}`) });
       await unpacked;
       if (abort.signal.aborted) throw abort.signal.reason;
 
@@ -326,4 +328,18 @@ async function extractTar(source: Readable, dir: string): Promise<void> {
   if (process.getuid?.() === 0) {
     await new Promise<void>((resolve, reject) => execFile('chown', ['-R', '1000:1000', '--', dir], (err) => (err ? reject(err) : resolve())));
   }
+}
+
+/** The app owner's build slots for the queue: builds of one user's apps beyond the limit wait. */
+function buildOwner(state: State, config: Pick<SlipwayConfig, 'limits'>, app: { name: string; ownerId: number }) {
+  const owner = ownerOfApp(state, app.ownerId);
+  const limit = limitsOf(state, config, owner.id).builds;
+  return {
+    key: String(owner.id),
+    limit,
+    waiting: (running: number) => {
+      const m = limitMessage('builds', owner.email, running, limit, ` (owner of ${app.name})`);
+      return `waiting for a build slot: ${m.message}; ${m.hint}`;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Git, type PushData, type TagData } from 'node-git-server';
 import type { HomePaths } from '../../common/config';
@@ -7,8 +7,10 @@ import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { isValidAppName } from '../../common/names';
 import { authenticateToken, requireAppRole } from '../auth/permissions';
 import type { AuthBackoff } from '../auth/backoff';
+import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
+import type { Limits } from '../../common/limits';
 import type { State } from '../state';
-import { appRepositoryExists } from './repos';
+import { appRepoPath, appRepositoryExists } from './repos';
 
 /**
  * The git endpoint: smart HTTP at /APP.git on the API's port, served by node-git-server behind our
@@ -37,6 +39,11 @@ export const GIT_PATH_RE = /^\/[^?#]*\.git(\/|$|\?)/i;
 
 const SUFFIX_RE = /^\/([^/]+)\.git(\/info\/refs|\/git-upload-pack|\/git-receive-pack)$/;
 
+/** node-git-server's Service.log: queues a progress line git prints as "remote: ..." (not in its types). */
+function sideband(action: PushData | TagData, line: string): void {
+  (action as unknown as { log(msg: string): void }).log(line);
+}
+
 export function isGitRequest(url: string | undefined): boolean {
   return GIT_PATH_RE.test(url ?? '');
 }
@@ -45,6 +52,8 @@ export interface GitEndpointDeps {
   state: State;
   paths: Pick<HomePaths, 'repos'>;
   sessions: PushSessions;
+  /** Platform default limits (the push-mb limit of the app's owner bounds each push). */
+  limits?: Limits;
   log?: (line: string) => void;
   /** Back-off on failed authentication, shared with the API (server/auth/backoff.ts). */
   authBackoff?: AuthBackoff;
@@ -67,6 +76,8 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
   };
   const git = new Git(strictDir, { autoCreate: false });
   const users = new WeakMap<IncomingMessage, { appName: string; user: { id: number; email: string } }>();
+  /** Pushes over their owner's push-mb limit: the line git shows the user ("remote: ..."). */
+  const oversize = new WeakMap<IncomingMessage, { line?: string; action?: PushData | TagData }>();
 
   git.on('info', (dup) => {
     dup.on('error', (err: Error) => log(`info: ${err.message}`));
@@ -82,6 +93,11 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
     if (wired.has(action)) return;
     wired.add(action);
     action.on('error', (err: Error) => log(`push: ${err.message}`));
+    const over = oversize.get(action.req);
+    if (over) {
+      over.action = action;
+      if (over.line) sideband(action, over.line);
+    }
     const who = users.get(action.req);
     if (!who) {
       action.accept();
@@ -145,6 +161,23 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
     return i >= 0 ? decoded.slice(i + 1) : undefined;
   }
 
+  /** Sets the repository's receive.maxInputSize to the owner's push-mb limit (current at every push). */
+  function limitPush(req: IncomingMessage, appName: string): { bytes: number; line: string } | undefined {
+    const app = deps.state.apps.get(appName);
+    if (!app || !deps.limits) return undefined;
+    const owner = ownerOfApp(deps.state, app.ownerId);
+    const mb = limitsOf(deps.state, { limits: deps.limits }, owner.id)['push-mb'];
+    const bytes = mb * 1024 * 1024;
+    try {
+      execFileSync('git', ['--git-dir', appRepoPath(deps.paths, appName), 'config', 'receive.maxInputSize', String(Math.max(bytes, 1))], { stdio: 'ignore', timeout: 10_000 });
+    } catch (err) {
+      log(`cannot set receive.maxInputSize of ${appName}: ${(err as Error).message}`);
+    }
+    const m = limitMessage('push-mb', owner.email, `may push at most ${mb} MiB at once, and this push is larger`, mb, ` (owner of ${appName})`);
+    oversize.set(req, {});
+    return { bytes, line: `${m.message}; ${m.hint}` };
+  }
+
   return {
     handle(req: IncomingMessage, res: ServerResponse): void {
       res.on('error', (err) => log(`response: ${err.message}`));
@@ -186,7 +219,22 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
       users.set(req, { appName: target.appName, user: { id: auth.user.id, email: auth.user.email } });
       // node-git-server sees only a URL we built from the validated name.
       req.url = `/${target.appName}.git${target.suffix}${target.suffix === '/info/refs' ? `?service=git-${target.type === 'push' ? 'receive' : 'upload'}-pack` : ''}`;
+      const pushLimit = target.type === 'push' && target.suffix === '/git-receive-pack' ? limitPush(req, target.appName) : undefined;
       git.handle(req, res);
+      // Observed after node-git-server piped the request into receive-pack (a listener added
+      // earlier would start the flow before that pipe exists). git itself enforces the size
+      // (receive.maxInputSize); this only adds the line that names the limit and who raises it.
+      if (pushLimit) {
+        let seen = 0;
+        req.on('data', (chunk: Buffer) => {
+          seen += chunk.length;
+          const over = oversize.get(req);
+          if (seen > pushLimit.bytes && over && !over.line) {
+            over.line = pushLimit.line;
+            if (over.action) sideband(over.action, pushLimit.line);
+          }
+        });
+      }
     },
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import type { HomePaths } from '../../common/config';
+import type { Limits } from '../../common/limits';
 import type { State } from '../state';
 import type { BuildService } from '../builds/service';
 import type { AuthBackoff } from '../auth/backoff';
@@ -17,6 +18,8 @@ export interface GitServiceDeps {
   paths: HomePaths;
   builds: BuildService;
   authBackoff?: AuthBackoff;
+  /** Platform default limits (push-mb); per-user overrides come from the state. */
+  limits?: Limits;
 }
 
 /**
@@ -28,7 +31,7 @@ export interface GitServiceDeps {
 export function createGitService(deps: GitServiceDeps) {
   const sessions: PushSessions = new Map();
   const secret = randomBytes(32).toString('base64url');
-  const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions, authBackoff: deps.authBackoff });
+  const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions, authBackoff: deps.authBackoff, limits: deps.limits });
   const hooks = createHookServer({ state: deps.state, builds: deps.builds, sessions, secret });
   const socketPath = path.join(deps.paths.run, 'git-hook.sock');
 

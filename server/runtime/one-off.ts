@@ -19,6 +19,8 @@ export interface OneOffOptions {
   size?: string;
   /** Extra environment for this run only (e.g. `run -e`). */
   env?: Record<string, string>;
+  /** The owner's one-off limits: how many may run at once per app, and for how long. */
+  limits?: { concurrent: number; maxSeconds: number; refuse: (running: number) => Error; stopped: (seconds: number) => string };
 }
 
 export interface AttachedOptions extends OneOffOptions {
@@ -66,6 +68,40 @@ async function createOneOff(ctx: Ctx, appName: string, release: ReleaseRow, dyno
 
 const runName = () => `run.${randomInt(1000, 10000)}`;
 
+/** One-offs being created (not yet tracked), per runtime and app: the concurrency check counts them. */
+const starting = new WeakMap<Ctx, Map<string, number>>();
+
+/** Takes a one-off place for the app or throws the limit's error; returns the function that gives it back. */
+function reserve(ctx: Ctx, app: string, o: OneOffOptions): () => void {
+  if (!o.limits) return () => {};
+  let m = starting.get(ctx);
+  if (!m) starting.set(ctx, (m = new Map()));
+  const running = (ctx.oneOffs.get(app)?.size ?? 0) + (m.get(app) ?? 0);
+  if (running >= o.limits.concurrent) throw o.limits.refuse(running);
+  m.set(app, (m.get(app) ?? 0) + 1);
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    const n = (m.get(app) ?? 1) - 1;
+    if (n <= 0) m.delete(app);
+    else m.set(app, n);
+  };
+}
+
+/** Stops the one-off when it outlives the owner's one-off-seconds limit (the reason goes to its logs). */
+function deadline(ctx: Ctx, app: string, dyno: string, id: string, o: OneOffOptions, say?: (line: string) => void): () => void {
+  if (!o.limits) return () => {};
+  const seconds = o.limits.maxSeconds;
+  const timer = setTimeout(() => {
+    const line = o.limits!.stopped(seconds);
+    ctx.platformLog(app, dyno, line);
+    say?.(line);
+    void ctx.driver.stop(id, 2000).catch(() => {});
+  }, seconds * 1000);
+  return () => clearTimeout(timer);
+}
+
 function track(ctx: Ctx, app: string, id: string, dyno: string, release: ReleaseRow, o: OneOffOptions): () => void {
   let m = ctx.oneOffs.get(app);
   if (!m) ctx.oneOffs.set(app, (m = new Map()));
@@ -81,9 +117,16 @@ function track(ctx: Ctx, app: string, id: string, dyno: string, release: Release
 export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCode: number; dyno: string }> {
   const release = releaseFor(ctx, o.appName);
   const dyno = runName();
-  const id = await createOneOff(ctx, o.appName, release, dyno, { ...o, stdin: !!o.stdin });
+  const unreserve = reserve(ctx, o.appName, o);
+  let id: string;
+  try {
+    id = await createOneOff(ctx, o.appName, release, dyno, { ...o, stdin: !!o.stdin });
+  } finally {
+    unreserve();
+  }
   const untrack = track(ctx, o.appName, id, dyno, release, o);
   ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (attached)`);
+  const undeadline = deadline(ctx, o.appName, dyno, id, o, (line) => o.stderr.write(`\n${line}\n`));
   try {
     const exitCode = await ctx.driver.runAttached(
       id,
@@ -93,6 +136,7 @@ export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCod
     ctx.platformLog(o.appName, dyno, `Process exited with status ${exitCode}`);
     return { exitCode, dyno };
   } finally {
+    undeadline();
     await ctx.driver.remove(id);
     untrack();
   }
@@ -102,10 +146,17 @@ export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCod
 export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: string; containerId: string }> {
   const release = releaseFor(ctx, o.appName);
   const dyno = runName();
-  const id = await createOneOff(ctx, o.appName, release, dyno, o);
+  const unreserve = reserve(ctx, o.appName, o);
+  let id: string;
+  try {
+    id = await createOneOff(ctx, o.appName, release, dyno, o);
+  } finally {
+    unreserve();
+  }
   const untrack = track(ctx, o.appName, id, dyno, release, o);
   ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (detached)`);
   await ctx.driver.start(id);
+  const undeadline = deadline(ctx, o.appName, dyno, id, o);
   const stopLogs = ctx.driver.followLogs(id, 0, (line) => ctx.deps.logs.write(o.appName, { source: 'app', dyno, line }));
   void ctx.driver
     .wait(id)
@@ -113,6 +164,7 @@ export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: s
     .catch(() => {})
     .finally(async () => {
       await new Promise((r) => setTimeout(r, 500)); // let the last lines arrive
+      undeadline();
       stopLogs();
       await ctx.driver.remove(id).catch(() => {});
       untrack();

@@ -9,6 +9,7 @@ import { createConfigVarsRepo } from './repos/config-vars';
 import { createDomainsRepo } from './repos/domains';
 import { createEventsRepo } from './repos/events';
 import { createFormationRepo } from './repos/formation';
+import { createLimitsRepo } from './repos/limits';
 import { createReleasesRepo } from './repos/releases';
 import { createUsersRepo } from './repos/users';
 
@@ -30,6 +31,7 @@ export interface State {
   domains: ReturnType<typeof createDomainsRepo>;
   certificates: ReturnType<typeof createCertificatesRepo>;
   acme: ReturnType<typeof createAcmeRepo>;
+  limits: ReturnType<typeof createLimitsRepo>;
 }
 
 export function openState(opts: { dbFile: string; keyFile: string }): State {
@@ -49,5 +51,6 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     domains: createDomainsRepo(db),
     certificates: createCertificatesRepo(db, sealer),
     acme: createAcmeRepo(db, sealer),
+    limits: createLimitsRepo(db),
   };
 }

@@ -205,4 +205,24 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 70,
+    name: 'accounts: per-user limits, disabled and deleted users, events by app id',
+    // Events were found by app name, so a new app reusing a destroyed app's name saw the old
+    // app's trail. They are found by app id now; events recorded before that get their app's id
+    // back when an app of that name existed at the time (the current one, created before them).
+    sql: `
+      CREATE TABLE limits (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        key     TEXT NOT NULL,
+        value   INTEGER NOT NULL CHECK (value >= 0),
+        PRIMARY KEY (user_id, key)
+      );
+      ALTER TABLE users ADD COLUMN disabled_at TEXT;
+      ALTER TABLE users ADD COLUMN deleted_at TEXT;
+      UPDATE events SET app_id = (SELECT a.id FROM apps a WHERE a.name = events.app_name AND a.created_at <= events.created_at)
+        WHERE app_id IS NULL AND app_name IS NOT NULL AND action <> 'app.destroy';
+      CREATE INDEX events_app_id ON events(app_id, id);
+    `,
+  },
 ];

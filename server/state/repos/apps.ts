@@ -91,6 +91,13 @@ export function createAppsRepo(db: Db) {
         db.prepare('SELECT a.* FROM apps a JOIN collaborators c ON c.app_id = a.id WHERE c.user_id = ? ORDER BY a.name').all(userId) as RawApp[]
       ).map(toApp);
     },
+    /** Apps a user owns (the apps limit counts these). */
+    countOwnedBy(userId: number): number {
+      return (db.prepare('SELECT count(*) AS n FROM apps WHERE owner_id = ?').get(userId) as { n: number }).n;
+    },
+    listOwnedBy(userId: number): string[] {
+      return (db.prepare('SELECT name FROM apps WHERE owner_id = ? ORDER BY name').all(userId) as Array<{ name: string }>).map((r) => r.name);
+    },
     setMaintenance(id: number, on: boolean): void {
       db.prepare('UPDATE apps SET maintenance = ? WHERE id = ?').run(on ? 1 : 0, id);
     },

@@ -19,12 +19,16 @@ export function createEventsRepo(db: Db) {
         .run(e.appId ?? null, e.appName ?? null, e.actor, e.action, e.message, JSON.stringify(e.data ?? {}));
       return this.list({ afterId: Number(info.lastInsertRowid) - 1, limit: 1 })[0];
     },
-    list(opts: { appName?: string; afterId?: number; limit?: number } = {}): EventRow[] {
+    /**
+     * Events, newest last. One app's are found by its id (appId), never by name: a new app that
+     * reuses a destroyed app's name sees nothing of the old one.
+     */
+    list(opts: { appId?: number; afterId?: number; limit?: number } = {}): EventRow[] {
       const rows = db
         .prepare(
-          `SELECT * FROM events WHERE (? IS NULL OR app_name = ?) AND id > ? ORDER BY id ${opts.afterId !== undefined ? 'ASC' : 'DESC'} LIMIT ?`,
+          `SELECT * FROM events WHERE (? IS NULL OR app_id = ?) AND id > ? ORDER BY id ${opts.afterId !== undefined ? 'ASC' : 'DESC'} LIMIT ?`,
         )
-        .all(opts.appName ?? null, opts.appName ?? null, opts.afterId ?? 0, opts.limit ?? 100) as Array<Record<string, unknown>>;
+        .all(opts.appId ?? null, opts.appId ?? null, opts.afterId ?? 0, opts.limit ?? 100) as Array<Record<string, unknown>>;
       const events = rows.map((r) => ({
         id: r.id as number,
         appName: (r.app_name as string) ?? null,
