@@ -85,6 +85,7 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
   });
   git.on('fetch', (action) => {
     action.on('error', (err: Error) => log(`fetch: ${err.message}`));
+    action.on('service', (ps: ChildProcess) => ps.stdin?.on('error', (err: Error) => log(`fetch: upload-pack input: ${err.message}`)));
     action.accept();
   });
   // node-git-server emits one event per pushed ref; only the first one wires the session.
@@ -98,6 +99,10 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
       over.action = action;
       if (over.line) sideband(action, over.line);
     }
+    // receive-pack may exit before it has read the whole request (a pack over
+    // receive.maxInputSize, a corrupt pack): the pipe into it then fails with EPIPE, which must
+    // not be an unhandled error that takes the server down.
+    action.on('service', (ps: ChildProcess) => ps.stdin?.on('error', (err: Error) => log(`push: receive-pack input: ${err.message}`)));
     const who = users.get(action.req);
     if (!who) {
       action.accept();

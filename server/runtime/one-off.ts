@@ -115,11 +115,13 @@ function track(ctx: Ctx, app: string, id: string, dyno: string, release: Release
 
 /** `slipway run`: attached; resolves with the command's exit code once the container is gone. */
 export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCode: number; dyno: string }> {
-  const release = releaseFor(ctx, o.appName);
-  const dyno = runName();
+  // The limit is checked first: a refused run should say so, whatever else is wrong.
   const unreserve = reserve(ctx, o.appName, o);
+  const dyno = runName();
+  let release: ReleaseRow;
   let id: string;
   try {
+    release = releaseFor(ctx, o.appName);
     id = await createOneOff(ctx, o.appName, release, dyno, { ...o, stdin: !!o.stdin });
   } finally {
     unreserve();
@@ -144,11 +146,13 @@ export async function runOneOff(ctx: Ctx, o: AttachedOptions): Promise<{ exitCod
 
 /** `run:detached`: returns at once; output goes to the app's logs as dyno run.NNNN. */
 export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: string; containerId: string }> {
-  const release = releaseFor(ctx, o.appName);
-  const dyno = runName();
+  // The limit is checked first: a refused run should say so, whatever else is wrong.
   const unreserve = reserve(ctx, o.appName, o);
+  const dyno = runName();
+  let release: ReleaseRow;
   let id: string;
   try {
+    release = releaseFor(ctx, o.appName);
     id = await createOneOff(ctx, o.appName, release, dyno, o);
   } finally {
     unreserve();
