@@ -88,3 +88,31 @@ test('a slot wait that times out gives the app back to the next push', async () 
   again(); // releasing twice is harmless
   assert.deepEqual(q.stats(), { running: 0, waiting: 0, apps: [] });
 });
+
+test("one user's apps take at most their builds limit of the machine's slots; other users' builds still start", async () => {
+  const q = createBuildQueue({ concurrency: 3, maxWaitMs: 5_000 });
+  const ana = { key: '1', limit: 1, waiting: (n: number) => `builds limit reached: user ana@example.com has ${n} of 1 builds` };
+  const a = await q.acquire({ appName: 'ana-a', sha: '1', owner: ana });
+  const messages: string[] = [];
+  let bStarted = false;
+  const b = q.acquire({ appName: 'ana-b', sha: '2', owner: ana, onWait: (m) => messages.push(m) }).then((r) => {
+    bStarted = true;
+    return r;
+  });
+  // Another user's build takes a free slot at once.
+  const c = await q.acquire({ appName: 'bo-c', sha: '3', owner: { key: '2', limit: 1, waiting: () => 'bo waits' } });
+  await tick();
+  assert.equal(bStarted, false);
+  assert.deepEqual(messages, ['builds limit reached: user ana@example.com has 1 of 1 builds']);
+  assert.equal(q.stats().running, 2);
+  // A waiting build that is cancelled gives its place back.
+  const ac = new AbortController();
+  const d = q.acquire({ appName: 'ana-d', sha: '4', owner: ana, signal: ac.signal });
+  ac.abort(new Error('client gone'));
+  await assert.rejects(d, /client gone/);
+  a();
+  (await b)();
+  c();
+  assert.equal(bStarted, true);
+  assert.deepEqual(q.stats(), { running: 0, waiting: 0, apps: [] });
+});

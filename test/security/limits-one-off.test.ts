@@ -1,0 +1,47 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { defaultLimits } from '../../common/limits';
+import { oneOffLimits } from '../../server/auth/limits';
+import { createRuntimeFixture, waitFor, type RuntimeFixture } from '../integration/runtime-fixture';
+
+/**
+ * The one-offs and one-off-seconds limits on real Docker containers (the runtime the API calls for
+ * `slipway run` and `run:detached`, with the limits the API computes from the app owner's row).
+ * The CLI-level refusal message is covered in limits.test.ts; running one-offs need a release,
+ * which this fixture makes without a build.
+ */
+let fx: RuntimeFixture;
+before(async () => {
+  fx = await createRuntimeFixture('sec-oneoff');
+  await fx.runtime.start();
+});
+after(async () => {
+  await fx?.cleanup();
+});
+
+test('one-offs beyond the owner limit are refused, and one that outlives one-off-seconds is stopped with the limit named', async () => {
+  const app = fx.createApp();
+  await fx.deploy(app);
+  const row = fx.state.apps.require(app);
+  fx.state.limits.set(row.ownerId, { 'one-offs': 1, 'one-off-seconds': 2 });
+  const limits = () => oneOffLimits(fx.state, { limits: defaultLimits(2) }, row);
+  const owner = fx.state.users.emailOf(row.ownerId)!;
+
+  const d = await fx.runtime.runDetached({ appName: app, command: 'echo started; sleep 60', limits: limits() });
+  await assert.rejects(fx.runtime.runDetached({ appName: app, command: 'true', limits: limits() }), (err: Error) => {
+    assert.match(err.message, new RegExp(`one-offs limit reached: user ${owner.replace(/\./g, '\\.')} \\(owner of ${app}\\) has 1 of 1 one-offs`));
+    return true;
+  });
+  await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && /^Stopped: one-off-seconds limit reached: .* is limited to 2 seconds; an admin can raise it with: slipway limits:set .* one-off-seconds=4$/.test(l.line)), 15_000, 'the detached one-off stopped');
+  await waitFor(async () => !(await fx.runtime.listDynos(app)).some((x) => x.name === d.dyno), 15_000, 'the one-off gone');
+
+  // Attached: the client sees why its command ended.
+  let err = '';
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => ((err += c.toString()), cb()) });
+  const started = Date.now();
+  const r = await fx.runtime.runOneOff({ appName: app, command: 'sleep 60', stdout: sink, stderr: sink, limits: limits() });
+  assert.notEqual(r.exitCode, 0);
+  assert.ok(Date.now() - started < 30_000, 'stopped long before the command would have ended');
+  assert.match(err, /one-off-seconds limit reached/);
+});
