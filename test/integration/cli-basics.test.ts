@@ -121,7 +121,8 @@ test('roles: a collaborator changes config but cannot destroy; a viewer reads bu
   const accessAdd = await cli(['access:add', 'sam@example.com', '-a', 'shared-app'], { env: ana });
   assert.notEqual(accessAdd.code, 0);
 
-  assert.match(await ok(['config', '-a', 'shared-app'], { env: vic }), /FROM_ANA:\s+1/);
+  // Viewers see the keys, not the values (docs/security.md, "Accounts and roles").
+  assert.match(await ok(['config', '-a', 'shared-app'], { env: vic }), /FROM_ANA:\s+\(hidden\)/);
   const viewerSet = await cli(['config:set', 'X=1', '-a', 'shared-app'], { env: vic });
   assert.notEqual(viewerSet.code, 0);
   assert.match(viewerSet.stderr, /vic@example.com is a viewer of "shared-app" and may not config it/);

@@ -9,7 +9,7 @@ import { tmpDir } from '../helpers/home';
 
 const ACTIONS: AppAction[] = ['read', 'deploy', 'config', 'scale', 'run', 'logs', 'destroy', 'access'];
 
-test('roles: owner everything, collaborator all but destroy/access, viewer read only, admin everything, stranger nothing', () => {
+test('roles: owner everything, collaborator all but destroy/access, viewer read and logs, admin everything, stranger nothing', () => {
   const dir = tmpDir();
   const state = openState({ dbFile: path.join(dir, 's.db'), keyFile: path.join(dir, 'k') });
   const owner = state.users.create('owner@example.com');
@@ -32,7 +32,7 @@ test('roles: owner everything, collaborator all but destroy/access, viewer read 
     assert.equal(allowed(owner, a), true, `owner ${a}`);
     assert.equal(allowed(admin, a), true, `admin ${a}`);
     assert.equal(allowed(collab, a), ROLE_ACTIONS.collaborator.includes(a), `collaborator ${a}`);
-    assert.equal(allowed(viewer, a), a === 'read', `viewer ${a}`);
+    assert.equal(allowed(viewer, a), a === 'read' || a === 'logs', `viewer ${a}`);
     assert.equal(allowed(stranger, a), false, `stranger ${a}`);
   }
   assert.deepEqual([...ROLE_ACTIONS.collaborator].sort(), ['config', 'deploy', 'logs', 'read', 'run', 'scale']);
@@ -53,8 +53,18 @@ test('authenticateToken: valid, unknown, revoked (at once), empty', () => {
   assert.equal(authenticateToken(state, 'slw_unknown'), undefined);
   assert.equal(authenticateToken(state, ''), undefined);
   assert.equal(authenticateToken(state, undefined), undefined);
+  // A disabled user's tokens fail at once and work again when enabled; a deleted user's never.
+  state.users.setDisabled(u.id, true);
+  assert.equal(authenticateToken(state, secret), undefined);
+  state.users.setDisabled(u.id, false);
+  assert.equal(authenticateToken(state, secret)?.user.email, 'ana@example.com');
   state.users.revokeToken(u.id, token.id);
   assert.equal(authenticateToken(state, secret), undefined);
+  const other = state.users.create('bo@example.com');
+  const second = state.users.createToken(other.id, 'test').secret;
+  state.users.delete(other.id);
+  assert.equal(authenticateToken(state, second), undefined);
+  assert.equal(state.users.getByEmail('bo@example.com'), undefined);
   state.db.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
