@@ -7,6 +7,7 @@ import type { State } from './state';
 import type { LogHub } from './logs/hub';
 import { createApiRouter, type ApiDeps } from './api';
 import { createRunUpgradeHandler } from './api/run';
+import { createSessionRegistry } from './api/sessions';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
 import { newRegistryToken } from './images/registry-auth';
@@ -43,7 +44,11 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   const git = deps.git;
   if (git) app.use((req: Request, res: Response, next: NextFunction) => (git.isGitRequest(req) ? git.handle(req, res) : next()));
 
-  const apiDeps: ApiDeps = { ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker };
+  // One session registry for the API's log sessions and attached runs: revoking or disabling ends both.
+  const apiDeps: ApiDeps = {
+    ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker,
+    sessions: deps.api?.sessions ?? createSessionRegistry(),
+  };
   app.use('/api', createApiRouter(apiDeps));
   // Read-only registry over the image store at /v2/, for the local dockerd (loopback clients with
   // the registry token only).

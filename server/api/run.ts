@@ -99,6 +99,13 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
           },
         });
       recordAs(deps, a.user.email, { app, action: 'dyno.run', message: `Starting process with command \`${o.command.slice(0, 200)}\`` });
+      // Revoking the token or disabling the user ends the attached session at once.
+      const unregister = deps.sessions?.add(a.tokenId, () => {
+        if (socket.destroyed) return;
+        const e = new SlipwayError('UNAUTHORIZED', 'this session ended: its API token was revoked or its user disabled', { hint: 'ask an admin' });
+        socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e.toJSON())), frame(FRAME.exit, '1')]));
+      }) ?? (() => {});
+      socket.on('close', unregister);
       runtime
         .runOneOff({ appName: app.name, command: o.command, tty: o.tty, stdin, stdout: out(FRAME.stdout), stderr: out(FRAME.stderr), rows: o.rows, cols: o.cols, size: o.size, env: o.env, limits: oneOffLimits(deps.state, deps.config, app) })
         .then(
