@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     publishRoutes: () => routes.publish(),
     collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
   });
-  const releases = createReleaseService({ state, runtime, logs });
+  const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
 
   const builds = createBuildService({
     state, paths, config, docker, logs, store,

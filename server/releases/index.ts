@@ -1,4 +1,6 @@
 import { SlipwayError, isSlipwayError } from '../../common/errors';
+import type { Limits } from '../../common/limits';
+import { checkFormation } from '../auth/limits';
 import { assertAppName, assertProcessType } from '../../common/names';
 import { parseHealthChecks } from '../runtime/healthchecks';
 import { assertSize } from '../runtime/sizes';
@@ -22,6 +24,8 @@ export interface ReleaseServiceDeps {
   state: State;
   runtime: Runtime;
   logs?: LogSink;
+  /** Platform default limits: an app.json formation may not seed more dynos than the owner's limits. */
+  limits?: Limits;
 }
 
 export interface FromBuildInput {
@@ -99,6 +103,14 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     async createFromBuild(input: FromBuildInput): Promise<ReleaseRow> {
       const app = state.apps.require(assertAppName(input.appName));
       validateAppJson(input.appJson);
+      if (deps.limits) {
+        // Only types without a formation row are seeded from app.json (a user's scale wins).
+        const seeded: Record<string, number> = {};
+        for (const [type, f] of Object.entries(input.appJson?.formation ?? {})) {
+          if (f.quantity !== undefined && !state.formation.get(app.id, type)) seeded[type] = f.quantity;
+        }
+        if (Object.keys(seeded).length) checkFormation(state, { limits: deps.limits }, app, seeded);
+      }
       return release(
         app.name,
         {

@@ -55,7 +55,8 @@ app.listen(Number(process.env.PORT || 5000));
 
 before(async () => {
   srv = await startTestServer({
-    env: { SLIPWAY_BUILD_CONCURRENCY: '2', SLIPWAY_BUILD_QUEUE_WAIT_S: '600', SLIPWAY_BUILD_TIMEOUT_S: '600' },
+    // Both apps belong to the admin: their builds limit (default: half the slots) is raised to both slots.
+    env: { SLIPWAY_BUILD_CONCURRENCY: '2', SLIPWAY_LIMIT_BUILDS: '2', SLIPWAY_BUILD_QUEUE_WAIT_S: '600', SLIPWAY_BUILD_TIMEOUT_S: '600' },
   });
   stopRouter = await startRouter(srv);
   await createApp(srv, appA);

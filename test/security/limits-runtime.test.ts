@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { defaultLimits } from '../../common/limits';
 import { oneOffLimits } from '../../server/auth/limits';
+import { createReleaseService } from '../../server/releases';
 import { createRuntimeFixture, waitFor, type RuntimeFixture } from '../integration/runtime-fixture';
 
 /**
- * The one-offs and one-off-seconds limits on real Docker containers (the runtime the API calls for
+ * Limits enforced by the runtime and the release service. The one-offs and one-off-seconds limits on real Docker containers (the runtime the API calls for
  * `slipway run` and `run:detached`, with the limits the API computes from the app owner's row).
  * The CLI-level refusal message is covered in limits.test.ts; running one-offs need a release,
  * which this fixture makes without a build.
@@ -44,4 +45,23 @@ test('one-offs beyond the owner limit are refused, and one that outlives one-off
   assert.notEqual(r.exitCode, 0);
   assert.ok(Date.now() - started < 30_000, 'stopped long before the command would have ended');
   assert.match(err, /one-off-seconds limit reached/);
+});
+
+test("an app.json formation cannot seed more dynos than the owner's limits: the deploy is refused, naming the limit", async () => {
+  const app = fx.createApp();
+  const row = fx.state.apps.require(app);
+  fx.state.limits.set(row.ownerId, { 'dynos-per-type': 2, dynos: 3 });
+  // The release service as server/main.ts wires it: with the platform default limits.
+  const releases = createReleaseService({ state: fx.state, runtime: fx.runtime, limits: defaultLimits(2) });
+  const img = await fx.buildImage(app, { processes: { web: 'node server.js', worker: 'sleep infinity' } });
+  await assert.rejects(
+    releases.createFromBuild({ appName: app, ...img, appJson: { formation: { web: { quantity: 5 } } }, user: fx.user }),
+    /dynos-per-type limit reached: user .* \(owner of .*\) may run 2 dynos per process type, and web@5 asks for 5/,
+  );
+  await assert.rejects(
+    releases.createFromBuild({ appName: app, ...img, appJson: { formation: { web: { quantity: 2 }, worker: { quantity: 2 } } }, user: fx.user }),
+    /dynos limit reached: .* may run 3 dynos per app, and this formation asks for 4/,
+  );
+  assert.deepEqual(fx.state.formation.list(row.id), []);
+  assert.equal(fx.state.releases.list(row.id).length, 0);
 });
