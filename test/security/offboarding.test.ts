@@ -16,7 +16,8 @@ import { cli, makeUser, ok, spawnCli, waitFor } from './accounts-helpers';
 let srv: TestServer;
 
 before(async () => {
-  srv = await startTestServer({ seedStacks: false });
+  // These tests use refused credentials on purpose: keep the failed-auth back-off out of the way.
+  srv = await startTestServer({ seedStacks: false, env: { SLIPWAY_AUTH_FAILURE_LIMIT: '1000' } });
 });
 after(async () => {
   await srv?.stop();
