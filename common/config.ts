@@ -30,6 +30,8 @@ export interface SlipwayConfig {
   /** Platform default of each per-account limit (common/limits.ts); admins override per user. */
   limits: Limits;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Heroku's buildpack names (heroku/nodejs, heroku-buildpack-* URLs) use the built-in ones. */
+  buildpackAliases: boolean;
   /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
   acme: AcmeConfig | null;
   /** The API/git listeners' limits against slow or numerous clients (docs/api.md "Limits"). */
@@ -238,5 +240,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
       authFailureWindowMs: positiveInt(env, 'SLIPWAY_AUTH_FAILURE_WINDOW_S', 60) * 1000,
     },
     buildpackFetchAllow: hostPorts(env, 'SLIPWAY_BUILDPACK_FETCH_ALLOW'),
+    buildpackAliases: !/^(0|false|no|off)$/i.test(env.SLIPWAY_BUILDPACK_ALIASES ?? ''),
   };
 }

@@ -54,6 +54,8 @@ export interface BuildOptions {
   allowHostPaths?: boolean;
   /** host:port pairs on private addresses buildpack URLs may reach (SLIPWAY_BUILDPACK_FETCH_ALLOW). */
   buildpackFetchAllow?: string[];
+  /** Heroku's buildpack names resolve to the built-in ones (platform setting; default on). */
+  buildpackAliases?: boolean;
 }
 
 export interface BuildResult {
@@ -123,6 +125,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         buildpackDirs: opts.buildpackDirs,
         allowHostPaths: opts.allowHostPaths,
         fetchAllow: opts.buildpackFetchAllow,
+        aliases: opts.buildpackAliases,
+        output: opts.output,
         fetchCacheDir: opts.buildpackCacheDir ?? path.join(opts.cacheDir, 'buildpacks'),
       }),
     );

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SlipwayError } from '../../common/errors';
+import { aliasesEnabled, resolveAliases } from './aliases';
 import { BUILTIN_DIR, indexBuildpacks, loadBuildpack, readOrder, type BuildpackIndex } from './buildpacks';
 import { fetchBuildpack, isUrl } from './fetch';
 import { excerpt, isPlainIn, readUntrusted } from './safe-fs';
@@ -37,6 +38,9 @@ export interface SelectOptions {
   allowHostPaths?: boolean;
   /** host:port pairs on private addresses that buildpack URLs may still reach (SLIPWAY_BUILDPACK_FETCH_ALLOW). */
   fetchAllow?: string[];
+  /** Heroku's buildpack names resolve to the built-in ones (aliases.ts) unless false. */
+  aliases?: boolean;
+  output?: (line: string) => void;
 }
 
 export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> {
@@ -72,7 +76,8 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
     }
     return entry;
   };
-  const group = async (refs: string[], inRepo: boolean) => [await Promise.all(refs.map((r) => resolveRef(r, inRepo)))];
+  const aliases = { enabled: aliasesEnabled(opts.aliases, opts.env), index, output: opts.output };
+  const group = async (refs: string[], inRepo: boolean) => [await Promise.all(resolveAliases(refs, aliases).map((r) => resolveRef(r, inRepo)))];
   const env = project.env;
 
   if (opts.buildpacks?.length) return { order: await group(opts.buildpacks, false), index, source: 'the app\'s buildpack list', env, exclude: project.exclude };
@@ -86,7 +91,8 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
   }
   const dotBuildpacks = readUntrusted(opts.sourceDir, '.buildpacks');
   if (dotBuildpacks !== undefined) {
-    const urls = dotBuildpacks.split(/\s+/).filter((l) => l && !l.startsWith('#'));
+    // One per line; a line starting with # is a comment (a # later in a line is a git ref).
+    const urls = dotBuildpacks.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     if (urls.length) return { order: await group(urls, true), index, source: '.buildpacks', env, exclude: project.exclude };
   }
   if (opts.env.BUILDPACK_URL) return { order: await group([opts.env.BUILDPACK_URL], true), index, source: 'BUILDPACK_URL', env, exclude: project.exclude };

@@ -48,12 +48,14 @@ const domainsRemove: Command = {
 interface Bp {
   index: number;
   url: string;
+  /** Set when a Heroku name resolves to a built-in buildpack. */
+  providedBy?: string;
 }
 const printBps = (ctx: Parameters<Command['run']>[0], name: string, list: Bp[]) => {
   if (ctx.out.json) return ctx.out.printJson(list);
   if (!list.length) return ctx.out.log(`${name} has no buildpacks set: the next build detects them from the built-in order.`);
   ctx.out.log(ctx.out.bold(`=== ${name} Buildpack URLs`));
-  for (const b of list) ctx.out.log(`${b.index}. ${b.url}`);
+  for (const b of list) ctx.out.log(`${b.index}. ${b.url}${b.providedBy ? ` (provided by ${b.providedBy})` : ''}`);
 };
 
 const buildpacks: Command = {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Router } from 'express';
+import { aliasesEnabled, checkAlias } from '../../buildpacks/lifecycle/aliases';
 import { SlipwayError } from '../../common/errors';
 import { assertNewAppName } from '../../common/names';
 import type { AppRow } from '../state/repos/apps';
@@ -149,8 +150,18 @@ export function createAppsRoutes(deps: ApiDeps): Router {
   });
 
   // Buildpacks: an ordered list used by the next build (empty: detect from the built-in order).
+  // A Heroku name (heroku/nodejs, a heroku-buildpack-* URL) shows which built-in buildpack builds
+  // it, and is refused when the target is missing (buildpacks/lifecycle/aliases.ts).
+  const listed = (app: AppRow, list: string[]) => {
+    const enabled = aliasesEnabled(deps.config.buildpackAliases, state.configVars.all(app.id));
+    return list.map((url, i) => {
+      const providedBy = checkAlias(url, enabled);
+      return { index: i + 1, url, ...(providedBy ? { providedBy } : {}) };
+    });
+  };
   r.get('/apps/:app/buildpacks', (req, res) => {
-    res.json(appFor(deps, req, res, 'read').buildpacks.map((url, i) => ({ index: i + 1, url })));
+    const app = appFor(deps, req, res, 'read');
+    res.json(listed(app, app.buildpacks));
   });
   const changeBuildpacks = (message: (list: string[]) => string, change: (current: string[], b: { buildpack?: string; index?: number; buildpacks?: string[] }) => string[]) => {
     return (req: import('express').Request, res: import('express').Response) => {
@@ -159,9 +170,10 @@ export function createAppsRoutes(deps: ApiDeps): Router {
       const next = change(app.buildpacks, b);
       if (next.length > 20) throw new SlipwayError('INVALID_INPUT', 'an app can have at most 20 buildpacks');
       if (new Set(next).size !== next.length) throw new SlipwayError('CONFLICT', 'that buildpack is already set', { hint: 'see slipway buildpacks' });
+      const list = listed(app, next);
       state.apps.setBuildpacks(app.id, next);
       record(deps, res, { app, action: 'buildpacks', message: message(next), data: { buildpacks: next } });
-      res.json(next.map((url, i) => ({ index: i + 1, url })));
+      res.json(list);
     };
   };
   const indexOf = (b: { index?: number }, len: number) => {

@@ -21,7 +21,7 @@ import type { BuildFn, ReleaseFn } from './types';
 export interface BuildServiceDeps {
   state: State;
   paths: HomePaths;
-  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'> & Partial<Pick<SlipwayConfig, 'buildpackFetchAllow' | 'limits'>>;
+  config: Pick<SlipwayConfig, 'domain' | 'httpPort' | 'buildTimeoutMs' | 'caBundle' | 'home'> & Partial<Pick<SlipwayConfig, 'buildpackFetchAllow' | 'limits' | 'buildpackAliases'>>;
   store: ImageStore;
   docker: Docker;
   queue: BuildQueue;
@@ -155,6 +155,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         limits: app.buildLimits,
         caBundle: deps.config.caBundle,
         buildpackFetchAllow: deps.config.buildpackFetchAllow,
+        buildpackAliases: deps.config.buildpackAliases,
         // The build id + home labels prove ownership for crash cleanup. (The runtime's orphan sweep
         // only considers containers with io.slipway.process, so it never touches a build.)
         labels: { 'io.slipway.managed': 'true', 'io.slipway.home': deps.config.home, 'io.slipway.build': id },
