@@ -26,13 +26,25 @@ STACKS=(bookworm trixie)
 RUN_IMAGE_PACKAGES=" ca-certificates openssl curl libcurl4 libssl3 libstdc++6 netbase procps tzdata zlib1g libgcc-s1 libc6 "
 
 # debs_install LAYER PACKAGE...: downloads the packages and what they need beyond a minimal Debian
-# root, and unpacks them into LAYER (docs and man pages dropped). Prints each package installed.
+# root, and unpacks them into LAYER (docs and man pages dropped), listing them in LAYER/.packages.
+# DEBS_PRETEND: packages treated as installed (their dependencies are not fetched: systemd for
+# php-fpm, say, which a container never runs). DEBS_ONLY: an extended regex; only the packages
+# whose names match are unpacked. The package lists are fetched once per build (debs_lists).
+debs_lists() {
+  [[ -n ${APT_DIR:-} ]] && return 0
+  DEBS_WORK=$(mktemp -d)
+  trap 'rm -rf "$DEBS_WORK"' EXIT
+  apt_init "$DEBS_WORK/apt"
+}
 debs_install() {
-  local layer=$1 work deb pkg
+  local layer=$1 work deb pkg p
   shift
+  debs_lists
   work=$(mktemp -d)
-  apt_init "$work/apt"
   python3 "$bp_dir/lib/base-status.py" /var/lib/dpkg/status >"$work/status"
+  for p in ${DEBS_PRETEND:-}; do
+    printf 'Package: %s\nStatus: install ok installed\nVersion: 99:99\nArchitecture: all\n\n' "$p" >>"$work/status"
+  done
   mkdir -p "$work/debs" "$layer"
   if ! apt-get -y "${APT_OPTS[@]}" -o "Dir::State::status=$work/status" -o "Dir::Cache::archives=$work/debs" \
         --no-install-recommends --download-only install "$@" >"$work/install.log" 2>&1; then
@@ -43,10 +55,23 @@ debs_install() {
   for deb in "$work"/debs/*.deb; do
     pkg=$(dpkg-deb -f "$deb" Package)
     [[ $RUN_IMAGE_PACKAGES == *" $pkg "* ]] && continue
+    [[ -n ${DEBS_ONLY:-} && ! $pkg =~ $DEBS_ONLY ]] && continue
     dpkg-deb -x "$deb" "$layer" || fail "Could not unpack $(basename "$deb")" ""
     echo "$pkg $(dpkg-deb -f "$deb" Version)" >>"$layer/.packages"
   done
   rm -rf "$layer/usr/share/doc" "$layer/usr/share/man" "$layer/usr/share/info" "$layer/usr/share/lintian" "$work"
+}
+
+# debs_has PACKAGE: whether the stack's distribution has a package of that name.
+debs_has() {
+  debs_lists
+  [[ -n $(apt-cache "${APT_OPTS[@]}" show "$1" 2>/dev/null | sed -n 's/^Version: //p') ]]
+}
+
+# debs_version PACKAGE: the candidate version of a package.
+debs_version() {
+  debs_lists
+  apt-cache "${APT_OPTS[@]}" show "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
 }
 
 # env_prepend LAYER NAME DIR...: env/NAME.prepend with the layer's DIRs that exist (build and launch).
