@@ -7,7 +7,7 @@ import { BUILTIN_DIR } from '../helpers/run-buildpack';
 
 // The built-in buildpacks are well-formed CNB buildpacks and the default order names them exactly.
 
-const NAMES = ['apt', 'nodejs', 'php', 'procfile', 'ruby', 'static'];
+const NAMES = ['apt', 'java', 'nodejs', 'php', 'procfile', 'ruby', 'static'];
 
 test('each built-in is a CNB buildpack: api >= 0.10, id slipway/NAME, X.Y.Z version, executable bin/detect and bin/build', () => {
   for (const name of NAMES) {
@@ -26,12 +26,13 @@ test('each built-in is a CNB buildpack: api >= 0.10, id slipway/NAME, X.Y.Z vers
   }
 });
 
-test('order.toml: Aptfile (optional) + a language (Ruby, PHP, then Node.js) + Procfile (optional); static; Aptfile (optional) + Procfile', () => {
+test('order.toml: Aptfile (optional) + a language (Ruby, PHP, Java, then Node.js) + Procfile (optional); static; Aptfile (optional) + Procfile', () => {
   const order = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, 'order.toml'), 'utf8')).order as unknown as Array<{ group: Array<{ id: string; version: string; optional?: boolean }> }>;
   const shape = order.map((o) => o.group.map((g) => `${g.id}${g.optional ? '?' : ''}`));
   assert.deepEqual(shape, [
     ['slipway/apt?', 'slipway/ruby', 'slipway/procfile?'],
     ['slipway/apt?', 'slipway/php', 'slipway/procfile?'],
+    ['slipway/apt?', 'slipway/java', 'slipway/procfile?'],
     ['slipway/apt?', 'slipway/nodejs', 'slipway/procfile?'],
     ['slipway/static'], ['slipway/apt?', 'slipway/procfile']]);
   for (const g of order.flatMap((o) => o.group)) {

@@ -60,6 +60,13 @@ debs_install() {
     echo "$pkg $(dpkg-deb -f "$deb" Version)" >>"$layer/.packages"
   done
   rm -rf "$layer/usr/share/doc" "$layer/usr/share/man" "$layer/usr/share/info" "$layer/usr/share/lintian" "$work"
+  # Debian links files by absolute path (/usr/share/java/x.jar, /etc/maven): point the links whose
+  # target came with the packages into the layer.
+  local link target
+  while IFS= read -r link; do
+    target=$(readlink "$link")
+    [[ -e $layer$target || -L $layer$target ]] && ln -sfn "$layer$target" "$link"
+  done < <(find "$layer" -type l -lname '/*')
 }
 
 # debs_has PACKAGE: whether the stack's distribution has a package of that name.
