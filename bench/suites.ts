@@ -1,5 +1,6 @@
 import { runRouterBench } from './router';
 import { runBuildSuite } from './suites/build';
+import { runLanguageBuildSuite } from './suites/build-languages';
 import { runDeployUnderLoadSuite } from './suites/deploy-under-load';
 import { runFootprintSuite } from './suites/footprint';
 import { runPushToLiveSuite } from './suites/push-to-live';
@@ -16,13 +17,20 @@ export type Suite = (ctx: SuiteContext) => Promise<Record<string, unknown>>;
 // `image-size` reads the sizes the `build` suite measured when both run in one invocation
 // (npm run bench), instead of building everything a second time.
 let lastBuild: Record<string, unknown> | undefined;
+let lastLanguages: Record<string, unknown> | undefined;
 
 export const SUITES: Record<string, Suite> = {
   'push-to-live': runPushToLiveSuite,
   build: async (ctx) => (lastBuild = await runBuildSuite(ctx)),
+  // Ruby, PHP and Java apps (issue 16); before image-size in `npm run bench` so it reports them.
+  'build-languages': async (ctx) => (lastLanguages = await runLanguageBuildSuite(ctx)),
   'image-size': async (ctx) => {
     const r = lastBuild ?? (await runBuildSuite({ ...ctx, iterations: 1 }));
-    return { image_bytes: r.image_bytes, image_size_ratio: r.image_size_ratio, reused_build_suite_run: lastBuild !== undefined };
+    // Ruby, PHP and Java sizes when build-languages ran in the same invocation (not rebuilt here).
+    const languages = lastLanguages
+      ? Object.fromEntries(Object.entries(lastLanguages).map(([k, v]) => [k, { image_bytes: (v as Record<string, unknown>).image_bytes, image_size_ratio: (v as Record<string, unknown>).image_size_ratio }]))
+      : undefined;
+    return { image_bytes: r.image_bytes, image_size_ratio: r.image_size_ratio, reused_build_suite_run: lastBuild !== undefined, ...(languages ? { languages } : {}) };
   },
   router: (ctx) => runRouterBench({ quick: ctx.quick }),
   'deploy-under-load': runDeployUnderLoadSuite,

@@ -110,3 +110,15 @@ test('a composer app (path repository, ext-bcmath) deploys behind nginx + php-fp
   assert.match(r.output, /Installing slipway\/greeter \(1\.2\.0\)/);
   await answer(app, /^hello slim-style app from the greeter package, bcadd=3\.75, php 8\.2\.\d+$/m);
 });
+
+test('a Maven project deploys as a runnable jar on the JRE, with the heap sized from the dyno memory', async () => {
+  const app = uniq('java');
+  await createApp(srv, app);
+  const r = await push(app, await repo('java-maven'));
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /Default web process: java \$JAVA_OPTS -jar target\/hello-1\.0\.jar/);
+  const body = await answer(app, /hello from java 17/, 60_000);
+  // The default dyno is 512 MB: 60% of it (a JVM on its own would take 25%).
+  const heap = Number(/max heap (\d+) MB/.exec(body)?.[1]);
+  assert.ok(heap > 256 && heap <= 310, body);
+});
