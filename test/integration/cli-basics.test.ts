@@ -379,6 +379,8 @@ test('domains, certificates, maintenance and buildpacks: changes reach the publi
   assert.deepEqual((JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url), ['slipway/apt']);
   const bad = await cli(['buildpacks:add', 'slipway/apt', '-a', 'edge-app']);
   assert.match(bad.stderr, /already set/);
+  // Heroku's names show the built-in buildpack that builds them (buildpacks/lifecycle/aliases.ts).
+  assert.match(await ok(['buildpacks:set', 'https://github.com/heroku/heroku-buildpack-nodejs.git', '-a', 'edge-app']), /^1\. https:\/\/github\.com\/heroku\/heroku-buildpack-nodejs\.git \(provided by slipway\/nodejs\)$/m);
   await ok(['buildpacks:clear', '-a', 'edge-app']);
   assert.deepEqual(JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])), []);
   const logs = await ok(['logs', '-a', 'edge-app', '--source', 'api']);
