@@ -67,6 +67,7 @@ debs_install() {
     target=$(readlink "$link")
     [[ -e $layer$target || -L $layer$target ]] && ln -sfn "$layer$target" "$link"
   done < <(find "$layer" -type l -lname '/*')
+  return 0
 }
 
 # debs_has PACKAGE: whether the stack's distribution has a package of that name.
