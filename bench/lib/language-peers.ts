@@ -25,7 +25,8 @@ export interface LanguageApp {
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'apps');
 const edit = (file: string, from: RegExp, to: string) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(from, to));
-const APT = 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends';
+// The stack's images drop /usr/share/man, where OpenJDK's postinst puts a link: recreate the directory.
+const APT = 'mkdir -p /usr/share/man/man1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends';
 
 export const LANGUAGE_APPS: LanguageApp[] = [
   {

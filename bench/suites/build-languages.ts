@@ -15,9 +15,12 @@ import { createBenchHome, slipwayBuild, slipwayImageSize } from '../lib/slipway-
  */
 export async function runLanguageBuildSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const app of LANGUAGE_APPS) {
+  // BENCH_LANGUAGES=java,php: only those apps (re-running one after a failure).
+  const only = process.env.BENCH_LANGUAGES?.split(',').filter(Boolean);
+  for (const app of LANGUAGE_APPS.filter((a) => !only?.length || only.includes(a.name))) {
     const t = { slipway: { cold: [] as number[], warm: [] as number[] }, peer: { cold: [] as number[], warm: [] as number[] } };
     let sizes = { slipway: 0, peer: 0 };
+    const phases: Array<Record<string, number>> = [];
     for (let i = 0; i < ctx.iterations; i++) {
       const home = await createBenchHome(`lang-${app.name}`);
       const peerCtx = benchTmpDir(`slipway-bench-peer-${app.name}-`);
@@ -32,9 +35,10 @@ export async function runLanguageBuildSuite(ctx: SuiteContext): Promise<Record<s
         app.touch(peerCtx, i);
         const warm = await timeIt(() => slipwayBuild(home, cold.value));
         t.slipway.warm.push(warm.ms);
+        phases.push(warm.value.phaseTimings);
         t.peer.warm.push((await timeIt(() => dockerBuild(peerCtx, peerTag, false))).ms);
         if (i === 0) sizes = { slipway: await slipwayImageSize(home, warm.value), peer: await imageSize(peerTag) };
-        ctx.log(`${app.name}: slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(t.peer.cold[i])} ms warm ${Math.round(t.peer.warm[i])} ms`);
+        ctx.log(`${app.name}: slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(t.peer.cold[i])} ms warm ${Math.round(t.peer.warm[i])} ms; images ${sizes.slipway} / ${sizes.peer} bytes`);
       } finally {
         home.cleanup();
         fs.rmSync(peerCtx, { recursive: true, force: true });
@@ -50,6 +54,7 @@ export async function runLanguageBuildSuite(ctx: SuiteContext): Promise<Record<s
       ...r,
       cold_ratio: ratio(r.cold.slipway_ms.median, r.cold.peer_ms.median),
       warm_ratio: ratio(r.warm.slipway_ms.median, r.warm.peer_ms.median),
+      warm_phase_ms: Object.fromEntries(Object.keys(phases[0] ?? {}).map((k) => [k, summarize(phases.map((p) => p[k] ?? 0)).median])),
       image_bytes: sizes,
       image_size_ratio: ratio(sizes.slipway, sizes.peer),
     };
