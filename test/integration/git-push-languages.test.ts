@@ -68,7 +68,7 @@ test("Dokku's Node test app: app.json names Heroku's buildpack URL, slipway/node
   const r = await push(app, dir);
   assert.equal(r.code, 0, r.output);
   assert.equal(r.output.split('\n').filter((l) => l.includes(`${HEROKU_NODE} is provided by slipway/nodejs`)).length, 1, r.output);
-  assert.doesNotMatch(r.output, /could not fetch/);
+  assert.doesNotMatch(r.output, /could not fetch|was refused/);
   const builds = (await api<Array<{ buildpacks: Array<{ id: string }> }>>(srv, 'GET', `/apps/${app}/builds`)).body;
   assert.ok(builds[0].buildpacks.some((b) => b.id === 'slipway/nodejs'), JSON.stringify(builds[0].buildpacks));
   await answer(app, /hello from express/);
@@ -81,7 +81,8 @@ test('BUILDPACK_ALIASES=0 on the app: the push tries to fetch the Heroku URL its
   const dir = await repo('node-express', { 'app.json': JSON.stringify({ buildpacks: [{ url: HEROKU_NODE }] }) });
   const r = await push(app, dir);
   assert.notEqual(r.code, 0, r.output);
-  assert.match(r.output, new RegExp(`could not fetch buildpack ${HEROKU_NODE.replace(/[./]/g, '\\$&')}`));
+  // The fetcher tried the URL itself: GitHub's name does not resolve here.
+  assert.match(r.output, new RegExp(`(could not fetch buildpack |buildpack URL ")${HEROKU_NODE.replace(/[./]/g, '\\$&')}`));
   assert.doesNotMatch(r.output, /is provided by/);
 });
 
