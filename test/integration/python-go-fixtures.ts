@@ -93,7 +93,8 @@ export function goVendoredApp(dir: string): void {
   });
 }
 
-/** Go's dirhash "h1:" of a module's files (golang.org/x/mod/sumdb/dirhash Hash1). */
+/** Go's dirhash "h1:" of files by name (golang.org/x/mod/sumdb/dirhash Hash1): zip entries are
+ * named MODULE@VERSION/path; the go.mod line of go.sum hashes one file named just "go.mod". */
 function h1(files: Record<string, string>): string {
   const summary = Object.keys(files)
     .sort()
@@ -123,7 +124,7 @@ export function goProxyApp(dir: string): void {
   fs.rmSync(staging, { recursive: true, force: true });
   writeFiles(dir, {
     'go.mod': `module example.com/proxied\n\ngo 1.19\n\nrequire ${mod} ${version}\n`,
-    'go.sum': `${mod} ${version} ${h1(files)}\n${mod} ${version}/go.mod ${h1({ [`${prefix}/go.mod`]: goMod })}\n`,
+    'go.sum': `${mod} ${version} ${h1(files)}\n${mod} ${version}/go.mod ${h1({ 'go.mod': goMod })}\n`,
     'main.go': GO_MAIN('hello from proxied go', `\t"${mod}"`, 'greet.Hello()'),
   });
 }

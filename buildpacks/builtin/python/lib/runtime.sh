@@ -94,7 +94,10 @@ install_python() {
     for deb in "$tmp"/debs/*.deb; do dpkg-deb -x "$deb" "$layer"; done
     rm -rf "$tmp" "$layer/usr/share/doc" "$layer/usr/share/man" "$layer/usr/share/lintian" "$layer/etc/ssl"
     # Headers for native extensions come from the build image's python3-dev; the layer points there.
-    [[ -d /usr/include/python$py_minor ]] && ln -sfn "/usr/include/python$py_minor" "$layer/usr/include/python$py_minor"
+    if [[ -d /usr/include/python$py_minor ]]; then
+      mkdir -p "$layer/usr/include"
+      ln -sfn "/usr/include/python$py_minor" "$layer/usr/include/python$py_minor"
+    fi
     mkdir -p "$layer/env"
     # Debian 12 still ships some libraries in /lib (libexpat1), Debian 13 all in /usr/lib.
     printf '%s' "$layer/usr/lib/x86_64-linux-gnu:$layer/lib/x86_64-linux-gnu" >"$layer/env/LD_LIBRARY_PATH.prepend"
