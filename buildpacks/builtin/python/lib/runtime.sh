@@ -24,7 +24,11 @@ resolve_python_version() {
   stack=$(stack_name)
   py_minor=${STACK_PYTHON[$stack]:-}
   [[ -n $py_minor ]] || fail "The $stack stack has no known Python version" "Use the bookworm or trixie stack: slipway stack:set trixie -a APP"
-  py_version=$(/usr/bin/python3 -c 'import platform; print(platform.python_version())' 2>/dev/null || echo "$py_minor")
+  # The build image has the stack's python3.X (its Debian version, e.g. 3.11.2-6+deb12u9, names
+  # the upstream version); reading it costs one dpkg-query, not a Python start.
+  py_pkg_version=$(dpkg-query -W -f '${Version}' "python$py_minor-minimal" 2>/dev/null || echo unknown)
+  py_version=${py_pkg_version%%-*}
+  py_version=${py_version%%+*}
   [[ $py_version == "$py_minor".* ]] || py_version=$py_minor
   py_source="the $stack stack's default"
   if [[ -f .python-version ]]; then
@@ -73,8 +77,7 @@ resolve_python_version() {
 # install_python LAYER: the runtime layer, reused while the stack's package version is unchanged.
 install_python() {
   local layer=$1 pkg key tmp deb
-  pkg=$(dpkg-query -W -f '${Version}' "python$py_minor-minimal" 2>/dev/null || echo unknown)
-  key="$(stack_name) $py_minor $pkg layout-2"
+  key="$(stack_name) $py_minor $py_pkg_version layout-2"
   if [[ -x $layer/usr/bin/python$py_minor && $(toml_meta "$layer.toml" key) == "$key" ]]; then
     info "Using cached Python $py_version ($py_source)"
   else
@@ -102,10 +105,10 @@ install_python() {
     # Debian 12 still ships some libraries in /lib (libexpat1), Debian 13 all in /usr/lib.
     printf '%s' "$layer/usr/lib/x86_64-linux-gnu:$layer/lib/x86_64-linux-gnu" >"$layer/env/LD_LIBRARY_PATH.prepend"
     printf ':' >"$layer/env/LD_LIBRARY_PATH.delim"
+    # The interpreter and its C modules load (checked once, when the layer is made).
+    LD_LIBRARY_PATH="$(<"$layer/env/LD_LIBRARY_PATH.prepend")" "$layer/usr/bin/python$py_minor" -c 'import ssl, sqlite3, ctypes, pyexpat, decimal' \
+      || fail "Python $py_version does not start on this stack" ""
   fi
   export LD_LIBRARY_PATH=$(<"$layer/env/LD_LIBRARY_PATH.prepend")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  # What the run image lacks must be in the layer: check with the layer's libraries only.
-  env -u LD_LIBRARY_PATH LD_LIBRARY_PATH="$(<"$layer/env/LD_LIBRARY_PATH.prepend")" "$layer/usr/bin/python$py_minor" -c 'import ssl, sqlite3, ctypes, pyexpat, decimal' \
-    || fail "Python $py_version does not start on this stack" ""
   write_layer_toml "$layer.toml" true true true "key = $(toml_str "$key")" "version = $(toml_str "$py_version")"
 }
