@@ -199,6 +199,9 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match(go, /remote: .*Installing Go from Debian: golang-1\.24-go/);
       const stacks = JSON.parse((await slipway('stacks', '--json')).stdout) as Array<{ name: string; apps: string[] }>;
       assert.deepEqual(stacks.find((s) => s.name === 'trixie')?.apps, ['journey-go']);
+      const set = await slipway('stack:set', 'bookworm', '-a', 'journey-go');
+      assert.match(set.stdout, /Stack set to bookworm for journey-go \(was trixie\); its build cache was cleared\./);
+      assert.match((await slipway('stacks')).stdout, /bookworm \(default\).*journey-go/);
     });
 
     await t.test('re-running install.sh upgrades in place: state kept, app still serving', async () => {
