@@ -1,6 +1,6 @@
 import type { Command } from '../command';
 import { appFromGitRemote } from '../git';
-import { SlipwayError } from '../../common/errors';
+import { CliError } from '../errors';
 
 type Row = Record<string, unknown>;
 
@@ -122,7 +122,7 @@ const stackSet: Command = {
   json: true,
   async run(ctx) {
     const stack = ctx.args[0];
-    if (!stack) throw new SlipwayError('INVALID_INPUT', 'which stack?', { hint: 'usage: slipway stack:set STACK -a APP (see slipway stacks)' });
+    if (!stack) throw new CliError('which stack?', { hint: 'usage: slipway stack:set STACK -a APP (see slipway stacks)', exitCode: 2 });
     const app = await ctx.app();
     const r = await ctx.api().request<Row>('PUT', `/apps/${app}/stack`, { stack });
     if (ctx.out.json) return ctx.out.printJson(r);
