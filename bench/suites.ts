@@ -30,7 +30,12 @@ export const SUITES: Record<string, Suite> = {
     const languages = lastLanguages
       ? Object.fromEntries(Object.entries(lastLanguages).map(([k, v]) => [k, { image_bytes: (v as Record<string, unknown>).image_bytes, image_size_ratio: (v as Record<string, unknown>).image_size_ratio }]))
       : undefined;
-    return { image_bytes: r.image_bytes, image_size_ratio: r.image_size_ratio, reused_build_suite_run: lastBuild !== undefined, ...(languages ? { languages } : {}) };
+    // Python and Go sizes come from the build suite itself.
+    const lang = (k: string) => r[k] as { image_bytes: unknown; image_size_ratio: unknown; image_over_run_image_in_binaries?: unknown } | undefined;
+    const langs = Object.fromEntries(
+      ['python', 'go'].filter((k) => lang(k)).map((k) => [k, { image_bytes: lang(k)!.image_bytes, image_size_ratio: lang(k)!.image_size_ratio, image_over_run_image_in_binaries: lang(k)!.image_over_run_image_in_binaries }]),
+    );
+    return { image_bytes: r.image_bytes, image_size_ratio: r.image_size_ratio, ...langs, reused_build_suite_run: lastBuild !== undefined, ...(languages ? { languages } : {}) };
   },
   router: (ctx) => runRouterBench({ quick: ctx.quick }),
   'deploy-under-load': runDeployUnderLoadSuite,

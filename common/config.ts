@@ -19,7 +19,10 @@ export interface SlipwayConfig {
   apiHttpsPort: number;
   /** Where the server's read-only registry is reached by dockerd (loopback, plain HTTP). */
   registryHost: string;
+  /** The default stack of new apps. */
   stack: string;
+  /** Machine-wide store of built stack images shared by installs (SLIPWAY_STACK_CACHE). */
+  stackCache: string;
   buildConcurrency: number;
   buildTimeoutMs: number;
   caBundle: string;
@@ -224,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiHttpsPort: port(env, 'SLIPWAY_API_HTTPS_PORT', 5443),
     registryHost: env.SLIPWAY_REGISTRY_HOST ?? `127.0.0.1:${apiPort}`,
     stack: env.SLIPWAY_STACK ?? 'bookworm',
+    stackCache: env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks',
     buildConcurrency,
     buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',

@@ -27,6 +27,7 @@ import { createAcmeIssuer } from './acme/issuer';
 import { createAcmeManager } from './acme/manager';
 import { recordAs } from './api/context';
 import { createAuthBackoff } from './auth/backoff';
+import { createStackProvider } from '../stacks/on-demand';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
     build: lifecycleBuild,
     release: (input) => releases.createFromBuild(input),
+    stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
   });
   // One back-off for the API and the git endpoint: guessing through either counts for both.
   const authBackoff = createAuthBackoff({ limit: config.api.authFailureLimit, windowMs: config.api.authFailureWindowMs });

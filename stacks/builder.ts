@@ -7,6 +7,8 @@ import { SlipwayError } from '../common/errors';
 import { dockerArchive } from '../buildpacks/oci/docker-archive';
 import type { ImageStore } from '../buildpacks/oci/layout';
 import type { ImageConfig, LayerRef } from '../buildpacks/oci/media-types';
+import { STACKS_DIR, stackInfo } from './info';
+export { knownStacks, stackInfo } from './info';
 
 /**
  * Builds the stack's build and run images without any container registry: a debootstrap root file
@@ -46,14 +48,13 @@ export interface EnsureStackOptions {
 }
 
 const BUILDER_VERSION = '1';
-const STACKS_DIR = path.resolve(__dirname, '..', '..', 'stacks');
+/** The one recipe every stack is built with; a stack's directory only names its suite and packages. */
+const RECIPE = path.join(STACKS_DIR, 'build-rootfs.sh');
 
 export function recipeHash(stack: string): string {
+  stackInfo(stack);
   const dir = path.join(STACKS_DIR, stack);
-  if (!fs.existsSync(dir)) {
-    throw new SlipwayError('NOT_FOUND', `stack "${stack}" has no recipe in ${STACKS_DIR}`, { hint: 'the built-in stack is "bookworm"' });
-  }
-  const h = createHash('sha256').update(BUILDER_VERSION);
+  const h = createHash('sha256').update(BUILDER_VERSION).update(fs.readFileSync(RECIPE));
   for (const f of fs.readdirSync(dir).sort()) h.update(f).update(fs.readFileSync(path.join(dir, f)));
   return h.digest('hex').slice(0, 16);
 }
@@ -94,6 +95,7 @@ function tarRootfs(dir: string) {
 }
 
 function imageConfig(stack: string, kind: StackKind, hash: string, packagesDigest: string): ImageConfig {
+  const { distroVersion } = stackInfo(stack);
   return {
     architecture: 'amd64',
     os: 'linux',
@@ -111,7 +113,7 @@ function imageConfig(stack: string, kind: StackKind, hash: string, packagesDiges
       Labels: {
         'io.buildpacks.stack.id': STACK_ID(stack),
         'io.buildpacks.stack.distro.name': 'debian',
-        'io.buildpacks.stack.distro.version': '12',
+        'io.buildpacks.stack.distro.version': distroVersion,
         'io.slipway.managed': 'true',
         'io.slipway.stack': stack,
         'io.slipway.stack.kind': kind,
@@ -181,8 +183,7 @@ export async function ensureStack(opts: EnsureStackOptions): Promise<Record<Stac
     if (!manifest) {
       log(`Building the ${opts.stack} ${kind} image (debootstrap; a minute or two)`);
       const rootfs = path.join(opts.workDir, `${opts.stack}-${kind}`);
-      const script = path.join(STACKS_DIR, opts.stack, 'build-rootfs.sh');
-      await run('bash', [script, kind, rootfs, path.join(opts.workDir, 'cache')], log);
+      await run('bash', [RECIPE, opts.stack, kind, rootfs, path.join(opts.workDir, 'cache')], log);
       const packages = fs.readFileSync(path.join(rootfs, '.slipway-packages'));
       const layer: LayerRef = await opts.store.putLayer(tarRootfs(rootfs));
       const packagesDigest = createHash('sha256').update(packages).digest('hex').slice(0, 16);

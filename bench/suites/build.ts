@@ -5,13 +5,15 @@ import type { SuiteContext } from '../suites';
 import { ratio, summarize, timeIt } from '../lib/stats';
 import { benchTmpDir, cleanupPeers } from '../lib/peer-run';
 import { dockerBuild, imageSize, preparePeerContext, resolveNode, downloadRuntime } from '../lib/dockerfile-peer';
+import { runLangBuilds } from './build-langs';
 import { changeDependencies, createBenchHome, slipwayBuild, slipwayImageSize, touchSource, APP_DIR } from '../lib/slipway-build';
 
 /**
  * `build`: the reference Express app built cold (new app, empty caches, stack present), warm (one
  * line of source changed) and after a dependency change, by Slipway's lifecycle and by the
  * hand-written Dockerfile peer, alternating in the same run. Also returns the image sizes (the
- * `image-size` suite reports them) and Slipway's per-phase timings.
+ * `image-size` suite reports them) and Slipway's per-phase timings. Then a Python and a Go app
+ * the same way (cold and warm against a hand-written Dockerfile each; see build-langs.ts).
  */
 export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const times = { slipway: { cold: [] as number[], warm: [] as number[], deps: [] as number[] }, peer: { cold: [] as number[], warm: [] as number[], deps: [] as number[] } };
@@ -69,5 +71,8 @@ export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, u
     warm_phase_ms: phaseMedians,
     image_bytes: sizes,
     image_size_ratio: ratio(sizes.slipway, sizes.peer),
+    // The Python and Go apps (suites/build-langs.ts). They add minutes (a Go toolchain download and
+    // standard library compile on each side), so CI's quick mode runs them only with BENCH_LANGS=1.
+    ...(!ctx.quick || process.env.BENCH_LANGS === '1' ? await runLangBuilds(ctx) : {}),
   };
 }

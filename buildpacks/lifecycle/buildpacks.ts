@@ -4,6 +4,7 @@ import { SlipwayError } from '../../common/errors';
 import { excerpt } from './safe-fs';
 import { readToml, readTomlIn, str, table, tableArray, bool } from './toml-files';
 import { isBuildpackId, isBuildpackVersion, type Buildpack, type GroupMember, type OrderEntry } from './types';
+import { stackInfo } from '../../stacks/info';
 
 /**
  * Finding buildpacks on disk and expanding orders into groups. A CNB buildpack is a directory with
@@ -110,11 +111,23 @@ function loadCnb(dir: string, doc: Record<string, unknown>, file: string): Build
 
 const optStr = (v: unknown, file: string, field: string) => (v === undefined ? undefined : str(v, file, field));
 
-/** The platform's one target: linux/amd64, Debian 12 (the bookworm stack). */
-export const TARGET = { os: 'linux', arch: 'amd64', distro: { name: 'debian', version: '12' } };
+export interface Target {
+  os: string;
+  arch: string;
+  distro: { name: string; version: string };
+}
+
+/** The default target: linux/amd64, Debian 12 (the bookworm stack). */
+export const TARGET: Target = { os: 'linux', arch: 'amd64', distro: { name: 'debian', version: '12' } };
+
+/** The target an app's stack offers: linux/amd64 and the stack's Debian version (stacks/NAME/stack.conf). */
+export function targetFor(stack: string): Target {
+  return { ...TARGET, distro: { name: 'debian', version: stackInfo(stack).distroVersion } };
+}
 
 /** A buildpack without [[targets]] runs anywhere; otherwise one target must match (missing fields match anything). */
-export function matchesTarget(bp: Buildpack): boolean {
+export function matchesTarget(bp: Buildpack, target: Target = TARGET): boolean {
+  const TARGET = target;
   if (!bp.targets || bp.targets.length === 0) return true;
   return bp.targets.some(
     (t) =>

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { ImageStore } from '../oci/layout';
 import type { BuildContainer } from './container';
 import type { Workspace } from './workspace';
+import { targetFor } from './buildpacks';
 
 /** What every phase gets: the workspace, the container (for buildpack steps) and the output. */
 export interface PhaseContext {
@@ -28,7 +29,7 @@ export function baseEnv(ctx: Pick<PhaseContext, 'stack' | 'sourceVersion'>): Rec
     CNB_TARGET_OS: 'linux',
     CNB_TARGET_ARCH: 'amd64',
     CNB_TARGET_DISTRO_NAME: 'debian',
-    CNB_TARGET_DISTRO_VERSION: '12',
+    CNB_TARGET_DISTRO_VERSION: targetFor(ctx.stack).distro.version,
     CNB_EXEC_ENV: 'production',
     CNB_PLATFORM_DIR: '/platform',
     ...(ctx.sourceVersion ? { SOURCE_VERSION: ctx.sourceVersion } : {}),

@@ -8,7 +8,7 @@ import { parseToml, writeToml } from './toml-files';
 import { existsIn, readFileIn, writeFileIn } from './safe-fs';
 import type { Buildpack, DetectResult, GroupMember, PlanEntry } from './types';
 import { bpImageDir, chownBuildUser, STEP } from './workspace';
-import { matchesTarget } from './buildpacks';
+import { matchesTarget, targetFor } from './buildpacks';
 
 /**
  * Detect: groups are tried in order; in each, every buildpack's bin/detect runs (in parallel,
@@ -74,11 +74,12 @@ async function runAllDetects(ctx: PhaseContext, bps: Buildpack[]): Promise<Map<s
 export async function detect(ctx: PhaseContext, groups: GroupMember[][]): Promise<DetectOutcome> {
   const distinct = [...new Map(groups.flat().map((m) => [key(m.bp), m.bp])).values()];
   // Buildpacks whose [[targets]] exclude this platform are not run: a required one is an error.
-  const runnable = distinct.filter(matchesTarget);
+  const target = targetFor(ctx.stack);
+  const runnable = distinct.filter((b) => matchesTarget(b, target));
   const results = runnable.length ? await runAllDetects(ctx, runnable) : new Map<string, DetectResult>();
-  for (const bp of distinct.filter((b) => !matchesTarget(b))) {
+  for (const bp of distinct.filter((b) => !matchesTarget(b, target))) {
     const t = (bp.targets ?? []).map((x) => [x.os, x.arch, ...x.distros.map((d) => `${d.name ?? ''} ${d.version ?? ''}`.trim())].filter(Boolean).join('/')).join(', ');
-    results.set(key(bp), { code: -2, output: `no [[targets]] entry matches linux/amd64 debian 12 (it declares: ${t})`, plan: [] });
+    results.set(key(bp), { code: -2, output: `no [[targets]] entry matches linux/amd64 debian ${target.distro.version}, the ${ctx.stack} stack (it declares: ${t})`, plan: [] });
   }
   const tried: string[] = [];
   let errored = false;

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { appFromGitRemote } from '../git';
+import { CliError } from '../errors';
 
 type Row = Record<string, unknown>;
 
@@ -89,9 +90,10 @@ const stacks: Command = {
       list.map((s) => ({
         ...s,
         name: s.default ? `${s.name} (default)` : s.name,
+        version: s.version ?? (s.runDigest ? '' : 'not built yet (built on first use)'),
         run: String(s.runDigest ?? '').slice(7, 19),
         build: String(s.buildDigest ?? '').slice(7, 19),
-        apps: Array.isArray(s.apps) ? s.apps.length : 0,
+        apps: Array.isArray(s.apps) && s.apps.length ? (s.apps.length > 8 ? `${s.apps.slice(0, 8).join(', ')} and ${s.apps.length - 8} more` : s.apps.join(', ')) : '-',
       })),
       [['name', 'Stack'], ['version', 'Version'], ['build', 'Build image'], ['run', 'Run image'], ['apps', 'Apps']],
     );
@@ -112,4 +114,22 @@ const stacksUpdate: Command = {
   },
 };
 
-export const platformCommands: Command[] = [events, status, stacks, stacksUpdate];
+const stackSet: Command = {
+  name: 'stack:set',
+  summary: "set the app's stack; the next build uses it (the running release keeps its image)",
+  usage: 'stack:set STACK [-a APP] [--json]',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const stack = ctx.args[0];
+    if (!stack) throw new CliError('which stack?', { hint: 'usage: slipway stack:set STACK -a APP (see slipway stacks)', exitCode: 2 });
+    const app = await ctx.app();
+    const r = await ctx.api().request<Row>('PUT', `/apps/${app}/stack`, { stack });
+    if (ctx.out.json) return ctx.out.printJson(r);
+    if (r.previous === r.stack) return ctx.out.log(`${app} is already on the ${r.stack} stack`);
+    ctx.out.log(`Stack set to ${r.stack} for ${app} (was ${r.previous}); its build cache was cleared.`);
+    ctx.out.log('The next build uses it: git push slipway main');
+  },
+};
+
+export const platformCommands: Command[] = [events, status, stacks, stacksUpdate, stackSet];

@@ -8,6 +8,7 @@ import { assertNewAppName } from '../../common/names';
 import type { AppRow } from '../state/repos/apps';
 import type { UserRow } from '../state/repos/users';
 import { limitError, limitsOf } from '../auth/limits';
+import { stackInfo } from '../../stacks/info';
 import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
 
 const ADJECTIVES = ['calm', 'brave', 'quiet', 'lucky', 'rapid', 'gentle', 'bright', 'silent', 'frozen', 'golden', 'hidden', 'polar', 'rusty', 'sunny', 'misty', 'bold'];
@@ -70,6 +71,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     if (owned >= maxApps) throw limitError('apps', user.email, owned, maxApps);
     const stack = b.stack ?? deps.config.stack;
     if (!/^[a-z0-9-]{1,40}$/.test(stack)) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(stack)} is not a stack name`, { hint: 'see slipway stacks' });
+    stackInfo(stack); // a stack without a recipe is NOT_FOUND, naming the stacks there are
     const app = state.apps.create({ name: name!, ownerId: user.id, stack });
     try {
       if (deps.createAppRepository) await deps.createAppRepository(deps.paths, app.name);

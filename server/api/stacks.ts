@@ -1,10 +1,12 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { openImageStore } from '../../buildpacks/oci/layout';
 import { ensureStack } from '../../stacks/builder';
+import { knownStacks, stackInfo } from '../../stacks/info';
 import { requireAdmin } from '../auth/permissions';
-import { auth, recordAs, type ApiDeps } from './context';
+import { appFor, auth, body, record, recordAs, type ApiDeps } from './context';
 
 /**
  * Stacks: what the store holds (stacks/NAME-KIND:TAG) and which apps use each stack; stacks:update
@@ -20,7 +22,7 @@ export function createStacksRoutes(deps: ApiDeps): Router {
     const store = openImageStore(deps.paths.images);
     const tags = (await store.listTags()).filter((t) => t.ref.startsWith('stacks/'));
     const apps = deps.state.apps.list();
-    const names = new Set([deps.config.stack, ...apps.map((a) => a.stack)]);
+    const names = new Set([...knownStacks(), deps.config.stack, ...apps.map((a) => a.stack)]);
     res.json(
       [...names].sort().map((name) => {
         const of = (kind: string) => tags.filter((t) => t.ref.startsWith(`stacks/${name}-${kind}:`));
@@ -38,6 +40,20 @@ export function createStacksRoutes(deps: ApiDeps): Router {
         };
       }),
     );
+  });
+
+  // stack:set: the next build uses the new stack (built on first use if missing); the running release
+  // keeps its image. The app's build cache is dropped: its layers were built for the old stack.
+  r.put('/apps/:app/stack', (req, res) => {
+    const app = appFor(deps, req, res, 'config');
+    const b = body<{ stack: string }>(req, { stack: 'string' }, ['stack']);
+    stackInfo(b.stack!);
+    if (b.stack !== app.stack) {
+      deps.state.apps.setStack(app.id, b.stack!);
+      fs.rmSync(path.join(deps.paths.caches, app.name), { recursive: true, force: true });
+      record(deps, res, { app, action: 'stack.set', message: `Stack set to ${b.stack} (was ${app.stack})`, data: { stack: b.stack, previous: app.stack } });
+    }
+    res.json({ name: app.name, stack: b.stack, previous: app.stack });
   });
 
   r.post('/stacks/update', async (_req, res) => {

@@ -17,6 +17,8 @@ import { createBuildLog, type BuildLog } from './build-log';
 import type { BuildQueue } from './queue';
 import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
 import type { BuildFn, ReleaseFn } from './types';
+import type { StackProvider } from '../../stacks/on-demand';
+import { stackInfo } from '../../stacks/info';
 
 export interface BuildServiceDeps {
   state: State;
@@ -30,6 +32,8 @@ export interface BuildServiceDeps {
   /** server/releases createFromBuild; without it a build stops after the image is written. */
   release?: ReleaseFn;
   logs?: LogSink;
+  /** Builds an app's stack when it is missing (first use); without it the stack must exist. */
+  stacks?: StackProvider;
 }
 
 export interface RunBuildInput {
@@ -138,7 +142,10 @@ export function createBuildService(deps: BuildServiceDeps) {
         );
       }, deps.config.buildTimeoutMs);
 
-      out(`-----> Building on the ${app.stack} stack`);
+      const stack = stackFromAppJson(sourceDir, app, state, out);
+      out(`-----> Building on the ${stack} stack`);
+      await deps.stacks?.ensure(stack, out);
+      if (abort.signal.aborted) throw abort.signal.reason;
       const result = await deps.build({
         appName,
         sourceDir,
@@ -146,7 +153,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         cacheDir: path.join(paths.caches, appName),
         store: deps.store,
         docker: deps.docker,
-        stack: app.stack,
+        stack,
         imageRef: `apps/${appName}:${id}`,
         previousImageRef: await previousImageRef(app.id, appName),
         buildpacks: app.buildpacks.length > 0 ? app.buildpacks : undefined,
@@ -301,6 +308,29 @@ function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown
   } catch {
     return {};
   }
+}
+
+/**
+ * app.json "stack" is honoured on an app's first deploy only (as Heroku's app.json is at app
+ * setup): afterwards the app's stack is what stack:set says, and a differing app.json gets a note.
+ */
+function stackFromAppJson(sourceDir: string, app: { id: number; stack: string }, state: State, out: (line: string) => void): string {
+  let wanted: unknown;
+  try {
+    wanted = (JSON.parse(fs.readFileSync(path.join(sourceDir, 'app.json'), 'utf8')) as Record<string, unknown>).stack;
+  } catch {
+    return app.stack;
+  }
+  if (typeof wanted !== 'string' || wanted === app.stack) return app.stack;
+  const firstDeploy = !state.builds.listForApp(app.id, 50).some((b) => b.status === 'succeeded');
+  if (!firstDeploy) {
+    out(`       app.json asks for the ${wanted} stack; this app is on ${app.stack} (app.json's stack counts on the first deploy only: slipway stack:set ${wanted})`);
+    return app.stack;
+  }
+  stackInfo(wanted); // an unknown stack fails the build, naming the stacks there are
+  state.apps.setStack(app.id, wanted);
+  out(`-----> Using the ${wanted} stack from app.json (first deploy)`);
+  return wanted;
 }
 
 function formatDuration(ms: number): string {

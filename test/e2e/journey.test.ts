@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { freePlatformPorts } from '../helpers/server';
+import { flaskStyleApp, goStdlibApp } from '../integration/python-go-fixtures';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -50,7 +51,8 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
  * the router by host name; scale web to 2 and see both dynos serve; set a config var and see it
  * served; read the logs including a router line; push a broken commit and see it rejected while
  * the app keeps serving; roll back; run a one-off command; re-install in place (state kept, app
- * still serving); destroy the app and find nothing of it left; uninstall and purge.
+ * still serving); a Python app and a Go app on the trixie stack; destroy the app and find nothing
+ * of it left; uninstall and purge.
  */
 test('a new user installs Slipway, deploys, operates and destroys an app', { timeout: 30 * 60_000 }, async (t) => {
   fs.mkdirSync(HOMES, { recursive: true });
@@ -170,6 +172,36 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       const out = await slipway('run', '--no-tty', '--', 'node', '-e', 'console.log("greeting=" + process.env.GREETING)');
       assert.match(out.stdout, /greeting=howdy/);
       await assert.rejects(slipway('run', '--no-tty', '--', 'bash', '-c', 'exit 3'), (err: { code: number }) => err.code === 3);
+    });
+
+    await t.test('a Python app (bookworm) and a Go app on trixie (apps:create --stack; the stack is brought in on first use) deploy with git push', async () => {
+      const langApp = async (name: string, fill: (dir: string) => void, createArgs: string[], want: RegExp) => {
+        const dir = path.join(home, 'work', name);
+        fs.mkdirSync(dir, { recursive: true });
+        fill(dir);
+        const inDir = (cmd: string, ...args: string[]) => run(cmd, args, { env, cwd: dir, maxBuffer: 64 << 20, timeout: 15 * 60_000 });
+        await inDir('git', 'init', '-q', '-b', 'main');
+        await inDir('git', 'add', '.');
+        await inDir('git', '-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'first');
+        await inDir('slipway', 'apps:create', name, ...createArgs);
+        const push = await inDir('git', 'push', 'slipway', 'main');
+        const body = await eventually(`${name} answering through the router`, async () => {
+          const r = await viaRouter(httpPort, `${name}.${domain}`);
+          return r.status === 200 ? r.body : undefined;
+        }, 60_000);
+        assert.match(body, want);
+        return push.stdout + push.stderr;
+      };
+      const py = await langApp('journey-py', (d) => flaskStyleApp(d), [], /^hello flask-style app from greeting 1\.0; uid 1000; python 3\.11$/);
+      assert.match(py, /remote: -----> Python app detected/);
+      const go = await langApp('journey-go', (d) => goStdlibApp(d, '1.22', 'hello from the journey'), ['--stack', 'trixie'], /^hello from the journey; uid 1000$/);
+      assert.match(go, /remote: -----> Building on the trixie stack/);
+      assert.match(go, /remote: .*Installing Go from Debian: golang-1\.24-go/);
+      const stacks = JSON.parse((await slipway('stacks', '--json')).stdout) as Array<{ name: string; apps: string[] }>;
+      assert.deepEqual(stacks.find((s) => s.name === 'trixie')?.apps, ['journey-go']);
+      const set = await slipway('stack:set', 'bookworm', '-a', 'journey-go');
+      assert.match(set.stdout, /Stack set to bookworm for journey-go \(was trixie\); its build cache was cleared\./);
+      assert.match((await slipway('stacks')).stdout, /bookworm \(default\).*journey-go/);
     });
 
     await t.test('re-running install.sh upgrades in place: state kept, app still serving', async () => {

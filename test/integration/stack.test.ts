@@ -43,3 +43,15 @@ test('the stack images are in the platform OCI store with their layers', async (
     home.cleanup();
   }
 });
+
+test('the trixie stack: Debian 13 images from the same recipe, uid 1000, its own stack id and distro version', () => {
+  assert.equal(docker('run', '--rm', '--label', 'io.slipway.test=1', stackImageName('trixie', 'run'), 'id', '-u'), '1000');
+  assert.match(docker('run', '--rm', stackImageName('trixie', 'run'), 'cat', '/etc/debian_version'), /^13\./);
+  for (const kind of ['build', 'run'] as const) {
+    const labels = JSON.parse(docker('inspect', '-f', '{{json .Config.Labels}}', stackImageName('trixie', kind)));
+    assert.equal(labels['io.buildpacks.stack.id'], 'io.buildpacks.stacks.trixie');
+    assert.equal(labels['io.buildpacks.stack.distro.version'], '13');
+  }
+  // Headers for native Python wheels are in the build image.
+  assert.match(docker('run', '--rm', stackImageName('trixie', 'build'), 'ls', '/usr/include/python3.13/Python.h'), /Python\.h/);
+});

@@ -26,7 +26,7 @@ test('each built-in is a CNB buildpack: api >= 0.10, id slipway/NAME, X.Y.Z vers
   }
 });
 
-test('order.toml: Aptfile (optional) + a language (Ruby, PHP, Java, then Node.js) + Procfile (optional); static; Aptfile (optional) + Procfile', () => {
+test('order.toml: Aptfile (optional) + a language (Ruby, PHP, Java, Node.js, Python, Go) + Procfile (optional); static; Aptfile (optional) + Procfile', () => {
   const order = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, 'order.toml'), 'utf8')).order as unknown as Array<{ group: Array<{ id: string; version: string; optional?: boolean }> }>;
   const shape = order.map((o) => o.group.map((g) => `${g.id}${g.optional ? '?' : ''}`));
   assert.deepEqual(shape, [
@@ -34,7 +34,11 @@ test('order.toml: Aptfile (optional) + a language (Ruby, PHP, Java, then Node.js
     ['slipway/apt?', 'slipway/php', 'slipway/procfile?'],
     ['slipway/apt?', 'slipway/java', 'slipway/procfile?'],
     ['slipway/apt?', 'slipway/nodejs', 'slipway/procfile?'],
-    ['slipway/static'], ['slipway/apt?', 'slipway/procfile']]);
+    ['slipway/apt?', 'slipway/python', 'slipway/procfile?'],
+    ['slipway/apt?', 'slipway/go', 'slipway/procfile?'],
+    ['slipway/static'],
+    ['slipway/apt?', 'slipway/procfile'],
+  ]);
   for (const g of order.flatMap((o) => o.group)) {
     const doc = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, g.id.split('/')[1], 'buildpack.toml'), 'utf8')) as { buildpack: { version: string } };
     assert.equal(g.version, doc.buildpack.version, `${g.id} version in order.toml`);

@@ -110,6 +110,9 @@ export function createAppsRepo(db: Db) {
     setAcmeAuto(id: number, on: boolean): void {
       db.prepare('UPDATE apps SET acme_auto = ? WHERE id = ?').run(on ? 1 : 0, id);
     },
+    setStack(id: number, stack: string): void {
+      db.prepare('UPDATE apps SET stack = ? WHERE id = ?').run(stack, id);
+    },
     setBuildpacks(id: number, buildpacks: string[]): void {
       db.prepare('UPDATE apps SET buildpacks = ? WHERE id = ?').run(JSON.stringify(buildpacks), id);
     },

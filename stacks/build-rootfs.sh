@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Builds one root file system of the bookworm stack without any container registry:
-# debootstrap (minbase) from the distribution's mirror, then the kind's packages installed in the
-# chroot, then the stack's non-root user (uid/gid 1000) and /app.
+# Builds one root file system of a stack without any container registry: debootstrap (minbase)
+# from the distribution's mirror, then the kind's packages installed in the chroot, then the
+# stack's non-root user (uid/gid 1000) and /app. Every stack uses this one recipe; what differs
+# lives in stacks/STACK/: stack.conf (suite, distro_version) and build.packages / run.packages.
 #
-#   build-rootfs.sh KIND OUT_DIR CACHE_DIR
+#   build-rootfs.sh STACK KIND OUT_DIR CACHE_DIR
 #
-# KIND is "build" or "run". The debootstrap base is cached in CACHE_DIR/base-<date-free key> so the
+# KIND is "build" or "run". The debootstrap base is cached in CACHE_DIR/base-<suite> so the
 # second kind (and an unchanged recipe) skips the 30 s download. All arguments are ours, never a
 # user's; they are still quoted everywhere.
 set -euo pipefail
-kind=$1 out=$2 cache=$3
-here=$(cd "$(dirname "$0")" && pwd)
+stack=$1 kind=$2 out=$3 cache=$4
+here=$(cd "$(dirname "$0")" && pwd)/$stack
+[ -f "$here/stack.conf" ] || { echo "build-rootfs: $here/stack.conf is missing" >&2; exit 1; }
+suite=$(sed -n 's/^suite=\([a-z]*\)$/\1/p' "$here/stack.conf")
+[ -n "$suite" ] || { echo "build-rootfs: no suite= in $here/stack.conf" >&2; exit 1; }
 mirror=${SLIPWAY_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
 mirror=${mirror:-http://deb.debian.org/debian}
-suite=bookworm
 
 for tool in debootstrap chroot tar; do
   command -v "$tool" >/dev/null || { echo "build-rootfs: $tool is missing (apt-get install debootstrap)" >&2; exit 1; }
@@ -24,8 +27,8 @@ base="$cache/base-$suite"
 if [ ! -f "$base/.complete" ]; then
   rm -rf "$base"
   echo "-----> debootstrap --variant=minbase $suite from $mirror"
-  debootstrap --variant=minbase "$suite" "$base" "$mirror" >"$cache/debootstrap.log" 2>&1 || {
-    tail -n 30 "$cache/debootstrap.log" >&2; exit 1; }
+  debootstrap --variant=minbase "$suite" "$base" "$mirror" >"$cache/debootstrap-$suite.log" 2>&1 || {
+    tail -n 30 "$cache/debootstrap-$suite.log" >&2; exit 1; }
   touch "$base/.complete"
 fi
 
@@ -48,9 +51,9 @@ SOURCES
 mapfile -t pkgs < <(grep -v '^\s*#' "$here/$kind.packages" | sed '/^\s*$/d')
 echo "-----> Installing ${#pkgs[@]} packages into the $kind image"
 chroot "$out" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-chroot "$out" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade >"$cache/upgrade-$kind.log" 2>&1
+chroot "$out" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade >"$cache/upgrade-$suite-$kind.log" 2>&1
 chroot "$out" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >"$cache/apt-$kind.log" 2>&1 || { tail -n 30 "$cache/apt-$kind.log" >&2; exit 1; }
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >"$cache/apt-$suite-$kind.log" 2>&1 || { tail -n 30 "$cache/apt-$suite-$kind.log" >&2; exit 1; }
 chroot "$out" groupadd --gid 1000 slipway
 chroot "$out" useradd --uid 1000 --gid 1000 --create-home --home-dir /home/slipway --shell /bin/bash slipway
 mkdir -p "$out/app" "$out/layers" "$out/cnb" "$out/workspace" "$out/platform"
