@@ -48,20 +48,30 @@ const logs: Command = {
       // A live tail outlives server restarts: when the stream drops, say so and reconnect (new
       // lines only, so nothing is printed twice). Refused credentials end it (a CliError with a status).
       let failures = 0;
+      let downSince = 0;
       for (;;) {
         try {
           await streamOnce(ctx, `/apps/${name}/logs?${q}`, ac.signal, print, () => {
             if (failures > 0) ctx.out.err(' !     log stream reconnected');
             failures = 0;
+            downSince = 0;
           });
           if (!ctx.flags.tail || ac.signal.aborted) return;
         } catch (err) {
           if ((err as Error).name === 'AbortError' || ac.signal.aborted) return;
-          if (!ctx.flags.tail || (err instanceof CliError && err.status !== undefined)) throw err;
+          // Refused (revoked token, app gone, no permission): final. A server that is down or
+          // restarting (no connection, 502/503/504): try again.
+          const status = err instanceof CliError ? err.status : undefined;
+          if (!ctx.flags.tail || (status !== undefined && ![502, 503, 504].includes(status))) throw err;
+        }
+        downSince ||= Date.now();
+        if (Date.now() - downSince > RECONNECT_FOR_MS) {
+          throw new CliError(`the log stream could not be reopened for ${RECONNECT_FOR_MS / 60_000} minutes`, { hint: 'check that slipway-server is running (slipway status), then run slipway logs -t again' });
         }
         if (failures === 0) ctx.out.err(' !     log stream interrupted (is slipway-server restarting?); reconnecting...');
         q.set('lines', '0');
-        await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)), ac.signal);
+        // The first retry waits a second: a server that is shutting down has closed its listener by then.
+        await sleep(Math.min(5000, 1000 * 2 ** Math.min(failures, 3)), ac.signal);
         failures++;
         if (ac.signal.aborted) return;
       }
@@ -71,6 +81,9 @@ const logs: Command = {
     }
   },
 };
+
+/** How long `logs -t` keeps trying to reopen a dropped stream before it gives up. */
+const RECONNECT_FOR_MS = 5 * 60_000;
 
 /** One log session: prints each complete line; resolves when the server ends the response. */
 async function streamOnce(ctx: Ctx, path: string, signal: AbortSignal, print: (line: string) => void, onOpen: () => void): Promise<void> {

@@ -57,7 +57,8 @@ export function createLogsRoutes(deps: ApiDeps): Router {
     const server = (req.socket as { server?: { listening?: boolean } }).server;
     let ticks = 0;
     const check = setInterval(() => {
-      if (server && server.listening === false) return res.end();
+      // Close the connection too: a client that keeps its idle keep-alive socket would hold server.close().
+      if (server && server.listening === false) return void res.end(() => req.socket.end());
       if (++ticks % (HEARTBEAT_MS / 1000) !== 0) return;
       const still = deps.state.users.getToken((res.locals.auth as { tokenId: number }).tokenId);
       const owner = deps.state.users.getById(user.id);
