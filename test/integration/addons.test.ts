@@ -132,7 +132,7 @@ test('addons:create postgres and redis attach DATABASE_URL and REDIS_URL; the ap
   pg = p.name;
   const r = await json<Info>(['addons:create', 'redis', '--plan', 'small']);
   rd = r.name;
-  const config = await json<Record<string, string>>(['config']);
+  const config = await json<Record<string, string>>(['config', '-a', APP]);
   assert.match(config.DATABASE_URL, new RegExp(`^postgres://app_a:[0-9a-f]{32}@${pg}:5432/app$`));
   assert.match(config.REDIS_URL, new RegExp(`^redis://default:[0-9a-f]{32}@${rd}:6379$`));
   await until('/', (b) => b.hasDb === true && b.hasRedis === true);
@@ -211,7 +211,7 @@ test('backup, drop the table, restore: the data is back; backups are listed and 
 });
 
 test('credentials rotation: new URLs released, old passwords revoked, 0 failed requests under load through the router', async () => {
-  const before = await json<Record<string, string>>(['config']);
+  const before = await json<Record<string, string>>(['config', '-a', APP]);
   let stop = false;
   let okCount = 0;
   const failures: string[] = [];
@@ -237,7 +237,7 @@ test('credentials rotation: new URLs released, old passwords revoked, 0 failed r
   }
   assert.deepEqual(failures, [], `failed requests during rotation (${okCount} ok)`);
   assert.ok(okCount > 20, `the load ran (${okCount} requests)`);
-  const afterCfg = await json<Record<string, string>>(['config']);
+  const afterCfg = await json<Record<string, string>>(['config', '-a', APP]);
   assert.notEqual(afterCfg.DATABASE_URL, before.DATABASE_URL);
   assert.match(afterCfg.DATABASE_URL, /^postgres:\/\/app_b:/);
   assert.notEqual(afterCfg.REDIS_URL, before.REDIS_URL);
@@ -261,7 +261,7 @@ test("another owner's service is invisible and unreachable from this app's dynos
   const otherToken = await createUser(srv, `other-${randomBytes(2).toString('hex')}@example.com`);
   const otherEnv = { ...env, SLIPWAY_API_URL: srv.url, SLIPWAY_TOKEN: otherToken, SLIPWAY_CONFIG_DIR: tmpDir('slipway-cli-') };
   const otherApp = `other-${randomBytes(3).toString('hex')}`;
-  await ok(['apps:create', otherApp], { env: otherEnv });
+  await ok(['apps:create', otherApp, '--no-remote'], { env: otherEnv });
   const theirs = JSON.parse(await ok(['addons:create', 'redis', '-a', otherApp, '--json'], { env: otherEnv })) as Info;
   // Not seen: not listed, no info, not attachable, and our app's config has no URL of it.
   assert.doesNotMatch(await ok(['addons'], { env: otherEnv }), new RegExp(pg));
@@ -269,7 +269,7 @@ test("another owner's service is invisible and unreachable from this app's dynos
   const attach = await cli(['addons:attach', theirs.name, '-a', APP]);
   assert.notEqual(attach.code, 0);
   assert.match(attach.stderr, /another owner|same owner/);
-  const ours = await json<Record<string, string>>(['config']);
+  const ours = await json<Record<string, string>>(['config', '-a', APP]);
   assert.ok(!Object.values(ours).some((v) => v.includes(`@${theirs.name}:`)), `our config shows ${theirs.name}: ${JSON.stringify(Object.keys(ours))}`);
   const theirConfig = await json<Record<string, string>>(['config', '-a', otherApp], otherEnv);
   assert.ok(theirConfig.REDIS_URL?.includes(`@${theirs.name}:`), `their config: ${JSON.stringify(Object.keys(theirConfig))}`);
@@ -297,7 +297,7 @@ test('addons:destroy is refused while attached; with --force it removes the cont
   await ok(['addons:destroy', pg, '--confirm', pg, '--force']);
   assert.equal(await containerOf(pg), '');
   assert.equal(await docker(['volume', 'ls', '-q', '--filter', `name=^${volume}$`]), '');
-  assert.equal('DATABASE_URL' in (await json<Record<string, string>>(['config'])), false);
+  assert.equal('DATABASE_URL' in (await json<Record<string, string>>(['config', '-a', APP])), false);
   await until('/', (b) => b.hasDb === false && b.redis === 'hello-addons');
   assert.doesNotMatch(await ok(['addons']), new RegExp(pg));
 });
