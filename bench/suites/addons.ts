@@ -21,7 +21,8 @@ const run = promisify(execFile);
  *    running directly on the host (Debian's postgresql-15 binaries) with the plan's settings.
  *    The host one is reached from a client container on the host network: dynos cannot reach
  *    host ports (host firewall, docs/security.md). Ratio goal ≥ 0.9.
- * --quick: one create, 3 s of pgbench, host comparison only when the binaries are there.
+ * --quick: 3 s of pgbench at scale 1 (full: 20 s at scale 10, 4 clients); the host comparison
+ * runs when the postgresql-15 binaries are installed.
  */
 const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'apps', 'addons-app');
 const HOST_PG = '/usr/lib/postgresql/15/bin';
@@ -93,6 +94,7 @@ async function startHostPg(dir: string, settings: string[]): Promise<{ port: num
 export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const platform = await startBenchPlatform();
   const seconds = ctx.quick ? 3 : 20;
+  const scale = ctx.quick ? '1' : '10';
   let hostPg: { port: number; child: ChildProcess } | undefined;
   try {
     const app = `bench-addons-${process.pid % 10000}`;
@@ -128,7 +130,7 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
     const network = (await run('docker', ['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', bigId])).stdout.trim().split(' ')[0];
     const pgbench = async (netArgs: string[], conn: string[], env: string[]) => {
       const base = ['run', '--rm', '--label', `io.slipway.home=${platform.server.home}`, ...netArgs, ...env.flatMap((e) => ['-e', e]), image];
-      await run('docker', [...base, 'pgbench', '-i', '-q', '-s', '5', ...conn], { timeout: 10 * 60_000 });
+      await run('docker', [...base, 'pgbench', '-i', '-q', '-s', scale, ...conn], { timeout: 10 * 60_000 });
       const out = await run('docker', [...base, 'pgbench', '-c', '4', '-j', '2', '-T', String(seconds), '-n', ...conn], { timeout: 10 * 60_000 });
       return tps(out.stdout);
     };
@@ -153,6 +155,7 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
       postgres_idle_mib: pgMem,
       redis_idle_mib: rdMem,
       pgbench_seconds: seconds,
+      pgbench_scale: Number(scale),
       pgbench_service_tps: round(serviceTps, 1),
       pgbench_host_tps: hostTps === null ? null : round(hostTps, 1),
       pgbench_ratio: hostTps ? round(serviceTps / hostTps, 2) : null,

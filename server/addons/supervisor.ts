@@ -93,9 +93,15 @@ export function createSupervisor(deps: SupervisorDeps) {
     if (!addon || stopped) return;
     const e = entry(name);
     await deps.ensure(addon);
+    const running = (await deps.containers.inspect(name))?.State.Running;
+    e.nextRestartAt = null;
+    if (running) {
+      // Adopted after a server restart: its health is known at once, not at the next tick.
+      await check(name);
+      return;
+    }
     await deps.containers.start(name);
     e.startedAt = Date.now();
-    e.nextRestartAt = null;
     set(e, 'starting');
   }
 

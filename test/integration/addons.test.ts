@@ -25,9 +25,9 @@ let env: NodeJS.ProcessEnv;
 let pg: string;
 let rd: string;
 
-async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? env, cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? env, cwd: opts.cwd ?? repo, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -40,12 +40,12 @@ async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: stri
     child.stdin.end(opts.input ?? '');
   });
 }
-async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
+async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<string> {
   const r = await cli(args, opts);
   assert.equal(r.code, 0, `slipway ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}\n${srv.output().slice(-2000)}`);
   return r.stdout;
 }
-const json = async <T>(args: string[], e?: NodeJS.ProcessEnv) => JSON.parse(await ok([...args, '--json'], { env: e })) as T;
+const json = async <T>(args: string[], e?: NodeJS.ProcessEnv, cwd?: string) => JSON.parse(await ok([...args, '--json'], { env: e, cwd })) as T;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 /** A request through the router (Host APP.localhost). */
@@ -164,8 +164,12 @@ test('data survives a service restart and a platform restart; running services a
   await srv.restartServer();
   await until('/', (b) => b.pg === 'hello-addons' && b.redis === 'hello-addons');
   assert.equal(await docker(['inspect', '-f', '{{.Id}} {{.State.StartedAt}}', await containerOf(pg)]), before, 'the service was adopted, not restarted');
-  const info = await json<Info>(['addons:info', pg]);
-  assert.equal(info.health.status, 'up');
+  let info = await json<Info>(['addons:info', pg]);
+  for (let i = 0; i < 20 && info.health.status !== 'up'; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    info = await json<Info>(['addons:info', pg]);
+  }
+  assert.equal(info.health.status, 'up', JSON.stringify(info.health));
 });
 
 test('a service that crashes is restarted (with the dynos\' back-off) and the app reads its data again', async () => {
@@ -260,18 +264,24 @@ test('credentials rotation: new URLs released, old passwords revoked, 0 failed r
 test("another owner's service is invisible and unreachable from this app's dynos; attach across owners is refused", async () => {
   const otherToken = await createUser(srv, `other-${randomBytes(2).toString('hex')}@example.com`);
   const otherEnv = { ...env, SLIPWAY_API_URL: srv.url, SLIPWAY_TOKEN: otherToken, SLIPWAY_CONFIG_DIR: tmpDir('slipway-cli-') };
+  // The other owner works outside our repository (whose slipway remote names our app).
+  const elsewhere = { env: otherEnv, cwd: otherEnv.SLIPWAY_CONFIG_DIR };
   const otherApp = `other-${randomBytes(3).toString('hex')}`;
-  await ok(['apps:create', otherApp, '--no-remote'], { env: otherEnv });
-  const theirs = JSON.parse(await ok(['addons:create', 'redis', '-a', otherApp, '--json'], { env: otherEnv })) as Info;
+  await ok(['apps:create', otherApp, '--no-remote'], elsewhere);
+  const theirs = JSON.parse(await ok(['addons:create', 'redis', '-a', otherApp, '--json'], elsewhere)) as Info;
   // Not seen: not listed, no info, not attachable, and our app's config has no URL of it.
-  assert.doesNotMatch(await ok(['addons'], { env: otherEnv }), new RegExp(pg));
-  assert.notEqual((await cli(['addons:info', pg], { env: otherEnv })).code, 0);
+  const theirList = await ok(['addons'], elsewhere);
+  assert.match(theirList, new RegExp(theirs.name));
+  assert.doesNotMatch(theirList, new RegExp(pg));
+  const info = await cli(['addons:info', pg], elsewhere);
+  assert.notEqual(info.code, 0);
+  assert.match(info.stderr, /does not exist/);
   const attach = await cli(['addons:attach', theirs.name, '-a', APP]);
   assert.notEqual(attach.code, 0);
   assert.match(attach.stderr, /another owner|same owner/);
   const ours = await json<Record<string, string>>(['config', '-a', APP]);
   assert.ok(!Object.values(ours).some((v) => v.includes(`@${theirs.name}:`)), `our config shows ${theirs.name}: ${JSON.stringify(Object.keys(ours))}`);
-  const theirConfig = await json<Record<string, string>>(['config', '-a', otherApp], otherEnv);
+  const theirConfig = await json<Record<string, string>>(['config', '-a', otherApp], otherEnv, otherEnv.SLIPWAY_CONFIG_DIR);
   assert.ok(theirConfig.REDIS_URL?.includes(`@${theirs.name}:`), `their config: ${JSON.stringify(Object.keys(theirConfig))}`);
 
   // From a real one-off dyno of our app: our own service answers, theirs is unreachable by name and by address.
@@ -285,6 +295,7 @@ test("another owner's service is invisible and unreachable from this app's dynos
   assert.doesNotMatch(byIp.stdout, /CONNECTED/, `reached ${theirIp}`);
   const byName = await cli(['run', '--no-tty', '--', probe(theirs.name, 6379)]);
   assert.doesNotMatch(byName.stdout, /CONNECTED/);
+  fs.rmSync(otherEnv.SLIPWAY_CONFIG_DIR, { recursive: true, force: true });
 });
 
 test('addons:destroy is refused while attached; with --force it removes the container, the volume and the config var', async () => {
