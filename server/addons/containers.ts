@@ -154,6 +154,9 @@ export function createServiceContainers(opts: { docker: Docker; home: string }):
           Labels: labels(addon),
           User: '1000:1000',
           Hostname: addon.name,
+          // PostgreSQL's SIGTERM waits for every client to disconnect (apps keep pools open):
+          // SIGINT is its fast shutdown (clean, sessions ended). Redis saves on SIGTERM.
+          StopSignal: addon.kind === 'postgres' ? 'SIGINT' : 'SIGTERM',
           HostConfig: {
             Memory: plan.memoryMb * 1024 * 1024,
             MemorySwap: plan.memoryMb * 1024 * 1024,
