@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { SuiteContext } from '../suites';
@@ -80,7 +81,8 @@ async function startHostPg(dir: string, settings: string[]): Promise<{ port: num
   const as = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', cmd, ...args]);
   await as(`${HOST_PG}/initdb`, ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
   const port = await freePort();
-  const child = spawn('runuser', ['-u', 'postgres', '--', `${HOST_PG}/postgres`, '-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s])], {
+  // setpriv execs (no parent left behind), so the signal that stops it reaches postgres itself.
+  const child = spawn('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', `${HOST_PG}/postgres`, '-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s])], {
     stdio: 'ignore',
   });
   for (let i = 0; i < 100; i++) {
@@ -96,6 +98,7 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
   const seconds = ctx.quick ? 3 : 20;
   const scale = ctx.quick ? '1' : '10';
   let hostPg: { port: number; child: ChildProcess } | undefined;
+  let hostDir: string | undefined;
   try {
     const app = `bench-addons-${process.pid % 10000}`;
     const host = platform.host(app);
@@ -142,7 +145,10 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
     let hostTps: number | null = null;
     let hostNote = '';
     if (fs.existsSync(`${HOST_PG}/postgres`)) {
-      hostPg = await startHostPg(path.join(platform.server.home, 'host-pg'), ['shared_buffers=1024MB', 'max_connections=200']);
+      // Outside the test home (0700): the postgres user must reach it.
+      hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-pg-'));
+      fs.chmodSync(hostDir, 0o755);
+      hostPg = await startHostPg(hostDir, ['shared_buffers=1024MB', 'max_connections=200']);
       await run('runuser', ['-u', 'postgres', '--', `${HOST_PG}/createdb`, '-h', '127.0.0.1', '-p', String(hostPg.port), 'app']);
       hostTps = await pgbench(['--network', 'host', '--entrypoint', ''], ['-h', '127.0.0.1', '-p', String(hostPg.port), '-U', 'postgres', 'app'], []);
       ctx.log(`pgbench from the host network against a host PostgreSQL: ${hostTps} tps`);
@@ -164,7 +170,12 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
       loadavg_1m: loadavg(),
     };
   } finally {
-    hostPg?.child.kill('SIGINT');
+    if (hostPg) {
+      const exited = new Promise((r) => hostPg!.child.once('exit', r));
+      hostPg.child.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
     await platform.stop();
   }
 }
