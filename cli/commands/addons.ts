@@ -192,6 +192,26 @@ const rotate: Command = {
   },
 };
 
+const upgrade: Command = {
+  name: 'addons:upgrade',
+  summary: "move an add-on's data to a new service (the stack's current major version, or another plan); the apps are released with its URL",
+  usage: 'addons:upgrade NAME [--plan small|medium|large] --confirm NAME',
+  json: true,
+  flags: { plan: { desc: 'plan of the new service (default: the same)', value: 'PLAN' }, confirm: { desc: 'the add-on name again', value: 'NAME' } },
+  async run(ctx) {
+    const name = need(ctx, 0, this.usage);
+    if (ctx.flags.confirm !== name) throw usageError(`writes to ${name} after its backup is taken are not moved; confirm with --confirm ${name} (maintenance mode first)`, this.usage);
+    ctx.out.err(`Upgrading ${name}: backup, new service, restore, release...`);
+    const r = await ctx.api().request<{ from: string; to: string; version: string; plan: string; backup: string; releases: Record<string, number | null> }>(
+      'POST', `/addons/${encodeURIComponent(name)}/upgrade`, typeof ctx.flags.plan === 'string' ? { plan: ctx.flags.plan } : {},
+    );
+    if (ctx.out.json) return ctx.out.printJson(r);
+    ctx.out.log(`${r.from} → ${ctx.out.bold(r.to)} (version ${r.version}, ${r.plan}) from backup ${r.backup}`);
+    for (const [app, v] of Object.entries(r.releases)) ctx.out.log(`${app}: ${v ? `released v${v}` : 'no release yet'}`);
+    ctx.out.log(`${r.from} is kept, detached. When satisfied: slipway addons:destroy ${r.from} --confirm ${r.from}`);
+  },
+};
+
 const backups: Command = {
   name: 'addons:backups',
   summary: "list an add-on's backups with size and time",
@@ -270,5 +290,5 @@ const schedule: Command = {
 export const addonsCommands: Command[] = [
   list, create, info, attach, detach, destroy, restart,
   shell('addons:psql', 'psql'), shell('addons:redis-cli', 'redis-cli'),
-  rotate, backups, capture, download, restore, schedule,
+  rotate, upgrade, backups, capture, download, restore, schedule,
 ];

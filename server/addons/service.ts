@@ -159,6 +159,45 @@ export function createAddonService(deps: AddonServiceDeps) {
       return { ...info(addon), ...(rel ? { release: rel.version } : {}) };
     },
 
+    /** A new service attached to nothing (upgrades restore into it before the swap). Started and healthy. */
+    async provision(input: { kind: AddonKind; plan: string; ownerId: number }): Promise<AddonRow> {
+      const plan = assertPlan(input.plan);
+      const image = await deps.ensureImage(input.kind);
+      const secret: AddonSecret = { user: input.kind === 'postgres' ? 'app_a' : 'default', password: generatePassword() };
+      const addon = state.addons.create({ name: generateName(input.kind), kind: input.kind, ownerId: input.ownerId, plan: plan.name, version: image.version, image: image.dockerImage, secret });
+      try {
+        await ensure(addon);
+        await supervisor.startOne(addon.name);
+        await supervisor.waitHealthy(addon.name);
+      } catch (err) {
+        supervisor.forget(addon.name);
+        await containers.remove(addon.name, true).catch(() => {});
+        state.addons.delete(addon.id);
+        throw err;
+      }
+      return addon;
+    },
+
+    /**
+     * Moves every attachment of `from` to `to` under the same name: `to` joins the app's network,
+     * the app is released with to's URL, then `from` leaves the network (it is kept, detached).
+     */
+    async swap(from: AddonRow, to: AddonRow, user: UserRow): Promise<Record<string, number | null>> {
+      const releases: Record<string, number | null> = {};
+      for (const t of state.addons.attachmentsOf(from.id)) {
+        state.db.transaction(() => {
+          state.addons.detach(from.id, t.appId);
+          state.addons.attach(to.id, t.appId, t.name);
+        })();
+        await ensure(to);
+        const rel = await deps.configRelease(t.appName, { set: { [configVarOf(t)]: serviceUrl(to.kind, to.name, secretOf(to)) } }, toUser(user), `Move ${t.name} from ${from.name} to ${to.name}`);
+        releases[t.appName] = rel?.version ?? null;
+        await containers.setNetworks(from.name, networksOf(from));
+        state.events.add({ appId: t.appId, appName: t.appName, actor: user.email, action: 'addon.swap', message: `${configVarOf(t)} moved from ${from.name} to ${to.name}`, data: { from: from.name, to: to.name } });
+      }
+      return releases;
+    },
+
     list(user: UserRow, app?: AppRow): AddonInfo[] {
       const all = app ? state.addons.attachmentsOfApp(app.id).map((t) => state.addons.get(t.addonName)!) : state.addons.list();
       return all.filter((a) => {

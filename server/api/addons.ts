@@ -4,6 +4,7 @@ import { SlipwayError } from '../../common/errors';
 import { requireAppRole } from '../auth/permissions';
 import type { AddonRow, BackupRow } from '../state/repos/addons';
 import { appFor, auth, body, type ApiDeps } from './context';
+import { upgradeAddon } from '../addons/upgrade';
 
 /**
  * Add-on routes (docs/api.md "Add-ons", docs/addons.md). Services are named globally; a caller sees
@@ -83,6 +84,13 @@ export function createAddonsRoutes(deps: ApiDeps): Router {
   r.post('/addons/:name/credentials/rotate', async (req, res) => {
     const a = addon(res, req.params.name, true);
     res.json(await addonsOf(deps).service.rotate(a, user(res)));
+  });
+
+  // A new service (current stack's major, optionally another plan) with a restored backup; the apps move to it.
+  r.post('/addons/:name/upgrade', async (req, res) => {
+    const a = addon(res, req.params.name, true);
+    const b = body<{ plan: string }>(req, { plan: 'string' });
+    res.json(await upgradeAddon(addonsOf(deps), a, { plan: b.plan }, user(res)));
   });
 
   r.get('/addons/:name/backups', (req, res) => {

@@ -261,6 +261,26 @@ test('credentials rotation: new URLs released, old passwords revoked, 0 failed r
   assert.doesNotMatch(ping, /PONG/, 'the old redis password still works');
 });
 
+test('addons:upgrade moves the data to a new service (another plan here) and releases the app with its URL; the old one is kept, detached', async () => {
+  const r = JSON.parse(await ok(['addons:upgrade', pg, '--plan', 'medium', '--confirm', pg, '--json'])) as { from: string; to: string; plan: string; releases: Record<string, number | null> };
+  assert.equal(r.from, pg);
+  assert.notEqual(r.to, pg);
+  assert.equal(r.plan, 'medium');
+  assert.ok(r.releases[APP]);
+  const cfg = await json<Record<string, string>>(['config', '-a', APP]);
+  assert.match(cfg.DATABASE_URL, new RegExp(`@${r.to}:5432/app$`));
+  await until('/', (b) => b.pg === 'hello-addons');
+  const old = await json<Info>(['addons:info', pg]);
+  assert.deepEqual(old.attachments, []);
+  const fresh = await json<Info & { plan: string }>(['addons:info', r.to]);
+  assert.equal(fresh.plan, 'medium');
+  assert.deepEqual(fresh.attachments.map((t) => t.configVar), ['DATABASE_URL']);
+  // Detached: destroyed without --force.
+  await ok(['addons:destroy', pg, '--confirm', pg]);
+  assert.equal(await containerOf(pg), '');
+  pg = r.to;
+});
+
 test("another owner's service is invisible and unreachable from this app's dynos; attach across owners is refused", async () => {
   const otherToken = await createUser(srv, `other-${randomBytes(2).toString('hex')}@example.com`);
   const otherEnv = { ...env, SLIPWAY_API_URL: srv.url, SLIPWAY_TOKEN: otherToken, SLIPWAY_CONFIG_DIR: tmpDir('slipway-cli-') };
