@@ -165,6 +165,8 @@ export function createBackups(deps: BackupDeps) {
       state.addons.setBackupAt(addon.id, at);
     },
     start(): void {
+      // A daily backup missed while the server was down is taken at start.
+      scheduleTick();
       timer = setInterval(scheduleTick, 60_000);
       timer.unref?.();
     },

@@ -195,13 +195,15 @@ export function createSupervisor(deps: SupervisorDeps) {
       }
       const tick = async () => {
         for (const name of [...entries.keys()]) {
-          const e = entries.get(name)!;
-          if (e.status === 'crashed' || e.holding > 0) continue;
+          // Destroyed (forgotten) while an earlier check of this pass ran.
+          const e = entries.get(name);
+          if (!e || e.status === 'crashed' || e.holding > 0) continue;
           await check(name);
         }
       };
-      void tick();
-      healthTimer = setInterval(() => void tick(), deps.healthIntervalMs);
+      const safeTick = () => tick().catch((err: Error) => console.error(`slipway-server: add-on health checks: ${err.message}`));
+      void safeTick();
+      healthTimer = setInterval(() => void safeTick(), deps.healthIntervalMs);
       healthTimer.unref?.();
     },
     stop(): void {

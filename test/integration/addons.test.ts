@@ -156,7 +156,10 @@ test('addons:psql runs a query piped on stdin, as the apps\' credential; addons:
   assert.match(bad.stdout + bad.stderr, /no_such_table/);
 });
 
-test('data survives a service restart and a platform restart; running services are adopted', async () => {
+test('data survives a service restart and a platform restart; running services are adopted; a missed daily backup is taken at start', async () => {
+  // 00:00 UTC has always passed today: the restarted server owes a scheduled backup.
+  await ok(['addons:backups:schedule', rd, '--at', '00:00']);
+  assert.match(await ok(['addons:info', rd]), /Daily backup:\s+00:00 UTC/);
   await ok(['addons:restart', pg]);
   await ok(['addons:restart', rd]);
   await until('/', (b) => b.pg === 'hello-addons' && b.redis === 'hello-addons');
@@ -170,6 +173,13 @@ test('data survives a service restart and a platform restart; running services a
     info = await json<Info>(['addons:info', pg]);
   }
   assert.equal(info.health.status, 'up', JSON.stringify(info.health));
+  let scheduled: Array<{ status: string; scheduled: boolean }> = [];
+  for (let i = 0; i < 40 && !scheduled.some((b) => b.scheduled && b.status === 'succeeded'); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    scheduled = await json<Array<{ status: string; scheduled: boolean }>>(['addons:backups', rd]);
+  }
+  assert.ok(scheduled.some((b) => b.scheduled && b.status === 'succeeded'), JSON.stringify(scheduled));
+  await ok(['addons:backups:schedule', rd, '--off']);
 });
 
 test('a service that crashes is restarted (with the dynos\' back-off) and the app reads its data again', async () => {
