@@ -55,6 +55,13 @@ export function createAddonShellUpgrade(deps: ApiDeps) {
           },
         });
       recordAs(deps, a.user.email, { appName: undefined, action: 'addon.shell', message: `Opened ${cmd[0]} on ${addon.name}` });
+      // Revoking the token or disabling the user ends the session at once (as for slipway run).
+      const unregister = deps.sessions?.add(a.tokenId, () => {
+        if (socket.destroyed) return;
+        const e = new SlipwayError('UNAUTHORIZED', 'this session ended: its API token was revoked or its user disabled', { hint: 'ask an admin' });
+        socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e.toJSON())), frame(FRAME.exit, '1')]));
+      }) ?? (() => {});
+      socket.on('close', unregister);
       addons.containers
         .exec(addon.name, cmd, { env: [...env, ...(o.tty ? ['TERM=xterm-256color'] : [])], stdin, stdout: out(FRAME.stdout), stderr: out(FRAME.stderr), tty: o.tty, rows: o.rows, cols: o.cols })
         .then(
