@@ -12,6 +12,7 @@ import { createBackups } from './backups';
 import { createServiceContainers } from './containers';
 import { createConfigRelease } from './release-adapter';
 import { createAddonService } from './service';
+import { limitError, limitsOf, ownerOfApp } from '../auth/limits';
 
 export type { AddonService } from './service';
 export type { Backups } from './backups';
@@ -59,6 +60,10 @@ export function createAddons(deps: {
     configRelease: createConfigRelease({ state, releases: deps.releases }),
     ensureImage,
     rotateGraceMs: config.addons.rotateGraceMs,
+    checkLimit(ownerId, owned) {
+      const limit = limitsOf(state, config, ownerId).addons;
+      if (owned >= limit) throw limitError('addons', ownerOfApp(state, ownerId).email, owned, limit);
+    },
     healthIntervalMs: config.addons.healthIntervalMs,
     log,
   });

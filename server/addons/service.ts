@@ -28,6 +28,8 @@ export interface AddonServiceDeps {
   configRelease: ConfigRelease;
   ensureImage(kind: AddonKind): Promise<ServiceImage>;
   rotateGraceMs: number;
+  /** Refuses one more service for this owner when at their `addons` limit (server/auth/limits.ts). */
+  checkLimit(ownerId: number, owned: number): void;
   healthIntervalMs: number;
   log?: (line: string) => void;
 }
@@ -50,6 +52,7 @@ export function createAddonService(deps: AddonServiceDeps) {
   const { state, containers } = deps;
   const log = deps.log ?? ((l: string) => console.error(`slipway-server: ${l}`));
   const secretOf = (a: AddonRow) => state.addons.secret(a.id);
+  const owned = (ownerId: number) => state.addons.list().filter((a) => a.ownerId === ownerId).length;
   const networksOf = (a: AddonRow) => state.addons.attachmentsOf(a.id).map((t) => deps.networks.nameOf(t.appName));
 
   async function ensure(addon: AddonRow): Promise<void> {
@@ -140,6 +143,7 @@ export function createAddonService(deps: AddonServiceDeps) {
       const name = input.name === undefined ? generateName(kind) : assertAddonName(input.name);
       checkFreeAttachment(input.app, as);
       if (state.addons.get(name)) throw new SlipwayError('ALREADY_EXISTS', `an add-on named ${name} already exists`, { hint: 'choose another --name' });
+      deps.checkLimit(input.app.ownerId, owned(input.app.ownerId));
       const image = await deps.ensureImage(kind);
       const secret: AddonSecret = { user: kind === 'postgres' ? 'app_a' : 'default', password: generatePassword() };
       const addon = state.addons.create({ name, kind, ownerId: input.app.ownerId, plan: plan.name, version: image.version, image: image.dockerImage, secret });
@@ -162,6 +166,7 @@ export function createAddonService(deps: AddonServiceDeps) {
     /** A new service attached to nothing (upgrades restore into it before the swap). Started and healthy. */
     async provision(input: { kind: AddonKind; plan: string; ownerId: number }): Promise<AddonRow> {
       const plan = assertPlan(input.plan);
+      deps.checkLimit(input.ownerId, owned(input.ownerId));
       const image = await deps.ensureImage(input.kind);
       const secret: AddonSecret = { user: input.kind === 'postgres' ? 'app_a' : 'default', password: generatePassword() };
       const addon = state.addons.create({ name: generateName(input.kind), kind: input.kind, ownerId: input.ownerId, plan: plan.name, version: image.version, image: image.dockerImage, secret });

@@ -292,13 +292,19 @@ test('addons:upgrade moves the data to a new service (another plan here) and rel
 });
 
 test("another owner's service is invisible and unreachable from this app's dynos; attach across owners is refused", async () => {
-  const otherToken = await createUser(srv, `other-${randomBytes(2).toString('hex')}@example.com`);
+  const otherEmail = `other-${randomBytes(2).toString('hex')}@example.com`;
+  const otherToken = await createUser(srv, otherEmail);
   const otherEnv = { ...env, SLIPWAY_API_URL: srv.url, SLIPWAY_TOKEN: otherToken, SLIPWAY_CONFIG_DIR: tmpDir('slipway-cli-') };
   // The other owner works outside our repository (whose slipway remote names our app).
   const elsewhere = { env: otherEnv, cwd: otherEnv.SLIPWAY_CONFIG_DIR };
   const otherApp = `other-${randomBytes(3).toString('hex')}`;
   await ok(['apps:create', otherApp, '--no-remote'], elsewhere);
   const theirs = JSON.parse(await ok(['addons:create', 'redis', '-a', otherApp, '--json'], elsewhere)) as Info;
+  // The owner's addons limit (default 5) counts services: at 1, a second one is refused.
+  await ok(['limits:set', otherEmail, 'addons=1']);
+  const second = await cli(['addons:create', 'postgres', '-a', otherApp], elsewhere);
+  assert.notEqual(second.code, 0);
+  assert.match(second.stderr, /addons limit reached: user other-[0-9a-f]+@example\.com has 1 of 1 services/);
   // Not seen: not listed, no info, not attachable, and our app's config has no URL of it.
   const theirList = await ok(['addons'], elsewhere);
   assert.match(theirList, new RegExp(theirs.name));
