@@ -161,6 +161,8 @@ fi
 
 step "Stack images (bookworm; built once, then reused)"
 node "$SRC/dist/stacks/cli.js" | sed 's/^/       /'
+step "Add-on service images (PostgreSQL, Redis; built once, then reused)"
+node "$SRC/dist/stacks/services-cli.js" | sed 's/^/       /'
 
 step "Platform TLS certificate for *.$SLIPWAY_DOMAIN"
 if [ -f "$SRC/dist/router/cert.js" ]; then

@@ -21,6 +21,7 @@ import { psCommands } from './commands/ps';
 import { releasesCommands } from './commands/releases';
 import { platformCommands } from './commands/platform';
 import { runCommands } from './commands/run';
+import { addonsCommands } from './commands/addons';
 import { BUILD_OPTIONS } from './commands/build-usage';
 import { closest, hoistAppFlag } from './suggest';
 
@@ -56,6 +57,7 @@ export const COMMANDS: Command[] = [
   ...releasesCommands,
   ...logsCommands,
   ...runCommands,
+  ...addonsCommands,
   ...domainsCommands,
   ...certsCommands,
   ...accessCommands,

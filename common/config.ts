@@ -44,6 +44,17 @@ export interface SlipwayConfig {
    * internal buildpack server; tests). Empty by default: every such address is refused.
    */
   buildpackFetchAllow: string[];
+  /** PostgreSQL / Redis add-ons (docs/addons.md). */
+  addons: AddonsConfig;
+}
+
+export interface AddonsConfig {
+  /** Backups kept per service (oldest removed first); SLIPWAY_ADDON_BACKUP_RETAIN. */
+  backupRetain: number;
+  /** How long the old password stays valid after a rotation released the apps (their old dynos drain). */
+  rotateGraceMs: number;
+  /** Health check period of every service (pg_isready / PING). */
+  healthIntervalMs: number;
 }
 
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -245,5 +256,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     },
     buildpackFetchAllow: hostPorts(env, 'SLIPWAY_BUILDPACK_FETCH_ALLOW'),
     buildpackAliases: !/^(0|false|no|off)$/i.test(env.SLIPWAY_BUILDPACK_ALIASES ?? ''),
+    addons: {
+      backupRetain: positiveInt(env, 'SLIPWAY_ADDON_BACKUP_RETAIN', 7),
+      rotateGraceMs: positiveInt(env, 'SLIPWAY_ADDON_ROTATE_GRACE_S', 30) * 1000,
+      healthIntervalMs: positiveInt(env, 'SLIPWAY_ADDON_HEALTH_INTERVAL_S', 15) * 1000,
+    },
   };
 }

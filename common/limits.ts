@@ -4,7 +4,7 @@
  * user's values by an admin (`slipway limits:set USER key=value`). Limits of an app (dynos,
  * one-offs, push size) are those of the app's owner.
  */
-export const LIMIT_KEYS = ['apps', 'dynos', 'dynos-per-type', 'one-offs', 'one-off-seconds', 'builds', 'push-mb'] as const;
+export const LIMIT_KEYS = ['apps', 'dynos', 'dynos-per-type', 'one-offs', 'one-off-seconds', 'builds', 'push-mb', 'addons'] as const;
 export type LimitKey = (typeof LIMIT_KEYS)[number];
 export type Limits = Record<LimitKey, number>;
 
@@ -16,6 +16,7 @@ export const LIMIT_INFO: Record<LimitKey, { what: string; unit: string; max: num
   'one-off-seconds': { what: 'run time of a one-off dyno before it is stopped', unit: 'seconds', max: 7 * 24 * 3600 },
   builds: { what: 'builds of one user\'s apps running at once (the machine has SLIPWAY_BUILD_CONCURRENCY slots)', unit: 'builds', max: 1000 },
   'push-mb': { what: 'size of one git push (receive.maxInputSize)', unit: 'MiB', max: 100_000 },
+  addons: { what: 'add-on services (PostgreSQL, Redis) a user owns', unit: 'services', max: 10_000 },
 };
 
 /** Platform defaults when the operator sets nothing (builds: see defaultLimits). */
@@ -29,6 +30,7 @@ export function defaultLimits(buildConcurrency: number): Limits {
     // One user never holds every build slot of the machine (unless the machine has only one).
     builds: Math.max(1, Math.ceil(buildConcurrency / 2)),
     'push-mb': 200,
+    addons: 5,
   };
 }
 

@@ -29,6 +29,8 @@ cleanup() {
     [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
     ids=$(docker network ls -q --filter "label=io.slipway.home=$home" 2>/dev/null || true)
     [ -n "$ids" ] && docker network rm $ids >/dev/null 2>&1
+    ids=$(docker volume ls -q --filter "label=io.slipway.home=$home" 2>/dev/null || true)
+    [ -n "$ids" ] && docker volume rm -f $ids >/dev/null 2>&1
     ids=$(docker images -q --filter "label=io.slipway.home=$home" 2>/dev/null | sort -u || true)
     [ -n "$ids" ] && docker rmi -f $ids >/dev/null 2>&1
   done

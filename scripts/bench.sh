@@ -31,5 +31,6 @@ npm run --silent build >&2
 bash scripts/ensure-docker.sh >&2
 step "Stack images for the benchmark homes (reused from the machine's stack cache when present)"
 SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/cli.js >&2
+SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/services-cli.js >&2
 mkdir -p "$SLIPWAY_TEST_HOMES"
 exec node dist/bench/run.js "$@"

@@ -48,6 +48,11 @@ for id in $(docker network ls -q --filter label=io.slipway.managed=true); do
   home=$(docker network inspect -f '{{ index .Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
   case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker network rm "$id" >/dev/null 2>&1 || true ;; esac
 done
+# Data volumes of add-on services of test homes.
+for id in $(docker volume ls -q --filter label=io.slipway.managed=true); do
+  home=$(docker volume inspect -f '{{ index .Labels "io.slipway.home" }}' "$id" 2>/dev/null || true)
+  case "$home" in "$SLIPWAY_TEST_HOMES"/*) docker volume rm -f "$id" >/dev/null 2>&1 || true ;; esac
+done
 for pidfile in "$SLIPWAY_TEST_HOMES"/*/run/*.pid; do
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile" 2>/dev/null || true)
@@ -67,6 +72,8 @@ done
 
 step "Stack images: bookworm and trixie (built once per machine, ~3 min each; unchanged recipes are reused)"
 SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/cli.js --all
+step "Add-on service images (PostgreSQL, Redis; built once per machine like the stacks)"
+SLIPWAY_HOME="$SLIPWAY_TEST_STACK_HOME" SLIPWAY_STACK_CACHE="${SLIPWAY_STACK_CACHE:-/var/cache/slipway/stacks}" node dist/stacks/services-cli.js
 
 status=0 passed=0 failed=0
 summary=$(mktemp)

@@ -8,6 +8,7 @@ import type { LogHub } from './logs/hub';
 import { createApiRouter, type ApiDeps } from './api';
 import { createRunUpgradeHandler } from './api/run';
 import { createSessionRegistry } from './api/sessions';
+import { createAddonShellUpgrade, SHELL_PATH } from './api/addons-shell';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
 import { newRegistryToken } from './images/registry-auth';
@@ -54,7 +55,10 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   // the registry token only).
   app.use(createRegistryRouter({ store: openImageStore(deps.paths.images), token: deps.registryToken ?? newRegistryToken() }));
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
-  app.locals.onUpgrade = createRunUpgradeHandler(apiDeps);
+  const runUpgrade = createRunUpgradeHandler(apiDeps);
+  const shellUpgrade = createAddonShellUpgrade(apiDeps);
+  app.locals.onUpgrade = (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) =>
+    SHELL_PATH.test(new URL(req.url ?? '/', 'http://x').pathname) ? shellUpgrade(req, socket, head) : runUpgrade(req, socket, head);
 
   // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
   app.use((req: Request, res: Response) => {

@@ -28,6 +28,7 @@ import { createAcmeManager } from './acme/manager';
 import { recordAs } from './api/context';
 import { createAuthBackoff } from './auth/backoff';
 import { createStackProvider } from '../stacks/on-demand';
+import { createAddons } from './addons';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
   });
   const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
+  const addons = createAddons({ config, paths, state, docker, store, releases });
 
   const builds = createBuildService({
     state, paths, config, docker, logs, store,
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
     config, paths, state, docker, logs, git, registryToken,
     api: {
       createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
-      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff,
+      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons,
     },
   });
   // How often Node checks the header/request timeouts: often enough that they mean what they say.
@@ -116,6 +118,8 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.bindHost, resolve));
   // After listening: dyno images are pulled from this server's own registry (/v2/).
   await runtime.start();
+  // Services start with the platform (adopted when running) and are supervised from here on.
+  await addons.start().catch((err: Error) => console.error(`slipway-server: add-ons could not start: ${err.message}`));
   // Orders due certificates now and checks for renewals daily (server/acme/manager.ts).
   acme.start();
   console.log(
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
       ` (home ${config.home})`,
   );
 
-  onShutdown('slipway-server', servers, [() => acme.stop(), () => git.stop(), () => runtime!.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [() => acme.stop(), () => git.stop(), () => runtime!.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 /**

@@ -59,7 +59,7 @@ export function recipeHash(stack: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
-function run(cmd: string, args: string[], log: (l: string) => void): Promise<void> {
+export function run(cmd: string, args: string[], log: (l: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
@@ -80,7 +80,7 @@ function run(cmd: string, args: string[], log: (l: string) => void): Promise<voi
 }
 
 /** Reproducible tar of a root file system: sorted, fixed mtime, numeric owners kept. */
-function tarRootfs(dir: string) {
+export function tarRootfs(dir: string) {
   const child = spawn(
     'tar',
     ['--create', '--file=-', '--directory', dir, '--sort=name', '--numeric-owner', '--mtime=1980-01-01 00:00:01Z', '--format=gnu', '.'],

@@ -1,8 +1,6 @@
-import * as http from 'node:http';
-import * as https from 'node:https';
 import type { Command } from '../command';
-import { CliError, usageError } from '../errors';
-import { createFrameReader, FRAME } from '../run-frames';
+import { usageError } from '../errors';
+import { attachSession } from '../attach';
 
 const SIZE_FLAG = { desc: 'dyno size for the one-off dyno', value: 'SIZE' };
 const ENV_FLAG = { short: 'e', desc: 'extra env for the dyno: "KEY=VALUE;KEY2=VALUE2"', value: 'VARS' };
@@ -42,7 +40,6 @@ const run: Command = {
   async run(ctx) {
     if (!ctx.args.length) throw usageError('which command?', this.usage);
     const name = await ctx.app();
-    const api = ctx.api();
     const tty = Boolean(ctx.flags.tty) || (!ctx.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY));
     const opts = {
       command: commandLine(ctx.args),
@@ -52,59 +49,7 @@ const run: Command = {
       ...(typeof ctx.flags.size === 'string' ? { size: ctx.flags.size } : {}),
       ...(parseEnv(ctx.flags.env) ? { env: parseEnv(ctx.flags.env) } : {}),
     };
-    const url = new URL(`${api.apiUrl}/api/apps/${name}/run`);
-    const mod = url.protocol === 'https:' ? https : http;
-    return new Promise<number>((resolve, reject) => {
-      const req = mod.request(url, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${api.token}`,
-          connection: 'Upgrade',
-          upgrade: 'slipway-run',
-          'x-slipway-run': Buffer.from(JSON.stringify(opts)).toString('base64url'),
-        },
-      });
-      req.on('error', (err) => reject(new CliError(`cannot reach the Slipway API at ${api.apiUrl} (${err.message})`)));
-      req.on('response', (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => {
-          try {
-            const j = JSON.parse(text) as { message: string; hint?: string; id?: string };
-            reject(new CliError(j.message, { hint: j.hint, id: j.id, status: res.statusCode }));
-          } catch {
-            reject(new CliError(`the API answered ${res.statusCode} instead of starting the dyno`));
-          }
-        });
-      });
-      req.on('upgrade', (_res, socket, head) => {
-        const raw = tty && process.stdin.isTTY;
-        if (raw) process.stdin.setRawMode(true);
-        let code = 1;
-        const finish = () => {
-          if (raw) process.stdin.setRawMode(false);
-          process.stdin.unpipe(socket);
-          process.stdin.pause();
-          resolve(code);
-        };
-        const read = createFrameReader((kind, payload) => {
-          if (kind === FRAME.stdout) process.stdout.write(payload);
-          else if (kind === FRAME.stderr) process.stderr.write(payload);
-          else if (kind === FRAME.exit) code = Number(payload.toString()) || 0;
-          else if (kind === FRAME.error) {
-            const j = JSON.parse(payload.toString()) as { message: string; hint?: string };
-            ctx.out.err(`slipway: ${j.message}${j.hint ? `\n  hint: ${j.hint}` : ''}`);
-            code = 1;
-          }
-        });
-        if (head.length) read(head);
-        socket.on('data', read);
-        socket.on('end', finish);
-        socket.on('error', () => finish());
-        process.stdin.pipe(socket);
-      });
-      req.end();
-    });
+    return attachSession(ctx, `/apps/${name}/run`, opts);
   },
 };
 

@@ -107,6 +107,8 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     // before the runtime deletes the app's rows.
     const buildDirs = state.builds.listForApp(app.id, 100_000).map((b) => path.join(deps.paths.builds, b.id));
     // The runtime removes containers, images, cache, repository and the app's rows (it owns the order).
+    // Services leave the app's network before the runtime removes it (server/addons/).
+    if (deps.addons) await deps.addons.service.appDestroyed(app);
     if (deps.runtime) await deps.runtime.destroyApp(app.name);
     if (deps.removeAppRepository) await deps.removeAppRepository(deps.paths, app.name);
     else fs.rmSync(path.join(deps.paths.repos, `${app.name}.git`), { recursive: true, force: true });

@@ -45,6 +45,8 @@ export interface ApiDeps {
   routerHealthUrl?: string;
   /** Back-off on failed authentication (server/auth/backoff.ts), shared with the git endpoint. */
   authBackoff?: import('../auth/backoff').AuthBackoff;
+  /** PostgreSQL / Redis add-ons (server/addons/); absent in API-only tests. */
+  addons?: import('../addons').Addons;
 }
 
 export interface Auth {

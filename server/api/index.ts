@@ -16,6 +16,7 @@ import { createCertsAutoRoutes } from './certs-auto';
 import { createStatusRoutes } from './status';
 import { createStacksRoutes } from './stacks';
 import { createGitSettingsRoutes } from './git-settings';
+import { createAddonsRoutes } from './addons';
 
 export type { ApiDeps } from './context';
 
@@ -76,6 +77,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createStatusRoutes(deps));
   api.use(createStacksRoutes(deps));
   api.use(createGitSettingsRoutes(deps));
+  api.use(createAddonsRoutes(deps));
   if (deps.buildsRoutes) api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {

@@ -61,7 +61,7 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
   };
 }
 
-function refuse(socket: Duplex, err: unknown): void {
+export function refuse(socket: Duplex, err: unknown): void {
   const e = isSlipwayError(err) ? err : new SlipwayError('INTERNAL', 'internal server error', { hint: 'see the server log' });
   if (!isSlipwayError(err)) console.error('slipway-server: run upgrade failed', err);
   const body = JSON.stringify(e.toJSON());

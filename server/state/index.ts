@@ -1,6 +1,7 @@
 import { openDatabase, type Db } from './db';
 import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
 import { createAcmeRepo } from './repos/acme';
+import { createAddonsRepo } from './repos/addons';
 import { createAppsRepo } from './repos/apps';
 import { createBuildsRepo } from './repos/builds';
 import { createCertificatesRepo } from './repos/certificates';
@@ -32,6 +33,7 @@ export interface State {
   certificates: ReturnType<typeof createCertificatesRepo>;
   acme: ReturnType<typeof createAcmeRepo>;
   limits: ReturnType<typeof createLimitsRepo>;
+  addons: ReturnType<typeof createAddonsRepo>;
 }
 
 export function openState(opts: { dbFile: string; keyFile: string }): State {
@@ -52,5 +54,6 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     certificates: createCertificatesRepo(db, sealer),
     acme: createAcmeRepo(db, sealer),
     limits: createLimitsRepo(db),
+    addons: createAddonsRepo(db, sealer),
   };
 }

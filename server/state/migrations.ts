@@ -225,4 +225,47 @@ export const migrations: Migration[] = [
       CREATE INDEX events_app_id ON events(app_id, id);
     `,
   },
+  {
+    version: 90,
+    name: 'add-ons: PostgreSQL and Redis services, attachments, backups',
+    sql: `
+      -- One managed service (docs/addons.md). secret_enc: sealed JSON of its credentials.
+      CREATE TABLE addons (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL CHECK (kind IN ('postgres', 'redis')),
+        owner_id        INTEGER NOT NULL REFERENCES users(id),
+        plan            TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        image           TEXT NOT NULL,
+        secret_enc      BLOB NOT NULL,
+        backup_at       TEXT,
+        created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+      -- An app using a service: the app gets NAME_URL (DATABASE_URL, REDIS_URL) and its network.
+      CREATE TABLE addon_attachments (
+        addon_id   INTEGER NOT NULL REFERENCES addons(id) ON DELETE CASCADE,
+        app_id     INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (addon_id, app_id),
+        UNIQUE (app_id, name)
+      );
+      -- Backups outlive their service (restore into a new one): the name and kind are copied.
+      CREATE TABLE addon_backups (
+        id          INTEGER PRIMARY KEY,
+        addon_id    INTEGER REFERENCES addons(id) ON DELETE SET NULL,
+        addon_name  TEXT NOT NULL,
+        owner_id    INTEGER NOT NULL REFERENCES users(id),
+        kind        TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        size        INTEGER NOT NULL DEFAULT 0,
+        status      TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        error       TEXT,
+        scheduled   INTEGER NOT NULL DEFAULT 0,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        finished_at TEXT
+      );
+    `,
+  },
 ];

@@ -31,6 +31,8 @@ export interface TestServer {
   output(): string;
   /** Stops the processes, removes Docker objects labelled with this home, deletes the home. */
   stop(): Promise<void>;
+  /** A platform restart: the server process stops (SIGTERM) and starts again on the same home and ports. */
+  restartServer(): Promise<void>;
 }
 
 export interface TestServerOptions {
@@ -139,6 +141,23 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 
   const url = `http://127.0.0.1:${apiPort}`;
+  const stopChild = (c: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  const restartServer = async () => {
+    const old = children.find((c) => c.spawnargs.some((a) => a.endsWith(path.join('server', 'main.js'))))!;
+    await stopChild(old);
+    children.splice(children.indexOf(old), 1);
+    const server = start('server', 'server/main.js');
+    await waitHealthy(`${url}/healthz`, server, () => log);
+  };
   const stop = async () => {
     await Promise.all(
       children.map(
@@ -189,6 +208,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     }),
     output: () => log,
     stop,
+    restartServer,
   };
 }
 
@@ -217,6 +237,9 @@ export async function removeDockerObjects(home: string, apiPort?: number): Promi
   if (containers.length) await quietly(['rm', '-f', '-v', ...containers]);
   const networks = await ids(['network', 'ls', '-q']);
   if (networks.length) await quietly(['network', 'rm', ...networks]);
+  // Data volumes of add-on services (server/addons/).
+  const volumes = await ids(['volume', 'ls', '-q']);
+  if (volumes.length) await quietly(['volume', 'rm', '-f', ...volumes]);
   const images = await ids(['images', '-q']);
   if (apiPort) {
     try {
