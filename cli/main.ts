@@ -21,6 +21,7 @@ import { psCommands } from './commands/ps';
 import { releasesCommands } from './commands/releases';
 import { platformCommands } from './commands/platform';
 import { runCommands } from './commands/run';
+import { metricsCommands } from './commands/metrics';
 import { BUILD_OPTIONS } from './commands/build-usage';
 import { closest, hoistAppFlag } from './suggest';
 
@@ -61,6 +62,7 @@ export const COMMANDS: Command[] = [
   ...accessCommands,
   ...usersCommands,
   ...platformCommands,
+  ...metricsCommands,
   localBuild,
 ];
 

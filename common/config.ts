@@ -44,6 +44,10 @@ export interface SlipwayConfig {
    * internal buildpack server; tests). Empty by default: every such address is refused.
    */
   buildpackFetchAllow: string[];
+  /** App metrics (docs/dashboard.md): SLIPWAY_METRICS=0 turns collection off. */
+  metrics: { enabled: boolean; dynoSampleMs: number; flushMs: number };
+  /** Dashboard sign-in: session lifetime and one-time link lifetime (at most 5 minutes). */
+  dashboard: { sessionTtlMs: number; loginLinkTtlMs: number };
 }
 
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -245,5 +249,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     },
     buildpackFetchAllow: hostPorts(env, 'SLIPWAY_BUILDPACK_FETCH_ALLOW'),
     buildpackAliases: !/^(0|false|no|off)$/i.test(env.SLIPWAY_BUILDPACK_ALIASES ?? ''),
+    metrics: {
+      enabled: env.SLIPWAY_METRICS !== '0',
+      dynoSampleMs: positiveInt(env, 'SLIPWAY_METRICS_DYNO_SAMPLE_S', 10) * 1000,
+      flushMs: positiveInt(env, 'SLIPWAY_METRICS_FLUSH_S', 10) * 1000,
+    },
+    dashboard: {
+      sessionTtlMs: positiveInt(env, 'SLIPWAY_DASHBOARD_SESSION_H', 12) * 3600 * 1000,
+      loginLinkTtlMs: Math.min(300, positiveInt(env, 'SLIPWAY_DASHBOARD_LINK_S', 300)) * 1000,
+    },
   };
 }

@@ -45,6 +45,8 @@ export interface ApiDeps {
   routerHealthUrl?: string;
   /** Back-off on failed authentication (server/auth/backoff.ts), shared with the git endpoint. */
   authBackoff?: import('../auth/backoff').AuthBackoff;
+  /** App metrics (server/metrics/); absent when collection is off. */
+  metrics?: import('../metrics').Metrics;
 }
 
 export interface Auth {

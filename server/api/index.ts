@@ -16,6 +16,8 @@ import { createCertsAutoRoutes } from './certs-auto';
 import { createStatusRoutes } from './status';
 import { createStacksRoutes } from './stacks';
 import { createGitSettingsRoutes } from './git-settings';
+import { createMetricsRoutes } from './metrics';
+import { createWebSessions } from './web-session';
 
 export type { ApiDeps } from './context';
 
@@ -41,8 +43,18 @@ export function createApiRouter(input: ApiDeps): Router {
   const deps: ApiDeps = { ...input, sessions: input.sessions ?? createSessionRegistry() };
   const api = Router();
   api.use(express.json({ limit: '1mb' }));
+  // Dashboard sign-in is the one route without a credential; browsers then send the session cookie.
+  const web = createWebSessions(deps);
+  api.use(web.publicRoutes);
   api.use((req: Request, res: Response, next: NextFunction) => {
     const secret = bearerToken(req);
+    if (!secret) {
+      const session = web.authenticate(req, res);
+      if (session) {
+        res.locals.auth = session;
+        return next();
+      }
+    }
     const address = req.socket.remoteAddress;
     if (secret && deps.authBackoff) {
       try {
@@ -76,6 +88,8 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createStatusRoutes(deps));
   api.use(createStacksRoutes(deps));
   api.use(createGitSettingsRoutes(deps));
+  api.use(createMetricsRoutes(deps));
+  api.use(web.routes);
   if (deps.buildsRoutes) api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {
