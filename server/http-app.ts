@@ -11,6 +11,7 @@ import { createSessionRegistry } from './api/sessions';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
 import { newRegistryToken } from './images/registry-auth';
+import { createDashboardRouter } from './dashboard/static';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -55,6 +56,8 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   app.use(createRegistryRouter({ store: openImageStore(deps.paths.images), token: deps.registryToken ?? newRegistryToken() }));
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
   app.locals.onUpgrade = createRunUpgradeHandler(apiDeps);
+  // The web dashboard (docs/dashboard.md): static pages at / that call the same /api as the CLI.
+  app.use(createDashboardRouter());
 
   // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
   app.use((req: Request, res: Response) => {

@@ -17,6 +17,7 @@ import { createStatusRoutes } from './status';
 import { createStacksRoutes } from './stacks';
 import { createGitSettingsRoutes } from './git-settings';
 import { createMetricsRoutes } from './metrics';
+import { createAppsSummaryRoutes } from './apps-summary';
 import { createWebSessions } from './web-session';
 
 export type { ApiDeps } from './context';
@@ -77,6 +78,7 @@ export function createApiRouter(input: ApiDeps): Router {
   });
   api.use(createAccessRoutes(deps));
   api.use(createUsersRoutes(deps));
+  api.use(createAppsSummaryRoutes(deps));
   api.use(createAppsRoutes(deps));
   api.use(createConfigRoutes(deps));
   api.use(createEventsRoutes(deps));
