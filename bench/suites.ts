@@ -5,6 +5,7 @@ import { runDeployUnderLoadSuite } from './suites/deploy-under-load';
 import { runFootprintSuite } from './suites/footprint';
 import { runPushToLiveSuite } from './suites/push-to-live';
 import { runRebaseSuite } from './suites/rebase';
+import { runDashboardSuite } from './suites/dashboard';
 
 /** The benchmark suites by name. Each returns its raw figures plus the ratio keys docs/benchmarks.md lists. */
 export interface SuiteContext {
@@ -41,4 +42,5 @@ export const SUITES: Record<string, Suite> = {
   'deploy-under-load': runDeployUnderLoadSuite,
   rebase: runRebaseSuite,
   footprint: runFootprintSuite,
+  dashboard: runDashboardSuite,
 };
