@@ -99,16 +99,21 @@ const metrics: Command = {
 
 const dashboard: Command = {
   name: 'dashboard',
-  summary: 'print a one-time sign-in link to the web dashboard (valid once, for 5 minutes)',
-  usage: 'dashboard [--open]',
-  flags: { open: { boolean: true, desc: 'also open it in a browser (xdg-open/open)' } },
+  summary: 'print (and open, on a desktop) a one-time sign-in link to the web dashboard (valid once, 5 minutes)',
+  usage: 'dashboard [--open | --no-browser]',
+  help: 'The link is opened with xdg-open (open on macOS) when stdout is a terminal on a desktop\n(DISPLAY or WAYLAND_DISPLAY set); --open forces it, --no-browser only prints it.',
+  flags: {
+    open: { boolean: true, desc: 'open it in a browser even without a desktop session' },
+    'no-browser': { boolean: true, desc: 'only print the link' },
+  },
   async run(ctx) {
     const api = ctx.api();
     const r = await api.request<{ path: string; expiresAt: string }>('POST', '/dashboard/links', {});
     const url = `${api.apiUrl}${r.path}`;
     ctx.out.log(url);
     ctx.out.log(ctx.out.dim(`valid once, until ${r.expiresAt}; anyone with this link signs in as you`));
-    if (ctx.flags.open) {
+    const desktop = process.stdout.isTTY && (process.platform === 'darwin' || Boolean(ctx.env.DISPLAY || ctx.env.WAYLAND_DISPLAY));
+    if (!ctx.flags['no-browser'] && (ctx.flags.open || desktop)) {
       const { spawn } = await import('node:child_process');
       const opener = process.platform === 'darwin' ? 'open' : 'xdg-open';
       try {

@@ -196,6 +196,11 @@ test('metrics plots show the requests the test sent (counts match)', async () =>
     total = await count();
   }
   assert.equal(total, sent, 'every request sent through the router is counted once');
+  // The CLI reads the same numbers: sparklines and a summary line.
+  const cli = await exec(process.execPath, [CLI, 'metrics', '-a', APP, '--since', '1h'], { env: { ...srv.cliEnv(), NO_COLOR: '1' } });
+  assert.match(cli.stdout, new RegExp(`Requests ${total} \\(2xx ${total}, 3xx 0, 4xx 0, 5xx 0\\); latency p50 [\\d.]+ ms`), cli.stdout);
+  assert.match(cli.stdout, /^requests +[▁▂▃▄▅▆▇█ ]+ +\d+ total$/m, cli.stdout);
+  assert.match(cli.stdout, /^web mem +[▁▂▃▄▅▆▇█ ]+ +[\d.]+ (B|KB|MB)$/m, 'dyno memory sampled from Docker');
   await page.goto(`${srv.url}/apps/${APP}/metrics`);
   await sel('[data-chart=requests] canvas');
   assert.equal(await page.getAttribute('[data-summary-requests]', 'data-summary-requests'), String(total));
