@@ -28,7 +28,15 @@ export function Chart({ title, time, series, unit, name }: { title: string; time
         { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' } },
         { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' }, size: 60, values: (_u, vals) => vals.map((v) => fmt(v)) },
       ],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, fill: s.fill ? `${s.color}33` : undefined, spanGaps: false, value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)) }))],
+      series: [
+        {},
+        ...series.map((s) => {
+          // Isolated points (a dyno that just started, a quiet app) have no line to draw: show them as dots.
+          const known = s.values.filter((v) => v !== null).length;
+          const sparse = known > 0 && known < Math.max(3, s.values.length / 5);
+          return { label: s.label, stroke: s.color, width: 1.5, fill: s.fill ? `${s.color}33` : undefined, spanGaps: false, points: { show: sparse, size: 6, fill: s.color }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)) };
+        }),
+      ],
     };
     const data = [time, ...series.map((s) => s.values)] as uPlot.AlignedData;
     plot.current?.destroy();

@@ -328,13 +328,13 @@ test('admin pages, keyboard, narrow screen and dark scheme; sign out ends the se
   // Keyboard: g a goes to the apps list, / focuses its filter.
   await page.keyboard.press('g');
   await page.keyboard.press('a');
-  await sel(`table.apps tr[data-app="${APP}"]`);
+  await sel(`table.apps tr[data-app="${APP}"] svg.spark`);
+  await shot(page, 'apps');
   await page.keyboard.press('/');
   assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Filter apps');
   await page.keyboard.type('zzz');
   await page.waitForURL(/\?q=zzz/);
   assert.equal(await page.$(`tr[data-app="${APP}"]`), null);
-  await shot(page, 'apps');
 
   const narrow = await browser.newContext({ viewport: { width: 390, height: 800 }, colorScheme: 'dark', storageState: await admin.storageState() });
   try {
