@@ -101,6 +101,7 @@ export function Sparkline({ values, label }: { values: number[]; label: string }
   const bw = w / Math.max(1, cols.length);
   return (
     <svg class="spark" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label}>
+      <rect class="base" x={0} y={h - 1} width={w} height={1} />
       {cols.map((v, i) => (
         <rect x={i * bw} y={h - Math.max(v ? 1 : 0, (v / max) * h)} width={Math.max(1, bw - 1)} height={Math.max(v ? 1 : 0, (v / max) * h)} />
       ))}
