@@ -14,15 +14,16 @@ export interface WebSession {
 /**
  * Dashboard sign-in state: one-time login codes and browser sessions. Only SHA-256 hashes of the
  * secrets are stored. Both belong to the API token they were made with: a revoked token (or a
- * deleted user) ends them on the next request, exactly like the token itself.
+ * disabled or deleted user) ends them on the next request, exactly like the token itself.
  */
 export function createWebSessionsRepo(db: Db) {
   const userOfToken = db.prepare(
-    'SELECT t.id AS token_id, u.id, u.email, u.is_admin, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.revoked_at IS NULL',
+    // The same conditions as a bearer token (users.authenticate): not revoked, user neither disabled nor deleted.
+    'SELECT t.id AS token_id, u.id, u.email, u.is_admin, u.created_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL AND u.deleted_at IS NULL',
   );
   function liveUser(tokenId: number): UserRow | undefined {
     const r = userOfToken.get(tokenId) as { id: number; email: string; is_admin: number; created_at: string } | undefined;
-    return r && { id: r.id, email: r.email, isAdmin: r.is_admin === 1, createdAt: r.created_at };
+    return r && { id: r.id, email: r.email, isAdmin: r.is_admin === 1, createdAt: r.created_at, disabledAt: null };
   }
   return {
     /** A new one-time code for a token; the secret is returned once, only its hash is kept. */
