@@ -6,6 +6,7 @@ import { runFootprintSuite } from './suites/footprint';
 import { runPushToLiveSuite } from './suites/push-to-live';
 import { runRebaseSuite } from './suites/rebase';
 import { runAddonsSuite } from './suites/addons';
+import { runDashboardSuite } from './suites/dashboard';
 
 /** The benchmark suites by name. Each returns its raw figures plus the ratio keys docs/benchmarks.md lists. */
 export interface SuiteContext {
@@ -43,4 +44,5 @@ export const SUITES: Record<string, Suite> = {
   rebase: runRebaseSuite,
   footprint: runFootprintSuite,
   addons: runAddonsSuite,
+  dashboard: runDashboardSuite,
 };

@@ -22,6 +22,7 @@ import { releasesCommands } from './commands/releases';
 import { platformCommands } from './commands/platform';
 import { runCommands } from './commands/run';
 import { addonsCommands } from './commands/addons';
+import { metricsCommands } from './commands/metrics';
 import { BUILD_OPTIONS } from './commands/build-usage';
 import { closest, hoistAppFlag } from './suggest';
 
@@ -63,6 +64,7 @@ export const COMMANDS: Command[] = [
   ...accessCommands,
   ...usersCommands,
   ...platformCommands,
+  ...metricsCommands,
   localBuild,
 ];
 

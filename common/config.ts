@@ -46,6 +46,10 @@ export interface SlipwayConfig {
   buildpackFetchAllow: string[];
   /** PostgreSQL / Redis add-ons (docs/addons.md). */
   addons: AddonsConfig;
+  /** App metrics (docs/dashboard.md): SLIPWAY_METRICS=0 turns collection off. */
+  metrics: { enabled: boolean; dynoSampleMs: number; flushMs: number };
+  /** Dashboard sign-in: session lifetime and one-time link lifetime (at most 5 minutes). */
+  dashboard: { sessionTtlMs: number; loginLinkTtlMs: number };
 }
 
 export interface AddonsConfig {
@@ -260,6 +264,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
       backupRetain: positiveInt(env, 'SLIPWAY_ADDON_BACKUP_RETAIN', 7),
       rotateGraceMs: positiveInt(env, 'SLIPWAY_ADDON_ROTATE_GRACE_S', 30) * 1000,
       healthIntervalMs: positiveInt(env, 'SLIPWAY_ADDON_HEALTH_INTERVAL_S', 15) * 1000,
+    },
+    metrics: {
+      enabled: env.SLIPWAY_METRICS !== '0',
+      dynoSampleMs: positiveInt(env, 'SLIPWAY_METRICS_DYNO_SAMPLE_S', 10) * 1000,
+      flushMs: positiveInt(env, 'SLIPWAY_METRICS_FLUSH_S', 10) * 1000,
+    },
+    dashboard: {
+      sessionTtlMs: positiveInt(env, 'SLIPWAY_DASHBOARD_SESSION_H', 12) * 3600 * 1000,
+      loginLinkTtlMs: Math.min(300, positiveInt(env, 'SLIPWAY_DASHBOARD_LINK_S', 300)) * 1000,
     },
   };
 }

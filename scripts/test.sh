@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`). On a fresh machine it installs and starts everything the
-# tests need, then runs every tier: unit, integration, security, bench, e2e. Pass tier names to run only those
-# (`npm test -- unit`). Leftovers from earlier runs (containers, stale pid files, test homes) are
+# tests need, then runs every tier: unit, integration, security, browser, bench, e2e. Pass tier names to run only those
+# (`npm test -- unit`). The browser tier drives Debian's chromium (installed here) with
+# playwright-core. Leftovers from earlier runs (containers, stale pid files, test homes) are
 # cleaned first, so a killed run never breaks the next one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tiers=("$@")
 # bench: every benchmark suite once (--quick) so the harness cannot rot; times are not asserted.
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration security bench e2e)
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration security browser bench e2e)
 
 step() { printf -- '-----> %s\n' "$*"; }
 
@@ -21,6 +22,8 @@ if [ "$(id -u)" = 0 ]; then
   command -v nginx >/dev/null || missing+=(nginx-light)
   # ACME tests run Let's Encrypt's test CA (pebble + pebble-challtestsrv) on loopback.
   command -v pebble >/dev/null || missing+=(pebble)
+  # The dashboard's browser tests (test/browser) run Debian's chromium headless.
+  command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     step "Installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

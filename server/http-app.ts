@@ -12,6 +12,7 @@ import { createAddonShellUpgrade, SHELL_PATH } from './api/addons-shell';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
 import { newRegistryToken } from './images/registry-auth';
+import { createDashboardRouter } from './dashboard/static';
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -59,6 +60,8 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   const shellUpgrade = createAddonShellUpgrade(apiDeps);
   app.locals.onUpgrade = (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) =>
     SHELL_PATH.test(new URL(req.url ?? '/', 'http://x').pathname) ? shellUpgrade(req, socket, head) : runUpgrade(req, socket, head);
+  // The web dashboard (docs/dashboard.md): static pages at / that call the same /api as the CLI.
+  app.use(createDashboardRouter());
 
   // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
   app.use((req: Request, res: Response) => {

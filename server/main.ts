@@ -29,6 +29,8 @@ import { recordAs } from './api/context';
 import { createAuthBackoff } from './auth/backoff';
 import { createStackProvider } from '../stacks/on-demand';
 import { createAddons } from './addons';
+import { createMetrics } from './metrics';
+import { createMetricsRepo } from './state/repos/metrics';
 
 /**
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
@@ -42,7 +44,9 @@ async function main(): Promise<void> {
   }
   const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
   const docker = new Docker();
-  const logs = createLogHub({ paths });
+  // App metrics from the router lines the log hub already reads, and dyno samples from Docker.
+  const metrics = createMetrics({ repo: createMetricsRepo(state.db), appId: (n) => state.apps.get(n)?.id, docker, settings: config.metrics });
+  const logs = createLogHub({ paths, onRouterLine: config.metrics.enabled ? metrics.recordRouterLine : undefined });
 
   const store = openImageStore(paths.images);
   // Before any dyno or build starts: keep containers off the host's ports and cloud metadata.
@@ -96,6 +100,7 @@ async function main(): Promise<void> {
     api: {
       createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons,
+      metrics: config.metrics.enabled ? metrics : undefined,
     },
   });
   // How often Node checks the header/request timeouts: often enough that they mean what they say.
@@ -122,13 +127,14 @@ async function main(): Promise<void> {
   await addons.start().catch((err: Error) => console.error(`slipway-server: add-ons could not start: ${err.message}`));
   // Orders due certificates now and checks for renewals daily (server/acme/manager.ts).
   acme.start();
+  metrics.start();
   console.log(
     `slipway-server listening on http://${config.bindHost}:${config.apiPort}` +
       (config.apiHttpsPort ? ` and https://${config.bindHost}:${config.apiHttpsPort}` : '') +
       ` (home ${config.home})`,
   );
 
-  onShutdown('slipway-server', servers, [() => acme.stop(), () => git.stop(), () => runtime!.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [() => acme.stop(), () => metrics.stop(), () => git.stop(), () => runtime!.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 /**

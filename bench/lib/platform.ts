@@ -28,8 +28,8 @@ export interface BenchPlatform {
   stop(): Promise<void>;
 }
 
-export async function startBenchPlatform(): Promise<BenchPlatform> {
-  const server = await startTestServer({ router: true, env: { SLIPWAY_DOMAIN: 'localhost' } });
+export async function startBenchPlatform(opts: { env?: Record<string, string> } = {}): Promise<BenchPlatform> {
+  const server = await startTestServer({ router: true, env: { SLIPWAY_DOMAIN: 'localhost', ...opts.env } });
   const work = path.join(server.home, 'bench-work');
   fs.mkdirSync(work, { recursive: true });
   const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: work };

@@ -47,6 +47,8 @@ export interface ApiDeps {
   authBackoff?: import('../auth/backoff').AuthBackoff;
   /** PostgreSQL / Redis add-ons (server/addons/); absent in API-only tests. */
   addons?: import('../addons').Addons;
+  /** App metrics (server/metrics/); absent when collection is off. */
+  metrics?: import('../metrics').Metrics;
 }
 
 export interface Auth {

@@ -17,6 +17,9 @@ import { createStatusRoutes } from './status';
 import { createStacksRoutes } from './stacks';
 import { createGitSettingsRoutes } from './git-settings';
 import { createAddonsRoutes } from './addons';
+import { createMetricsRoutes } from './metrics';
+import { createAppsSummaryRoutes } from './apps-summary';
+import { createWebSessions } from './web-session';
 
 export type { ApiDeps } from './context';
 
@@ -42,8 +45,18 @@ export function createApiRouter(input: ApiDeps): Router {
   const deps: ApiDeps = { ...input, sessions: input.sessions ?? createSessionRegistry() };
   const api = Router();
   api.use(express.json({ limit: '1mb' }));
+  // Dashboard sign-in is the one route without a credential; browsers then send the session cookie.
+  const web = createWebSessions(deps);
+  api.use(web.publicRoutes);
   api.use((req: Request, res: Response, next: NextFunction) => {
     const secret = bearerToken(req);
+    if (!secret) {
+      const session = web.authenticate(req, res);
+      if (session) {
+        res.locals.auth = session;
+        return next();
+      }
+    }
     const address = req.socket.remoteAddress;
     if (secret && deps.authBackoff) {
       try {
@@ -66,6 +79,7 @@ export function createApiRouter(input: ApiDeps): Router {
   });
   api.use(createAccessRoutes(deps));
   api.use(createUsersRoutes(deps));
+  api.use(createAppsSummaryRoutes(deps));
   api.use(createAppsRoutes(deps));
   api.use(createConfigRoutes(deps));
   api.use(createEventsRoutes(deps));
@@ -78,6 +92,8 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createStacksRoutes(deps));
   api.use(createGitSettingsRoutes(deps));
   api.use(createAddonsRoutes(deps));
+  api.use(createMetricsRoutes(deps));
+  api.use(web.routes);
   if (deps.buildsRoutes) api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {

@@ -40,7 +40,12 @@ export function matchesFilter(e: LogEntry, opts: TailOptions): boolean {
  * it holds twice that), so they survive deploys and server restarts with a bounded footprint.
  * Subscribers (`logs -t`) are called synchronously from write(): live delay is one HTTP flush.
  */
-export function createLogHub(deps: { paths: HomePaths; routerPollMs?: number }): LogHub {
+export function createLogHub(deps: {
+  paths: HomePaths;
+  routerPollMs?: number;
+  /** Also called for every router access-log line (server/metrics aggregates them). */
+  onRouterLine?: (app: string, time: Date, line: string) => void;
+}): LogHub {
   const dir = path.join(deps.paths.logs, 'apps');
   fs.mkdirSync(dir, { recursive: true });
   const rings = new Map<string, { entries: LogEntry[]; fileLines: number }>();
@@ -115,7 +120,10 @@ export function createLogHub(deps: { paths: HomePaths; routerPollMs?: number }):
     file: path.join(deps.paths.logs, 'router-access.log'),
     offsetFile: path.join(deps.paths.logs, 'router-access.offset'),
     pollMs: deps.routerPollMs ?? 200,
-    onLine: (app, time, line) => write(app, { source: 'router', dyno: 'router', line, time }),
+    onLine: (app, time, line) => {
+      write(app, { source: 'router', dyno: 'router', line, time });
+      deps.onRouterLine?.(app, time, line);
+    },
   });
 
   return {

@@ -226,6 +226,57 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 80,
+    name: 'metrics (router per minute/hour, dyno samples) and dashboard sessions',
+    // Metrics are keyed by app id so destroying an app drops them (a new app reusing the name
+    // starts empty). Rows are per minute (kept 24 h) and per hour (kept 30 days): bounded by
+    // apps x (1,440 + 720) rows per table. `sketch` is the latency histogram (server/metrics/sketch.ts).
+    sql: `
+      CREATE TABLE metrics_router (
+        app_id   INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        res      INTEGER NOT NULL CHECK (res IN (60, 3600)),
+        ts       INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        s2xx     INTEGER NOT NULL,
+        s3xx     INTEGER NOT NULL,
+        s4xx     INTEGER NOT NULL,
+        s5xx     INTEGER NOT NULL,
+        herr     INTEGER NOT NULL,
+        hcodes   TEXT NOT NULL,
+        bytes    INTEGER NOT NULL,
+        sketch   TEXT NOT NULL,
+        PRIMARY KEY (app_id, res, ts)
+      ) WITHOUT ROWID;
+      CREATE TABLE metrics_dynos (
+        app_id   INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        res      INTEGER NOT NULL CHECK (res IN (60, 3600)),
+        ts       INTEGER NOT NULL,
+        ptype    TEXT NOT NULL,
+        samples  INTEGER NOT NULL,
+        cpu_sum  REAL NOT NULL,
+        cpu_max  REAL NOT NULL,
+        mem_sum  REAL NOT NULL,
+        mem_max  INTEGER NOT NULL,
+        PRIMARY KEY (app_id, res, ts, ptype)
+      ) WITHOUT ROWID;
+      -- Dashboard sign-in: one-time codes (slipway dashboard) and browser sessions, stored as
+      -- SHA-256 hashes. Both hang off the API token they were made with, so revoking it ends them.
+      CREATE TABLE web_login_codes (
+        hash       TEXT PRIMARY KEY,
+        token_id   INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE web_sessions (
+        hash       TEXT PRIMARY KEY,
+        token_id   INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+        csrf       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        seen_at    INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 90,
     name: 'add-ons: PostgreSQL and Redis services, attachments, backups',
     sql: `

@@ -17,7 +17,7 @@ test('migration 70 gives older events their app id: the current app of that name
   // ... then a new app "web" and its events, recorded by name only.
   db.prepare("INSERT INTO apps (id, name, owner_id, created_at) VALUES (7, 'web', 1, '2026-02-01T00:00:00.000Z')").run();
   db.prepare("INSERT INTO events (app_name, actor, action, message, created_at) VALUES ('web', 'a', 'app.create', 'new app', '2026-02-01T00:00:01.000Z')").run();
-  // Only up to 70: later migrations (90: add-ons) are not this test's subject.
+  // Only up to 70: later migrations (80 metrics and dashboard sessions, 90 add-ons) are not this test's subject.
   assert.deepEqual(migrate(db, migrations.filter((m) => m.version <= 70)), [70]);
   const events = createEventsRepo(db);
   assert.deepEqual(events.list({ appId: 7 }).map((e) => e.message), ['new app']);
