@@ -103,6 +103,10 @@ export interface HomePaths {
   caches: string;
   builds: string;
   logs: string;
+  /** The router's access log (router writes, the server's log hub tails; docs/architecture.md). */
+  routerAccessLog: string;
+  /** How far the server's tail has read routerAccessLog. */
+  routerAccessOffset: string;
   run: string;
   routesFile: string;
   /** Pending ACME HTTP-01 challenges the router answers (docs/tls.md). */
@@ -122,6 +126,8 @@ export function homePaths(home: string): HomePaths {
     caches: path.join(home, 'caches'),
     builds: path.join(home, 'builds'),
     logs: path.join(home, 'log'),
+    routerAccessLog: path.join(home, 'log', 'router-access.log'),
+    routerAccessOffset: path.join(home, 'log', 'router-access.offset'),
     run: path.join(home, 'run'),
     routesFile: path.join(home, 'run', 'routes.json'),
     challengesFile: path.join(home, 'run', 'acme-challenges.json'),

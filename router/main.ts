@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { homePaths, loadConfig } from '../common/config';
 import { SlipwayError } from '../common/errors';
 import { onShutdown } from '../common/lifecycle';
-import { ensurePlatformCertificate } from './cert';
+import { ensurePlatformCertificate } from '../common/platform-cert';
 import { DEFAULT_ROUTER_OPTIONS, startRouter, type RouterOptions } from './router';
 
 /**

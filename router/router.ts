@@ -4,6 +4,7 @@ import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { homePaths } from '../common/config';
 import { createAccessLog } from './access-log';
 import { createAcmeResponder } from './acme-challenge';
 import { createPools, type Strategy } from './balancer';
@@ -70,7 +71,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
-  const paths = { routes: path.join(opts.home, 'run', 'routes.json'), accessLog: path.join(opts.home, 'log', 'router-access.log') };
+  const home = homePaths(opts.home);
+  const paths = { routes: home.routesFile, accessLog: home.routerAccessLog };
   const log = createAccessLog({ file: paths.accessLog, maxBytes: opts.accessLogMaxBytes });
   const pools = createPools(opts);
   const fallback = opts.defaultCert

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { ensurePlatformCertificate } from '../router/cert';
+import { ensurePlatformCertificate } from '../common/platform-cert';
 import Docker from 'dockerode';
 import { loadConfig, homePaths } from '../common/config';
 import { onShutdown } from '../common/lifecycle';
@@ -10,15 +10,15 @@ import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createBuildQueue } from './builds/queue';
-import { createBuildService } from './builds/service';
 import { buildQueueWaitMs } from './builds/settings';
-import { build as lifecycleBuild } from '../buildpacks/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
-import { createDockerDriver, createRuntime, type Runtime } from './runtime';
+import { createDockerDriver, createRuntime } from './runtime';
 import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
+import { createDeployPipeline } from './deploys/pipeline';
+import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
 import { collectGarbage } from './images/gc';
@@ -55,29 +55,25 @@ async function main(): Promise<void> {
   // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
   const registryToken = newRegistryToken();
 
-  // Runtime and routes need each other: the publisher reads the runtime's healthy web dynos, the
-  // runtime publishes after every swap/scale/stop.
-  let runtime: Runtime | undefined;
+  // The runtime hands its healthy web dynos to the publisher after every swap/scale/stop.
   const routes = createRoutesPublisher({
     state, paths, config,
-    listWebBackends: (a) => runtime?.listWebBackends(a) ?? [],
     httpsOnly: (a) => state.apps.get(a)?.httpsOnly ?? false,
   });
-  runtime = createRuntime({
+  const runtime = createRuntime({
     state, paths, logs, store,
     driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle, networkPool: config.networkPool }),
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
-    publishRoutes: () => routes.publish(),
+    publishRoutes: (web) => routes.publish(web),
     collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
   });
   const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
   const addons = createAddons({ config, paths, state, docker, store, releases });
 
-  const builds = createBuildService({
-    state, paths, config, docker, logs, store,
+  const builds = createDeployPipeline({
+    state, paths, config, docker, logs, store, releases,
     queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
-    build: lifecycleBuild,
-    release: (input) => releases.createFromBuild(input),
+    builders: [createBuildpacksBuilder({ docker, store, caBundle: config.caBundle, buildpackFetchAllow: config.buildpackFetchAllow, buildpackAliases: config.buildpackAliases })],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
   });
   // One back-off for the API and the git endpoint: guessing through either counts for both.
@@ -134,7 +130,7 @@ async function main(): Promise<void> {
       ` (home ${config.home})`,
   );
 
-  onShutdown('slipway-server', servers, [() => acme.stop(), () => metrics.stop(), () => git.stop(), () => runtime!.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [() => acme.stop(), () => metrics.stop(), () => git.stop(), () => runtime.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 /**

@@ -40,11 +40,17 @@ export interface BuildOptions {
   buildpacks?: string[];
   env: Record<string, string>;
   sourceVersion?: string;
-  limits?: { cpus?: number; memoryMb?: number; pids?: number; timeoutMs?: number };
+  /** Container limits. The wall-clock limit is the caller's: abort `signal` (with the reason to report). */
+  limits?: { cpus?: number; memoryMb?: number; pids?: number };
   caBundle: string;
   /** Extra labels for build containers. */
   labels?: Record<string, string>;
   output: (line: string) => void;
+  /** Structured progress: one event per finished phase, for callers that render or record it. */
+  progress?: (event: LifecycleStep) => void;
+  /** Print the "Building APP on the STACK stack" header (default true; a push says it itself). */
+  announce?: boolean;
+  /** Stops the build; a SlipwayError reason (a time limit, a cancel) is what build() rejects with. */
   signal?: AbortSignal;
   /** Extra directories holding buildpacks to find by id (besides buildpacks/builtin). */
   buildpackDirs?: string[];
@@ -56,6 +62,12 @@ export interface BuildOptions {
   buildpackFetchAllow?: string[];
   /** Heroku's buildpack names resolve to the built-in ones (platform setting; default on). */
   buildpackAliases?: boolean;
+}
+
+/** A lifecycle phase finished: select, prepare, analyze, container, detect, restore, build, export. */
+export interface LifecycleStep {
+  step: string;
+  ms: number;
 }
 
 export interface BuildResult {
@@ -102,19 +114,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       return await fn();
     } finally {
       timings[phase] = Math.round(performance.now() - t0);
+      opts.progress?.({ step: phase, ms: timings[phase] });
     }
   };
   const ws = workspacePaths(opts.workspaceDir, opts.cacheDir);
   const abort = new AbortController();
-  const onAbort = () => abort.abort();
+  const onAbort = () => abort.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, limits.timeoutMs);
   let containerP: Promise<BuildContainer> | undefined;
-  opts.output(`-----> Building ${appName} on the ${opts.stack} stack`);
+  if (opts.announce !== false) opts.output(`-----> Building ${appName} on the ${opts.stack} stack`);
 
   try {
     const selection = await time('select', () =>
@@ -135,7 +144,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const env = { ...selection.env, ...opts.env };
     // Start the container first (the slowest step); the host fills the workspace meanwhile.
     createWorkspaceDirs(ws);
-    void removeStaleContainers(opts.docker, appName, limits.timeoutMs, opts.labels?.['io.slipway.home']);
     containerP = startBuildContainer({
       docker: opts.docker,
       image: `slipway/${opts.stack}-build:latest`,
@@ -211,9 +219,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     };
   } catch (err) {
     if (abort.signal.aborted) {
-      const why = timedOut ? `the build took longer than ${Math.round(limits.timeoutMs / 1000)} s` : 'the build was cancelled';
-      throw new SlipwayError(timedOut ? 'TIMEOUT' : 'BUILD_FAILED', why, {
-        hint: timedOut ? 'raise the app\'s build timeout or make the build faster' : 'start the build again',
+      // The caller's reason (its time limit, its cancel) is the error; a bare abort is a cancel.
+      const reason = abort.signal.reason as unknown;
+      if (isSlipwayError(reason)) {
+        throw new SlipwayError(reason.code, reason.message, { hint: reason.hint, details: { ...reason.details, phase: 'build', workspace: ws.root }, cause: err });
+      }
+      const timedOut = (reason as Error | undefined)?.name === 'TimeoutError';
+      throw new SlipwayError(timedOut ? 'TIMEOUT' : 'BUILD_FAILED', timedOut ? 'the build took longer than its time limit' : 'the build was cancelled', {
+        hint: timedOut ? 'make the build faster (cache dependencies), or give it more time' : 'start the build again',
         details: { phase: 'build', workspace: ws.root },
         cause: err,
       });
@@ -223,28 +236,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     throw err;
   } finally {
-    clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
     // On failure, wait for the removal so nothing is left running when build() rejects.
     if (containerP) await containerP.then((c) => c.remove()).catch(() => {});
     // A failed build's workspace is kept for inspection, but never with the config values in
     // clear text: platform/env goes as soon as no container can read it.
     fs.rmSync(path.join(ws.platform, 'env'), { recursive: true, force: true });
-  }
-}
-
-/**
- * Build containers of this app older than the build time limit belong to builds that died
- * (process killed mid-build): remove them. Never touches a container of a build still in time.
- */
-async function removeStaleContainers(docker: Docker, appName: string, timeoutMs: number, home?: string): Promise<void> {
-  try {
-    const labels = ['io.slipway.role=build', `io.slipway.app=${appName}`, ...(home ? [`io.slipway.home=${home}`] : [])];
-    const list = await docker.listContainers({ all: true, filters: { label: labels } });
-    const cutoff = Date.now() / 1000 - timeoutMs / 1000 - 60;
-    await Promise.all(list.filter((c) => c.Created < cutoff).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
-  } catch {
-    /* best effort */
   }
 }
 

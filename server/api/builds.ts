@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { Router, type Request, type Response } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { authenticateToken, requireAppRole, type AppAction } from '../auth/permissions';
-import type { BuildService } from '../builds/service';
+import type { DeployPipeline } from '../deploys/pipeline';
 import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
 import type { BuildRow } from '../state/repos/builds';
@@ -17,7 +17,7 @@ import type { UserRow } from '../state/repos/users';
  */
 export interface BuildsRoutesDeps {
   state: State;
-  builds: BuildService;
+  builds: Pick<DeployPipeline, 'liveLog' | 'cancel'>;
 }
 
 export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {

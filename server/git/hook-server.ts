@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { State } from '../state';
-import type { BuildService } from '../builds/service';
+import type { DeployPipeline } from '../deploys/pipeline';
+import { pushLines } from '../deploys/events';
 import type { PushSession, PushSessions } from './endpoint';
 import { EXIT_MARK } from './hook-client';
 import { parseRefUpdates, planPush } from './push-plan';
@@ -18,7 +19,7 @@ import { parseRefUpdates, planPush } from './push-plan';
  */
 export interface HookServerDeps {
   state: State;
-  builds: BuildService;
+  builds: Pick<DeployPipeline, 'deploy'>;
   sessions: PushSessions;
   secret: string;
 }
@@ -70,14 +71,15 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
       if (!res.writableFinished) abort.abort();
     });
     try {
-      const outcome = await deps.builds.run({
+      const outcome = await deps.builds.deploy({
         appName: session.appName,
         user: session.user,
         sourceVersion: rev,
         source: req,
         signal: abort.signal,
-        output: (line) => {
-          if (!res.destroyed) res.write(`${line}\n`);
+        onEvent: (e) => {
+          if (res.destroyed) return;
+          for (const line of pushLines(e)) res.write(`${line}\n`);
         },
       });
       res.end(`${EXIT_MARK}${outcome.error ? 1 : 0}\n`);

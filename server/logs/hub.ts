@@ -117,8 +117,8 @@ export function createLogHub(deps: {
   }
 
   const routerTail = createRouterLogTail({
-    file: path.join(deps.paths.logs, 'router-access.log'),
-    offsetFile: path.join(deps.paths.logs, 'router-access.offset'),
+    file: deps.paths.routerAccessLog,
+    offsetFile: deps.paths.routerAccessOffset,
     pollMs: deps.routerPollMs ?? 200,
     onLine: (app, time, line) => {
       write(app, { source: 'router', dyno: 'router', line, time });

@@ -11,9 +11,9 @@ import type { Runtime } from '../runtime';
 
 /**
  * Releases: every deploy, config change and rollback makes a new immutable vN (image + config
- * snapshot + process types) and deploys it without downtime. A release becomes current only when
- * its web dynos passed their checks (the runtime calls onSwap); a failed one is marked failed and
- * the previous release keeps serving.
+ * snapshot + process types) and deploys it without downtime, all through `create`. A release
+ * becomes current only when its web dynos passed their checks (runtime.stage returns then); a
+ * failed one is marked failed and the previous release keeps serving.
  */
 export interface ReleaseUser {
   id: number;
@@ -22,7 +22,7 @@ export interface ReleaseUser {
 
 export interface ReleaseServiceDeps {
   state: State;
-  runtime: Runtime;
+  runtime: Pick<Runtime, 'stage'>;
   logs?: LogSink;
   /** Platform default limits: an app.json formation may not seed more dynos than the owner's limits. */
   limits?: Limits;
@@ -54,44 +54,108 @@ function validateAppJson(appJson: AppJsonRuntime | undefined): void {
   }
 }
 
+/**
+ * A release to make. Every kind (a build, a config change, a rollback; later a rebase or an
+ * add-on attach) is one of these: what goes into vN and how to describe it. `restoreConfig`: the
+ * app's config vars become the release's snapshot once it is current (rollbacks).
+ */
+export interface ReleaseSpec {
+  kind: 'build' | 'config' | 'rollback';
+  release: Omit<NewRelease, 'userId'>;
+  restoreConfig?: boolean;
+}
+
+/** A recorded release on its way: `rollout` deploys it. */
+export interface PendingRelease {
+  app: string;
+  appId: number;
+  row: ReleaseRow;
+  spec: ReleaseSpec;
+  user: ReleaseUser | null;
+}
+
 export function createReleaseService(deps: ReleaseServiceDeps) {
   const { state, runtime } = deps;
 
-  async function release(appName: string, input: Omit<NewRelease, 'userId'>, user: ReleaseUser | null, output: (l: string) => void, restoreConfig = false): Promise<ReleaseRow> {
+  /** The release becomes current (and, for a rollback, its config the app's) in one transaction. */
+  function makeCurrent(rel: ReleaseRow, appId: number, restoreConfig: boolean): void {
+    state.db
+      .transaction(() => {
+        state.releases.setStatus(rel.id, 'succeeded');
+        state.apps.setCurrentRelease(appId, rel.id);
+        if (restoreConfig) {
+          const now = state.configVars.all(appId);
+          const snapshot = state.releases.configOf(rel);
+          state.configVars.update(appId, snapshot, Object.keys(now).filter((k) => !(k in snapshot)));
+        }
+      })
+      .immediate();
+  }
+
+  /** Records vN (pending) for a release of any kind; `rollout` deploys it. */
+  function create(appName: string, spec: ReleaseSpec, user: ReleaseUser | null): PendingRelease {
     const app = state.apps.require(appName);
-    const rel = state.releases.create(app.id, { ...input, userId: user?.id ?? null });
-    const actor = user?.email ?? 'slipway';
+    const row = state.releases.create(app.id, { ...spec.release, userId: user?.id ?? null });
+    return { app: app.name, appId: app.id, row, spec, user };
+  }
+
+  /**
+   * The one deploy path of every release kind: run vN's release phase and stage its dynos
+   * (runtime.stage), make it current once its web dynos are healthy, swap them in. A failure at
+   * any point marks vN failed and the previous release keeps serving.
+   */
+  async function rollout(p: PendingRelease, output: (l: string) => void = () => {}): Promise<ReleaseRow> {
+    const { row: rel, spec } = p;
+    const actor = p.user?.email ?? 'slipway';
     try {
-      await runtime.deploy({
-        appName: app.name,
-        release: rel,
-        output,
-        onSwap: () => {
-          state.db
-            .transaction(() => {
-              state.releases.setStatus(rel.id, 'succeeded');
-              state.apps.setCurrentRelease(app.id, rel.id);
-              if (restoreConfig) {
-                const now = state.configVars.all(app.id);
-                const snapshot = state.releases.configOf(rel);
-                state.configVars.update(app.id, snapshot, Object.keys(now).filter((k) => !(k in snapshot)));
-              }
-            })
-            .immediate();
-        },
-      });
+      const staged = await runtime.stage({ appName: p.app, release: rel, output });
+      try {
+        makeCurrent(rel, p.appId, spec.restoreConfig === true);
+      } catch (err) {
+        await staged.abandon();
+        throw err;
+      }
+      await staged.swap();
     } catch (err) {
       state.releases.setStatus(rel.id, 'failed');
-      state.events.add({ appId: app.id, appName: app.name, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
-      deps.logs?.write(app.name, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${input.description})` });
+      state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
+      deps.logs?.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${spec.release.description})` });
       if (isSlipwayError(err)) throw err;
       throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: 'the previous release keeps serving; see slipway logs', cause: err });
     }
-    state.events.add({ appId: app.id, appName: app.name, actor, action: 'release.create', message: `${input.description} (v${rel.version})`, data: { version: rel.version } });
-    deps.logs?.write(app.name, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${input.description}` });
-    output(`Released v${rel.version}`);
+    state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.create', message: `${spec.release.description} (v${rel.version})`, data: { version: rel.version } });
+    deps.logs?.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${spec.release.description}` });
     return state.releases.getById(rel.id)!;
   }
+
+  /** What a build's release holds: its image, process types and app.json, the app's config now. */
+  function buildSpec(input: Omit<FromBuildInput, 'user' | 'output'>): ReleaseSpec {
+    const app = state.apps.require(assertAppName(input.appName));
+    validateAppJson(input.appJson);
+    if (deps.limits) {
+      // Only types without a formation row are seeded from app.json (a user's scale wins).
+      const seeded: Record<string, number> = {};
+      for (const [type, f] of Object.entries(input.appJson?.formation ?? {})) {
+        if (f.quantity !== undefined && !state.formation.get(app.id, type)) seeded[type] = f.quantity;
+      }
+      if (Object.keys(seeded).length) checkFormation(state, { limits: deps.limits }, app, seeded);
+    }
+    return {
+      kind: 'build',
+      release: {
+        buildId: input.buildId,
+        imageRef: input.imageRef,
+        imageDigest: input.imageDigest,
+        config: state.configVars.all(app.id),
+        processTypes: input.processTypes,
+        releaseCommand: input.releaseCommand ?? null,
+        appJson: input.appJson ?? {},
+        description: `Deploy ${input.buildId.slice(0, 12)}`,
+      },
+    };
+  }
+
+  const release = (appName: string, spec: ReleaseSpec, user: ReleaseUser | null, output?: (l: string) => void) => rollout(create(appName, spec, user), output);
 
   const baseRelease = (appName: string) => {
     const app = state.apps.require(appName);
@@ -99,33 +163,14 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
   };
 
   return {
+    create,
+    rollout,
+
+    buildSpec,
+
     /** A build finished: vN with its image and the app's config now; release phase; deploy. */
     async createFromBuild(input: FromBuildInput): Promise<ReleaseRow> {
-      const app = state.apps.require(assertAppName(input.appName));
-      validateAppJson(input.appJson);
-      if (deps.limits) {
-        // Only types without a formation row are seeded from app.json (a user's scale wins).
-        const seeded: Record<string, number> = {};
-        for (const [type, f] of Object.entries(input.appJson?.formation ?? {})) {
-          if (f.quantity !== undefined && !state.formation.get(app.id, type)) seeded[type] = f.quantity;
-        }
-        if (Object.keys(seeded).length) checkFormation(state, { limits: deps.limits }, app, seeded);
-      }
-      return release(
-        app.name,
-        {
-          buildId: input.buildId,
-          imageRef: input.imageRef,
-          imageDigest: input.imageDigest,
-          config: state.configVars.all(app.id),
-          processTypes: input.processTypes,
-          releaseCommand: input.releaseCommand ?? null,
-          appJson: input.appJson ?? {},
-          description: `Deploy ${input.buildId.slice(0, 12)}`,
-        },
-        input.user,
-        input.output ?? (() => {}),
-      );
+      return release(input.appName, buildSpec(input), input.user, input.output);
     },
 
     /** Config changed: a release with the same image and the new config, or none before the first build. */
@@ -133,9 +178,9 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       const base = baseRelease(assertAppName(appName));
       if (!base || !base.imageRef) return undefined;
       const app = state.apps.require(appName);
-      return release(
-        appName,
-        {
+      return release(appName, {
+        kind: 'config',
+        release: {
           buildId: base.buildId,
           imageRef: base.imageRef,
           imageDigest: base.imageDigest,
@@ -145,9 +190,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           appJson: base.appJson,
           description,
         },
-        user,
-        () => {},
-      );
+      }, user);
     },
 
     /** A new release with vN's image and config (the app's config vars become vN's again). */
@@ -163,9 +206,10 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       if (target.status === 'failed') {
         throw new SlipwayError('CONFLICT', `v${version} failed to deploy, so it cannot be rolled back to`, { hint: 'choose a release whose status is succeeded' });
       }
-      return release(
-        app.name,
-        {
+      return release(app.name, {
+        kind: 'rollback',
+        restoreConfig: true,
+        release: {
           buildId: target.buildId,
           imageRef: target.imageRef,
           imageDigest: target.imageDigest,
@@ -175,10 +219,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           appJson: target.appJson,
           description: `Rollback to v${version}`,
         },
-        user,
-        () => {},
-        true,
-      );
+      }, user);
     },
 
     list(appName: string): ReleaseRow[] {

@@ -5,7 +5,7 @@ import type { FormationRow } from '../state/repos/formation';
 import { DEFAULT_OPTIONS, currentRelease, dynosOf, type Ctx, type RuntimeDeps } from './context';
 import { collectGarbage, destroyApp, diskUsage, type GcReport } from './gc';
 import { runDetached, runOneOff, runReleasePhase, type AttachedOptions, type OneOffOptions } from './one-off';
-import { adopt, reconcileApp, rollout } from './rollout';
+import { adopt, reconcileApp, rollout, stageRollout, type StagedRollout } from './rollout';
 import { DEFAULT_SIZE, assertSize } from './sizes';
 import { crash, toInfo } from './supervisor';
 import type { DynoInfo, WebBackend } from './types';
@@ -13,6 +13,7 @@ import type { DynoInfo, WebBackend } from './types';
 export type { RuntimeDeps, RuntimeOptions } from './context';
 export type { ContainerDriver, DynoInfo, DynoState, WebBackend } from './types';
 export type { GcReport } from './gc';
+export type { StagedRollout } from './rollout';
 export { createDockerDriver } from './docker/driver';
 export { SIZES, DEFAULT_SIZE } from './sizes';
 
@@ -23,8 +24,11 @@ export { SIZES, DEFAULT_SIZE } from './sizes';
  * running containers after a server restart. All changes to one app are serialised.
  */
 export interface Runtime {
-  /** Release phase, then a zero-downtime rollout of `release`. onSwap runs when the new web dynos are healthy, just before the routes swap. */
-  deploy(input: { appName: string; release: ReleaseRow; onSwap?: () => void; output?: (line: string) => void }): Promise<void>;
+  /**
+   * Release phase, then the new web dynos of `release` started and checked: the returned rollout
+   * is swapped in (zero downtime) or abandoned by the caller. The app stays locked until then.
+   */
+  stage(input: { appName: string; release: ReleaseRow; output?: (line: string) => void }): Promise<StagedRollout>;
   scale(appName: string, changes: Record<string, number>): Promise<FormationRow[]>;
   setSize(appName: string, type: string, size: string): Promise<FormationRow[]>;
   /** Without downtime; target: a process type ("web") or a dyno ("web.2"); none: every dyno. */
@@ -49,6 +53,12 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   const images = new Map<string, Promise<string>>();
   let publishing: Promise<void> = Promise.resolve();
 
+  const webBackends = (appName: string): WebBackend[] =>
+    (ctx.table.get(appName) ?? [])
+      .filter((d) => d.type === 'web' && d.state === 'up' && !d.retired && d.address)
+      .sort((a, b) => a.index - b.index)
+      .map((d) => ({ dyno: d.name, url: `http://${d.address}`, release: d.release }));
+
   const ctx: Ctx = {
     deps,
     opts,
@@ -71,7 +81,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     publish() {
       publishing = publishing.then(() =>
-        deps.publishRoutes().catch((err: Error) => console.error(`slipway-server: publishing routes failed: ${err.message}`)),
+        deps.publishRoutes(new Map([...ctx.table.keys()].map((a) => [a, webBackends(a)]))).catch((err: Error) => console.error(`slipway-server: publishing routes failed: ${err.message}`)),
       );
       return publishing;
     },
@@ -134,16 +144,40 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   }
 
   return {
-    async deploy({ appName, release, onSwap, output }) {
+    async stage({ appName, release, output }) {
       const app = deps.state.apps.require(appName);
       const say = output ?? (() => {});
-      await ctx.withAppLock(app.name, async () => {
+      // Hold the app's lock from the release phase until the caller swaps or abandons.
+      const unlock = await new Promise<() => void>((locked) => {
+        void ctx.withAppLock(app.name, () => new Promise<void>((done) => locked(done)));
+      });
+      let staged: StagedRollout;
+      try {
         await ctx.imageFor(release);
         await runReleasePhase(ctx, app.name, release, say);
-        await rollout(ctx, app, release, { seed: true, onSwap, output: say });
-        // A new release starts crash counting afresh (new dynos carry restarts = 0).
-      });
-      scheduleGc();
+        staged = await stageRollout(ctx, app, release, { seed: true, output: say });
+      } catch (err) {
+        unlock();
+        throw err;
+      }
+      return {
+        async swap() {
+          try {
+            // A new release starts crash counting afresh (new dynos carry restarts = 0).
+            await staged.swap();
+          } finally {
+            unlock();
+          }
+          scheduleGc();
+        },
+        async abandon() {
+          try {
+            await staged.abandon();
+          } finally {
+            unlock();
+          }
+        },
+      };
     },
 
     async scale(appName, changes) {
@@ -199,12 +233,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     runOneOff: (o) => runOneOff(ctx, { ...o, appName: assertAppName(o.appName) }),
     runDetached: (o) => runDetached(ctx, { ...o, appName: assertAppName(o.appName) }),
 
-    listWebBackends(appName) {
-      return (ctx.table.get(appName) ?? [])
-        .filter((d) => d.type === 'web' && d.state === 'up' && !d.retired && d.address)
-        .sort((a, b) => a.index - b.index)
-        .map((d) => ({ dyno: d.name, url: `http://${d.address}`, release: d.release }));
-    },
+    listWebBackends: webBackends,
 
     destroyApp: (appName) => ctx.withAppLock(assertAppName(appName), () => destroyApp(ctx, appName)),
     diskUsage: (appName) => diskUsage(ctx, appName),

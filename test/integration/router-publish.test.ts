@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { homePaths, loadConfig } from '../../common/config';
-import { createRoutesPublisher, type WebBackendLike } from '../../server/routes/publish';
+import type { RouteBackend } from '../../common/routes-file';
+import { createRoutesPublisher } from '../../server/routes/publish';
 import { openState, type State } from '../../server/state';
 import { tmpDir } from '../helpers/home';
 import { get, routesApplied, startBackend, startRouterProcess, waitFor, type Backend, type RouterProc } from './router-harness';
@@ -36,7 +37,7 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
   let state: State;
   let router: RouterProc;
   let dyno: Backend;
-  let backends: Record<string, WebBackendLike[]> = {};
+  let backends: Record<string, RouteBackend[]> = {};
 
   before(async () => {
     state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
@@ -76,8 +77,9 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     // Another app uploads a certificate for pubapp's domain: stored, but never served for it.
     const squatter = makeCert(work, 'squat', 'www.pub.test');
     state.certificates.add({ appId: state.apps.get('other-app')!.id, certPem: squatter.cert, keyPem: squatter.key });
-    const publisher = createRoutesPublisher({ state, paths, config, listWebBackends: (name) => backends[name] ?? [] });
-    await Promise.all([publisher.publish(), publisher.publish(), publisher.publish()]);
+    const publisher = createRoutesPublisher({ state, paths, config });
+    const web = new Map(Object.entries(backends));
+    await Promise.all([publisher.publish(web), publisher.publish(), publisher.publish()]);
     const doc = JSON.parse(fs.readFileSync(paths.routesFile, 'utf8'));
     assert.deepEqual(doc.apps.pubapp, {
       hosts: ['pubapp.localhost', 'www.pub.test'],

@@ -10,7 +10,7 @@ import { loadIntoDocker } from '../../stacks/builder';
 import { openState, type State } from '../../server/state';
 import type { AppJsonRuntime } from '../../server/state/repos/releases';
 import type { LogEntry, LogSink } from '../../server/logs/types';
-import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions } from '../../server/runtime';
+import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions, type WebBackend } from '../../server/runtime';
 import { createReleaseService } from '../../server/releases';
 import { collectGarbage } from '../../server/images/gc';
 import { createTestHome, type TestHome } from '../helpers/home';
@@ -81,7 +81,7 @@ export interface RuntimeFixture {
   user: { id: number; email: string };
   /** Calls made to publishRoutes, with a snapshot of each app's backends. */
   publishes: number;
-  onPublish: Array<() => Promise<void> | void>;
+  onPublish: Array<(web: ReadonlyMap<string, WebBackend[]>) => Promise<void> | void>;
   createApp(name?: string): string;
   buildImage(app: string, spec?: AppImageSpec): Promise<{ buildId: string; imageRef: string; imageDigest: string; processTypes: Record<string, string> }>;
   deploy(app: string, spec?: AppImageSpec): ReturnType<ReturnType<typeof createReleaseService>['createFromBuild']>;
@@ -134,9 +134,9 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
         loaded.set(ref, name);
         return name;
       },
-      async publishRoutes() {
+      async publishRoutes(web) {
         fx.publishes++;
-        for (const f of fx.onPublish) await f();
+        for (const f of fx.onPublish) await f(web);
       },
       collectStoreGarbage: storeGc ? (keep) => collectGarbage(home.store, keep, { graceMs: 0 }) : undefined,
       options: opts,

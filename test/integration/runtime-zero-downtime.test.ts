@@ -19,9 +19,8 @@ before(async () => {
     state: fx.state,
     paths: fx.home,
     config: { domain: 'localhost' } as SlipwayConfig,
-    listWebBackends: (app) => fx.runtime.listWebBackends(app),
   });
-  fx.onPublish.push(() => publisher.publish());
+  fx.onPublish.push((web) => publisher.publish(web));
   await fx.runtime.start();
   router = await startRouterProcess(fx.home.home);
 });
