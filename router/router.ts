@@ -12,6 +12,9 @@ import { createHttpHandler } from './proxy-http';
 import { createUpgradeHandler } from './proxy-ws';
 import { watchRoutes } from './routes-watcher';
 import { createSniStore } from './tls';
+import { createLogger } from '../common/logger';
+
+const logger = createLogger('slipway-router');
 
 /** Every setting of the router process; router/main.ts reads them from the environment. */
 export interface RouterOptions {
@@ -88,7 +91,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const onUncaught = (err: Error) => {
     // Counted and reported by /healthz; the robustness tests require it to stay 0.
     uncaught++;
-    console.error(`slipway-router: uncaught exception (kept serving): ${err.stack ?? err.message}`);
+    logger.error(`uncaught exception (kept serving): ${err.stack ?? err.message}`);
   };
   process.on('uncaughtException', onUncaught);
 

@@ -4,13 +4,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import { ensurePlatformCertificate } from '../common/platform-cert';
 import Docker from 'dockerode';
 import { loadConfig, homePaths } from '../common/config';
+import { setLogLevel } from '../common/logger';
 import { onShutdown } from '../common/lifecycle';
 import { openState } from './state';
 import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createBuildQueue } from './builds/queue';
-import { buildQueueWaitMs } from './builds/settings';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
 import { createDockerDriver, createRuntime } from './runtime';
@@ -38,6 +38,7 @@ import { createMetricsRepo } from './state/repos/metrics';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  setLogLevel(config.logLevel);
   const paths = homePaths(config.home);
   for (const dir of [paths.repos, paths.images, paths.caches, paths.builds, paths.logs, paths.run, paths.certsDir]) {
     fs.mkdirSync(dir, { recursive: true });
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
 
   const builds = createDeployPipeline({
     state, paths, config, docker, logs, store, releases,
-    queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
+    queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: config.buildQueueWaitMs }),
     builders: [createBuildpacksBuilder({ docker, store, caBundle: config.caBundle, buildpackFetchAllow: config.buildpackFetchAllow, buildpackAliases: config.buildpackAliases })],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
   });

@@ -7,6 +7,9 @@ import { assertEnv } from './ps';
 import { oneOffLimits } from '../auth/limits';
 import { recordAs, unavailable, type ApiDeps } from './context';
 import { bearerToken } from './index';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 /**
  * Attached one-off dynos (`slipway run`) over a hijacked HTTP connection:
@@ -63,7 +66,7 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
 
 export function refuse(socket: Duplex, err: unknown): void {
   const e = isSlipwayError(err) ? err : new SlipwayError('INTERNAL', 'internal server error', { hint: 'see the server log' });
-  if (!isSlipwayError(err)) console.error('slipway-server: run upgrade failed', err);
+  if (!isSlipwayError(err)) log.error(`run upgrade failed: ${(err as Error)?.stack ?? String(err)}`);
   const body = JSON.stringify(e.toJSON());
   const status = httpStatusFor(e.code);
   socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

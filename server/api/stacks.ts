@@ -7,6 +7,9 @@ import { ensureStack } from '../../stacks/builder';
 import { knownStacks, stackInfo } from '../../stacks/info';
 import { requireAdmin } from '../auth/permissions';
 import { appFor, auth, body, record, recordAs, type ApiDeps } from './context';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 /**
  * Stacks: what the store holds (stacks/NAME-KIND:TAG) and which apps use each stack; stacks:update
@@ -68,7 +71,7 @@ export function createStacksRoutes(deps: ApiDeps): Router {
       docker: deps.docker,
       workDir: path.join(deps.paths.stacks, 'work'),
       force: true,
-      log: (l) => console.log(`slipway-server: stacks:update: ${l}`),
+      log: (l) => log.info(`stacks:update: ${l}`),
     });
     updating = work;
     try {

@@ -21,6 +21,9 @@ import { appLogLine, pushLines, type DeployEvent } from './events';
 import { readAppJson, stackFromAppJson, unpackSource } from './source';
 import type { StackProvider } from '../../stacks/on-demand';
 import { sweepBuildContainers } from './sweep';
+import { createLogger } from '../../common/logger';
+
+const logger = createLogger('slipway-server');
 
 /**
  * The deploy pipeline: a push's whole journey, from the pushed source to the app serving it.
@@ -144,7 +147,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
         }
       },
     };
-    run.abort.signal.addEventListener('abort', () => console.error(`slipway-server: build ${id} of ${app.name}: stopping (${(run.abort.signal.reason as Error)?.message})`), { once: true });
+    run.abort.signal.addEventListener('abort', () => logger.warn(`build ${id} of ${app.name}: stopping (${(run.abort.signal.reason as Error)?.message})`), { once: true });
     active.set(id, run);
     const onClientGone = () => cancelRun(run, new SlipwayError('BUILD_FAILED', 'build cancelled: the pushing client disconnected', { details: CANCELLED }));
     if (input.signal?.aborted) onClientGone();
@@ -338,7 +341,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
     async recover(): Promise<number> {
       const n = state.builds.failInterrupted();
       await sweepBuildContainers(deps.docker, { home: deps.config.home, buildTimeoutMs: deps.config.buildTimeoutMs }).catch((err: Error) =>
-        console.error(`slipway-server: could not sweep leftover build containers: ${err.message}`),
+        logger.error(`could not sweep leftover build containers: ${err.message}`),
       );
       return n;
     },

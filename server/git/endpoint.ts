@@ -11,6 +11,9 @@ import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
 import type { Limits } from '../../common/limits';
 import type { State } from '../state';
 import { appRepoPath, appRepositoryExists } from './repos';
+import { createLogger } from '../../common/logger';
+
+const logger = createLogger('slipway-server');
 
 /**
  * The git endpoint: smart HTTP at /APP.git on the API's port, served by node-git-server behind our
@@ -66,7 +69,7 @@ interface Target {
 }
 
 export function createGitEndpoint(deps: GitEndpointDeps) {
-  const log = deps.log ?? ((line: string) => console.error(`slipway-server: git: ${line}`));
+  const log = deps.log ?? ((line: string) => logger.error(`git: ${line}`));
   const strictDir = (dir?: string): string => {
     if (!dir) return deps.paths.repos;
     const m = /^([^/]+)\.git$/.exec(dir);

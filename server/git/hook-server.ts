@@ -7,6 +7,9 @@ import { pushLines } from '../deploys/events';
 import type { PushSession, PushSessions } from './endpoint';
 import { EXIT_MARK } from './hook-client';
 import { parseRefUpdates, planPush } from './push-plan';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 /**
  * The internal endpoint the pre-receive hook talks to. It listens on a Unix socket under
@@ -99,7 +102,7 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
           ? build(session, req, res, url.searchParams.get('rev') ?? '')
           : Promise.resolve(json(res, 404, { ok: false, lines: [' !     unknown hook request'] }));
     work.catch((err: Error) => {
-      console.error(`slipway-server: git hook: ${err.stack ?? err.message}`);
+      log.error(`git hook: ${err.stack ?? err.message}`);
       if (!res.headersSent) json(res, 500, { ok: false, lines: [` !     Slipway could not handle this push: ${err.message}`] });
       else res.end(`\n !     Slipway could not handle this push: ${err.message}\n${EXIT_MARK}1\n`);
     });

@@ -9,6 +9,9 @@ import { adopt, reconcileApp, rollout, stageRollout, type StagedRollout } from '
 import { DEFAULT_SIZE, assertSize } from './sizes';
 import { crash, toInfo } from './supervisor';
 import type { DynoInfo, WebBackend } from './types';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 export type { RuntimeDeps, RuntimeOptions } from './context';
 export type { ContainerDriver, DynoInfo, DynoState, WebBackend } from './types';
@@ -81,7 +84,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     publish() {
       publishing = publishing.then(() =>
-        deps.publishRoutes(new Map([...ctx.table.keys()].map((a) => [a, webBackends(a)]))).catch((err: Error) => console.error(`slipway-server: publishing routes failed: ${err.message}`)),
+        deps.publishRoutes(new Map([...ctx.table.keys()].map((a) => [a, webBackends(a)]))).catch((err: Error) => log.error(`publishing routes failed: ${err.message}`)),
       );
       return publishing;
     },
@@ -115,7 +118,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clearTimeout(gcTimer);
     gcTimer = setTimeout(() => {
       collecting = collectGarbage(ctx)
-        .catch((err: Error) => console.error(`slipway-server: garbage collection failed: ${err.message}`))
+        .catch((err: Error) => log.error(`garbage collection failed: ${err.message}`))
         .finally(() => (collecting = undefined));
     }, opts.gcAfterDeployMs);
     gcTimer.unref?.();
@@ -139,7 +142,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     const names = new Set<string>([...deps.state.apps.list().map((a) => a.name), ...ctx.table.keys()]);
     for (const c of await ctx.driver.list()) if (c.labels['io.slipway.app']) names.add(c.labels['io.slipway.app']);
     for (const name of names) {
-      await ctx.withAppLock(name, () => reconcileApp(ctx, name)).catch((err: Error) => console.error(`slipway-server: reconcile ${name}: ${err.message}`));
+      await ctx.withAppLock(name, () => reconcileApp(ctx, name)).catch((err: Error) => log.error(`reconcile ${name}: ${err.message}`));
     }
   }
 
