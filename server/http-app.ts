@@ -9,9 +9,8 @@ import { createApiRouter, type ApiDeps } from './api';
 import { createRunUpgradeHandler } from './api/run';
 import { createSessionRegistry } from './api/sessions';
 import { createAddonShellUpgrade, SHELL_PATH } from './api/addons-shell';
-import { openImageStore } from '../buildpacks/oci/layout';
+import type { ImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
-import { newRegistryToken } from './images/registry-auth';
 import { createDashboardRouter } from './dashboard/static';
 
 export interface ServerDeps {
@@ -21,12 +20,14 @@ export interface ServerDeps {
   docker: Docker;
   /** The log hub (server/logs/hub.ts): every app-facing log line goes through it. */
   logs: LogHub;
-  /** Services the API calls (runtime, releases, routes publisher, repositories, builds routes), wired in main.ts as they exist. */
-  api?: Omit<Partial<ApiDeps>, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
+  /** The one image store of the process (the registry serves it). */
+  store: ImageStore;
+  /** Services the API calls (runtime, releases, routes publisher, repositories, builds routes, destroyApp). */
+  api: Omit<ApiDeps, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
   /** The git endpoint (server/git): smart HTTP for /APP.git paths, before any body parsing. */
   git?: { isGitRequest(req: Request): boolean; handle(req: Request, res: Response): void };
-  /** The registry's credential (images/registry-auth.ts); without one nobody can pull. */
-  registryToken?: string;
+  /** The registry's credential (images/registry-auth.ts), made once at startup by main.ts. */
+  registryToken: string;
 }
 
 /**
@@ -54,7 +55,7 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   app.use('/api', createApiRouter(apiDeps));
   // Read-only registry over the image store at /v2/, for the local dockerd (loopback clients with
   // the registry token only).
-  app.use(createRegistryRouter({ store: openImageStore(deps.paths.images), token: deps.registryToken ?? newRegistryToken() }));
+  app.use(createRegistryRouter({ store: deps.store, token: deps.registryToken }));
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
   const runUpgrade = createRunUpgradeHandler(apiDeps);
   const shellUpgrade = createAddonShellUpgrade(apiDeps);

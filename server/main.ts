@@ -18,6 +18,8 @@ import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
 import { createDeployPipeline } from './deploys/pipeline';
+import { createAppDestroyer } from './apps/destroy';
+import { createStackService } from './images/stacks';
 import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
@@ -92,12 +94,25 @@ async function main(): Promise<void> {
     event: (e) => recordAs({ state, logs }, 'slipway', { app: state.apps.getById(e.appId) ?? null, appName: e.appName, action: e.action, message: e.message, data: e.data }),
   });
 
+  const destroyApp = createAppDestroyer({
+    state,
+    routes,
+    parts: [
+      // Services leave the app's network before the runtime removes it (server/addons/).
+      { name: 'addons', removeApp: (a) => addons.service.appDestroyed(a) },
+      { name: 'runtime', removeApp: (a) => runtime.destroyApp(a.name) },
+      { name: 'builds', removeApp: (a) => builds.removeApp(a) },
+      { name: 'git', removeApp: (a) => removeAppRepository(paths, a.name) },
+      { name: 'logs', removeApp: (a) => logs.forget(a.name) },
+    ],
+  });
   const app = createHttpApp({
-    config, paths, state, docker, logs, git, registryToken,
+    config, paths, state, docker, logs, git, registryToken, store,
     api: {
-      createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
-      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons,
+      createAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
+      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
+      stacks: createStackService({ state, store, docker, paths, config }),
     },
   });
   // How often Node checks the header/request timeouts: often enough that they mean what they say.

@@ -1,6 +1,4 @@
 import { randomInt } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Router } from 'express';
 import { aliasesEnabled, checkAlias } from '../../buildpacks/lifecycle/aliases';
 import { SlipwayError } from '../../common/errors';
@@ -103,22 +101,8 @@ export function createAppsRoutes(deps: ApiDeps): Router {
 
   r.delete('/apps/:app', async (req, res) => {
     const app = appFor(deps, req, res, 'destroy');
-    // Its builds' directories (logs, kept workspaces with the app's source) go too: read their ids
-    // before the runtime deletes the app's rows.
-    const buildDirs = state.builds.listForApp(app.id, 100_000).map((b) => path.join(deps.paths.builds, b.id));
-    // The runtime removes containers, images, cache, repository and the app's rows (it owns the order).
-    // Services leave the app's network before the runtime removes it (server/addons/).
-    if (deps.addons) await deps.addons.service.appDestroyed(app);
-    if (deps.runtime) await deps.runtime.destroyApp(app.name);
-    if (deps.removeAppRepository) await deps.removeAppRepository(deps.paths, app.name);
-    else fs.rmSync(path.join(deps.paths.repos, `${app.name}.git`), { recursive: true, force: true });
-    fs.rmSync(path.join(deps.paths.caches, app.name), { recursive: true, force: true });
-    for (const dir of buildDirs) fs.rmSync(dir, { recursive: true, force: true });
-    if (state.apps.get(app.name)) state.apps.delete(app.id);
-    deps.logs.forget(app.name);
-    // Recorded by name only (the app's row is gone) and not in its log stream, which is gone too.
-    state.events.add({ appName: app.name, actor: auth(res).user.email, action: 'app.destroy', message: `App ${app.name} destroyed` });
-    if (deps.publishRoutes) await deps.publishRoutes();
+    // Each part removes its own (server/apps/destroy.ts).
+    await deps.destroyApp(app.name, auth(res).user.email);
     res.json({ name: app.name, destroyed: true });
   });
 

@@ -34,7 +34,10 @@ export interface ApiDeps {
   /** server/routes/publish.ts: rewrites run/routes.json after domains/certs/maintenance changes. */
   publishRoutes?: () => Promise<void>;
   createAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
-  removeAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
+  /** Stack images: list and stacks:update (server/images/stacks.ts). */
+  stacks: import('../images/stacks').StackService;
+  /** apps:destroy: every part removes its own (server/apps/destroy.ts). */
+  destroyApp: (appName: string, actor: string) => Promise<void>;
   /** Mounted at /api (server/api/builds.ts, the git/builds engineer's router). */
   buildsRoutes?: import('express').Router;
   /** Open log sessions by token (created by createApiRouter when not given). */

@@ -36,9 +36,10 @@ export function createBuildDirs(deps: { state: State; paths: HomePaths }) {
       });
     },
 
-    /** Every build directory of the app (apps:destroy). */
-    removeApp(appId: number): void {
-      for (const b of state.builds.listForApp(appId, 100_000)) fs.rmSync(path.join(paths.builds, b.id), { recursive: true, force: true });
+    /** The builds' part of apps:destroy: every build directory of the app and its build cache. */
+    removeApp(app: { id: number; name: string }): void {
+      for (const b of state.builds.listForApp(app.id, 100_000)) fs.rmSync(path.join(paths.builds, b.id), { recursive: true, force: true });
+      fs.rmSync(path.join(paths.caches, app.name), { recursive: true, force: true });
     },
   };
 }

@@ -330,9 +330,12 @@ export function createDeployPipeline(deps: PipelineDeps) {
     activeBuilds(): string[] {
       return [...active.keys()];
     },
-    /** Build directories of an app, for apps:destroy. */
-    removeAppBuilds(appId: number): void {
-      dirs.removeApp(appId);
+    /** The builds' part of apps:destroy (server/apps/destroy.ts): build directories, build cache. */
+    removeApp(app: AppRow): void {
+      for (const run of active.values()) {
+        if (run.app.id === app.id) cancelRun(run, new SlipwayError('BUILD_FAILED', 'build cancelled: the app was destroyed', { details: CANCELLED }));
+      }
+      dirs.removeApp(app);
     },
     /**
      * On server start nothing can still be running: builds left pending/running are marked

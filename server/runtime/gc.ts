@@ -101,7 +101,10 @@ export async function diskUsage(ctx: Ctx, appName: string): Promise<{ images: nu
   };
 }
 
-/** Removes everything of an app: dynos and one-offs, images, build cache, repository, record, routes. */
+/**
+ * The runtime's part of apps:destroy (server/apps/destroy.ts asks each part): dynos and one-offs,
+ * engine images; the routes lose the app's backends.
+ */
 export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
   assertAppName(appName);
   for (const d of ctx.table.get(appName) ?? []) {
@@ -117,9 +120,5 @@ export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
   await ctx.driver.removeAppNetwork(appName);
   for (const img of await ctx.driver.listAppImages(appName)) await ctx.driver.removeImage(img.id);
   ctx.forgetImages();
-  fs.rmSync(path.join(ctx.deps.paths.caches, appName), { recursive: true, force: true });
-  fs.rmSync(path.join(ctx.deps.paths.repos, `${appName}.git`), { recursive: true, force: true });
-  const app = ctx.state.apps.get(appName);
-  if (app) ctx.state.apps.delete(app.id);
   await ctx.publish();
 }

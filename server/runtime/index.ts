@@ -41,6 +41,7 @@ export interface Runtime {
   runDetached(opts: OneOffOptions): Promise<{ dyno: string; containerId: string }>;
   /** Healthy web dynos, for the route table. */
   listWebBackends(appName: string): WebBackend[];
+  /** The runtime's part of apps:destroy: dynos, one-offs, engine images (server/apps/destroy.ts does the rest). */
   destroyApp(appName: string): Promise<void>;
   diskUsage(appName: string): Promise<{ images: number; cache: number; repo: number }>;
   reconcile(appName?: string): Promise<void>;

@@ -219,11 +219,18 @@ test('run: a one-off dyno gets the config and passes its exit code through; run:
   assert.match(logs, new RegExp(`app\\[${d.name.replace('.', '\\.')}\\]: detached-output-hello`));
 });
 
-test('status shows the app with its dynos; destroy removes its containers', async () => {
+test('status shows the app with its dynos; destroy removes its containers, repository, build directories and cache', async () => {
   const s = await json<{ apps: Array<{ name: string; dynos: number }>; docker: { status: string } }>(['status']);
   assert.equal(s.docker.status, 'ok');
   assert.ok((s.apps.find((a) => a.name === APP)?.dynos ?? 0) >= 1, JSON.stringify(s.apps));
+  const builds = await json<Array<{ id: string }>>(['builds']);
+  assert.ok(builds.length > 0 && builds.every((b) => fs.existsSync(path.join(srv.home, 'builds', b.id))), 'the builds left directories (logs)');
+  assert.ok(fs.existsSync(path.join(srv.home, 'repos', `${APP}.git`)));
+  assert.ok(fs.existsSync(path.join(srv.home, 'caches', APP)));
   await ok(['apps:destroy', '--confirm', APP]);
+  for (const b of builds) assert.equal(fs.existsSync(path.join(srv.home, 'builds', b.id)), false, `builds/${b.id} removed`);
+  assert.equal(fs.existsSync(path.join(srv.home, 'caches', APP)), false, 'build cache removed');
+  assert.equal(fs.existsSync(path.join(srv.home, 'repos', `${APP}.git`)), false, 'repository removed');
   const left = (await exec('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.app=${APP}`])).stdout.trim();
   assert.equal(left, '', 'no containers of the app are left');
   const gone = await cli(['apps:info', '-a', APP]);

@@ -102,7 +102,7 @@ test('garbage collection keeps exactly the last N releases’ images (and what r
   assert.deepEqual((await fx.runtime.collectGarbage()).apps[app].removedImages, []);
 });
 
-test('destroying an app leaves nothing labelled behind: dynos, one-offs, images, cache, repo, record, routes', async () => {
+test("the runtime's part of destroying an app leaves nothing labelled behind: dynos, one-offs, images, routes", async () => {
   const app = fx.createApp();
   await fx.deploy(app, { processes: { web: 'exec node server.js', worker: 'sleep 600' } });
   await fx.runtime.scale(app, { web: 2, worker: 1 });
@@ -119,9 +119,9 @@ test('destroying an app leaves nothing labelled behind: dynos, one-offs, images,
 
   assert.deepEqual(await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } }), []);
   assert.deepEqual(await fx.docker.listImages({ filters: { label: [`io.slipway.app=${app}`] } }), []);
-  assert.equal(fs.existsSync(path.join(fx.home.caches, app)), false);
-  assert.equal(fs.existsSync(path.join(fx.home.repos, `${app}.git`)), false);
-  assert.equal(fx.state.apps.get(app), undefined);
+  // The build cache, repository and record are other parts' (server/apps/destroy.ts; cli-deploy tests the whole).
+  assert.equal(fs.existsSync(path.join(fx.home.caches, app, 'layers', 'x')), true);
+  assert.ok(fx.state.apps.get(app));
   assert.deepEqual(fx.runtime.listWebBackends(app), []);
   assert.deepEqual(await fx.runtime.listDynos(app), []);
   assert.ok(fx.publishes > publishes, 'routes republished');
