@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import { homePaths, loadConfig } from '../common/config';
 import { setLogLevel } from '../common/logger';
-import { onShutdown } from '../common/lifecycle';
+import { onShutdown } from '../common/shutdown';
 import { ensurePlatformCertificate } from '../common/platform-cert';
 import { DEFAULT_ROUTER_OPTIONS, startRouter, type RouterOptions } from './router';
 

@@ -5,7 +5,7 @@ import { ensurePlatformCertificate } from '../common/platform-cert';
 import Docker from 'dockerode';
 import { loadConfig, homePaths } from '../common/config';
 import { setLogLevel } from '../common/logger';
-import { onShutdown } from '../common/lifecycle';
+import { onShutdown } from '../common/shutdown';
 import { openState } from './state';
 import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
@@ -23,7 +23,7 @@ import { createStackService } from './images/stacks';
 import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
-import { collectGarbage } from './images/gc';
+import { collectStoreGarbage } from './images/gc';
 import { createChallengeStore } from './acme/challenges';
 import { createAcmeIssuer } from './acme/issuer';
 import { createAcmeManager } from './acme/manager';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle, networkPool: config.networkPool }),
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: (web) => routes.publish(web),
-    collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
+    collectStoreGarbage: (keepRefs) => collectStoreGarbage(store, keepRefs),
   });
   const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
   const addons = createAddons({ config, paths, state, docker, store, releases });

@@ -29,7 +29,7 @@ export function imagesToKeep(
   return out;
 }
 
-export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
+export async function collectAppGarbage(ctx: Ctx): Promise<GcReport> {
   const report: GcReport = { apps: {}, keepRefs: [], storeGc: ctx.deps.collectStoreGarbage ? 'done' : 'not available' };
   const store = ctx.deps.store;
   for (const app of ctx.state.apps.list()) {

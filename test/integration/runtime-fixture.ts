@@ -12,7 +12,7 @@ import type { AppJsonRuntime } from '../../server/state/repos/releases';
 import type { LogEntry, LogSink } from '../../server/logs/types';
 import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions, type WebBackend } from '../../server/runtime';
 import { createReleaseService } from '../../server/releases';
-import { collectGarbage } from '../../server/images/gc';
+import { collectStoreGarbage } from '../../server/images/gc';
 import { createTestHome, type TestHome } from '../helpers/home';
 
 /**
@@ -138,7 +138,7 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
         fx.publishes++;
         for (const f of fx.onPublish) await f(web);
       },
-      collectStoreGarbage: storeGc ? (keep) => collectGarbage(home.store, keep, { graceMs: 0 }) : undefined,
+      collectStoreGarbage: storeGc ? (keep) => collectStoreGarbage(home.store, keep, { graceMs: 0 }) : undefined,
       options: opts,
     });
     runtimes.push(rt);
