@@ -20,6 +20,7 @@ import { createRoutesPublisher } from './routes/publish';
 import { createDeployPipeline } from './deploys/pipeline';
 import { createAppDestroyer } from './apps/destroy';
 import { createStackService } from './images/stacks';
+import { createConfigVarsService } from './apps/config-vars';
 import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
       stacks: createStackService({ state, store, docker, paths, config }),
+      configVars: createConfigVarsService({ state, releases }),
     },
   });
   // How often Node checks the header/request timeouts: often enough that they mean what they say.

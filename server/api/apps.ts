@@ -72,7 +72,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     stackInfo(stack); // a stack without a recipe is NOT_FOUND, naming the stacks there are
     const app = state.apps.create({ name: name!, ownerId: user.id, stack });
     try {
-      if (deps.createAppRepository) await deps.createAppRepository(deps.paths, app.name);
+      await deps.createAppRepository(deps.paths, app.name);
     } catch (err) {
       state.apps.delete(app.id);
       throw err;
@@ -81,7 +81,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     deps.logs.forget(app.name);
     record(deps, res, { app, action: 'app.create', message: `App ${app.name} created` });
     // The router learns the new host at once (it answers 503 until the first release serves).
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     res.status(201).json(appJson(deps, app, 'owner'));
   });
 
@@ -89,7 +89,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const app = appFor(deps, req, res, 'read');
     const { user } = auth(res);
     const current = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
-    const dynos = deps.runtime ? await deps.runtime.listDynos(app.name) : [];
+    const dynos = await deps.runtime.listDynos(app.name);
     res.json({
       ...appJson(deps, app, shownRole(user, app)),
       release: current ? { version: current.version, description: current.description, createdAt: current.createdAt } : null,
@@ -115,7 +115,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const app = appFor(deps, req, res, 'scale');
     const b = body<{ enabled: boolean }>(req, { enabled: 'boolean' }, ['enabled']);
     state.apps.setMaintenance(app.id, b.enabled!);
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     record(deps, res, { app, action: 'maintenance', message: `Maintenance mode ${b.enabled ? 'enabled' : 'disabled'}` });
     res.json({ maintenance: b.enabled });
   });
@@ -132,7 +132,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const hsts = b.enabled! && (b.hsts ?? (b.enabled === app.httpsOnly ? app.hsts : false));
     state.apps.setHttpsOnly(app.id, b.enabled!);
     state.apps.setHsts(app.id, hsts);
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     record(deps, res, { app, action: 'https-only', message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}${hsts ? ' with HSTS' : ''}` });
     res.json({ httpsOnly: b.enabled, hsts });
   });

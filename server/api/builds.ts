@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Router, type Request, type Response } from 'express';
 import { SlipwayError } from '../../common/errors';
+import { tokenFromAuthorization } from '../auth/authorization';
 import { authenticateToken, requireAppRole, type AppAction } from '../auth/permissions';
 import type { DeployPipeline } from '../deploys/pipeline';
 import type { State } from '../state';
@@ -27,8 +28,7 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     const a = res.locals.auth as { user: UserRow } | undefined;
     if (a) return a.user;
     // Mounted on its own (tests, other hosts): check the bearer token here.
-    const h = req.headers.authorization ?? '';
-    const found = authenticateToken(deps.state, /^Bearer\s+(.+)$/i.exec(h)?.[1]);
+    const found = authenticateToken(deps.state, tokenFromAuthorization(req.headers.authorization, ['bearer']));
     if (!found) throw new SlipwayError('UNAUTHORIZED', 'no valid API token given', { hint: 'log in with: slipway login --api URL --token TOKEN' });
     return found.user;
   }

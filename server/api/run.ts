@@ -5,7 +5,7 @@ import { httpStatusFor, isSlipwayError, SlipwayError } from '../../common/errors
 import { authenticateToken, requireAppRole } from '../auth/permissions';
 import { assertEnv } from './ps';
 import { oneOffLimits } from '../auth/limits';
-import { recordAs, unavailable, type ApiDeps } from './context';
+import { recordAs, type ApiDeps } from './context';
 import { bearerToken } from './index';
 import { createLogger } from '../../common/logger';
 
@@ -87,7 +87,6 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
       const app = requireAppRole(deps.state, a.user, decodeURIComponent(m[1]), 'run');
       const o = parseOptions(req.headers['x-slipway-run']);
       const runtime = deps.runtime;
-      if (!runtime) throw unavailable('the runtime');
 
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: slipway-run\r\nConnection: Upgrade\r\n\r\n');
       (socket as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);

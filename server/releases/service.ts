@@ -23,8 +23,8 @@ export interface ReleaseUser {
 export interface ReleaseServiceDeps {
   state: State;
   runtime: Pick<Runtime, 'stage'>;
-  logs?: LogSink;
-  /** Platform default limits: an app.json formation may not seed more dynos than the owner's limits. */
+  logs: LogSink;
+  /** Platform default limits: an app.json formation may not seed more dynos than the owner's limits (tests without limits leave it out). */
   limits?: Limits;
 }
 
@@ -119,12 +119,12 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     } catch (err) {
       state.releases.setStatus(rel.id, 'failed');
       state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
-      deps.logs?.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${spec.release.description})` });
+      deps.logs.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${spec.release.description})` });
       if (isSlipwayError(err)) throw err;
       throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: 'the previous release keeps serving; see slipway logs', cause: err });
     }
     state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.create', message: `${spec.release.description} (v${rel.version})`, data: { version: rel.version } });
-    deps.logs?.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${spec.release.description}` });
+    deps.logs.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${spec.release.description}` });
     return state.releases.getById(rel.id)!;
   }
 

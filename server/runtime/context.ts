@@ -19,9 +19,9 @@ export interface RuntimeDeps {
   publishRoutes: (web: ReadonlyMap<string, WebBackend[]>) => Promise<void>;
   logs: LogSink;
   /** The OCI store: maps release manifests to engine image IDs for garbage collection. */
-  store?: ImageStore;
+  store: ImageStore;
   /** Store blob GC (server/images), given the refs to keep. */
-  collectStoreGarbage?: (keepRefs: string[]) => Promise<unknown>;
+  collectStoreGarbage: (keepRefs: string[]) => Promise<unknown>;
   options?: Partial<RuntimeOptions>;
 }
 

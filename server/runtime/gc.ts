@@ -12,7 +12,7 @@ export interface GcReport {
   apps: Record<string, { keptImages: number; removedImages: string[]; clearedCacheBytes: number }>;
   /** Store refs kept (passed to the store's blob GC). */
   keepRefs: string[];
-  storeGc: 'done' | 'not available';
+  storeGc: 'done';
 }
 
 /** Manifest digests kept for an app: the newest `keep` distinct images, the current one, running ones. */
@@ -30,7 +30,7 @@ export function imagesToKeep(
 }
 
 export async function collectAppGarbage(ctx: Ctx): Promise<GcReport> {
-  const report: GcReport = { apps: {}, keepRefs: [], storeGc: ctx.deps.collectStoreGarbage ? 'done' : 'not available' };
+  const report: GcReport = { apps: {}, keepRefs: [], storeGc: 'done' };
   const store = ctx.deps.store;
   for (const app of ctx.state.apps.list()) {
     const releases = ctx.state.releases.list(app.id, 10_000);
@@ -44,7 +44,6 @@ export async function collectAppGarbage(ctx: Ctx): Promise<GcReport> {
     }
     const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[], clearedCacheBytes: 0 });
     entry.clearedCacheBytes = capBuildCache(ctx, app.name, app.id);
-    if (!store) continue; // without the store, manifests cannot be matched to engine image IDs: remove nothing
     const keepIds = new Set<string>();
     for (const digest of keep) {
       if (store.hasBlob(digest)) keepIds.add((await store.readManifest(digest)).config.digest);
@@ -56,7 +55,7 @@ export async function collectAppGarbage(ctx: Ctx): Promise<GcReport> {
   }
   ctx.forgetImages();
   report.keepRefs = [...new Set(report.keepRefs)];
-  await ctx.deps.collectStoreGarbage?.(report.keepRefs);
+  await ctx.deps.collectStoreGarbage(report.keepRefs);
   return report;
 }
 

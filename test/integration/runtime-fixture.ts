@@ -138,7 +138,8 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
         fx.publishes++;
         for (const f of fx.onPublish) await f(web);
       },
-      collectStoreGarbage: storeGc ? (keep) => collectStoreGarbage(home.store, keep, { graceMs: 0 }) : undefined,
+      // Without storeGc the store keeps everything (tests that count blobs or tags of their own).
+      collectStoreGarbage: storeGc ? (keep) => collectStoreGarbage(home.store, keep, { graceMs: 0 }) : async () => undefined,
       options: opts,
     });
     runtimes.push(rt);

@@ -52,7 +52,7 @@ test("an app.json formation cannot seed more dynos than the owner's limits: the 
   const row = fx.state.apps.require(app);
   fx.state.limits.set(row.ownerId, { 'dynos-per-type': 2, dynos: 3 });
   // The release service as server/main.ts wires it: with the platform default limits.
-  const releases = createReleaseService({ state: fx.state, runtime: fx.runtime, limits: defaultLimits(2) });
+  const releases = createReleaseService({ state: fx.state, runtime: fx.runtime, logs: { write: () => undefined }, limits: defaultLimits(2) });
   const img = await fx.buildImage(app, { processes: { web: 'node server.js', worker: 'sleep infinity' } });
   await assert.rejects(
     releases.createFromBuild({ appName: app, ...img, appJson: { formation: { web: { quantity: 5 } } }, user: fx.user }),
