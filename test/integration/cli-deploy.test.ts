@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DIST, startTestServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 import { tmpDir } from '../helpers/home';
 
 /**
@@ -57,23 +58,16 @@ interface Dyno {
 
 /** GET / of web.1, retrying until it answers with the wanted greeting (after a deploy or restart). */
 async function webAnswer(want: string | null, timeoutMs = 60_000): Promise<{ greeting: string | null; dyno: string }> {
-  const deadline = Date.now() + timeoutMs;
   let last = '';
-  while (Date.now() < deadline) {
+  return waitFor(`web to answer greeting=${want}`, async () => {
     const dynos = await json<Dyno[]>(['ps']);
     const web = dynos.find((d) => d.type === 'web' && d.state === 'up' && d.address);
-    if (web) {
-      try {
-        const body = (await (await fetch(`http://${web.address}/`, { signal: AbortSignal.timeout(2000) })).json()) as { greeting: string | null; dyno: string };
-        if (body.greeting === want) return body;
-        last = JSON.stringify(body);
-      } catch (err) {
-        last = (err as Error).message;
-      }
-    } else last = JSON.stringify(dynos);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`web never answered greeting=${want}; last: ${last}`);
+    last = JSON.stringify(dynos);
+    if (!web) return undefined;
+    const body = (await (await fetch(`http://${web.address}/`, { signal: AbortSignal.timeout(2000) })).json()) as { greeting: string | null; dyno: string };
+    last = JSON.stringify(body);
+    return body.greeting === want ? body : undefined;
+  }, { timeoutMs, intervalMs: 300, context: () => `last: ${last}` });
 }
 
 before(async () => {
@@ -169,13 +163,10 @@ test('a collaborator can scale but not destroy; a viewer cannot change config', 
   const asAna: NodeJS.ProcessEnv = { ...env, SLIPWAY_TOKEN: ana.token, SLIPWAY_API_URL: srv.url };
   const asVic: NodeJS.ProcessEnv = { ...env, SLIPWAY_TOKEN: vic.token, SLIPWAY_API_URL: srv.url };
   await ok(['ps:scale', 'web=2'], asAna);
-  const deadline = Date.now() + 60_000;
-  let dynos: Dyno[] = [];
-  while (Date.now() < deadline) {
-    dynos = await json<Dyno[]>(['ps'], asVic);
-    if (dynos.filter((d) => d.type === 'web' && d.state === 'up').length === 2) break;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const dynos = await waitFor('two web dynos up', async () => {
+    const list = await json<Dyno[]>(['ps'], asVic);
+    return list.filter((d) => d.type === 'web' && d.state === 'up').length === 2 && list;
+  }, { timeoutMs: 60_000, intervalMs: 300 });
   assert.deepEqual(dynos.filter((d) => d.type === 'web').map((d) => d.name), ['web.1', 'web.2']);
   assert.match(await ok(['logs', '--source', 'api', '-n', '20']), /app\[api\]: Scaled to web@2 by ana@example.com/);
   const events = await json<Array<{ actor: string; action: string; message: string }>>(['events']);
@@ -210,12 +201,10 @@ test('run: a one-off dyno gets the config and passes its exit code through; run:
 
   const d = JSON.parse(await ok(['run:detached', '--json', '--', 'echo detached-output-$GREETING'])) as { name: string };
   assert.match(d.name, /^run\.\d+$/);
-  const deadline = Date.now() + 30_000;
-  let logs = '';
-  while (Date.now() < deadline && !logs.includes('detached-output-hello')) {
-    logs = await ok(['logs', '--ps', d.name]);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const logs = await waitFor('the detached dyno\'s output in its logs', async () => {
+    const text = await ok(['logs', '--ps', d.name]);
+    return text.includes('detached-output-hello') && text;
+  }, { timeoutMs: 30_000, intervalMs: 300 });
   assert.match(logs, new RegExp(`app\\[${d.name.replace('.', '\\.')}\\]: detached-output-hello`));
 });
 

@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpDir } from '../helpers/home';
 import { get, routesApplied, startBackend, startRouterProcess, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
+import { waitFor } from '../helpers/wait';
 
 // The router as a real child process, real backends on 127.0.0.1:0, routes written like the server does.
 describe('router: routing, balancing, headers, errors, timeouts', () => {
@@ -312,8 +313,8 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     const keep = await backend('keep');
     await routes({ keep: { hosts: ['keep.localhost'], backends: [{ dyno: 'web.1', url: keep.url }] } });
     fs.writeFileSync(`${home}/run/routes.json`, '{"version":1, "apps": {"keep": ');
-    await new Promise((r) => setTimeout(r, 700));
+    // The router read the broken file (and said so) before we check it still routes.
+    await waitFor('the router to refuse the broken routes file', () => /kept the previous routes/.test(router.output()), { timeoutMs: 5000 });
     assert.equal((await get(router.httpPort, 'keep.localhost')).status, 200);
-    assert.match(router.output(), /kept the previous routes/);
   });
 });

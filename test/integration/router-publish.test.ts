@@ -104,7 +104,7 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     state.apps.setMaintenance(app.id, true);
     const t0 = Date.now();
     await publisher.publish();
-    await waitFor(async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, 1000, 'maintenance applied');
+    await waitFor('maintenance applied', async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, { timeoutMs: 1000 });
     assert.ok(Date.now() - t0 < 200, `maintenance took ${Date.now() - t0} ms`);
 
     // Certificate and domain removed: PEMs deleted, host no longer routed.

@@ -54,8 +54,8 @@ test('after a server restart the running dynos are adopted, not restarted, and n
 
   // The new instance supervises them: a crash is noticed and restarted.
   await fx.docker.getContainer(after[1].containerId).kill({ signal: 'SIGKILL' });
-  await waitFor(async () => (await second.listDynos(app)).find((d) => d.name === 'web.2')?.restarts === 1, 5000, 'crash noticed');
-  await waitFor(() => second.listWebBackends(app).length === 2, 10_000, 'web.2 back');
+  await waitFor('crash noticed', async () => (await second.listDynos(app)).find((d) => d.name === 'web.2')?.restarts === 1, { timeoutMs: 5000 });
+  await waitFor('web.2 back', () => second.listWebBackends(app).length === 2, { timeoutMs: 10_000 });
   // Scaling through the new instance works on the adopted dynos.
   await second.scale(app, { web: 1 });
   assert.deepEqual((await second.listDynos(app)).map((d) => d.containerId), [before[0].containerId]);
