@@ -100,12 +100,10 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     assert.equal((await get(router.httpPort, 'other-app.localhost')).status, 503, 'no web dynos: H14');
     assert.equal(await servedCommonName(router.httpsPort, 'www.pub.test'), 'www.pub.test');
 
-    // Maintenance on: published and in effect within 200 ms.
+    // Maintenance on: published and in effect (how fast a change applies: bench/router.ts).
     state.apps.setMaintenance(app.id, true);
-    const t0 = Date.now();
     await publisher.publish();
-    await waitFor('maintenance applied', async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, { timeoutMs: 1000 });
-    assert.ok(Date.now() - t0 < 200, `maintenance took ${Date.now() - t0} ms`);
+    await waitFor('maintenance applied', async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, { timeoutMs: 5000, intervalMs: 20 });
 
     // Certificate and domain removed: PEMs deleted, host no longer routed.
     state.certificates.remove(app.id, state.certificates.listForApp(app.id)[0].id);
