@@ -14,11 +14,12 @@ import type { UserRow } from '../state/repos/users';
  *   GET  /apps/:app/builds                 newest first (`slipway builds`)
  *   GET  /apps/:app/builds/:id             one build; :id may be "latest"
  *   GET  /apps/:app/builds/:id/output      text/plain log; a running build streams until it ends
+ *   GET  /apps/:app/builds/:id/events      the build's progress as data (DeployEvents, server/deploys/events.ts)
  *   POST /apps/:app/builds/:id/cancel      cancels a pending or running build (deploy rights)
  */
 export interface BuildsRoutesDeps {
   state: State;
-  builds: Pick<DeployPipeline, 'liveLog' | 'cancel'>;
+  builds: Pick<DeployPipeline, 'liveLog' | 'cancel' | 'events'>;
 }
 
 export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
@@ -114,6 +115,11 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
       if (ended) finish();
     };
     head.on('close', catchUp);
+  });
+
+  r.get('/apps/:app/builds/:id/events', (req, res) => {
+    const app = appFor(req, res, 'read');
+    res.json(deps.builds.events(buildFor(app, String(req.params.id)).id));
   });
 
   r.post('/apps/:app/builds/:id/cancel', (req, res) => {

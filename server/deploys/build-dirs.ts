@@ -15,7 +15,7 @@ export function createBuildDirs(deps: { state: State; paths: HomePaths }) {
   return {
     create(buildId: string) {
       const dir = path.join(paths.builds, buildId);
-      const d = { dir, source: path.join(dir, 'source'), workspace: path.join(dir, 'workspace'), log: path.join(dir, 'build.log') };
+      const d = { dir, source: path.join(dir, 'source'), workspace: path.join(dir, 'workspace'), log: path.join(dir, 'build.log'), events: path.join(dir, 'events.jsonl') };
       fs.mkdirSync(d.source, { recursive: true });
       fs.mkdirSync(d.workspace, { recursive: true });
       return d;
@@ -34,6 +34,17 @@ export function createBuildDirs(deps: { state: State; paths: HomePaths }) {
           fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
         }
       });
+    },
+
+    /** A build's recorded DeployEvents (builds/ID/events.jsonl), oldest first; [] when none are left. */
+    readEvents(buildId: string): unknown[] {
+      let text = '';
+      try {
+        text = fs.readFileSync(path.join(paths.builds, buildId, 'events.jsonl'), 'utf8');
+      } catch {
+        return [];
+      }
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
     },
 
     /** The builds' part of apps:destroy: every build directory of the app and its build cache. */

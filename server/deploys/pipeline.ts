@@ -137,6 +137,12 @@ export function createDeployPipeline(deps: PipelineDeps) {
       releasing: false,
       detach: () => undefined,
       emit(e) {
+        // The API serves these as they are (GET .../builds/ID/events); a full disk only loses them.
+        try {
+          fs.appendFileSync(d.events, `${JSON.stringify({ ...e, at: new Date().toISOString() })}\n`, { mode: 0o640 });
+        } catch {
+          // the build log below still has the rendered lines
+        }
         for (const line of pushLines(e)) log.write(line);
         const appLine = appLogLine(e);
         if (appLine) deps.logs.write(app.name, { source: 'build', dyno: 'build', line: appLine });
@@ -322,6 +328,10 @@ export function createDeployPipeline(deps: PipelineDeps) {
     cancel(buildId: string, by?: string): boolean {
       const run = active.get(buildId);
       return !!run && cancelRun(run, new SlipwayError('BUILD_FAILED', `build cancelled${by ? ` by ${by}` : ''}`, { details: CANCELLED }));
+    },
+    /** A build's progress as data: its DeployEvents with their times (the API's builds/ID/events). */
+    events(buildId: string): Array<DeployEvent & { at: string }> {
+      return dirs.readEvents(buildId) as Array<DeployEvent & { at: string }>;
     },
     /** The live log of a running build, or undefined when it has finished (read the file then). */
     liveLog(buildId: string): BuildLog | undefined {

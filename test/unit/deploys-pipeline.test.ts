@@ -119,6 +119,10 @@ test('a push goes source → queue → builder → release → rollout → route
     const app = t.state.apps.require('pipe-app');
     assert.equal(t.state.releases.getById(app.currentReleaseId!)!.version, 1);
     assert.deepEqual(t.state.releases.getById(app.currentReleaseId!)!.appJson, { formation: { web: { quantity: 1 } } });
+    // The API's view: the same events, recorded with their times.
+    const recorded = t.pipeline.events(b.id);
+    assert.deepEqual(recorded.map((e) => e.type), t.events.map((e) => e.type));
+    assert.ok(recorded.every((e) => !Number.isNaN(Date.parse(e.at))));
     // The build log has what the client saw; the app log has the milestones.
     assert.equal(fs.readFileSync(b.logPath!, 'utf8'), `${t.output()}\n`);
     assert.match(t.appLog.join('\n'), new RegExp(`Build ${b.id} of aaaaaaa started by ana@example.com[\\s\\S]*Build ${b.id} succeeded, released v1`));
