@@ -12,6 +12,9 @@ import { createAddonShellUpgrade, SHELL_PATH } from './api/addons-shell';
 import type { ImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
 import { createDashboardRouter } from './dashboard/static';
+import { createLogger } from '../common/logger';
+
+const logger = createLogger('slipway-server');
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -73,7 +76,7 @@ export function createHttpApp(deps: ServerDeps): express.Express {
       res.status(httpStatusFor(err.code)).json(err.toJSON());
       return;
     }
-    console.error('slipway-server: unexpected error', err);
+    logger.error(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
     res.status(500).json({ id: 'internal', message: 'internal server error', hint: 'see the server log under SLIPWAY_HOME/log' });
   });
   return app;

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { ensurePlatformCertificate } from '../common/platform-cert';
 import Docker from 'dockerode';
 import { loadConfig, homePaths } from '../common/config';
-import { setLogLevel } from '../common/logger';
+import { createLogger, setLogLevel } from '../common/logger';
 import { onShutdown } from '../common/shutdown';
 import { openState } from './state';
 import { createHttpApp } from './http-app';
@@ -39,6 +39,8 @@ import { createMetricsRepo } from './state/repos/metrics';
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
  * service with its dependencies passed in, and starts listening. No logic lives here.
  */
+const log = createLogger('slipway-server');
+
 async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.logLevel);
@@ -54,8 +56,8 @@ async function main(): Promise<void> {
 
   const store = openImageStore(paths.images);
   // Before any dyno or build starts: keep containers off the host's ports and cloud metadata.
-  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => console.error(l) });
-  else console.error('slipway-server: warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
+  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => log.warn(l.replace(/^slipway-server: /, '')) });
+  else log.warn('warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
   // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
   const registryToken = newRegistryToken();
 
