@@ -17,7 +17,7 @@ export function randomAppName(): string {
   return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${randomInt(1000, 10000)}`;
 }
 
-export function appJson(deps: ApiDeps, app: AppRow, role?: string) {
+export function appJson(deps: Pick<ApiDeps, 'state' | 'config'>, app: AppRow, role?: string) {
   const owner = deps.state.users.getById(app.ownerId);
   return {
     name: app.name,
@@ -45,7 +45,7 @@ function assertBuildpack(ref: unknown): string {
   return ref;
 }
 
-export function createAppsRoutes(deps: ApiDeps): Router {
+export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config' | 'paths' | 'createAppRepository' | 'destroyApp' | 'publishRoutes' | 'runtime'>): Router {
   const r = Router();
   const { state } = deps;
 

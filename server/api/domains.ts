@@ -11,7 +11,7 @@ const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, exp
  * republishes run/routes.json (the router swaps its table within a fraction of a second).
  * Private keys go in (sealed at rest) and never come out of the API.
  */
-export function createDomainsRoutes(deps: ApiDeps): Router {
+export function createDomainsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>): Router {
   const r = Router();
   const domains = () => deps.state.domains;
   const certs = () => deps.state.certificates;

@@ -5,7 +5,7 @@ import type { ReleaseRow } from '../state/repos/releases';
 import { appFor, auth, body, intParam, type ApiDeps } from './context';
 
 /** What users see of a release: never its config snapshot. */
-function releaseJson(deps: ApiDeps, app: AppRow, r: ReleaseRow) {
+function releaseJson(deps: Pick<ApiDeps, 'state'>, app: AppRow, r: ReleaseRow) {
   return {
     version: r.version,
     description: r.description,
@@ -21,7 +21,7 @@ function releaseJson(deps: ApiDeps, app: AppRow, r: ReleaseRow) {
 }
 
 /** Releases: list, one, rollback. Releases are created by deploys and config changes. */
-export function createReleasesRoutes(deps: ApiDeps): Router {
+export function createReleasesRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'releases'>): Router {
   const r = Router();
   const releases = () => deps.releases;
 

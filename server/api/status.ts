@@ -61,7 +61,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
  * and ports; the domain; disk used by images, caches, repositories, builds and logs (cached for
  * 30 s: du over a large store takes a while); per app, dynos and disk when the runtime reports it.
  */
-export function createStatusRoutes(deps: ApiDeps): Router {
+export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'paths' | 'acme' | 'docker' | 'routerHealthUrl' | 'runtime'>): Router {
   const r = Router();
   const { config, paths } = deps;
   const host = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
