@@ -6,7 +6,7 @@ import { checkFormation, oneOffLimits } from '../auth/limits';
 import { appFor, body, record, type ApiDeps } from './context';
 
 /** Formation (ps, ps:scale, ps:type), dynos (ps, ps:restart) and detached one-off dynos (run:detached). */
-export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime'>): Router {
+export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' | 'config'>): Router {
   const r = Router();
   const runtime = () => deps.runtime;
 
