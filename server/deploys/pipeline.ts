@@ -83,6 +83,8 @@ interface Run {
   input: DeployInput;
   dirs: ReturnType<ReturnType<typeof createBuildDirs>['create']>;
   log: BuildLog;
+  /** builds/ID/events.jsonl, open for the run. */
+  eventsFd: number;
   abort: AbortController;
   /** Set when the release starts: cancelling is no longer possible. */
   releasing: boolean;
@@ -133,13 +135,14 @@ export function createDeployPipeline(deps: PipelineDeps) {
       input,
       dirs: d,
       log,
+      eventsFd: fs.openSync(d.events, 'a', 0o640),
       abort: new AbortController(),
       releasing: false,
       detach: () => undefined,
       emit(e) {
         // The API serves these as they are (GET .../builds/ID/events); a full disk only loses them.
         try {
-          fs.appendFileSync(d.events, `${JSON.stringify({ ...e, at: new Date().toISOString() })}\n`, { mode: 0o640 });
+          fs.writeSync(run.eventsFd, `${JSON.stringify({ ...e, at: new Date().toISOString() })}\n`);
         } catch {
           // the build log below still has the rendered lines
         }
@@ -303,6 +306,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
     run.detach();
     active.delete(run.id);
     run.log.close();
+    fs.closeSync(run.eventsFd);
     dirs.prune(run.app.id);
   }
 
