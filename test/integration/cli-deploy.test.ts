@@ -121,14 +121,13 @@ test('create, configure, push through the slipway remote; config is in the dyno 
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   try {
-    const deadline = Date.now() + 10_000;
-    while (!/listening on/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the backlog in logs -t', () => /listening on/.test(out), { timeoutMs: 10_000, intervalMs: 20, context: () => out });
     assert.match(out, /app\[web\.1\]: listening on 5000/, 'backlog shows the dyno boot line');
     const dyno = (await json<Dyno[]>(['ps'])).find((d) => d.name === 'web.1')!;
     const marker = `/probe-${Date.now()}`;
     const t0 = Date.now();
     await fetch(`http://${dyno.address}${marker}`);
-    while (!out.includes(`hit ${marker} on web.1`) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the dyno line in logs -t', () => out.includes(`hit ${marker} on web.1`), { timeoutMs: 3000, intervalMs: 5, context: () => out });
     const ms = Date.now() - t0;
     assert.ok(out.includes(`app[web.1]: hit ${marker} on web.1`), `no dyno line in logs -t:\n${out}`);
     console.log(`# a line printed by web.1 reached logs -t in ${ms} ms`);
