@@ -6,7 +6,7 @@ import { appFor, auth, body, record, recordAs, type ApiDeps } from './context';
  * Stacks API: GET /stacks (any user), PUT /apps/:app/stack (stack:set), POST /stacks/update
  * (admins). The work is the stack service's (server/images/stacks.ts).
  */
-export function createStacksRoutes(deps: ApiDeps): Router {
+export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stacks'>): Router {
   const r = Router();
 
   r.get('/stacks', async (_req, res) => {

@@ -172,10 +172,10 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
         await inDir('git', '-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'first');
         await inDir('slipway', 'apps:create', name, ...createArgs);
         const push = await inDir('git', 'push', 'slipway', 'main');
-        const body = await eventually(`${name} answering through the router`, async () => {
+        const body = await waitFor(`${name} answering through the router`, async () => {
           const r = await viaRouter(httpPort, `${name}.${domain}`);
           return r.status === 200 ? r.body : undefined;
-        }, 60_000);
+        }, { timeoutMs: 60_000 });
         assert.match(body, want);
         return push.stdout + push.stderr;
       };
