@@ -23,6 +23,10 @@ export interface SlipwayConfig {
   stack: string;
   /** Machine-wide store of built stack images shared by installs (SLIPWAY_STACK_CACHE). */
   stackCache: string;
+  /** SLIPWAY_STACK_AUTO_REBASE=1: stacks:update rebases every app on the stack (as --rebase does). */
+  stackAutoRebase: boolean;
+  /** SLIPWAY_STACK_REBASE_CONCURRENCY: apps rebased and rolled out at once by a stack-wide rebase (default 4). */
+  stackRebaseConcurrency: number;
   buildConcurrency: number;
   buildTimeoutMs: number;
   /** How long a push may wait in the build queue (default: the build time limit). */
@@ -288,6 +292,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     registryHost: env.SLIPWAY_REGISTRY_HOST ?? `127.0.0.1:${apiPort}`,
     stack: env.SLIPWAY_STACK ?? 'bookworm',
     stackCache: env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks',
+    stackAutoRebase: /^(1|true|yes|on)$/i.test(env.SLIPWAY_STACK_AUTO_REBASE ?? ''),
+    stackRebaseConcurrency: Math.max(1, Math.min(32, Number(env.SLIPWAY_STACK_REBASE_CONCURRENCY ?? 4) || 4)),
     buildConcurrency,
     buildTimeoutMs,
     buildQueueWaitMs: positiveInt(env, 'SLIPWAY_BUILD_QUEUE_WAIT_S', buildTimeoutMs / 1000, 'seconds') * 1000,

@@ -115,7 +115,7 @@ async function main(): Promise<void> {
       createAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
-      stacks: createStackService({ state, store, docker, paths, config }),
+      stacks: createStackService({ state, store, docker, paths, config, releases }),
       configVars: createConfigVarsService({ state, releases }),
     },
   });

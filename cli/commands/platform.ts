@@ -102,15 +102,41 @@ const stacks: Command = {
 
 const stacksUpdate: Command = {
   name: 'stacks:update',
-  summary: 'rebuild the stack images with current security updates (admins; takes a minute or two)',
-  usage: 'stacks:update [--json]',
+  summary: 'rebuild the stack images with current security updates; --rebase: then rebase every app on it (admins)',
+  usage: 'stacks:update [--rebase] [--json]',
+  flags: { rebase: { boolean: true, desc: 'rebase every app on the stack afterwards (default: SLIPWAY_STACK_AUTO_REBASE)' } },
   json: true,
   async run(ctx) {
     ctx.out.err('Rebuilding the stack images (debootstrap + apt-get upgrade)...');
-    const r = await ctx.api().request<Row>('POST', '/stacks/update', {});
+    const r = await ctx.api().request<Row>('POST', '/stacks/update', ctx.flags.rebase ? { rebase: true } : {});
     if (ctx.out.json) return ctx.out.printJson(r);
     ctx.out.log(`Stack ${r.name} rebuilt in ${r.seconds}s: ${r.run}`);
-    ctx.out.log('Apps pick it up on their next build (or rebase).');
+    if (r.rebase) return printRebase(ctx, r.rebase as Row);
+    ctx.out.log(`Apps pick it up on their next build, or now with: slipway stacks:rebase ${r.name}`);
+  },
+};
+
+/** Progress lines (`[2/3] shop: v12 → v13 ok 1.4 s`) and the summary of a stack-wide rebase. */
+function printRebase(ctx: Parameters<Command['run']>[0], r: Row): number | void {
+  for (const l of r.lines as string[]) ctx.out.log(l);
+  ctx.out.log(`Rebase of ${r.stack}: ${r.summary}`);
+  const results = r.results as Row[];
+  if (results.some((x) => x.status === 'needs-rebuild')) ctx.out.log('Apps that need a rebuild: slipway builds:create -a APP');
+  return results.some((x) => x.status === 'failed') ? 1 : undefined;
+}
+
+const stacksRebase: Command = {
+  name: 'stacks:rebase',
+  summary: "rebase every app on STACK onto the stack's current run image, without rebuilding the stack (admins)",
+  usage: 'stacks:rebase STACK [--json]',
+  json: true,
+  async run(ctx) {
+    const stack = ctx.args[0];
+    if (!stack) throw new CliError('which stack?', { hint: 'usage: slipway stacks:rebase STACK (see slipway stacks)', exitCode: 2 });
+    ctx.out.err(`Rebasing the apps on ${stack}...`);
+    const r = await ctx.api().request<Row>('POST', `/stacks/${encodeURIComponent(stack)}/rebase`, {});
+    if (ctx.out.json) return ctx.out.printJson(r);
+    return printRebase(ctx, r);
   },
 };
 
@@ -132,4 +158,4 @@ const stackSet: Command = {
   },
 };
 
-export const platformCommands: Command[] = [events, status, stacks, stacksUpdate, stackSet];
+export const platformCommands: Command[] = [events, status, stacks, stacksUpdate, stacksRebase, stackSet];

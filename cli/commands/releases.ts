@@ -81,6 +81,23 @@ const rollback: Command = {
   },
 };
 
+const rebase: Command = {
+  name: 'releases:rebase',
+  summary: "move the app onto its stack's current run image without rebuilding (a new release)",
+  usage: 'releases:rebase [-a APP] [--json]',
+  help: 'The app layers stay byte-identical; only the operating system layers underneath change.\nApps whose buildpacks marked a layer as needing a rebuild are refused: use slipway builds:create.',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    if (!ctx.out.json) ctx.out.err(`Rebasing ${name} onto its stack's current run image...`);
+    const r = await ctx.api().request<Row>('POST', `/apps/${name}/rebase`, {});
+    if (ctx.out.json) return ctx.out.printJson(r);
+    if (r.status === 'current') return ctx.out.log(String(r.message));
+    ctx.out.log(`${r.description}: v${r.from} → v${r.to} done (${(Number(r.ms) / 1000).toFixed(1)} s)`);
+  },
+};
+
 const builds: Command = {
   name: 'builds',
   summary: "list the app's builds",
@@ -134,4 +151,4 @@ const cancel: Command = {
   },
 };
 
-export const releasesCommands: Command[] = [releases, info, rollback, builds, output, cancel];
+export const releasesCommands: Command[] = [releases, info, rollback, rebase, builds, output, cancel];

@@ -1,10 +1,13 @@
 import { Router } from 'express';
+import { SlipwayError } from '../../common/errors';
 import { requireAdmin } from '../auth/permissions';
+import { progressLine, summaryLine, type RebaseOutcome } from '../images/rebase';
 import { appFor, auth, body, record, recordAs, type ApiDeps } from './context';
 
 /**
- * Stacks API: GET /stacks (any user), PUT /apps/:app/stack (stack:set), POST /stacks/update
- * (admins). The work is the stack service's (server/images/stacks.ts).
+ * Stacks API: GET /stacks (any user), PUT /apps/:app/stack (stack:set), POST /apps/:app/rebase
+ * (deployers), POST /stacks/update { rebase } and POST /stacks/:stack/rebase (admins). The work
+ * is the stack service's (server/images/stacks.ts, rebase.ts).
  */
 export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stacks'>): Router {
   const r = Router();
@@ -22,12 +25,43 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     res.json({ name: app.name, stack: b.stack, previous });
   });
 
-  r.post('/stacks/update', async (_req, res) => {
+  // releases:rebase: 201 with the new release, 200 { status: 'current' } when there is nothing to do.
+  r.post('/apps/:app/rebase', async (req, res) => {
+    const app = appFor(deps, req, res, 'deploy');
+    const { user } = auth(res);
+    const out = await deps.stacks.rebaseApp(app.name, { id: user.id, email: user.email });
+    if (out.status === 'needs-rebuild') throw new SlipwayError('CONFLICT', out.message, { hint: `rebuild it on the current stack: slipway builds:create -a ${app.name} (or git push)` });
+    if (out.status === 'failed') throw new SlipwayError('DEPLOY_FAILED', `v${out.to} (rebase) was not deployed: ${out.message}`, { hint: `v${out.from} keeps serving; see slipway logs -a ${app.name}` });
+    if (out.status === 'current') return void res.json(out);
+    res.status(201).json({ status: out.status, from: out.from, to: out.to, description: out.description, ms: out.ms });
+  });
+
+  const rebaseAll = async (stack: string, actor: string, concurrency: number) => {
+    const lines: string[] = [];
+    const results: RebaseOutcome[] = await deps.stacks.rebaseStack(stack, null, { concurrency, progress: (l) => lines.push(l) });
+    const summary = summaryLine(results);
+    recordAs(deps, actor, { action: 'stack.rebase', message: `Apps on ${stack} rebased: ${summary}`, data: { stack } });
+    return { stack, results: results.map((x) => ({ ...x, release: undefined, line: progressLine(x) })), lines, summary };
+  };
+
+  // Rebases every app on STACK onto its current run image, without rebuilding the stack.
+  r.post('/stacks/:stack/rebase', async (req, res) => {
+    const { user } = auth(res);
+    requireAdmin(user, 'rebase the apps of a stack');
+    const b = body<{ concurrency: number }>(req, { concurrency: 'number' });
+    const stack = String(req.params.stack);
+    if (!(await deps.stacks.list()).some((s) => s.name === stack)) throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, { hint: 'see slipway stacks' });
+    res.json(await rebaseAll(stack, user.email, b.concurrency ?? deps.stacks.rebaseConcurrency));
+  });
+
+  r.post('/stacks/update', async (req, res) => {
     const { user } = auth(res);
     requireAdmin(user, 'update stacks');
+    const b = body<{ rebase: boolean }>(req, { rebase: 'boolean' });
     const result = await deps.stacks.update();
     recordAs(deps, user.email, { action: 'stack.update', message: `Stack ${result.name} rebuilt (${result.run})` });
-    res.json(result);
+    const rebase = (b.rebase ?? deps.stacks.autoRebase) ? await rebaseAll(result.name, user.email, deps.stacks.rebaseConcurrency) : undefined;
+    res.json({ ...result, ...(rebase ? { rebase } : {}) });
   });
 
   return r;

@@ -9,6 +9,8 @@ import { ensureStack } from '../../stacks/builder';
 import { knownStacks, stackInfo } from '../../stacks/info';
 import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
+import type { ReleaseService } from '../releases';
+import { createRebaser } from './rebase';
 
 const log = createLogger('slipway-server');
 
@@ -25,11 +27,19 @@ export interface StackInfo {
 /**
  * Stacks: what the store holds (stacks/NAME-KIND:TAG) and which apps use each stack; `update`
  * rebuilds both images with fresh security updates under a new tag (one at a time; it takes a
- * minute or two). Apps pick the new run image up on their next build or rebase.
+ * minute or two). Apps pick the new run image up on their next build or rebase (rebaseStack).
  */
-export function createStackService(deps: { state: State; store: ImageStore; docker: Docker; paths: HomePaths; config: Pick<SlipwayConfig, 'stack'> }) {
+export function createStackService(deps: { state: State; store: ImageStore; docker: Docker; paths: HomePaths; config: Pick<SlipwayConfig, 'stack' | 'stackAutoRebase' | 'stackRebaseConcurrency'>; releases: Pick<ReleaseService, 'create' | 'rollout'> }) {
   let updating: Promise<unknown> | undefined;
+  const rebaser = createRebaser(deps);
   return {
+    /** Rebase one app / every app on a stack onto the stack's current run image (server/images/rebase.ts). */
+    rebaseApp: rebaser.rebaseApp,
+    rebaseStack: rebaser.rebaseStack,
+    /** SLIPWAY_STACK_AUTO_REBASE=1: stacks:update rebases every app on the stack without --rebase. */
+    autoRebase: deps.config.stackAutoRebase,
+    rebaseConcurrency: deps.config.stackRebaseConcurrency,
+
     async list(): Promise<StackInfo[]> {
       const tags = (await deps.store.listTags()).filter((t) => t.ref.startsWith('stacks/'));
       const apps = deps.state.apps.list();

@@ -56,11 +56,11 @@ function validateAppJson(appJson: AppJsonRuntime | undefined): void {
 
 /**
  * A release to make. Every kind (a build, a config change, a rollback; later a rebase or an
- * add-on attach) is one of these: what goes into vN and how to describe it. `restoreConfig`: the
+ * add-on attach) is one of these (a rebase: server/images/rebase.ts): what goes into vN and how to describe it. `restoreConfig`: the
  * app's config vars become the release's snapshot once it is current (rollbacks).
  */
 export interface ReleaseSpec {
-  kind: 'build' | 'config' | 'rollback';
+  kind: 'build' | 'config' | 'rollback' | 'rebase';
   release: Omit<NewRelease, 'userId'>;
   restoreConfig?: boolean;
 }
