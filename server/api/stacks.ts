@@ -36,11 +36,11 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     res.status(201).json({ status: out.status, from: out.from, to: out.to, description: out.description, ms: out.ms });
   });
 
-  const rebaseAll = async (stack: string, actor: string, concurrency: number) => {
+  const rebaseAll = async (stack: string, actor: { id: number; email: string }, concurrency: number) => {
     const lines: string[] = [];
-    const results: RebaseOutcome[] = await deps.stacks.rebaseStack(stack, null, { concurrency, progress: (l) => lines.push(l) });
+    const results: RebaseOutcome[] = await deps.stacks.rebaseStack(stack, actor, { concurrency, progress: (l) => lines.push(l) });
     const summary = summaryLine(results);
-    recordAs(deps, actor, { action: 'stack.rebase', message: `Apps on ${stack} rebased: ${summary}`, data: { stack } });
+    recordAs(deps, actor.email, { action: 'stack.rebase', message: `Apps on ${stack} rebased: ${summary}`, data: { stack } });
     return { stack, results: results.map((x) => ({ ...x, release: undefined, line: progressLine(x) })), lines, summary };
   };
 
@@ -51,7 +51,7 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     const b = body<{ concurrency: number }>(req, { concurrency: 'number' });
     const stack = String(req.params.stack);
     if (!(await deps.stacks.list()).some((s) => s.name === stack)) throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, { hint: 'see slipway stacks' });
-    res.json(await rebaseAll(stack, user.email, b.concurrency ?? deps.stacks.rebaseConcurrency));
+    res.json(await rebaseAll(stack, { id: user.id, email: user.email }, b.concurrency ?? deps.stacks.rebaseConcurrency));
   });
 
   r.post('/stacks/update', async (req, res) => {
@@ -60,7 +60,7 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     const b = body<{ rebase: boolean }>(req, { rebase: 'boolean' });
     const result = await deps.stacks.update();
     recordAs(deps, user.email, { action: 'stack.update', message: `Stack ${result.name} rebuilt (${result.run})` });
-    const rebase = (b.rebase ?? deps.stacks.autoRebase) ? await rebaseAll(result.name, user.email, deps.stacks.rebaseConcurrency) : undefined;
+    const rebase = (b.rebase ?? deps.stacks.autoRebase) ? await rebaseAll(result.name, { id: user.id, email: user.email }, deps.stacks.rebaseConcurrency) : undefined;
     res.json({ ...result, ...(rebase ? { rebase } : {}) });
   });
 
