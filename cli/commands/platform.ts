@@ -94,8 +94,9 @@ const stacks: Command = {
         run: String(s.runDigest ?? '').slice(7, 19),
         build: String(s.buildDigest ?? '').slice(7, 19),
         apps: Array.isArray(s.apps) && s.apps.length ? (s.apps.length > 8 ? `${s.apps.slice(0, 8).join(', ')} and ${s.apps.length - 8} more` : s.apps.join(', ')) : '-',
+        onVersions: Object.entries((s.appsByVersion ?? {}) as Record<string, number>).map(([v, n]) => `${v}${v === s.version ? ' (current)' : ''}: ${n}`).join(', ') || '-',
       })),
-      [['name', 'Stack'], ['version', 'Version'], ['build', 'Build image'], ['run', 'Run image'], ['apps', 'Apps']],
+      [['name', 'Stack'], ['version', 'Version'], ['build', 'Build image'], ['run', 'Run image'], ['apps', 'Apps'], ['onVersions', 'Apps per version']],
     );
   },
 };
@@ -140,6 +141,30 @@ const stacksRebase: Command = {
   },
 };
 
+const stacksDiff: Command = {
+  name: 'stacks:diff',
+  summary: 'packages updated, added and removed between two run image versions of a stack',
+  usage: 'stacks:diff OLD NEW [--stack STACK] [--json]',
+  help: 'Versions are the run image tags that slipway stacks --json lists under versions.',
+  flags: { stack: { desc: 'the stack (default bookworm)', value: 'STACK' } },
+  json: true,
+  async run(ctx) {
+    const [from, to] = ctx.args;
+    if (!from || !to) throw new CliError('which two versions?', { hint: 'usage: slipway stacks:diff OLD NEW [--stack STACK] (versions: slipway stacks --json)', exitCode: 2 });
+    const stack = String(ctx.flags.stack ?? 'bookworm');
+    const q = new URLSearchParams({ from, to });
+    const d = await ctx.api().request<Row>('GET', `/stacks/${encodeURIComponent(stack)}/diff?${q}`);
+    if (ctx.out.json) return ctx.out.printJson(d);
+    const up = d.updated as Array<{ name: string; from: string; to: string }>;
+    const add = d.added as Array<{ name: string; version: string }>;
+    const rm = d.removed as Array<{ name: string; version: string }>;
+    ctx.out.log(ctx.out.bold(`=== ${stack}-run ${from} → ${to}: ${up.length} updated, ${add.length} added, ${rm.length} removed`));
+    for (const p of up) ctx.out.log(`~ ${p.name} ${p.from} → ${p.to}`);
+    for (const p of add) ctx.out.log(`+ ${p.name} ${p.version}`);
+    for (const p of rm) ctx.out.log(`- ${p.name} ${p.version}`);
+  },
+};
+
 const stackSet: Command = {
   name: 'stack:set',
   summary: "set the app's stack; the next build uses it (the running release keeps its image)",
@@ -158,4 +183,4 @@ const stackSet: Command = {
   },
 };
 
-export const platformCommands: Command[] = [events, status, stacks, stacksUpdate, stacksRebase, stackSet];
+export const platformCommands: Command[] = [events, status, stacks, stacksUpdate, stacksRebase, stacksDiff, stackSet];

@@ -17,6 +17,17 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     res.json(await deps.stacks.list());
   });
 
+  // stacks:diff: GET /stacks/bookworm/diff?from=OLD&to=NEW (run image versions, see GET /stacks).
+  r.get('/stacks/:stack/diff', async (req, res) => {
+    auth(res);
+    const v = (k: string) => {
+      const x = req.query[k];
+      if (typeof x !== 'string' || !/^[A-Za-z0-9._-]{1,80}$/.test(x)) throw new SlipwayError('INVALID_INPUT', `${k}= must name a stack version`, { hint: 'usage: slipway stacks:diff OLD NEW [--stack STACK] (versions: slipway stacks)' });
+      return x;
+    };
+    res.json(await deps.stacks.diff(String(req.params.stack), v('from'), v('to')));
+  });
+
   r.put('/apps/:app/stack', (req, res) => {
     const app = appFor(deps, req, res, 'config');
     const b = body<{ stack: string }>(req, { stack: 'string' }, ['stack']);

@@ -7,6 +7,7 @@ import type { LifecycleMetadata } from '../../buildpacks/lifecycle/types';
 import type { ReleaseService, ReleaseUser } from '../releases';
 import type { State } from '../state';
 import type { ReleaseRow } from '../state/repos/releases';
+import { createPackageReader, diffPackages, diffSummary, type PackageDiff } from './packages';
 
 /**
  * Rebase releases (issue 18): vN+1 = the current release's image with its run image layers
@@ -20,7 +21,7 @@ import type { ReleaseRow } from '../state/repos/releases';
  * layer's TOML (native code compiled against the old base: the buildpack's way to say so).
  */
 export type RebaseOutcome =
-  | { app: string; status: 'rebased'; from: number; to: number; description: string; ms: number; release: ReleaseRow }
+  | { app: string; status: 'rebased'; from: number; to: number; description: string; ms: number; release: ReleaseRow; packages?: PackageDiff }
   | { app: string; status: 'current'; version: number; message: string; ms: number }
   | { app: string; status: 'needs-rebuild'; message: string; ms: number }
   | { app: string; status: 'failed'; from?: number; to?: number; message: string; ms: number };
@@ -49,6 +50,7 @@ export function rebaseRefusal(labels: Record<string, string>): string | undefine
 
 export function createRebaser(deps: RebaserDeps) {
   const { state, store } = deps;
+  const packages = createPackageReader(store);
 
   /** The run image's version tag (stacks/STACK-run:TAG pointing at :latest), for the description. */
   async function runVersion(stack: string, digest: string): Promise<string> {
@@ -81,7 +83,11 @@ export function createRebaser(deps: RebaserDeps) {
     }
     const outRef = `apps/${app.name}:rebase-${base.version}-${Date.now().toString(36)}`;
     const { manifestDigest } = await rebase({ store, imageRef: base.imageRef, newRunImageRef: runRef, outRef });
-    const description = `Rebase onto ${app.stack}-run ${version}`;
+    // What changed: the old run image's package list is in the app image's own base layers.
+    const cut = image.config.rootfs.diff_ids.lastIndexOf(meta.runImage.topLayer);
+    const [before, after] = await Promise.all([packages.packagesOf(image.manifest.layers.slice(0, cut + 1)), packages.packagesOf(run.manifest.layers)]);
+    const diff = before && after ? diffPackages(before, after) : undefined;
+    const description = `Rebase onto ${app.stack}-run ${version}${diff ? ` (${diffSummary(diff)})` : ''}`;
     const pending = deps.releases.create(app.name, {
       kind: 'rebase',
       release: {
@@ -98,7 +104,7 @@ export function createRebaser(deps: RebaserDeps) {
     output(`Rebased ${app.name} v${base.version} onto ${app.stack}-run ${version}; deploying v${pending.row.version}`);
     try {
       const release = await deps.releases.rollout(pending, output);
-      return { app: app.name, status: 'rebased', from: base.version, to: release.version, description, ms: ms(), release };
+      return { app: app.name, status: 'rebased', from: base.version, to: release.version, description, ms: ms(), release, packages: diff };
     } catch (err) {
       return { app: app.name, status: 'failed', from: base.version, to: pending.row.version, message: (err as Error).message.split('\n')[0], ms: ms() };
     }

@@ -11,6 +11,8 @@ import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
 import type { ReleaseService } from '../releases';
 import { createRebaser } from './rebase';
+import { createPackageReader, diffPackages, type PackageDiff } from './packages';
+import { readImage } from '../../buildpacks/lifecycle/analyze';
 
 const log = createLogger('slipway-server');
 
@@ -22,6 +24,8 @@ export interface StackInfo {
   version: string | null;
   versions: string[];
   apps: string[];
+  /** Apps per run image version their current release runs on ("unknown": not a buildpack image, or a version no longer tagged). */
+  appsByVersion: Record<string, number>;
 }
 
 /**
@@ -32,7 +36,31 @@ export interface StackInfo {
 export function createStackService(deps: { state: State; store: ImageStore; docker: Docker; paths: HomePaths; config: Pick<SlipwayConfig, 'stack' | 'stackAutoRebase' | 'stackRebaseConcurrency'>; releases: Pick<ReleaseService, 'create' | 'rollout'> }) {
   let updating: Promise<unknown> | undefined;
   const rebaser = createRebaser(deps);
+  const packages = createPackageReader(deps.store);
+
+  /** The run image version (tag) an app's current release runs on. */
+  async function versionOf(app: AppRow, tagOf: Map<string, string>): Promise<string> {
+    const rel = app.currentReleaseId ? deps.state.releases.getById(app.currentReleaseId) : undefined;
+    const img = rel?.imageRef ? await readImage(deps.store, rel.imageRef).catch(() => undefined) : undefined;
+    const label = img?.config.config.Labels?.['io.buildpacks.lifecycle.metadata'];
+    const ref = label ? (JSON.parse(label) as { runImage?: { reference?: string } }).runImage?.reference : undefined;
+    return (ref && tagOf.get(ref)) ?? 'unknown';
+  }
+
   return {
+    /** The packages updated/added/removed between two run image versions of STACK (stacks:diff). */
+    async diff(stack: string, from: string, to: string): Promise<PackageDiff & { stack: string; from: string; to: string }> {
+      const of = async (v: string) => {
+        const img = await readImage(deps.store, `stacks/${stack}-run:${v}`);
+        if (!img) throw new SlipwayError('NOT_FOUND', `${stack} has no run image version "${v}"`, { hint: 'see the versions with: slipway stacks --json' });
+        const list = await packages.packagesOf(img.manifest.layers);
+        if (!list) throw new SlipwayError('NOT_FOUND', `${stack}-run ${v} records no package list`, { hint: 'stack images built before package lists were recorded cannot be compared' });
+        return list;
+      };
+      const [a, b] = await Promise.all([of(from), of(to)]);
+      return { stack, from, to, ...diffPackages(a, b) };
+    },
+
     /** Rebase one app / every app on a stack onto the stack's current run image (server/images/rebase.ts). */
     rebaseApp: rebaser.rebaseApp,
     rebaseStack: rebaser.rebaseStack,
@@ -44,7 +72,13 @@ export function createStackService(deps: { state: State; store: ImageStore; dock
       const tags = (await deps.store.listTags()).filter((t) => t.ref.startsWith('stacks/'));
       const apps = deps.state.apps.list();
       const names = new Set([...knownStacks(), deps.config.stack, ...apps.map((a) => a.stack)]);
+      // Manifest digest → version tag, to tell which version each app's release runs on.
+      const tagOf = new Map<string, string>();
+      for (const t of tags) if (!t.ref.endsWith(':latest') && t.ref.includes('-run:')) tagOf.set(t.descriptor.digest, t.ref.split(':')[1]);
+      const appVersion = new Map(await Promise.all(apps.filter((a) => a.currentReleaseId).map(async (a) => [a.name, await versionOf(a, tagOf)] as const)));
       return [...names].sort().map((name) => {
+        const appsByVersion: Record<string, number> = {};
+        for (const a of apps) if (a.stack === name && appVersion.has(a.name)) appsByVersion[appVersion.get(a.name)!] = (appsByVersion[appVersion.get(a.name)!] ?? 0) + 1;
         const of = (kind: string) => tags.filter((t) => t.ref.startsWith(`stacks/${name}-${kind}:`));
         const latest = (kind: string) => of(kind).find((t) => t.ref.endsWith(':latest'))?.descriptor.digest ?? null;
         const latestRun = latest('run');
@@ -57,6 +91,7 @@ export function createStackService(deps: { state: State; store: ImageStore; dock
           version: of('run').find((t) => !t.ref.endsWith(':latest') && t.descriptor.digest === latestRun)?.ref.split(':')[1] ?? null,
           versions,
           apps: apps.filter((a) => a.stack === name).map((a) => a.name),
+          appsByVersion,
         };
       });
     },

@@ -35,6 +35,9 @@ const fragile = uniq('rb-fragile');
 const native = uniq('rb-native');
 let oldRunLayers: string[] = [];
 let newRunLayers: string[] = [];
+/** The package the test's "security update" bumps, and the stack version before it. */
+let bumped = { name: '', from: '', to: '' };
+let oldVersion = '';
 
 /** A CNB buildpack (served as .tgz) whose launch layer says it must be rebuilt for a new base. */
 function nativeBuildpack(): string {
@@ -84,12 +87,19 @@ const releasesOf = async (app: string) => (await api<Rel[]>(srv, 'GET', `/apps/$
 const current = async (app: string) => (await releasesOf(app)).find((r) => r.current)!;
 const layersOf = async (digest: string) => (await store.readManifest(digest)).layers.map((l) => l.digest);
 
-/** The stack update: the current run image plus one small layer, tagged as the new :latest. */
+/**
+ * The stack update: the current run image plus one small layer, tagged as the new :latest. The
+ * layer adds a file and bumps one package's version in the stack's package list (/.slipway-packages).
+ */
 async function updateRunImage(): Promise<void> {
   const base = (await readImage(store, 'stacks/bookworm-run:latest'))!;
+  const list = execFileSync('tar', ['-xzOf', store.blobPath(base.manifest.layers[0].digest), './.slipway-packages'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const line = list.split('\n').find((l) => l.startsWith('libc6 '))!;
+  bumped = { name: 'libc6', from: line.split(' ')[1], to: `${line.split(' ')[1]}+test1` };
   const p = pack();
   p.entry({ name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(0) });
   p.entry({ name: UPDATE_FILE, mode: 0o644, mtime: new Date(0) }, `simulated security update ${Date.now()}\n`);
+  p.entry({ name: './.slipway-packages', mode: 0o644, mtime: new Date(0) }, list.replace(line, `libc6 ${bumped.to}`));
   p.finalize();
   const layer = await store.putLayer(p as unknown as Readable);
   const layers = base.manifest.layers.map((d, i) => ({ descriptor: d, diffId: base.config.rootfs.diff_ids[i] }));
@@ -132,6 +142,7 @@ test('before a stack update a rebase is a no-op: it says so and makes no release
 test('stacks:rebase after a stack update: every rebasable app gets a new release on the new run image, served throughout; the one that fails stays on v1; the native one is refused', { timeout: 240_000 }, async () => {
   const before = new Map<string, Rel>();
   for (const app of [...plain, fragile, native]) before.set(app, await current(app));
+  oldVersion = (await api<Array<{ name: string; version: string }>>(srv, 'GET', '/stacks')).body.find((s) => s.name === 'bookworm')!.version;
   await updateRunImage();
 
   // Bounded load through the router on the apps that must keep serving.
@@ -165,7 +176,7 @@ test('stacks:rebase after a stack update: every rebasable app gets a new release
   for (const app of plain) {
     const now = await current(app);
     assert.equal(now.version, 2);
-    assert.match(now.description, /^Rebase onto bookworm-run test-update$/);
+    assert.equal(now.description, 'Rebase onto bookworm-run test-update (1 package updated)');
     const oldLayers = await layersOf(before.get(app)!.imageDigest);
     const newLayers = await layersOf(now.imageDigest);
     // The old image sat on the old run image; the new one on the new run image, app layers the same blobs.
@@ -182,6 +193,22 @@ test('stacks:rebase after a stack update: every rebasable app gets a new release
   assert.equal((await getVia(srv.httpPort, `${fragile}.localhost`)).status, 200);
   assert.equal((await releasesOf(native)).length, 1);
   assert.equal((await getVia(srv.httpPort, `${native}.localhost`)).status, 200);
+
+  // slipway stacks: how many apps run on each version.
+  const stacks = JSON.parse((await cli(['stacks', '--json'])).stdout) as Array<{ name: string; version: string; appsByVersion: Record<string, number> }>;
+  const bw = stacks.find((s) => s.name === 'bookworm')!;
+  assert.equal(bw.version, 'test-update');
+  assert.deepEqual(bw.appsByVersion, { [oldVersion]: 2, 'test-update': 2 });
+});
+
+test('stacks:diff lists the package the update changed', async () => {
+  const r = await cli(['stacks:diff', oldVersion, 'test-update']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`1 updated, 0 added, 0 removed`));
+  assert.ok(r.stdout.includes(`~ ${bumped.name} ${bumped.from} → ${bumped.to}`), r.stdout);
+  const bad = await cli(['stacks:diff', oldVersion, 'no-such-version']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /has no run image version "no-such-version"/);
 });
 
 test('the native app: releases:rebase refuses it with "needs a rebuild" and the builds:create hint; nothing changes', async () => {
