@@ -44,7 +44,7 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     if (out.status === 'needs-rebuild') throw new SlipwayError('CONFLICT', out.message, { hint: `rebuild it on the current stack: slipway builds:create -a ${app.name} (or git push)` });
     if (out.status === 'failed') throw new SlipwayError('DEPLOY_FAILED', `v${out.to} (rebase) was not deployed: ${out.message}`, { hint: `v${out.from} keeps serving; see slipway logs -a ${app.name}` });
     if (out.status === 'current') return void res.json(out);
-    res.status(201).json({ status: out.status, from: out.from, to: out.to, description: out.description, ms: out.ms });
+    res.status(201).json({ status: out.status, from: out.from, to: out.to, description: out.description, ms: out.ms, platformMs: out.platformMs, packages: out.packages });
   });
 
   const rebaseAll = async (stack: string, actor: { id: number; email: string }, concurrency: number) => {

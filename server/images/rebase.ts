@@ -21,7 +21,7 @@ import { createPackageReader, diffPackages, diffSummary, type PackageDiff } from
  * layer's TOML (native code compiled against the old base: the buildpack's way to say so).
  */
 export type RebaseOutcome =
-  | { app: string; status: 'rebased'; from: number; to: number; description: string; ms: number; release: ReleaseRow; packages?: PackageDiff }
+  | { app: string; status: 'rebased'; from: number; to: number; description: string; ms: number; platformMs: number; release: ReleaseRow; packages?: PackageDiff }
   | { app: string; status: 'current'; version: number; message: string; ms: number }
   | { app: string; status: 'needs-rebuild'; message: string; ms: number }
   | { app: string; status: 'failed'; from?: number; to?: number; message: string; ms: number };
@@ -101,10 +101,12 @@ export function createRebaser(deps: RebaserDeps) {
         description,
       },
     }, user);
+    // The platform's own part (image rewrite, package diff, vN record); the rest is the rollout.
+    const platformMs = ms();
     output(`Rebased ${app.name} v${base.version} onto ${app.stack}-run ${version}; deploying v${pending.row.version}`);
     try {
       const release = await deps.releases.rollout(pending, output);
-      return { app: app.name, status: 'rebased', from: base.version, to: release.version, description, ms: ms(), release, packages: diff };
+      return { app: app.name, status: 'rebased', from: base.version, to: release.version, description, ms: ms(), platformMs, release, packages: diff };
     } catch (err) {
       return { app: app.name, status: 'failed', from: base.version, to: pending.row.version, message: (err as Error).message.split('\n')[0], ms: ms() };
     }
@@ -145,7 +147,7 @@ export type Rebaser = ReturnType<typeof createRebaser>;
 export function progressLine(r: RebaseOutcome): string {
   const s = `${(r.ms / 1000).toFixed(1)} s`;
   switch (r.status) {
-    case 'rebased': return `${r.app}: v${r.from} → v${r.to} ok ${s}`;
+    case 'rebased': return `${r.app}: v${r.from} → v${r.to} ok ${s} (image rebased in ${r.platformMs} ms)`;
     case 'current': return `${r.app}: v${r.version} already current`;
     case 'needs-rebuild': return `${r.app}: needs a rebuild (${r.message.replace(/^[^:]*: /, '')})`;
     case 'failed': return `${r.app}: ${r.from ? `v${r.from} → v${r.to} ` : ''}failed ${s}: ${r.message} (stays on ${r.from ? `v${r.from}` : 'its release'})`;

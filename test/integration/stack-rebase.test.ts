@@ -139,7 +139,7 @@ test('before a stack update a rebase is a no-op: it says so and makes no release
   assert.equal((await releasesOf(plain[0])).length, 1);
 });
 
-test('stacks:rebase after a stack update: every rebasable app gets a new release on the new run image, served throughout; the one that fails stays on v1; the native one is refused', { timeout: 240_000 }, async () => {
+test('stacks:rebase after a stack update: every rebasable app gets a new release on the new run image, served throughout; the one that fails stays on v1; the native one is refused', { timeout: 240_000 }, async (t) => {
   const before = new Map<string, Rel>();
   for (const app of [...plain, fragile, native]) before.set(app, await current(app));
   oldVersion = (await api<Array<{ name: string; version: string }>>(srv, 'GET', '/stacks')).body.find((s) => s.name === 'bookworm')!.version;
@@ -163,6 +163,7 @@ test('stacks:rebase after a stack update: every rebasable app gets a new release
   await new Promise((res) => setTimeout(res, 1500));
   stop = true;
   await load;
+  t.diagnostic(r.stdout.trim());
 
   assert.equal(r.code, 1, 'exit 1: one app failed\n' + r.stdout + r.stderr);
   for (const app of plain) assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${app}: v1 → v2 ok \\d+\\.\\d s`));
