@@ -163,7 +163,7 @@ test('stacks:rebase after a stack update: every rebasable app gets a new release
   await new Promise((res) => setTimeout(res, 1500));
   stop = true;
   await load;
-  t.diagnostic(r.stdout.trim());
+  t.diagnostic(`${r.stdout.trim()}\nload: ${ok} requests ok, ${failures.length} failed`);
 
   assert.equal(r.code, 1, 'exit 1: one app failed\n' + r.stdout + r.stderr);
   for (const app of plain) assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${app}: v1 → v2 ok \\d+\\.\\d s`));
