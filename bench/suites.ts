@@ -7,6 +7,7 @@ import { runPushToLiveSuite } from './suites/push-to-live';
 import { runRebaseSuite } from './suites/rebase';
 import { runAddonsSuite } from './suites/addons';
 import { runDashboardSuite } from './suites/dashboard';
+import { runStackUpdateSuite } from './suites/stack-update';
 
 /** The benchmark suites by name. Each returns its raw figures plus the ratio keys docs/benchmarks.md lists. */
 export interface SuiteContext {
@@ -42,6 +43,7 @@ export const SUITES: Record<string, Suite> = {
   router: (ctx) => runRouterBench({ quick: ctx.quick }),
   'deploy-under-load': runDeployUnderLoadSuite,
   rebase: runRebaseSuite,
+  'stack-update': runStackUpdateSuite,
   footprint: runFootprintSuite,
   addons: runAddonsSuite,
   dashboard: runDashboardSuite,
