@@ -90,6 +90,7 @@ export function createRebaser(deps: RebaserDeps) {
     const description = `Rebase onto ${app.stack}-run ${version}${diff ? ` (${diffSummary(diff)})` : ''}`;
     const pending = deps.releases.create(app.name, {
       kind: 'rebase',
+      basedOn: base.id,
       release: {
         buildId: base.buildId,
         imageRef: outRef,

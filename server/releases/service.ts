@@ -63,6 +63,12 @@ export interface ReleaseSpec {
   kind: 'build' | 'config' | 'rollback' | 'rebase';
   release: Omit<NewRelease, 'userId'>;
   restoreConfig?: boolean;
+  /**
+   * The release (id) this one was derived from must still be current when it goes live (a rebase
+   * of vN must not replace a vN+1 deployed meanwhile); checked in makeCurrent's transaction, under
+   * the runtime's app lock, so it cannot race.
+   */
+  basedOn?: number;
 }
 
 /** A recorded release on its way: `rollout` deploys it. */
@@ -78,9 +84,12 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
   const { state, runtime } = deps;
 
   /** The release becomes current (and, for a rollback, its config the app's) in one transaction. */
-  function makeCurrent(rel: ReleaseRow, appId: number, restoreConfig: boolean): void {
+  function makeCurrent(rel: ReleaseRow, appId: number, restoreConfig: boolean, basedOn?: number): void {
     state.db
       .transaction(() => {
+        if (basedOn !== undefined && state.apps.getById(appId)?.currentReleaseId !== basedOn) {
+          throw new SlipwayError('CONFLICT', `another release became current while v${rel.version} was deployed`, { hint: 'the newer release keeps serving; run the command again if it still applies' });
+        }
         state.releases.setStatus(rel.id, 'succeeded');
         state.apps.setCurrentRelease(appId, rel.id);
         if (restoreConfig) {
@@ -110,7 +119,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     try {
       const staged = await runtime.stage({ appName: p.app, release: rel, output });
       try {
-        makeCurrent(rel, p.appId, spec.restoreConfig === true);
+        makeCurrent(rel, p.appId, spec.restoreConfig === true, spec.basedOn);
       } catch (err) {
         await staged.abandon();
         throw err;
