@@ -14,6 +14,7 @@ import { usersCommands } from './commands/users';
 import { appsCommands } from './commands/apps';
 import { authCommands } from './commands/auth';
 import { configCommands } from './commands/config';
+import { builderCommands } from './commands/builder';
 import { domainsCommands } from './commands/domains';
 import { certsCommands } from './commands/certs';
 import { logsCommands } from './commands/logs';
@@ -54,6 +55,7 @@ export const COMMANDS: Command[] = [
   ...authCommands,
   ...appsCommands,
   ...configCommands,
+  ...builderCommands,
   ...psCommands,
   ...releasesCommands,
   ...logsCommands,

@@ -22,6 +22,7 @@ import { createAppDestroyer } from './apps/destroy';
 import { createStackService } from './images/stacks';
 import { createConfigVarsService } from './apps/config-vars';
 import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
+import { createDockerfileBuilder } from './deploys/builders/dockerfile';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
 import { collectStoreGarbage } from './images/gc';
@@ -79,7 +80,8 @@ async function main(): Promise<void> {
   const builds = createDeployPipeline({
     state, paths, config, docker, logs, store, releases,
     queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: config.buildQueueWaitMs }),
-    builders: [createBuildpacksBuilder({ docker, store, caBundle: config.caBundle, buildpackFetchAllow: config.buildpackFetchAllow, buildpackAliases: config.buildpackAliases })],
+    // A Dockerfile (when nothing asks for buildpacks) first; buildpacks build everything else.
+    builders: [createDockerfileBuilder({ docker, store }), createBuildpacksBuilder({ docker, store, caBundle: config.caBundle, buildpackFetchAllow: config.buildpackFetchAllow, buildpackAliases: config.buildpackAliases })],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
   });
   // One back-off for the API and the git endpoint: guessing through either counts for both.

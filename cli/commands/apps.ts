@@ -10,6 +10,9 @@ interface App {
   gitUrl: string;
   maintenance: boolean;
   buildpacks: string[];
+  builder?: string;
+  imageUser?: string;
+  runsAsRoot?: boolean;
   role?: string;
   createdAt: string;
   collaborators?: Array<{ email: string; role: string }>;
@@ -80,6 +83,8 @@ const info: Command = {
       ['Formation', (app.formation ?? []).map((f) => `${f.type}=${f.quantity}:${f.size}`).join(' ') || '(from the Procfile)'],
       ['Dynos', (app.dynos ?? []).map((d) => `${d.name} ${d.state}`).join(', ') || 'none'],
       ['Buildpacks', app.buildpacks.join(', ') || '(detected)'],
+      ['Builder', app.builder ?? 'auto'],
+      ...(app.imageUser ? [['Runs as', app.runsAsRoot ? `${app.imageUser} (root: add a USER to the Dockerfile)` : app.imageUser] as [string, string]] : []),
       ['Maintenance', app.maintenance ? 'on' : 'off'],
       ['Collaborators', (app.collaborators ?? []).map((c) => `${c.email} (${c.role})`).join(', ')],
       ['Created', app.createdAt],

@@ -47,9 +47,10 @@ const get: Command = {
 const set: Command = {
   name: 'config:set',
   summary: 'set config vars (a new release when the app has a build)',
-  usage: 'config:set KEY=VALUE... [-a APP]',
+  usage: 'config:set KEY=VALUE... [--build-arg] [-a APP]',
   app: true,
   json: true,
+  flags: { 'build-arg': { boolean: true, desc: 'also pass these vars to Dockerfile builds as build args (for ARGs the Dockerfile declares)' } },
   async run(ctx) {
     if (!ctx.args.length) throw usageError('give at least one KEY=VALUE', this.usage);
     const changes: Record<string, string> = {};
@@ -60,11 +61,13 @@ const set: Command = {
       changes[k] = a.slice(eq + 1);
     }
     const name = await ctx.app();
+    if (ctx.flags['build-arg']) await ctx.api().request('PUT', `/apps/${name}/builder`, { addBuildArgs: Object.keys(changes) });
     const vars = await ctx.api().request<Record<string, string>>('PATCH', `/apps/${name}/config`, changes);
     if (ctx.out.json) return ctx.out.printJson(vars);
     const release = ctx.api().lastHeaders()?.get('x-slipway-release');
     ctx.out.log(`Setting ${Object.keys(changes).join(', ')} and restarting ${name}... done${release ? `, v${release}` : ''}`);
     for (const k of Object.keys(changes)) ctx.out.log(`${ctx.out.green(k + ':')} ${vars[k]}`);
+    if (ctx.flags['build-arg']) ctx.out.log(`${Object.keys(changes).join(', ')} will be passed to Dockerfile builds as build args (when the Dockerfile declares them).`);
   },
 };
 

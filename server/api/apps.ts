@@ -4,6 +4,7 @@ import { aliasesEnabled, checkAlias } from '../../buildpacks/lifecycle/aliases';
 import { SlipwayError } from '../../common/errors';
 import { assertNewAppName } from '../../common/names';
 import type { AppRow } from '../state/repos/apps';
+import { runsAsRoot } from '../state/repos/releases';
 import type { UserRow } from '../state/repos/users';
 import { limitError, limitsOf } from '../auth/limits';
 import { stackInfo } from '../../stacks/info';
@@ -28,11 +29,20 @@ export function appJson(deps: Pick<ApiDeps, 'state' | 'config'>, app: AppRow, ro
     maintenance: app.maintenance,
     httpsOnly: app.httpsOnly,
     buildpacks: app.buildpacks,
+    builder: app.buildSettings.builder ?? 'auto',
+    ...imageUser(deps, app),
     deployBranch: app.deployBranch,
     currentReleaseId: app.currentReleaseId,
     createdAt: app.createdAt,
     ...(role ? { role } : {}),
   };
+}
+
+/** A release image that runs as its own USER (Dockerfile, image deploys): who, and whether that is root. */
+function imageUser(deps: ApiDeps, app: AppRow): { imageUser?: string; runsAsRoot?: boolean } {
+  const current = app.currentReleaseId ? deps.state.releases.getById(app.currentReleaseId) : undefined;
+  if (!current?.runSpec) return {};
+  return { imageUser: current.runSpec.user || 'root', runsAsRoot: runsAsRoot(current.runSpec) };
 }
 
 const BUILDPACK_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+~#-]{0,511}$/;

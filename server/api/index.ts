@@ -6,6 +6,7 @@ import { createSessionRegistry } from './sessions';
 import { createAccessRoutes } from './access';
 import { createUsersRoutes } from './users';
 import { createAppsRoutes } from './apps';
+import { createBuilderRoutes } from './builder';
 import { createConfigRoutes } from './config';
 import { createEventsRoutes } from './events';
 import { createLogsRoutes } from './logs';
@@ -88,6 +89,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createAddonsRoutes(deps));
   api.use(createMetricsRoutes(deps));
   api.use(web.routes);
+  api.use(createBuilderRoutes(deps));
   api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {

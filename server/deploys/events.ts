@@ -12,7 +12,7 @@ export type DeployEvent =
   /** A line of the platform's about the build (the stack app.json asks for, a stack being built). */
   | { type: 'note'; line: string }
   /** Its turn came; the builder starts. */
-  | { type: 'building'; stack: string }
+  | { type: 'building'; stack: string; builder?: string }
   /** A builder step finished ({ step: 'export', ms }). */
   | { type: 'step'; step: string; ms: number }
   /** A line the builder (buildpacks, lifecycle) printed: shown as is. */
@@ -32,7 +32,7 @@ export function pushLines(e: DeployEvent): string[] {
     case 'waiting':
       return [`-----> ${e.reason[0].toUpperCase()}${e.reason.slice(1)}`];
     case 'building':
-      return [`-----> Building on the ${e.stack} stack`];
+      return [e.builder === 'dockerfile' ? '-----> Building with the Dockerfile' : `-----> Building on the ${e.stack} stack`];
     case 'build-output':
     case 'note':
       return [e.line];

@@ -205,8 +205,8 @@ export function createDeployPipeline(deps: PipelineDeps) {
     try {
       const note = (line: string) => run.emit({ type: 'note', line });
       const stack = stackFromAppJson(source.dir, run.app, state, note);
-      const builder = await chooseBuilder(source);
-      run.emit({ type: 'building', stack });
+      const builder = await chooseBuilder(run.app, source);
+      run.emit({ type: 'building', stack, builder: builder.name });
       await deps.stacks.ensure(stack, note);
       if (run.abort.signal.aborted) throw run.abort.signal.reason;
       const image = await builder.build(source, {
@@ -214,6 +214,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
         buildId: run.id,
         stack,
         env: state.configVars.all(run.app.id),
+        settings: run.app.buildSettings,
         buildpacks: run.app.buildpacks.length > 0 ? run.app.buildpacks : undefined,
         limits,
         imageRef: `apps/${run.app.name}:${run.id}`,
@@ -234,8 +235,9 @@ export function createDeployPipeline(deps: PipelineDeps) {
     }
   }
 
-  async function chooseBuilder(source: BuildSource): Promise<Builder> {
-    for (const b of deps.builders) if (!b.detect || (await b.detect(source))) return b;
+  async function chooseBuilder(app: AppRow, source: BuildSource): Promise<Builder> {
+    const detect = { appName: app.name, settings: app.buildSettings, buildpacks: app.buildpacks };
+    for (const b of deps.builders) if (!b.detect || (await b.detect(source, detect))) return b;
     throw new SlipwayError('BUILD_FAILED', 'no builder can build this source', { hint: 'add a Procfile or a file a buildpack recognises (package.json, index.html, ...)' });
   }
 
@@ -252,6 +254,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
         imageDigest: image.imageDigest,
         processTypes: image.processTypes,
         releaseCommand: image.releaseCommand,
+        runSpec: image.runSpec,
         appJson: readAppJson(source.dir),
       }),
       run.input.user,

@@ -6,7 +6,7 @@ import { parseHealthChecks } from '../runtime/healthchecks';
 import { assertSize } from '../runtime/sizes';
 import type { LogSink } from '../logs/types';
 import type { State } from '../state';
-import type { AppJsonRuntime, NewRelease, ReleaseRow } from '../state/repos/releases';
+import type { AppJsonRuntime, ImageRunSpec, NewRelease, ReleaseRow } from '../state/repos/releases';
 import type { Runtime } from '../runtime';
 
 /**
@@ -35,6 +35,8 @@ export interface FromBuildInput {
   imageDigest: string;
   processTypes: Record<string, string>;
   releaseCommand?: string;
+  /** How the image runs without a launcher (Dockerfile and image deploys). */
+  runSpec?: ImageRunSpec;
   /** app.json healthchecks/formation from the source, if any. */
   appJson?: AppJsonRuntime;
   user: ReleaseUser | null;
@@ -158,6 +160,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         config: state.configVars.all(app.id),
         processTypes: input.processTypes,
         releaseCommand: input.releaseCommand ?? null,
+        runSpec: input.runSpec ?? null,
         appJson: input.appJson ?? {},
         description: `Deploy ${input.buildId.slice(0, 12)}`,
       },
@@ -196,6 +199,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           config: state.configVars.all(app.id),
           processTypes: base.processTypes,
           releaseCommand: base.releaseCommand,
+          runSpec: base.runSpec,
           appJson: base.appJson,
           description,
         },
@@ -225,6 +229,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           config: state.releases.configOf(target),
           processTypes: target.processTypes,
           releaseCommand: target.releaseCommand,
+          runSpec: target.runSpec,
           appJson: target.appJson,
           description: `Rollback to v${version}`,
         },

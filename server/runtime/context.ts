@@ -7,6 +7,7 @@ import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import type { BackoffPolicy } from './backoff';
 import type { ContainerDriver, DynoState, WebBackend } from './types';
+import { portOf } from './process-command';
 
 /** What createRuntime needs. Everything host-specific comes in here; nothing is read from env. */
 export interface RuntimeDeps {
@@ -116,7 +117,7 @@ export function currentRelease(ctx: Ctx, app: AppRow): ReleaseRow | undefined {
 export function dynoEnv(ctx: Ctx, app: string, release: ReleaseRow, dyno: string): Record<string, string> {
   return {
     ...ctx.state.releases.configOf(release),
-    PORT: String(ctx.opts.webPort),
+    PORT: String(portOf(release, ctx.opts.webPort)),
     DYNO: dyno,
     SLIPWAY_APP: app,
     SLIPWAY_RELEASE: `v${release.version}`,

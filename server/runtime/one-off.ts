@@ -5,6 +5,7 @@ import type { ReleaseRow } from '../state/repos/releases';
 import { containerName, currentRelease, dynoEnv, type Ctx } from './context';
 import { DEFAULT_SIZE, assertSize } from './sizes';
 import { formatDelay } from './supervisor';
+import { commandLine } from './process-command';
 
 /**
  * One-off dynos: `slipway run` (attached, optional TTY, exit code passed through), `run:detached`
@@ -50,8 +51,7 @@ async function createOneOff(ctx: Ctx, appName: string, release: ReleaseRow, dyno
   return ctx.driver.create({
     name: containerName(appName, dyno, release.version),
     image: await ctx.imageFor(release),
-    entrypoint: ['/cnb/lifecycle/launcher'],
-    cmd: [o.command],
+    ...commandLine(release, o.command),
     env: { ...dynoEnv(ctx, appName, release, dyno), ...(o.env ?? {}) },
     labels: {
       'io.slipway.app': appName,

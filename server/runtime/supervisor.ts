@@ -4,6 +4,7 @@ import { nextAttempt, restartDelayMs } from './backoff';
 import { checkAnswersHttp, parseHealthChecks, runHealthChecks, type CheckResult, type ContainerProbe } from './healthchecks';
 import { containerName, dynoEnv, dynosOf, type Ctx, type Dyno } from './context';
 import type { DynoInfo, DynoState } from './types';
+import { portOf, processCommand } from './process-command';
 
 /**
  * The life of one dyno: create its container, boot it (start, follow its output into the logs,
@@ -16,8 +17,7 @@ export async function createDyno(ctx: Ctx, app: string, release: ReleaseRow, typ
   const id = await ctx.driver.create({
     name: containerName(app, name, release.version),
     image: await ctx.imageFor(release),
-    entrypoint: [`/cnb/process/${type}`],
-    cmd: [],
+    ...processCommand(release, type),
     env: dynoEnv(ctx, app, release, name),
     labels: {
       'io.slipway.app': app,
@@ -26,7 +26,7 @@ export async function createDyno(ctx: Ctx, app: string, release: ReleaseRow, typ
       'io.slipway.dyno': String(index),
     },
     size,
-    publishPort: type === 'web' ? ctx.opts.webPort : undefined,
+    publishPort: type === 'web' ? portOf(release, ctx.opts.webPort) : undefined,
   });
   const now = Date.now();
   return {

@@ -41,6 +41,9 @@ export interface ContainerSpec {
   image: string;
   entrypoint: string[];
   cmd: string[];
+  /** user[:group] the process runs as ('' = the image's root); buildpack images: 1000:1000. */
+  user: string;
+  workdir?: string;
   env: Record<string, string>;
   labels: Record<string, string>;
   size: string;

@@ -319,4 +319,23 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 170,
+    name: 'Dockerfile and image deploys: build settings per app, how a release image runs',
+    sql: `
+      -- Per app: {"builder": "dockerfile"|"buildpacks", "dockerfilePath": "...", "buildArgs": ["KEY", ...]}.
+      ALTER TABLE apps ADD COLUMN build_settings TEXT NOT NULL DEFAULT '{}';
+      -- Per release: how its image runs when it has no buildpack launcher (Dockerfile and image
+      -- deploys): {"entrypoint": [...], "cmd": [...], "user": "...", "port": N, "imageProcess": "web"}. NULL: the launcher.
+      ALTER TABLE releases ADD COLUMN run_spec TEXT;
+      -- Per app: registry credentials for image deploys, sealed like config vars.
+      CREATE TABLE registry_credentials (
+        app_id     INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        host       TEXT NOT NULL,
+        secret_enc BLOB NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (app_id, host)
+      );
+    `,
+  },
 ];

@@ -1,3 +1,6 @@
+import type { BuildSettings } from '../../state/repos/apps';
+import type { ImageRunSpec } from '../../state/repos/releases';
+
 /**
  * The one interface every way of turning a source into an app image implements. The pipeline
  * (server/deploys/pipeline.ts) picks a builder, gives it the unpacked source and a context, and
@@ -11,12 +14,22 @@ export interface BuildSource {
   version: string;
 }
 
+/** What a builder may look at to decide whether it applies: the app's build settings. */
+export interface DetectContext {
+  appName: string;
+  settings: BuildSettings;
+  /** The app's explicit buildpack list (empty: detected). */
+  buildpacks: string[];
+}
+
 export interface BuildContext {
   appName: string;
   buildId: string;
   stack: string;
   /** Config vars, available to the build. */
   env: Record<string, string>;
+  /** The app's build settings (builder, dockerfile-path, build args). */
+  settings: BuildSettings;
   /** The app's buildpack list (`slipway buildpacks`); builders that have no such notion ignore it. */
   buildpacks?: string[];
   /** Container limits for the build (cpus, memoryMb, pids). The time limit is the pipeline's: `signal`. */
@@ -45,6 +58,8 @@ export interface BuiltImage {
   /** Process type → command (Procfile-style); `release` is not in here but in releaseCommand. */
   processTypes: Record<string, string>;
   releaseCommand?: string;
+  /** How the image runs when it has no buildpack launcher (Dockerfile builds, image deploys). */
+  runSpec?: ImageRunSpec;
   /** Recorded on the build: what built it, and how long each step took. */
   metadata: { buildpacks: Array<{ id: string; version: string }>; phaseTimings: Record<string, number> };
 }
@@ -52,6 +67,6 @@ export interface BuiltImage {
 export interface Builder {
   readonly name: string;
   /** Whether this builder applies to the source (e.g. a Dockerfile exists). Absent: always. */
-  detect?(source: BuildSource): boolean | Promise<boolean>;
+  detect?(source: BuildSource, app: DetectContext): boolean | Promise<boolean>;
   build(source: BuildSource, ctx: BuildContext): Promise<BuiltImage>;
 }

@@ -17,8 +17,19 @@ export interface AppRow {
   acmeAuto: boolean;
   buildpacks: string[];
   buildLimits: Record<string, number>;
+  /** How the app builds (builder:set, dockerfile-path, build args): docs/dockerfile.md. */
+  buildSettings: BuildSettings;
   currentReleaseId: number | null;
   createdAt: string;
+}
+
+export interface BuildSettings {
+  /** Forced builder; absent: detected (a root Dockerfile wins unless buildpacks are asked for). */
+  builder?: 'buildpacks' | 'dockerfile';
+  /** Dockerfile path relative to the source root (default: Dockerfile). */
+  dockerfilePath?: string;
+  /** Config vars passed to Dockerfile builds as build args (only those the Dockerfile declares). */
+  buildArgs?: string[];
 }
 
 interface RawApp {
@@ -33,6 +44,7 @@ interface RawApp {
   acme_auto: number;
   buildpacks: string;
   build_limits: string;
+  build_settings: string;
   current_release_id: number | null;
   created_at: string;
 }
@@ -49,6 +61,7 @@ const toApp = (r: RawApp): AppRow => ({
   acmeAuto: r.acme_auto === 1,
   buildpacks: JSON.parse(r.buildpacks) as string[],
   buildLimits: JSON.parse(r.build_limits) as Record<string, number>,
+  buildSettings: JSON.parse(r.build_settings || '{}') as BuildSettings,
   currentReleaseId: r.current_release_id,
   createdAt: r.created_at,
 });
@@ -121,6 +134,9 @@ export function createAppsRepo(db: Db) {
     },
     setBuildLimits(id: number, limits: Record<string, number>): void {
       db.prepare('UPDATE apps SET build_limits = ? WHERE id = ?').run(JSON.stringify(limits), id);
+    },
+    setBuildSettings(id: number, settings: BuildSettings): void {
+      db.prepare('UPDATE apps SET build_settings = ? WHERE id = ?').run(JSON.stringify(settings), id);
     },
     setCurrentRelease(id: number, releaseId: number): void {
       db.prepare('UPDATE apps SET current_release_id = ? WHERE id = ?').run(releaseId, id);

@@ -18,6 +18,8 @@ export interface ReleaseRow {
   imageRef: string | null;
   processTypes: Record<string, string>;
   releaseCommand: string | null;
+  /** How the image runs when it has no buildpack launcher (Dockerfile/image deploys); null: the launcher. */
+  runSpec: ImageRunSpec | null;
   /** app.json fields the runtime uses (healthchecks, formation), captured at build time. */
   appJson: AppJsonRuntime;
   description: string;
@@ -25,6 +27,25 @@ export interface ReleaseRow {
   status: ReleaseStatus;
   createdAt: string;
 }
+
+/**
+ * A release image without the buildpack launcher (built from a Dockerfile, or deployed as is):
+ * the image's own ENTRYPOINT/CMD, USER and port. `imageProcess` is the process type that runs
+ * ENTRYPOINT + CMD unchanged (web, unless a Procfile names the processes); every other process
+ * type, one-off and the release command runs as `sh -c COMMAND` through the ENTRYPOINT.
+ */
+export interface ImageRunSpec {
+  entrypoint: string[];
+  cmd: string[];
+  /** The image's USER ('' = root). */
+  user: string;
+  /** The first EXPOSEd TCP port; absent: the platform's PORT. */
+  port?: number;
+  workdir?: string;
+  imageProcess?: string;
+}
+
+export const runsAsRoot = (spec: ImageRunSpec | null | undefined) => !!spec && /^(|root|0)(:.*)?$/.test(spec.user.trim());
 
 export interface AppJsonRuntime {
   healthchecks?: Record<string, unknown[]>;
@@ -41,6 +62,7 @@ interface RawRelease {
   config_enc: Buffer;
   process_types: string;
   release_command: string | null;
+  run_spec: string | null;
   app_json: string;
   description: string;
   user_id: number | null;
@@ -57,6 +79,7 @@ const toRelease = (r: RawRelease): ReleaseRow => ({
   imageRef: r.image_ref,
   processTypes: JSON.parse(r.process_types) as Record<string, string>,
   releaseCommand: r.release_command,
+  runSpec: r.run_spec ? (JSON.parse(r.run_spec) as ImageRunSpec) : null,
   appJson: JSON.parse(r.app_json || '{}') as AppJsonRuntime,
   description: r.description,
   userId: r.user_id,
@@ -71,6 +94,7 @@ export interface NewRelease {
   config: Record<string, string>;
   processTypes: Record<string, string>;
   releaseCommand?: string | null;
+  runSpec?: ImageRunSpec | null;
   appJson?: AppJsonRuntime;
   description: string;
   userId: number | null;
@@ -85,8 +109,8 @@ export function createReleasesRepo(db: Db, sealer: Sealer) {
           const { v } = db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM releases WHERE app_id = ?').get(appId) as { v: number };
           const info = db
             .prepare(
-              `INSERT INTO releases (app_id, version, build_id, image_digest, image_ref, config_enc, process_types, release_command, app_json, description, user_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO releases (app_id, version, build_id, image_digest, image_ref, config_enc, process_types, release_command, run_spec, app_json, description, user_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(
               appId,
@@ -97,6 +121,7 @@ export function createReleasesRepo(db: Db, sealer: Sealer) {
               sealer.seal(JSON.stringify(input.config)),
               JSON.stringify(input.processTypes),
               input.releaseCommand ?? null,
+              input.runSpec ? JSON.stringify(input.runSpec) : null,
               JSON.stringify(input.appJson ?? {}),
               input.description,
               input.userId,
