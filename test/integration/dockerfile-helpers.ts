@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { DIST, type TestServer } from '../helpers/server';
+import { getVia, git, gitUrl, makeRepo } from './git-helpers';
+
+/** Shared by the dockerfile*.test.ts files: repositories with a Dockerfile, the real CLI, answers through the router. */
+const exec = promisify(execFile);
+const CLI = path.join(DIST, 'cli', 'main.js');
+export const PERL_FIXTURE = path.resolve(DIST, '..', 'test', 'fixtures', 'apps', 'dockerfile-perl');
+
+export async function dockerRepo(files: Record<string, string>, dirs: string[]): Promise<string> {
+  const dir = await makeRepo(files, PERL_FIXTURE);
+  dirs.push(dir);
+  return dir;
+}
+
+export async function cli(srv: TestServer, args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+  try {
+    const r = await exec(process.execPath, [CLI, ...args], { env: srv.cliEnv(), cwd, timeout: 300_000 });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const x = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, out: (x.stdout ?? '') + (x.stderr ?? '') };
+  }
+}
+
+export async function cliOk(srv: TestServer, args: string[], cwd?: string): Promise<string> {
+  const r = await cli(srv, args, cwd);
+  assert.equal(r.code, 0, `slipway ${args.join(' ')} failed (${r.code}): ${r.out}`);
+  return r.out;
+}
+
+export async function push(srv: TestServer, app: string, dir: string): Promise<{ code: number; out: string }> {
+  const r = await git(['push', '-f', gitUrl(srv, app), 'HEAD:main'], dir, 600_000);
+  return { code: r.code, out: r.stderr };
+}
+
+/** The app's answer through the router, waiting until it contains `want`. */
+export async function answer(srv: TestServer, app: string, want: string | RegExp, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const r = await getVia(srv.httpPort, `${app}.localhost`);
+      last = `${r.status} ${r.body.slice(0, 300)}`;
+      if (r.status === 200 && (typeof want === 'string' ? r.body.includes(want) : want.test(r.body))) return r.body;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${app} did not answer with ${want} through the router; last: ${last}`);
+}
+
+export function blobCount(srv: TestServer): number {
+  return fs.readdirSync(path.join(srv.paths.images, 'blobs', 'sha256')).length;
+}
