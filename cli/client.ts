@@ -10,6 +10,8 @@ export interface ApiClient {
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** A raw response (for streams); errors are still turned into CliErrors. */
   stream(path: string, signal?: AbortSignal): Promise<Response>;
+  /** POST a body (JSON, or a byte stream with its content type) and return the raw, streamed response. */
+  post(path: string, body: unknown, contentType?: string, signal?: AbortSignal): Promise<Response>;
   token: string;
   /** Headers of the last response (e.g. X-Slipway-Release after config:set). */
   lastHeaders(): Headers | undefined;
@@ -64,6 +66,21 @@ export function createApiClient(creds: Credentials): ApiClient {
       if (!res.ok) throw await toError(res);
       const text = await res.text();
       return (text ? JSON.parse(text) : undefined) as T;
+    },
+    async post(path, body, contentType, signal) {
+      let res: Response;
+      if (!contentType) res = await send('POST', path, body, signal);
+      else {
+        try {
+          // A Node stream body: undici wants duplex 'half' for a streamed request.
+          res = await fetch(`${base}/api${path}`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body: body as BodyInit, signal, duplex: 'half' } as RequestInit);
+        } catch (err) {
+          throw new CliError(`cannot reach the Slipway API at ${base} (${(err as Error).message})`, { hint: 'is slipway-server running?' });
+        }
+      }
+      last = res.headers;
+      if (!res.ok) throw await toError(res);
+      return res;
     },
     async stream(path, signal) {
       const res = await send('GET', path, undefined, signal);

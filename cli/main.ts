@@ -15,6 +15,7 @@ import { appsCommands } from './commands/apps';
 import { authCommands } from './commands/auth';
 import { configCommands } from './commands/config';
 import { builderCommands } from './commands/builder';
+import { deployCommands } from './commands/deploy';
 import { domainsCommands } from './commands/domains';
 import { certsCommands } from './commands/certs';
 import { logsCommands } from './commands/logs';
@@ -56,6 +57,7 @@ export const COMMANDS: Command[] = [
   ...appsCommands,
   ...configCommands,
   ...builderCommands,
+  ...deployCommands,
   ...psCommands,
   ...releasesCommands,
   ...logsCommands,

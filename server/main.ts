@@ -23,6 +23,7 @@ import { createStackService } from './images/stacks';
 import { createConfigVarsService } from './apps/config-vars';
 import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { createDockerfileBuilder } from './deploys/builders/dockerfile';
+import { createDeploysRoutes } from './api/deploys';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
 import { collectStoreGarbage } from './images/gc';
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
     config, paths, state, docker, logs, git, registryToken, store,
     api: {
       createAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
+      deploysRoutes: createDeploysRoutes({ state, paths, config, docker, store, builds }),
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
       stacks: createStackService({ state, store, docker, paths, config, releases }),

@@ -41,6 +41,8 @@ export interface ApiDeps {
   destroyApp: (appName: string, actor: string) => Promise<void>;
   /** Mounted at /api (server/api/builds.ts, the git/builds engineer's router). */
   buildsRoutes: import('express').Router;
+  /** Mounted at /api: tarball sources, image deploys, registry credentials (server/api/deploys.ts). */
+  deploysRoutes: import('express').Router;
   /** Open log sessions by token (created by createApiRouter when not given). */
   sessions?: import('./sessions').SessionRegistry;
   /** Automatic certificates (server/acme/manager.ts); absent in API-only tests. */

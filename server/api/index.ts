@@ -91,6 +91,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(web.routes);
   api.use(createBuilderRoutes(deps));
   api.use(deps.buildsRoutes);
+  api.use(deps.deploysRoutes);
 
   api.use((req: Request) => {
     throw new SlipwayError('NOT_FOUND', `no API route for ${req.method} ${req.baseUrl}${req.path}`, { hint: 'see docs/api.md for the routes' });

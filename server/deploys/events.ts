@@ -60,7 +60,7 @@ export function pushLines(e: DeployEvent): string[] {
 export function appLogLine(e: DeployEvent): string | undefined {
   switch (e.type) {
     case 'started':
-      return `Build ${e.buildId} of ${e.sourceVersion.slice(0, 7)} started${e.user ? ` by ${e.user}` : ''}`;
+      return `Build ${e.buildId} of ${shortVersion(e.sourceVersion)} started${e.user ? ` by ${e.user}` : ''}`;
     case 'succeeded':
       return `Build ${e.buildId} succeeded${e.version ? `, released v${e.version}` : ''}`;
     case 'failed':
@@ -68,4 +68,11 @@ export function appLogLine(e: DeployEvent): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** A source version for people: a commit's first 7 hex, a tarball's `sha256:` + 12, an image reference whole. */
+export function shortVersion(v: string): string {
+  if (/^[0-9a-f]{40}$/.test(v)) return v.slice(0, 7);
+  if (v.startsWith('sha256:')) return v.slice(0, 19);
+  return v;
 }

@@ -17,7 +17,7 @@ import type { BuildRow } from '../state/repos/builds';
 import type { ReleaseRow } from '../state/repos/releases';
 import { createBuildDirs } from './build-dirs';
 import type { Builder, BuildSource, BuiltImage } from './builders/types';
-import { appLogLine, pushLines, type DeployEvent } from './events';
+import { appLogLine, pushLines, shortVersion, type DeployEvent } from './events';
 import { readAppJson, stackFromAppJson, unpackSource } from './source';
 import type { StackProvider } from '../../stacks/on-demand';
 import { sweepBuildContainers } from './sweep';
@@ -59,10 +59,12 @@ export interface PipelineDeps {
 export interface DeployInput {
   appName: string;
   user: { id: number; email: string } | null;
-  /** Full commit SHA being built. */
+  /** Full commit SHA being built (or `sha256:…` of an uploaded tarball, or an image reference). */
   sourceVersion: string;
-  /** A tar stream of the source tree (`git archive`). */
-  source: Readable;
+  /** A tar stream of the source tree (`git archive`, an uploaded tarball); absent for image deploys. */
+  source?: Readable;
+  /** Build with this builder rather than the first that detects the source (image deploys). */
+  builder?: Builder;
   /** Aborts when the pushing client goes away (before the release starts). */
   signal?: AbortSignal;
   /** Progress, as it happens (the hook server renders it for the pushing client). */
@@ -168,7 +170,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
 
   /** source: unpacks the pushed tree; runs while the build waits for its turn. */
   function receiveSource(run: Run): Promise<BuildSource> {
-    const p = unpackSource(run.input.source, run.dirs.source).then(() => ({ dir: run.dirs.source, version: run.input.sourceVersion }));
+    const p = (run.input.source ? unpackSource(run.input.source, run.dirs.source) : Promise.resolve()).then(() => ({ dir: run.dirs.source, version: run.input.sourceVersion }));
     p.catch(() => undefined); // awaited by deploy(); never an unhandled rejection while queued
     return p;
   }
@@ -205,7 +207,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
     try {
       const note = (line: string) => run.emit({ type: 'note', line });
       const stack = stackFromAppJson(source.dir, run.app, state, note);
-      const builder = await chooseBuilder(run.app, source);
+      const builder = run.input.builder ?? (await chooseBuilder(run.app, source));
       run.emit({ type: 'building', stack, builder: builder.name });
       await deps.stacks.ensure(stack, note);
       if (run.abort.signal.aborted) throw run.abort.signal.reason;
@@ -287,7 +289,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
     fs.rmSync(run.dirs.source, { recursive: true, force: true });
     fs.rmSync(run.dirs.workspace, { recursive: true, force: true });
     run.emit({ type: 'succeeded', buildId: run.id, version: release.version });
-    const short = run.input.sourceVersion.slice(0, 7);
+    const short = shortVersion(run.input.sourceVersion);
     state.events.add({ appId: run.app.id, appName: run.app.name, actor: run.input.user?.email ?? 'slipway', action: 'build.succeeded', message: `Build of ${short} succeeded`, data: { build: run.id, release: release.version } });
     return { build: state.builds.get(run.id)!, releaseVersion: release.version };
   }
@@ -300,7 +302,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
     run.emit({ type: 'failed', buildId: run.id, app: run.app.name, message: err.message, hint: err.hint, cancelled });
     // The workspace stays for inspection (docs/git-push.md); the source is in the repository anyway.
     fs.rmSync(run.dirs.source, { recursive: true, force: true });
-    const short = run.input.sourceVersion.slice(0, 7);
+    const short = shortVersion(run.input.sourceVersion);
     state.events.add({ appId: run.app.id, appName: run.app.name, actor: run.input.user?.email ?? 'slipway', action: cancelled ? 'build.cancelled' : 'build.failed', message: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}`, data: { build: run.id, error: err.message } });
     return { build: state.builds.get(run.id)!, error: err };
   }

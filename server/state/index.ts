@@ -1,3 +1,4 @@
+import { createRegistryCredentialsRepo } from './repos/registry-credentials';
 import { openDatabase, type Db } from './db';
 import { createSealer, loadOrCreateKey, type Sealer } from './crypto';
 import { createAcmeRepo } from './repos/acme';
@@ -34,6 +35,7 @@ export interface State {
   acme: ReturnType<typeof createAcmeRepo>;
   limits: ReturnType<typeof createLimitsRepo>;
   addons: ReturnType<typeof createAddonsRepo>;
+  registryCredentials: ReturnType<typeof createRegistryCredentialsRepo>;
 }
 
 export function openState(opts: { dbFile: string; keyFile: string }): State {
@@ -55,5 +57,6 @@ export function openState(opts: { dbFile: string; keyFile: string }): State {
     acme: createAcmeRepo(db, sealer),
     limits: createLimitsRepo(db),
     addons: createAddonsRepo(db, sealer),
+    registryCredentials: createRegistryCredentialsRepo(db, sealer),
   };
 }

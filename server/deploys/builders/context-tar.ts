@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { IgnoreMatcher } from './ignore-rules';
+import type { IgnoreMatcher } from '../../../common/ignore-rules';
 
 /**
  * A build context: the files under dir that the matcher keeps, as a tar stream (GNU tar reading

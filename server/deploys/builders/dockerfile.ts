@@ -8,7 +8,7 @@ import { importEngineImage } from '../../images/engine-import';
 import { runsAsRoot, type ImageRunSpec } from '../../state/repos/releases';
 import { listKept, tarOf } from './context-tar';
 import { buildpackMarkers, declaredArgs, dockerfilePathOf, firstConfigPort, firstExposedPort, wantsDockerfile } from './dockerfile-source';
-import { dockerignore } from './ignore-rules';
+import { dockerignore } from '../../../common/ignore-rules';
 import type { Builder, BuildContext, BuiltImage } from './types';
 
 export interface DockerfileBuilderDeps {

@@ -87,12 +87,15 @@ export function dockerignore(text: string): IgnoreMatcher {
   };
 }
 
-/** One .gitignore's rules, relative to its directory; a walker applies parents' first. */
-export function gitignore(text: string): IgnoreMatcher {
+/**
+ * One .gitignore's rules, relative to its directory: true (ignored), false (re-included by `!`)
+ * or undefined (no rule matches; a parent directory's .gitignore decides).
+ */
+export function gitignore(text: string): (relPath: string, isDir: boolean) => boolean | undefined {
   const rules = parse(text, 'git');
   return (relPath, isDir) => {
     const p = clean(relPath);
-    let ignored = false;
+    let ignored: boolean | undefined;
     for (const r of rules) if ((!r.dirOnly || isDir) && r.re.test(p)) ignored = !r.negate;
     return ignored;
   };
