@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { CliError } from './errors';
 import { loadCredentials, type Credentials } from './credentials';
 
@@ -73,7 +74,9 @@ export function createApiClient(creds: Credentials): ApiClient {
       else {
         try {
           // A Node stream body: undici wants duplex 'half' for a streamed request.
-          res = await fetch(`${base}/api${path}`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body: body as BodyInit, signal, duplex: 'half' } as RequestInit);
+          // fetch sends a Node stream as nothing: hand it a web stream.
+          const payload = body instanceof Readable ? (Readable.toWeb(body) as unknown as BodyInit) : (body as BodyInit);
+          res = await fetch(`${base}/api${path}`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body: payload, signal, duplex: 'half' } as RequestInit);
         } catch (err) {
           throw new CliError(`cannot reach the Slipway API at ${base} (${(err as Error).message})`, { hint: 'is slipway-server running?' });
         }

@@ -32,7 +32,9 @@ export function pushLines(e: DeployEvent): string[] {
     case 'waiting':
       return [`-----> ${e.reason[0].toUpperCase()}${e.reason.slice(1)}`];
     case 'building':
-      return [e.builder === 'dockerfile' ? '-----> Building with the Dockerfile' : `-----> Building on the ${e.stack} stack`];
+      if (e.builder === 'dockerfile') return ['-----> Building with the Dockerfile'];
+      if (e.builder === 'image') return ['-----> Deploying an image (no build)'];
+      return [`-----> Building on the ${e.stack} stack`];
     case 'build-output':
     case 'note':
       return [e.line];

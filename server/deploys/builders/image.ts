@@ -41,7 +41,7 @@ export function createImageBuilder(deps: { docker: Docker; store: ImageStore }, 
     async build(_source, ctx) {
       const started = Date.now();
       ctx.output(`-----> Pulling ${image.ref}${credential ? ` (as ${credential.username})` : ''}`);
-      await pull(deps.docker, image, credential, ctx.signal, ctx.output);
+      await pull(deps.docker, image, credential, ctx.appName, ctx.signal, ctx.output);
       const info = await deps.docker.getImage(image.ref).inspect();
       if (info.Os !== 'linux' || info.Architecture !== 'amd64') {
         throw new SlipwayError('BUILD_FAILED', `${image.ref} is for ${info.Os}/${info.Architecture}, and Slipway runs linux/amd64 images`, {
@@ -72,7 +72,7 @@ export function createImageBuilder(deps: { docker: Docker; store: ImageStore }, 
   };
 }
 
-async function pull(docker: Docker, image: ImageRef, credential: RegistryCredential | undefined, signal: AbortSignal, output: (l: string) => void): Promise<void> {
+async function pull(docker: Docker, image: ImageRef, credential: RegistryCredential | undefined, app: string, signal: AbortSignal, output: (l: string) => void): Promise<void> {
   try {
     const stream = await docker.pull(image.ref, {
       platform: 'linux/amd64',
@@ -96,8 +96,8 @@ async function pull(docker: Docker, image: ImageRef, credential: RegistryCredent
     if (signal.aborted) throw signal.reason;
     const msg = (err as Error).message.replace(/^\(HTTP code \d+\) [a-z ]+- /, '');
     throw new SlipwayError('BUILD_FAILED', `could not pull ${image.ref}: ${msg}`, {
-      hint: /unauthorized|authentication|denied/i.test(msg)
-        ? `log in to the registry for this app: slipway registry:login ${image.host} -a APP`
+      hint: /unauthorized|authentication|denied|auth credentials/i.test(msg)
+        ? `log in to the registry for this app: slipway registry:login ${image.host} -a ${app}`
         : /no matching manifest|platform/i.test(msg)
           ? 'the image has no linux/amd64 variant; push one (docker buildx build --platform linux/amd64)'
           : 'check the reference (and its digest), and that the registry is reachable from this server',
