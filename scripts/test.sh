@@ -24,10 +24,15 @@ if [ "$(id -u)" = 0 ]; then
   command -v pebble >/dev/null || missing+=(pebble)
   # The dashboard's browser tests (test/browser) run Debian's chromium headless.
   command -v chromium >/dev/null || missing+=(chromium)
+  # Image deploys pull from a real registry the test starts on loopback, with htpasswd auth.
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
   if [ ${#missing[@]} -gt 0 ]; then
     step "Installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" ca-certificates >/dev/null
+    # The package's own service (port 5000 on every address) is not wanted: tests start their own.
+    if [[ " ${missing[*]} " == *" docker-registry "* ]]; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
   fi
 fi
 
