@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DIST, type TestServer } from '../helpers/server';
@@ -57,4 +58,49 @@ export async function answer(srv: TestServer, app: string, want: string | RegExp
 
 export function blobCount(srv: TestServer): number {
   return fs.readdirSync(path.join(srv.paths.images, 'blobs', 'sha256')).length;
+}
+
+/**
+ * A steady load through the router (paced by the clock, as runtime-zero-downtime.test.ts does):
+ * `rps` requests per second until stop(); every non-200 answer or error is a failure.
+ */
+export function steadyLoad(port: number, host: string, rps: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const failures: string[] = [];
+  const bodies = new Map<string, number>();
+  const inflight = new Set<Promise<void>>();
+  let sent = 0;
+  const t0 = Date.now();
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) failures.push(`HTTP ${res.statusCode}: ${body.slice(0, 120)}`);
+          else bodies.set(body.split(' ')[0], (bodies.get(body.split(' ')[0]) ?? 0) + 1);
+          resolve();
+        });
+        res.on('error', (e) => (failures.push(e.message), resolve()));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => (failures.push(e.message), resolve()));
+    });
+  const timer = setInterval(() => {
+    while (sent < ((Date.now() - t0) / 1000) * rps) {
+      sent++;
+      const p = one();
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    }
+  }, 5);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all([...inflight]);
+      agent.destroy();
+      return { sent, failures, bodies };
+    },
+  };
 }
