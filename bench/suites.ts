@@ -4,6 +4,7 @@ import { runLanguageBuildSuite } from './suites/build-languages';
 import { runDeployUnderLoadSuite } from './suites/deploy-under-load';
 import { runFootprintSuite } from './suites/footprint';
 import { runPushToLiveSuite } from './suites/push-to-live';
+import { runPushToLiveDockerfile } from './suites/push-to-live-dockerfile';
 import { runRebaseSuite } from './suites/rebase';
 import { runAddonsSuite } from './suites/addons';
 import { runDashboardSuite } from './suites/dashboard';
@@ -23,7 +24,9 @@ let lastBuild: Record<string, unknown> | undefined;
 let lastLanguages: Record<string, unknown> | undefined;
 
 export const SUITES: Record<string, Suite> = {
-  'push-to-live': runPushToLiveSuite,
+  'push-to-live': async (ctx) => ({ ...(await runPushToLiveSuite(ctx)), dockerfile: await runPushToLiveDockerfile(ctx) }),
+  // The Dockerfile case of push-to-live on its own.
+  'push-to-live-dockerfile': runPushToLiveDockerfile,
   build: async (ctx) => (lastBuild = await runBuildSuite(ctx)),
   // Ruby, PHP and Java apps (issue 16); before image-size in `npm run bench` so it reports them.
   'build-languages': async (ctx) => (lastLanguages = await runLanguageBuildSuite(ctx)),
