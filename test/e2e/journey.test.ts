@@ -191,6 +191,30 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match((await slipway('stacks')).stdout, /bookworm \(default\).*journey-go/);
     });
 
+    await t.test('a second app with only a Dockerfile: git push builds it with Docker and the router serves it', async () => {
+      const dfApp = `${APP}-df`;
+      const dfRepo = path.join(home, 'work', dfApp);
+      fs.mkdirSync(dfRepo, { recursive: true });
+      fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'apps', 'dockerfile-perl', 'server.pl'), path.join(dfRepo, 'server.pl'));
+      fs.writeFileSync(path.join(dfRepo, 'Dockerfile'), 'FROM slipway/bookworm-run:latest\nCOPY server.pl /home/slipway/server.pl\nEXPOSE 8080\nCMD ["perl", "/home/slipway/server.pl", "journey-dockerfile"]\n');
+      const inDf = (cmd: string, ...args: string[]) => run(cmd, args, { env, cwd: dfRepo, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
+      await inDf('git', 'init', '-q', '-b', 'main');
+      await inDf('git', 'add', '.');
+      await inDf('git', '-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'dockerfile');
+      await inDf('slipway', 'apps:create', dfApp);
+      const push = await inDf('git', 'push', 'slipway', 'main');
+      const output = push.stdout + push.stderr;
+      assert.match(output, /remote: -----> Building with the Dockerfile/);
+      assert.match(output, /remote: .*web on port 8080, from EXPOSE/);
+      assert.match(output, /remote: .*Released v1/);
+      const body = await eventually('the Dockerfile app answering through the router', async () => {
+        const r = await viaRouter(httpPort, `${dfApp}.${domain}`);
+        return r.status === 200 ? r.body : undefined;
+      }, 60_000);
+      assert.match(body, /name=journey-dockerfile port=8080 uid=1000/);
+      await inDf('slipway', 'apps:destroy', '--confirm', dfApp);
+    });
+
     await t.test('re-running install.sh upgrades in place: state kept, app still serving', async () => {
       const out = (await install()).stdout;
       assert.doesNotMatch(out, /API token/, 'no new admin token on a re-install');
