@@ -47,11 +47,13 @@ export function createDockerfileBuilder(deps: DockerfileBuilderDeps): Builder {
       }
       const buildArgs = pickBuildArgs(text, ctx);
       const imageId = await engineBuild(deps, source.dir, rel, buildArgs, ctx);
-      ctx.progress({ step: 'build', ms: Date.now() - started });
+      const buildMs = Date.now() - started;
+      ctx.progress({ step: 'build', ms: buildMs });
 
       const exportStart = Date.now();
       const { digest, config } = await importEngineImage({ docker: deps.docker, store: deps.store, image: imageId, scratchDir: ctx.workspaceDir, ref: ctx.imageRef });
-      ctx.progress({ step: 'export', ms: Date.now() - exportStart });
+      const exportMs = Date.now() - exportStart;
+      ctx.progress({ step: 'export', ms: exportMs });
       const runSpec = runSpecOf(config, firstExposedPort(text));
       const procfile = readProcfile(source.dir);
       const { release, ...processes } = procfile ?? {};
@@ -69,7 +71,7 @@ export function createDockerfileBuilder(deps: DockerfileBuilderDeps): Builder {
         ctx.output(' !     The image runs as root (no USER in the Dockerfile). It still gets no capabilities and no-new-privileges;');
         ctx.output(' !     add a USER line to run it as an unprivileged user.');
       }
-      return { imageRef: ctx.imageRef, imageDigest: digest, processTypes, releaseCommand: release, runSpec, metadata: { buildpacks: [], phaseTimings: {} } } satisfies BuiltImage;
+      return { imageRef: ctx.imageRef, imageDigest: digest, processTypes, releaseCommand: release, runSpec, metadata: { buildpacks: [], phaseTimings: { build: buildMs, export: exportMs } } } satisfies BuiltImage;
     },
   };
 }
@@ -92,7 +94,9 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
   const ignored = dockerignore(fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, 'utf8') : '');
   const context = tarOf(dir, listKept(dir, ignored, [dockerfile, '.dockerignore']));
   const memory = ctx.limits.memoryMb ? ctx.limits.memoryMb * 1024 * 1024 : undefined;
-  const labels = { 'io.slipway.managed': 'true', 'io.slipway.home': ctx.labels['io.slipway.home'], 'io.slipway.app': ctx.appName, 'io.slipway.build': ctx.buildId };
+  // Stable values only: a label that changed every build (the build id) would end every build with
+  // uncached steps.
+  const labels = { 'io.slipway.managed': 'true', 'io.slipway.home': ctx.labels['io.slipway.home'], 'io.slipway.app': ctx.appName };
   let stream: NodeJS.ReadableStream;
   try {
     stream = await deps.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
