@@ -39,7 +39,7 @@ export function appJson(deps: Pick<ApiDeps, 'state' | 'config'>, app: AppRow, ro
 }
 
 /** A release image that runs as its own USER (Dockerfile, image deploys): who, and whether that is root. */
-function imageUser(deps: ApiDeps, app: AppRow): { imageUser?: string; runsAsRoot?: boolean } {
+function imageUser(deps: Pick<ApiDeps, 'state'>, app: AppRow): { imageUser?: string; runsAsRoot?: boolean } {
   const current = app.currentReleaseId ? deps.state.releases.getById(app.currentReleaseId) : undefined;
   if (!current?.runSpec) return {};
   return { imageUser: current.runSpec.user || 'root', runsAsRoot: runsAsRoot(current.runSpec) };

@@ -207,10 +207,10 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match(output, /remote: -----> Building with the Dockerfile/);
       assert.match(output, /remote: .*web on port 8080, from EXPOSE/);
       assert.match(output, /remote: .*Released v1/);
-      const body = await eventually('the Dockerfile app answering through the router', async () => {
+      const body = await waitFor('the Dockerfile app answering through the router', async () => {
         const r = await viaRouter(httpPort, `${dfApp}.${domain}`);
         return r.status === 200 ? r.body : undefined;
-      }, 60_000);
+      }, { timeoutMs: 60_000 });
       assert.match(body, /name=journey-dockerfile port=8080 uid=1000/);
       await inDf('slipway', 'apps:destroy', '--confirm', dfApp);
     });

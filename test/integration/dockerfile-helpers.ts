@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DIST, type TestServer } from '../helpers/server';
 import { getVia, git, gitUrl, makeRepo } from './git-helpers';
+import { waitFor } from '../helpers/wait';
 
 /** Shared by the dockerfile*.test.ts files: repositories with a Dockerfile, the real CLI, answers through the router. */
 const exec = promisify(execFile);
@@ -41,19 +42,16 @@ export async function push(srv: TestServer, app: string, dir: string): Promise<{
 
 /** The app's answer through the router, waiting until it contains `want`. */
 export async function answer(srv: TestServer, app: string, want: string | RegExp, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
   let last = '';
-  while (Date.now() < deadline) {
-    try {
+  return waitFor(
+    `${app} answering with ${want} through the router`,
+    async () => {
       const r = await getVia(srv.httpPort, `${app}.localhost`);
       last = `${r.status} ${r.body.slice(0, 300)}`;
-      if (r.status === 200 && (typeof want === 'string' ? r.body.includes(want) : want.test(r.body))) return r.body;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${app} did not answer with ${want} through the router; last: ${last}`);
+      return r.status === 200 && (typeof want === 'string' ? r.body.includes(want) : want.test(r.body)) ? r.body : undefined;
+    },
+    { timeoutMs, intervalMs: 250, context: () => `last answer: ${last}` },
+  );
 }
 
 export function blobCount(srv: TestServer): number {

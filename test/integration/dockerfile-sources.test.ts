@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, startTestServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 import { api, createApp, startRouter, uniq } from './git-helpers';
 import { answer, cli, cliOk, PERL_FIXTURE } from './dockerfile-helpers';
 
@@ -80,13 +81,7 @@ auth: { htpasswd: { realm: slipway-test, path: ${htpasswd} } }
 `,
   );
   registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const r = await fetch(`http://127.0.0.1:${registryPort}/v2/`).catch(() => undefined);
-    if (r?.status === 401) return;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  throw new Error('docker-registry did not start');
+  await waitFor('docker-registry asking for credentials on /v2/', async () => (await fetch(`http://127.0.0.1:${registryPort}/v2/`)).status === 401, { timeoutMs: 20_000, intervalMs: 200 });
 }
 
 /** Builds a small image and pushes it to the test registry; returns its digest. */

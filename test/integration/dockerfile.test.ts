@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 import { api, createApp, git, startRouter, uniq } from './git-helpers';
 import { answer, blobCount, cli, cliOk, dockerRepo, push } from './dockerfile-helpers';
 
@@ -135,12 +136,10 @@ CMD ["perl", "/srv/server.pl", "image-cmd"]
   assert.match(body, /port=5000 uid=0 entry=yes/);
 
   await cliOk(srv, ['ps:scale', 'worker=1', '-a', appB]);
-  const deadline = Date.now() + 30_000;
-  let logs = '';
-  while (Date.now() < deadline && !/worker started FROM_ENTRY=yes DYNO=worker\.1/.test(logs)) {
-    logs = (await cli(srv, ['logs', '-n', '200', '-a', appB])).out;
-    await new Promise((res) => setTimeout(res, 500));
-  }
+  const logs = await waitFor('the worker dyno printing through the entrypoint', async () => {
+    const out = (await cli(srv, ['logs', '-n', '200', '-a', appB])).out;
+    return /worker started FROM_ENTRY=yes DYNO=worker\.1/.test(out) ? out : undefined;
+  }, { intervalMs: 500 });
   assert.match(logs, /worker started FROM_ENTRY=yes DYNO=worker\.1/);
   const info = await cliOk(srv, ['apps:info', '-a', appB]);
   assert.match(info, /Runs as:\s+root \(root: add a USER to the Dockerfile\)/);

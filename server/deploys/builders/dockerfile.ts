@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import { SlipwayError } from '../../../common/errors';
 import type { ImageStore } from '../../../buildpacks/oci/layout';
 import { parseProcfile } from '../../../buildpacks/lifecycle/legacy';
+import { ensureBuildNetwork } from '../../../buildpacks/lifecycle/container';
 import { importEngineImage } from '../../images/engine-import';
 import { runsAsRoot, type ImageRunSpec } from '../../state/repos/releases';
 import { listKept, tarOf } from './context-tar';
@@ -14,7 +15,7 @@ import type { Builder, BuildContext, BuiltImage } from './types';
 export interface DockerfileBuilderDeps {
   docker: Docker;
   store: ImageStore;
-  /** The isolated network builds run on; absent: the engine's default bridge. */
+  /** The isolated network builds run on (docs/security.md); default: the buildpack builds' slipway-build bridge. */
   buildNetwork?: string;
 }
 
@@ -99,6 +100,8 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
   const labels = { 'io.slipway.managed': 'true', 'io.slipway.home': ctx.labels['io.slipway.home'], 'io.slipway.app': ctx.appName };
   let stream: NodeJS.ReadableStream;
   try {
+    // RUN steps join the same isolated bridge as buildpack builds: the internet, not dynos or the host.
+    const network = await ensureBuildNetwork(deps.docker, deps.buildNetwork);
     stream = await deps.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
       // One tag per app: the previous build stays the cache's starting point.
       t: `slipway-build/${ctx.appName}:latest`,
@@ -110,7 +113,7 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
       pull: false,
       ...(memory ? { memory, memswap: memory } : {}),
       ...(ctx.limits.cpus ? { cpuperiod: 100_000, cpuquota: Math.round(ctx.limits.cpus * 100_000) } : {}),
-      ...(deps.buildNetwork ? { networkmode: deps.buildNetwork } : {}),
+      networkmode: network,
       abortSignal: ctx.signal,
     } as Docker.ImageBuildOptions);
   } catch (err) {
