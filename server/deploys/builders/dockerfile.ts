@@ -93,7 +93,7 @@ function pickBuildArgs(dockerfile: string, ctx: BuildContext): Record<string, st
 async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile: string, buildargs: Record<string, string>, ctx: BuildContext): Promise<string> {
   const ignoreFile = path.join(dir, '.dockerignore');
   const ignored = dockerignore(fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, 'utf8') : '');
-  const context = tarOf(dir, listKept(dir, ignored, [dockerfile, '.dockerignore']));
+  const files = listKept(dir, ignored, [dockerfile, '.dockerignore']);
   const memory = ctx.limits.memoryMb ? ctx.limits.memoryMb * 1024 * 1024 : undefined;
   // Stable values only: a label that changed every build (the build id) would end every build with
   // uncached steps.
@@ -102,6 +102,9 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
   try {
     // RUN steps join the same isolated bridge as buildpack builds: the internet, not dynos or the host.
     const network = await ensureBuildNetwork(deps.docker, deps.buildNetwork);
+    // The context stream starts here, right where the engine reads it (made earlier and left
+    // waiting across the await above, the engine received an empty context).
+    const context = tarOf(dir, files);
     stream = await deps.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
       // One tag per app: the previous build stays the cache's starting point.
       t: `slipway-build/${ctx.appName}:latest`,
