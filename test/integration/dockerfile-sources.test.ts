@@ -106,7 +106,7 @@ async function pushImage(name: string, marker: string): Promise<string> {
 
 const appImg = uniq('dfimg');
 
-test('deploy:image from a registry with credentials: pulled, digest-checked, released; a wrong digest or a missing image is refused and the release kept', async () => {
+test('deploy:image from a registry with credentials: pulled, digest-checked, released; a wrong digest, a missing image or another platform is refused and the release kept', async () => {
   await startRegistry();
   await createApp(srv, appImg);
   const digest = await pushImage('team/web:1', 'from-registry');
@@ -144,6 +144,21 @@ test('deploy:image from a registry with credentials: pulled, digest-checked, rel
   assert.notEqual(missing.code, 0, missing.out);
   assert.match(missing.out, /could not pull .*team\/nope:1/);
   assert.match(missing.out, /Push rejected to/);
+  // An image for another platform (linux/arm64, no RUN step so no emulation needed to build it).
+  const armDir = path.join(tmp, 'arm');
+  fs.mkdirSync(armDir, { recursive: true });
+  fs.writeFileSync(path.join(armDir, 'a'), 'x');
+  fs.writeFileSync(path.join(armDir, 'Dockerfile'), 'FROM scratch\nCOPY a /a\nCMD ["/a"]\n');
+  const armTag = `127.0.0.1:${registryPort}/team/arm:1`;
+  await run('docker', ['build', '--platform', 'linux/arm64', '-q', '-t', armTag, armDir], { env: { ...dockerEnv, DOCKER_BUILDKIT: '0' } });
+  pushedTags.push(armTag);
+  await run('docker', ['push', armTag], { env: dockerEnv });
+  await run('docker', ['rmi', armTag]);
+  const arm = await cli(srv, ['deploy:image', armTag, '-a', appImg]);
+  assert.notEqual(arm.code, 0, arm.out);
+  assert.match(arm.out, /linux\/amd64/);
+  assert.match(arm.out, /Push rejected to/);
+
   assert.equal(await releases(), count);
   await answer(srv, appImg, 'name=from-registry');
 });
