@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-import { api, createApp, git, startRouter, uniq } from './git-helpers';
+import { api, createApp, git, gitUrl, spawnGit, startRouter, uniq } from './git-helpers';
 import { answer, blobCount, cli, cliOk, dockerRepo, push } from './dockerfile-helpers';
 
 /**
@@ -180,4 +180,24 @@ test('builder:set forces buildpacks, then the Dockerfile (shell-form CMD); rollb
   await answer(srv, appC, 'name=buildpack-web');
   await cliOk(srv, ['releases:rollback', `v${deploys[1]}`, '-a', appC]);
   await answer(srv, appC, 'name=shell-form');
+});
+
+test('a client killed during a RUN step cancels the Dockerfile build: the engine stops it, no release, the old one serves', async () => {
+  const marker = `cancel-marker-${process.pid}`;
+  fs.writeFileSync(path.join(repoA, 'Dockerfile'), DOCKERFILE_A(`RUN echo ${marker} && sleep 300\n`));
+  await git(['commit', '-qam', 'a long RUN step'], repoA);
+  const releasesBefore = (await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length;
+  const p = spawnGit(['push', '-f', gitUrl(srv, appA), 'HEAD:main'], repoA);
+  // The step's own output (not its "Step N/M : RUN ..." header): its container runs.
+  await waitFor('the RUN step to start', () => new RegExp(`remote:\\s+${marker}\\s*$`, 'm').test(p.output()), { timeoutMs: 120_000, context: p.output });
+  p.kill();
+  const b = await waitFor('the build to be cancelled', async () => {
+    const list = (await api<Array<{ status: string }>>(srv, 'GET', `/apps/${appA}/builds`)).body;
+    return list[0].status === 'cancelled' ? list[0] : undefined;
+  });
+  assert.equal(b.status, 'cancelled');
+  // The engine stopped the step: no container of it is left running.
+  await waitFor('the RUN container gone', async () => !(await run('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'])).stdout.includes(marker), { timeoutMs: 30_000 });
+  assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length, releasesBefore);
+  await answer(srv, appA, 'name=exec-form');
 });
