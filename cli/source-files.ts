@@ -59,10 +59,17 @@ function walk(root: string): string[] {
   return out;
 }
 
-/** A gzip'd tar of files under dir (GNU tar, names NUL-separated: any character survives). */
-export function tarGz(dir: string, files: string[]): Readable {
+/** A gzip'd tar of files under dir (GNU tar, names NUL-separated: any character survives); stop() ends it early. */
+export function tarGz(dir: string, files: string[]): { stream: Readable; stop: () => void } {
   const tar = spawn('tar', ['-c', '-z', '-f', '-', '-C', dir, '--null', '--no-recursion', '-T', '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
   tar.stdin.on('error', () => undefined);
   tar.stdin.end(files.map((f) => `${f}\0`).join(''));
-  return tar.stdout;
+  return {
+    stream: tar.stdout,
+    // A refused upload leaves tar blocked on a full pipe; it must not keep the CLI alive.
+    stop: () => {
+      tar.stdout.destroy();
+      if (tar.exitCode === null) tar.kill();
+    },
+  };
 }

@@ -31,8 +31,6 @@ export interface SlipwayConfig {
   buildTimeoutMs: number;
   /** How long a push may wait in the build queue (default: the build time limit). */
   buildQueueWaitMs: number;
-  /** Largest source tarball `slipway deploy DIR` / POST /apps/:app/sources may upload (compressed bytes). */
-  sourceMaxBytes: number;
   caBundle: string;
   /** IPv4 range app networks take their /25 subnets from (one network per app). */
   networkPool: string;
@@ -299,7 +297,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildConcurrency,
     buildTimeoutMs,
     buildQueueWaitMs: positiveInt(env, 'SLIPWAY_BUILD_QUEUE_WAIT_S', buildTimeoutMs / 1000, 'seconds') * 1000,
-    sourceMaxBytes: positiveInt(env, 'SLIPWAY_SOURCE_MAX_MB', 512) * 1024 * 1024,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),

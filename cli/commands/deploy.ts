@@ -45,10 +45,12 @@ const deploy: Command = {
     if (!files.length) throw new CliError(`${dir} has nothing to deploy (every file is ignored)`, { hint: 'check .gitignore' });
     ctx.out.log(`-----> Uploading ${files.length} files from ${dir} to ${name}`);
     const c = withCancel();
+    const tar = tarGz(dir, files);
     try {
-      const res = await ctx.api().post(`/apps/${name}/sources`, tarGz(dir, files), 'application/gzip', c.signal);
+      const res = await ctx.api().post(`/apps/${name}/sources`, tar.stream, 'application/gzip', c.signal);
       return await follow(ctx, res);
     } finally {
+      tar.stop();
       c.done();
     }
   },

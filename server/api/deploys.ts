@@ -10,6 +10,7 @@ import type { HomePaths, SlipwayConfig } from '../../common/config';
 import { SlipwayError } from '../../common/errors';
 import type { ImageStore } from '../../buildpacks/oci/layout';
 import { requireAppRole } from '../auth/permissions';
+import { limitError, limitsOf, ownerOfApp } from '../auth/limits';
 import { createImageBuilder, parseImageRef } from '../deploys/builders/image';
 import { pushLines } from '../deploys/events';
 import type { DeployInput, DeployPipeline } from '../deploys/pipeline';
@@ -30,7 +31,7 @@ export const EXIT_MARK = '\x1eslipway-exit:';
 export interface DeploysRoutesDeps {
   state: State;
   paths: HomePaths;
-  config: Pick<SlipwayConfig, 'sourceMaxBytes'>;
+  config: Pick<SlipwayConfig, 'limits'>;
   docker: Docker;
   store: ImageStore;
   builds: Pick<DeployPipeline, 'deploy'>;
@@ -69,14 +70,17 @@ export function createDeploysRoutes(deps: DeploysRoutesDeps): Router {
     const file = path.join(deps.paths.builds, `upload-${randomBytes(6).toString('hex')}.tar.gz`);
     const hash = createHash('sha256');
     let bytes = 0;
-    const limit = deps.config.sourceMaxBytes;
+    // The same bound as a git push: the app owner's push-mb limit (common/limits.ts).
+    const owner = ownerOfApp(deps.state, app.ownerId);
+    const mb = limitsOf(deps.state, deps.config, owner.id)['push-mb'];
+    const limit = mb * 1024 * 1024;
     try {
       await pipeline(
         req,
         new Transform({
           transform(chunk: Buffer, _e, cb) {
             bytes += chunk.length;
-            if (bytes > limit) return cb(new SlipwayError('INVALID_INPUT', `the source is larger than ${Math.round(limit / 1024 / 1024)} MB`, { hint: 'leave build output and dependencies out (.gitignore), or raise SLIPWAY_SOURCE_MAX_MB' }));
+            if (bytes > limit) return cb(limitError('push-mb', owner.email, 'may upload at most ' + mb + ' MiB at once, and this source is larger', mb, ` (owner of ${app.name})`));
             hash.update(chunk);
             cb(null, chunk);
           },

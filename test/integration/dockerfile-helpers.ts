@@ -19,13 +19,14 @@ export async function dockerRepo(files: Record<string, string>, dirs: string[]):
   return dir;
 }
 
-export async function cli(srv: TestServer, args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+/** The real CLI; `killed`: it did not exit by itself (the exec guard stopped it). */
+export async function cli(srv: TestServer, args: string[], cwd?: string): Promise<{ code: number; out: string; killed: boolean }> {
   try {
     const r = await exec(process.execPath, [CLI, ...args], { env: srv.cliEnv(), cwd, timeout: 300_000 });
-    return { code: 0, out: r.stdout + r.stderr };
+    return { code: 0, out: r.stdout + r.stderr, killed: false };
   } catch (err) {
-    const x = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : 1, out: (x.stdout ?? '') + (x.stderr ?? '') };
+    const x = err as { code?: number; stdout?: string; stderr?: string; killed?: boolean };
+    return { code: typeof x.code === 'number' ? x.code : 1, out: (x.stdout ?? '') + (x.stderr ?? ''), killed: !!x.killed };
   }
 }
 

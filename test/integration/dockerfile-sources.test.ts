@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -64,6 +65,19 @@ test('slipway deploy DIR: a directory without git builds through the same pipeli
   const builds = (await api<Array<{ sourceVersion: string; status: string }>>(srv, 'GET', `/apps/${appDir}/builds`)).body;
   assert.equal(builds[0].status, 'succeeded');
   assert.match(builds[0].sourceVersion, /^sha256:[a-f0-9]{64}$/);
+
+  // The upload is bounded like a git push: the owner's push-mb limit.
+  assert.equal((await api(srv, 'PATCH', `/users/${encodeURIComponent(srv.email)}/limits`, { 'push-mb': 1 })).status, 200);
+  try {
+    fs.writeFileSync(path.join(dir, 'big.bin'), randomBytes(3 * 1024 * 1024));
+    const big = await cli(srv, ['deploy', dir, '-a', appDir]);
+    assert.equal(big.killed, false, 'the CLI exited by itself after the refusal');
+    assert.notEqual(big.code, 0, big.out);
+    assert.match(big.out, /push-mb limit reached/);
+    assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${appDir}/builds`)).body.length, builds.length);
+  } finally {
+    await api(srv, 'PATCH', `/users/${encodeURIComponent(srv.email)}/limits`, { 'push-mb': null });
+  }
 });
 
 async function startRegistry(): Promise<void> {
