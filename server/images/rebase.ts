@@ -98,6 +98,8 @@ export function createRebaser(deps: RebaserDeps) {
         config: state.releases.configOf(base),
         processTypes: base.processTypes,
         releaseCommand: base.releaseCommand,
+        // Only buildpack images are rebased (no run spec), but a release never loses how it runs.
+        runSpec: base.runSpec,
         appJson: base.appJson,
         description,
       },
