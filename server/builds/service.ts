@@ -47,6 +47,8 @@ export interface RunBuildInput {
   signal?: AbortSignal;
   /** Lines for the pushing client, Heroku-style. */
   output: (line: string) => void;
+  /** Runs after the build, just before the release; throwing fails the push (git: ref moved). */
+  beforeRelease?: () => Promise<void>;
 }
 
 export interface BuildOutcome {
@@ -175,6 +177,7 @@ export function createBuildService(deps: BuildServiceDeps) {
       if (abort.signal.aborted) throw abort.signal.reason;
       clearTimeout(timer);
 
+      await input.beforeRelease?.();
       let releaseVersion: number | undefined;
       if (deps.release) {
         // From here on the deploy runs to its end even if the client goes away (see above).

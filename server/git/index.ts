@@ -8,6 +8,7 @@ import type { BuildService } from '../builds/service';
 import type { AuthBackoff } from '../auth/backoff';
 import { createGitEndpoint, isGitRequest, type PushSessions } from './endpoint';
 import { createHookServer } from './hook-server';
+import { createPushLocks } from './push-lock';
 import { appRepositoryExists, appRepoPath, createAppRepository, enableFsck, installHook } from './repos';
 
 export { createAppRepository, removeAppRepository } from './repos';
@@ -32,7 +33,14 @@ export function createGitService(deps: GitServiceDeps) {
   const sessions: PushSessions = new Map();
   const secret = randomBytes(32).toString('base64url');
   const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions, authBackoff: deps.authBackoff, limits: deps.limits });
-  const hooks = createHookServer({ state: deps.state, builds: deps.builds, sessions, secret });
+  const hooks = createHookServer({
+    state: deps.state,
+    builds: deps.builds,
+    sessions,
+    secret,
+    locks: createPushLocks(),
+    repoDir: (appName) => appRepoPath(deps.paths, appName),
+  });
   const socketPath = path.join(deps.paths.run, 'git-hook.sock');
 
   return {
