@@ -1,7 +1,8 @@
 import { Router } from 'express';
-import { SlipwayError } from '../../common/errors';
+import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { assertConfigKey } from '../../common/names';
 import { effectiveRole } from '../auth/permissions';
+import { applyConfigChange } from '../releases/config-change';
 import { appFor, auth, record, type ApiDeps } from './context';
 
 /**
@@ -72,27 +73,25 @@ export function createConfigRoutes(deps: ApiDeps): Router {
         set[k] = s;
       } else throw new SlipwayError('INVALID_INPUT', `the value of ${k} must be a string (or null to unset it)`);
     }
-    const before = deps.state.configVars.all(app.id);
-    const result = deps.state.configVars.update(app.id, set, unset, checkTotal);
-    const changed = Object.keys(set).filter((k) => before[k] !== set[k]);
-    const removed = unset.filter((k) => k in before);
+    const { user } = auth(res);
+    let outcome: Awaited<ReturnType<typeof applyConfigChange>>;
+    try {
+      // A release that fails puts the stored vars back (releases/config-change.ts).
+      outcome = await applyConfigChange(deps, app, set, unset, { id: user.id, email: user.email }, checkTotal);
+    } catch (err) {
+      const keys = (isSlipwayError(err) && (err.details?.notApplied as string[] | undefined)) || [];
+      if (keys.length) record(deps, res, { app, action: 'config.update', message: `Config change of ${keys.join(', ')} not applied: its release failed`, data: { notApplied: keys } });
+      throw err;
+    }
+    const { config: result, changed, removed, release } = outcome;
     const parts = [changed.length ? `Set ${changed.join(', ')} config vars` : '', removed.length ? `Unset ${removed.join(', ')} config vars` : ''].filter(Boolean);
-    let release: { version: number } | undefined;
     if (parts.length) {
-      // Recorded even when the release fails: the vars did change (and are kept, as on Heroku).
-      try {
-        if (deps.releases) {
-          const { user } = auth(res);
-          release = await deps.releases.configChanged(app.name, { id: user.id, email: user.email });
-        }
-      } finally {
-        record(deps, res, {
-          app,
-          action: 'config.update',
-          message: parts.join('; ') + (release ? ` (release v${release.version})` : ''),
-          data: { set: changed, unset: removed, ...(release ? { release: release.version } : {}) },
-        });
-      }
+      record(deps, res, {
+        app,
+        action: 'config.update',
+        message: parts.join('; ') + (release ? ` (release v${release.version})` : ''),
+        data: { set: changed, unset: removed, ...(release ? { release: release.version } : {}) },
+      });
     }
     // The body stays the plain config object (scripts diff it); the release made is in a header.
     if (release) res.setHeader('X-Slipway-Release', String(release.version));
