@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: () => routes.publish(),
     collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
+    options: { bootTimeoutMs: config.bootTimeoutMs, bootTimeoutMaxMs: config.bootTimeoutMaxMs },
   });
   const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
   const addons = createAddons({ config, paths, state, docker, store, releases });

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { usageError } from '../errors';
+import { withProgress } from '../progress';
 
 interface Dyno {
   name: string;
@@ -89,7 +90,7 @@ const scale: Command = {
     const needsCurrent = ctx.args.some((a) => !a.includes('=') && /[+-]\d+(:[A-Za-z0-9-]+)?$/.test(a));
     const current = needsCurrent ? await ctx.api().request<Formation[]>('GET', `/apps/${name}/formation`) : [];
     const updates = parseScaleArgs(ctx.args, current);
-    const result = await ctx.api().request<unknown>('PATCH', `/apps/${name}/formation`, { updates });
+    const result = await withProgress(ctx, name, () => ctx.api().request<unknown>('PATCH', `/apps/${name}/formation`, { updates }));
     if (ctx.out.json) return ctx.out.printJson(result);
     ctx.out.log(`Scaling dynos... done, now running ${updates.map((u) => `${u.type} at ${u.quantity ?? '?'}${u.size ? `:${u.size}` : ''}`).join(', ')}`);
   },
@@ -109,7 +110,7 @@ const type: Command = {
       return { type: m[1], size: m[2] };
     });
     const name = await ctx.app();
-    await ctx.api().request('PATCH', `/apps/${name}/formation`, { updates });
+    await withProgress(ctx, name, () => ctx.api().request('PATCH', `/apps/${name}/formation`, { updates }));
     ctx.out.log(`Resizing dynos... done: ${updates.map((u) => `${u.type} is ${u.size}`).join(', ')}`);
   },
 };
@@ -122,9 +123,31 @@ const restart: Command = {
   app: true,
   async run(ctx) {
     const name = await ctx.app();
-    await ctx.api().request('POST', `/apps/${name}/dynos/restart`, ctx.args[0] ? { target: ctx.args[0] } : {});
+    await withProgress(ctx, name, () => ctx.api().request('POST', `/apps/${name}/dynos/restart`, ctx.args[0] ? { target: ctx.args[0] } : {}));
     ctx.out.log(`Restarting ${ctx.args[0] ?? 'all'} dynos on ${name}... done`);
   },
 };
 
-export const psCommands: Command[] = [ps, formation, scale, type, restart];
+const bootTimeout: Command = {
+  name: 'ps:boot-timeout',
+  summary: 'show or set how long a new web dyno has to answer on $PORT (seconds; "default" resets)',
+  usage: 'ps:boot-timeout [SECONDS|default] [-a APP] [--json]',
+  help: 'Used by every deploy, config change, restart and rollback. The app\'s setting wins over app.json\n"boot_timeout", which wins over the platform default; the platform maximum caps both.',
+  app: true,
+  json: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    const arg = ctx.args[0];
+    if (arg !== undefined && arg !== 'default' && !/^\d+$/.test(arg)) throw usageError(`${JSON.stringify(arg)} is not a number of seconds`, this.usage);
+    type Shown = { seconds: number | null; effective: number; source: string; default: number; max: number };
+    const t =
+      arg === undefined
+        ? await ctx.api().request<Shown>('GET', `/apps/${name}/boot-timeout`)
+        : await ctx.api().request<Shown>('PUT', `/apps/${name}/boot-timeout`, { seconds: arg === 'default' ? null : Number(arg) });
+    if (ctx.out.json) return ctx.out.printJson(t);
+    const from = t.source === 'app' ? 'set with ps:boot-timeout' : t.source === 'app.json' ? 'from app.json boot_timeout' : 'the platform default';
+    ctx.out.log(`${arg === undefined ? '' : 'Boot timeout set. '}${name}: web dynos have ${t.effective} s to answer on $PORT (${from}; platform maximum ${t.max} s)`);
+  },
+};
+
+export const psCommands: Command[] = [ps, formation, scale, type, restart, bootTimeout];

@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { createLineSanitizer } from '../terminal-text';
 import { usageError } from '../errors';
+import { withProgress } from '../progress';
 
 type Row = Record<string, unknown>;
 
@@ -75,7 +76,7 @@ const rollback: Command = {
       version = String(prev.version);
     }
     if (!/^\d+$/.test(version)) throw usageError(`${ctx.args[0]} is not a release version`, this.usage);
-    const r = await ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) });
+    const r = await withProgress(ctx, name, () => ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) }));
     if (ctx.out.json) return ctx.out.printJson(r);
     ctx.out.log(`Rolling back ${name} to v${version}... done, v${r.version}`);
   },

@@ -20,6 +20,7 @@ import { createAddonsRoutes } from './addons';
 import { createMetricsRoutes } from './metrics';
 import { createAppsSummaryRoutes } from './apps-summary';
 import { createWebSessions } from './web-session';
+import { createBootTimeoutRoutes } from './boot-timeout';
 
 export type { ApiDeps } from './context';
 
@@ -85,6 +86,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createEventsRoutes(deps));
   api.use(createLogsRoutes(deps));
   api.use(createPsRoutes(deps));
+  api.use(createBootTimeoutRoutes(deps));
   api.use(createReleasesRoutes(deps));
   api.use(createCertsAutoRoutes(deps));
   api.use(createDomainsRoutes(deps));

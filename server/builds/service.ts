@@ -298,7 +298,7 @@ function toSlipwayError(err: unknown): SlipwayError {
 
 /** The runtime-relevant parts of app.json (healthchecks, formation); anything malformed is ignored. */
 /** app.json's formation and health checks, read like every untrusted file (safe-fs.ts); never fails the build. */
-function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }> } {
+function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }>; bootTimeout?: number } {
   try {
     const text = readUntrusted(sourceDir, 'app.json');
     if (text === undefined) return {};
@@ -307,6 +307,7 @@ function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown
     return {
       ...(pick(raw.healthchecks) ? { healthchecks: raw.healthchecks as Record<string, unknown[]> } : {}),
       ...(pick(raw.formation) ? { formation: raw.formation as Record<string, { quantity?: number; size?: string }> } : {}),
+      ...(raw.boot_timeout !== undefined ? { bootTimeout: raw.boot_timeout as number } : {}),
     };
   } catch {
     return {};

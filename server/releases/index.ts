@@ -45,6 +45,12 @@ export interface FromBuildInput {
 function validateAppJson(appJson: AppJsonRuntime | undefined): void {
   if (!appJson) return;
   parseHealthChecks(appJson.healthchecks, 'web');
+  const bt = appJson.bootTimeout;
+  if (bt !== undefined && (typeof bt !== 'number' || !Number.isInteger(bt) || bt < 1 || bt > 86_400)) {
+    throw new SlipwayError('INVALID_INPUT', 'app.json boot_timeout must be a whole number of seconds (1 or more)', {
+      hint: 'fix app.json and push again; the platform maximum still applies (slipway ps:boot-timeout shows it)',
+    });
+  }
   for (const [type, f] of Object.entries(appJson.formation ?? {})) {
     assertProcessType(type);
     if (f.size !== undefined) assertSize(f.size);

@@ -136,11 +136,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   return {
     async deploy({ appName, release, onSwap, output }) {
       const app = deps.state.apps.require(appName);
-      const say = output ?? (() => {});
       await ctx.withAppLock(app.name, async () => {
         await ctx.imageFor(release);
-        await runReleasePhase(ctx, app.name, release, say);
-        await rollout(ctx, app, release, { seed: true, onSwap, output: say });
+        await runReleasePhase(ctx, app.name, release, output ?? (() => {}));
+        await rollout(ctx, app, release, { seed: true, onSwap, output });
         // A new release starts crash counting afresh (new dynos carry restarts = 0).
       });
       scheduleGc();

@@ -4,7 +4,7 @@ import { SlipwayError } from '../../common/errors';
 import type { ReleaseRow } from '../state/repos/releases';
 import { containerName, currentRelease, dynoEnv, type Ctx } from './context';
 import { DEFAULT_SIZE, assertSize } from './sizes';
-import { formatDelay } from './supervisor';
+import { PROGRESS_EVERY_MS, deployOutput, formatDelay } from './supervisor';
 
 /**
  * One-off dynos: `slipway run` (attached, optional TTY, exit code passed through), `run:detached`
@@ -200,7 +200,10 @@ function lineWriter(fn: (line: string) => void): Writable {
 export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: (line: string) => void): Promise<void> {
   if (!release.releaseCommand) return;
   const dyno = 'release.1';
-  output(`Running release command: ${release.releaseCommand}`);
+  // Status lines go to the app's log too (the CLI follows them); the command's own lines are
+  // logged as app[release.1] below.
+  const status = deployOutput(ctx, appName, output);
+  status(`Running release command: ${release.releaseCommand}`);
   const id = await createOneOff(ctx, appName, release, dyno, { appName, command: release.releaseCommand });
   ctx.busy.add(id);
   const tail: string[] = [];
@@ -218,10 +221,15 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
     timedOut = true;
     void ctx.driver.stop(id, 0).catch(() => {});
   }, ctx.opts.releaseTimeoutMs);
+  const started = Date.now();
+  const ticker = setInterval(() => {
+    status(`release phase still running (${Math.round((Date.now() - started) / 1000)} s of ${Math.round(ctx.opts.releaseTimeoutMs / 1000)})`);
+  }, PROGRESS_EVERY_MS);
   try {
     exitCode = await ctx.driver.runAttached(id, { stdout: out, stderr: err }, false);
   } finally {
     clearTimeout(timer);
+    clearInterval(ticker);
     out.end();
     err.end();
     await ctx.driver.remove(id);

@@ -3,7 +3,7 @@ import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import { currentRelease, dynosOf, type Ctx, type Dyno } from './context';
 import { DEFAULT_SIZE } from './sizes';
-import { bootInPlace, checkWeb, crash, createDyno, followLogs, healthError, retire, startDyno } from './supervisor';
+import { bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, healthError, retire, startDyno } from './supervisor';
 
 /**
  * Converging containers to the desired state. `rollout` replaces dynos with ones of a release
@@ -41,7 +41,8 @@ export function desiredFormation(ctx: Ctx, app: AppRow, release: ReleaseRow, see
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: RolloutOptions = {}): Promise<void> {
-  const say = o.output ?? (() => {});
+  // Progress goes to the app's log too, so the CLI shows it for config:set, ps:restart, rollback.
+  const say = deployOutput(ctx, app.name, o.output);
   const want = desiredFormation(ctx, app, release, o.seed);
   const q = (type: string) => want.get(type)?.quantity ?? 0;
   const indexes = (type: string) => (o.only?.index ? [o.only.index].filter((i) => i <= q(type)) : range(q(type)));
@@ -54,7 +55,7 @@ export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: Rol
   const webIdx = types.includes('web') ? indexes('web') : [];
   if (webIdx.length > 0) {
     say(`Starting ${webIdx.length} web dyno${webIdx.length > 1 ? 's' : ''} of v${release.version} and checking health`);
-    const fresh = await startFresh(ctx, app, release, 'web', webIdx, want.get('web')!.size, true);
+    const fresh = await startFresh(ctx, app, release, 'web', webIdx, want.get('web')!.size, say);
     o.onSwap?.();
     const old = matching('web', webIdx);
     swapIn(ctx, live, fresh, old);
@@ -68,7 +69,7 @@ export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: Rol
   for (const type of types.filter((t) => t !== 'web')) {
     const idx = indexes(type);
     if (idx.length === 0) continue;
-    const fresh = await startFresh(ctx, app, release, type, idx, want.get(type)!.size, false);
+    const fresh = await startFresh(ctx, app, release, type, idx, want.get(type)!.size);
     const old = matching(type, idx);
     swapIn(ctx, live, fresh, old);
     for (const d of old) void retire(ctx, d, { settle: false });
@@ -83,7 +84,8 @@ export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: Rol
   say(`v${release.version} is running (${Array.from(want, ([t, f]) => `${t}=${f.quantity}`).join(' ') || 'no processes'})`);
 }
 
-async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check: boolean): Promise<Dyno[]> {
+/** With `check` (web): the new dynos must pass their health checks, reporting progress to it. */
+async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check?: (line: string) => void): Promise<Dyno[]> {
   const fresh: Dyno[] = [];
   try {
     for (const i of idx) {
@@ -93,7 +95,7 @@ async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: stri
     }
     await Promise.all(fresh.map((d) => startDyno(ctx, d)));
     if (check) {
-      const results = await Promise.all(fresh.map((d) => checkWeb(ctx, d, release)));
+      const results = await Promise.all(fresh.map((d) => checkWeb(ctx, d, release, check)));
       const bad = results.findIndex((r) => !r.ok);
       if (bad >= 0) {
         const r = results[bad] as { check: string; reason: string };

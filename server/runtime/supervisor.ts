@@ -52,16 +52,52 @@ export function probeOf(ctx: Ctx, d: Dyno): ContainerProbe {
   };
 }
 
-/** Health check for a started web dyno, per the release's app.json or the default HTTP answer. */
-export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow): Promise<CheckResult> {
-  if (!d.address) return { ok: false, check: 'the web port is published', reason: 'the container has no published port' };
+/** Progress of a wait is reported at least this often (issue 14: never silent for long). */
+export const PROGRESS_EVERY_MS = 5000;
+
+/**
+ * How long a new web dyno of this app has to answer: `ps:boot-timeout`, else app.json
+ * `boot_timeout`, else the platform default; never more than the platform maximum.
+ */
+export function bootTimeoutMs(ctx: Ctx, appName: string, release: ReleaseRow): number {
+  const s = ctx.state.apps.get(appName)?.bootTimeoutS ?? release.appJson.bootTimeout;
+  const ms = typeof s === 'number' && s > 0 ? s * 1000 : ctx.opts.bootTimeoutMs;
+  return Math.min(ms, Math.max(ctx.opts.bootTimeoutMaxMs, ctx.opts.bootTimeoutMs));
+}
+
+/** Lines about a deploy's progress: the app's log (`slipway[deploy]`, which the CLI follows) and the caller. */
+export function deployOutput(ctx: Ctx, app: string, output?: (line: string) => void): (line: string) => void {
+  return (line) => {
+    ctx.deps.logs.write(app, { source: 'platform', dyno: 'deploy', line });
+    output?.(line);
+  };
+}
+
+/**
+ * Health check for a started web dyno, per the release's app.json or the default HTTP answer.
+ * Says every 5 s what it waits for (`waiting for web.1 to answer on $PORT (12 s of 60)`).
+ */
+export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: (line: string) => void = deployOutput(ctx, d.app)): Promise<CheckResult> {
+  if (!d.address) return { ok: false, check: 'starting the web dyno', reason: 'Docker did not publish its port (the container may have stopped at once)' };
   const base = `http://${d.address}`;
   const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
-  // The app's checks count their attempts from when the port first answers: a slow boot is
-  // bounded by the boot timeout, not by attempts × wait (a frequent source of confusing failures).
-  const answering = await checkAnswersHttp(base, probeOf(ctx, d), ctx.opts.bootTimeoutMs);
-  if (!answering.ok || checks.length === 0) return answering;
-  return runHealthChecks(base, checks, probeOf(ctx, d));
+  const limitMs = bootTimeoutMs(ctx, d.app, release);
+  const started = Date.now();
+  let phase: 'answer' | 'checks' = 'answer';
+  const ticker = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    say(phase === 'answer' ? `waiting for ${d.name} to answer on $PORT (${s} s of ${Math.round(limitMs / 1000)})` : `waiting for ${d.name} to pass its health checks (${s} s)`);
+  }, PROGRESS_EVERY_MS);
+  try {
+    // The app's checks count their attempts from when the port first answers: a slow boot is
+    // bounded by the boot timeout, not by attempts × wait (a frequent source of confusing failures).
+    const answering = await checkAnswersHttp(base, probeOf(ctx, d), limitMs);
+    if (!answering.ok || checks.length === 0) return answering;
+    phase = 'checks';
+    return await runHealthChecks(base, checks, probeOf(ctx, d));
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 export function followLogs(ctx: Ctx, d: Dyno, sinceMs: number): void {

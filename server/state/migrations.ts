@@ -319,4 +319,10 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    // Numbered after its issue (14) so parallel branches' migrations (70, 80, ...) never collide.
+    version: 140,
+    name: 'apps: per-app boot timeout',
+    sql: `ALTER TABLE apps ADD COLUMN boot_timeout_s INTEGER;`,
+  },
 ];

@@ -16,10 +16,10 @@ const APP = uniq('jcfg');
 let work: string;
 
 before(async () => {
-  srv = await startTestServer();
+  srv = await startTestServer({ env: { SLIPWAY_BOOT_TIMEOUT_MAX_S: '300' } });
   await createApp(srv, APP);
   // The release phase refuses GREETING=bad; web.pl dies at boot on GREETING=crash.
-  work = await tinyApp('v1', { Procfile: 'web: perl web.pl\nrelease: test "$GREETING" != bad\n' });
+  work = await tinyApp('v1', { Procfile: 'web: perl web.pl\nrelease: test "$GREETING" != bad && sleep ${RELEASE_SLEEP:-0}\n' });
   dirs.push(work);
   const r = await git(['push', gitUrl(srv, APP), 'main'], work);
   assert.equal(r.code, 0, r.stderr);
@@ -62,4 +62,49 @@ test('a config change whose release fails leaves the stored config as it was, sa
   const r = await git(['push', gitUrl(srv, APP), 'main'], work);
   assert.equal(r.code, 0, r.stderr);
   await answers('v2 GREETING=hello');
+});
+
+test('ps:boot-timeout sets how long web dynos have to answer (platform maximum, app.json); every wait prints progress every 5 s in the CLI and the push', async () => {
+  const max = await cli(srv, ['ps:boot-timeout', '100000', '-a', APP]);
+  assert.notEqual(max.code, 0);
+  assert.match(max.stderr, /from 1 to 300 \(this platform's maximum\)/);
+  const set = await cli(srv, ['ps:boot-timeout', '20', '-a', APP]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /web dynos have 20 s to answer on \$PORT \(set with ps:boot-timeout; platform maximum 300 s\)/);
+
+  // A slow release phase and a slow boot: the CLI says what it waits for while config:set runs.
+  const slow = await cli(srv, ['config:set', 'BOOT_DELAY=7', 'RELEASE_SLEEP=6', '-a', APP]);
+  assert.equal(slow.code, 0, slow.stderr);
+  assert.match(slow.stderr, /release phase still running \(\d+ s of \d+\)/);
+  assert.match(slow.stderr, /waiting for web\.1 to answer on \$PORT \(\d+ s of 20\)/);
+  assert.match(slow.stdout, /Setting BOOT_DELAY, RELEASE_SLEEP and restarting .*done, v\d+/);
+
+  // The same lines in a push.
+  await commitFile(work, 'marker.txt', 'v3');
+  const push = await git(['push', gitUrl(srv, APP), 'main'], work);
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stderr, /remote: .*release phase still running \(\d+ s of \d+\)/);
+  assert.match(push.stderr, /remote: .*waiting for web\.1 to answer on \$PORT \(\d+ s of 20\)/);
+
+  // ps:restart waits too, and says so.
+  const restart = await cli(srv, ['ps:restart', '-a', APP]);
+  assert.equal(restart.code, 0, restart.stderr);
+  assert.match(restart.stderr, /waiting for web\.1 to answer on \$PORT \(\d+ s of 20\)/);
+
+  // A boot slower than the timeout fails the change (and it is not kept).
+  assert.equal((await cli(srv, ['ps:boot-timeout', '4', '-a', APP])).code, 0);
+  const tooSlow = await cli(srv, ['config:set', 'BOOT_DELAY=9', '-a', APP]);
+  assert.notEqual(tooSlow.code, 0);
+  assert.match(tooSlow.stderr, /within 4 s/);
+  assert.match(tooSlow.stderr, /not applied: BOOT_DELAY keeps its previous value/);
+
+  // Back to the default; app.json boot_timeout applies when the app sets none.
+  assert.equal((await cli(srv, ['ps:boot-timeout', 'default', '-a', APP])).code, 0);
+  assert.equal((await cli(srv, ['config:unset', 'BOOT_DELAY', 'RELEASE_SLEEP', '-a', APP])).code, 0);
+  fs.writeFileSync(`${work}/app.json`, JSON.stringify({ boot_timeout: 45 }));
+  await git(['add', 'app.json'], work);
+  await git(['commit', '-qm', 'boot_timeout in app.json'], work);
+  assert.equal((await git(['push', gitUrl(srv, APP), 'main'], work)).code, 0);
+  const shown = JSON.parse((await cli(srv, ['ps:boot-timeout', '-a', APP, '--json'])).stdout) as { effective: number; source: string };
+  assert.deepEqual([shown.effective, shown.source], [45, 'app.json']);
 });

@@ -14,6 +14,7 @@ export const CLI = path.join(DIST, 'cli', 'main.js');
  */
 export const WEB_PL = `use IO::Socket::INET;
 die "crash requested by GREETING\n" if ($ENV{GREETING} // '') eq 'crash';
+sleep($ENV{BOOT_DELAY}) if $ENV{BOOT_DELAY};
 my $s = IO::Socket::INET->new(LocalAddr => '0.0.0.0', LocalPort => $ENV{PORT}, Listen => 50, ReuseAddr => 1) or die "listen: $!";
 $| = 1;
 print "listening on $ENV{PORT}\\n";

@@ -17,6 +17,8 @@ export interface AppRow {
   acmeAuto: boolean;
   buildpacks: string[];
   buildLimits: Record<string, number>;
+  /** Seconds a new web dyno has to answer (ps:boot-timeout); null: app.json or the platform default. */
+  bootTimeoutS: number | null;
   currentReleaseId: number | null;
   createdAt: string;
 }
@@ -33,6 +35,7 @@ interface RawApp {
   acme_auto: number;
   buildpacks: string;
   build_limits: string;
+  boot_timeout_s: number | null;
   current_release_id: number | null;
   created_at: string;
 }
@@ -49,6 +52,7 @@ const toApp = (r: RawApp): AppRow => ({
   acmeAuto: r.acme_auto === 1,
   buildpacks: JSON.parse(r.buildpacks) as string[],
   buildLimits: JSON.parse(r.build_limits) as Record<string, number>,
+  bootTimeoutS: r.boot_timeout_s ?? null,
   currentReleaseId: r.current_release_id,
   createdAt: r.created_at,
 });
@@ -121,6 +125,9 @@ export function createAppsRepo(db: Db) {
     },
     setBuildLimits(id: number, limits: Record<string, number>): void {
       db.prepare('UPDATE apps SET build_limits = ? WHERE id = ?').run(JSON.stringify(limits), id);
+    },
+    setBootTimeout(id: number, seconds: number | null): void {
+      db.prepare('UPDATE apps SET boot_timeout_s = ? WHERE id = ?').run(seconds, id);
     },
     setCurrentRelease(id: number, releaseId: number): void {
       db.prepare('UPDATE apps SET current_release_id = ? WHERE id = ?').run(releaseId, id);
