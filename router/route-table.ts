@@ -19,6 +19,10 @@ export interface AppRoute {
   httpsOnly: boolean;
   /** Strict-Transport-Security on HTTPS responses (optional in the file; absent means off). */
   hsts?: boolean;
+  /** false (written only then): the app has never been released, so nothing can answer yet. */
+  released?: boolean;
+  /** false (written only then): the current release has no web process type (a worker-only app). */
+  web?: boolean;
   webQuantity: number;
   backends: BackendEntry[];
 }
@@ -101,6 +105,8 @@ export function buildRouteTable(file: RoutesFile): RouteTable {
       maintenance: a.maintenance === true,
       httpsOnly: a.httpsOnly === true,
       hsts: a.hsts === true,
+      released: a.released !== false,
+      web: a.web !== false,
       webQuantity: Number.isInteger(a.webQuantity) ? a.webQuantity : a.backends.length,
       backends: a.backends.map((b) => ({ dyno: b.dyno, url: b.url.replace(/\/$/, ''), release: Number(b.release) || 0 })),
     };

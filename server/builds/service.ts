@@ -14,6 +14,8 @@ import type { LogSink } from '../logs/types';
 import type { State } from '../state';
 import type { BuildRow } from '../state/repos/builds';
 import { createBuildLog, type BuildLog } from './build-log';
+import { languageHints } from './language-hints';
+import { BUILTIN_DIR } from '../../buildpacks/lifecycle/buildpacks';
 import type { BuildQueue } from './queue';
 import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
 import type { BuildFn, ReleaseFn } from './types';
@@ -222,6 +224,8 @@ export function createBuildService(deps: BuildServiceDeps) {
       const cancelled = isCancellation(err);
       out(` !     ${err.message}`);
       if (err.hint) out(` !     ${err.hint}`);
+      // A command that was not found: say which buildpack would install what the repository needs.
+      if (err.details?.cause === 'command-not-found') for (const l of languageHints(sourceDir, BUILTIN_DIR)) out(` !     ${l}`);
       out(cancelled ? ' !     Push cancelled.' : ` !     Push rejected to ${appName}.`);
       state.builds.finish(id, { status: cancelled ? 'cancelled' : 'failed', error: err.message });
       // The workspace stays for inspection (docs/git-push.md); the source is in the repository anyway.

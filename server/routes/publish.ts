@@ -33,7 +33,7 @@ export interface RoutesPublisherDeps {
 export interface RoutesDocument {
   version: 1;
   generatedAt: string;
-  apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean; hsts?: boolean; webQuantity: number; backends: WebBackendLike[] }>;
+  apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean; hsts?: boolean; released?: false; web?: false; webQuantity: number; backends: WebBackendLike[] }>;
   certificates: Array<{ hosts: string[]; certFile: string; keyFile: string; expiresAt: string }>;
 }
 
@@ -84,12 +84,17 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
     for (const app of state.apps.list()) {
       const hosts = [`${app.name}.${config.domain}`, ...domains.filter((d) => d.appId === app.id).map((d) => d.hostname)];
       const backends = (await deps.listWebBackends(app.name)).map((b) => ({ dyno: b.dyno, url: b.url, release: b.release }));
+      const released = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
       apps[app.name] = {
         hosts,
         maintenance: app.maintenance,
         httpsOnly: deps.httpsOnly?.(app.name) ?? false,
         // Only written when on, so route files of apps without HSTS stay as they were.
         ...(app.hsts ? { hsts: true } : {}),
+        // Only written when false: the router then says "not deployed yet" / "no web process"
+        // instead of H10 "crashed" or "scale web" (issue 14).
+        ...(released ? {} : { released: false as const }),
+        ...(released && !Object.hasOwn(released.processTypes, 'web') ? { web: false as const } : {}),
         webQuantity: webQuantity(app.name),
         backends,
       };

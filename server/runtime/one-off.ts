@@ -243,7 +243,7 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
     });
   }
   if (exitCode !== 0) {
-    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed; the previous release keeps serving`, {
+    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed${ctx.state.apps.get(appName)?.currentReleaseId ? '; the previous release keeps serving' : ''}`, {
       hint: 'fix the release command (Procfile "release:") and push again; its output is above and in: slipway logs --dyno release',
       details: { exitCode, logs: tail },
     });

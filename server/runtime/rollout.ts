@@ -3,7 +3,7 @@ import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import { currentRelease, dynosOf, type Ctx, type Dyno } from './context';
 import { DEFAULT_SIZE } from './sizes';
-import { bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, healthError, retire, startDyno } from './supervisor';
+import { bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, bootError, retire, startDyno } from './supervisor';
 
 /**
  * Converging containers to the desired state. `rollout` replaces dynos with ones of a release
@@ -98,9 +98,9 @@ async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: stri
       const results = await Promise.all(fresh.map((d) => checkWeb(ctx, d, release, check)));
       const bad = results.findIndex((r) => !r.ok);
       if (bad >= 0) {
-        const r = results[bad] as { check: string; reason: string };
+        const r = results[bad] as { check: string; reason: string; exitCode?: number };
         const lines = await ctx.driver.tailLogs(fresh[bad].containerId, 20).catch(() => []);
-        throw healthError(app.name, release.version, fresh[bad].name, r.check, r.reason, lines);
+        throw await bootError(ctx, fresh[bad], release, r, lines);
       }
     }
     return fresh;

@@ -2,6 +2,7 @@ import { SlipwayError } from '../../common/errors';
 import type { ReleaseRow } from '../state/repos/releases';
 import { nextAttempt, restartDelayMs } from './backoff';
 import { checkAnswersHttp, parseHealthChecks, runHealthChecks, type CheckResult, type ContainerProbe } from './healthchecks';
+import { diagnoseBoot, parseProcNetTcp } from './boot-diagnosis';
 import { containerName, dynoEnv, dynosOf, type Ctx, type Dyno } from './context';
 import type { DynoInfo, DynoState } from './types';
 
@@ -224,10 +225,35 @@ export function toInfo(d: Dyno): DynoInfo {
 }
 
 /** The error a failed deploy health check raises: the failing check and the container's last lines. */
-export function healthError(app: string, version: number, dyno: string, check: string, reason: string, lines: string[]): SlipwayError {
-  const tail = lines.length ? `\nLast lines of ${dyno} (v${version}):\n${lines.map((l) => `  ${l}`).join('\n')}` : `\n${dyno} printed nothing.`;
-  return new SlipwayError('DEPLOY_FAILED', `v${version} was not deployed: ${dyno} failed the health check (${check}): ${reason}. The previous release keeps serving.${tail}`, {
-    hint: `make the web process listen on $PORT (${dyno} got PORT from the platform) and answer HTTP; see the app's logs with: slipway logs -a ${app}`,
-    details: { check, reason, dyno, logs: lines },
+/**
+ * The error of a web dyno that failed its boot check, by cause (boot-diagnosis.ts): the exit
+ * status, or the dyno's listening sockets read from /proc/net/tcp{,6} inside it while it still runs.
+ */
+export async function bootError(ctx: Ctx, d: Dyno, release: ReleaseRow, r: { check: string; reason: string; exitCode?: number }, lines: string[]): Promise<SlipwayError> {
+  let exitCode = r.exitCode;
+  if (exitCode === undefined) {
+    const info = await ctx.driver.inspect(d.containerId).catch(() => undefined);
+    if (info && !info.running) exitCode = info.exitCode ?? undefined;
+  }
+  const sockets = exitCode === undefined ? await ctx.driver.execRead(d.containerId, ['cat', '/proc/net/tcp', '/proc/net/tcp6'], 5000).catch(() => undefined) : undefined;
+  // A named app.json check that failed after the port answered: its own words say it best.
+  const named = exitCode === undefined && !r.check.startsWith('the web process must answer HTTP');
+  const diag = named
+    ? { cause: 'health-check', message: `${d.name} failed the health check (${r.check}): ${r.reason}`, hint: 'fix what the check asks for, or the check (app.json healthchecks.web)' }
+    : diagnoseBoot({
+    dyno: d.name,
+    port: ctx.opts.webPort,
+    timeoutS: Math.round(bootTimeoutMs(ctx, d.app, release) / 1000),
+    exitCode,
+    logs: lines,
+    listening: sockets === undefined ? undefined : parseProcNetTcp(sockets),
+        reason: r.reason,
+      });
+  // Only say something keeps serving when something does.
+  const serving = ctx.state.apps.get(d.app)?.currentReleaseId ? ' The previous release keeps serving.' : ' Nothing is serving yet: the app has no running release.';
+  const tail = lines.length ? `\nLast lines of ${d.name} (v${release.version}):\n${lines.map((l) => `  ${l}`).join('\n')}` : `\n${d.name} printed nothing.`;
+  return new SlipwayError('DEPLOY_FAILED', `v${release.version} was not deployed: ${diag.message}.${serving}${tail}`, {
+    hint: `${diag.hint}; see the app's logs with: slipway logs -a ${d.app}`,
+    details: { cause: diag.cause, check: r.check, reason: r.reason, dyno: d.name, logs: lines },
   });
 }

@@ -96,4 +96,6 @@ export interface ContainerDriver {
   removeImage(id: string): Promise<boolean>;
   /** Removes the app's network once its containers are gone (docker/networks.ts). */
   removeAppNetwork(app: string): Promise<void>;
+  /** Runs a command inside a running container (as its user) and returns its stdout; undefined when it cannot run. */
+  execRead(id: string, cmd: string[], timeoutMs: number): Promise<string | undefined>;
 }
