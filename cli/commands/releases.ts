@@ -94,8 +94,8 @@ const builds: Command = {
     if (ctx.out.json) return ctx.out.printJson(list);
     if (!list.length) return ctx.out.log(`${name} has no builds yet. Deploy with: git push slipway main`);
     ctx.out.table(
-      list.map((b) => ({ ...b, commit: String(b.sourceVersion ?? '').slice(0, 7) })),
-      [['id', 'Build'], ['status', 'Status'], ['commit', 'Commit'], ['createdAt', 'Started'], ['finishedAt', 'Finished']],
+      list.map((b) => ({ ...b, id: String(b.id).slice(0, 8), commit: b.commit ?? String(b.sourceVersion ?? '').slice(0, 7) })),
+      [['commit', 'Commit'], ['status', 'Status'], ['release', 'Release'], ['id', 'Build'], ['createdAt', 'Started'], ['finishedAt', 'Finished']],
     );
   },
 };

@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { authenticateToken, requireAppRole, type AppAction } from '../auth/permissions';
 import type { BuildService } from '../builds/service';
+import { commitLabel } from '../builds/commit-label';
 import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
 import type { BuildRow } from '../state/repos/builds';
@@ -38,7 +39,17 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
   }
 
   function buildFor(app: AppRow, id: string): BuildRow {
-    const b = id === 'latest' || id === 'current' ? deps.state.builds.latestForApp(app.id) : deps.state.builds.get(id);
+    let b = id === 'latest' || id === 'current' ? deps.state.builds.latestForApp(app.id) : deps.state.builds.get(id);
+    // A unique prefix of a build id (as `slipway builds` shows them) names that build.
+    if (!b && id !== 'latest' && id !== 'current' && /^[0-9a-f-]{4,}$/i.test(id)) {
+      const found = deps.state.builds.findByPrefix(app.id, id.toLowerCase(), 5);
+      if (found.length > 1) {
+        throw new SlipwayError('CONFLICT', `${id} names ${found.length === 5 ? 'several' : found.length} builds of ${app.name}: ${found.map((x) => x.id.slice(0, 12)).join(', ')}`, {
+          hint: 'give more characters of the build id',
+        });
+      }
+      b = found[0];
+    }
     if (!b || b.appId !== app.id) {
       throw new SlipwayError('NOT_FOUND', id === 'latest' || id === 'current' ? `app "${app.name}" has no builds yet` : `build ${id} of app "${app.name}" does not exist`, {
         hint: id === 'latest' ? `deploy with: git push slipway main` : `list builds with: slipway builds -a ${app.name}`,
@@ -52,6 +63,8 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     app: b.appName,
     status: b.status,
     sourceVersion: b.sourceVersion,
+    subject: b.sourceSubject,
+    commit: b.sourceVersion ? commitLabel(b.sourceVersion, b.sourceSubject) : null,
     user: b.userEmail,
     buildpacks: b.buildpacks,
     imageDigest: b.imageDigest,

@@ -15,6 +15,7 @@ import type { State } from '../state';
 import type { BuildRow } from '../state/repos/builds';
 import { createBuildLog, type BuildLog } from './build-log';
 import { languageHints } from './language-hints';
+import { commitLabel } from './commit-label';
 import { BUILTIN_DIR } from '../../buildpacks/lifecycle/buildpacks';
 import type { BuildQueue } from './queue';
 import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
@@ -43,6 +44,8 @@ export interface RunBuildInput {
   user: { id: number; email: string } | null;
   /** Full commit SHA being built. */
   sourceVersion: string;
+  /** The commit's subject line, when the pusher's side could read it. */
+  subject?: string;
   /** A tar stream of the source tree (`git archive`). */
   source: Readable;
   /** Aborts when the pushing client goes away (before the release starts). */
@@ -102,7 +105,7 @@ export function createBuildService(deps: BuildServiceDeps) {
     fs.mkdirSync(sourceDir, { recursive: true });
     fs.mkdirSync(workspaceDir, { recursive: true });
     const log = createBuildLog(path.join(dir, 'build.log'));
-    state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, userId: input.user?.id ?? null, logPath: log.file });
+    state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, sourceSubject: input.subject ?? null, userId: input.user?.id ?? null, logPath: log.file });
 
     const abort = new AbortController();
     abort.signal.addEventListener('abort', () => console.error(`slipway-server: build ${id} of ${appName}: stopping (${(abort.signal.reason as Error)?.message})`), { once: true });
@@ -124,7 +127,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         // the client is gone; the log file still has everything
       }
     };
-    const short = input.sourceVersion.slice(0, 7);
+    const short = commitLabel(input.sourceVersion, input.subject);
     deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build ${id} of ${short} started${input.user ? ` by ${input.user.email}` : ''}` });
 
     let releaseSlot: (() => void) | undefined;
@@ -189,6 +192,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         const release = await deps.release({
           appName,
           buildId: id,
+          commit: short,
           imageRef: result.imageRef,
           imageDigest: result.manifestDigest,
           processTypes: result.processTypes,
@@ -215,7 +219,7 @@ export function createBuildService(deps: BuildServiceDeps) {
       });
       fs.rmSync(sourceDir, { recursive: true, force: true });
       fs.rmSync(workspaceDir, { recursive: true, force: true });
-      deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build ${id} succeeded${releaseVersion ? `, released v${releaseVersion}` : ''}` });
+      deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build of ${short} succeeded${releaseVersion ? `, released v${releaseVersion}` : ''}` });
       state.events.add({ appId: app.id, appName, actor: input.user?.email ?? 'slipway', action: 'build.succeeded', message: `Build of ${short} succeeded`, data: { build: id, release: releaseVersion } });
       return { build: state.builds.get(id)!, releaseVersion };
     } catch (raw) {
@@ -230,7 +234,7 @@ export function createBuildService(deps: BuildServiceDeps) {
       state.builds.finish(id, { status: cancelled ? 'cancelled' : 'failed', error: err.message });
       // The workspace stays for inspection (docs/git-push.md); the source is in the repository anyway.
       fs.rmSync(sourceDir, { recursive: true, force: true });
-      deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build ${id} ${cancelled ? 'cancelled' : 'failed'}: ${err.message}` });
+      deps.logs?.write(appName, { source: 'build', dyno: 'build', line: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}: ${err.message}` });
       state.events.add({ appId: app.id, appName, actor: input.user?.email ?? 'slipway', action: cancelled ? 'build.cancelled' : 'build.failed', message: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}`, data: { build: id, error: err.message } });
       return { build: state.builds.get(id)!, error: err };
     } finally {

@@ -7,6 +7,15 @@ import type { PushSession, PushSessions } from './endpoint';
 import { EXIT_MARK } from './hook-client';
 import { parseRefUpdates, planPush } from './push-plan';
 import { checkExpectedRef, type PushLocks } from './push-lock';
+import { cleanSubject } from '../builds/commit-label';
+
+function subjectOf(req: IncomingMessage): string | undefined {
+  try {
+    return cleanSubject(decodeURIComponent(String(req.headers['x-slipway-subject'] ?? '')));
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The internal endpoint the pre-receive hook talks to. It listens on a Unix socket under
@@ -109,6 +118,7 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
         appName: session.appName,
         user: session.user,
         sourceVersion: rev,
+        subject: subjectOf(req),
         source: req,
         signal: abort.signal,
         output: write,

@@ -31,6 +31,8 @@ export interface ReleaseServiceDeps {
 export interface FromBuildInput {
   appName: string;
   buildId: string;
+  /** The commit, as shown (short sha and subject): the release's description names it. */
+  commit?: string;
   imageRef: string;
   imageDigest: string;
   processTypes: Record<string, string>;
@@ -91,7 +93,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       state.events.add({ appId: app.id, appName: app.name, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
       deps.logs?.write(app.name, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${input.description})` });
       if (isSlipwayError(err)) throw err;
-      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: 'the previous release keeps serving; see slipway logs', cause: err });
+      const serving = state.apps.get(app.name)?.currentReleaseId ? 'the previous release keeps serving; ' : '';
+      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: `${serving}see slipway logs -a ${app.name}`, cause: err });
     }
     state.events.add({ appId: app.id, appName: app.name, actor, action: 'release.create', message: `${input.description} (v${rel.version})`, data: { version: rel.version } });
     deps.logs?.write(app.name, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${input.description}` });
@@ -127,7 +130,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           processTypes: input.processTypes,
           releaseCommand: input.releaseCommand ?? null,
           appJson: input.appJson ?? {},
-          description: `Deploy ${input.buildId.slice(0, 12)}`,
+          description: input.commit ? `Deploy ${input.commit}` : `Deploy ${input.buildId.slice(0, 12)}`,
         },
         input.user,
         input.output ?? (() => {}),

@@ -95,7 +95,7 @@ test('ps:boot-timeout sets how long web dynos have to answer (platform maximum, 
   assert.equal((await cli(srv, ['ps:boot-timeout', '4', '-a', APP])).code, 0);
   const tooSlow = await cli(srv, ['config:set', 'BOOT_DELAY=9', '-a', APP]);
   assert.notEqual(tooSlow.code, 0);
-  assert.match(tooSlow.stderr, /within 4 s/);
+  assert.match(tooSlow.stderr, /listens on no port after 4 s/);
   assert.match(tooSlow.stderr, /not applied: BOOT_DELAY keeps its previous value/);
 
   // Back to the default; app.json boot_timeout applies when the app sets none.
@@ -107,4 +107,23 @@ test('ps:boot-timeout sets how long web dynos have to answer (platform maximum, 
   assert.equal((await git(['push', gitUrl(srv, APP), 'main'], work)).code, 0);
   const shown = JSON.parse((await cli(srv, ['ps:boot-timeout', '-a', APP, '--json'])).stdout) as { effective: number; source: string };
   assert.deepEqual([shown.effective, shown.source], [45, 'app.json']);
+});
+
+test('releases, events and builds name the commit (short sha and subject); builds:output takes a unique prefix of a build id', async () => {
+  const sha = await commitFile(work, 'marker.txt', 'v4', 'Fix the footer');
+  const r = await git(['push', gitUrl(srv, APP), 'main'], work);
+  assert.equal(r.code, 0, r.stderr);
+  const label = `${sha.slice(0, 7)} Fix the footer`;
+  assert.match((await cli(srv, ['releases', '-a', APP])).stdout, new RegExp(`Deploy ${label}`));
+  const builds = (await cli(srv, ['builds', '-a', APP])).stdout;
+  assert.match(builds, new RegExp(label));
+  assert.match((await cli(srv, ['events', '-a', APP])).stdout, new RegExp(`Build of ${label} succeeded`));
+  const [latest] = JSON.parse((await cli(srv, ['builds', '-a', APP, '--json'])).stdout) as Array<{ id: string; commit: string }>;
+  assert.equal(latest.commit, label);
+  const out = await cli(srv, ['builds:output', latest.id.slice(0, 8), '-a', APP]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /Building on the bookworm stack[\s\S]*Released v\d+/);
+  const none = await cli(srv, ['builds:output', 'ffffffff', '-a', APP]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /does not exist/);
 });
