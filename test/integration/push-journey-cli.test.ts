@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { commitFile, createApp, git, gitUrl, uniq } from './git-helpers';
@@ -126,4 +127,56 @@ test('releases, events and builds name the commit (short sha and subject); build
   const none = await cli(srv, ['builds:output', 'ffffffff', '-a', APP]);
   assert.notEqual(none.code, 0);
   assert.match(none.stderr, /does not exist/);
+});
+
+test('deploy branch and remotes: apps:create names the push for the current branch; git:branch; git:clone and git:remote are ready to push', async () => {
+  const env = { ...srv.cliEnv(), GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' };
+  // git with the CLI's credentials in its environment: the `slipway git-credential` helper answers.
+  const g = (args: string[], cwd: string) =>
+    new Promise<{ code: number; out: string }>((resolve) =>
+      execFile('git', args, { cwd, env }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` })),
+    );
+  const app = uniq('jbranch');
+  const dir = await tinyApp('branchy');
+  dirs.push(dir);
+  await g(['checkout', '-q', '-b', 'feature'], dir);
+  const created = await cli(srv, ['apps:create', app], { cwd: dir });
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /deploy with: git push slipway feature:main/);
+  const first = await g(['push', 'slipway', 'feature:main'], dir);
+  assert.equal(first.code, 0, first.out);
+
+  const set = await cli(srv, ['git:branch', 'production', '-a', app], { cwd: dir });
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /deploys pushes to production/);
+  assert.match(set.stdout, /Deploy this repository's feature with: git push slipway feature:production/);
+  await commitFile(dir, 'marker.txt', 'branchy-2');
+  const refused = await g(['push', 'slipway', 'feature:main'], dir);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.out, /this app deploys from production only/);
+  assert.match(refused.out, /To deploy it: git push slipway main:production/);
+  const unset = await cli(srv, ['git:branch', '--unset', '-a', app]);
+  assert.match(unset.stdout, /deploys pushes to main or master \(the default\)/);
+
+  // git:clone: a clone that pushes as is (remote slipway, credential helper; no token in .git/config).
+  const cloneDir = `${dir}-clone`;
+  dirs.push(cloneDir);
+  const cl = await cli(srv, ['git:clone', '-a', app, cloneDir]);
+  assert.equal(cl.code, 0, cl.stderr);
+  assert.match(cl.stdout, /deploy with: cd .* && git push slipway main/);
+  assert.equal(fs.readFileSync(`${cloneDir}/marker.txt`, 'utf8'), 'branchy');
+  assert.doesNotMatch(fs.readFileSync(`${cloneDir}/.git/config`, 'utf8'), new RegExp(srv.token));
+  await commitFile(cloneDir, 'marker.txt', 'from-clone');
+  const pushed = await g(['push', 'slipway', 'main'], cloneDir);
+  assert.equal(pushed.code, 0, pushed.out);
+
+  // git:remote: an existing clone gets the remote and the helper.
+  const other = await tinyApp('other');
+  dirs.push(other);
+  const rem = await cli(srv, ['git:remote', '-a', app], { cwd: other });
+  assert.equal(rem.code, 0, rem.stderr);
+  assert.match(rem.stdout, /Git remote slipway set to .*\.git; deploy with: git push slipway main/);
+  const fetched = await g(['fetch', 'slipway'], other);
+  assert.equal(fetched.code, 0, fetched.out);
+  assert.equal((await g(['rev-parse', 'slipway/main'], other)).out.trim(), (await g(['rev-parse', 'HEAD'], cloneDir)).out.trim());
 });
