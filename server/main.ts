@@ -15,6 +15,7 @@ import { buildQueueWaitMs } from './builds/settings';
 import { build as lifecycleBuild } from '../buildpacks/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
+import { purgeBuildCache } from './builds/cache';
 import { createDockerDriver, createRuntime, type Runtime } from './runtime';
 import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
@@ -99,7 +100,8 @@ async function main(): Promise<void> {
   const app = createHttpApp({
     config, paths, state, docker, logs, git, registryToken,
     api: {
-      createAppRepository, removeAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
+      createAppRepository, removeAppRepository,
+      buildsRoutes: createBuildsRoutes({ state, builds, rebuild: (a, u) => git.rebuild(a, u), purgeCache: (a) => purgeBuildCache({ state, paths }, a) }),
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons,
       metrics: config.metrics.enabled ? metrics : undefined,
     },

@@ -19,6 +19,10 @@ import type { UserRow } from '../state/repos/users';
 export interface BuildsRoutesDeps {
   state: State;
   builds: BuildService;
+  /** POST /apps/:app/builds: rebuild the deploy branch's commit (server/git/rebuild.ts). */
+  rebuild: (appName: string, user: { id: number; email: string }) => Promise<BuildRow>;
+  /** DELETE /apps/:app/build-cache (server/builds/cache.ts). */
+  purgeCache: (appName: string) => Promise<{ bytes: number }>;
 }
 
 export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
@@ -80,6 +84,20 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     const app = appFor(req, res, 'read');
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
     res.json(deps.state.builds.listForApp(app.id, limit).map(view));
+  });
+
+  // Rebuild without a new commit: 201 with the build as soon as it is recorded; follow
+  // /builds/:id/output for its log and poll /builds/:id for the outcome.
+  r.post('/apps/:app/builds', async (req, res) => {
+    const app = appFor(req, res, 'deploy');
+    const user = userOf(req, res);
+    const b = await deps.rebuild(app.name, { id: user.id, email: user.email });
+    res.status(201).json(view(b));
+  });
+
+  r.delete('/apps/:app/build-cache', async (req, res) => {
+    const app = appFor(req, res, 'deploy');
+    res.json(await deps.purgeCache(app.name));
   });
 
   r.get('/apps/:app/builds/:id', (req, res) => {

@@ -52,6 +52,8 @@ export interface RunBuildInput {
   signal?: AbortSignal;
   /** Lines for the pushing client, Heroku-style. */
   output: (line: string) => void;
+  /** Called once the build is recorded (its id is known): a rebuild answers the API with it. */
+  onCreated?: (build: BuildRow) => void;
   /** Runs after the build, just before the release; throwing fails the push (git: ref moved). */
   beforeRelease?: () => Promise<void>;
 }
@@ -105,7 +107,8 @@ export function createBuildService(deps: BuildServiceDeps) {
     fs.mkdirSync(sourceDir, { recursive: true });
     fs.mkdirSync(workspaceDir, { recursive: true });
     const log = createBuildLog(path.join(dir, 'build.log'));
-    state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, sourceSubject: input.subject ?? null, userId: input.user?.id ?? null, logPath: log.file });
+    const row = state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, sourceSubject: input.subject ?? null, userId: input.user?.id ?? null, logPath: log.file });
+    input.onCreated?.(row);
 
     const abort = new AbortController();
     abort.signal.addEventListener('abort', () => console.error(`slipway-server: build ${id} of ${appName}: stopping (${(abort.signal.reason as Error)?.message})`), { once: true });

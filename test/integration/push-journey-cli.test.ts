@@ -180,3 +180,27 @@ test('deploy branch and remotes: apps:create names the push for the current bran
   assert.equal(fetched.code, 0, fetched.out);
   assert.equal((await g(['rev-parse', 'slipway/main'], other)).out.trim(), (await g(['rev-parse', 'HEAD'], cloneDir)).out.trim());
 });
+
+test('builds:cache:purge clears the build cache; builds:create rebuilds and releases the current commit without a new commit', async () => {
+  const cacheDir = `${srv.paths.caches}/${APP}`;
+  fs.mkdirSync(cacheDir, { recursive: true });
+  fs.writeFileSync(`${cacheDir}/marker`, 'x'.repeat(2048));
+  const purged = await cli(srv, ['builds:cache:purge', '-a', APP]);
+  assert.equal(purged.code, 0, purged.stderr);
+  assert.match(purged.stdout, /Purging the build cache of .*\.\.\. done, \d+\.\d MB freed/);
+  assert.equal(fs.existsSync(cacheDir), false);
+
+  const head = (await git(['ls-remote', gitUrl(srv, APP), 'refs/heads/main'])).stdout.split(/\s/)[0];
+  const before = JSON.parse((await cli(srv, ['releases', '-a', APP, '--json'])).stdout) as Array<{ version: number }>;
+  const r = await cli(srv, ['builds:create', '-a', APP]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stderr, new RegExp(`Rebuilding ${head.slice(0, 7)} `));
+  assert.match(r.stdout, /Building on the bookworm stack[\s\S]*Released v\d+/);
+  const after = JSON.parse((await cli(srv, ['releases', '-a', APP, '--json'])).stdout) as Array<{ version: number; description: string }>;
+  assert.equal(after.length, before.length + 1);
+  assert.match(after[0].description, new RegExp(`^Deploy ${head.slice(0, 7)}`));
+  const [latest, previous] = JSON.parse((await cli(srv, ['builds', '-a', APP, '--json'])).stdout) as Array<{ sourceVersion: string; status: string }>;
+  assert.deepEqual([latest.sourceVersion, latest.status], [head, 'succeeded']);
+  assert.equal(previous.sourceVersion, head, 'the same commit, built again');
+  assert.equal((await git(['ls-remote', gitUrl(srv, APP), 'refs/heads/main'])).stdout.split(/\s/)[0], head, 'no new commit');
+});
