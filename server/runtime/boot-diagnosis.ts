@@ -49,7 +49,9 @@ export function diagnoseBoot(f: BootFacts): BootDiagnosis {
       hint: `the web process must keep running and serve HTTP on $PORT; its last lines above say why it stopped`,
     };
   }
-  const listening = f.listening;
+  // Docker's embedded DNS server listens on 127.0.0.11 inside containers on user-defined
+  // networks (each app has one): never the app's own socket.
+  const listening = f.listening?.filter((s) => s.address !== DOCKER_DNS);
   if (listening) {
     const onPort = listening.filter((s) => s.port === f.port);
     if (onPort.length > 0 && onPort.every((s) => isLoopback(s.address))) {
@@ -87,6 +89,7 @@ export function diagnoseBoot(f: BootFacts): BootDiagnosis {
   };
 }
 
+const DOCKER_DNS = '127.0.0.11';
 const isLoopback = (a: string) => a.startsWith('127.') || a === '::1';
 
 /** Listening sockets from the text of /proc/net/tcp and /proc/net/tcp6 (state 0A). */
