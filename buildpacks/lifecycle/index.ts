@@ -13,7 +13,7 @@ import type { PhaseContext } from './context';
 import { detect } from './detect';
 import { exportImage } from './export';
 import { restore } from './restore';
-import { selectBuildpacks } from './select';
+import { describeOrigin, selectBuildpacks, type BuildpackOrigin } from './select';
 import { writeToml } from './toml-files';
 import { binds, createWorkspaceDirs, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
 import { readFileIn } from './safe-fs';
@@ -66,6 +66,8 @@ export interface BuildResult {
   defaultProcess?: string;
   releaseCommand?: string;
   buildpacks: Array<{ id: string; version: string }>;
+  /** Which source chose the buildpacks (select.ts). */
+  buildpackOrigin: BuildpackOrigin;
   phaseTimings: Record<string, number>;
   layersWritten: number;
   layersReused: number;
@@ -130,6 +132,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         fetchCacheDir: opts.buildpackCacheDir ?? path.join(opts.cacheDir, 'buildpacks'),
       }),
     );
+    opts.output(`-----> Buildpacks chosen by ${describeOrigin(selection.origin)}`);
     const groups = selection.order.flatMap((g) => expandGroup(g, selection.index));
     // project.toml [[build.env]] first, config vars win over it.
     const env = { ...selection.env, ...opts.env };
@@ -205,6 +208,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       defaultProcess: built.defaultProcess === 'release' ? undefined : built.defaultProcess,
       releaseCommand,
       buildpacks: detected.group.map((b) => ({ id: b.id, version: b.version })),
+      buildpackOrigin: selection.origin,
       phaseTimings: timings,
       layersWritten: exported.layersWritten,
       layersReused: exported.layersReused,

@@ -71,6 +71,7 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     commit: b.sourceVersion ? commitLabel(b.sourceVersion, b.sourceSubject) : null,
     user: b.userEmail,
     buildpacks: b.buildpacks,
+    buildpacksFrom: b.buildpacksFrom,
     imageDigest: b.imageDigest,
     phaseTimings: b.phaseTimings,
     release: b.releaseVersion,

@@ -217,6 +217,7 @@ export function createBuildService(deps: BuildServiceDeps) {
         status: 'succeeded',
         imageDigest: result.manifestDigest,
         buildpacks: result.buildpacks,
+        buildpacksFrom: result.buildpackOrigin,
         phaseTimings: result.phaseTimings,
         releaseVersion: releaseVersion ?? null,
       });

@@ -8,7 +8,7 @@ import type { FromBuildInput } from '../releases';
  * the real ones.
  */
 export type LifecycleBuildOptions = Omit<BuildOptions, 'buildpackDirs' | 'buildpackCacheDir' | 'allowHostPaths'>;
-export type LifecycleBuildResult = Pick<BuildResult, 'imageRef' | 'manifestDigest' | 'processTypes' | 'releaseCommand' | 'buildpacks' | 'phaseTimings'>;
+export type LifecycleBuildResult = Pick<BuildResult, 'imageRef' | 'manifestDigest' | 'processTypes' | 'releaseCommand' | 'buildpacks' | 'buildpackOrigin' | 'phaseTimings'>;
 export type BuildFn = (opts: LifecycleBuildOptions) => Promise<LifecycleBuildResult>;
 export type ReleaseFromBuildInput = FromBuildInput;
 

@@ -327,6 +327,8 @@ export const migrations: Migration[] = [
       ALTER TABLE apps ADD COLUMN boot_timeout_s INTEGER;
       -- The pushed commit's subject, so builds and releases name what they run.
       ALTER TABLE builds ADD COLUMN source_subject TEXT;
+      -- Which source chose the buildpacks (buildpacks:set, project.toml, app.json, ..., detection).
+      ALTER TABLE builds ADD COLUMN buildpacks_from TEXT;
     `,
   },
 ];

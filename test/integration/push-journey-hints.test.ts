@@ -1,8 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { api, createApp, getVia, git, gitUrl, makeRepo, startRouter, uniq } from './git-helpers';
+import { api, commitFile, createApp, getVia, git, gitUrl, makeRepo, startRouter, uniq } from './git-helpers';
 import { cli, WEB_PL } from './push-journey-helpers';
 
 /**
@@ -12,13 +14,20 @@ import { cli, WEB_PL } from './push-journey-helpers';
 let srv: TestServer;
 let stopRouter: (() => Promise<void>) | undefined;
 const dirs: string[] = [];
+/** A loopback HTTP server the buildpack fetcher may reach (SLIPWAY_BUILDPACK_FETCH_ALLOW): always 404. */
+let notFound: http.Server;
+let notFoundPort = 0;
 
 before(async () => {
-  srv = await startTestServer();
+  notFound = http.createServer((_req, res) => res.writeHead(404).end('no such buildpack'));
+  await new Promise<void>((r) => notFound.listen(0, '127.0.0.1', r));
+  notFoundPort = (notFound.address() as AddressInfo).port;
+  srv = await startTestServer({ env: { SLIPWAY_BUILDPACK_FETCH_ALLOW: `127.0.0.1:${notFoundPort}` } });
   stopRouter = await startRouter(srv);
 });
 
 after(async () => {
+  notFound?.close();
   await stopRouter?.();
   await srv?.stop();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -101,4 +110,48 @@ test('a worker-only app is never told to scale web; ps:scale does not claim what
   assert.equal(early.code, 0, early.stderr);
   assert.match(early.stdout, /Scaling recorded: web at 1 once .* is deployed; nothing runs yet/);
   assert.match((await cli(srv, ['ps', '-a', fresh])).stdout, /has not been deployed yet/);
+});
+
+test('every push says which source chose the buildpacks (recorded on the build); a fetch failure gives the fetcher\'s reason without credentials; buildpacks:set checks at once', async () => {
+  const app = uniq('bpsrc');
+  await createApp(srv, app);
+  const dir = await makeRepo({ Procfile: 'web: perl web.pl\n', 'web.pl': WEB_PL, 'marker.txt': '0' });
+  dirs.push(dir);
+  const push = async (want: RegExp, from: string) => {
+    const r = await git(['push', gitUrl(srv, app), 'main'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, want);
+    const [b] = (await api<Array<{ buildpacksFrom: string }>>(srv, 'GET', `/apps/${app}/builds`)).body;
+    assert.equal(b.buildpacksFrom, from);
+  };
+  await push(/remote: -----> Buildpacks chosen by detection/, 'detection');
+  assert.equal((await cli(srv, ['config:set', 'BUILDPACK_URL=slipway/procfile', '-a', app])).code, 0);
+  await commitFile(dir, 'marker.txt', '1');
+  await push(/remote: -----> Buildpacks chosen by the BUILDPACK_URL config var/, 'BUILDPACK_URL');
+  await commitFile(dir, '.buildpacks', 'slipway/procfile\n');
+  await push(/remote: -----> Buildpacks chosen by \.buildpacks/, '.buildpacks');
+  await commitFile(dir, 'app.json', JSON.stringify({ buildpacks: [{ url: 'slipway/procfile' }] }));
+  await push(/remote: -----> Buildpacks chosen by app\.json/, 'app.json');
+  await commitFile(dir, 'project.toml', '[[io.buildpacks.group]]\nid = "slipway/procfile"\n');
+  await push(/remote: -----> Buildpacks chosen by project\.toml/, 'project.toml');
+
+  // buildpacks:set refuses what cannot work, at once.
+  const unknown = await cli(srv, ['buildpacks:set', 'slipway/nope', '-a', app]);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /this platform has no buildpack slipway\/nope/);
+  assert.match(unknown.stderr, /slipway\/procfile/);
+  const ftp = await cli(srv, ['buildpacks:set', 'ftp://example.com/bp.tgz', '-a', app]);
+  assert.notEqual(ftp.code, 0);
+  assert.match(ftp.stderr, /not a buildpack URL Slipway can fetch/);
+  assert.equal((await cli(srv, ['buildpacks:set', 'slipway/procfile', '-a', app])).code, 0);
+  await commitFile(dir, 'marker.txt', '2');
+  await push(/remote: -----> Buildpacks chosen by the app's buildpack list \(slipway buildpacks:set\)/, 'buildpacks:set');
+
+  // A URL that fails to fetch: the fetcher's reason, the source named, no credentials.
+  assert.equal((await cli(srv, ['buildpacks:set', `http://user:s3cret@127.0.0.1:${notFoundPort}/bp.tgz`, '-a', app])).code, 0);
+  await commitFile(dir, 'marker.txt', '3');
+  const r = await git(['push', gitUrl(srv, app), 'main'], dir);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /could not fetch buildpack http:\/\/\*\*\*@127\.0\.0\.1:\d+\/bp\.tgz: HTTP 404/);
+  assert.doesNotMatch(r.stderr, /s3cret/);
 });

@@ -13,6 +13,8 @@ export interface BuildRow {
   userId: number | null;
   userEmail: string | null;
   buildpacks: Array<{ id: string; version: string }>;
+  /** Which source chose the buildpacks (null before the build selected them). */
+  buildpacksFrom: string | null;
   imageDigest: string | null;
   phaseTimings: Record<string, number>;
   error: string | null;
@@ -36,6 +38,7 @@ function toBuild(r: Record<string, unknown>): BuildRow {
     userId: (r.user_id as number) ?? null,
     userEmail: (r.user_email as string) ?? null,
     buildpacks: JSON.parse(r.buildpacks as string) as BuildRow['buildpacks'],
+    buildpacksFrom: (r.buildpacks_from as string) ?? null,
     imageDigest: (r.image_digest as string) ?? null,
     phaseTimings: JSON.parse(r.phase_timings as string) as Record<string, number>,
     error: (r.error as string) ?? null,
@@ -91,13 +94,15 @@ export function createBuildsRepo(db: Db) {
         error?: string | null;
         imageDigest?: string | null;
         buildpacks?: BuildRow['buildpacks'];
+        buildpacksFrom?: string | null;
         phaseTimings?: Record<string, number>;
         releaseVersion?: number | null;
       },
     ): void {
       db.prepare(
         `UPDATE builds SET status = ?, error = ?, image_digest = coalesce(?, image_digest), buildpacks = coalesce(?, buildpacks),
-           phase_timings = coalesce(?, phase_timings), release_version = coalesce(?, release_version), finished_at = ${NOW}
+           phase_timings = coalesce(?, phase_timings), release_version = coalesce(?, release_version),
+           buildpacks_from = coalesce(?, buildpacks_from), finished_at = ${NOW}
          WHERE id = ? AND status IN ('pending', 'running')`,
       ).run(
         outcome.status,
@@ -106,6 +111,7 @@ export function createBuildsRepo(db: Db) {
         outcome.buildpacks ? JSON.stringify(outcome.buildpacks) : null,
         outcome.phaseTimings ? JSON.stringify(outcome.phaseTimings) : null,
         outcome.releaseVersion ?? null,
+        outcome.buildpacksFrom ?? null,
         id,
       );
     },
