@@ -93,12 +93,19 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
     let unlock: (() => void) | undefined;
     let built: () => void = () => undefined;
     try {
-      unlock = await deps.locks.acquire({
-        appName: session.appName,
-        sha: rev,
-        signal: abort.signal,
-        onWait: (m) => write(`-----> ${m[0].toUpperCase()}${m.slice(1)}`),
-      });
+      try {
+        unlock = await deps.locks.acquire({
+          appName: session.appName,
+          sha: rev,
+          signal: abort.signal,
+          onWait: (m) => write(`-----> ${m[0].toUpperCase()}${m.slice(1)}`),
+        });
+      } catch {
+        // The client went away while waiting for the push ahead: nothing started.
+        write(' !     Push cancelled.');
+        res.end(`${EXIT_MARK}1\n`);
+        return;
+      }
       // Held until git has updated the ref (receive-pack exited), so the next push of this app
       // checks against the final ref; a receive-pack that never exits cannot hold the app forever.
       const buildDone = new Promise<void>((resolve) => (built = resolve));

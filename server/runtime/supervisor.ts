@@ -53,6 +53,9 @@ export function probeOf(ctx: Ctx, d: Dyno): ContainerProbe {
   };
 }
 
+/** The check that fails when Docker gave the new container no published port. */
+const NO_PORT_CHECK = 'starting the web dyno';
+
 /** Progress of a wait is reported at least this often (issue 14: never silent for long). */
 export const PROGRESS_EVERY_MS = 5000;
 
@@ -79,7 +82,7 @@ export function deployOutput(ctx: Ctx, app: string, output?: (line: string) => v
  * Says every 5 s what it waits for (`waiting for web.1 to answer on $PORT (12 s of 60)`).
  */
 export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: (line: string) => void = deployOutput(ctx, d.app)): Promise<CheckResult> {
-  if (!d.address) return { ok: false, check: 'starting the web dyno', reason: 'Docker did not publish its port (the container may have stopped at once)' };
+  if (!d.address) return { ok: false, check: NO_PORT_CHECK, reason: 'Docker did not publish its port (the container may have stopped at once)' };
   const base = `http://${d.address}`;
   const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
   const limitMs = bootTimeoutMs(ctx, d.app, release);
@@ -237,7 +240,7 @@ export async function bootError(ctx: Ctx, d: Dyno, release: ReleaseRow, r: { che
   }
   const sockets = exitCode === undefined ? await ctx.driver.execRead(d.containerId, ['cat', '/proc/net/tcp', '/proc/net/tcp6'], 5000).catch(() => undefined) : undefined;
   // A named app.json check that failed after the port answered: its own words say it best.
-  const named = exitCode === undefined && !r.check.startsWith('the web process must answer HTTP');
+  const named = exitCode === undefined && !r.check.startsWith('the web process must answer HTTP') && r.check !== NO_PORT_CHECK;
   const diag = named
     ? { cause: 'health-check', message: `${d.name} failed the health check (${r.check}): ${r.reason}`, hint: 'fix what the check asks for, or the check (app.json healthchecks.web)' }
     : diagnoseBoot({
