@@ -93,7 +93,7 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
         ...(app.hsts ? { hsts: true } : {}),
         // Only written when false: the router then says "not deployed yet" / "no web process"
         // instead of H10 "crashed" or "scale web" (issue 14).
-        ...(released ? {} : { released: false as const }),
+        ...(released || backends.length ? {} : { released: false as const }),
         ...(released && !Object.hasOwn(released.processTypes, 'web') ? { web: false as const } : {}),
         webQuantity: webQuantity(app.name),
         backends,
