@@ -34,10 +34,11 @@ after(async () => {
 });
 
 /** Creates an app with a 5 s boot timeout and pushes files to it; returns the push's output. */
-async function pushApp(files: Record<string, string>): Promise<{ app: string; code: number; out: string }> {
+async function pushApp(files: Record<string, string>, buildpacks?: string[]): Promise<{ app: string; code: number; out: string }> {
   const app = uniq('hint');
   await createApp(srv, app);
   assert.equal((await api(srv, 'PUT', `/apps/${app}/boot-timeout`, { seconds: 5 })).status, 200);
+  if (buildpacks) assert.equal((await api(srv, 'PUT', `/apps/${app}/buildpacks`, { buildpacks })).status, 200);
   const dir = await makeRepo(files);
   dirs.push(dir);
   const r = await git(['push', gitUrl(srv, app), 'main'], dir);
@@ -45,7 +46,8 @@ async function pushApp(files: Record<string, string>): Promise<{ app: string; co
 }
 
 test('command not found: said as such, with the buildpack that would handle requirements.txt; a never-released app is not "crashed" and nothing claims a previous release', async () => {
-  const r = await pushApp({ Procfile: 'web: python3 app.py\n', 'app.py': 'print("hi")\n', 'requirements.txt': 'flask\n' });
+  // The buildpacks were set to Procfile alone, so nothing installs what the Procfile runs.
+  const r = await pushApp({ Procfile: 'web: gunicorn app:app\n', 'app.py': 'app = None\n', 'requirements.txt': 'gunicorn\n' }, ['slipway/procfile']);
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /web\.1's command was not found \(exit status 127\)/);
   assert.match(r.out, /This repository has requirements\.txt \(Python\)/);
