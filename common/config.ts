@@ -25,6 +25,8 @@ export interface SlipwayConfig {
   stackCache: string;
   buildConcurrency: number;
   buildTimeoutMs: number;
+  /** How long a push may wait in the build queue (default: the build time limit). */
+  buildQueueWaitMs: number;
   /** How long a new web dyno has to answer by default (SLIPWAY_BOOT_TIMEOUT_S, 60). */
   bootTimeoutMs: number;
   /** The most an app may ask for with ps:boot-timeout or app.json (SLIPWAY_BOOT_TIMEOUT_MAX_S, 900). */
@@ -36,6 +38,7 @@ export interface SlipwayConfig {
   firewall: boolean;
   /** Platform default of each per-account limit (common/limits.ts); admins override per user. */
   limits: Limits;
+  router: RouterSettings;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Heroku's buildpack names (heroku/nodejs, heroku-buildpack-* URLs) use the built-in ones. */
   buildpackAliases: boolean;
@@ -107,6 +110,10 @@ export interface HomePaths {
   caches: string;
   builds: string;
   logs: string;
+  /** The router's access log (router writes, the server's log hub tails; docs/architecture.md). */
+  routerAccessLog: string;
+  /** How far the server's tail has read routerAccessLog. */
+  routerAccessOffset: string;
   run: string;
   routesFile: string;
   /** Pending ACME HTTP-01 challenges the router answers (docs/tls.md). */
@@ -126,6 +133,8 @@ export function homePaths(home: string): HomePaths {
     caches: path.join(home, 'caches'),
     builds: path.join(home, 'builds'),
     logs: path.join(home, 'log'),
+    routerAccessLog: path.join(home, 'log', 'router-access.log'),
+    routerAccessOffset: path.join(home, 'log', 'router-access.offset'),
     run: path.join(home, 'run'),
     routesFile: path.join(home, 'run', 'routes.json'),
     challengesFile: path.join(home, 'run', 'acme-challenges.json'),
@@ -135,17 +144,32 @@ export function homePaths(home: string): HomePaths {
   };
 }
 
-function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+/**
+ * The one parser of whole-number settings: unset or empty → fallback; anything else must be an
+ * integer in [min, max] or the process refuses to start with a hint.
+ */
+export function intSetting(env: NodeJS.ProcessEnv, key: string, fallback: number, o: { min?: number; max?: number; unit?: string } = {}): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} is not a port number`, {
-      hint: `set ${key} to a number between 1 and 65535, or unset it for the default (${fallback})`,
+  const min = o.min ?? 1;
+  const max = o.max ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const what =
+      max === 65535
+        ? 'a port number'
+        : max < Number.MAX_SAFE_INTEGER
+          ? `a whole number from ${min} to ${max}${o.unit ? ` (${o.unit})` : ''}`
+          : `a ${min > 0 ? 'positive ' : ''}whole number${o.unit ? ` of ${o.unit}` : ''}`;
+    throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} is not ${what}`, {
+      hint: max === 65535 ? `set ${key} to a number between 1 and 65535, or unset it for the default (${fallback})` : `unset ${key} for the default${Number.isNaN(fallback) ? '' : ` (${fallback})`}`,
     });
   }
   return n;
 }
+
+const port = (env: NodeJS.ProcessEnv, key: string, fallback: number) => intSetting(env, key, fallback, { min: 0, max: 65535 });
+const positiveInt = (env: NodeJS.ProcessEnv, key: string, fallback: number, unit?: string) => intSetting(env, key, fallback, { unit });
 
 function acmeConfig(env: NodeJS.ProcessEnv): AcmeConfig | null {
   const email = env.SLIPWAY_ACME_EMAIL ?? '';
@@ -172,16 +196,45 @@ function acmeConfig(env: NodeJS.ProcessEnv): AcmeConfig | null {
   };
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} must be a positive whole number`, {
-      hint: `unset ${key} for the default (${fallback})`,
-    });
+/**
+ * slipway-router's own tuning (docs/router.md). Unset fields take the router's defaults
+ * (router/router.ts DEFAULT_ROUTER_OPTIONS).
+ */
+export interface RouterSettings {
+  balance?: 'round-robin' | 'least-outstanding';
+  https: boolean;
+  firstByteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxHeaderSize?: number;
+  keepAliveTimeoutMs?: number;
+  agentIdleMs?: number;
+  skipMs?: number;
+  maxSocketsPerDyno?: number;
+  accessLogMaxBytes?: number;
+}
+
+function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
+  const balance = env.SLIPWAY_ROUTER_BALANCE;
+  if (balance !== undefined && balance !== 'round-robin' && balance !== 'least-outstanding') {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ROUTER_BALANCE=${JSON.stringify(balance)} is not a strategy`, { hint: 'use round-robin or least-outstanding' });
   }
-  return n;
+  const opt = (key: string) => (env[key] === undefined || env[key] === '' ? undefined : positiveInt(env, key, NaN));
+  return {
+    balance,
+    https: env.SLIPWAY_ROUTER_HTTPS !== 'off',
+    firstByteTimeoutMs: opt('SLIPWAY_ROUTER_TIMEOUT_MS'),
+    idleTimeoutMs: opt('SLIPWAY_ROUTER_IDLE_MS'),
+    headersTimeoutMs: opt('SLIPWAY_ROUTER_HEADERS_TIMEOUT_MS'),
+    requestTimeoutMs: opt('SLIPWAY_ROUTER_REQUEST_TIMEOUT_MS'),
+    maxHeaderSize: opt('SLIPWAY_ROUTER_MAX_HEADER_BYTES'),
+    keepAliveTimeoutMs: opt('SLIPWAY_ROUTER_KEEPALIVE_MS'),
+    agentIdleMs: opt('SLIPWAY_ROUTER_AGENT_IDLE_MS'),
+    skipMs: opt('SLIPWAY_ROUTER_SKIP_MS'),
+    maxSocketsPerDyno: opt('SLIPWAY_ROUTER_MAX_SOCKETS_PER_DYNO'),
+    accessLogMaxBytes: opt('SLIPWAY_ROUTER_ACCESS_LOG_MAX_BYTES'),
+  };
 }
 
 function hostPorts(env: NodeJS.ProcessEnv, key: string): string[] {
@@ -207,16 +260,7 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
 function limits(env: NodeJS.ProcessEnv, buildConcurrency: number): Limits {
   const out = defaultLimits(buildConcurrency);
   for (const k of LIMIT_KEYS) {
-    const key = limitEnvName(k);
-    const raw = env[key];
-    if (raw === undefined || raw === '') continue;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0 || n > LIMIT_INFO[k].max) {
-      throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} must be a whole number from 0 to ${LIMIT_INFO[k].max}`, {
-        hint: `unset ${key} for the default (${out[k]} ${LIMIT_INFO[k].unit})`,
-      });
-    }
-    out[k] = n;
+    out[k] = intSetting(env, limitEnvName(k), out[k], { min: 0, max: LIMIT_INFO[k].max, unit: LIMIT_INFO[k].unit });
   }
   return out;
 }
@@ -236,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
   }
   const apiPort = port(env, 'SLIPWAY_API_PORT', 5080);
   const buildConcurrency = positiveInt(env, 'SLIPWAY_BUILD_CONCURRENCY', os.cpus().length);
+  const buildTimeoutMs = positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60, 'seconds') * 1000;
   return {
     home: path.resolve(env.SLIPWAY_HOME ?? '/var/lib/slipway'),
     domain,
@@ -248,13 +293,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     stack: env.SLIPWAY_STACK ?? 'bookworm',
     stackCache: env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks',
     buildConcurrency,
-    buildTimeoutMs: positiveInt(env, 'SLIPWAY_BUILD_TIMEOUT_S', 15 * 60) * 1000,
+    buildTimeoutMs,
+    buildQueueWaitMs: positiveInt(env, 'SLIPWAY_BUILD_QUEUE_WAIT_S', buildTimeoutMs / 1000, 'seconds') * 1000,
     bootTimeoutMs: positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60) * 1000,
     bootTimeoutMaxMs: Math.max(positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_MAX_S', 15 * 60), positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60)) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),
     limits: limits(env, buildConcurrency),
+    router: routerSettings(env),
     logLevel: level as SlipwayConfig['logLevel'],
     acme: acmeConfig(env),
     api: {

@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createLogger } from '../common/logger';
+
+const log = createLogger('slipway-router');
 
 /**
  * The access log: one line per request, `<ISO time> <app> <Heroku router line>`
@@ -54,7 +57,7 @@ export interface AccessLog {
 export function createAccessLog(opts: { file: string; maxBytes: number; echo?: (line: string) => void }): AccessLog {
   fs.mkdirSync(path.dirname(opts.file), { recursive: true });
   let stream = fs.createWriteStream(opts.file, { flags: 'a' });
-  stream.on('error', (err) => console.error(`slipway-router: access log: ${err.message}`));
+  stream.on('error', (err) => log.error(`access log: ${err.message}`));
   let size = fs.existsSync(opts.file) ? fs.statSync(opts.file).size : 0;
   let pending: string[] = [];
   let pendingBytes = 0;
@@ -66,10 +69,10 @@ export function createAccessLog(opts: { file: string; maxBytes: number; echo?: (
     try {
       fs.renameSync(opts.file, `${opts.file}.1`);
     } catch (err) {
-      console.error(`slipway-router: access log rotation: ${(err as Error).message}`);
+      log.error(`access log rotation: ${(err as Error).message}`);
     }
     stream = fs.createWriteStream(opts.file, { flags: 'a' });
-    stream.on('error', (err) => console.error(`slipway-router: access log: ${err.message}`));
+    stream.on('error', (err) => log.error(`access log: ${err.message}`));
     size = 0;
   };
 

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as path from 'node:path';
+import { createLogger } from '../common/logger';
+
+const logger = createLogger('slipway-router');
 
 /**
  * ACME HTTP-01 responder (docs/tls.md). The server lists pending challenges in
@@ -53,7 +56,7 @@ export function createAcmeResponder(file: string, pollMs = 500): AcmeResponder {
     try {
       challenges = load(file);
     } catch (err) {
-      console.error(`slipway-router: kept the previous ACME challenges, ${path.basename(file)} is invalid: ${(err as Error).message}`);
+      logger.error(`kept the previous ACME challenges, ${path.basename(file)} is invalid: ${(err as Error).message}`);
     }
   };
   reload();
@@ -61,7 +64,7 @@ export function createAcmeResponder(file: string, pollMs = 500): AcmeResponder {
   const watcher = fs.watch(path.dirname(file), (_event, name) => {
     if (name === null || name === path.basename(file)) reload();
   });
-  watcher.on('error', (err) => console.error(`slipway-router: watching ${file}: ${err.message}`));
+  watcher.on('error', (err) => logger.error(`watching ${file}: ${err.message}`));
   const poll = setInterval(reload, pollMs);
   poll.unref();
 

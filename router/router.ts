@@ -4,6 +4,7 @@ import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { homePaths } from '../common/config';
 import { createAccessLog } from './access-log';
 import { createAcmeResponder } from './acme-challenge';
 import { createPools, type Strategy } from './balancer';
@@ -11,6 +12,9 @@ import { createHttpHandler } from './proxy-http';
 import { createUpgradeHandler } from './proxy-ws';
 import { watchRoutes } from './routes-watcher';
 import { createSniStore } from './tls';
+import { createLogger } from '../common/logger';
+
+const logger = createLogger('slipway-router');
 
 /** Every setting of the router process; router/main.ts reads them from the environment. */
 export interface RouterOptions {
@@ -70,7 +74,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
-  const paths = { routes: path.join(opts.home, 'run', 'routes.json'), accessLog: path.join(opts.home, 'log', 'router-access.log') };
+  const home = homePaths(opts.home);
+  const paths = { routes: home.routesFile, accessLog: home.routerAccessLog };
   const log = createAccessLog({ file: paths.accessLog, maxBytes: opts.accessLogMaxBytes });
   const pools = createPools(opts);
   const fallback = opts.defaultCert
@@ -86,7 +91,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const onUncaught = (err: Error) => {
     // Counted and reported by /healthz; the robustness tests require it to stay 0.
     uncaught++;
-    console.error(`slipway-router: uncaught exception (kept serving): ${err.stack ?? err.message}`);
+    logger.error(`uncaught exception (kept serving): ${err.stack ?? err.message}`);
   };
   process.on('uncaughtException', onUncaught);
 

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildRouteTable, EMPTY_TABLE, parseRoutesFile, type RouteTable } from './route-table';
+import { createLogger } from '../common/logger';
+
+const log = createLogger('slipway-router');
 
 /**
  * Watches run/routes.json. The server replaces it by rename, so we watch the directory (a watch on
@@ -39,7 +42,7 @@ export function watchRoutes(file: string, onChange: (table: RouteTable) => void,
       onChange(table);
     } catch (err) {
       stamp = now; // do not retry the same broken file every poll
-      console.error(`slipway-router: kept the previous routes, ${path.basename(file)} is invalid: ${(err as Error).message}`);
+      log.error(`kept the previous routes, ${path.basename(file)} is invalid: ${(err as Error).message}`);
     }
   };
   reload();
@@ -54,7 +57,7 @@ export function watchRoutes(file: string, onChange: (table: RouteTable) => void,
       reload();
     });
   });
-  watcher.on('error', (err) => console.error(`slipway-router: watching ${file}: ${err.message}`));
+  watcher.on('error', (err) => log.error(`watching ${file}: ${err.message}`));
   const poll = setInterval(reload, pollMs);
   poll.unref();
   return {

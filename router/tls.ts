@@ -2,6 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { CertificateEntry } from './route-table';
+import { createLogger } from '../common/logger';
+
+const log = createLogger('slipway-router');
 
 /**
  * Certificates for the https listener, chosen by SNI: an exact host name first, then an explicit
@@ -36,7 +39,7 @@ export function createSniStore(opts: { home: string; fallback?: tls.SecureContex
       cache.set(certFile, { stamp, context });
       return context;
     } catch (err) {
-      console.error(`slipway-router: certificate ${entry.certFile} not loaded: ${(err as Error).message}`);
+      log.error(`certificate ${entry.certFile} not loaded: ${(err as Error).message}`);
       return undefined;
     }
   };

@@ -9,10 +9,12 @@ import { createApiRouter, type ApiDeps } from './api';
 import { createRunUpgradeHandler } from './api/run';
 import { createSessionRegistry } from './api/sessions';
 import { createAddonShellUpgrade, SHELL_PATH } from './api/addons-shell';
-import { openImageStore } from '../buildpacks/oci/layout';
+import type { ImageStore } from '../buildpacks/oci/layout';
 import { createRegistryRouter } from './images/registry';
-import { newRegistryToken } from './images/registry-auth';
 import { createDashboardRouter } from './dashboard/static';
+import { createLogger } from '../common/logger';
+
+const logger = createLogger('slipway-server');
 
 export interface ServerDeps {
   config: SlipwayConfig;
@@ -21,12 +23,14 @@ export interface ServerDeps {
   docker: Docker;
   /** The log hub (server/logs/hub.ts): every app-facing log line goes through it. */
   logs: LogHub;
-  /** Services the API calls (runtime, releases, routes publisher, repositories, builds routes), wired in main.ts as they exist. */
-  api?: Omit<Partial<ApiDeps>, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
+  /** The one image store of the process (the registry serves it). */
+  store: ImageStore;
+  /** Services the API calls (runtime, releases, routes publisher, repositories, builds routes, destroyApp). */
+  api: Omit<ApiDeps, 'config' | 'paths' | 'state' | 'logs' | 'docker'>;
   /** The git endpoint (server/git): smart HTTP for /APP.git paths, before any body parsing. */
   git?: { isGitRequest(req: Request): boolean; handle(req: Request, res: Response): void };
-  /** The registry's credential (images/registry-auth.ts); without one nobody can pull. */
-  registryToken?: string;
+  /** The registry's credential (images/registry-auth.ts), made once at startup by main.ts. */
+  registryToken: string;
 }
 
 /**
@@ -54,7 +58,7 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   app.use('/api', createApiRouter(apiDeps));
   // Read-only registry over the image store at /v2/, for the local dockerd (loopback clients with
   // the registry token only).
-  app.use(createRegistryRouter({ store: openImageStore(deps.paths.images), token: deps.registryToken ?? newRegistryToken() }));
+  app.use(createRegistryRouter({ store: deps.store, token: deps.registryToken }));
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
   const runUpgrade = createRunUpgradeHandler(apiDeps);
   const shellUpgrade = createAddonShellUpgrade(apiDeps);
@@ -72,7 +76,7 @@ export function createHttpApp(deps: ServerDeps): express.Express {
       res.status(httpStatusFor(err.code)).json(err.toJSON());
       return;
     }
-    console.error('slipway-server: unexpected error', err);
+    logger.error(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
     res.status(500).json({ id: 'internal', message: 'internal server error', hint: 'see the server log under SLIPWAY_HOME/log' });
   });
   return app;

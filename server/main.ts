@@ -1,28 +1,31 @@
 import * as fs from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { ensurePlatformCertificate } from '../router/cert';
+import { ensurePlatformCertificate } from '../common/platform-cert';
 import Docker from 'dockerode';
 import { loadConfig, homePaths } from '../common/config';
-import { onShutdown } from '../common/lifecycle';
+import { createLogger, setLogLevel } from '../common/logger';
+import { onShutdown } from '../common/shutdown';
 import { openState } from './state';
 import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
 import { openImageStore } from '../buildpacks/oci/layout';
 import { createBuildQueue } from './builds/queue';
-import { createBuildService } from './builds/service';
-import { buildQueueWaitMs } from './builds/settings';
-import { build as lifecycleBuild } from '../buildpacks/lifecycle';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
 import { purgeBuildCache } from './builds/cache';
-import { createDockerDriver, createRuntime, type Runtime } from './runtime';
+import { createDockerDriver, createRuntime } from './runtime';
 import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
+import { createDeployPipeline } from './deploys/pipeline';
+import { createAppDestroyer } from './apps/destroy';
+import { createStackService } from './images/stacks';
+import { createConfigVarsService } from './apps/config-vars';
+import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
-import { collectGarbage } from './images/gc';
+import { collectStoreGarbage } from './images/gc';
 import { createChallengeStore } from './acme/challenges';
 import { createAcmeIssuer } from './acme/issuer';
 import { createAcmeManager } from './acme/manager';
@@ -37,8 +40,11 @@ import { createMetricsRepo } from './state/repos/metrics';
  * slipway-server: the composition root. It reads the config once, opens the state, builds each
  * service with its dependencies passed in, and starts listening. No logic lives here.
  */
+const log = createLogger('slipway-server');
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  setLogLevel(config.logLevel);
   const paths = homePaths(config.home);
   for (const dir of [paths.repos, paths.images, paths.caches, paths.builds, paths.logs, paths.run, paths.certsDir]) {
     fs.mkdirSync(dir, { recursive: true });
@@ -51,35 +57,31 @@ async function main(): Promise<void> {
 
   const store = openImageStore(paths.images);
   // Before any dyno or build starts: keep containers off the host's ports and cloud metadata.
-  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => console.error(l) });
-  else console.error('slipway-server: warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
+  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => log.warn(l.replace(/^slipway-server: /, '')) });
+  else log.warn('warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
   // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
   const registryToken = newRegistryToken();
 
-  // Runtime and routes need each other: the publisher reads the runtime's healthy web dynos, the
-  // runtime publishes after every swap/scale/stop.
-  let runtime: Runtime | undefined;
+  // The runtime hands its healthy web dynos to the publisher after every swap/scale/stop.
   const routes = createRoutesPublisher({
     state, paths, config,
-    listWebBackends: (a) => runtime?.listWebBackends(a) ?? [],
     httpsOnly: (a) => state.apps.get(a)?.httpsOnly ?? false,
   });
-  runtime = createRuntime({
+  const runtime = createRuntime({
     state, paths, logs, store,
     driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle, networkPool: config.networkPool }),
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
-    publishRoutes: () => routes.publish(),
-    collectStoreGarbage: (keepRefs) => collectGarbage(store, keepRefs),
+    publishRoutes: (web) => routes.publish(web),
+    collectStoreGarbage: (keepRefs) => collectStoreGarbage(store, keepRefs),
     options: { bootTimeoutMs: config.bootTimeoutMs, bootTimeoutMaxMs: config.bootTimeoutMaxMs },
   });
   const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
   const addons = createAddons({ config, paths, state, docker, store, releases });
 
-  const builds = createBuildService({
-    state, paths, config, docker, logs, store,
-    queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: buildQueueWaitMs(process.env, config.buildTimeoutMs) }),
-    build: lifecycleBuild,
-    release: (input) => releases.createFromBuild(input),
+  const builds = createDeployPipeline({
+    state, paths, config, docker, logs, store, releases,
+    queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: config.buildQueueWaitMs }),
+    builders: [createBuildpacksBuilder({ docker, store, caBundle: config.caBundle, buildpackFetchAllow: config.buildpackFetchAllow, buildpackAliases: config.buildpackAliases })],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
   });
   // One back-off for the API and the git endpoint: guessing through either counts for both.
@@ -97,13 +99,27 @@ async function main(): Promise<void> {
     event: (e) => recordAs({ state, logs }, 'slipway', { app: state.apps.getById(e.appId) ?? null, appName: e.appName, action: e.action, message: e.message, data: e.data }),
   });
 
+  const destroyApp = createAppDestroyer({
+    state,
+    routes,
+    parts: [
+      // Services leave the app's network before the runtime removes it (server/addons/).
+      { name: 'addons', removeApp: (a) => addons.service.appDestroyed(a) },
+      { name: 'runtime', removeApp: (a) => runtime.destroyApp(a.name) },
+      { name: 'builds', removeApp: (a) => builds.removeApp(a) },
+      { name: 'git', removeApp: (a) => removeAppRepository(paths, a.name) },
+      { name: 'logs', removeApp: (a) => logs.forget(a.name) },
+    ],
+  });
   const app = createHttpApp({
-    config, paths, state, docker, logs, git, registryToken,
+    config, paths, state, docker, logs, git, registryToken, store,
     api: {
-      createAppRepository, removeAppRepository,
+      createAppRepository,
       buildsRoutes: createBuildsRoutes({ state, builds, rebuild: (a, u) => git.rebuild(a, u), purgeCache: (a) => purgeBuildCache({ state, paths }, a) }),
-      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons,
+      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
+      stacks: createStackService({ state, store, docker, paths, config }),
+      configVars: createConfigVarsService({ state, releases }),
     },
   });
   // How often Node checks the header/request timeouts: often enough that they mean what they say.
@@ -137,7 +153,7 @@ async function main(): Promise<void> {
       ` (home ${config.home})`,
   );
 
-  onShutdown('slipway-server', servers, [() => acme.stop(), () => metrics.stop(), () => git.stop(), () => runtime!.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [() => acme.stop(), () => metrics.stop(), () => git.stop(), () => runtime.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
 }
 
 /**

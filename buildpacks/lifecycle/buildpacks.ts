@@ -13,8 +13,11 @@ import { stackInfo } from '../../stacks/info';
  */
 export const SUPPORTED_APIS = ['0.7', '0.8', '0.9', '0.10', '0.11', '0.12'];
 
-/** buildpacks/builtin in the source tree (read at run time; tsc does not copy it). */
-export const BUILTIN_DIR = path.resolve(__dirname, '..', '..', '..', 'buildpacks', 'builtin');
+/**
+ * The built-in buildpacks as the build assembles them (scripts/copy-assets.mjs copies
+ * buildpacks/builtin plus the _shared files each declares into dist/builtin-buildpacks).
+ */
+export const BUILTIN_DIR = path.resolve(__dirname, '..', '..', 'builtin-buildpacks');
 
 /**
  * Loads the buildpack in `dir`. Its files are untrusted (a directory of the pushed repository or a

@@ -147,14 +147,17 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     await freezing;
     if (paused) {
       paused = false;
-      await container.unpause();
+      // A pause that dockerd reported done but did not keep (seen under load) must not fail the build.
+      await container.unpause().catch((err: Error) => {
+        if (!/is not paused/.test(err.message)) throw err;
+      });
     }
   };
   const freeze = () => {
     freezing = freezing.then(async () => {
       if (running === 0 && !paused && !removed) {
-        paused = true;
-        await container.pause().catch(() => {});
+        // Marked paused only once dockerd says so: a failed pause must not make the next step unpause.
+        paused = await container.pause().then(() => true, () => false);
       }
     });
     return freezing;

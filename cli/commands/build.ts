@@ -93,6 +93,8 @@ export async function runLocalBuild(argv: string[]): Promise<number> {
       labels: { 'io.slipway.home': config.home },
       // Buildpack output is untrusted (a fetched buildpack, the app's own scripts): no control sequences.
       output: (line) => process.stdout.write(stripControls(line) + '\n'),
+      // The same wall-clock limit as a push (SLIPWAY_BUILD_TIMEOUT_S).
+      signal: AbortSignal.timeout(config.buildTimeoutMs),
       allowHostPaths: true,
       buildpackCacheDir: path.join(paths.buildpacks, 'fetched'),
     });

@@ -2,6 +2,9 @@ import type { AcmeConfig } from '../../common/config';
 import type { State } from '../state';
 import type { AcmeDomainRow } from '../state/repos/acme';
 import type { AcmeIssuer } from './issuer';
+import { createLogger } from '../../common/logger';
+
+const logger = createLogger('slipway-server');
 
 /**
  * Automatic certificates, one per custom domain (docs/tls.md). sync() decides which domains are
@@ -94,7 +97,7 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
 
   const orderOne = async (row: AcmeDomainRow): Promise<void> => {
     const renewal = row.certificateId !== null;
-    console.log(`slipway-server: acme: ordering a certificate for ${row.hostname} (${renewal ? 'renewal' : 'new'})`);
+    logger.info(`acme: ordering a certificate for ${row.hostname} (${renewal ? 'renewal' : 'new'})`);
     try {
       const issued = await deps.issuer!.issue(row.hostname);
       const now = state.acme.get(row.domainId);
@@ -116,7 +119,7 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
       if (!state.acme.get(row.domainId)) return;
       const at = nextAttempt(config!, row.failures, reason, Date.now());
       state.acme.markFailed(row.domainId, reason, at);
-      console.error(`slipway-server: acme: ${row.hostname}: ${reason} (next attempt ${at.toISOString()})`);
+      logger.error(`acme: ${row.hostname}: ${reason} (next attempt ${at.toISOString()})`);
       deps.event({
         appId: row.appId, appName: row.appName,
         action: renewal ? 'cert.acme.renew-failed' : 'cert.acme.failed',
@@ -166,7 +169,7 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
           await runOnce();
         } while (again && !stopped);
       } catch (err) {
-        console.error(`slipway-server: acme: check failed: ${(err as Error).stack ?? err}`);
+        logger.error(`acme: check failed: ${(err as Error).stack ?? err}`);
       } finally {
         running = undefined;
         schedule();

@@ -16,7 +16,7 @@ const tokenJson = (t: { id: number; description: string; prefix: string; created
 });
 
 /** Account, API tokens, users (admins) and per-app access (collaborators and viewers). */
-export function createAccessRoutes(deps: ApiDeps): Router {
+export function createAccessRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'sessions'>): Router {
   const r = Router();
   const { state } = deps;
 

@@ -1,6 +1,4 @@
 import { randomInt } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Router } from 'express';
 import { aliasesEnabled, checkAlias } from '../../buildpacks/lifecycle/aliases';
 import { SlipwayError } from '../../common/errors';
@@ -20,7 +18,7 @@ export function randomAppName(): string {
   return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}-${NOUNS[randomInt(NOUNS.length)]}-${randomInt(1000, 10000)}`;
 }
 
-export function appJson(deps: ApiDeps, app: AppRow, role?: string) {
+export function appJson(deps: Pick<ApiDeps, 'state' | 'config'>, app: AppRow, role?: string) {
   const owner = deps.state.users.getById(app.ownerId);
   return {
     name: app.name,
@@ -48,7 +46,7 @@ function assertBuildpack(ref: unknown): string {
   return validateBuildpackRef(ref);
 }
 
-export function createAppsRoutes(deps: ApiDeps): Router {
+export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config' | 'paths' | 'createAppRepository' | 'destroyApp' | 'publishRoutes' | 'runtime'>): Router {
   const r = Router();
   const { state } = deps;
 
@@ -75,7 +73,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     stackInfo(stack); // a stack without a recipe is NOT_FOUND, naming the stacks there are
     const app = state.apps.create({ name: name!, ownerId: user.id, stack });
     try {
-      if (deps.createAppRepository) await deps.createAppRepository(deps.paths, app.name);
+      await deps.createAppRepository(deps.paths, app.name);
     } catch (err) {
       state.apps.delete(app.id);
       throw err;
@@ -84,7 +82,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     deps.logs.forget(app.name);
     record(deps, res, { app, action: 'app.create', message: `App ${app.name} created` });
     // The router learns the new host at once (it answers 503 until the first release serves).
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     res.status(201).json(appJson(deps, app, 'owner'));
   });
 
@@ -92,7 +90,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const app = appFor(deps, req, res, 'read');
     const { user } = auth(res);
     const current = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
-    const dynos = deps.runtime ? await deps.runtime.listDynos(app.name) : [];
+    const dynos = await deps.runtime.listDynos(app.name);
     res.json({
       ...appJson(deps, app, shownRole(user, app)),
       release: current ? { version: current.version, description: current.description, createdAt: current.createdAt } : null,
@@ -104,22 +102,8 @@ export function createAppsRoutes(deps: ApiDeps): Router {
 
   r.delete('/apps/:app', async (req, res) => {
     const app = appFor(deps, req, res, 'destroy');
-    // Its builds' directories (logs, kept workspaces with the app's source) go too: read their ids
-    // before the runtime deletes the app's rows.
-    const buildDirs = state.builds.listForApp(app.id, 100_000).map((b) => path.join(deps.paths.builds, b.id));
-    // The runtime removes containers, images, cache, repository and the app's rows (it owns the order).
-    // Services leave the app's network before the runtime removes it (server/addons/).
-    if (deps.addons) await deps.addons.service.appDestroyed(app);
-    if (deps.runtime) await deps.runtime.destroyApp(app.name);
-    if (deps.removeAppRepository) await deps.removeAppRepository(deps.paths, app.name);
-    else fs.rmSync(path.join(deps.paths.repos, `${app.name}.git`), { recursive: true, force: true });
-    fs.rmSync(path.join(deps.paths.caches, app.name), { recursive: true, force: true });
-    for (const dir of buildDirs) fs.rmSync(dir, { recursive: true, force: true });
-    if (state.apps.get(app.name)) state.apps.delete(app.id);
-    deps.logs.forget(app.name);
-    // Recorded by name only (the app's row is gone) and not in its log stream, which is gone too.
-    state.events.add({ appName: app.name, actor: auth(res).user.email, action: 'app.destroy', message: `App ${app.name} destroyed` });
-    if (deps.publishRoutes) await deps.publishRoutes();
+    // Each part removes its own (server/apps/destroy.ts).
+    await deps.destroyApp(app.name, auth(res).user.email);
     res.json({ name: app.name, destroyed: true });
   });
 
@@ -132,7 +116,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const app = appFor(deps, req, res, 'scale');
     const b = body<{ enabled: boolean }>(req, { enabled: 'boolean' }, ['enabled']);
     state.apps.setMaintenance(app.id, b.enabled!);
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     record(deps, res, { app, action: 'maintenance', message: `Maintenance mode ${b.enabled ? 'enabled' : 'disabled'}` });
     res.json({ maintenance: b.enabled });
   });
@@ -149,7 +133,7 @@ export function createAppsRoutes(deps: ApiDeps): Router {
     const hsts = b.enabled! && (b.hsts ?? (b.enabled === app.httpsOnly ? app.hsts : false));
     state.apps.setHttpsOnly(app.id, b.enabled!);
     state.apps.setHsts(app.id, hsts);
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     record(deps, res, { app, action: 'https-only', message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}${hsts ? ' with HSTS' : ''}` });
     res.json({ httpsOnly: b.enabled, hsts });
   });

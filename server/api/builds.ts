@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { Router, type Request, type Response } from 'express';
 import { SlipwayError } from '../../common/errors';
+import { tokenFromAuthorization } from '../auth/authorization';
 import { authenticateToken, requireAppRole, type AppAction } from '../auth/permissions';
-import type { BuildService } from '../builds/service';
-import { commitLabel } from '../builds/commit-label';
+import type { DeployPipeline } from '../deploys/pipeline';
+import { commitLabel } from '../deploys/commit-label';
 import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
 import type { BuildRow } from '../state/repos/builds';
@@ -14,11 +15,12 @@ import type { UserRow } from '../state/repos/users';
  *   GET  /apps/:app/builds                 newest first (`slipway builds`)
  *   GET  /apps/:app/builds/:id             one build; :id may be "latest"
  *   GET  /apps/:app/builds/:id/output      text/plain log; a running build streams until it ends
+ *   GET  /apps/:app/builds/:id/events      the build's progress as data (DeployEvents, server/deploys/events.ts)
  *   POST /apps/:app/builds/:id/cancel      cancels a pending or running build (deploy rights)
  */
 export interface BuildsRoutesDeps {
   state: State;
-  builds: BuildService;
+  builds: Pick<DeployPipeline, 'liveLog' | 'cancel' | 'events'>;
   /** POST /apps/:app/builds: rebuild the deploy branch's commit (server/git/rebuild.ts). */
   rebuild: (appName: string, user: { id: number; email: string }) => Promise<BuildRow>;
   /** DELETE /apps/:app/build-cache (server/builds/cache.ts). */
@@ -32,8 +34,7 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     const a = res.locals.auth as { user: UserRow } | undefined;
     if (a) return a.user;
     // Mounted on its own (tests, other hosts): check the bearer token here.
-    const h = req.headers.authorization ?? '';
-    const found = authenticateToken(deps.state, /^Bearer\s+(.+)$/i.exec(h)?.[1]);
+    const found = authenticateToken(deps.state, tokenFromAuthorization(req.headers.authorization, ['bearer']));
     if (!found) throw new SlipwayError('UNAUTHORIZED', 'no valid API token given', { hint: 'log in with: slipway login --api URL --token TOKEN' });
     return found.user;
   }
@@ -146,6 +147,11 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
       if (ended) finish();
     };
     head.on('close', catchUp);
+  });
+
+  r.get('/apps/:app/builds/:id/events', (req, res) => {
+    const app = appFor(req, res, 'read');
+    res.json(deps.builds.events(buildFor(app, String(req.params.id)).id));
   });
 
   r.post('/apps/:app/builds/:id/cancel', (req, res) => {

@@ -7,7 +7,7 @@ import { appFor, body, record, type ApiDeps } from './context';
  * domain's state; POST enables, DELETE disables, POST .../refresh orders new certificates now.
  * The ordering itself runs in server/acme/manager.ts, in the background.
  */
-export function createCertsAutoRoutes(deps: ApiDeps): Router {
+export function createCertsAutoRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>): Router {
   const r = Router();
   const { state } = deps;
 
@@ -16,7 +16,7 @@ export function createCertsAutoRoutes(deps: ApiDeps): Router {
     const fresh = state.apps.getById(app.id) ?? app;
     return {
       enabled: fresh.acmeAuto,
-      configured: deps.acme?.configured ?? false,
+      configured: deps.acme.configured,
       directoryUrl: deps.config.acme?.directoryUrl ?? null,
       domains: state.domains.listForApp(app.id).map((d) => {
         const x = rows.get(d.hostname);
@@ -41,7 +41,7 @@ export function createCertsAutoRoutes(deps: ApiDeps): Router {
     const app = appFor(deps, req, res, 'config');
     body(req, {}, []);
     state.apps.setAcmeAuto(app.id, true);
-    deps.acme?.kick();
+    deps.acme.kick();
     record(deps, res, { app, action: 'cert.auto.enable', message: 'Automatic certificates enabled' });
     res.json(view(app));
   });
@@ -51,13 +51,13 @@ export function createCertsAutoRoutes(deps: ApiDeps): Router {
     // Untracks the domains and deletes their automatic certificates at once (uploaded ones stay).
     for (const x of state.acme.listForApp(app.id)) state.acme.untrack(x.domainId);
     for (const id of state.acme.orphanCertificateIds()) state.acme.deleteCertificate(id);
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
     record(deps, res, { app, action: 'cert.auto.disable', message: 'Automatic certificates disabled' });
     res.json(view(app));
   });
   r.post('/apps/:app/certs/auto/refresh', (req, res) => {
     const app = appFor(deps, req, res, 'config');
-    deps.acme?.refresh(app.id);
+    deps.acme.refresh(app.id);
     record(deps, res, { app, action: 'cert.auto.refresh', message: 'Automatic certificates: new orders requested' });
     res.status(202).json(view(app));
   });

@@ -11,9 +11,8 @@ import type { Runtime } from '../runtime';
 import type { ReleaseService } from '../releases';
 
 /**
- * What the API needs from the services written beside it. Structural and mostly optional, so the
- * API is testable alone and each service is wired in server/main.ts as it lands; an endpoint
- * whose service is missing answers 503 with a hint rather than pretending.
+ * What the API needs from the services written beside it, all required (server/main.ts wires
+ * them); a route module takes the part it uses (`Pick<ApiDeps, ...>`) where it has been narrowed.
  */
 export interface ApiUser {
   id: number;
@@ -28,23 +27,28 @@ export interface ApiDeps {
   paths: HomePaths;
   state: State;
   logs: LogHub;
-  docker?: Docker;
-  runtime?: RuntimeApi;
-  releases?: ReleasesApi;
+  docker: Docker;
+  runtime: RuntimeApi;
+  releases: ReleasesApi;
   /** server/routes/publish.ts: rewrites run/routes.json after domains/certs/maintenance changes. */
-  publishRoutes?: () => Promise<void>;
-  createAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
-  removeAppRepository?: (paths: HomePaths, appName: string) => Promise<void>;
+  publishRoutes: () => Promise<void>;
+  createAppRepository: (paths: HomePaths, appName: string) => Promise<void>;
+  /** Config vars: validation, change, config release (server/apps/config-vars.ts). */
+  configVars: import('../apps/config-vars').ConfigVarsService;
+  /** Stack images: list and stacks:update (server/images/stacks.ts). */
+  stacks: import('../images/stacks').StackService;
+  /** apps:destroy: every part removes its own (server/apps/destroy.ts). */
+  destroyApp: (appName: string, actor: string) => Promise<void>;
   /** Mounted at /api (server/api/builds.ts, the git/builds engineer's router). */
-  buildsRoutes?: import('express').Router;
+  buildsRoutes: import('express').Router;
   /** Open log sessions by token (created by createApiRouter when not given). */
   sessions?: import('./sessions').SessionRegistry;
   /** Automatic certificates (server/acme/manager.ts); absent in API-only tests. */
-  acme?: import('../acme/manager').AcmeManager;
+  acme: import('../acme/manager').AcmeManager;
   /** URL of the router's health endpoint (default http://127.0.0.1:HTTP_PORT/healthz). */
   routerHealthUrl?: string;
   /** Back-off on failed authentication (server/auth/backoff.ts), shared with the git endpoint. */
-  authBackoff?: import('../auth/backoff').AuthBackoff;
+  authBackoff: import('../auth/backoff').AuthBackoff;
   /** PostgreSQL / Redis add-ons (server/addons/); absent in API-only tests. */
   addons?: import('../addons').Addons;
   /** App metrics (server/metrics/); absent when collection is off. */
@@ -63,7 +67,7 @@ export function auth(res: Response): Auth {
 }
 
 /** The app named in the path, if the caller may perform `action` on it. */
-export function appFor(deps: ApiDeps, req: Request, res: Response, action: AppAction): AppRow {
+export function appFor(deps: Pick<ApiDeps, 'state'>, req: Request, res: Response, action: AppAction): AppRow {
   return requireAppRole(deps.state, auth(res).user, String(req.params.app), action);
 }
 
@@ -72,7 +76,7 @@ export function appFor(deps: ApiDeps, req: Request, res: Response, action: AppAc
  * stream ("Scaled to web@2 by ana@example.com"). Messages never contain config values.
  */
 export function record(
-  deps: ApiDeps,
+  deps: Pick<ApiDeps, 'state' | 'logs'>,
   res: Response,
   e: { app?: AppRow | null; appName?: string; action: string; message: string; data?: Record<string, unknown> },
 ): void {
@@ -87,12 +91,6 @@ export function recordAs(
   const appName = e.app?.name ?? e.appName ?? null;
   deps.state.events.add({ appId: e.app?.id ?? null, appName, actor, action: e.action, message: e.message, data: e.data });
   if (appName) deps.logs.write(appName, { source: 'api', dyno: 'api', line: `${e.message} by ${actor}` });
-}
-
-export function unavailable(what: string): SlipwayError {
-  return new SlipwayError('DOCKER_UNAVAILABLE', `${what} is not available on this server`, {
-    hint: 'the runtime service is not running; see the server log under SLIPWAY_HOME/log',
-  });
 }
 
 type FieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'object' | 'array';

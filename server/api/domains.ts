@@ -1,10 +1,8 @@
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { assertCustomDomain } from '../../common/names';
-import type { State } from '../state';
-import type { DomainsRepo } from '../state/repos/domains';
-import type { CertificateRow, CertificatesRepo } from '../state/repos/certificates';
-import { appFor, body, intParam, record, unavailable, type ApiDeps } from './context';
+import type { CertificateRow } from '../state/repos/certificates';
+import { appFor, body, intParam, record, type ApiDeps } from './context';
 
 const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, expiresAt: c.expiresAt, createdAt: c.createdAt, source: c.source });
 
@@ -13,13 +11,12 @@ const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, exp
  * republishes run/routes.json (the router swaps its table within a fraction of a second).
  * Private keys go in (sealed at rest) and never come out of the API.
  */
-export function createDomainsRoutes(deps: ApiDeps): Router {
+export function createDomainsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>): Router {
   const r = Router();
-  const repos = deps.state as State & { domains?: DomainsRepo; certificates?: CertificatesRepo };
-  const domains = () => repos.domains ?? (() => { throw unavailable('custom domains'); })();
-  const certs = () => repos.certificates ?? (() => { throw unavailable('certificates'); })();
+  const domains = () => deps.state.domains;
+  const certs = () => deps.state.certificates;
   const publish = async () => {
-    if (deps.publishRoutes) await deps.publishRoutes();
+    await deps.publishRoutes();
   };
 
   r.get('/apps/:app/domains', (req, res) => {
@@ -35,9 +32,9 @@ export function createDomainsRoutes(deps: ApiDeps): Router {
     const d = domains().add(app.id, hostname, { platformDomain: deps.config.domain });
     await publish();
     // With ACME configured and certs:auto on (the default), a certificate is ordered in the background.
-    deps.acme?.kick();
+    deps.acme.kick();
     record(deps, res, { app, action: 'domain.add', message: `Domain ${d.hostname} added` });
-    const acme = Boolean(deps.acme?.configured && app.acmeAuto && !d.hostname.startsWith('*.'));
+    const acme = Boolean(deps.acme.configured && app.acmeAuto && !d.hostname.startsWith('*.'));
     res.status(201).json({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt, acme });
   });
   r.delete('/apps/:app/domains/:hostname', async (req, res) => {
@@ -45,7 +42,7 @@ export function createDomainsRoutes(deps: ApiDeps): Router {
     const host = String(req.params.hostname).toLowerCase();
     domains().remove(app.id, host);
     await publish();
-    deps.acme?.kick(); // deletes the domain's automatic certificate
+    deps.acme.kick(); // deletes the domain's automatic certificate
     record(deps, res, { app, action: 'domain.remove', message: `Domain ${host} removed` });
     res.json({ hostname: host, removed: true });
   });

@@ -3,7 +3,7 @@ import { auth, intParam, type ApiDeps } from './context';
 import { requireAdmin, requireAppRole } from '../auth/permissions';
 
 /** The audit trail (`slipway events`): one app's (read rights), or the whole platform's (admins). */
-export function createEventsRoutes(deps: ApiDeps): Router {
+export function createEventsRoutes(deps: Pick<ApiDeps, 'state'>): Router {
   const r = Router();
   r.get('/events', (req, res) => {
     const { user } = auth(res);

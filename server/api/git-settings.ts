@@ -16,7 +16,7 @@ export function isValidBranchName(name: string): boolean {
   return BRANCH_RE.test(name) && !name.startsWith('-') && !name.split('/').some((part) => part.startsWith('.'));
 }
 
-export function createGitSettingsRoutes(deps: ApiDeps): Router {
+export function createGitSettingsRoutes(deps: Pick<ApiDeps, 'state' | 'logs'>): Router {
   const r = Router();
   const shown = (branch: string | null) => ({ branch, deploys: branch ? [branch] : ['main', 'master'] });
 

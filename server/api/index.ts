@@ -22,19 +22,13 @@ import { createAppsSummaryRoutes } from './apps-summary';
 import { createWebSessions } from './web-session';
 import { createBootTimeoutRoutes } from './boot-timeout';
 
+import { tokenFromAuthorization } from '../auth/authorization';
+
 export type { ApiDeps } from './context';
 
 /** The bearer secret of a request: `Authorization: Bearer slw_...` (or Basic with the token as password, like git). */
 export function bearerToken(req: Request): string | undefined {
-  const h = req.headers.authorization;
-  if (!h) return undefined;
-  const [scheme, value] = h.split(' ', 2);
-  if (/^bearer$/i.test(scheme)) return value;
-  if (/^basic$/i.test(scheme) && value) {
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
-    return decoded.slice(decoded.indexOf(':') + 1);
-  }
-  return undefined;
+  return tokenFromAuthorization(req.headers.authorization);
 }
 
 /**
@@ -59,7 +53,7 @@ export function createApiRouter(input: ApiDeps): Router {
       }
     }
     const address = req.socket.remoteAddress;
-    if (secret && deps.authBackoff) {
+    if (secret) {
       try {
         deps.authBackoff.check(address, secret);
       } catch (err) {
@@ -69,7 +63,7 @@ export function createApiRouter(input: ApiDeps): Router {
     }
     const a = authenticateToken(deps.state, secret);
     if (!a) {
-      if (secret) deps.authBackoff?.fail(address, secret);
+      if (secret) deps.authBackoff.fail(address, secret);
       res.setHeader('WWW-Authenticate', 'Bearer realm="slipway"');
       throw new SlipwayError('UNAUTHORIZED', secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given', {
         hint: 'log in with: slipway login --api URL --token TOKEN (an admin can make you a token)',
@@ -96,7 +90,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createAddonsRoutes(deps));
   api.use(createMetricsRoutes(deps));
   api.use(web.routes);
-  if (deps.buildsRoutes) api.use(deps.buildsRoutes);
+  api.use(deps.buildsRoutes);
 
   api.use((req: Request) => {
     throw new SlipwayError('NOT_FOUND', `no API route for ${req.method} ${req.baseUrl}${req.path}`, { hint: 'see docs/api.md for the routes' });

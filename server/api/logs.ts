@@ -14,7 +14,7 @@ const HEARTBEAT_MS = 25_000;
  * tail=1 the response stays open and each new line is written as it arrives (no buffering on the
  * way: Nagle off, one write per line).
  */
-export function createLogsRoutes(deps: ApiDeps): Router {
+export function createLogsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'sessions'>): Router {
   const r = Router();
 
   r.get('/apps/:app/logs', (req, res) => {

@@ -3,15 +3,12 @@ import { SlipwayError } from '../../common/errors';
 import { assertConfigKey, assertProcessType } from '../../common/names';
 import { SIZES } from '../runtime/sizes';
 import { checkFormation, oneOffLimits } from '../auth/limits';
-import { appFor, body, record, unavailable, type ApiDeps } from './context';
+import { appFor, body, record, type ApiDeps } from './context';
 
 /** Formation (ps, ps:scale, ps:type), dynos (ps, ps:restart) and detached one-off dynos (run:detached). */
-export function createPsRoutes(deps: ApiDeps): Router {
+export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' | 'config'>): Router {
   const r = Router();
-  const runtime = () => {
-    if (!deps.runtime) throw unavailable('the runtime');
-    return deps.runtime;
-  };
+  const runtime = () => deps.runtime;
 
   r.get('/apps/:app/formation', async (req, res) => {
     const app = appFor(deps, req, res, 'read');

@@ -2,10 +2,10 @@ import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
-import { appFor, auth, body, intParam, unavailable, type ApiDeps } from './context';
+import { appFor, auth, body, intParam, type ApiDeps } from './context';
 
 /** What users see of a release: never its config snapshot. */
-function releaseJson(deps: ApiDeps, app: AppRow, r: ReleaseRow) {
+function releaseJson(deps: Pick<ApiDeps, 'state'>, app: AppRow, r: ReleaseRow) {
   return {
     version: r.version,
     description: r.description,
@@ -21,12 +21,9 @@ function releaseJson(deps: ApiDeps, app: AppRow, r: ReleaseRow) {
 }
 
 /** Releases: list, one, rollback. Releases are created by deploys and config changes. */
-export function createReleasesRoutes(deps: ApiDeps): Router {
+export function createReleasesRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'releases'>): Router {
   const r = Router();
-  const releases = () => {
-    if (!deps.releases) throw unavailable('the release service');
-    return deps.releases;
-  };
+  const releases = () => deps.releases;
 
   r.get('/apps/:app/releases', async (req, res) => {
     const app = appFor(deps, req, res, 'read');

@@ -5,8 +5,11 @@ import { httpStatusFor, isSlipwayError, SlipwayError } from '../../common/errors
 import { authenticateToken, requireAppRole } from '../auth/permissions';
 import { assertEnv } from './ps';
 import { oneOffLimits } from '../auth/limits';
-import { recordAs, unavailable, type ApiDeps } from './context';
+import { recordAs, type ApiDeps } from './context';
 import { bearerToken } from './index';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 /**
  * Attached one-off dynos (`slipway run`) over a hijacked HTTP connection:
@@ -63,7 +66,7 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
 
 export function refuse(socket: Duplex, err: unknown): void {
   const e = isSlipwayError(err) ? err : new SlipwayError('INTERNAL', 'internal server error', { hint: 'see the server log' });
-  if (!isSlipwayError(err)) console.error('slipway-server: run upgrade failed', err);
+  if (!isSlipwayError(err)) log.error(`run upgrade failed: ${(err as Error)?.stack ?? String(err)}`);
   const body = JSON.stringify(e.toJSON());
   const status = httpStatusFor(e.code);
   socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -84,7 +87,6 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
       const app = requireAppRole(deps.state, a.user, decodeURIComponent(m[1]), 'run');
       const o = parseOptions(req.headers['x-slipway-run']);
       const runtime = deps.runtime;
-      if (!runtime) throw unavailable('the runtime');
 
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: slipway-run\r\nConnection: Upgrade\r\n\r\n');
       (socket as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);

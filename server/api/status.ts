@@ -61,7 +61,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
  * and ports; the domain; disk used by images, caches, repositories, builds and logs (cached for
  * 30 s: du over a large store takes a while); per app, dynos and disk when the runtime reports it.
  */
-export function createStatusRoutes(deps: ApiDeps): Router {
+export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'paths' | 'acme' | 'docker' | 'routerHealthUrl' | 'runtime'>): Router {
   const r = Router();
   const { config, paths } = deps;
   const host = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
@@ -85,7 +85,6 @@ export function createStatusRoutes(deps: ApiDeps): Router {
   }
 
   async function dockerHealth(): Promise<Health> {
-    if (!deps.docker) return { status: 'unknown', error: 'no Docker client configured' };
     try {
       const v = await withTimeout(deps.docker.version(), 3000, 'dockerd');
       return { status: 'ok', version: v.Version, apiVersion: v.ApiVersion };
@@ -104,16 +103,14 @@ export function createStatusRoutes(deps: ApiDeps): Router {
     const apps = await Promise.all(
       visible.map(async (a) => {
         const row: Record<string, unknown> = { name: a.name };
-        if (deps.runtime) {
-          try {
-            const dynos = await deps.runtime.listDynos(a.name);
-            row.dynos = dynos.length;
-            row.dynosUp = dynos.filter((d) => d.state === 'up').length;
-            const u = await withTimeout(deps.runtime.diskUsage(a.name), 5000, 'disk usage');
-            Object.assign(row, { imageBytes: u.images, cacheBytes: u.cache, repoBytes: u.repo });
-          } catch (err) {
-            row.error = (err as Error).message;
-          }
+        try {
+          const dynos = await deps.runtime.listDynos(a.name);
+          row.dynos = dynos.length;
+          row.dynosUp = dynos.filter((d) => d.state === 'up').length;
+          const u = await withTimeout(deps.runtime.diskUsage(a.name), 5000, 'disk usage');
+          Object.assign(row, { imageBytes: u.images, cacheBytes: u.cache, repoBytes: u.repo });
+        } catch (err) {
+          row.error = (err as Error).message;
         }
         return row;
       }),
@@ -137,7 +134,7 @@ export function createStatusRoutes(deps: ApiDeps): Router {
       // Certificates that expire without a renewal in sight (failed ACME renewals, uploaded ones near expiry).
       certificates: {
         acme: config.acme ? { directoryUrl: config.acme.directoryUrl, email: user.isAdmin ? config.acme.email : undefined } : null,
-        expiring: (deps.acme?.expiring() ?? []).filter((c) => user.isAdmin || (c.app !== null && visible.some((a) => a.name === c.app))),
+        expiring: deps.acme.expiring().filter((c) => user.isAdmin || (c.app !== null && visible.some((a) => a.name === c.app))),
       },
     });
   });

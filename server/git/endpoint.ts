@@ -1,3 +1,4 @@
+import { tokenFromAuthorization } from '../auth/authorization';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -11,6 +12,9 @@ import { limitMessage, limitsOf, ownerOfApp } from '../auth/limits';
 import type { Limits } from '../../common/limits';
 import type { State } from '../state';
 import { appRepoPath, appRepositoryExists } from './repos';
+import { createLogger } from '../../common/logger';
+
+const logger = createLogger('slipway-server');
 
 /**
  * The git endpoint: smart HTTP at /APP.git on the API's port, served by node-git-server behind our
@@ -68,7 +72,7 @@ interface Target {
 }
 
 export function createGitEndpoint(deps: GitEndpointDeps) {
-  const log = deps.log ?? ((line: string) => console.error(`slipway-server: git: ${line}`));
+  const log = deps.log ?? ((line: string) => logger.error(`git: ${line}`));
   const strictDir = (dir?: string): string => {
     if (!dir) return deps.paths.repos;
     const m = /^([^/]+)\.git$/.exec(dir);
@@ -163,15 +167,8 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
     return { appName, suffix, type: service === 'git-receive-pack' ? 'push' : 'fetch' };
   }
 
-  function basicPassword(req: IncomingMessage): string | undefined {
-    const h = req.headers.authorization ?? '';
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
-    if (!m) return undefined;
-    const decoded = Buffer.from(m[1], 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    // Like Heroku: the username is ignored, the password is an API token.
-    return i >= 0 ? decoded.slice(i + 1) : undefined;
-  }
+  // Like Heroku: Basic credentials whose password is an API token (the user name is ignored).
+  const basicPassword = (req: IncomingMessage) => tokenFromAuthorization(req.headers.authorization, ['basic']);
 
   /** Sets the repository's receive.maxInputSize to the owner's push-mb limit (current at every push). */
   function limitPush(req: IncomingMessage, appName: string): { bytes: number; line: string } | undefined {

@@ -2,12 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { State } from '../state';
-import type { BuildService } from '../builds/service';
+import type { DeployPipeline } from '../deploys/pipeline';
+import { pushLines } from '../deploys/events';
 import type { PushSession, PushSessions } from './endpoint';
 import { EXIT_MARK } from './hook-client';
 import { parseRefUpdates, planPush } from './push-plan';
 import { checkExpectedRef, type PushLocks } from './push-lock';
-import { cleanSubject } from '../builds/commit-label';
+import { cleanSubject } from '../deploys/commit-label';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 function subjectOf(req: IncomingMessage): string | undefined {
   try {
@@ -28,7 +32,7 @@ function subjectOf(req: IncomingMessage): string | undefined {
  */
 export interface HookServerDeps {
   state: State;
-  builds: BuildService;
+  builds: Pick<DeployPipeline, 'deploy'>;
   sessions: PushSessions;
   secret: string;
   /** One push per app from its ref check until git has updated the ref (push-lock.ts). */
@@ -121,18 +125,20 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
         res.end(`${EXIT_MARK}1\n`);
         return;
       }
-      const outcome = await deps.builds.run({
+      const outcome = await deps.builds.deploy({
         appName: session.appName,
         user: session.user,
         sourceVersion: rev,
         subject: subjectOf(req),
         source: req,
         signal: abort.signal,
-        output: write,
         // Again just before releasing: the lock makes check-then-release atomic among pushes.
         beforeRelease: async () => {
           const moved = await checkExpectedRef(repoDir, planned, session.appName);
           if (moved) throw moved;
+        },
+        onEvent: (e) => {
+          for (const line of pushLines(e)) write(line);
         },
       });
       res.end(`${EXIT_MARK}${outcome.error ? 1 : 0}\n`);
@@ -157,7 +163,7 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
           ? build(session, req, res, url.searchParams.get('rev') ?? '')
           : Promise.resolve(json(res, 404, { ok: false, lines: [' !     unknown hook request'] }));
     work.catch((err: Error) => {
-      console.error(`slipway-server: git hook: ${err.stack ?? err.message}`);
+      log.error(`git hook: ${err.stack ?? err.message}`);
       if (!res.headersSent) json(res, 500, { ok: false, lines: [` !     Slipway could not handle this push: ${err.message}`] });
       else res.end(`\n !     Slipway could not handle this push: ${err.message}\n${EXIT_MARK}1\n`);
     });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { HomePaths } from '../../common/config';
 import type { Limits } from '../../common/limits';
 import type { State } from '../state';
-import type { BuildService } from '../builds/service';
+import type { DeployPipeline } from '../deploys/pipeline';
 import type { AuthBackoff } from '../auth/backoff';
 import { createGitEndpoint, isGitRequest, type PushSessions } from './endpoint';
 import { createHookServer } from './hook-server';
@@ -18,7 +18,7 @@ export { isGitRequest } from './endpoint';
 export interface GitServiceDeps {
   state: State;
   paths: HomePaths;
-  builds: BuildService;
+  builds: Pick<DeployPipeline, 'deploy' | 'recover'>;
   authBackoff?: AuthBackoff;
   /** Platform default limits (push-mb); per-user overrides come from the state. */
   limits?: Limits;
@@ -45,7 +45,7 @@ export function createGitService(deps: GitServiceDeps) {
     /** builds:create: the deploy branch's commit built and released again (rebuild.ts). */
     rebuild: (appName: string, user: { id: number; email: string } | null) => startRebuild({ state: deps.state, builds: deps.builds, locks, repoDir }, appName, user),
     async start(): Promise<void> {
-      await deps.builds.failInterrupted();
+      await deps.builds.recover();
       // Every app has its repository with the current hook (apps created before an upgrade too).
       for (const app of deps.state.apps.list()) {
         if (appRepositoryExists(deps.paths, app.name)) {

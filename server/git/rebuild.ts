@@ -1,8 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SlipwayError } from '../../common/errors';
-import type { BuildService } from '../builds/service';
-import { cleanSubject } from '../builds/commit-label';
+import type { DeployPipeline } from '../deploys/pipeline';
+import { cleanSubject } from '../deploys/commit-label';
 import type { State } from '../state';
 import type { BuildRow } from '../state/repos/builds';
 import { deployBranches } from './push-plan';
@@ -12,7 +12,7 @@ const run = promisify(execFile);
 
 export interface RebuildDeps {
   state: State;
-  builds: Pick<BuildService, 'run'>;
+  builds: Pick<DeployPipeline, 'deploy'>;
   locks: PushLocks;
   repoDir: (appName: string) => string;
 }
@@ -49,13 +49,13 @@ export async function startRebuild(deps: RebuildDeps, appName: string, user: { i
     const archive = spawn('git', ['--git-dir', repoDir, 'archive', '--format=tar', sha], { stdio: ['ignore', 'pipe', 'ignore'] });
     let created!: (b: BuildRow) => void;
     const recorded = new Promise<BuildRow>((resolve) => (created = resolve));
-    const done = deps.builds.run({
+    const done = deps.builds.deploy({
       appName: app.name,
       user,
       sourceVersion: sha,
       subject,
       source: archive.stdout,
-      output: () => undefined, // the build log has every line (builds:output follows it)
+      onEvent: () => undefined, // the build log has every line (builds:output follows it)
       onCreated: created,
       beforeRelease: async () => {
         if ((await readRef(repoDir, ref)) !== sha) {

@@ -15,7 +15,7 @@ export interface GcResult {
   freedBytes: number;
 }
 
-export async function collectGarbage(store: ImageStore, keepRefs: string[], opts: { graceMs?: number; now?: number } = {}): Promise<GcResult> {
+export async function collectStoreGarbage(store: ImageStore, keepRefs: string[], opts: { graceMs?: number; now?: number } = {}): Promise<GcResult> {
   const grace = opts.graceMs ?? 60 * 60_000;
   const now = opts.now ?? Date.now();
   const keep = new Set(keepRefs);

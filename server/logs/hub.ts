@@ -4,6 +4,9 @@ import type { HomePaths } from '../../common/config';
 import { isValidAppName } from '../../common/names';
 import type { LogEntry, LogSink, LogSource } from './types';
 import { createRouterLogTail } from './router-tail';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 /** Lines kept per app (memory and disk), like Heroku's log buffer. */
 export const LINES_PER_APP = 1500;
@@ -83,7 +86,7 @@ export function createLogHub(deps: {
           r.fileLines += lines.length;
         }
       } catch (err) {
-        console.error(`slipway-server: cannot write the log buffer of ${app}: ${(err as Error).message}`);
+        log.error(`cannot write the log buffer of ${app}: ${(err as Error).message}`);
       }
     }
   }
@@ -106,7 +109,7 @@ export function createLogHub(deps: {
         try {
           fn(e);
         } catch (err) {
-          console.error(`slipway-server: log subscriber failed: ${(err as Error).message}`);
+          log.error(`log subscriber failed: ${(err as Error).message}`);
         }
       }
     }
@@ -117,8 +120,8 @@ export function createLogHub(deps: {
   }
 
   const routerTail = createRouterLogTail({
-    file: path.join(deps.paths.logs, 'router-access.log'),
-    offsetFile: path.join(deps.paths.logs, 'router-access.offset'),
+    file: deps.paths.routerAccessLog,
+    offsetFile: deps.paths.routerAccessOffset,
     pollMs: deps.routerPollMs ?? 200,
     onLine: (app, time, line) => {
       write(app, { source: 'router', dyno: 'router', line, time });

@@ -1,4 +1,7 @@
 import * as fs from 'node:fs';
+import { createLogger } from '../../common/logger';
+
+const log = createLogger('slipway-server');
 
 /**
  * Follows log/router-access.log, written by the router (one line per request:
@@ -80,7 +83,7 @@ export function createRouterLogTail(opts: {
     try {
       poll();
     } catch (err) {
-      console.error(`slipway-server: reading the router access log failed: ${(err as Error).message}`);
+      log.error(`reading the router access log failed: ${(err as Error).message}`);
     }
   }, opts.pollMs);
   timer.unref();

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HomePaths, SlipwayConfig } from '../../common/config';
+import { writeFileAtomic, writeRoutesFile, type RouteBackend, type RoutesFile } from '../../common/routes-file';
 import type { State } from '../state';
 
 /**
@@ -9,46 +10,29 @@ import type { State } from '../state';
  * run/routes.json (temp file + rename, so the router never reads half a file) and the PEM files
  * into run/certs/ (keys 0600). The router picks the new file up within milliseconds.
  *
- * Callers: the runtime after each deploy/scale/dyno change, the API after domains, certs and
- * maintenance changes. Calls are coalesced: a publish requested while one is running runs once
- * more after it, with the newest state.
+ * Callers: the runtime after each deploy/scale/dyno change, handing over its healthy web dynos
+ * (the data flows one way: the publisher never asks the runtime); the API after domains, certs
+ * and maintenance changes, with the backends last handed over. Calls are coalesced: a publish
+ * requested while one is running runs once more after it, with the newest state.
  */
-export interface WebBackendLike {
-  dyno: string;
-  url: string;
-  release: number;
-}
-
 export interface RoutesPublisherDeps {
   state: State;
   paths: HomePaths;
   config: SlipwayConfig;
-  listWebBackends: (app: string) => Promise<WebBackendLike[]> | WebBackendLike[];
   /** Desired web dynos; default: the formation table's web quantity (0 when none). */
   webQuantity?: (app: string) => number;
   /** Per-app https_only; default false (the state has no column for it yet). */
   httpsOnly?: (app: string) => boolean;
 }
 
-export interface RoutesDocument {
-  version: 1;
-  generatedAt: string;
-  apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean; hsts?: boolean; released?: false; web?: false; webQuantity: number; backends: WebBackendLike[] }>;
-  certificates: Array<{ hosts: string[]; certFile: string; keyFile: string; expiresAt: string }>;
-}
+/** Healthy web dynos per app, as the runtime reports them. */
+export type WebBackendsByApp = ReadonlyMap<string, RouteBackend[]>;
 
 export interface RoutesPublisher {
-  publish(): Promise<void>;
+  /** Writes the table; `web` replaces the backends known so far (the runtime passes it). */
+  publish(web?: WebBackendsByApp): Promise<void>;
   /** The document publish() would write (no files touched); for tests and `slipway` diagnostics. */
-  render(): Promise<RoutesDocument>;
-}
-
-/** Writes a file atomically: readers see the old or the new content, never a mix. */
-function writeAtomic(file: string, content: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  fs.writeFileSync(tmp, content, { mode });
-  fs.chmodSync(tmp, mode);
-  fs.renameSync(tmp, file);
+  render(): Promise<RoutesFile>;
 }
 
 /** Only rewrites a PEM whose content changed: the router reloads certificates by mtime. */
@@ -58,7 +42,7 @@ function writeIfChanged(file: string, content: string, mode: number): void {
   } catch {
     // missing: write it
   }
-  writeAtomic(file, content, mode);
+  writeFileAtomic(file, content, mode);
 }
 
 /** Whether a certificate name (exact, or "*.example.com" for one label) covers a route host. */
@@ -78,12 +62,13 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
       return row ? (state.formation.get(row.id, 'web')?.quantity ?? 0) : 0;
     });
 
-  const render = async (): Promise<RoutesDocument> => {
-    const apps: RoutesDocument['apps'] = {};
+  let web: WebBackendsByApp = new Map();
+  const render = async (): Promise<RoutesFile> => {
+    const apps: RoutesFile['apps'] = {};
     const domains = state.domains.list();
     for (const app of state.apps.list()) {
       const hosts = [`${app.name}.${config.domain}`, ...domains.filter((d) => d.appId === app.id).map((d) => d.hostname)];
-      const backends = (await deps.listWebBackends(app.name)).map((b) => ({ dyno: b.dyno, url: b.url, release: b.release }));
+      const backends = (web.get(app.name) ?? []).map((b) => ({ dyno: b.dyno, url: b.url, release: b.release }));
       const released = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
       apps[app.name] = {
         hosts,
@@ -128,7 +113,7 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
       keep.add(`${c.id}.crt`).add(`${c.id}.key`);
     }
     // Routes first, then remove PEMs of deleted certificates: the router never points at a missing file.
-    writeAtomic(paths.routesFile, `${JSON.stringify(doc, null, 2)}\n`, 0o644);
+    writeRoutesFile(paths.routesFile, doc);
     for (const f of fs.readdirSync(paths.certsDir)) {
       if (/^\d+\.(crt|key)$/.test(f) && !keep.has(f)) fs.rmSync(path.join(paths.certsDir, f), { force: true });
     }
@@ -136,7 +121,8 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
 
   let running: Promise<void> | undefined;
   let again = false;
-  const publish = async (): Promise<void> => {
+  const publish = async (next?: WebBackendsByApp): Promise<void> => {
+    if (next) web = next;
     if (running) {
       again = true;
       return running;

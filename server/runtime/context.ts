@@ -6,7 +6,7 @@ import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import type { BackoffPolicy } from './backoff';
-import type { ContainerDriver, DynoState } from './types';
+import type { ContainerDriver, DynoState, WebBackend } from './types';
 
 /** What createRuntime needs. Everything host-specific comes in here; nothing is read from env. */
 export interface RuntimeDeps {
@@ -15,13 +15,13 @@ export interface RuntimeDeps {
   paths: HomePaths;
   /** Makes a release's image available to the engine; returns the engine's image name. */
   ensureImage: (ref: string) => Promise<string>;
-  /** Publishes the route table (reads listWebBackends); called after every swap, scale and stop. */
-  publishRoutes: () => Promise<void>;
+  /** Publishes the route table with these healthy web dynos; called after every swap, scale and stop. */
+  publishRoutes: (web: ReadonlyMap<string, WebBackend[]>) => Promise<void>;
   logs: LogSink;
   /** The OCI store: maps release manifests to engine image IDs for garbage collection. */
-  store?: ImageStore;
+  store: ImageStore;
   /** Store blob GC (server/images), given the refs to keep. */
-  collectStoreGarbage?: (keepRefs: string[]) => Promise<unknown>;
+  collectStoreGarbage: (keepRefs: string[]) => Promise<unknown>;
   options?: Partial<RuntimeOptions>;
 }
 

@@ -12,7 +12,7 @@ export interface GcReport {
   apps: Record<string, { keptImages: number; removedImages: string[]; clearedCacheBytes: number }>;
   /** Store refs kept (passed to the store's blob GC). */
   keepRefs: string[];
-  storeGc: 'done' | 'not available';
+  storeGc: 'done';
 }
 
 /** Manifest digests kept for an app: the newest `keep` distinct images, the current one, running ones. */
@@ -29,8 +29,8 @@ export function imagesToKeep(
   return out;
 }
 
-export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
-  const report: GcReport = { apps: {}, keepRefs: [], storeGc: ctx.deps.collectStoreGarbage ? 'done' : 'not available' };
+export async function collectAppGarbage(ctx: Ctx): Promise<GcReport> {
+  const report: GcReport = { apps: {}, keepRefs: [], storeGc: 'done' };
   const store = ctx.deps.store;
   for (const app of ctx.state.apps.list()) {
     const releases = ctx.state.releases.list(app.id, 10_000);
@@ -44,7 +44,6 @@ export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
     }
     const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[], clearedCacheBytes: 0 });
     entry.clearedCacheBytes = capBuildCache(ctx, app.name, app.id);
-    if (!store) continue; // without the store, manifests cannot be matched to engine image IDs: remove nothing
     const keepIds = new Set<string>();
     for (const digest of keep) {
       if (store.hasBlob(digest)) keepIds.add((await store.readManifest(digest)).config.digest);
@@ -56,7 +55,7 @@ export async function collectGarbage(ctx: Ctx): Promise<GcReport> {
   }
   ctx.forgetImages();
   report.keepRefs = [...new Set(report.keepRefs)];
-  await ctx.deps.collectStoreGarbage?.(report.keepRefs);
+  await ctx.deps.collectStoreGarbage(report.keepRefs);
   return report;
 }
 
@@ -101,7 +100,10 @@ export async function diskUsage(ctx: Ctx, appName: string): Promise<{ images: nu
   };
 }
 
-/** Removes everything of an app: dynos and one-offs, images, build cache, repository, record, routes. */
+/**
+ * The runtime's part of apps:destroy (server/apps/destroy.ts asks each part): dynos and one-offs,
+ * engine images; the routes lose the app's backends.
+ */
 export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
   assertAppName(appName);
   for (const d of ctx.table.get(appName) ?? []) {
@@ -117,9 +119,5 @@ export async function destroyApp(ctx: Ctx, appName: string): Promise<void> {
   await ctx.driver.removeAppNetwork(appName);
   for (const img of await ctx.driver.listAppImages(appName)) await ctx.driver.removeImage(img.id);
   ctx.forgetImages();
-  fs.rmSync(path.join(ctx.deps.paths.caches, appName), { recursive: true, force: true });
-  fs.rmSync(path.join(ctx.deps.paths.repos, `${appName}.git`), { recursive: true, force: true });
-  const app = ctx.state.apps.get(appName);
-  if (app) ctx.state.apps.delete(app.id);
   await ctx.publish();
 }

@@ -6,7 +6,7 @@ import { DEFAULT_SIZE } from './sizes';
 import { bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, bootError, retire, startDyno } from './supervisor';
 
 /**
- * Converging containers to the desired state. `rollout` replaces dynos with ones of a release
+ * Converging containers to the desired state. `stageRollout`/`rollout` replace dynos with ones of a release
  * without downtime (deploys, config changes, rollbacks, restarts, size changes); `reconcileApp`
  * fixes counts and dead containers (scale, periodic pass); `adopt` takes over the containers a
  * previous server process left running. Callers hold the app's lock.
@@ -17,9 +17,17 @@ export interface RolloutOptions {
   only?: { type: string; index?: number };
   /** Seed formation rows from app.json / defaults (deploys). */
   seed?: boolean;
-  /** Called once the new web dynos passed their checks, right before the routes swap. */
-  onSwap?: () => void;
   output?: (line: string) => void;
+}
+
+/**
+ * A rollout whose new web dynos are running and passed their checks, with nothing swapped yet:
+ * the caller records the release as current, then `swap()`s (routes, other types, retiring the
+ * old dynos), or `abandon()`s (the new dynos go, the old keep serving).
+ */
+export interface StagedRollout {
+  swap(): Promise<void>;
+  abandon(): Promise<void>;
 }
 
 type Quantities = Map<string, { quantity: number; size: string }>;
@@ -40,7 +48,13 @@ export function desiredFormation(ctx: Ctx, app: AppRow, release: ReleaseRow, see
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
+/** stageRollout, then swap at once: restarts, size changes. */
 export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: RolloutOptions = {}): Promise<void> {
+  await (await stageRollout(ctx, app, release, o)).swap();
+}
+
+/** Starts and checks the new web dynos (deploys, config changes, rollbacks, restarts). */
+export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: RolloutOptions = {}): Promise<StagedRollout> {
   // Progress goes to the app's log too, so the CLI shows it for config:set, ps:restart, rollback.
   const say = deployOutput(ctx, app.name, o.output);
   const want = desiredFormation(ctx, app, release, o.seed);
@@ -53,35 +67,56 @@ export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: Rol
 
   // Web first: new dynos must pass their checks before anything is swapped.
   const webIdx = types.includes('web') ? indexes('web') : [];
+  let fresh: Dyno[] = [];
   if (webIdx.length > 0) {
     say(`Starting ${webIdx.length} web dyno${webIdx.length > 1 ? 's' : ''} of v${release.version} and checking health`);
-    const fresh = await startFresh(ctx, app, release, 'web', webIdx, want.get('web')!.size, say);
-    o.onSwap?.();
-    const old = matching('web', webIdx);
-    swapIn(ctx, live, fresh, old);
-    await ctx.publish();
-    for (const d of old) void retire(ctx, d, { settle: true });
-  } else {
-    o.onSwap?.();
+    fresh = await startFresh(ctx, app, release, 'web', webIdx, want.get('web')!.size, say);
+    // Until swap or abandon, the orphan sweep must leave them alone.
+    for (const d of fresh) ctx.busy.add(d.containerId);
   }
+  let settled = false;
+  const settle = () => {
+    if (settled) throw new Error('a staged rollout is swapped or abandoned once');
+    settled = true;
+    for (const d of fresh) ctx.busy.delete(d.containerId);
+  };
 
-  // Other types are replaced after web: start the new ones, then stop the old.
-  for (const type of types.filter((t) => t !== 'web')) {
-    const idx = indexes(type);
-    if (idx.length === 0) continue;
-    const fresh = await startFresh(ctx, app, release, type, idx, want.get(type)!.size);
-    const old = matching(type, idx);
-    swapIn(ctx, live, fresh, old);
-    for (const d of old) void retire(ctx, d, { settle: false });
-  }
+  return {
+    async abandon() {
+      settle();
+      for (const d of fresh) {
+        d.stopLogs?.();
+        await ctx.driver.remove(d.containerId).catch(() => {});
+      }
+    },
+    async swap() {
+      settle();
+      if (fresh.length > 0) {
+        const old = matching('web', webIdx);
+        swapIn(ctx, live, fresh, old);
+        await ctx.publish();
+        for (const d of old) void retire(ctx, d, { settle: true });
+      }
 
-  if (!o.only) {
-    for (const d of [...live]) {
-      if (d.release !== release.version || d.index > q(d.type)) void retire(ctx, d, { settle: d.type === 'web' });
-    }
-  }
-  await ctx.publish();
-  say(`v${release.version} is running (${Array.from(want, ([t, f]) => `${t}=${f.quantity}`).join(' ') || 'no processes'})`);
+      // Other types are replaced after web: start the new ones, then stop the old.
+      for (const type of types.filter((t) => t !== 'web')) {
+        const idx = indexes(type);
+        if (idx.length === 0) continue;
+        const started = await startFresh(ctx, app, release, type, idx, want.get(type)!.size);
+        const old = matching(type, idx);
+        swapIn(ctx, live, started, old);
+        for (const d of old) void retire(ctx, d, { settle: false });
+      }
+
+      if (!o.only) {
+        for (const d of [...live]) {
+          if (d.release !== release.version || d.index > q(d.type)) void retire(ctx, d, { settle: d.type === 'web' });
+        }
+      }
+      await ctx.publish();
+      say(`v${release.version} is running (${Array.from(want, ([t, f]) => `${t}=${f.quantity}`).join(' ') || 'no processes'})`);
+    },
+  };
 }
 
 /** With `check` (web): the new dynos must pass their health checks, reporting progress to it. */

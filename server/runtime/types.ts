@@ -1,3 +1,4 @@
+import type { RouteBackend } from '../../common/routes-file';
 import type { Readable, Writable } from 'node:stream';
 
 /**
@@ -32,11 +33,8 @@ export interface DynoInfo {
   command?: string;
 }
 
-export interface WebBackend {
-  dyno: string;
-  url: string;
-  release: number;
-}
+/** A healthy web dyno as the route table lists it (common/routes-file.ts). */
+export type WebBackend = RouteBackend;
 
 export interface ContainerSpec {
   name: string;

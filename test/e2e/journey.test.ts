@@ -1,3 +1,4 @@
+import { waitFor } from '../helpers/wait';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -30,20 +31,6 @@ function viaRouter(port: number, host: string, pathName = '/'): Promise<{ status
   });
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 /**
  * The new user's journey, as a person would do it: install into a temporary SLIPWAY_HOME with
@@ -109,25 +96,25 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match(output, /remote: -----> Building on the bookworm stack/);
       assert.match(output, /remote: .*Released v1/);
       assert.match(output, new RegExp(`remote: .*http://${host}`));
-      const body = await eventually('the app answering through the router', async () => (await viaRouter(httpPort, host)).status === 200 || undefined);
-      assert.ok(body);
+      // Waits for the router to answer 200, then checks what it serves is this push (version one).
+      await waitFor('the app answering through the router', async () => (await viaRouter(httpPort, host)).status === 200);
       assert.equal((await serve()).version, 'one');
     });
 
     await t.test('ps:scale web=2: both dynos serve', async () => {
       await slipway('ps:scale', 'web=2');
       const seen = new Set<string>();
-      await eventually('both web dynos serving', async () => {
+      await waitFor('both web dynos serving', async () => {
         seen.add((await serve()).dyno);
         return seen.has('web.1') && seen.has('web.2') ? true : undefined;
-      }, 60_000);
+      }, { timeoutMs: 60_000 });
       const ps = JSON.parse((await slipway('ps', '--json')).stdout) as Array<{ name?: string; type?: string }>;
       assert.equal(ps.filter((d) => (d.type ?? d.name?.split('.')[0]) === 'web').length, 2);
     });
 
     await t.test('config:set is served by the app', async () => {
       await slipway('config:set', 'GREETING=howdy');
-      await eventually('the new config served', async () => ((await serve()).greeting === 'howdy' ? true : undefined), 90_000);
+      await waitFor('the new config served', async () => ((await serve()).greeting === 'howdy' ? true : undefined), { timeoutMs: 90_000 });
     });
 
     await t.test('a config change whose release fails is not kept: config, serving release and the CLI agree', async () => {
@@ -144,7 +131,7 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
 
     await t.test('logs include app and router lines', async () => {
       await serve();
-      const logs = await eventually('a router line in the logs', async () => {
+      const logs = await waitFor('a router line in the logs', async () => {
         const out = (await slipway('logs', '-n', '500')).stdout;
         return /router/.test(out) && /at=info method=GET path="\/"/.test(out) && /app\[web\.\d\]/.test(out) ? out : undefined;
       });
@@ -156,7 +143,7 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       fs.writeFileSync(server, fs.readFileSync(server, 'utf8').replace("VERSION = 'one'", "VERSION = 'two'"));
       await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', 'two');
       await git('push', 'slipway', 'main');
-      await eventually('version two served', async () => ((await serve()).version === 'two' ? true : undefined), 60_000);
+      await waitFor('version two served', async () => ((await serve()).version === 'two' ? true : undefined), { timeoutMs: 60_000 });
       const before = (await git('ls-remote', 'slipway', 'main')).stdout;
 
       const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
@@ -195,7 +182,7 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match(loser.out, /\[rejected\]\s+main -> main \(fetch first\)/);
       assert.doesNotMatch(loser.out, /Building on the|Released v/);
       assert.equal((await git('ls-remote', 'slipway', 'main')).stdout.split(/\s/)[0], shas[winner as 'three-a' | 'three-b']);
-      await eventually(`version ${winner} served`, async () => ((await serve()).version === winner ? true : undefined), 60_000);
+      await waitFor(`version ${winner} served`, async () => ((await serve()).version === winner ? true : undefined), { timeoutMs: 60_000 });
       await git('fetch', '-q', 'slipway');
       await git('reset', '-q', '--hard', 'slipway/main');
     });
@@ -204,7 +191,7 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       const releases = JSON.parse((await slipway('releases', '--json')).stdout) as Array<{ version: number; description: string }>;
       assert.ok(releases.length >= 3, 'v1 deploy, v2 config, v3 deploy');
       await slipway('releases:rollback', 'v2');
-      await eventually('version one served after rollback', async () => ((await serve()).version === 'one' ? true : undefined), 90_000);
+      await waitFor('version one served after rollback', async () => ((await serve()).version === 'one' ? true : undefined), { timeoutMs: 90_000 });
       assert.equal((await serve()).greeting, 'howdy', "the rollback keeps v2's config");
     });
 
@@ -225,10 +212,10 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
         await inDir('git', '-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'first');
         await inDir('slipway', 'apps:create', name, ...createArgs);
         const push = await inDir('git', 'push', 'slipway', 'main');
-        const body = await eventually(`${name} answering through the router`, async () => {
+        const body = await waitFor(`${name} answering through the router`, async () => {
           const r = await viaRouter(httpPort, `${name}.${domain}`);
           return r.status === 200 ? r.body : undefined;
-        }, 60_000);
+        }, { timeoutMs: 60_000 });
         assert.match(body, want);
         return push.stdout + push.stderr;
       };
@@ -249,7 +236,7 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.doesNotMatch(out, /API token/, 'no new admin token on a re-install');
       const apps = JSON.parse((await slipway('apps', '--json')).stdout) as Array<{ name: string }>;
       assert.ok(apps.some((a) => a.name === APP));
-      await eventually('the app serving after the re-install', async () => ((await serve()).version === 'one' ? true : undefined));
+      await waitFor('the app serving after the re-install', async () => ((await serve()).version === 'one' ? true : undefined));
     });
 
     await t.test('apps:destroy leaves nothing of the app behind', async () => {
@@ -262,10 +249,10 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.equal(fs.existsSync(path.join(home, 'repos', `${APP}.git`)), false, 'repository removed');
       const routes = fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8');
       assert.equal(routes.includes(APP), false, 'route removed');
-      assert.equal((await eventually('404 for the destroyed app', async () => {
+      assert.equal((await waitFor('404 for the destroyed app', async () => {
         const r = await viaRouter(httpPort, host);
         return r.status === 404 ? r : undefined;
-      }, 5_000)).status, 404);
+      }, { timeoutMs: 5_000 })).status, 404);
     });
 
     await t.test('install.sh --uninstall stops the daemons and keeps data; --purge removes it', async () => {

@@ -14,7 +14,8 @@ import TOML from '@iarna/toml';
  */
 
 export const REPO_ROOT = findRepoRoot(__dirname);
-export const BUILTIN_DIR = path.join(REPO_ROOT, 'buildpacks', 'builtin');
+/** The built-in buildpacks as `npm run build` assembles them (scripts/copy-assets.mjs), shared files included. */
+export const BUILTIN_DIR = path.resolve(__dirname, '..', '..', 'builtin-buildpacks');
 export const FIXTURES_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'apps');
 const BUILD_IMAGE = 'slipway/bookworm-build:latest';
 const RUN_IMAGE = 'slipway/bookworm-run:latest';

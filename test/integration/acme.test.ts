@@ -1,3 +1,4 @@
+import { waitFor as wait } from '../helpers/wait';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -73,15 +74,9 @@ async function autoDomain(host: string): Promise<AutoDomain | undefined> {
   return out.auto.domains.find((d) => d.hostname === host);
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- server/router:\n${srv.output().slice(-3000)}\n--- pebble:\n${pebble.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+/** test/helpers/wait.ts with the server, router and pebble output on a time-out. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> =>
+  wait(what, fn, { timeoutMs, intervalMs: 300, context: () => `--- server/router:\n${srv.output().slice(-3000)}\n--- pebble:\n${pebble.output().slice(-3000)}` });
 
 const waitStatus = (host: string, status: string, extra: (d: AutoDomain) => boolean = () => true) =>
   waitFor(`${host} to be ${status}`, async () => {

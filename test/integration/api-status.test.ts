@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 import { getWithHost } from '../../server/api/status';
 
 test('with the real router: status reports it healthy, and its access log lines reach the app log stream', async () => {
@@ -13,15 +14,12 @@ test('with the real router: status reports it healthy, and its access log lines 
     assert.equal(status.router.url, `http://127.0.0.1:${srv.httpPort}/healthz`);
 
     // The app has no dynos: the router answers 503 and logs the request; the hub delivers it.
-    const deadline = Date.now() + 10_000;
-    let logs = '';
-    while (Date.now() < deadline) {
+    const logs = await waitFor('the router line in the app\'s logs', async () => {
       // fetch cannot set Host; node:http can.
       await getWithHost(`http://127.0.0.1:${srv.httpPort}/probe-path`, 'edge-status.localhost', 2000);
-      logs = await (await fetch(`${srv.url}/api/apps/edge-status/logs?source=router`, { headers: h })).text();
-      if (logs.includes('/probe-path')) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      const text = await (await fetch(`${srv.url}/api/apps/edge-status/logs?source=router`, { headers: h })).text();
+      return text.includes('/probe-path') && text;
+    }, { timeoutMs: 10_000, intervalMs: 200 });
     assert.match(logs, /slipway\[router\]: at=error code=H\d+ .*path="\/probe-path"/);
   } finally {
     await srv.stop();

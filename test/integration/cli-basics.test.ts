@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../helpers/wait';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -158,8 +159,7 @@ test('a revoked token fails on the API at once', async () => {
   session.stdout.on('data', (d) => (sessionOut += d));
   session.stderr.on('data', (d) => (sessionErr += d));
   const sessionExit = new Promise<number | null>((resolve) => session.once('exit', resolve));
-  const t1 = Date.now() + 5000;
-  while (!sessionOut.includes('App revoke-app created') && Date.now() < t1) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('the session backlog', () => sessionOut.includes('App revoke-app created'), { timeoutMs: 5000, intervalMs: 20, context: () => sessionOut });
   assert.match(sessionOut, /App revoke-app created/);
   const t0 = Date.now();
   await ok(['tokens:revoke', String(created.id)]);
@@ -181,7 +181,7 @@ test('logs -t streams a new line within 1 s (router access log and API changes)'
   const child = spawn(process.execPath, [CLI, 'logs', '-t', '-a', 'tail-app'], { env: srv.cliEnv(), cwd: NEUTRAL });
   try {
     let out = '';
-    const waitFor = (re: RegExp, ms: number) =>
+    const waitForLine = (re: RegExp, ms: number) =>
       new Promise<number>((resolve, reject) => {
         const t0 = Date.now();
         const timer = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms; got:\n${out}`)), ms);
@@ -196,15 +196,15 @@ test('logs -t streams a new line within 1 s (router access log and API changes)'
         check();
       });
     child.stdout.on('data', (d) => (out += d));
-    await waitFor(/App tail-app created by admin@example.com/, 5000); // the backlog: session is open
+    await waitForLine(/App tail-app created by admin@example.com/, 5000); // the backlog: session is open
     const marker = `/probe-${Date.now()}`;
     fs.appendFileSync(
       path.join(srv.paths.logs, 'router-access.log'),
       `${new Date().toISOString()} tail-app at=info method=GET path="${marker}" host=tail-app.localhost request_id=x fwd="127.0.0.1" dyno=web.1 connect=1ms service=2ms status=200 bytes=10 protocol=http\n`,
     );
-    const routerMs = await waitFor(new RegExp(`slipway\\[router\\]: at=info method=GET path="${marker}"`), 1000);
+    const routerMs = await waitForLine(new RegExp(`slipway\\[router\\]: at=info method=GET path="${marker}"`), 1000);
     await ok(['config:set', 'TAILED=yes', '-a', 'tail-app']);
-    const apiMs = await waitFor(/app\[api\]: Set TAILED config vars by admin@example.com/, 1000);
+    const apiMs = await waitForLine(/app\[api\]: Set TAILED config vars by admin@example.com/, 1000);
     assert.ok(!out.includes('yes\n'), 'config values never reach the logs');
     console.log(`# logs -t delay: router line ${routerMs} ms, api line ${apiMs} ms (after config:set returned)`);
   } finally {

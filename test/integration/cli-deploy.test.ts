@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DIST, startTestServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 import { tmpDir } from '../helpers/home';
 
 /**
@@ -57,23 +58,16 @@ interface Dyno {
 
 /** GET / of web.1, retrying until it answers with the wanted greeting (after a deploy or restart). */
 async function webAnswer(want: string | null, timeoutMs = 60_000): Promise<{ greeting: string | null; dyno: string }> {
-  const deadline = Date.now() + timeoutMs;
   let last = '';
-  while (Date.now() < deadline) {
+  return waitFor(`web to answer greeting=${want}`, async () => {
     const dynos = await json<Dyno[]>(['ps']);
     const web = dynos.find((d) => d.type === 'web' && d.state === 'up' && d.address);
-    if (web) {
-      try {
-        const body = (await (await fetch(`http://${web.address}/`, { signal: AbortSignal.timeout(2000) })).json()) as { greeting: string | null; dyno: string };
-        if (body.greeting === want) return body;
-        last = JSON.stringify(body);
-      } catch (err) {
-        last = (err as Error).message;
-      }
-    } else last = JSON.stringify(dynos);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`web never answered greeting=${want}; last: ${last}`);
+    last = JSON.stringify(dynos);
+    if (!web) return undefined;
+    const body = (await (await fetch(`http://${web.address}/`, { signal: AbortSignal.timeout(2000) })).json()) as { greeting: string | null; dyno: string };
+    last = JSON.stringify(body);
+    return body.greeting === want ? body : undefined;
+  }, { timeoutMs, intervalMs: 300, context: () => `last: ${last}` });
 }
 
 before(async () => {
@@ -127,14 +121,13 @@ test('create, configure, push through the slipway remote; config is in the dyno 
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   try {
-    const deadline = Date.now() + 10_000;
-    while (!/listening on/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the backlog in logs -t', () => /listening on/.test(out), { timeoutMs: 10_000, intervalMs: 20, context: () => out });
     assert.match(out, /app\[web\.1\]: listening on 5000/, 'backlog shows the dyno boot line');
     const dyno = (await json<Dyno[]>(['ps'])).find((d) => d.name === 'web.1')!;
     const marker = `/probe-${Date.now()}`;
     const t0 = Date.now();
     await fetch(`http://${dyno.address}${marker}`);
-    while (!out.includes(`hit ${marker} on web.1`) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the dyno line in logs -t', () => out.includes(`hit ${marker} on web.1`), { timeoutMs: 3000, intervalMs: 5, context: () => out });
     const ms = Date.now() - t0;
     assert.ok(out.includes(`app[web.1]: hit ${marker} on web.1`), `no dyno line in logs -t:\n${out}`);
     console.log(`# a line printed by web.1 reached logs -t in ${ms} ms`);
@@ -169,13 +162,10 @@ test('a collaborator can scale but not destroy; a viewer cannot change config', 
   const asAna: NodeJS.ProcessEnv = { ...env, SLIPWAY_TOKEN: ana.token, SLIPWAY_API_URL: srv.url };
   const asVic: NodeJS.ProcessEnv = { ...env, SLIPWAY_TOKEN: vic.token, SLIPWAY_API_URL: srv.url };
   await ok(['ps:scale', 'web=2'], asAna);
-  const deadline = Date.now() + 60_000;
-  let dynos: Dyno[] = [];
-  while (Date.now() < deadline) {
-    dynos = await json<Dyno[]>(['ps'], asVic);
-    if (dynos.filter((d) => d.type === 'web' && d.state === 'up').length === 2) break;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const dynos = await waitFor('two web dynos up', async () => {
+    const list = await json<Dyno[]>(['ps'], asVic);
+    return list.filter((d) => d.type === 'web' && d.state === 'up').length === 2 && list;
+  }, { timeoutMs: 60_000, intervalMs: 300 });
   assert.deepEqual(dynos.filter((d) => d.type === 'web').map((d) => d.name), ['web.1', 'web.2']);
   assert.match(await ok(['logs', '--source', 'api', '-n', '20']), /app\[api\]: Scaled to web@2 by ana@example.com/);
   const events = await json<Array<{ actor: string; action: string; message: string }>>(['events']);
@@ -210,20 +200,25 @@ test('run: a one-off dyno gets the config and passes its exit code through; run:
 
   const d = JSON.parse(await ok(['run:detached', '--json', '--', 'echo detached-output-$GREETING'])) as { name: string };
   assert.match(d.name, /^run\.\d+$/);
-  const deadline = Date.now() + 30_000;
-  let logs = '';
-  while (Date.now() < deadline && !logs.includes('detached-output-hello')) {
-    logs = await ok(['logs', '--ps', d.name]);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const logs = await waitFor('the detached dyno\'s output in its logs', async () => {
+    const text = await ok(['logs', '--ps', d.name]);
+    return text.includes('detached-output-hello') && text;
+  }, { timeoutMs: 30_000, intervalMs: 300 });
   assert.match(logs, new RegExp(`app\\[${d.name.replace('.', '\\.')}\\]: detached-output-hello`));
 });
 
-test('status shows the app with its dynos; destroy removes its containers', async () => {
+test('status shows the app with its dynos; destroy removes its containers, repository, build directories and cache', async () => {
   const s = await json<{ apps: Array<{ name: string; dynos: number }>; docker: { status: string } }>(['status']);
   assert.equal(s.docker.status, 'ok');
   assert.ok((s.apps.find((a) => a.name === APP)?.dynos ?? 0) >= 1, JSON.stringify(s.apps));
+  const builds = await json<Array<{ id: string }>>(['builds']);
+  assert.ok(builds.length > 0 && builds.every((b) => fs.existsSync(path.join(srv.home, 'builds', b.id))), 'the builds left directories (logs)');
+  assert.ok(fs.existsSync(path.join(srv.home, 'repos', `${APP}.git`)));
+  assert.ok(fs.existsSync(path.join(srv.home, 'caches', APP)));
   await ok(['apps:destroy', '--confirm', APP]);
+  for (const b of builds) assert.equal(fs.existsSync(path.join(srv.home, 'builds', b.id)), false, `builds/${b.id} removed`);
+  assert.equal(fs.existsSync(path.join(srv.home, 'caches', APP)), false, 'build cache removed');
+  assert.equal(fs.existsSync(path.join(srv.home, 'repos', `${APP}.git`)), false, 'repository removed');
   const left = (await exec('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.app=${APP}`])).stdout.trim();
   assert.equal(left, '', 'no containers of the app are left');
   const gone = await cli(['apps:info', '-a', APP]);

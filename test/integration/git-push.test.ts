@@ -1,3 +1,4 @@
+import { waitFor } from '../helpers/wait';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -77,35 +78,17 @@ async function repoOf(files: Record<string, string>): Promise<string> {
 
 /** GET / of the app through the router (retrying while the new route is published). */
 async function answer(app: string, want?: string, timeoutMs = 20_000): Promise<{ marker?: string; message?: string }> {
-  const deadline = Date.now() + timeoutMs;
   let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const res = await getVia(srv.httpPort, `${app}.localhost`);
-      last = `${res.status} ${res.body.slice(0, 200)}`;
-      if (res.status === 200) {
-        const body = JSON.parse(res.body) as { marker?: string; message?: string };
-        if (!want || body.marker === want) return body;
-      }
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${app} did not answer${want ? ` with ${want}` : ''} through the router: ${last}`);
+  return waitFor(`${app} to answer${want ? ` with ${want}` : ''} through the router`, async () => {
+    const res = await getVia(srv.httpPort, `${app}.localhost`);
+    last = `${res.status} ${res.body.slice(0, 200)}`;
+    const body = res.status === 200 ? (JSON.parse(res.body) as { marker?: string; message?: string }) : undefined;
+    return body && (!want || body.marker === want) ? body : undefined;
+  }, { timeoutMs, intervalMs: 250, context: () => `last answer: ${last}` });
 }
 
 const builds = async (app: string) => (await api<Build[]>(srv, 'GET', `/apps/${app}/builds`)).body;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, context?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${context ? `:\n${context()}` : ''}`);
-}
 
 let workA: string;
 
@@ -182,7 +165,7 @@ test('slipway builds:cancel stops a running build and rejects its push', async (
   const before = await remoteHead(srv, appA);
   await commitFile(workA, 'build.js', slowBuild(120, 'cancelme'));
   const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building cancelme 1/.test(p.output()) ? true : undefined), 240_000, p.output);
+  await waitFor('the build to print', async () => (/still building cancelme 1/.test(p.output()) ? true : undefined), { timeoutMs: 240_000, context: p.output });
   const cli = await run(process.execPath, [path.join(__dirname, '..', '..', 'cli', 'main.js'), 'builds:cancel', '-a', appA], { env: srv.cliEnv() });
   assert.match(cli.stdout, /Cancelling build \S+ of .*done/);
   assert.notEqual(await p.done, 0);
@@ -203,7 +186,7 @@ test('two pushes to one app serialise with a message; two apps build side by sid
   const other = await repoOf({ 'server.js': server('b1') });
   const second = await repoOf({ 'server.js': server('v2-master'), 'build.js': slowBuild(1, 'two') });
   const p1 = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), 240_000, p1.output);
+  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), { timeoutMs: 240_000, context: p1.output });
   const p2 = spawnGit(['push', '--force', gitUrl(srv, appA), 'main:master'], second);
   const pb = spawnGit(['push', gitUrl(srv, appB), 'main'], other);
   const [c1, c2, cb] = await Promise.all([p1.done, p2.done, pb.done]);
@@ -228,7 +211,7 @@ test('a client killed mid-build cancels the build: container removed, no release
   const releasesBefore = (await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length;
   await commitFile(workA, 'build.js', slowBuild(120, 'killme'));
   const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), 240_000, p.output);
+  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), { timeoutMs: 240_000, context: p.output });
   const [running] = await builds(appA);
   assert.equal(running.status, 'running');
   // builds:output of a running build: the log so far, then live lines as they come.
@@ -250,7 +233,7 @@ test('a client killed mid-build cancels the build: container removed, no release
   const b = await waitFor('the build to be cancelled', async () => {
     const found = (await builds(appA)).find((x) => x.id === running.id);
     return found && found.status !== 'running' ? found : undefined;
-  }, 30_000);
+  }, { timeoutMs: 30_000 });
   assert.equal(b.status, 'cancelled');
   const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.build=${b.id}`]);
   assert.equal(stdout.trim(), '', 'no build container left');
@@ -286,7 +269,7 @@ test('a server crash mid-build: after the restart the build is marked failed and
   const head = await commitFile(workA, 'build.js', slowBuild(120, 'crash'));
   // --force: the 50 MB test replaced main with an unrelated history.
   const p = spawnGit(['push', '--force', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), 240_000, p.output);
+  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), { timeoutMs: 240_000, context: p.output });
   const [running] = await builds(appA);
   assert.equal(running.sourceVersion, head);
   const pid = Number(fs.readFileSync(path.join(srv.paths.run, 'test-server.pid'), 'utf8'));
@@ -295,7 +278,7 @@ test('a server crash mid-build: after the restart the build is marked failed and
 
   const again = spawn(process.execPath, [path.join(DIST, 'server', 'main.js')], { env: srv.env, stdio: 'ignore' });
   try {
-    await waitFor('the restarted server', async () => ((await fetch(`${srv.url}/healthz`).catch(() => undefined))?.ok ? true : undefined), 30_000);
+    await waitFor('the restarted server', async () => ((await fetch(`${srv.url}/healthz`).catch(() => undefined))?.ok ? true : undefined), { timeoutMs: 30_000 });
     const b = (await builds(appA)).find((x) => x.id === running.id)!;
     assert.equal(b.status, 'failed');
     assert.match(b.error ?? '', /server stopped/);

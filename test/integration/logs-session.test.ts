@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../helpers/wait';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { DIST, startTestServer } from '../helpers/server';
@@ -19,8 +20,7 @@ test('a server shutting down ends open `logs -t` sessions at once (no 10 s wait)
     let err = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (err += d));
-    const deadline = Date.now() + 5000;
-    while (!out.includes('App session-app created') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the session backlog', () => out.includes('App session-app created'), { timeoutMs: 5000, intervalMs: 20, context: () => out });
     assert.match(out, /App session-app created/);
     const t0 = Date.now();
     await srv.stop();
@@ -28,8 +28,7 @@ test('a server shutting down ends open `logs -t` sessions at once (no 10 s wait)
     console.log(`# server stop with an open logs -t session: ${stopMs} ms`);
     assert.ok(stopMs < 5000, `stop took ${stopMs} ms`);
     // The CLI outlives a server restart (cli-robustness tests the reconnect): it reports the drop.
-    const until = Date.now() + 5000;
-    while (!/log stream interrupted/.test(err) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the CLI to report the dropped stream', () => /log stream interrupted/.test(err), { timeoutMs: 5000, intervalMs: 20, context: () => err });
     assert.match(err, /log stream interrupted \(is slipway-server restarting\?\); reconnecting/);
     assert.equal(child.exitCode, null, 'still waiting to reconnect');
   } finally {

@@ -10,7 +10,7 @@ import { build } from '../../buildpacks/lifecycle';
 import { createRegistryRouter } from '../../server/images/registry';
 import { ensureImageInDocker } from '../../server/images/pull';
 import { newRegistryToken } from '../../server/images/registry-auth';
-import { collectGarbage } from '../../server/images/gc';
+import { collectStoreGarbage } from '../../server/images/gc';
 import { createTestHome, type TestHome } from '../helpers/home';
 
 const FIX = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
@@ -113,10 +113,10 @@ test('docker pulls the image by digest from the registry and it runs; a second e
 
 test('garbage collection keeps what kept refs reach and removes the rest', async () => {
   const before = await home.store.readManifest(built.manifestDigest);
-  const kept = await collectGarbage(home.store, ['apps/reg-app:b1'], { graceMs: 0 });
+  const kept = await collectStoreGarbage(home.store, ['apps/reg-app:b1'], { graceMs: 0 });
   assert.deepEqual(kept.untagged, []);
   for (const l of before.layers) assert.ok(home.store.hasBlob(l.digest));
-  const gone = await collectGarbage(home.store, [], { graceMs: 0 });
+  const gone = await collectStoreGarbage(home.store, [], { graceMs: 0 });
   assert.deepEqual(gone.untagged, ['apps/reg-app:b1']);
   assert.ok(gone.removedBlobs >= 3, `removed ${gone.removedBlobs}`);
   assert.ok(!home.store.hasBlob(built.manifestDigest));

@@ -1,3 +1,4 @@
+import { waitFor } from '../helpers/wait';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -104,7 +105,7 @@ export function writeRoutes(home: string, apps: Record<string, AppSpec>, certifi
 
 /** Resolves once the router serves the table written at generatedAt. */
 export async function routesApplied(port: number, generatedAt: string, timeoutMs = 2000): Promise<void> {
-  await waitFor(async () => (await health(port)).generatedAt === generatedAt, timeoutMs, 'router did not load the new routes');
+  await waitFor('router did not load the new routes', async () => (await health(port)).generatedAt === generatedAt, { timeoutMs: timeoutMs });
 }
 
 export interface Backend {
@@ -204,19 +205,12 @@ export function accessLog(home: string): string[] {
 }
 
 /** Waits until the access log has a line matching re (the router flushes every 50 ms). */
+export { waitFor };
+
 export async function waitForLog(home: string, re: RegExp, timeoutMs = 3000): Promise<string> {
-  return waitFor(() => accessLog(home).find((l) => re.test(l)), timeoutMs, `no access-log line matching ${re}`);
+  return waitFor(`no access-log line matching ${re}`, () => accessLog(home).find((l) => re.test(l)), { timeoutMs: timeoutMs });
 }
 
-export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Open sockets of a process, from /proc (Linux): what "no leaked sockets" is measured with. */
 export function socketCount(pid: number): number {

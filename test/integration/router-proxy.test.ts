@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpDir } from '../helpers/home';
 import { get, routesApplied, startBackend, startRouterProcess, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
+import { waitFor } from '../helpers/wait';
 
 // The router as a real child process, real backends on 127.0.0.1:0, routes written like the server does.
 describe('router: routing, balancing, headers, errors, timeouts', () => {
@@ -288,32 +289,21 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     }
   });
 
-  test('a route change is visible within 200 ms', async () => {
+  test('a route change is applied without a restart (its latency is measured by bench/router.ts)', async () => {
     const before1 = await backend('v1');
     const after1 = await backend('v2');
     await routes({ flip: { hosts: ['flip.localhost'], backends: [{ dyno: 'web.1', url: before1.url }] } });
     assert.equal(JSON.parse((await get(router.httpPort, 'flip.localhost')).body).name, 'v1');
-    const t0 = Date.now();
     writeRoutes(home, { flip: { hosts: ['flip.localhost'], backends: [{ dyno: 'web.1', url: after1.url }] } });
-    let took = 0;
-    for (;;) {
-      const r = await get(router.httpPort, 'flip.localhost');
-      if (JSON.parse(r.body).name === 'v2') {
-        took = Date.now() - t0;
-        break;
-      }
-      assert.ok(Date.now() - t0 < 2000, 'route change never applied');
-      await new Promise((res) => setTimeout(res, 5));
-    }
-    assert.ok(took < 200, `took ${took} ms`);
+    await waitFor('the new backend to serve flip.localhost', async () => JSON.parse((await get(router.httpPort, 'flip.localhost')).body).name === 'v2', { timeoutMs: 5000, intervalMs: 5 });
   });
 
   test('a broken routes file keeps the current routes', async () => {
     const keep = await backend('keep');
     await routes({ keep: { hosts: ['keep.localhost'], backends: [{ dyno: 'web.1', url: keep.url }] } });
     fs.writeFileSync(`${home}/run/routes.json`, '{"version":1, "apps": {"keep": ');
-    await new Promise((r) => setTimeout(r, 700));
+    // The router read the broken file (and said so) before we check it still routes.
+    await waitFor('the router to refuse the broken routes file', () => /kept the previous routes/.test(router.output()), { timeoutMs: 5000 });
     assert.equal((await get(router.httpPort, 'keep.localhost')).status, 200);
-    assert.match(router.output(), /kept the previous routes/);
   });
 });

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { homePaths, loadConfig } from '../../common/config';
-import { createRoutesPublisher, type WebBackendLike } from '../../server/routes/publish';
+import type { RouteBackend } from '../../common/routes-file';
+import { createRoutesPublisher } from '../../server/routes/publish';
 import { openState, type State } from '../../server/state';
 import { tmpDir } from '../helpers/home';
 import { get, routesApplied, startBackend, startRouterProcess, waitFor, type Backend, type RouterProc } from './router-harness';
@@ -36,7 +37,7 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
   let state: State;
   let router: RouterProc;
   let dyno: Backend;
-  let backends: Record<string, WebBackendLike[]> = {};
+  let backends: Record<string, RouteBackend[]> = {};
 
   before(async () => {
     state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
@@ -76,8 +77,9 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     // Another app uploads a certificate for pubapp's domain: stored, but never served for it.
     const squatter = makeCert(work, 'squat', 'www.pub.test');
     state.certificates.add({ appId: state.apps.get('other-app')!.id, certPem: squatter.cert, keyPem: squatter.key });
-    const publisher = createRoutesPublisher({ state, paths, config, listWebBackends: (name) => backends[name] ?? [] });
-    await Promise.all([publisher.publish(), publisher.publish(), publisher.publish()]);
+    const publisher = createRoutesPublisher({ state, paths, config });
+    const web = new Map(Object.entries(backends));
+    await Promise.all([publisher.publish(web), publisher.publish(), publisher.publish()]);
     const doc = JSON.parse(fs.readFileSync(paths.routesFile, 'utf8'));
     assert.deepEqual(doc.apps.pubapp, {
       hosts: ['pubapp.localhost', 'www.pub.test'],
@@ -98,12 +100,10 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     assert.equal((await get(router.httpPort, 'other-app.localhost')).status, 503, 'no web dynos: H14');
     assert.equal(await servedCommonName(router.httpsPort, 'www.pub.test'), 'www.pub.test');
 
-    // Maintenance on: published and in effect within 200 ms.
+    // Maintenance on: published and in effect (how fast a change applies: bench/router.ts).
     state.apps.setMaintenance(app.id, true);
-    const t0 = Date.now();
     await publisher.publish();
-    await waitFor(async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, 1000, 'maintenance applied');
-    assert.ok(Date.now() - t0 < 200, `maintenance took ${Date.now() - t0} ms`);
+    await waitFor('maintenance applied', async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, { timeoutMs: 5000, intervalMs: 20 });
 
     // Certificate and domain removed: PEMs deleted, host no longer routed.
     state.certificates.remove(app.id, state.certificates.listForApp(app.id)[0].id);

@@ -144,7 +144,7 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
         req.on('error', () => undefined);
       });
     }
-    await waitFor(() => streamClosed >= 5, 3000, 'dyno streams closed after client aborts');
+    await waitFor('dyno streams closed after client aborts', () => streamClosed >= 5, { timeoutMs: 3000 });
     await waitForLog(home, / rob at=error code=H27 desc="Client Request Interrupted" /);
 
     // Aborts in the middle of a request body, and right after sending the request.
@@ -191,7 +191,7 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     const h = await health(router.httpPort);
     assert.equal(h.uncaughtExceptions, 0);
     let now = 0;
-    await waitFor(() => (now = socketCount(router.pid)) <= baseline, 8000, `router sockets back to baseline ${baseline} (now ${now})`).catch((err) => {
+    await waitFor(`router sockets back to baseline ${baseline} (now ${now})`, () => (now = socketCount(router.pid)) <= baseline, { timeoutMs: 8000 }).catch((err) => {
       throw new Error(`${(err as Error).message}; now ${socketCount(router.pid)}`);
     });
     assert.doesNotMatch(router.output(), /uncaught/);

@@ -50,7 +50,7 @@ test('a deploy runs web.1 with the platform env, serves HTTP on 127.0.0.1 and ap
     assert.ok(info.Config.Labels[k], `label ${k}`);
   }
   // The dyno's output reaches the logs as web.1.
-  await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === 'web.1' && l.source === 'app' && /listening on 5000/.test(l.line)), 5000, 'web.1 log line');
+  await waitFor('web.1 log line', () => fx.logs.some((l) => l.app === app && l.dyno === 'web.1' && l.source === 'app' && /listening on 5000/.test(l.line)), { timeoutMs: 5000 });
 
   // ps:type: a new size restarts the type with the new limits.
   await fx.runtime.setSize(app, 'web', 'eco');
@@ -75,13 +75,13 @@ test('ps:scale converges up and down; =0 stops the type; an unknown type is refu
   const bodies = new Set<string>();
   for (const b of fx.runtime.listWebBackends(app)) bodies.add((await httpGet(b.url, 3000)).body.trim());
   assert.deepEqual([...bodies].sort(), ['code-1 v1 web.1', 'code-1 v1 web.2', 'code-1 v1 web.3']);
-  await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'working'), 5000, 'worker output');
+  await waitFor('worker output', () => fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'working'), { timeoutMs: 5000 });
 
   await fx.runtime.scale(app, { web: 1, worker: 0 });
   assert.deepEqual((await fx.runtime.listDynos(app)).map((d) => d.name), ['web.1']);
   assert.equal(fx.runtime.listWebBackends(app).length, 1);
   // The scaled-away containers are drained and removed.
-  await waitFor(async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } })).length === 1, 10_000, 'drained containers removed');
+  await waitFor('drained containers removed', async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } })).length === 1, { timeoutMs: 10_000 });
 
   await assert.rejects(fx.runtime.scale(app, { clock: 1 }), /no process type "clock"/);
   await assert.rejects(fx.runtime.scale(app, { web: 101 }), /not a quantity/);
@@ -162,9 +162,9 @@ test('one-off runs: exit code passes through, stdin reaches the command, a TTY i
   const running = (await fx.runtime.listDynos(app)).find((x) => x.name === d.dyno);
   assert.equal(running?.type, 'run');
   assert.equal(running?.command, 'echo detached-output; sleep 1; exit 3');
-  await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'Process exited with status 3'), 10_000, 'detached exit');
+  await waitFor('detached exit', () => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'Process exited with status 3'), { timeoutMs: 10_000 });
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'detached-output'));
-  await waitFor(async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`, 'io.slipway.oneoff=true'] } })).length === 0, 5000, 'one-offs removed');
+  await waitFor('one-offs removed', async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`, 'io.slipway.oneoff=true'] } })).length === 0, { timeoutMs: 5000 });
   assert.deepEqual((await fx.runtime.listDynos(app)).map((x) => x.name), ['web.1']);
 });
 

@@ -93,10 +93,10 @@ test('a crash loop restarts with exponential back-off, visible in ps and in the 
   // The worker dies right away, every time.
   await fx.deploy(app, { processes: { web: 'exec node server.js', worker: 'echo "worker booting"; exit 3' } });
   await fx.runtime.scale(app, { worker: 1 });
-  const crashed = await waitFor(async () => {
+  const crashed = await waitFor('three crashes', async () => {
     const w = (await fx.runtime.listDynos(app)).find((d) => d.name === 'worker.1');
     return w && w.state === 'crashed' && w.restarts >= 3 ? w : undefined;
-  }, 15_000, 'three crashes');
+  }, { timeoutMs: 15_000 });
   assert.equal(crashed.exitCode, 3);
   assert.ok(crashed.nextRestartAt, 'next restart time shown');
   const delays = fx.logs
@@ -118,7 +118,7 @@ test('a crash loop restarts with exponential back-off, visible in ps and in the 
   // A crashing web dyno leaves the routes at once.
   const web = (await fx.runtime.listDynos(app)).find((d) => d.name === 'web.1')!;
   await fx.docker.getContainer(web.containerId).kill({ signal: 'SIGKILL' });
-  await waitFor(() => fx.runtime.listWebBackends(app).length === 0, 3000, 'web.1 out of the routes');
-  await waitFor(() => fx.runtime.listWebBackends(app).length === 1, 10_000, 'web.1 back after its restart');
+  await waitFor('web.1 out of the routes', () => fx.runtime.listWebBackends(app).length === 0, { timeoutMs: 3000 });
+  await waitFor('web.1 back after its restart', () => fx.runtime.listWebBackends(app).length === 1, { timeoutMs: 10_000 });
   assert.match(await body(app), /^code-1 v1 web\.1/);
 });

@@ -10,9 +10,9 @@ import { loadIntoDocker } from '../../stacks/builder';
 import { openState, type State } from '../../server/state';
 import type { AppJsonRuntime } from '../../server/state/repos/releases';
 import type { LogEntry, LogSink } from '../../server/logs/types';
-import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions } from '../../server/runtime';
+import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions, type WebBackend } from '../../server/runtime';
 import { createReleaseService } from '../../server/releases';
-import { collectGarbage } from '../../server/images/gc';
+import { collectStoreGarbage } from '../../server/images/gc';
 import { createTestHome, type TestHome } from '../helpers/home';
 
 /**
@@ -81,7 +81,7 @@ export interface RuntimeFixture {
   user: { id: number; email: string };
   /** Calls made to publishRoutes, with a snapshot of each app's backends. */
   publishes: number;
-  onPublish: Array<() => Promise<void> | void>;
+  onPublish: Array<(web: ReadonlyMap<string, WebBackend[]>) => Promise<void> | void>;
   createApp(name?: string): string;
   buildImage(app: string, spec?: AppImageSpec): Promise<{ buildId: string; imageRef: string; imageDigest: string; processTypes: Record<string, string> }>;
   deploy(app: string, spec?: AppImageSpec): ReturnType<ReturnType<typeof createReleaseService>['createFromBuild']>;
@@ -134,11 +134,12 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
         loaded.set(ref, name);
         return name;
       },
-      async publishRoutes() {
+      async publishRoutes(web) {
         fx.publishes++;
-        for (const f of fx.onPublish) await f();
+        for (const f of fx.onPublish) await f(web);
       },
-      collectStoreGarbage: storeGc ? (keep) => collectGarbage(home.store, keep, { graceMs: 0 }) : undefined,
+      // Without storeGc the store keeps everything (tests that count blobs or tags of their own).
+      collectStoreGarbage: storeGc ? (keep) => collectStoreGarbage(home.store, keep, { graceMs: 0 }) : async () => undefined,
       options: opts,
     });
     runtimes.push(rt);
@@ -229,15 +230,4 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
   return fx;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls fn until it returns a truthy value or the time is up. */
-export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+export { sleep, waitFor } from '../helpers/wait';

@@ -71,7 +71,7 @@ test('a lifecycle-built image deploys, scales, runs one-offs through the launche
   assert.equal((JSON.parse((await httpGet(b.url + '/env', 3000)).body) as Record<string, string>).GREETING, 'hi from config');
 
   await fx.runtime.scale(app, { worker: 1 });
-  await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'tick worker.1'), 10_000, 'worker output');
+  await waitFor('worker output', () => fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'tick worker.1'), { timeoutMs: 10_000 });
 
   const stdout = new PassThrough();
   let text = '';

@@ -19,9 +19,8 @@ before(async () => {
     state: fx.state,
     paths: fx.home,
     config: { domain: 'localhost' } as SlipwayConfig,
-    listWebBackends: (app) => fx.runtime.listWebBackends(app),
   });
-  fx.onPublish.push(() => publisher.publish());
+  fx.onPublish.push((web) => publisher.publish(web));
   await fx.runtime.start();
   router = await startRouterProcess(fx.home.home);
 });
@@ -50,7 +49,7 @@ test('5 consecutive deploys under ~100 requests per second through the router: z
   await fx.deploy(app, { code: 'deploy-0' });
   const host = `${app}.localhost`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  await waitFor(async () => (await request(router!.httpPort, host, agent).catch(() => ({ status: 0 }))).status === 200, 10_000, 'router serving v1');
+  await waitFor('router serving v1', async () => (await request(router!.httpPort, host, agent).catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 10_000 });
 
   const failures: string[] = [];
   const seen = new Map<string, number>();
@@ -99,5 +98,5 @@ test('5 consecutive deploys under ~100 requests per second through the router: z
   for (let i = 1; i <= 5; i++) assert.ok(seen.get(`deploy-${i}`), `deploy-${i} served`);
   agent.destroy();
   // Old releases' containers were drained and removed: only v6's web.1 remains.
-  await waitFor(async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } })).length === 1, 10_000, 'old containers removed');
+  await waitFor('old containers removed', async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } })).length === 1, { timeoutMs: 10_000 });
 });

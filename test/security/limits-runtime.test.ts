@@ -34,8 +34,8 @@ test('one-offs beyond the owner limit are refused, and one that outlives one-off
     assert.match(err.message, new RegExp(`one-offs limit reached: user ${owner.replace(/\./g, '\\.')} \\(owner of ${app}\\) has 1 of 1 one-offs`));
     return true;
   });
-  await waitFor(() => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && /^Stopped: one-off-seconds limit reached: .* is limited to 2 seconds; an admin can raise it with: slipway limits:set .* one-off-seconds=4$/.test(l.line)), 15_000, 'the detached one-off stopped');
-  await waitFor(async () => !(await fx.runtime.listDynos(app)).some((x) => x.name === d.dyno), 15_000, 'the one-off gone');
+  await waitFor('the detached one-off stopped', () => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && /^Stopped: one-off-seconds limit reached: .* is limited to 2 seconds; an admin can raise it with: slipway limits:set .* one-off-seconds=4$/.test(l.line)), { timeoutMs: 15_000 });
+  await waitFor('the one-off gone', async () => !(await fx.runtime.listDynos(app)).some((x) => x.name === d.dyno), { timeoutMs: 15_000 });
 
   // Attached: the client sees why its command ended.
   let err = '';
@@ -52,7 +52,7 @@ test("an app.json formation cannot seed more dynos than the owner's limits: the 
   const row = fx.state.apps.require(app);
   fx.state.limits.set(row.ownerId, { 'dynos-per-type': 2, dynos: 3 });
   // The release service as server/main.ts wires it: with the platform default limits.
-  const releases = createReleaseService({ state: fx.state, runtime: fx.runtime, limits: defaultLimits(2) });
+  const releases = createReleaseService({ state: fx.state, runtime: fx.runtime, logs: { write: () => undefined }, limits: defaultLimits(2) });
   const img = await fx.buildImage(app, { processes: { web: 'node server.js', worker: 'sleep infinity' } });
   await assert.rejects(
     releases.createFromBuild({ appName: app, ...img, appJson: { formation: { web: { quantity: 5 } } }, user: fx.user }),

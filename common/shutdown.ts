@@ -1,17 +1,19 @@
 import type { Server } from 'node:http';
+import { createLogger } from './logger';
 
 /**
  * Graceful shutdown for a long-running process: on SIGTERM/SIGINT stop accepting connections,
  * run the cleanup steps in order, exit 0; a second signal or a stuck step exits at once.
  */
 export function onShutdown(name: string, servers: Server[], steps: Array<() => Promise<void> | void>, graceMs = 10_000): void {
+  const log = createLogger(name);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
-    console.log(`${name}: ${signal} received, shutting down`);
+    log.info(`${signal} received, shutting down`);
     const timer = setTimeout(() => {
-      console.error(`${name}: shutdown took longer than ${graceMs} ms, exiting`);
+      log.error(`shutdown took longer than ${graceMs} ms, exiting`);
       process.exit(1);
     }, graceMs);
     timer.unref();
@@ -28,7 +30,7 @@ export function onShutdown(name: string, servers: Server[], steps: Array<() => P
       try {
         await step();
       } catch (err) {
-        console.error(`${name}: shutdown step failed: ${(err as Error).message}`);
+        log.error(`shutdown step failed: ${(err as Error).message}`);
       }
     }
     process.exit(0);

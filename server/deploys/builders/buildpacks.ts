@@ -1,0 +1,65 @@
+import type Docker from 'dockerode';
+import type { ImageStore } from '../../../buildpacks/oci/layout';
+import { build as lifecycleBuild, type BuildOptions, type BuildResult } from '../../../buildpacks/lifecycle';
+import type { Builder } from './types';
+
+/** The lifecycle's build function, narrowed to what this builder passes (a stand-in in tests). */
+export type LifecycleBuild = (opts: BuildOptions) => Promise<Pick<BuildResult, 'imageRef' | 'manifestDigest' | 'processTypes' | 'releaseCommand' | 'buildpacks' | 'buildpackOrigin' | 'phaseTimings'>>;
+
+export interface BuildpacksBuilderDeps {
+  docker: Docker;
+  store: ImageStore;
+  caBundle: string;
+  /** host:port pairs on private addresses buildpack URLs may reach (SLIPWAY_BUILDPACK_FETCH_ALLOW). */
+  buildpackFetchAllow?: string[];
+  /** Heroku buildpack names resolve to the built-in ones (SLIPWAY_BUILDPACK_ALIASES). */
+  buildpackAliases?: boolean;
+  /** Default: the real lifecycle (buildpacks/lifecycle). */
+  lifecycle?: LifecycleBuild;
+}
+
+/**
+ * Cloud Native Buildpacks (and legacy Heroku buildpacks through the shim): the lifecycle of
+ * buildpacks/lifecycle runs analyze → detect → restore → build → export in one build container
+ * and writes the image into the store. Applies to every source (buildpacks detect or fail).
+ */
+export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
+  const run = deps.lifecycle ?? lifecycleBuild;
+  return {
+    name: 'buildpacks',
+    async build(source, ctx) {
+      const result = await run({
+        appName: ctx.appName,
+        sourceDir: source.dir,
+        workspaceDir: ctx.workspaceDir,
+        cacheDir: ctx.cacheDir,
+        store: deps.store,
+        docker: deps.docker,
+        stack: ctx.stack,
+        imageRef: ctx.imageRef,
+        previousImageRef: ctx.previousImageRef,
+        buildpacks: ctx.buildpacks,
+        env: ctx.env,
+        sourceVersion: source.version,
+        limits: ctx.limits,
+        caBundle: deps.caBundle,
+        buildpackFetchAllow: deps.buildpackFetchAllow,
+        buildpackAliases: deps.buildpackAliases,
+        labels: ctx.labels,
+        output: ctx.output,
+        progress: ctx.progress,
+        onBuildpacksChosen: ctx.onBuildpacksChosen,
+        // The pipeline announces the stack itself.
+        announce: false,
+        signal: ctx.signal,
+      });
+      return {
+        imageRef: result.imageRef,
+        imageDigest: result.manifestDigest,
+        processTypes: result.processTypes,
+        releaseCommand: result.releaseCommand,
+        metadata: { buildpacks: result.buildpacks, buildpacksFrom: result.buildpackOrigin, phaseTimings: result.phaseTimings },
+      };
+    },
+  };
+}
