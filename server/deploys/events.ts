@@ -1,4 +1,5 @@
 import { describeOrigin, type BuildpackOrigin } from '../../buildpacks/lifecycle/select';
+import { waitText, type WaitProgress } from '../runtime/types';
 
 /**
  * What a deploy reports while it runs, as data. The pipeline emits these; each reader renders
@@ -26,6 +27,8 @@ export type DeployEvent =
   | { type: 'launching' }
   /** A line of the release phase or rollout (release command output, dyno starts). */
   | { type: 'release-output'; line: string }
+  /** A wait of the rollout (a dyno's boot, its health checks, the release phase), every 5 s. */
+  | ({ type: 'wait' } & WaitProgress)
   | { type: 'released'; version: number }
   | { type: 'deployed'; url: string }
   | { type: 'succeeded'; buildId: string; commit: string; version?: number }
@@ -49,6 +52,8 @@ export function pushLines(e: DeployEvent): string[] {
     case 'release-output':
       // Release-command output keeps its own markers; plain lines are indented under "Launching".
       return [e.line.startsWith('-----> ') || e.line.startsWith(' !') || e.line.startsWith('       ') ? e.line : `       ${e.line}`];
+    case 'wait':
+      return [`       ${waitText(e)}`];
     case 'released':
       return [`       Released v${e.version}`];
     case 'deployed':

@@ -22,6 +22,7 @@ import { readAppJson, stackFromAppJson, unpackSource } from './source';
 import type { StackProvider } from '../../stacks/on-demand';
 import { sweepBuildContainers } from './sweep';
 import { commitLabel } from './commit-label';
+import type { WaitProgress } from '../runtime/types';
 import { languageHints } from './language-hints';
 import { BUILTIN_DIR } from '../../buildpacks/lifecycle/buildpacks';
 import { createLogger } from '../../common/logger';
@@ -273,7 +274,10 @@ export function createDeployPipeline(deps: PipelineDeps) {
 
   /** rollout: release phase, new dynos checked and swapped in; vN is current when this returns. */
   async function rollOut(run: Run, pending: ReturnType<ReleaseService['create']>): Promise<ReleaseRow> {
-    const release = await deps.releases.rollout(pending, (line) => run.emit({ type: 'release-output', line }));
+    const output = Object.assign((line: string) => run.emit({ type: 'release-output', line }), {
+      wait: (p: WaitProgress) => run.emit({ type: 'wait', ...p }),
+    });
+    const release = await deps.releases.rollout(pending, output);
     run.emit({ type: 'released', version: release.version });
     return release;
   }

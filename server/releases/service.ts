@@ -5,6 +5,7 @@ import { assertAppName, assertProcessType } from '../../common/names';
 import { parseHealthChecks } from '../runtime/healthchecks';
 import { assertSize } from '../runtime/sizes';
 import type { LogSink } from '../logs/types';
+import type { DeployOutput } from '../runtime/types';
 import type { State } from '../state';
 import type { AppJsonRuntime, NewRelease, ReleaseRow } from '../state/repos/releases';
 import type { Runtime } from '../runtime';
@@ -112,7 +113,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
    * (runtime.stage), make it current once its web dynos are healthy, swap them in. A failure at
    * any point marks vN failed and the previous release keeps serving.
    */
-  async function rollout(p: PendingRelease, output: (l: string) => void = () => {}): Promise<ReleaseRow> {
+  async function rollout(p: PendingRelease, output: DeployOutput = () => {}): Promise<ReleaseRow> {
     const { row: rel, spec } = p;
     const actor = p.user?.email ?? 'slipway';
     try {

@@ -1,3 +1,4 @@
+import type { DeployOutput } from './types';
 import { randomInt } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import { SlipwayError } from '../../common/errors';
@@ -197,7 +198,7 @@ function lineWriter(fn: (line: string) => void): Writable {
 }
 
 /** The release phase (Procfile `release:`): must exit 0 or the deploy is aborted. */
-export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: (line: string) => void): Promise<void> {
+export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: DeployOutput): Promise<void> {
   if (!release.releaseCommand) return;
   const dyno = 'release.1';
   // Status lines go to the app's log too (the CLI follows them); the command's own lines are
@@ -223,7 +224,7 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
   }, ctx.opts.releaseTimeoutMs);
   const started = Date.now();
   const ticker = setInterval(() => {
-    status(`release phase still running (${Math.round((Date.now() - started) / 1000)} s of ${Math.round(ctx.opts.releaseTimeoutMs / 1000)})`);
+    status.wait({ dyno, waitingFor: 'release-phase', elapsedS: Math.round((Date.now() - started) / 1000), limitS: Math.round(ctx.opts.releaseTimeoutMs / 1000) });
   }, PROGRESS_EVERY_MS);
   try {
     exitCode = await ctx.driver.runAttached(id, { stdout: out, stderr: err }, false);

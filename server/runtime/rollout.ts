@@ -3,7 +3,7 @@ import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import { currentRelease, dynosOf, type Ctx, type Dyno } from './context';
 import { DEFAULT_SIZE } from './sizes';
-import { bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, bootError, retire, startDyno } from './supervisor';
+import { type Reporter, bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, bootError, retire, startDyno } from './supervisor';
 
 /**
  * Converging containers to the desired state. `stageRollout`/`rollout` replace dynos with ones of a release
@@ -120,7 +120,7 @@ export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o
 }
 
 /** With `check` (web): the new dynos must pass their health checks, reporting progress to it. */
-async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check?: (line: string) => void): Promise<Dyno[]> {
+async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check?: Reporter): Promise<Dyno[]> {
   const fresh: Dyno[] = [];
   try {
     for (const i of idx) {

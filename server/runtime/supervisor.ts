@@ -4,7 +4,7 @@ import { nextAttempt, restartDelayMs } from './backoff';
 import { checkAnswersHttp, parseHealthChecks, runHealthChecks, type CheckResult, type ContainerProbe } from './healthchecks';
 import { diagnoseBoot, parseProcNetTcp } from './boot-diagnosis';
 import { containerName, dynoEnv, dynosOf, type Ctx, type Dyno } from './context';
-import type { DynoInfo, DynoState } from './types';
+import { waitText, type DeployOutput, type DynoInfo, type DynoState, type WaitProgress } from './types';
 
 /**
  * The life of one dyno: create its container, boot it (start, follow its output into the logs,
@@ -70,18 +70,29 @@ export function bootTimeoutMs(ctx: Ctx, appName: string, release: ReleaseRow): n
 }
 
 /** Lines about a deploy's progress: the app's log (`slipway[deploy]`, which the CLI follows) and the caller. */
-export function deployOutput(ctx: Ctx, app: string, output?: (line: string) => void): (line: string) => void {
-  return (line) => {
-    ctx.deps.logs.write(app, { source: 'platform', dyno: 'deploy', line });
-    output?.(line);
+export function deployOutput(ctx: Ctx, app: string, output?: DeployOutput): Reporter {
+  const line = (l: string) => {
+    ctx.deps.logs.write(app, { source: 'platform', dyno: 'deploy', line: l });
+    output?.(l);
   };
+  return Object.assign(line, {
+    wait(p: WaitProgress) {
+      const text = waitText(p);
+      ctx.deps.logs.write(app, { source: 'platform', dyno: 'deploy', line: text });
+      if (output?.wait) output.wait(p);
+      else output?.(text);
+    },
+  });
 }
+
+/** A deploy's progress reporter inside the runtime: lines and waits (deployOutput). */
+export type Reporter = ((line: string) => void) & { wait: (p: WaitProgress) => void };
 
 /**
  * Health check for a started web dyno, per the release's app.json or the default HTTP answer.
  * Says every 5 s what it waits for (`waiting for web.1 to answer on $PORT (12 s of 60)`).
  */
-export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: (line: string) => void = deployOutput(ctx, d.app)): Promise<CheckResult> {
+export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: Reporter = deployOutput(ctx, d.app)): Promise<CheckResult> {
   if (!d.address) return { ok: false, check: NO_PORT_CHECK, reason: 'Docker did not publish its port (the container may have stopped at once)' };
   const base = `http://${d.address}`;
   const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
@@ -90,7 +101,7 @@ export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: (lin
   let phase: 'answer' | 'checks' = 'answer';
   const ticker = setInterval(() => {
     const s = Math.round((Date.now() - started) / 1000);
-    say(phase === 'answer' ? `waiting for ${d.name} to answer on $PORT (${s} s of ${Math.round(limitMs / 1000)})` : `waiting for ${d.name} to pass its health checks (${s} s)`);
+    say.wait(phase === 'answer' ? { dyno: d.name, waitingFor: 'answer', elapsedS: s, limitS: Math.round(limitMs / 1000) } : { dyno: d.name, waitingFor: 'health-checks', elapsedS: s });
   }, PROGRESS_EVERY_MS);
   try {
     // The app's checks count their attempts from when the port first answers: a slow boot is
