@@ -44,6 +44,34 @@ export async function addSlipwayRemote(opts: { cwd?: string; apiUrl: string; app
   return url;
 }
 
+/** The branch checked out in cwd (also before the first commit), or undefined (detached, no repo). */
+export async function currentBranch(cwd = process.cwd()): Promise<string | undefined> {
+  return (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], cwd)) || undefined;
+}
+
+/**
+ * The push that deploys the checked-out branch: `git push slipway main` when it is a deploy
+ * branch, else `git push slipway feature:main` (to the first deploy branch).
+ */
+export function pushCommand(branch: string | undefined, deploys: string[]): string {
+  const b = branch ?? 'HEAD';
+  return deploys.includes(b) ? `git push slipway ${b}` : `git push slipway ${b}:${deploys[0] ?? 'main'}`;
+}
+
+/**
+ * Clones an app's repository into dir with the remote named `slipway` and the credential helper
+ * configured (the token is never written into .git/config).
+ */
+export async function cloneApp(opts: { apiUrl: string; app: string; helper: string; dir: string }): Promise<{ url: string; stderr: string }> {
+  const url = `${opts.apiUrl.replace(/\/+$/, '')}/${opts.app}.git`;
+  const origin = new URL(opts.apiUrl).origin;
+  const r = await run('git', ['-c', `credential.${origin}.helper=`, '-c', `credential.${origin}.helper=${opts.helper}`, 'clone', '--origin', 'slipway', url, opts.dir], {
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+  });
+  await addSlipwayRemote({ cwd: opts.dir, apiUrl: opts.apiUrl, app: opts.app, helper: opts.helper });
+  return { url, stderr: r.stderr };
+}
+
 export async function removeSlipwayRemote(cwd = process.cwd()): Promise<boolean> {
   return (await git(['remote', 'remove', 'slipway'], cwd)) !== undefined;
 }

@@ -25,6 +25,7 @@ import { platformCommands } from './commands/platform';
 import { runCommands } from './commands/run';
 import { addonsCommands } from './commands/addons';
 import { metricsCommands } from './commands/metrics';
+import { gitCommands } from './commands/git';
 import { BUILD_OPTIONS } from './commands/build-usage';
 import { closest, hoistAppFlag } from './suggest';
 
@@ -55,6 +56,7 @@ const localBuild: Command = {
 export const COMMANDS: Command[] = [
   ...authCommands,
   ...appsCommands,
+  ...gitCommands,
   ...configCommands,
   ...builderCommands,
   ...deployCommands,

@@ -31,6 +31,10 @@ export interface SlipwayConfig {
   buildTimeoutMs: number;
   /** How long a push may wait in the build queue (default: the build time limit). */
   buildQueueWaitMs: number;
+  /** How long a new web dyno has to answer by default (SLIPWAY_BOOT_TIMEOUT_S, 60). */
+  bootTimeoutMs: number;
+  /** The most an app may ask for with ps:boot-timeout or app.json (SLIPWAY_BOOT_TIMEOUT_MAX_S, 900). */
+  bootTimeoutMaxMs: number;
   caBundle: string;
   /** IPv4 range app networks take their /25 subnets from (one network per app). */
   networkPool: string;
@@ -297,6 +301,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildConcurrency,
     buildTimeoutMs,
     buildQueueWaitMs: positiveInt(env, 'SLIPWAY_BUILD_QUEUE_WAIT_S', buildTimeoutMs / 1000, 'seconds') * 1000,
+    bootTimeoutMs: positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60) * 1000,
+    bootTimeoutMaxMs: Math.max(positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_MAX_S', 15 * 60), positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60)) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),

@@ -17,6 +17,10 @@ export interface AppRouteEntry {
   httpsOnly: boolean;
   /** Strict-Transport-Security on HTTPS responses (optional in the file; absent means off). */
   hsts?: boolean;
+  /** false (written only then): the app has never been released, so nothing can answer yet. */
+  released?: boolean;
+  /** false (written only then): the current release has no web process type (a worker-only app). */
+  web?: boolean;
   webQuantity: number;
   backends: RouteBackend[];
 }

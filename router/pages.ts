@@ -15,6 +15,8 @@ export interface RouterError {
 
 export const ERRORS = {
   noSuchApp: { status: 404, desc: 'No such app', title: 'No such app', detail: 'There is no app at this address. Check the host name, or add it with: slipway domains:add' },
+  notDeployed: { status: 503, desc: 'Nothing deployed yet', title: 'Nothing here yet', detail: 'This app has not been deployed yet. Its owner can deploy it with: git push slipway main' },
+  noWebProcess: { status: 503, code: 'H14', desc: 'No web process type', title: 'Application unavailable', detail: 'This app runs no web process (its Procfile declares none), so it does not answer HTTP.' },
   noWebDynos: { status: 503, code: 'H14', desc: 'No web processes running', title: 'Application unavailable', detail: 'This app has no web dynos running. Its owner can start one with: slipway ps:scale web=1' },
   appCrashed: { status: 503, code: 'H10', desc: 'App crashed', title: 'Application error', detail: 'No web dyno of this app is accepting connections. Its owner can check: slipway logs' },
   maintenance: { status: 503, code: 'H80', desc: 'Maintenance mode', title: 'Offline for maintenance', detail: 'This app is in maintenance mode. Please try again later.' },

@@ -121,6 +121,8 @@ export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, 
       if (port !== null) return redirectToHttps(req, res, rec, hostname, port, requestId, deps.log);
     }
     if (route.maintenance) return fail(ERRORS.maintenance);
+    if (route.released === false) return fail(ERRORS.notDeployed);
+    if (route.web === false) return fail(ERRORS.noWebProcess);
     if (route.webQuantity === 0) return fail(ERRORS.noWebDynos);
     const pool = deps.pools.get(route.app);
     if (!pool || pool.backends.length === 0) return fail(ERRORS.appCrashed);

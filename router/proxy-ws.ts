@@ -161,6 +161,8 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
       return;
     }
     if (route.maintenance) return fail(ERRORS.maintenance);
+    if (route.released === false) return fail(ERRORS.notDeployed);
+    if (route.web === false) return fail(ERRORS.noWebProcess);
     if (route.webQuantity === 0) return fail(ERRORS.noWebDynos);
     const pool = deps.pools.get(route.app);
     const backend: Backend | undefined = pool?.pick();

@@ -52,6 +52,8 @@ export function buildRouteTable(file: RoutesFile): RouteTable {
       maintenance: a.maintenance === true,
       httpsOnly: a.httpsOnly === true,
       hsts: a.hsts === true,
+      released: a.released !== false,
+      web: a.web !== false,
       webQuantity: Number.isInteger(a.webQuantity) ? a.webQuantity : a.backends.length,
       backends: a.backends.map((b) => ({ dyno: b.dyno, url: b.url.replace(/\/$/, ''), release: Number(b.release) || 0 })),
     };

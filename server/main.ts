@@ -13,6 +13,7 @@ import { openImageStore } from '../buildpacks/oci/layout';
 import { createBuildQueue } from './builds/queue';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
+import { purgeBuildCache } from './builds/cache';
 import { createDockerDriver, createRuntime } from './runtime';
 import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: (web) => routes.publish(web),
     collectStoreGarbage: (keepRefs) => collectStoreGarbage(store, keepRefs),
+    options: { bootTimeoutMs: config.bootTimeoutMs, bootTimeoutMaxMs: config.bootTimeoutMaxMs },
   });
   const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
   const addons = createAddons({ config, paths, state, docker, store, releases });
@@ -115,7 +117,8 @@ async function main(): Promise<void> {
   const app = createHttpApp({
     config, paths, state, docker, logs, git, registryToken, store,
     api: {
-      createAppRepository, buildsRoutes: createBuildsRoutes({ state, builds }),
+      createAppRepository,
+      buildsRoutes: createBuildsRoutes({ state, builds, rebuild: (a, u) => git.rebuild(a, u), purgeCache: (a) => purgeBuildCache({ state, paths }, a) }),
       deploysRoutes: createDeploysRoutes({ state, paths, config, docker, store, builds }),
       runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,

@@ -13,7 +13,7 @@ import type { PhaseContext } from './context';
 import { detect } from './detect';
 import { exportImage } from './export';
 import { restore } from './restore';
-import { selectBuildpacks } from './select';
+import { describeOrigin, selectBuildpacks, type BuildpackOrigin } from './select';
 import { writeToml } from './toml-files';
 import { binds, createWorkspaceDirs, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
 import { readFileIn } from './safe-fs';
@@ -62,6 +62,8 @@ export interface BuildOptions {
   buildpackFetchAllow?: string[];
   /** Heroku's buildpack names resolve to the built-in ones (platform setting; default on). */
   buildpackAliases?: boolean;
+  /** Which source chose the buildpacks (select.ts), reported instead of printed. */
+  onBuildpacksChosen?: (origin: BuildpackOrigin) => void;
 }
 
 /** A lifecycle phase finished: select, prepare, analyze, container, detect, restore, build, export. */
@@ -78,6 +80,8 @@ export interface BuildResult {
   defaultProcess?: string;
   releaseCommand?: string;
   buildpacks: Array<{ id: string; version: string }>;
+  /** Which source chose the buildpacks (select.ts). */
+  buildpackOrigin: BuildpackOrigin;
   phaseTimings: Record<string, number>;
   layersWritten: number;
   layersReused: number;
@@ -139,6 +143,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         fetchCacheDir: opts.buildpackCacheDir ?? path.join(opts.cacheDir, 'buildpacks'),
       }),
     );
+    // The platform reports it as an event when it asks to; otherwise it is a line of the output.
+    if (opts.onBuildpacksChosen) opts.onBuildpacksChosen(selection.origin);
+    else opts.output(`-----> Buildpacks chosen by ${describeOrigin(selection.origin)}`);
     const groups = selection.order.flatMap((g) => expandGroup(g, selection.index));
     // project.toml [[build.env]] first, config vars win over it.
     const env = { ...selection.env, ...opts.env };
@@ -213,6 +220,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       defaultProcess: built.defaultProcess === 'release' ? undefined : built.defaultProcess,
       releaseCommand,
       buildpacks: detected.group.map((b) => ({ id: b.id, version: b.version })),
+      buildpackOrigin: selection.origin,
       phaseTimings: timings,
       layersWritten: exported.layersWritten,
       layersReused: exported.layersReused,

@@ -17,11 +17,25 @@ import { isBuildpackId, isBuildpackVersion, type OrderEntry } from './types';
  * directory inside the app (`./bp`, project.toml uri), an absolute directory (local builds), a
  * git URL (`https://host/repo.git#ref`) or a .tgz URL; fetched ones are cached by URL and ref.
  */
+/** Which source chose the buildpacks, in precedence order (issue 14: every build says it). */
+export type BuildpackOrigin = 'buildpacks:set' | 'project.toml' | 'app.json' | '.buildpacks' | 'BUILDPACK_URL' | 'detection';
+
+export function describeOrigin(o: BuildpackOrigin): string {
+  return o === 'buildpacks:set'
+    ? "the app's buildpack list (slipway buildpacks:set)"
+    : o === 'detection'
+      ? 'detection (no buildpacks:set, project.toml, app.json, .buildpacks or BUILDPACK_URL)'
+      : o === 'BUILDPACK_URL'
+        ? 'the BUILDPACK_URL config var'
+        : o;
+}
+
 export interface Selection {
   order: OrderEntry[][];
   index: BuildpackIndex;
   /** Where the choice came from, for the build output. */
   source: string;
+  origin: BuildpackOrigin;
   /** [[build.env]] from project.toml (lower precedence than config vars). */
   env: Record<string, string>;
   exclude?: (rel: string) => boolean;
@@ -80,25 +94,25 @@ export async function selectBuildpacks(opts: SelectOptions): Promise<Selection> 
   const group = async (refs: string[], inRepo: boolean) => [await Promise.all(resolveAliases(refs, aliases).map((r) => resolveRef(r, inRepo)))];
   const env = project.env;
 
-  if (opts.buildpacks?.length) return { order: await group(opts.buildpacks, false), index, source: 'the app\'s buildpack list', env, exclude: project.exclude };
-  if (project.refs.length) return { order: await group(project.refs, true), index, source: 'project.toml', env, exclude: project.exclude };
+  if (opts.buildpacks?.length) return { order: await group(opts.buildpacks, false), index, source: 'the app\'s buildpack list', origin: 'buildpacks:set', env, exclude: project.exclude };
+  if (project.refs.length) return { order: await group(project.refs, true), index, source: 'project.toml', origin: 'project.toml', env, exclude: project.exclude };
   const appJson = readUntrusted(opts.sourceDir, 'app.json');
   if (appJson !== undefined) {
     const doc = parseAppJson(appJson);
     const list = Array.isArray(doc.buildpacks) ? (doc.buildpacks as unknown[]) : [];
     const urls = list.map((b) => (b && typeof b === 'object' ? (b as { url?: unknown }).url : undefined)).filter((u): u is string => typeof u === 'string');
-    if (urls.length) return { order: await group(urls, true), index, source: 'app.json', env, exclude: project.exclude };
+    if (urls.length) return { order: await group(urls, true), index, source: 'app.json', origin: 'app.json', env, exclude: project.exclude };
   }
   const dotBuildpacks = readUntrusted(opts.sourceDir, '.buildpacks');
   if (dotBuildpacks !== undefined) {
     // One per line; a line starting with # is a comment (a # later in a line is a git ref).
     const urls = dotBuildpacks.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    if (urls.length) return { order: await group(urls, true), index, source: '.buildpacks', env, exclude: project.exclude };
+    if (urls.length) return { order: await group(urls, true), index, source: '.buildpacks', origin: '.buildpacks', env, exclude: project.exclude };
   }
-  if (opts.env.BUILDPACK_URL) return { order: await group([opts.env.BUILDPACK_URL], true), index, source: 'BUILDPACK_URL', env, exclude: project.exclude };
+  if (opts.env.BUILDPACK_URL) return { order: await group([opts.env.BUILDPACK_URL], true), index, source: 'BUILDPACK_URL', origin: 'BUILDPACK_URL', env, exclude: project.exclude };
   const orderFile = path.join(BUILTIN_DIR, 'order.toml');
   const order = fs.existsSync(orderFile) ? readOrder(orderFile) : index.all.map((bp) => [{ id: bp.id, optional: false }]);
-  return { order, index, source: 'the default order', env, exclude: project.exclude };
+  return { order, index, source: 'the default order', origin: 'detection', env, exclude: project.exclude };
 }
 
 /** app.json as JSON; the parser's message is left out (it quotes the content). */

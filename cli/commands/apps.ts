@@ -1,6 +1,6 @@
 import type { Command } from '../command';
 import { CliError } from '../errors';
-import { addSlipwayRemote, appFromGitRemote, helperCommand, isGitRepo, removeSlipwayRemote } from '../git';
+import { addSlipwayRemote, appFromGitRemote, currentBranch, helperCommand, isGitRepo, pushCommand, removeSlipwayRemote } from '../git';
 
 interface App {
   name: string;
@@ -58,7 +58,8 @@ const create: Command = {
     if (ctx.out.json) return ctx.out.printJson({ ...app, remote: remote ?? null });
     ctx.out.log(`Creating ${ctx.out.bold(app.name)}... done`);
     ctx.out.log(`${app.url} | ${api.apiUrl}/${app.name}.git`);
-    if (remote) ctx.out.log(`Git remote slipway added (${remote}); deploy with: git push slipway main`);
+    // The push that deploys the branch checked out here (a new app deploys main or master).
+    if (remote) ctx.out.log(`Git remote slipway added (${remote}); deploy with: ${pushCommand(await currentBranch(), ['main', 'master'])}`);
   },
 };
 

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { CliError, usageError } from '../errors';
+import { withProgress } from '../progress';
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 
@@ -62,7 +63,7 @@ const set: Command = {
     }
     const name = await ctx.app();
     if (ctx.flags['build-arg']) await ctx.api().request('PUT', `/apps/${name}/builder`, { addBuildArgs: Object.keys(changes) });
-    const vars = await ctx.api().request<Record<string, string>>('PATCH', `/apps/${name}/config`, changes);
+    const vars = await withProgress(ctx, name, () => ctx.api().request<Record<string, string>>('PATCH', `/apps/${name}/config`, changes));
     if (ctx.out.json) return ctx.out.printJson(vars);
     const release = ctx.api().lastHeaders()?.get('x-slipway-release');
     ctx.out.log(`Setting ${Object.keys(changes).join(', ')} and restarting ${name}... done${release ? `, v${release}` : ''}`);
@@ -80,7 +81,7 @@ const unset: Command = {
   async run(ctx) {
     if (!ctx.args.length) throw usageError('give at least one KEY', this.usage);
     const name = await ctx.app();
-    await ctx.api().request('PATCH', `/apps/${name}/config`, Object.fromEntries(ctx.args.map((k) => [k, null])));
+    await withProgress(ctx, name, () => ctx.api().request('PATCH', `/apps/${name}/config`, Object.fromEntries(ctx.args.map((k) => [k, null]))));
     const release = ctx.api().lastHeaders()?.get('x-slipway-release');
     ctx.out.log(`Unsetting ${ctx.args.join(', ')} and restarting ${name}... done${release ? `, v${release}` : ''}`);
   },

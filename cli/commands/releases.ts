@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { createLineSanitizer } from '../terminal-text';
 import { usageError } from '../errors';
+import { withProgress } from '../progress';
 
 type Row = Record<string, unknown>;
 
@@ -75,7 +76,7 @@ const rollback: Command = {
       version = String(prev.version);
     }
     if (!/^\d+$/.test(version)) throw usageError(`${ctx.args[0]} is not a release version`, this.usage);
-    const r = await ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) });
+    const r = await withProgress(ctx, name, () => ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) }));
     if (ctx.out.json) return ctx.out.printJson(r);
     ctx.out.log(`Rolling back ${name} to v${version}... done, v${r.version}`);
   },
@@ -110,8 +111,8 @@ const builds: Command = {
     if (ctx.out.json) return ctx.out.printJson(list);
     if (!list.length) return ctx.out.log(`${name} has no builds yet. Deploy with: git push slipway main`);
     ctx.out.table(
-      list.map((b) => ({ ...b, commit: String(b.sourceVersion ?? '').slice(0, 7) })),
-      [['id', 'Build'], ['status', 'Status'], ['commit', 'Commit'], ['createdAt', 'Started'], ['finishedAt', 'Finished']],
+      list.map((b) => ({ ...b, id: String(b.id).slice(0, 8), commit: b.commit ?? String(b.sourceVersion ?? '').slice(0, 7) })),
+      [['commit', 'Commit'], ['status', 'Status'], ['release', 'Release'], ['id', 'Build'], ['createdAt', 'Started'], ['finishedAt', 'Finished']],
     );
   },
 };
@@ -151,4 +152,39 @@ const cancel: Command = {
   },
 };
 
-export const releasesCommands: Command[] = [releases, info, rollback, rebase, builds, output, cancel];
+const create: Command = {
+  name: 'builds:create',
+  aliases: ['rebuild'],
+  summary: "build and release the deploy branch's current commit again, without a new commit",
+  usage: 'builds:create [-a APP]',
+  help: 'Goes the way a push goes (queue, build, release phase, health checks); prints the build log as it runs.\nExits 1 when the build or its release fails.',
+  app: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    const b = await ctx.api().request<Row>('POST', `/apps/${name}/builds`);
+    ctx.out.err(`Rebuilding ${String(b.commit ?? '')} of ${name} (build ${String(b.id).slice(0, 8)})...`);
+    const res = await ctx.api().stream(`/apps/${name}/builds/${String(b.id)}/output`);
+    const lines = createLineSanitizer((l) => process.stdout.write(l));
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) lines.push(chunk);
+    lines.end();
+    const done = await ctx.api().request<Row>('GET', `/apps/${name}/builds/${String(b.id)}`);
+    if (done.status !== 'succeeded') {
+      ctx.out.err(` !     build ${String(b.id).slice(0, 8)} ${String(done.status)}${done.error ? `: ${String(done.error)}` : ''}`);
+      return 1;
+    }
+  },
+};
+
+const purge: Command = {
+  name: 'builds:cache:purge',
+  summary: "remove the app's build cache: the next build starts cold",
+  usage: 'builds:cache:purge [-a APP]',
+  app: true,
+  async run(ctx) {
+    const name = await ctx.app();
+    const r = await ctx.api().request<{ bytes: number }>('DELETE', `/apps/${name}/build-cache`);
+    ctx.out.log(`Purging the build cache of ${name}... done, ${(r.bytes / 1024 / 1024).toFixed(1)} MB freed`);
+  },
+};
+
+export const releasesCommands: Command[] = [releases, info, rollback, rebase, builds, output, cancel, create, purge];

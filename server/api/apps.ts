@@ -8,6 +8,7 @@ import { runsAsRoot } from '../state/repos/releases';
 import type { UserRow } from '../state/repos/users';
 import { limitError, limitsOf } from '../auth/limits';
 import { stackInfo } from '../../stacks/info';
+import { validateBuildpackRef } from '../builds/buildpack-refs';
 import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
 
 const ADJECTIVES = ['calm', 'brave', 'quiet', 'lucky', 'rapid', 'gentle', 'bright', 'silent', 'frozen', 'golden', 'hidden', 'polar', 'rusty', 'sunny', 'misty', 'bold'];
@@ -52,7 +53,7 @@ function assertBuildpack(ref: unknown): string {
       hint: 'use a buildpack id (slipway/nodejs), a URL (https://.../bp.tgz) or a git URL',
     });
   }
-  return ref;
+  return validateBuildpackRef(ref);
 }
 
 export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config' | 'paths' | 'createAppRepository' | 'destroyApp' | 'publishRoutes' | 'runtime'>): Router {

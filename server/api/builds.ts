@@ -4,6 +4,7 @@ import { SlipwayError } from '../../common/errors';
 import { tokenFromAuthorization } from '../auth/authorization';
 import { authenticateToken, requireAppRole, type AppAction } from '../auth/permissions';
 import type { DeployPipeline } from '../deploys/pipeline';
+import { commitLabel } from '../deploys/commit-label';
 import type { State } from '../state';
 import type { AppRow } from '../state/repos/apps';
 import type { BuildRow } from '../state/repos/builds';
@@ -20,6 +21,10 @@ import type { UserRow } from '../state/repos/users';
 export interface BuildsRoutesDeps {
   state: State;
   builds: Pick<DeployPipeline, 'liveLog' | 'cancel' | 'events'>;
+  /** POST /apps/:app/builds: rebuild the deploy branch's commit (server/git/rebuild.ts). */
+  rebuild: (appName: string, user: { id: number; email: string }) => Promise<BuildRow>;
+  /** DELETE /apps/:app/build-cache (server/builds/cache.ts). */
+  purgeCache: (appName: string) => Promise<{ bytes: number }>;
 }
 
 export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
@@ -39,7 +44,17 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
   }
 
   function buildFor(app: AppRow, id: string): BuildRow {
-    const b = id === 'latest' || id === 'current' ? deps.state.builds.latestForApp(app.id) : deps.state.builds.get(id);
+    let b = id === 'latest' || id === 'current' ? deps.state.builds.latestForApp(app.id) : deps.state.builds.get(id);
+    // A unique prefix of a build id (as `slipway builds` shows them) names that build.
+    if (!b && id !== 'latest' && id !== 'current' && /^[0-9a-f-]{4,}$/i.test(id)) {
+      const found = deps.state.builds.findByPrefix(app.id, id.toLowerCase(), 5);
+      if (found.length > 1) {
+        throw new SlipwayError('CONFLICT', `${id} names ${found.length === 5 ? 'several' : found.length} builds of ${app.name}: ${found.map((x) => x.id.slice(0, 12)).join(', ')}`, {
+          hint: 'give more characters of the build id',
+        });
+      }
+      b = found[0];
+    }
     if (!b || b.appId !== app.id) {
       throw new SlipwayError('NOT_FOUND', id === 'latest' || id === 'current' ? `app "${app.name}" has no builds yet` : `build ${id} of app "${app.name}" does not exist`, {
         hint: id === 'latest' ? `deploy with: git push slipway main` : `list builds with: slipway builds -a ${app.name}`,
@@ -53,8 +68,11 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     app: b.appName,
     status: b.status,
     sourceVersion: b.sourceVersion,
+    subject: b.sourceSubject,
+    commit: b.sourceVersion ? commitLabel(b.sourceVersion, b.sourceSubject) : null,
     user: b.userEmail,
     buildpacks: b.buildpacks,
+    buildpacksFrom: b.buildpacksFrom,
     imageDigest: b.imageDigest,
     phaseTimings: b.phaseTimings,
     release: b.releaseVersion,
@@ -68,6 +86,20 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     const app = appFor(req, res, 'read');
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
     res.json(deps.state.builds.listForApp(app.id, limit).map(view));
+  });
+
+  // Rebuild without a new commit: 201 with the build as soon as it is recorded; follow
+  // /builds/:id/output for its log and poll /builds/:id for the outcome.
+  r.post('/apps/:app/builds', async (req, res) => {
+    const app = appFor(req, res, 'deploy');
+    const user = userOf(req, res);
+    const b = await deps.rebuild(app.name, { id: user.id, email: user.email });
+    res.status(201).json(view(b));
+  });
+
+  r.delete('/apps/:app/build-cache', async (req, res) => {
+    const app = appFor(req, res, 'deploy');
+    res.json(await deps.purgeCache(app.name));
   });
 
   r.get('/apps/:app/builds/:id', (req, res) => {

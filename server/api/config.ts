@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { isSlipwayError } from '../../common/errors';
 import { effectiveRole } from '../auth/permissions';
 import { parseConfigChanges, type ConfigVarsService } from '../apps/config-vars';
 import { appFor, auth, record, type ApiDeps } from './context';
@@ -29,18 +30,21 @@ export function createConfigRoutes(deps: Pick<ApiDeps, 'state' | 'logs'> & { con
     const update = deps.configVars.update(app, parseConfigChanges(req.body));
     let release: { version: number } | undefined;
     if (update.description) {
-      // Recorded even when the release fails: the vars did change (and are kept, as on Heroku).
+      const { user } = auth(res);
       try {
-        const { user } = auth(res);
-        release = await deps.configVars.release(app, { id: user.id, email: user.email });
-      } finally {
-        record(deps, res, {
-          app,
-          action: 'config.update',
-          message: update.description + (release ? ` (release v${release.version})` : ''),
-          data: { set: update.changed, unset: update.removed, ...(release ? { release: release.version } : {}) },
-        });
+        // A release that fails puts the stored vars back (apps/config-vars.ts).
+        release = await deps.configVars.release(app, { id: user.id, email: user.email }, update);
+      } catch (err) {
+        const keys = (isSlipwayError(err) && (err.details?.notApplied as string[] | undefined)) || [];
+        if (keys.length) record(deps, res, { app, action: 'config.update', message: `Config change of ${keys.join(', ')} not applied: its release failed`, data: { notApplied: keys } });
+        throw err;
       }
+      record(deps, res, {
+        app,
+        action: 'config.update',
+        message: update.description + (release ? ` (release v${release.version})` : ''),
+        data: { set: update.changed, unset: update.removed, ...(release ? { release: release.version } : {}) },
+      });
     }
     // The body stays the plain config object (scripts diff it); the release made is in a header.
     if (release) res.setHeader('X-Slipway-Release', String(release.version));

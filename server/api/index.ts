@@ -21,6 +21,7 @@ import { createAddonsRoutes } from './addons';
 import { createMetricsRoutes } from './metrics';
 import { createAppsSummaryRoutes } from './apps-summary';
 import { createWebSessions } from './web-session';
+import { createBootTimeoutRoutes } from './boot-timeout';
 
 import { tokenFromAuthorization } from '../auth/authorization';
 
@@ -80,6 +81,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createEventsRoutes(deps));
   api.use(createLogsRoutes(deps));
   api.use(createPsRoutes(deps));
+  api.use(createBootTimeoutRoutes(deps));
   api.use(createReleasesRoutes(deps));
   api.use(createCertsAutoRoutes(deps));
   api.use(createDomainsRoutes(deps));

@@ -1,4 +1,4 @@
-import { SlipwayError } from '../../common/errors';
+import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { assertConfigKey } from '../../common/names';
 import type { ReleaseService, ReleaseUser } from '../releases';
 import type { State } from '../state';
@@ -64,6 +64,9 @@ export interface ConfigUpdate {
   removed: string[];
   /** "Set A, B config vars; Unset C config vars", or '' when nothing changed. */
   description: string;
+  /** What was asked and what the vars were before: a failed release puts them back. */
+  set: Record<string, string>;
+  before: Record<string, string>;
 }
 
 export function createConfigVarsService(deps: { state: State; releases: Pick<ReleaseService, 'configChanged'> }) {
@@ -75,12 +78,48 @@ export function createConfigVarsService(deps: { state: State; releases: Pick<Rel
       const changed = Object.keys(changes.set).filter((k) => before[k] !== changes.set[k]);
       const removed = changes.unset.filter((k) => k in before);
       const description = [changed.length ? `Set ${changed.join(', ')} config vars` : '', removed.length ? `Unset ${removed.join(', ')} config vars` : ''].filter(Boolean).join('; ');
-      return { config, changed, removed, description };
+      return { config, changed, removed, description, set: changes.set, before };
     },
-    /** The config release (same image, new config); undefined before the app's first build. */
-    release(app: AppRow, user: ReleaseUser): Promise<{ version: number } | undefined> {
-      return deps.releases.configChanged(app.name, user);
+    /**
+     * The config release (same image, new config); undefined before the app's first build.
+     * A config change is part of its release (issue 14): when the release fails (release phase,
+     * health check) the stored vars go back to what they were, so `slipway config`, the serving
+     * release and the next push agree. The error's details name the keys not applied.
+     */
+    async release(app: AppRow, user: ReleaseUser, update: ConfigUpdate): Promise<{ version: number } | undefined> {
+      try {
+        return await deps.releases.configChanged(app.name, user);
+      } catch (err) {
+        revert(deps.state, app.id, update);
+        const keys = [...update.changed, ...update.removed];
+        const reason = (err as Error).message;
+        const command = update.changed.length ? `config:set ${update.changed.map((k) => `${k}=…`).join(' ')}` : `config:unset ${update.removed.join(' ')}`;
+        const serving = deps.state.apps.get(app.name)?.currentReleaseId ? 'the previous release keeps serving; ' : '';
+        throw new SlipwayError('DEPLOY_FAILED', `${reason}\nThe config change was not applied: ${keys.join(', ')} ${keys.length === 1 ? 'keeps its' : 'keep their'} previous value${keys.length === 1 ? '' : 's'}.`, {
+          hint: `${serving}fix the cause (slipway logs -a ${app.name}), then run slipway ${command} -a ${app.name} again`,
+          details: { notApplied: keys, release: isSlipwayError(err) ? err.details : undefined },
+          cause: err,
+        });
+      }
     },
   };
+}
+
+/** Puts back only the keys this change touched, and only while they still hold its values (a later change is not undone). */
+function revert(state: State, appId: number, u: ConfigUpdate): void {
+  state.db
+    .transaction(() => {
+      const now = state.configVars.all(appId);
+      const restore: Record<string, string> = {};
+      const drop: string[] = [];
+      for (const [k, v] of Object.entries(u.set)) {
+        if (now[k] !== v) continue; // changed again since: not ours to undo
+        if (k in u.before) restore[k] = u.before[k];
+        else drop.push(k);
+      }
+      for (const k of u.removed) if (!(k in now)) restore[k] = u.before[k];
+      state.configVars.update(appId, restore, drop);
+    })
+    .immediate();
 }
 export type ConfigVarsService = ReturnType<typeof createConfigVarsService>;

@@ -1,3 +1,6 @@
+import { describeOrigin, type BuildpackOrigin } from '../../buildpacks/lifecycle/select';
+import { waitText, type WaitProgress } from '../runtime/types';
+
 /**
  * What a deploy reports while it runs, as data. The pipeline emits these; each reader renders
  * them its own way: the git hook output and the build log as Heroku-style lines
@@ -6,13 +9,16 @@
  */
 export type DeployEvent =
   /** The build was recorded and is about to wait for its turn. */
-  | { type: 'started'; buildId: string; sourceVersion: string; user: string | null }
+  /** `commit`: the short sha and subject, as releases and events name it. */
+  | { type: 'started'; buildId: string; sourceVersion: string; commit: string; user: string | null }
   /** It waits: behind another build of the app, or for a machine-wide build slot. */
   | { type: 'waiting'; reason: string }
   /** A line of the platform's about the build (the stack app.json asks for, a stack being built). */
   | { type: 'note'; line: string }
   /** Its turn came; the builder starts. */
   | { type: 'building'; stack: string; builder?: string }
+  /** Which source chose the buildpacks (app.json, .buildpacks, project.toml, BUILDPACK_URL, buildpacks:set, detection). */
+  | { type: 'buildpacks'; from: BuildpackOrigin }
   /** A builder step finished ({ step: 'export', ms }). */
   | { type: 'step'; step: string; ms: number }
   /** A line the builder (buildpacks, lifecycle) printed: shown as is. */
@@ -21,10 +27,13 @@ export type DeployEvent =
   | { type: 'launching' }
   /** A line of the release phase or rollout (release command output, dyno starts). */
   | { type: 'release-output'; line: string }
+  /** A wait of the rollout (a dyno's boot, its health checks, the release phase), every 5 s. */
+  | ({ type: 'wait' } & WaitProgress)
   | { type: 'released'; version: number }
   | { type: 'deployed'; url: string }
-  | { type: 'succeeded'; buildId: string; version?: number }
-  | { type: 'failed'; buildId: string; message: string; hint?: string; cancelled: boolean; app: string };
+  | { type: 'succeeded'; buildId: string; commit: string; version?: number }
+  /** `hints`: by cause (a command not found: which buildpack would install it). */
+  | { type: 'failed'; buildId: string; commit: string; message: string; hint?: string; hints?: string[]; cancelled: boolean; app: string };
 
 /** The push output and build log line(s) for an event, Heroku-style; [] for events not shown there. */
 export function pushLines(e: DeployEvent): string[] {
@@ -35,6 +44,8 @@ export function pushLines(e: DeployEvent): string[] {
       if (e.builder === 'dockerfile') return ['-----> Building with the Dockerfile'];
       if (e.builder === 'image') return ['-----> Deploying an image (no build)'];
       return [`-----> Building on the ${e.stack} stack`];
+    case 'buildpacks':
+      return [`-----> Buildpacks chosen by ${describeOrigin(e.from)}`];
     case 'build-output':
     case 'note':
       return [e.line];
@@ -43,6 +54,8 @@ export function pushLines(e: DeployEvent): string[] {
     case 'release-output':
       // Release-command output keeps its own markers; plain lines are indented under "Launching".
       return [e.line.startsWith('-----> ') || e.line.startsWith(' !') || e.line.startsWith('       ') ? e.line : `       ${e.line}`];
+    case 'wait':
+      return [`       ${waitText(e)}`];
     case 'released':
       return [`       Released v${e.version}`];
     case 'deployed':
@@ -51,6 +64,7 @@ export function pushLines(e: DeployEvent): string[] {
       return [
         ` !     ${e.message}`,
         ...(e.hint ? [` !     ${e.hint}`] : []),
+        ...(e.hints ?? []).map((l) => ` !     ${l}`),
         e.cancelled ? ' !     Push cancelled.' : ` !     Push rejected to ${e.app}.`,
       ];
     default:
@@ -62,11 +76,11 @@ export function pushLines(e: DeployEvent): string[] {
 export function appLogLine(e: DeployEvent): string | undefined {
   switch (e.type) {
     case 'started':
-      return `Build ${e.buildId} of ${shortVersion(e.sourceVersion)} started${e.user ? ` by ${e.user}` : ''}`;
+      return `Build ${e.buildId} of ${e.commit} started${e.user ? ` by ${e.user}` : ''}`;
     case 'succeeded':
-      return `Build ${e.buildId} succeeded${e.version ? `, released v${e.version}` : ''}`;
+      return `Build of ${e.commit} succeeded${e.version ? `, released v${e.version}` : ''}`;
     case 'failed':
-      return `Build ${e.buildId} ${e.cancelled ? 'cancelled' : 'failed'}: ${e.message}`;
+      return `Build of ${e.commit} ${e.cancelled ? 'cancelled' : 'failed'}: ${e.message}`;
     default:
       return undefined;
   }

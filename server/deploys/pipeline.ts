@@ -21,6 +21,10 @@ import { appLogLine, pushLines, shortVersion, type DeployEvent } from './events'
 import { readAppJson, stackFromAppJson, unpackSource } from './source';
 import type { StackProvider } from '../../stacks/on-demand';
 import { sweepBuildContainers } from './sweep';
+import { commitLabel } from './commit-label';
+import type { WaitProgress } from '../runtime/types';
+import { languageHints } from './language-hints';
+import { BUILTIN_DIR } from '../../buildpacks/lifecycle/buildpacks';
 import { createLogger } from '../../common/logger';
 
 const logger = createLogger('slipway-server');
@@ -61,6 +65,8 @@ export interface DeployInput {
   user: { id: number; email: string } | null;
   /** Full commit SHA being built (or `sha256:…` of an uploaded tarball, or an image reference). */
   sourceVersion: string;
+  /** The commit's subject line, when the pusher's side could read it. */
+  subject?: string;
   /** A tar stream of the source tree (`git archive`, an uploaded tarball); absent for image deploys. */
   source?: Readable;
   /** Build with this builder rather than the first that detects the source (image deploys). */
@@ -69,6 +75,10 @@ export interface DeployInput {
   signal?: AbortSignal;
   /** Progress, as it happens (the hook server renders it for the pushing client). */
   onEvent: (event: DeployEvent) => void;
+  /** Called once the build is recorded (its id is known): a rebuild answers the API with it. */
+  onCreated?: (build: BuildRow) => void;
+  /** Runs after the build, just before the release; throwing fails the push (git: ref moved). */
+  beforeRelease?: () => Promise<void>;
 }
 
 export interface DeployOutcome {
@@ -112,6 +122,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
       slot = await waitForTurn(run);
       const source = await unpacked;
       const image = await buildImage(run, source);
+      await run.input.beforeRelease?.();
       const pending = recordRelease(run, image, source);
       const release = await rollOut(run, pending);
       const routes = routesOf(run.app);
@@ -130,7 +141,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
     const id = randomUUID();
     const d = dirs.create(id);
     const log = createBuildLog(d.log);
-    state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, userId: input.user?.id ?? null, logPath: log.file });
+    const row = state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, sourceSubject: input.subject ?? null, userId: input.user?.id ?? null, logPath: log.file });
     const run: Run = {
       id,
       app,
@@ -164,7 +175,8 @@ export function createDeployPipeline(deps: PipelineDeps) {
     if (input.signal?.aborted) onClientGone();
     input.signal?.addEventListener('abort', onClientGone, { once: true });
     run.detach = () => input.signal?.removeEventListener('abort', onClientGone);
-    run.emit({ type: 'started', buildId: id, sourceVersion: input.sourceVersion, user: input.user?.email ?? null });
+    run.emit({ type: 'started', buildId: id, sourceVersion: input.sourceVersion, commit: commitLabel(input.sourceVersion, input.subject), user: input.user?.email ?? null });
+    input.onCreated?.(row);
     return run;
   }
 
@@ -228,6 +240,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
         signal: run.abort.signal,
         output: (line) => run.emit({ type: 'build-output', line }),
         progress: (s) => run.emit({ type: 'step', ...s }),
+        onBuildpacksChosen: (from) => run.emit({ type: 'buildpacks', from }),
       });
       // A step that finished just as the time ran out still counts as out of time.
       if (run.abort.signal.aborted) throw run.abort.signal.reason;
@@ -252,6 +265,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
       deps.releases.buildSpec({
         appName: run.app.name,
         buildId: run.id,
+        commit: commitLabel(run.input.sourceVersion, run.input.subject),
         imageRef: image.imageRef,
         imageDigest: image.imageDigest,
         processTypes: image.processTypes,
@@ -265,7 +279,10 @@ export function createDeployPipeline(deps: PipelineDeps) {
 
   /** rollout: release phase, new dynos checked and swapped in; vN is current when this returns. */
   async function rollOut(run: Run, pending: ReturnType<ReleaseService['create']>): Promise<ReleaseRow> {
-    const release = await deps.releases.rollout(pending, (line) => run.emit({ type: 'release-output', line }));
+    const output = Object.assign((line: string) => run.emit({ type: 'release-output', line }), {
+      wait: (p: WaitProgress) => run.emit({ type: 'wait', ...p }),
+    });
+    const release = await deps.releases.rollout(pending, output);
     run.emit({ type: 'released', version: release.version });
     return release;
   }
@@ -283,13 +300,14 @@ export function createDeployPipeline(deps: PipelineDeps) {
       status: 'succeeded',
       imageDigest: image.imageDigest,
       buildpacks: image.metadata.buildpacks,
+      buildpacksFrom: image.metadata.buildpacksFrom,
       phaseTimings: image.metadata.phaseTimings,
       releaseVersion: release.version,
     });
     fs.rmSync(run.dirs.source, { recursive: true, force: true });
     fs.rmSync(run.dirs.workspace, { recursive: true, force: true });
-    run.emit({ type: 'succeeded', buildId: run.id, version: release.version });
-    const short = shortVersion(run.input.sourceVersion);
+    const short = commitLabel(run.input.sourceVersion, run.input.subject);
+    run.emit({ type: 'succeeded', buildId: run.id, commit: short, version: release.version });
     state.events.add({ appId: run.app.id, appName: run.app.name, actor: run.input.user?.email ?? 'slipway', action: 'build.succeeded', message: `Build of ${short} succeeded`, data: { build: run.id, release: release.version } });
     return { build: state.builds.get(run.id)!, releaseVersion: release.version };
   }
@@ -299,10 +317,12 @@ export function createDeployPipeline(deps: PipelineDeps) {
     const err = toSlipwayError(run.abort.signal.aborted && !run.releasing ? run.abort.signal.reason : raw);
     const cancelled = isCancellation(err);
     state.builds.finish(run.id, { status: cancelled ? 'cancelled' : 'failed', error: err.message });
-    run.emit({ type: 'failed', buildId: run.id, app: run.app.name, message: err.message, hint: err.hint, cancelled });
+    // A command that was not found: say which buildpack or builder would install what the repository needs.
+    const hints = err.details?.cause === 'command-not-found' ? languageHints(run.dirs.source, BUILTIN_DIR) : [];
+    const short = commitLabel(run.input.sourceVersion, run.input.subject);
+    run.emit({ type: 'failed', buildId: run.id, commit: short, app: run.app.name, message: err.message, hint: err.hint, hints, cancelled });
     // The workspace stays for inspection (docs/git-push.md); the source is in the repository anyway.
     fs.rmSync(run.dirs.source, { recursive: true, force: true });
-    const short = shortVersion(run.input.sourceVersion);
     state.events.add({ appId: run.app.id, appName: run.app.name, actor: run.input.user?.email ?? 'slipway', action: cancelled ? 'build.cancelled' : 'build.failed', message: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}`, data: { build: run.id, error: err.message } });
     return { build: state.builds.get(run.id)!, error: err };
   }

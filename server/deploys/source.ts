@@ -36,7 +36,7 @@ export async function unpackSource(source: Readable, dir: string): Promise<void>
 }
 
 /** app.json's formation and health checks, read like every untrusted file (safe-fs.ts); never fails the build. */
-export function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }> } {
+export function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }>; bootTimeout?: number } {
   try {
     const text = readUntrusted(sourceDir, 'app.json');
     if (text === undefined) return {};
@@ -45,6 +45,8 @@ export function readAppJson(sourceDir: string): { healthchecks?: Record<string, 
     return {
       ...(pick(raw.healthchecks) ? { healthchecks: raw.healthchecks as Record<string, unknown[]> } : {}),
       ...(pick(raw.formation) ? { formation: raw.formation as Record<string, { quantity?: number; size?: string }> } : {}),
+      // Validated with the release (releases/service.ts): a malformed value fails the push there.
+      ...(raw.boot_timeout !== undefined ? { bootTimeout: raw.boot_timeout as number } : {}),
     };
   } catch {
     return {};

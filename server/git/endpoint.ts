@@ -31,8 +31,10 @@ export interface PushSession {
   user: { id: number; email: string };
   /** Aborts when the pushing client disconnects before the push completed. */
   signal: AbortSignal;
-  /** The commit the hook was told to build (set by the plan step). */
-  plannedRev?: string;
+  /** The ref update the hook was told to build (set by the plan step). */
+  planned?: { rev: string; branch: string; oldRev: string; ref: string };
+  /** Resolves when the push's receive-pack has exited: git has updated (or refused) the ref. */
+  finished: Promise<void>;
 }
 
 /** Active pushes by the pid of their git receive-pack: the hook's parent process. */
@@ -116,14 +118,19 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
       if (!ps.pid) return;
       const pid = ps.pid;
       const abort = new AbortController();
-      deps.sessions.set(pid, { ...who, signal: abort.signal });
+      let exited!: () => void;
+      const finished = new Promise<void>((resolve) => (exited = resolve));
+      deps.sessions.set(pid, { ...who, signal: abort.signal, finished });
       // The client went away before receive-pack finished: cancel whatever this push started.
       action.res.on('close', () => {
         if (!action.res.writableFinished) abort.abort();
         // Keep draining so receive-pack never blocks writing to a pipe nobody reads.
         ps.stdout?.resume();
       });
-      ps.on('exit', () => deps.sessions.delete(pid));
+      ps.on('exit', () => {
+        deps.sessions.delete(pid);
+        exited();
+      });
     });
     action.accept();
   };

@@ -22,7 +22,7 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function request(pathname: string, opts: { json?: unknown; body?: NodeJS.ReadableStream }): Promise<http.IncomingMessage> {
+function request(pathname: string, opts: { json?: unknown; body?: NodeJS.ReadableStream; headers?: Record<string, string> }): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       socketPath,
@@ -32,6 +32,7 @@ function request(pathname: string, opts: { json?: unknown; body?: NodeJS.Readabl
         'x-slipway-secret': secret,
         'x-slipway-push-pid': String(process.ppid),
         'content-type': opts.json !== undefined ? 'application/json' : 'application/x-tar',
+        ...opts.headers,
       },
     });
     req.on('response', resolve);
@@ -55,8 +56,11 @@ async function main(): Promise<number> {
   if (planRes.statusCode !== 200 || !plan.ok) return 1;
   if (!plan.build) return 0;
 
+  // The commit's subject names the build and release (read here: the pushed objects are only
+  // visible inside the push's quarantine, which this hook runs in).
+  const subject = await commitSubject(plan.build.rev);
   const archive = spawn('git', ['archive', '--format=tar', plan.build.rev], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const res = await request(`/build?rev=${encodeURIComponent(plan.build.rev)}`, { body: archive.stdout });
+  const res = await request(`/build?rev=${encodeURIComponent(plan.build.rev)}`, { body: archive.stdout, headers: { 'x-slipway-subject': encodeURIComponent(subject) } });
   let exit = 1;
   let buffered = '';
   let seenExit = false;
@@ -80,6 +84,16 @@ async function main(): Promise<number> {
     return 1;
   }
   return exit;
+}
+
+function commitSubject(rev: string): Promise<string> {
+  return new Promise((resolve) => {
+    const git = spawn('git', ['log', '-1', '--format=%s', rev], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    git.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    git.on('error', () => resolve(''));
+    git.on('close', () => resolve(out.trim().slice(0, 500)));
+  });
 }
 
 if (require.main === module) {

@@ -7,9 +7,19 @@ import { pushLines } from '../deploys/events';
 import type { PushSession, PushSessions } from './endpoint';
 import { EXIT_MARK } from './hook-client';
 import { parseRefUpdates, planPush } from './push-plan';
+import { checkExpectedRef, type PushLocks } from './push-lock';
+import { cleanSubject } from '../deploys/commit-label';
 import { createLogger } from '../../common/logger';
 
 const log = createLogger('slipway-server');
+
+function subjectOf(req: IncomingMessage): string | undefined {
+  try {
+    return cleanSubject(decodeURIComponent(String(req.headers['x-slipway-subject'] ?? '')));
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The internal endpoint the pre-receive hook talks to. It listens on a Unix socket under
@@ -25,7 +35,14 @@ export interface HookServerDeps {
   builds: Pick<DeployPipeline, 'deploy'>;
   sessions: PushSessions;
   secret: string;
+  /** One push per app from its ref check until git has updated the ref (push-lock.ts). */
+  locks: PushLocks;
+  /** The app's bare repository (where the deploy ref is read). */
+  repoDir: (appName: string) => string;
 }
+
+/** After its build, a push keeps its app's lock until receive-pack exits, at most this long. */
+const REF_UPDATE_GRACE_MS = 60_000;
 
 export function createHookServer(deps: HookServerDeps): { listen(socketPath: string): Promise<void>; close(): Promise<void> } {
   const secret = Buffer.from(deps.secret);
@@ -57,14 +74,18 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
     const app = deps.state.apps.get(session.appName);
     if (!app) return json(res, 200, { ok: false, lines: [` !     App ${session.appName} no longer exists.`] });
     const p = planPush(parseRefUpdates(String(body.updates ?? '')), app.deployBranch, app.name);
-    if (p.ok && p.build) session.plannedRev = p.build.rev;
+    if (p.ok && p.build) session.planned = p.build;
     json(res, 200, p);
   }
 
   async function build(session: PushSession, req: IncomingMessage, res: ServerResponse, rev: string): Promise<void> {
-    if (!session.plannedRev || rev !== session.plannedRev) return json(res, 409, { ok: false, lines: [' !     This push did not ask to build that commit.'] });
-    session.plannedRev = undefined;
+    const planned = session.planned;
+    if (!planned || rev !== planned.rev) return json(res, 409, { ok: false, lines: [' !     This push did not ask to build that commit.'] });
+    session.planned = undefined;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    const write = (line: string) => {
+      if (!res.destroyed) res.write(`${line}\n`);
+    };
     // Cancel when the pushing client disconnects, or when the hook itself goes away.
     const abort = new AbortController();
     const onGone = () => abort.abort();
@@ -73,20 +94,60 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    let unlock: (() => void) | undefined;
+    let built: () => void = () => undefined;
     try {
+      try {
+        unlock = await deps.locks.acquire({
+          appName: session.appName,
+          sha: rev,
+          signal: abort.signal,
+          onWait: (m) => write(`-----> ${m[0].toUpperCase()}${m.slice(1)}`),
+        });
+      } catch {
+        // The client went away while waiting for the push ahead: nothing started.
+        write(' !     Push cancelled.');
+        res.end(`${EXIT_MARK}1\n`);
+        return;
+      }
+      // Held until git has updated the ref (receive-pack exited), so the next push of this app
+      // checks against the final ref; a receive-pack that never exits cannot hold the app forever.
+      const buildDone = new Promise<void>((resolve) => (built = resolve));
+      const release = unlock;
+      void buildDone.then(() => Promise.race([session.finished, delay(REF_UPDATE_GRACE_MS)])).then(release);
+      const repoDir = deps.repoDir(session.appName);
+      const stale = await checkExpectedRef(repoDir, planned, session.appName);
+      if (stale) {
+        req.resume();
+        write(` !     ${stale.message}`);
+        if (stale.hint) write(` !     ${stale.hint}`);
+        write(` !     Push rejected to ${session.appName}.`);
+        res.end(`${EXIT_MARK}1\n`);
+        return;
+      }
       const outcome = await deps.builds.deploy({
         appName: session.appName,
         user: session.user,
         sourceVersion: rev,
+        subject: subjectOf(req),
         source: req,
         signal: abort.signal,
+        // Again just before releasing: the lock makes check-then-release atomic among pushes.
+        beforeRelease: async () => {
+          const moved = await checkExpectedRef(repoDir, planned, session.appName);
+          if (moved) throw moved;
+        },
         onEvent: (e) => {
-          if (res.destroyed) return;
-          for (const line of pushLines(e)) res.write(`${line}\n`);
+          for (const line of pushLines(e)) write(line);
         },
       });
       res.end(`${EXIT_MARK}${outcome.error ? 1 : 0}\n`);
+    } catch (err) {
+      req.resume();
+      throw err;
     } finally {
+      built();
+      if (!unlock) req.resume();
       session.signal.removeEventListener('abort', onGone);
     }
   }
@@ -107,6 +168,8 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
       else res.end(`\n !     Slipway could not handle this push: ${err.message}\n${EXIT_MARK}1\n`);
     });
   };
+
+  const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
   return {
     async listen(socketPath) {

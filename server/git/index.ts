@@ -8,6 +8,8 @@ import type { DeployPipeline } from '../deploys/pipeline';
 import type { AuthBackoff } from '../auth/backoff';
 import { createGitEndpoint, isGitRequest, type PushSessions } from './endpoint';
 import { createHookServer } from './hook-server';
+import { createPushLocks } from './push-lock';
+import { startRebuild } from './rebuild';
 import { appRepositoryExists, appRepoPath, createAppRepository, enableFsck, installHook } from './repos';
 
 export { createAppRepository, removeAppRepository } from './repos';
@@ -32,12 +34,16 @@ export function createGitService(deps: GitServiceDeps) {
   const sessions: PushSessions = new Map();
   const secret = randomBytes(32).toString('base64url');
   const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions, authBackoff: deps.authBackoff, limits: deps.limits });
-  const hooks = createHookServer({ state: deps.state, builds: deps.builds, sessions, secret });
+  const locks = createPushLocks();
+  const repoDir = (appName: string) => appRepoPath(deps.paths, appName);
+  const hooks = createHookServer({ state: deps.state, builds: deps.builds, sessions, secret, locks, repoDir });
   const socketPath = path.join(deps.paths.run, 'git-hook.sock');
 
   return {
     isGitRequest: (req: IncomingMessage) => isGitRequest(req.url),
     handle: (req: IncomingMessage, res: ServerResponse) => endpoint.handle(req, res),
+    /** builds:create: the deploy branch's commit built and released again (rebuild.ts). */
+    rebuild: (appName: string, user: { id: number; email: string } | null) => startRebuild({ state: deps.state, builds: deps.builds, locks, repoDir }, appName, user),
     async start(): Promise<void> {
       await deps.builds.recover();
       // Every app has its repository with the current hook (apps created before an upgrade too).

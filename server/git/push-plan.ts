@@ -9,7 +9,8 @@ export interface RefUpdate {
   ref: string;
 }
 
-export type PushPlan = { ok: true; build?: { rev: string; branch: string } } | { ok: false; lines: string[] };
+/** `oldRev` and `ref`: what git will expect the ref to be when it updates it (checked before building). */
+export type PushPlan = { ok: true; build?: { rev: string; branch: string; oldRev: string; ref: string } } | { ok: false; lines: string[] };
 
 const ZERO = /^0+$/;
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -33,12 +34,12 @@ export function planPush(updates: RefUpdate[], configuredBranch: string | null |
   const branches = deployBranches(configuredBranch);
   const named = branches.join(' or ');
   const refused: string[] = [];
-  const builds: Array<{ rev: string; branch: string }> = [];
+  const builds: Array<{ rev: string; branch: string; oldRev: string; ref: string }> = [];
   for (const u of updates) {
     const branch = u.ref.startsWith('refs/heads/') ? u.ref.slice('refs/heads/'.length) : undefined;
     if (branch !== undefined && branches.includes(branch)) {
       if (ZERO.test(u.newRev)) refused.push(`Deleting the deploy branch ${branch} is not allowed.`);
-      else builds.push({ rev: u.newRev, branch });
+      else builds.push({ rev: u.newRev, branch, oldRev: u.oldRev, ref: u.ref });
       continue;
     }
     const shown = branch ?? u.ref.replace(/^refs\/tags\//, 'tag ');

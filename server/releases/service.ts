@@ -5,6 +5,7 @@ import { assertAppName, assertProcessType } from '../../common/names';
 import { parseHealthChecks } from '../runtime/healthchecks';
 import { assertSize } from '../runtime/sizes';
 import type { LogSink } from '../logs/types';
+import type { DeployOutput } from '../runtime/types';
 import type { State } from '../state';
 import type { AppJsonRuntime, ImageRunSpec, NewRelease, ReleaseRow } from '../state/repos/releases';
 import type { Runtime } from '../runtime';
@@ -31,6 +32,8 @@ export interface ReleaseServiceDeps {
 export interface FromBuildInput {
   appName: string;
   buildId: string;
+  /** The commit, as shown (short sha and subject): the release's description names it. */
+  commit?: string;
   imageRef: string;
   imageDigest: string;
   processTypes: Record<string, string>;
@@ -47,6 +50,12 @@ export interface FromBuildInput {
 function validateAppJson(appJson: AppJsonRuntime | undefined): void {
   if (!appJson) return;
   parseHealthChecks(appJson.healthchecks, 'web');
+  const bt = appJson.bootTimeout;
+  if (bt !== undefined && (typeof bt !== 'number' || !Number.isInteger(bt) || bt < 1 || bt > 86_400)) {
+    throw new SlipwayError('INVALID_INPUT', 'app.json boot_timeout must be a whole number of seconds (1 or more)', {
+      hint: 'fix app.json and push again; the platform maximum still applies (slipway ps:boot-timeout shows it)',
+    });
+  }
   for (const [type, f] of Object.entries(appJson.formation ?? {})) {
     assertProcessType(type);
     if (f.size !== undefined) assertSize(f.size);
@@ -115,7 +124,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
    * (runtime.stage), make it current once its web dynos are healthy, swap them in. A failure at
    * any point marks vN failed and the previous release keeps serving.
    */
-  async function rollout(p: PendingRelease, output: (l: string) => void = () => {}): Promise<ReleaseRow> {
+  async function rollout(p: PendingRelease, output: DeployOutput = () => {}): Promise<ReleaseRow> {
     const { row: rel, spec } = p;
     const actor = p.user?.email ?? 'slipway';
     try {
@@ -132,7 +141,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
       deps.logs.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${spec.release.description})` });
       if (isSlipwayError(err)) throw err;
-      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: 'the previous release keeps serving; see slipway logs', cause: err });
+      const serving = state.apps.get(p.app)?.currentReleaseId ? 'the previous release keeps serving; ' : '';
+      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: `${serving}see slipway logs -a ${p.app}`, cause: err });
     }
     state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.create', message: `${spec.release.description} (v${rel.version})`, data: { version: rel.version } });
     deps.logs.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${spec.release.description}` });
@@ -162,7 +172,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         releaseCommand: input.releaseCommand ?? null,
         runSpec: input.runSpec ?? null,
         appJson: input.appJson ?? {},
-        description: `Deploy ${input.buildId.slice(0, 12)}`,
+        description: input.commit ? `Deploy ${input.commit}` : `Deploy ${input.buildId.slice(0, 12)}`,
       },
     };
   }

@@ -69,12 +69,17 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
     for (const app of state.apps.list()) {
       const hosts = [`${app.name}.${config.domain}`, ...domains.filter((d) => d.appId === app.id).map((d) => d.hostname)];
       const backends = (web.get(app.name) ?? []).map((b) => ({ dyno: b.dyno, url: b.url, release: b.release }));
+      const released = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
       apps[app.name] = {
         hosts,
         maintenance: app.maintenance,
         httpsOnly: deps.httpsOnly?.(app.name) ?? false,
         // Only written when on, so route files of apps without HSTS stay as they were.
         ...(app.hsts ? { hsts: true } : {}),
+        // Only written when false: the router then says "not deployed yet" / "no web process"
+        // instead of H10 "crashed" or "scale web" (issue 14).
+        ...(released || backends.length ? {} : { released: false as const }),
+        ...(released && !Object.hasOwn(released.processTypes, 'web') ? { web: false as const } : {}),
         webQuantity: webQuantity(app.name),
         backends,
       };

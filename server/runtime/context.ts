@@ -31,6 +31,8 @@ export interface RuntimeOptions {
   webPort: number;
   /** How long a new web dyno has to answer HTTP when the app has no healthchecks. */
   bootTimeoutMs: number;
+  /** The most an app may ask for (ps:boot-timeout, app.json boot_timeout). */
+  bootTimeoutMaxMs: number;
   /** SIGTERM to SIGKILL when stopping a dyno. */
   drainGraceMs: number;
   /** Pause between publishing routes without a dyno and signalling it, for the router to reload. */
@@ -50,6 +52,7 @@ export interface RuntimeOptions {
 export const DEFAULT_OPTIONS: RuntimeOptions = {
   webPort: 5000,
   bootTimeoutMs: 60_000,
+  bootTimeoutMaxMs: 15 * 60_000,
   drainGraceMs: 30_000,
   routeSettleMs: 1500,
   backoff: { baseMs: 1000, capMs: 5 * 60_000, resetAfterMs: 10 * 60_000 },

@@ -20,7 +20,7 @@ export interface HealthCheck {
   uptime?: number;
 }
 
-export type CheckResult = { ok: true } | { ok: false; check: string; reason: string };
+export type CheckResult = { ok: true } | { ok: false; check: string; reason: string; exitCode?: number };
 
 export interface ContainerProbe {
   /** Undefined while running, else the exit code. */
@@ -98,7 +98,7 @@ export async function checkAnswersHttp(baseUrl: string, probe: ContainerProbe, b
   let last = 'no answer yet';
   for (;;) {
     const code = await probe.exited();
-    if (code !== undefined) return { ok: false, check, reason: exitedReason(code) };
+    if (code !== undefined) return { ok: false, check, reason: exitedReason(code), exitCode: code };
     try {
       await httpGet(baseUrl + '/', Math.min(2000, Math.max(deadline - Date.now(), 100)));
       return { ok: true };
@@ -118,7 +118,7 @@ export async function runHealthChecks(baseUrl: string, checks: HealthCheck[], pr
     if (c.uptime !== undefined) {
       while (Date.now() - started < c.uptime * 1000) {
         const code = await probe.exited();
-        if (code !== undefined) return { ok: false, check: c.name, reason: exitedReason(code) };
+        if (code !== undefined) return { ok: false, check: c.name, reason: exitedReason(code), exitCode: code };
         await sleep(200);
       }
     }
@@ -127,7 +127,7 @@ export async function runHealthChecks(baseUrl: string, checks: HealthCheck[], pr
     let passed = false;
     for (let attempt = 1; attempt <= c.attempts && !passed; attempt++) {
       const code = await probe.exited();
-      if (code !== undefined) return { ok: false, check: c.name, reason: exitedReason(code) };
+      if (code !== undefined) return { ok: false, check: c.name, reason: exitedReason(code), exitCode: code };
       try {
         const res = await httpGet(baseUrl + c.path, c.timeout * 1000);
         if (res.status < 200 || res.status >= 400) reason = `GET ${c.path} answered ${res.status}`;

@@ -1,10 +1,11 @@
+import type { DeployOutput } from './types';
 import { randomInt } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import { SlipwayError } from '../../common/errors';
 import type { ReleaseRow } from '../state/repos/releases';
 import { containerName, currentRelease, dynoEnv, type Ctx } from './context';
 import { DEFAULT_SIZE, assertSize } from './sizes';
-import { formatDelay } from './supervisor';
+import { PROGRESS_EVERY_MS, deployOutput, formatDelay } from './supervisor';
 import { commandLine } from './process-command';
 
 /**
@@ -197,10 +198,13 @@ function lineWriter(fn: (line: string) => void): Writable {
 }
 
 /** The release phase (Procfile `release:`): must exit 0 or the deploy is aborted. */
-export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: (line: string) => void): Promise<void> {
+export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: DeployOutput): Promise<void> {
   if (!release.releaseCommand) return;
   const dyno = 'release.1';
-  output(`Running release command: ${release.releaseCommand}`);
+  // Status lines go to the app's log too (the CLI follows them); the command's own lines are
+  // logged as app[release.1] below.
+  const status = deployOutput(ctx, appName, output);
+  status(`Running release command: ${release.releaseCommand}`);
   const id = await createOneOff(ctx, appName, release, dyno, { appName, command: release.releaseCommand });
   ctx.busy.add(id);
   const tail: string[] = [];
@@ -218,10 +222,15 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
     timedOut = true;
     void ctx.driver.stop(id, 0).catch(() => {});
   }, ctx.opts.releaseTimeoutMs);
+  const started = Date.now();
+  const ticker = setInterval(() => {
+    status.wait({ dyno, waitingFor: 'release-phase', elapsedS: Math.round((Date.now() - started) / 1000), limitS: Math.round(ctx.opts.releaseTimeoutMs / 1000) });
+  }, PROGRESS_EVERY_MS);
   try {
     exitCode = await ctx.driver.runAttached(id, { stdout: out, stderr: err }, false);
   } finally {
     clearTimeout(timer);
+    clearInterval(ticker);
     out.end();
     err.end();
     await ctx.driver.remove(id);
@@ -235,7 +244,7 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
     });
   }
   if (exitCode !== 0) {
-    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed; the previous release keeps serving`, {
+    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed${ctx.state.apps.get(appName)?.currentReleaseId ? '; the previous release keeps serving' : ''}`, {
       hint: 'fix the release command (Procfile "release:") and push again; its output is above and in: slipway logs --dyno release',
       details: { exitCode, logs: tail },
     });

@@ -3,7 +3,7 @@ import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import { currentRelease, dynosOf, type Ctx, type Dyno } from './context';
 import { DEFAULT_SIZE } from './sizes';
-import { bootInPlace, checkWeb, crash, createDyno, followLogs, healthError, retire, startDyno } from './supervisor';
+import { type Reporter, bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, bootError, retire, startDyno } from './supervisor';
 
 /**
  * Converging containers to the desired state. `stageRollout`/`rollout` replace dynos with ones of a release
@@ -55,7 +55,8 @@ export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: Rol
 
 /** Starts and checks the new web dynos (deploys, config changes, rollbacks, restarts). */
 export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: RolloutOptions = {}): Promise<StagedRollout> {
-  const say = o.output ?? (() => {});
+  // Progress goes to the app's log too, so the CLI shows it for config:set, ps:restart, rollback.
+  const say = deployOutput(ctx, app.name, o.output);
   const want = desiredFormation(ctx, app, release, o.seed);
   const q = (type: string) => want.get(type)?.quantity ?? 0;
   const indexes = (type: string) => (o.only?.index ? [o.only.index].filter((i) => i <= q(type)) : range(q(type)));
@@ -69,7 +70,7 @@ export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o
   let fresh: Dyno[] = [];
   if (webIdx.length > 0) {
     say(`Starting ${webIdx.length} web dyno${webIdx.length > 1 ? 's' : ''} of v${release.version} and checking health`);
-    fresh = await startFresh(ctx, app, release, 'web', webIdx, want.get('web')!.size, true);
+    fresh = await startFresh(ctx, app, release, 'web', webIdx, want.get('web')!.size, say);
     // Until swap or abandon, the orphan sweep must leave them alone.
     for (const d of fresh) ctx.busy.add(d.containerId);
   }
@@ -101,7 +102,7 @@ export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o
       for (const type of types.filter((t) => t !== 'web')) {
         const idx = indexes(type);
         if (idx.length === 0) continue;
-        const started = await startFresh(ctx, app, release, type, idx, want.get(type)!.size, false);
+        const started = await startFresh(ctx, app, release, type, idx, want.get(type)!.size);
         const old = matching(type, idx);
         swapIn(ctx, live, started, old);
         for (const d of old) void retire(ctx, d, { settle: false });
@@ -118,7 +119,8 @@ export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o
   };
 }
 
-async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check: boolean): Promise<Dyno[]> {
+/** With `check` (web): the new dynos must pass their health checks, reporting progress to it. */
+async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check?: Reporter): Promise<Dyno[]> {
   const fresh: Dyno[] = [];
   try {
     for (const i of idx) {
@@ -128,12 +130,12 @@ async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: stri
     }
     await Promise.all(fresh.map((d) => startDyno(ctx, d)));
     if (check) {
-      const results = await Promise.all(fresh.map((d) => checkWeb(ctx, d, release)));
+      const results = await Promise.all(fresh.map((d) => checkWeb(ctx, d, release, check)));
       const bad = results.findIndex((r) => !r.ok);
       if (bad >= 0) {
-        const r = results[bad] as { check: string; reason: string };
+        const r = results[bad] as { check: string; reason: string; exitCode?: number };
         const lines = await ctx.driver.tailLogs(fresh[bad].containerId, 20).catch(() => []);
-        throw healthError(app.name, release.version, fresh[bad].name, r.check, r.reason, lines);
+        throw await bootError(ctx, fresh[bad], release, r, lines);
       }
     }
     return fresh;

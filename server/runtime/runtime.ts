@@ -8,7 +8,7 @@ import { runDetached, runOneOff, runReleasePhase, type AttachedOptions, type One
 import { adopt, reconcileApp, rollout, stageRollout, type StagedRollout } from './rollout';
 import { DEFAULT_SIZE, assertSize } from './sizes';
 import { crash, toInfo } from './supervisor';
-import type { DynoInfo, WebBackend } from './types';
+import type { DeployOutput, DynoInfo, WebBackend } from './types';
 import { createLogger } from '../../common/logger';
 
 const log = createLogger('slipway-server');
@@ -31,7 +31,7 @@ export interface Runtime {
    * Release phase, then the new web dynos of `release` started and checked: the returned rollout
    * is swapped in (zero downtime) or abandoned by the caller. The app stays locked until then.
    */
-  stage(input: { appName: string; release: ReleaseRow; output?: (line: string) => void }): Promise<StagedRollout>;
+  stage(input: { appName: string; release: ReleaseRow; output?: DeployOutput }): Promise<StagedRollout>;
   scale(appName: string, changes: Record<string, number>): Promise<FormationRow[]>;
   setSize(appName: string, type: string, size: string): Promise<FormationRow[]>;
   /** Without downtime; target: a process type ("web") or a dyno ("web.2"); none: every dyno. */
@@ -150,7 +150,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   return {
     async stage({ appName, release, output }) {
       const app = deps.state.apps.require(appName);
-      const say = output ?? (() => {});
+      const say: DeployOutput = output ?? (() => {});
       // Hold the app's lock from the release phase until the caller swaps or abandons.
       const unlock = await new Promise<() => void>((locked) => {
         void ctx.withAppLock(app.name, () => new Promise<void>((done) => locked(done)));
@@ -159,7 +159,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       try {
         await ctx.imageFor(release);
         await runReleasePhase(ctx, app.name, release, say);
-        staged = await stageRollout(ctx, app, release, { seed: true, output: say });
+        staged = await stageRollout(ctx, app, release, { seed: true, output });
       } catch (err) {
         unlock();
         throw err;

@@ -2,8 +2,9 @@ import { SlipwayError } from '../../common/errors';
 import type { ReleaseRow } from '../state/repos/releases';
 import { nextAttempt, restartDelayMs } from './backoff';
 import { checkAnswersHttp, parseHealthChecks, runHealthChecks, type CheckResult, type ContainerProbe } from './healthchecks';
+import { diagnoseBoot, parseProcNetTcp } from './boot-diagnosis';
 import { containerName, dynoEnv, dynosOf, type Ctx, type Dyno } from './context';
-import type { DynoInfo, DynoState } from './types';
+import { waitText, type DeployOutput, type DynoInfo, type DynoState, type WaitProgress } from './types';
 import { portOf, processCommand } from './process-command';
 
 /**
@@ -52,16 +53,66 @@ export function probeOf(ctx: Ctx, d: Dyno): ContainerProbe {
   };
 }
 
-/** Health check for a started web dyno, per the release's app.json or the default HTTP answer. */
-export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow): Promise<CheckResult> {
-  if (!d.address) return { ok: false, check: 'the web port is published', reason: 'the container has no published port' };
+/** The check that fails when Docker gave the new container no published port. */
+const NO_PORT_CHECK = 'starting the web dyno';
+
+/** Progress of a wait is reported at least this often (issue 14: never silent for long). */
+export const PROGRESS_EVERY_MS = 5000;
+
+/**
+ * How long a new web dyno of this app has to answer: `ps:boot-timeout`, else app.json
+ * `boot_timeout`, else the platform default; never more than the platform maximum.
+ */
+export function bootTimeoutMs(ctx: Ctx, appName: string, release: ReleaseRow): number {
+  const s = ctx.state.apps.get(appName)?.bootTimeoutS ?? release.appJson.bootTimeout;
+  const ms = typeof s === 'number' && s > 0 ? s * 1000 : ctx.opts.bootTimeoutMs;
+  return Math.min(ms, Math.max(ctx.opts.bootTimeoutMaxMs, ctx.opts.bootTimeoutMs));
+}
+
+/** Lines about a deploy's progress: the app's log (`slipway[deploy]`, which the CLI follows) and the caller. */
+export function deployOutput(ctx: Ctx, app: string, output?: DeployOutput): Reporter {
+  const line = (l: string) => {
+    ctx.deps.logs.write(app, { source: 'platform', dyno: 'deploy', line: l });
+    output?.(l);
+  };
+  return Object.assign(line, {
+    wait(p: WaitProgress) {
+      const text = waitText(p);
+      ctx.deps.logs.write(app, { source: 'platform', dyno: 'deploy', line: text });
+      if (output?.wait) output.wait(p);
+      else output?.(text);
+    },
+  });
+}
+
+/** A deploy's progress reporter inside the runtime: lines and waits (deployOutput). */
+export type Reporter = ((line: string) => void) & { wait: (p: WaitProgress) => void };
+
+/**
+ * Health check for a started web dyno, per the release's app.json or the default HTTP answer.
+ * Says every 5 s what it waits for (`waiting for web.1 to answer on $PORT (12 s of 60)`).
+ */
+export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: Reporter = deployOutput(ctx, d.app)): Promise<CheckResult> {
+  if (!d.address) return { ok: false, check: NO_PORT_CHECK, reason: 'Docker did not publish its port (the container may have stopped at once)' };
   const base = `http://${d.address}`;
   const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
-  // The app's checks count their attempts from when the port first answers: a slow boot is
-  // bounded by the boot timeout, not by attempts × wait (a frequent source of confusing failures).
-  const answering = await checkAnswersHttp(base, probeOf(ctx, d), ctx.opts.bootTimeoutMs);
-  if (!answering.ok || checks.length === 0) return answering;
-  return runHealthChecks(base, checks, probeOf(ctx, d));
+  const limitMs = bootTimeoutMs(ctx, d.app, release);
+  const started = Date.now();
+  let phase: 'answer' | 'checks' = 'answer';
+  const ticker = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    say.wait(phase === 'answer' ? { dyno: d.name, waitingFor: 'answer', elapsedS: s, limitS: Math.round(limitMs / 1000) } : { dyno: d.name, waitingFor: 'health-checks', elapsedS: s });
+  }, PROGRESS_EVERY_MS);
+  try {
+    // The app's checks count their attempts from when the port first answers: a slow boot is
+    // bounded by the boot timeout, not by attempts × wait (a frequent source of confusing failures).
+    const answering = await checkAnswersHttp(base, probeOf(ctx, d), limitMs);
+    if (!answering.ok || checks.length === 0) return answering;
+    phase = 'checks';
+    return await runHealthChecks(base, checks, probeOf(ctx, d));
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 export function followLogs(ctx: Ctx, d: Dyno, sinceMs: number): void {
@@ -188,10 +239,35 @@ export function toInfo(d: Dyno): DynoInfo {
 }
 
 /** The error a failed deploy health check raises: the failing check and the container's last lines. */
-export function healthError(app: string, version: number, dyno: string, check: string, reason: string, lines: string[]): SlipwayError {
-  const tail = lines.length ? `\nLast lines of ${dyno} (v${version}):\n${lines.map((l) => `  ${l}`).join('\n')}` : `\n${dyno} printed nothing.`;
-  return new SlipwayError('DEPLOY_FAILED', `v${version} was not deployed: ${dyno} failed the health check (${check}): ${reason}. The previous release keeps serving.${tail}`, {
-    hint: `make the web process listen on $PORT (${dyno} got PORT from the platform) and answer HTTP; see the app's logs with: slipway logs -a ${app}`,
-    details: { check, reason, dyno, logs: lines },
+/**
+ * The error of a web dyno that failed its boot check, by cause (boot-diagnosis.ts): the exit
+ * status, or the dyno's listening sockets read from /proc/net/tcp{,6} inside it while it still runs.
+ */
+export async function bootError(ctx: Ctx, d: Dyno, release: ReleaseRow, r: { check: string; reason: string; exitCode?: number }, lines: string[]): Promise<SlipwayError> {
+  let exitCode = r.exitCode;
+  if (exitCode === undefined) {
+    const info = await ctx.driver.inspect(d.containerId).catch(() => undefined);
+    if (info && !info.running) exitCode = info.exitCode ?? undefined;
+  }
+  const sockets = exitCode === undefined ? await ctx.driver.execRead(d.containerId, ['cat', '/proc/net/tcp', '/proc/net/tcp6'], 5000).catch(() => undefined) : undefined;
+  // A named app.json check that failed after the port answered: its own words say it best.
+  const named = exitCode === undefined && !r.check.startsWith('the web process must answer HTTP') && r.check !== NO_PORT_CHECK;
+  const diag = named
+    ? { cause: 'health-check', message: `${d.name} failed the health check (${r.check}): ${r.reason}`, hint: 'fix what the check asks for, or the check (app.json healthchecks.web)' }
+    : diagnoseBoot({
+    dyno: d.name,
+    port: ctx.opts.webPort,
+    timeoutS: Math.round(bootTimeoutMs(ctx, d.app, release) / 1000),
+    exitCode,
+    logs: lines,
+    listening: sockets === undefined ? undefined : parseProcNetTcp(sockets),
+        reason: r.reason,
+      });
+  // Only say something keeps serving when something does.
+  const serving = ctx.state.apps.get(d.app)?.currentReleaseId ? ' The previous release keeps serving.' : ' Nothing is serving yet: the app has no running release.';
+  const tail = lines.length ? `\nLast lines of ${d.name} (v${release.version}):\n${lines.map((l) => `  ${l}`).join('\n')}` : `\n${d.name} printed nothing.`;
+  return new SlipwayError('DEPLOY_FAILED', `v${release.version} was not deployed: ${diag.message}.${serving}${tail}`, {
+    hint: `${diag.hint}; see the app's logs with: slipway logs -a ${d.app}`,
+    details: { cause: diag.cause, check: r.check, reason: r.reason, dyno: d.name, logs: lines },
   });
 }

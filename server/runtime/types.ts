@@ -97,4 +97,29 @@ export interface ContainerDriver {
   removeImage(id: string): Promise<boolean>;
   /** Removes the app's network once its containers are gone (docker/networks.ts). */
   removeAppNetwork(app: string): Promise<void>;
+  /** Runs a command inside a running container (as its user) and returns its stdout; undefined when it cannot run. */
+  execRead(id: string, cmd: string[], timeoutMs: number): Promise<string | undefined>;
 }
+
+/** One wait of a deploy, as data, reported every 5 s while it lasts (issue 14). */
+export interface WaitProgress {
+  /** The dyno waited for (`web.1`, `release.1`). */
+  dyno: string;
+  waitingFor: 'answer' | 'health-checks' | 'release-phase';
+  elapsedS: number;
+  /** The limit it runs against, when there is one (the boot timeout, the release phase's). */
+  limitS?: number;
+}
+
+/** The line people see for a wait: `waiting for web.1 to answer on $PORT (12 s of 60)`. */
+export function waitText(p: WaitProgress): string {
+  if (p.waitingFor === 'answer') return `waiting for ${p.dyno} to answer on $PORT (${p.elapsedS} s of ${p.limitS})`;
+  if (p.waitingFor === 'health-checks') return `waiting for ${p.dyno} to pass its health checks (${p.elapsedS} s)`;
+  return `release phase still running (${p.elapsedS} s of ${p.limitS})`;
+}
+
+/**
+ * Where a deploy's progress goes: lines, and its waits as data when the caller takes them
+ * (the deploy pipeline makes them DeployEvents); without `wait`, a wait arrives as its line.
+ */
+export type DeployOutput = ((line: string) => void) & { wait?: (p: WaitProgress) => void };

@@ -320,6 +320,18 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    // Numbered after its issue (14) so parallel branches' migrations (70, 80, ...) never collide.
+    version: 140,
+    name: 'apps: per-app boot timeout; builds: commit subject',
+    sql: `
+      ALTER TABLE apps ADD COLUMN boot_timeout_s INTEGER;
+      -- The pushed commit's subject, so builds and releases name what they run.
+      ALTER TABLE builds ADD COLUMN source_subject TEXT;
+      -- Which source chose the buildpacks (buildpacks:set, project.toml, app.json, ..., detection).
+      ALTER TABLE builds ADD COLUMN buildpacks_from TEXT;
+    `,
+  },
+  {
     version: 170,
     name: 'Dockerfile and image deploys: build settings per app, how a release image runs',
     sql: `

@@ -36,10 +36,11 @@ function viaRouter(port: number, host: string, pathName = '/'): Promise<{ status
  * The new user's journey, as a person would do it: install into a temporary SLIPWAY_HOME with
  * non-default ports; create an app with the CLI; push an Express app with git; curl it through
  * the router by host name; scale web to 2 and see both dynos serve; set a config var and see it
- * served; read the logs including a router line; push a broken commit and see it rejected while
- * the app keeps serving; roll back; run a one-off command; re-install in place (state kept, app
- * still serving); a Python app and a Go app on the trixie stack; destroy the app and find nothing
- * of it left; uninstall and purge.
+ * served, and a config change that breaks the app refused and not kept; read the logs including a
+ * router line; push a broken commit and see it rejected while the app keeps serving; push from two
+ * clones at once and see one released, the other refused before building; roll back; run a
+ * one-off command; re-install in place (state kept, app still serving); a Python app and a Go app
+ * on the trixie stack; destroy the app and find nothing of it left; uninstall and purge.
  */
 test('a new user installs Slipway, deploys, operates and destroys an app', { timeout: 30 * 60_000 }, async (t) => {
   fs.mkdirSync(HOMES, { recursive: true });
@@ -116,6 +117,18 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       await waitFor('the new config served', async () => ((await serve()).greeting === 'howdy' ? true : undefined), { timeoutMs: 90_000 });
     });
 
+    await t.test('a config change whose release fails is not kept: config, serving release and the CLI agree', async () => {
+      // node cannot start with this: the new web dynos exit at once and the release is refused.
+      const refused = await slipway('config:set', 'NODE_OPTIONS=--require=/nonexistent.js').then(
+        () => assert.fail('the failing config change was reported as done'),
+        (err: { stderr: string; code: number }) => err,
+      );
+      assert.match(refused.stderr, /was not deployed: web\.\d exited with status \d+/);
+      assert.match(refused.stderr, /The config change was not applied: NODE_OPTIONS keeps its previous value/);
+      assert.equal((await slipway('config:get', 'NODE_OPTIONS')).stdout.trim(), '');
+      assert.equal((await serve()).greeting, 'howdy', 'the previous release keeps serving');
+    });
+
     await t.test('logs include app and router lines', async () => {
       await serve();
       const logs = await waitFor('a router line in the logs', async () => {
@@ -145,6 +158,33 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match(rejected, /the build script fails on purpose/);
       assert.equal((await git('ls-remote', 'slipway', 'main')).stdout, before, 'the ref did not move');
       assert.equal((await serve()).version, 'two', 'the previous release keeps serving');
+    });
+
+    await t.test('two clones push at once: one is released, the other is refused before building', async () => {
+      const clone = path.join(home, 'work', `${APP}-clone`);
+      await slipway('git:clone', '-a', APP, clone);
+      await git('reset', '-q', '--hard', 'HEAD~1'); // drop the broken commit: both start from what serves
+      const commit = async (dir: string, version: string) => {
+        const file = path.join(dir, 'server.js');
+        fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/VERSION = '[^']*'/, `VERSION = '${version}'`));
+        await run('git', ['-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', version], { env, cwd: dir });
+        return (await run('git', ['rev-parse', 'HEAD'], { env, cwd: dir })).stdout.trim();
+      };
+      const shas = { 'three-a': await commit(repo, 'three-a'), 'three-b': await commit(clone, 'three-b') };
+      const push = (dir: string) =>
+        run('git', ['push', 'slipway', 'main'], { env, cwd: dir, maxBuffer: 64 << 20, timeout: 10 * 60_000 }).then(
+          (r) => ({ ok: true, out: r.stdout + r.stderr }),
+          (err: { stdout: string; stderr: string }) => ({ ok: false, out: err.stdout + err.stderr }),
+        );
+      const [a, b] = await Promise.all([push(repo), push(clone)]);
+      assert.equal([a, b].filter((r) => r.ok).length, 1, `exactly one push succeeds:\n${a.out}\n---\n${b.out}`);
+      const [winner, loser] = a.ok ? ['three-a', b] : ['three-b', a];
+      assert.match(loser.out, /\[rejected\]\s+main -> main \(fetch first\)/);
+      assert.doesNotMatch(loser.out, /Building on the|Released v/);
+      assert.equal((await git('ls-remote', 'slipway', 'main')).stdout.split(/\s/)[0], shas[winner as 'three-a' | 'three-b']);
+      await waitFor(`version ${winner} served`, async () => ((await serve()).version === winner ? true : undefined), { timeoutMs: 60_000 });
+      await git('fetch', '-q', 'slipway');
+      await git('reset', '-q', '--hard', 'slipway/main');
     });
 
     await t.test('releases:rollback serves the old code', async () => {

@@ -27,7 +27,8 @@ test('a failing health check keeps the old release serving and reports the check
   );
   assert.ok(isSlipwayError(err));
   assert.equal(err.code, 'DEPLOY_FAILED');
-  assert.match(err.message, /v2 was not deployed: web\.1 failed the health check \(the web process must answer HTTP on \$PORT within 6 s\)/);
+  // Said by cause (issue 14): running, but nothing listens.
+  assert.match(err.message, /v2 was not deployed: web\.1 is running but listens on no port after 6 s\. The previous release keeps serving\./);
   assert.match(err.message, /cannot connect to database db\.internal/);
   assert.deepEqual((err.details as { logs: string[] }).logs, ['cannot connect to database db.internal']);
 

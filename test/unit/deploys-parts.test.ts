@@ -7,6 +7,7 @@ import { homePaths } from '../../common/config';
 import { parseRoutesFile } from '../../common/routes-file';
 import { SlipwayError } from '../../common/errors';
 import type { DeployInput, DeployOutcome } from '../../server/deploys/pipeline';
+import { createPushLocks } from '../../server/git/push-lock';
 import { createHookServer } from '../../server/git/hook-server';
 import { EXIT_MARK } from '../../server/git/hook-client';
 import type { PushSessions } from '../../server/git/endpoint';
@@ -52,6 +53,9 @@ test('hook server: only a known push may plan and build; the build streams the r
     state: h.state,
     sessions,
     secret: 'test-secret',
+    locks: createPushLocks(),
+    // No repository: the expected-old-ref check reads an empty ref, as for a first push.
+    repoDir: () => path.join(h.paths.repos, 'parts-app.git'),
     builds: {
       async deploy(input): Promise<DeployOutcome> {
         seen.push(input);
@@ -71,7 +75,7 @@ test('hook server: only a known push may plan and build; the build streams the r
     const known = { 'x-slipway-secret': 'test-secret', 'x-slipway-push-pid': '4242' };
     assert.equal((await post(socket, '/plan', { ...known, 'x-slipway-secret': 'wrong-secret' }, JSON.stringify({ updates }))).status, 403);
     assert.equal((await post(socket, '/plan', known, JSON.stringify({ updates }))).status, 403, 'no push session for that pid');
-    sessions.set(4242, { appName: 'parts-app', user: { id: h.user.id, email: h.user.email }, signal: new AbortController().signal });
+    sessions.set(4242, { appName: 'parts-app', user: { id: h.user.id, email: h.user.email }, signal: new AbortController().signal, finished: Promise.resolve() });
     assert.equal((await post(socket, `/build?rev=${sha}`, known, 'tar')).status, 409, 'a build nobody planned');
     const plan = await post(socket, '/plan', known, JSON.stringify({ updates }));
     assert.deepEqual(JSON.parse(plan.text).build?.rev, sha);

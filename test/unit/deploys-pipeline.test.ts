@@ -87,6 +87,8 @@ function standInRuntime(fail?: { at: 'release' | 'health'; message: string }) {
     output?.('Running release command: migrate');
     if (fail?.at === 'release') throw new SlipwayError('DEPLOY_FAILED', fail.message, { hint: 'fix the release command' });
     output?.(`Starting 1 web dyno of v${release.version} and checking health`);
+    // A wait, as the runtime reports it every 5 s (supervisor.ts checkWeb).
+    output?.wait?.({ dyno: 'web.1', waitingFor: 'answer', elapsedS: 5, limitS: 60 });
     if (fail?.at === 'health') throw new SlipwayError('DEPLOY_FAILED', fail.message, { hint: 'check the app listens on $PORT' });
     const staged: StagedRollout = {
       swap: async () => void swaps.push(release.version),
@@ -106,8 +108,10 @@ test('a push goes source → queue → builder → release → rollout → route
     assert.equal(outcome.releaseVersion, 1);
     assert.deepEqual(
       t.events.map((e) => e.type),
-      ['started', 'building', 'build-output', 'step', 'launching', 'release-output', 'release-output', 'released', 'deployed', 'succeeded'],
+      ['started', 'building', 'build-output', 'step', 'launching', 'release-output', 'release-output', 'wait', 'released', 'deployed', 'succeeded'],
     );
+    assert.deepEqual(t.events.find((e) => e.type === 'wait'), { type: 'wait', dyno: 'web.1', waitingFor: 'answer', elapsedS: 5, limitS: 60 });
+    assert.match(t.output(), / {7}waiting for web\.1 to answer on \$PORT \(5 s of 60\)\n {7}Released v1/);
     assert.deepEqual(t.events.find((e) => e.type === 'step'), { type: 'step', step: 'export', ms: 3 });
     assert.match(t.output(), /^-----> Building on the bookworm stack\nbuilding with the stand-in\n-----> Launching\.\.\.\n {7}Running release command: migrate\n/);
     assert.match(t.output(), / {7}Released v1\n {7}http:\/\/pipe-app\.localhost:8080\/ deployed to Slipway$/);
@@ -125,7 +129,7 @@ test('a push goes source → queue → builder → release → rollout → route
     assert.ok(recorded.every((e) => !Number.isNaN(Date.parse(e.at))));
     // The build log has what the client saw; the app log has the milestones.
     assert.equal(fs.readFileSync(b.logPath!, 'utf8'), `${t.output()}\n`);
-    assert.match(t.appLog.join('\n'), new RegExp(`Build ${b.id} of aaaaaaa started by ana@example.com[\\s\\S]*Build ${b.id} succeeded, released v1`));
+    assert.match(t.appLog.join('\n'), new RegExp(`Build ${b.id} of aaaaaaa started by ana@example.com[\\s\\S]*Build of aaaaaaa succeeded, released v1`));
   } finally {
     t.cleanup();
   }

@@ -4,7 +4,7 @@ import { build as lifecycleBuild, type BuildOptions, type BuildResult } from '..
 import type { Builder } from './types';
 
 /** The lifecycle's build function, narrowed to what this builder passes (a stand-in in tests). */
-export type LifecycleBuild = (opts: BuildOptions) => Promise<Pick<BuildResult, 'imageRef' | 'manifestDigest' | 'processTypes' | 'releaseCommand' | 'buildpacks' | 'phaseTimings'>>;
+export type LifecycleBuild = (opts: BuildOptions) => Promise<Pick<BuildResult, 'imageRef' | 'manifestDigest' | 'processTypes' | 'releaseCommand' | 'buildpacks' | 'buildpackOrigin' | 'phaseTimings'>>;
 
 export interface BuildpacksBuilderDeps {
   docker: Docker;
@@ -48,6 +48,7 @@ export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
         labels: ctx.labels,
         output: ctx.output,
         progress: ctx.progress,
+        onBuildpacksChosen: ctx.onBuildpacksChosen,
         // The pipeline announces the stack itself.
         announce: false,
         signal: ctx.signal,
@@ -57,7 +58,7 @@ export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
         imageDigest: result.manifestDigest,
         processTypes: result.processTypes,
         releaseCommand: result.releaseCommand,
-        metadata: { buildpacks: result.buildpacks, phaseTimings: result.phaseTimings },
+        metadata: { buildpacks: result.buildpacks, buildpacksFrom: result.buildpackOrigin, phaseTimings: result.phaseTimings },
       };
     },
   };

@@ -1,5 +1,6 @@
 import type { BuildSettings } from '../../state/repos/apps';
 import type { ImageRunSpec } from '../../state/repos/releases';
+import type { BuildpackOrigin } from '../../../buildpacks/lifecycle/select';
 
 /**
  * The one interface every way of turning a source into an app image implements. The pipeline
@@ -50,6 +51,8 @@ export interface BuildContext {
   output(line: string): void;
   /** A step finished, with its duration. */
   progress(step: { step: string; ms: number }): void;
+  /** Which source chose the buildpacks, as soon as it is known (buildpack builders only). */
+  onBuildpacksChosen?(from: BuildpackOrigin): void;
 }
 
 export interface BuiltImage {
@@ -61,7 +64,7 @@ export interface BuiltImage {
   /** How the image runs when it has no buildpack launcher (Dockerfile builds, image deploys). */
   runSpec?: ImageRunSpec;
   /** Recorded on the build: what built it, and how long each step took. */
-  metadata: { buildpacks: Array<{ id: string; version: string }>; phaseTimings: Record<string, number> };
+  metadata: { buildpacks: Array<{ id: string; version: string }>; buildpacksFrom?: BuildpackOrigin; phaseTimings: Record<string, number> };
 }
 
 export interface Builder {

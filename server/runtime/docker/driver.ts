@@ -193,6 +193,25 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       };
     },
 
+    async execRead(id, cmd, timeoutMs) {
+      try {
+        const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: false });
+        const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
+        const chunks: Buffer[] = [];
+        const done = new Promise<void>((resolve) => {
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => resolve());
+          stream.on('error', () => resolve());
+        });
+        const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+        await Promise.race([done, timer]);
+        stream.destroy();
+        return demuxBuffer(Buffer.concat(chunks));
+      } catch {
+        return undefined;
+      }
+    },
+
     async tailLogs(id, lines) {
       try {
         const buf = (await docker.getContainer(id).logs({ follow: false, stdout: true, stderr: true, tail: lines })) as unknown as Buffer;

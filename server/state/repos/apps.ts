@@ -19,6 +19,8 @@ export interface AppRow {
   buildLimits: Record<string, number>;
   /** How the app builds (builder:set, dockerfile-path, build args): docs/dockerfile.md. */
   buildSettings: BuildSettings;
+  /** Seconds a new web dyno has to answer (ps:boot-timeout); null: app.json or the platform default. */
+  bootTimeoutS: number | null;
   currentReleaseId: number | null;
   createdAt: string;
 }
@@ -45,6 +47,7 @@ interface RawApp {
   buildpacks: string;
   build_limits: string;
   build_settings: string;
+  boot_timeout_s: number | null;
   current_release_id: number | null;
   created_at: string;
 }
@@ -62,6 +65,7 @@ const toApp = (r: RawApp): AppRow => ({
   buildpacks: JSON.parse(r.buildpacks) as string[],
   buildLimits: JSON.parse(r.build_limits) as Record<string, number>,
   buildSettings: JSON.parse(r.build_settings || '{}') as BuildSettings,
+  bootTimeoutS: r.boot_timeout_s ?? null,
   currentReleaseId: r.current_release_id,
   createdAt: r.created_at,
 });
@@ -137,6 +141,9 @@ export function createAppsRepo(db: Db) {
     },
     setBuildSettings(id: number, settings: BuildSettings): void {
       db.prepare('UPDATE apps SET build_settings = ? WHERE id = ?').run(JSON.stringify(settings), id);
+    },
+    setBootTimeout(id: number, seconds: number | null): void {
+      db.prepare('UPDATE apps SET boot_timeout_s = ? WHERE id = ?').run(seconds, id);
     },
     setCurrentRelease(id: number, releaseId: number): void {
       db.prepare('UPDATE apps SET current_release_id = ? WHERE id = ?').run(releaseId, id);

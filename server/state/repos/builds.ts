@@ -8,9 +8,13 @@ export interface BuildRow {
   appName: string;
   status: BuildStatus;
   sourceVersion: string | null;
+  /** The commit's subject line (from the push), when known. */
+  sourceSubject: string | null;
   userId: number | null;
   userEmail: string | null;
   buildpacks: Array<{ id: string; version: string }>;
+  /** Which source chose the buildpacks (null before the build selected them). */
+  buildpacksFrom: string | null;
   imageDigest: string | null;
   phaseTimings: Record<string, number>;
   error: string | null;
@@ -30,9 +34,11 @@ function toBuild(r: Record<string, unknown>): BuildRow {
     appName: r.app_name as string,
     status: r.status as BuildStatus,
     sourceVersion: (r.source_version as string) ?? null,
+    sourceSubject: (r.source_subject as string) ?? null,
     userId: (r.user_id as number) ?? null,
     userEmail: (r.user_email as string) ?? null,
     buildpacks: JSON.parse(r.buildpacks as string) as BuildRow['buildpacks'],
+    buildpacksFrom: (r.buildpacks_from as string) ?? null,
     imageDigest: (r.image_digest as string) ?? null,
     phaseTimings: JSON.parse(r.phase_timings as string) as Record<string, number>,
     error: (r.error as string) ?? null,
@@ -50,11 +56,12 @@ const SELECT = `SELECT b.*, a.name AS app_name, u.email AS user_email
 /** Build records: one row per push (or API build), from queued to finished. */
 export function createBuildsRepo(db: Db) {
   return {
-    create(input: { id: string; appId: number; sourceVersion: string | null; userId: number | null; logPath: string }): BuildRow {
-      db.prepare("INSERT INTO builds (id, app_id, status, source_version, user_id, log_path) VALUES (?, ?, 'pending', ?, ?, ?)").run(
+    create(input: { id: string; appId: number; sourceVersion: string | null; sourceSubject?: string | null; userId: number | null; logPath: string }): BuildRow {
+      db.prepare("INSERT INTO builds (id, app_id, status, source_version, source_subject, user_id, log_path) VALUES (?, ?, 'pending', ?, ?, ?, ?)").run(
         input.id,
         input.appId,
         input.sourceVersion,
+        input.sourceSubject ?? null,
         input.userId,
         input.logPath,
       );
@@ -63,6 +70,11 @@ export function createBuildsRepo(db: Db) {
     get(id: string): BuildRow | undefined {
       const r = db.prepare(`${SELECT} WHERE b.id = ?`).get(id) as Record<string, unknown> | undefined;
       return r && toBuild(r);
+    },
+    /** The app's builds whose id starts with prefix (builds:output abc123). */
+    findByPrefix(appId: number, prefix: string, limit = 5): BuildRow[] {
+      const like = prefix.replace(/[%_\\]/g, (c) => `\\${c}`) + '%';
+      return (db.prepare(`${SELECT} WHERE b.app_id = ? AND b.id LIKE ? ESCAPE '\\' ORDER BY b.created_at DESC LIMIT ?`).all(appId, like, limit) as Array<Record<string, unknown>>).map(toBuild);
     },
     /** Newest first. */
     listForApp(appId: number, limit = 50): BuildRow[] {
@@ -82,13 +94,15 @@ export function createBuildsRepo(db: Db) {
         error?: string | null;
         imageDigest?: string | null;
         buildpacks?: BuildRow['buildpacks'];
+        buildpacksFrom?: string | null;
         phaseTimings?: Record<string, number>;
         releaseVersion?: number | null;
       },
     ): void {
       db.prepare(
         `UPDATE builds SET status = ?, error = ?, image_digest = coalesce(?, image_digest), buildpacks = coalesce(?, buildpacks),
-           phase_timings = coalesce(?, phase_timings), release_version = coalesce(?, release_version), finished_at = ${NOW}
+           phase_timings = coalesce(?, phase_timings), release_version = coalesce(?, release_version),
+           buildpacks_from = coalesce(?, buildpacks_from), finished_at = ${NOW}
          WHERE id = ? AND status IN ('pending', 'running')`,
       ).run(
         outcome.status,
@@ -97,6 +111,7 @@ export function createBuildsRepo(db: Db) {
         outcome.buildpacks ? JSON.stringify(outcome.buildpacks) : null,
         outcome.phaseTimings ? JSON.stringify(outcome.phaseTimings) : null,
         outcome.releaseVersion ?? null,
+        outcome.buildpacksFrom ?? null,
         id,
       );
     },

@@ -50,6 +50,8 @@ export const runsAsRoot = (spec: ImageRunSpec | null | undefined) => !!spec && /
 export interface AppJsonRuntime {
   healthchecks?: Record<string, unknown[]>;
   formation?: Record<string, { quantity?: number; size?: string }>;
+  /** app.json `boot_timeout`: seconds a new web dyno has to answer (ps:boot-timeout wins). */
+  bootTimeout?: number;
 }
 
 interface RawRelease {
