@@ -26,23 +26,43 @@ async function main(): Promise<void> {
   const home = await createTestHome('bench-phases');
   const docker = new Docker();
   const apps = [
-    { name: 'procfile', sourceDir: path.join(FIX, 'apps', 'lifecycle-procfile'), buildpacks: undefined as string[] | undefined, note: 'default order (built-in buildpacks), 1 buildpack builds' },
+    {
+      name: 'procfile',
+      sourceDir: path.join(FIX, 'apps', 'lifecycle-procfile'),
+      buildpacks: undefined as string[] | undefined,
+      note: 'default order (built-in buildpacks), 1 buildpack builds',
+    },
     {
       name: 'mixed-4',
       sourceDir: path.join(FIX, 'apps', 'lifecycle-hello'),
-      buildpacks: ['cnb-greeter', 'legacy-hello', 'cnb-consumer', 'legacy-second'].map((b) => path.join(FIX, 'buildpacks', b)),
+      buildpacks: ['cnb-greeter', 'legacy-hello', 'cnb-consumer', 'legacy-second'].map((b) =>
+        path.join(FIX, 'buildpacks', b),
+      ),
       note: '2 CNB + 2 legacy buildpacks, cache + launch layer reuse',
     },
   ];
   // --with-node: also the reference Express app with the built-in Node.js buildpack (downloads
   // Node.js and npm packages from the npm registry on the cold build).
   if (argv.includes('--with-node')) {
-    apps.push({ name: 'express', sourceDir: path.join(ROOT, 'bench', 'apps', 'express'), buildpacks: undefined, note: 'Express app, built-in Node.js buildpack (npm ci cached)' });
+    apps.push({
+      name: 'express',
+      sourceDir: path.join(ROOT, 'bench', 'apps', 'express'),
+      buildpacks: undefined,
+      note: 'Express app, built-in Node.js buildpack (npm ci cached)',
+    });
   }
   const results: Record<string, unknown> = {};
   try {
     const t0 = Date.now();
-    for (let i = 0; i < 3; i++) execFileSync('docker', ['run', '--rm', '--label', `io.slipway.home=${home.home}`, 'slipway/bookworm-build:latest', 'true']);
+    for (let i = 0; i < 3; i++)
+      execFileSync('docker', [
+        'run',
+        '--rm',
+        '--label',
+        `io.slipway.home=${home.home}`,
+        'slipway/bookworm-build:latest',
+        'true',
+      ]);
     const dockerRunMs = Math.round((Date.now() - t0) / 3);
     results.reference = { docker_run_true_ms: dockerRunMs };
     for (const app of apps) {
@@ -78,12 +98,19 @@ async function main(): Promise<void> {
       const med = Object.fromEntries(phases.map((p) => [p, median(runs.map((r) => r.phaseTimings[p]))]));
       results[app.name] = { note: app.note, cold_ms: cold.phaseTimings.total, rebuild_median_ms: med, iterations };
       if (!json) {
-        console.log(`${app.name} (${app.note}): cold ${cold.phaseTimings.total} ms; no-change rebuild median of ${iterations}:`);
+        console.log(
+          `${app.name} (${app.note}): cold ${cold.phaseTimings.total} ms; no-change rebuild median of ${iterations}:`,
+        );
         console.log('  ' + phases.map((p) => `${p} ${med[p]}`).join(', ') + ' (ms)');
       }
     }
     if (!json) console.log(`reference: docker run --rm build-image true: ${dockerRunMs} ms`);
-    const out = { suite: 'build-phases', date: new Date().toISOString(), machine: { cpus: os.cpus().length, load1: os.loadavg()[0], node: process.version }, results };
+    const out = {
+      suite: 'build-phases',
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, load1: os.loadavg()[0], node: process.version },
+      results,
+    };
     fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'build-phases.json'), JSON.stringify(out, null, 2) + '\n');
     if (json) console.log(JSON.stringify(out));

@@ -88,14 +88,30 @@ export function parseWrk(out: string): WrkResult {
 }
 
 async function wrk(port: number, opts: { connections: number; seconds: number; threads?: number }): Promise<WrkResult> {
-  const { stdout } = await run('wrk', [
-    `-t${opts.threads ?? 1}`, `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '--timeout', '5s',
-    '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`,
-  ], { timeout: (opts.seconds + 30) * 1000 });
+  const { stdout } = await run(
+    'wrk',
+    [
+      `-t${opts.threads ?? 1}`,
+      `-c${opts.connections}`,
+      `-d${opts.seconds}s`,
+      '--latency',
+      '--timeout',
+      '5s',
+      '-H',
+      `Host: ${HOST}`,
+      `http://127.0.0.1:${port}/`,
+    ],
+    { timeout: (opts.seconds + 30) * 1000 },
+  );
   return parseWrk(stdout);
 }
 
-function startChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+function startChild(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -157,10 +173,13 @@ function procStats(pid: number): { rssMb: number; sockets: number } {
 /** Clients that request a slow stream, read one chunk and vanish (RST), concurrency at a time. */
 function statusVia(port: number, host: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 2000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
   });
@@ -179,8 +198,20 @@ async function routeChangeMs(home: string, port: number, backendPort: number, ru
       version: 1,
       generatedAt: new Date().toISOString(),
       apps: {
-        bench: { hosts: [HOST], maintenance: false, httpsOnly: false, webQuantity: 1, backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }] },
-        [`flip${i}`]: { hosts: [host], maintenance: false, httpsOnly: false, webQuantity: 1, backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }] },
+        bench: {
+          hosts: [HOST],
+          maintenance: false,
+          httpsOnly: false,
+          webQuantity: 1,
+          backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }],
+        },
+        [`flip${i}`]: {
+          hosts: [host],
+          maintenance: false,
+          httpsOnly: false,
+          webQuantity: 1,
+          backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }],
+        },
       },
       certificates: [],
     });
@@ -220,7 +251,10 @@ async function abortingClients(port: number, seconds: number, concurrency: numbe
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
-export async function runRouterBench(opts: { quick: boolean; abortSeconds?: number }): Promise<Record<string, unknown>> {
+export async function runRouterBench(opts: {
+  quick: boolean;
+  abortSeconds?: number;
+}): Promise<Record<string, unknown>> {
   const seconds = opts.quick ? 5 : 10;
   const abortSeconds = opts.abortSeconds ?? (opts.quick ? 15 : 300);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-router-'));
@@ -251,19 +285,38 @@ export async function runRouterBench(opts: { quick: boolean; abortSeconds?: numb
       JSON.stringify({
         version: 1,
         generatedAt: new Date().toISOString(),
-        apps: { bench: { hosts: [HOST], maintenance: false, httpsOnly: false, webQuantity: 1, backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }] } },
+        apps: {
+          bench: {
+            hosts: [HOST],
+            maintenance: false,
+            httpsOnly: false,
+            webQuantity: 1,
+            backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }],
+          },
+        },
         certificates: [],
       }),
     );
     const router = await startChild(
       process.execPath,
       [path.resolve(__dirname, '../router/main.js')],
-      { PATH: process.env.PATH, SLIPWAY_HOME: home, SLIPWAY_HTTP_PORT: '0', SLIPWAY_ROUTER_HTTPS: 'off', SLIPWAY_BIND: '127.0.0.1' },
+      {
+        PATH: process.env.PATH,
+        SLIPWAY_HOME: home,
+        SLIPWAY_HTTP_PORT: '0',
+        SLIPWAY_ROUTER_HTTPS: 'off',
+        SLIPWAY_BIND: '127.0.0.1',
+      },
       /listening http=[^:]+:(\d+)/,
     );
     children.push(router.child);
     const routerPort = Number(router.match[1]);
-    const plainProxy = await startChild(process.execPath, ['-e', HTTP_PROXY_SRC(`http://127.0.0.1:${backendPort}`)], {}, /port=(\d+)/);
+    const plainProxy = await startChild(
+      process.execPath,
+      ['-e', HTTP_PROXY_SRC(`http://127.0.0.1:${backendPort}`)],
+      {},
+      /port=(\d+)/,
+    );
     children.push(plainProxy.child);
     const plainProxyPort = Number(plainProxy.match[1]);
     const minProxy = await startChild(process.execPath, ['-e', MIN_PROXY_SRC(backendPort)], {}, /port=(\d+)/);
@@ -273,7 +326,8 @@ export async function runRouterBench(opts: { quick: boolean; abortSeconds?: numb
 
     // Warm up each (JIT, keep-alive pools), then measure; nginx and router alternate twice and
     // the better run of each counts, which evens out noise from other load on the machine.
-    for (const p of [backendPort, nginxPort, routerPort, plainProxyPort, minProxyPort]) await wrk(p, { connections: 50, seconds: 2 });
+    for (const p of [backendPort, nginxPort, routerPort, plainProxyPort, minProxyPort])
+      await wrk(p, { connections: 50, seconds: 2 });
     const direct = await wrk(backendPort, { connections: 50, seconds });
     const viaHttpProxy = await wrk(plainProxyPort, { connections: 50, seconds });
     const viaMinProxy = await wrk(minProxyPort, { connections: 50, seconds });
@@ -343,7 +397,10 @@ export async function runRouterBench(opts: { quick: boolean; abortSeconds?: numb
 }
 
 if (require.main === module) {
-  runRouterBench({ quick: process.argv.includes('--quick'), abortSeconds: Number(process.env.BENCH_ABORT_SECONDS) || undefined }).then(
+  runRouterBench({
+    quick: process.argv.includes('--quick'),
+    abortSeconds: Number(process.env.BENCH_ABORT_SECONDS) || undefined,
+  }).then(
     (r) => console.log(JSON.stringify(r, null, 2)),
     (err) => {
       console.error(err);

@@ -20,7 +20,9 @@ function parseArgs(argv: string[]) {
     else if (argv[i] === '--json') json = true;
     else if (argv[i] === '--quick') quick = true;
     else if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log(`usage: npm run bench -- [--only SUITE]... [--json] [--quick]\nsuites: ${Object.keys(SUITES).join(', ')}`);
+      console.log(
+        `usage: npm run bench -- [--only SUITE]... [--json] [--quick]\nsuites: ${Object.keys(SUITES).join(', ')}`,
+      );
       process.exit(0);
     } else {
       console.error(`unknown option ${argv[i]}; see npm run bench -- --help`);
@@ -64,7 +66,14 @@ async function main(): Promise<void> {
     const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
     try {
       const figures = await SUITES[name](ctx);
-      const result = { suite: name, date: new Date().toISOString(), quick: args.quick, machine: { ...machine(), loadavg_at_start: loadAtStart }, seconds: Math.round((Date.now() - started) / 1000), ...figures };
+      const result = {
+        suite: name,
+        date: new Date().toISOString(),
+        quick: args.quick,
+        machine: { ...machine(), loadavg_at_start: loadAtStart },
+        seconds: Math.round((Date.now() - started) / 1000),
+        ...figures,
+      };
       if (!args.quick) fs.writeFileSync(path.join(resultsDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
       if (args.json) console.log(JSON.stringify(result));
       else console.log(JSON.stringify(figures, null, 2).replace(/^/gm, '       '));

@@ -24,7 +24,10 @@ let lastBuild: Record<string, unknown> | undefined;
 let lastLanguages: Record<string, unknown> | undefined;
 
 export const SUITES: Record<string, Suite> = {
-  'push-to-live': async (ctx) => ({ ...(await runPushToLiveSuite(ctx)), dockerfile: await runPushToLiveDockerfile(ctx) }),
+  'push-to-live': async (ctx) => ({
+    ...(await runPushToLiveSuite(ctx)),
+    dockerfile: await runPushToLiveDockerfile(ctx),
+  }),
   // The Dockerfile case of push-to-live on its own.
   'push-to-live-dockerfile': runPushToLiveDockerfile,
   build: async (ctx) => (lastBuild = await runBuildSuite(ctx)),
@@ -34,14 +37,39 @@ export const SUITES: Record<string, Suite> = {
     const r = lastBuild ?? (await runBuildSuite({ ...ctx, iterations: 1 }));
     // Ruby, PHP and Java sizes when build-languages ran in the same invocation (not rebuilt here).
     const languages = lastLanguages
-      ? Object.fromEntries(Object.entries(lastLanguages).map(([k, v]) => [k, { image_bytes: (v as Record<string, unknown>).image_bytes, image_size_ratio: (v as Record<string, unknown>).image_size_ratio }]))
+      ? Object.fromEntries(
+          Object.entries(lastLanguages).map(([k, v]) => [
+            k,
+            {
+              image_bytes: (v as Record<string, unknown>).image_bytes,
+              image_size_ratio: (v as Record<string, unknown>).image_size_ratio,
+            },
+          ]),
+        )
       : undefined;
     // Python and Go sizes come from the build suite itself.
-    const lang = (k: string) => r[k] as { image_bytes: unknown; image_size_ratio: unknown; image_over_run_image_in_binaries?: unknown } | undefined;
+    const lang = (k: string) =>
+      r[k] as
+        { image_bytes: unknown; image_size_ratio: unknown; image_over_run_image_in_binaries?: unknown } | undefined;
     const langs = Object.fromEntries(
-      ['python', 'go'].filter((k) => lang(k)).map((k) => [k, { image_bytes: lang(k)!.image_bytes, image_size_ratio: lang(k)!.image_size_ratio, image_over_run_image_in_binaries: lang(k)!.image_over_run_image_in_binaries }]),
+      ['python', 'go']
+        .filter((k) => lang(k))
+        .map((k) => [
+          k,
+          {
+            image_bytes: lang(k)!.image_bytes,
+            image_size_ratio: lang(k)!.image_size_ratio,
+            image_over_run_image_in_binaries: lang(k)!.image_over_run_image_in_binaries,
+          },
+        ]),
     );
-    return { image_bytes: r.image_bytes, image_size_ratio: r.image_size_ratio, ...langs, reused_build_suite_run: lastBuild !== undefined, ...(languages ? { languages } : {}) };
+    return {
+      image_bytes: r.image_bytes,
+      image_size_ratio: r.image_size_ratio,
+      ...langs,
+      reused_build_suite_run: lastBuild !== undefined,
+      ...(languages ? { languages } : {}),
+    };
   },
   router: (ctx) => runRouterBench({ quick: ctx.quick }),
   'deploy-under-load': runDeployUnderLoadSuite,

@@ -23,9 +23,18 @@ export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
  * Parses `--flag value`, `--flag=value`, `-f value`, boolean flags, and `--` (everything after it
  * is positional: `slipway run -- ls -la`). Unknown flags are usage errors, not silently ignored.
  */
-export function parseArgs(argv: string[], specs: Record<string, FlagSpec>, usage: string, opts: { stopAtFirstPositional?: boolean } = {}): Parsed {
+export function parseArgs(
+  argv: string[],
+  specs: Record<string, FlagSpec>,
+  usage: string,
+  opts: { stopAtFirstPositional?: boolean } = {},
+): Parsed {
   const all = { ...GLOBAL_FLAGS, ...specs };
-  const byShort = new Map(Object.entries(all).filter(([, s]) => s.short).map(([n, s]) => [s.short!, n]));
+  const byShort = new Map(
+    Object.entries(all)
+      .filter(([, s]) => s.short)
+      .map(([n, s]) => [s.short!, n]),
+  );
   const flags: Parsed['flags'] = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {

@@ -10,7 +10,11 @@ import { createFrameReader, FRAME } from './run-frames';
  * X-Slipway-Run; then stdin goes up raw (half-close at EOF) and frames come back (run-frames.ts).
  * Resolves with the remote exit code.
  */
-export function attachSession(ctx: Ctx, path: string, opts: Record<string, unknown> & { tty: boolean }): Promise<number> {
+export function attachSession(
+  ctx: Ctx,
+  path: string,
+  opts: Record<string, unknown> & { tty: boolean },
+): Promise<number> {
   const api = ctx.api();
   const url = new URL(`${api.apiUrl}/api${path}`);
   const mod = url.protocol === 'https:' ? https : http;

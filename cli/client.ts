@@ -21,7 +21,9 @@ export interface ApiClient {
 export function requireCredentials(env: NodeJS.ProcessEnv = process.env): Credentials {
   const c = loadCredentials(env);
   if (!c.apiUrl || !c.token) {
-    throw new CliError('not logged in', { hint: 'run: slipway login --api http://HOST:5080 --token TOKEN (or set SLIPWAY_API_URL and SLIPWAY_TOKEN)' });
+    throw new CliError('not logged in', {
+      hint: 'run: slipway login --api http://HOST:5080 --token TOKEN (or set SLIPWAY_API_URL and SLIPWAY_TOKEN)',
+    });
   }
   return c as Credentials;
 }
@@ -30,11 +32,15 @@ async function toError(res: Response): Promise<CliError> {
   const text = await res.text().catch(() => '');
   try {
     const j = JSON.parse(text) as { id?: string; message?: string; hint?: string };
-    if (j && typeof j.message === 'string') return new CliError(j.message, { hint: j.hint, id: j.id, status: res.status });
+    if (j && typeof j.message === 'string')
+      return new CliError(j.message, { hint: j.hint, id: j.id, status: res.status });
   } catch {
     // not JSON
   }
-  return new CliError(`the API answered ${res.status} ${res.statusText}`, { status: res.status, hint: text.slice(0, 200) || undefined });
+  return new CliError(`the API answered ${res.status} ${res.statusText}`, {
+    status: res.status,
+    hint: text.slice(0, 200) || undefined,
+  });
 }
 
 export function createApiClient(creds: Credentials): ApiClient {
@@ -76,9 +82,17 @@ export function createApiClient(creds: Credentials): ApiClient {
           // A Node stream body: undici wants duplex 'half' for a streamed request.
           // fetch sends a Node stream as nothing: hand it a web stream.
           const payload = body instanceof Readable ? (Readable.toWeb(body) as unknown as BodyInit) : (body as BodyInit);
-          res = await fetch(`${base}/api${path}`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body: payload, signal, duplex: 'half' } as RequestInit);
+          res = await fetch(`${base}/api${path}`, {
+            method: 'POST',
+            headers: { ...headers, 'content-type': contentType },
+            body: payload,
+            signal,
+            duplex: 'half',
+          } as RequestInit);
         } catch (err) {
-          throw new CliError(`cannot reach the Slipway API at ${base} (${(err as Error).message})`, { hint: 'is slipway-server running?' });
+          throw new CliError(`cannot reach the Slipway API at ${base} (${(err as Error).message})`, {
+            hint: 'is slipway-server running?',
+          });
         }
       }
       last = res.headers;

@@ -33,5 +33,9 @@ export interface Command {
   run(ctx: Ctx): Promise<number | void>;
 }
 
-export const APP_FLAG: FlagSpec = { short: 'a', desc: 'app to act on (default: from the `slipway` git remote)', value: 'APP' };
+export const APP_FLAG: FlagSpec = {
+  short: 'a',
+  desc: 'app to act on (default: from the `slipway` git remote)',
+  value: 'APP',
+};
 export const JSON_FLAG: FlagSpec = { boolean: true, desc: 'print JSON' };

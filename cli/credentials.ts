@@ -41,7 +41,12 @@ export function saveCredentials(creds: Credentials, env: NodeJS.ProcessEnv = pro
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = credentialsFile(env);
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ apiUrl: creds.apiUrl.replace(/\/+$/, ''), token: creds.token, email: creds.email }, null, 2) + '\n', { mode: 0o600 });
+  fs.writeFileSync(
+    tmp,
+    JSON.stringify({ apiUrl: creds.apiUrl.replace(/\/+$/, ''), token: creds.token, email: creds.email }, null, 2) +
+      '\n',
+    { mode: 0o600 },
+  );
   fs.chmodSync(tmp, 0o600);
   fs.renameSync(tmp, file);
   return file;

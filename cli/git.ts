@@ -32,11 +32,18 @@ export async function isGitRepo(cwd = process.cwd()): Promise<boolean> {
  * Adds (or repoints) the `slipway` remote, and makes git ask `slipway git-credential` for the
  * password of that server, so the token never lands in .git/config (only the helper command does).
  */
-export async function addSlipwayRemote(opts: { cwd?: string; apiUrl: string; app: string; helper: string }): Promise<string> {
+export async function addSlipwayRemote(opts: {
+  cwd?: string;
+  apiUrl: string;
+  app: string;
+  helper: string;
+}): Promise<string> {
   const cwd = opts.cwd ?? process.cwd();
   const url = `${opts.apiUrl.replace(/\/+$/, '')}/${opts.app}.git`;
   const existing = await git(['config', '--get', 'remote.slipway.url'], cwd);
-  await run('git', existing === undefined ? ['remote', 'add', 'slipway', url] : ['remote', 'set-url', 'slipway', url], { cwd });
+  await run('git', existing === undefined ? ['remote', 'add', 'slipway', url] : ['remote', 'set-url', 'slipway', url], {
+    cwd,
+  });
   const origin = new URL(opts.apiUrl).origin;
   // An empty helper first resets helpers from global config (e.g. a cache that holds an old token).
   await run('git', ['config', '--replace-all', `credential.${origin}.helper`, ''], { cwd });
@@ -62,12 +69,31 @@ export function pushCommand(branch: string | undefined, deploys: string[]): stri
  * Clones an app's repository into dir with the remote named `slipway` and the credential helper
  * configured (the token is never written into .git/config).
  */
-export async function cloneApp(opts: { apiUrl: string; app: string; helper: string; dir: string }): Promise<{ url: string; stderr: string }> {
+export async function cloneApp(opts: {
+  apiUrl: string;
+  app: string;
+  helper: string;
+  dir: string;
+}): Promise<{ url: string; stderr: string }> {
   const url = `${opts.apiUrl.replace(/\/+$/, '')}/${opts.app}.git`;
   const origin = new URL(opts.apiUrl).origin;
-  const r = await run('git', ['-c', `credential.${origin}.helper=`, '-c', `credential.${origin}.helper=${opts.helper}`, 'clone', '--origin', 'slipway', url, opts.dir], {
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
-  });
+  const r = await run(
+    'git',
+    [
+      '-c',
+      `credential.${origin}.helper=`,
+      '-c',
+      `credential.${origin}.helper=${opts.helper}`,
+      'clone',
+      '--origin',
+      'slipway',
+      url,
+      opts.dir,
+    ],
+    {
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+    },
+  );
   await addSlipwayRemote({ cwd: opts.dir, apiUrl: opts.apiUrl, app: opts.app, helper: opts.helper });
   return { url, stderr: r.stderr };
 }

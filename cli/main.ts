@@ -46,7 +46,9 @@ const localBuild: Command = {
       // Loaded by path: the local build pulls in the lifecycle, which the other commands never need.
       mod = require(path.join(__dirname, 'commands', 'build.js')) as typeof mod;
     } catch {
-      throw new CliError('local builds are not available in this installation', { hint: 'push with git instead: git push slipway main' });
+      throw new CliError('local builds are not available in this installation', {
+        hint: 'push with git instead: git push slipway main',
+      });
     }
     if (!mod.runLocalBuild) throw new CliError('local builds are not available in this installation');
     return mod.runLocalBuild(ctx.args);
@@ -108,7 +110,7 @@ export function generalHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'The app comes from -a APP, or from the git remote named "slipway" in the current repository.',
-    'Run `slipway help COMMAND` for a command\'s options.',
+    "Run `slipway help COMMAND` for a command's options.",
   ].join('\n');
 }
 
@@ -145,9 +147,14 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (name === '--version' || name === '-v') return runCli(['version'], env);
     const cmd = findCommand(name);
     if (!cmd) {
-      const near = closest(name, COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]));
+      const near = closest(
+        name,
+        COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]),
+      );
       throw new CliError(`"${name}" is not a slipway command`, {
-        hint: near.length ? `did you mean ${near.map((n) => `slipway ${n}`).join(', or ')}? (all commands: slipway help)` : 'see slipway help',
+        hint: near.length
+          ? `did you mean ${near.map((n) => `slipway ${n}`).join(', or ')}? (all commands: slipway help)`
+          : 'see slipway help',
         exitCode: 2,
       });
     }
@@ -203,7 +210,10 @@ const terminal = (() => {
   };
   return {
     ask(question: string, secret: boolean, hint?: string): Promise<string> {
-      if (!process.stdin.isTTY) return Promise.reject(new CliError('this needs an answer on a terminal', { hint: hint ?? 'pass the value as a flag instead' }));
+      if (!process.stdin.isTTY)
+        return Promise.reject(
+          new CliError('this needs an answer on a terminal', { hint: hint ?? 'pass the value as a flag instead' }),
+        );
       open();
       process.stderr.write(question);
       muted = secret;
@@ -233,7 +243,10 @@ function makeCtx(args: string[], flags: Ctx['flags'], out: Ctx['out'], env: Node
       const given = typeof flags.app === 'string' ? flags.app : undefined;
       const name = given ?? (await appFromGitRemote());
       if (!name) {
-        throw new CliError('no app given', { hint: 'pass -a APP, or run the command in a repository with a git remote named "slipway"', exitCode: 2 });
+        throw new CliError('no app given', {
+          hint: 'pass -a APP, or run the command in a repository with a git remote named "slipway"',
+          exitCode: 2,
+        });
       }
       if (!isValidAppName(name)) throw usageError(`"${name}" is not a valid app name`, 'slipway COMMAND -a APP');
       return name;

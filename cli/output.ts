@@ -17,7 +17,12 @@ export interface Out {
   cyan(s: string): string;
 }
 
-export function createOut(opts: { json: boolean; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream; env?: NodeJS.ProcessEnv }): Out {
+export function createOut(opts: {
+  json: boolean;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+  env?: NodeJS.ProcessEnv;
+}): Out {
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
   const env = opts.env ?? process.env;
@@ -33,7 +38,11 @@ export function createOut(opts: { json: boolean; stdout?: NodeJS.WriteStream; st
     table(rows, columns) {
       const cells = rows.map((r) => columns.map(([k]) => (r[k] === null || r[k] === undefined ? '' : String(r[k]))));
       const widths = columns.map(([, title], i) => Math.max(title.length, ...cells.map((c) => strip(c[i]).length)));
-      const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v + ' '.repeat(widths[i] - strip(v).length))).join('  ').trimEnd();
+      const line = (c: string[]) =>
+        c
+          .map((v, i) => (i === c.length - 1 ? v : v + ' '.repeat(widths[i] - strip(v).length)))
+          .join('  ')
+          .trimEnd();
       stdout.write(paint(1)(line(columns.map(([, t]) => t))) + '\n');
       stdout.write(widths.map((w) => '─'.repeat(w)).join('  ') + '\n');
       for (const c of cells) stdout.write(line(c) + '\n');

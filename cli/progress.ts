@@ -12,7 +12,9 @@ export async function withProgress<T>(ctx: Ctx, appName: string, call: () => Pro
   if (ctx.out.json) return call();
   const ac = new AbortController();
   // Subscribed before the call starts, so its first lines are not missed (at most 3 s to open).
-  const opened = ctx.api().stream(`/apps/${appName}/logs?tail=1&lines=0&source=platform&dyno=deploy&format=json`, ac.signal);
+  const opened = ctx
+    .api()
+    .stream(`/apps/${appName}/logs?tail=1&lines=0&source=platform&dyno=deploy&format=json`, ac.signal);
   opened.catch(() => undefined);
   await Promise.race([opened, new Promise((r) => setTimeout(r, 3000))]).catch(() => undefined);
   const follow = (async () => {

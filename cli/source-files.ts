@@ -16,8 +16,14 @@ export async function sourceFiles(dir: string): Promise<string[]> {
   try {
     const top = (await run('git', ['-C', dir, 'rev-parse', '--show-toplevel'])).stdout.trim();
     if (top && path.resolve(top) === fs.realpathSync(dir)) {
-      const out = (await run('git', ['-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { maxBuffer: 256 * 1024 * 1024 })).stdout;
-      return [...new Set(out.split('\0').filter(Boolean))].filter((f) => fs.existsSync(path.join(dir, f)) || isLink(path.join(dir, f)));
+      const out = (
+        await run('git', ['-C', dir, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+          maxBuffer: 256 * 1024 * 1024,
+        })
+      ).stdout;
+      return [...new Set(out.split('\0').filter(Boolean))].filter(
+        (f) => fs.existsSync(path.join(dir, f)) || isLink(path.join(dir, f)),
+      );
     }
   } catch {
     // not a git work tree (or no git): walk it
@@ -61,7 +67,9 @@ function walk(root: string): string[] {
 
 /** A gzip'd tar of files under dir (GNU tar, names NUL-separated: any character survives); stop() ends it early. */
 export function tarGz(dir: string, files: string[]): { stream: Readable; stop: () => void } {
-  const tar = spawn('tar', ['-c', '-z', '-f', '-', '-C', dir, '--null', '--no-recursion', '-T', '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const tar = spawn('tar', ['-c', '-z', '-f', '-', '-C', dir, '--null', '--no-recursion', '-T', '-'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   tar.stdin.on('error', () => undefined);
   tar.stdin.end(files.map((f) => `${f}\0`).join(''));
   return {

@@ -152,7 +152,12 @@ export function homePaths(home: string): HomePaths {
  * The one parser of whole-number settings: unset or empty → fallback; anything else must be an
  * integer in [min, max] or the process refuses to start with a hint.
  */
-export function intSetting(env: NodeJS.ProcessEnv, key: string, fallback: number, o: { min?: number; max?: number; unit?: string } = {}): number {
+export function intSetting(
+  env: NodeJS.ProcessEnv,
+  key: string,
+  fallback: number,
+  o: { min?: number; max?: number; unit?: string } = {},
+): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -166,14 +171,19 @@ export function intSetting(env: NodeJS.ProcessEnv, key: string, fallback: number
           ? `a whole number from ${min} to ${max}${o.unit ? ` (${o.unit})` : ''}`
           : `a ${min > 0 ? 'positive ' : ''}whole number${o.unit ? ` of ${o.unit}` : ''}`;
     throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(raw)} is not ${what}`, {
-      hint: max === 65535 ? `set ${key} to a number between 1 and 65535, or unset it for the default (${fallback})` : `unset ${key} for the default${Number.isNaN(fallback) ? '' : ` (${fallback})`}`,
+      hint:
+        max === 65535
+          ? `set ${key} to a number between 1 and 65535, or unset it for the default (${fallback})`
+          : `unset ${key} for the default${Number.isNaN(fallback) ? '' : ` (${fallback})`}`,
     });
   }
   return n;
 }
 
-const port = (env: NodeJS.ProcessEnv, key: string, fallback: number) => intSetting(env, key, fallback, { min: 0, max: 65535 });
-const positiveInt = (env: NodeJS.ProcessEnv, key: string, fallback: number, unit?: string) => intSetting(env, key, fallback, { unit });
+const port = (env: NodeJS.ProcessEnv, key: string, fallback: number) =>
+  intSetting(env, key, fallback, { min: 0, max: 65535 });
+const positiveInt = (env: NodeJS.ProcessEnv, key: string, fallback: number, unit?: string) =>
+  intSetting(env, key, fallback, { unit });
 
 function acmeConfig(env: NodeJS.ProcessEnv): AcmeConfig | null {
   const email = env.SLIPWAY_ACME_EMAIL ?? '';
@@ -185,9 +195,13 @@ function acmeConfig(env: NodeJS.ProcessEnv): AcmeConfig | null {
   }
   const directoryUrl = env.SLIPWAY_ACME_DIRECTORY_URL || LETS_ENCRYPT_PRODUCTION;
   if (!/^https:\/\/[^\s]+$/.test(directoryUrl)) {
-    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ACME_DIRECTORY_URL=${JSON.stringify(directoryUrl)} is not an https URL`, {
-      hint: `unset it for Let's Encrypt (${LETS_ENCRYPT_PRODUCTION}); staging: ${LETS_ENCRYPT_STAGING}`,
-    });
+    throw new SlipwayError(
+      'CONFIG_INVALID',
+      `SLIPWAY_ACME_DIRECTORY_URL=${JSON.stringify(directoryUrl)} is not an https URL`,
+      {
+        hint: `unset it for Let's Encrypt (${LETS_ENCRYPT_PRODUCTION}); staging: ${LETS_ENCRYPT_STAGING}`,
+      },
+    );
   }
   return {
     directoryUrl,
@@ -222,7 +236,9 @@ export interface RouterSettings {
 function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
   const balance = env.SLIPWAY_ROUTER_BALANCE;
   if (balance !== undefined && balance !== 'round-robin' && balance !== 'least-outstanding') {
-    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ROUTER_BALANCE=${JSON.stringify(balance)} is not a strategy`, { hint: 'use round-robin or least-outstanding' });
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ROUTER_BALANCE=${JSON.stringify(balance)} is not a strategy`, {
+      hint: 'use round-robin or least-outstanding',
+    });
   }
   const opt = (key: string) => (env[key] === undefined || env[key] === '' ? undefined : positiveInt(env, key, NaN));
   return {
@@ -242,7 +258,10 @@ function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
 }
 
 function hostPorts(env: NodeJS.ProcessEnv, key: string): string[] {
-  const list = (env[key] ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const list = (env[key] ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   for (const hp of list) {
     if (!/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):\d{1,5}$/.test(hp)) {
       throw new SlipwayError('CONFIG_INVALID', `${key}: ${JSON.stringify(hp)} is not host:port`, {
@@ -258,7 +277,9 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
   if (raw === '') return fallback;
   if (['1', 'on', 'true', 'yes'].includes(raw)) return true;
   if (['0', 'off', 'false', 'no'].includes(raw)) return false;
-  throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(env[key])} is not on or off`, { hint: `set ${key} to on or off, or unset it (default: ${fallback ? 'on' : 'off'})` });
+  throw new SlipwayError('CONFIG_INVALID', `${key}=${JSON.stringify(env[key])} is not on or off`, {
+    hint: `set ${key} to on or off, or unset it (default: ${fallback ? 'on' : 'off'})`,
+  });
 }
 
 function limits(env: NodeJS.ProcessEnv, buildConcurrency: number): Limits {
@@ -302,7 +323,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildTimeoutMs,
     buildQueueWaitMs: positiveInt(env, 'SLIPWAY_BUILD_QUEUE_WAIT_S', buildTimeoutMs / 1000, 'seconds') * 1000,
     bootTimeoutMs: positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60) * 1000,
-    bootTimeoutMaxMs: Math.max(positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_MAX_S', 15 * 60), positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60)) * 1000,
+    bootTimeoutMaxMs:
+      Math.max(
+        positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_MAX_S', 15 * 60),
+        positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60),
+      ) * 1000,
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),

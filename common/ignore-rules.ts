@@ -36,7 +36,13 @@ function globToRegex(glob: string): string {
       const end = glob.indexOf(']', i + 1);
       if (end < 0) out += '\\[';
       else {
-        out += '[' + glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']';
+        out +=
+          '[' +
+          glob
+            .slice(i + 1, end)
+            .replace(/^!/, '^')
+            .replace(/\\/g, '\\\\') +
+          ']';
         i = end;
       }
     } else if (c === '\\' && i + 1 < glob.length) out += '\\' + glob[++i];
@@ -72,7 +78,11 @@ function parse(text: string, dialect: 'docker' | 'git'): Rule[] {
     if (!pat) continue;
     const body = globToRegex(pat);
     // Docker: a match of a parent directory excludes what is under it (the `(/.*)?` tail).
-    rules.push({ re: new RegExp(`^${anchored ? '' : '(?:.*/)?'}${body}${dialect === 'docker' ? '(?:/.*)?' : ''}$`), negate, dirOnly });
+    rules.push({
+      re: new RegExp(`^${anchored ? '' : '(?:.*/)?'}${body}${dialect === 'docker' ? '(?:/.*)?' : ''}$`),
+      negate,
+      dirOnly,
+    });
   }
   return rules;
 }

@@ -4,7 +4,16 @@
  * user's values by an admin (`slipway limits:set USER key=value`). Limits of an app (dynos,
  * one-offs, push size) are those of the app's owner.
  */
-export const LIMIT_KEYS = ['apps', 'dynos', 'dynos-per-type', 'one-offs', 'one-off-seconds', 'builds', 'push-mb', 'addons'] as const;
+export const LIMIT_KEYS = [
+  'apps',
+  'dynos',
+  'dynos-per-type',
+  'one-offs',
+  'one-off-seconds',
+  'builds',
+  'push-mb',
+  'addons',
+] as const;
 export type LimitKey = (typeof LIMIT_KEYS)[number];
 export type Limits = Record<LimitKey, number>;
 
@@ -12,9 +21,17 @@ export const LIMIT_INFO: Record<LimitKey, { what: string; unit: string; max: num
   apps: { what: 'apps a user owns', unit: 'apps', max: 100_000 },
   dynos: { what: 'dynos of one app (all process types)', unit: 'dynos', max: 100_000 },
   'dynos-per-type': { what: 'dynos of one process type of an app', unit: 'dynos', max: 100 },
-  'one-offs': { what: 'one-off dynos (slipway run, run:detached) running at once per app', unit: 'one-offs', max: 1000 },
+  'one-offs': {
+    what: 'one-off dynos (slipway run, run:detached) running at once per app',
+    unit: 'one-offs',
+    max: 1000,
+  },
   'one-off-seconds': { what: 'run time of a one-off dyno before it is stopped', unit: 'seconds', max: 7 * 24 * 3600 },
-  builds: { what: 'builds of one user\'s apps running at once (the machine has SLIPWAY_BUILD_CONCURRENCY slots)', unit: 'builds', max: 1000 },
+  builds: {
+    what: "builds of one user's apps running at once (the machine has SLIPWAY_BUILD_CONCURRENCY slots)",
+    unit: 'builds',
+    max: 1000,
+  },
   'push-mb': { what: 'size of one git push (receive.maxInputSize)', unit: 'MiB', max: 100_000 },
   addons: { what: 'add-on services (PostgreSQL, Redis) a user owns', unit: 'services', max: 10_000 },
 };

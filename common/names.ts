@@ -67,10 +67,33 @@ export function assertDomain(host: unknown): string {
  */
 export const RESERVED_APP_NAMES: ReadonlySet<string> = new Set([
   // The platform's own names and pages.
-  'api', 'www', 'admin', 'administrator', 'git', 'registry', 'dashboard', 'status', 'slipway',
-  'router', 'auth', 'login', 'console', 'metrics', 'health', 'healthz', 'localhost',
+  'api',
+  'www',
+  'admin',
+  'administrator',
+  'git',
+  'registry',
+  'dashboard',
+  'status',
+  'slipway',
+  'router',
+  'auth',
+  'login',
+  'console',
+  'metrics',
+  'health',
+  'healthz',
+  'localhost',
   // Infrastructure host names an operator may need under the platform domain.
-  'mail', 'smtp', 'imap', 'ftp', 'ssh', 'dns', 'ns1', 'ns2', 'cdn',
+  'mail',
+  'smtp',
+  'imap',
+  'ftp',
+  'ssh',
+  'dns',
+  'ns1',
+  'ns2',
+  'cdn',
 ]);
 
 export function isReservedAppName(name: string): boolean {
@@ -108,7 +131,20 @@ export function isIpLiteral(host: string): boolean {
 }
 
 /** Top-level names that never resolve to a tenant's host on the public DNS (RFC 6761, 6762, 8375...). */
-const RESERVED_SUFFIXES = ['localhost', 'local', 'localdomain', 'internal', 'invalid', 'arpa', 'home.arpa', 'onion', 'lan', 'intranet', 'corp', 'private'];
+const RESERVED_SUFFIXES = [
+  'localhost',
+  'local',
+  'localdomain',
+  'internal',
+  'invalid',
+  'arpa',
+  'home.arpa',
+  'onion',
+  'lan',
+  'intranet',
+  'corp',
+  'private',
+];
 
 /**
  * A custom domain: a valid name (assertDomain), not an IP literal, not under the platform domain
@@ -117,9 +153,13 @@ const RESERVED_SUFFIXES = ['localhost', 'local', 'localdomain', 'internal', 'inv
  */
 export function assertCustomDomain(hostname: unknown, platformDomain: string): string {
   if (typeof hostname === 'string' && isIpLiteral(hostname)) {
-    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(hostname.slice(0, 60))} is an IP address, not a domain name`, {
-      hint: 'custom domains are host names you own (for example www.example.com); point its DNS record at the router instead',
-    });
+    throw new SlipwayError(
+      'INVALID_INPUT',
+      `${JSON.stringify(hostname.slice(0, 60))} is an IP address, not a domain name`,
+      {
+        hint: 'custom domains are host names you own (for example www.example.com); point its DNS record at the router instead',
+      },
+    );
   }
   const host = assertDomain(hostname);
   const base = host.startsWith('*.') ? host.slice(2) : host;

@@ -20,7 +20,9 @@ export async function ensurePlatformCertificate(
   domain: string,
 ): Promise<{ certFile: string; keyFile: string; created: boolean }> {
   if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(domain)) {
-    throw new SlipwayError('CONFIG_INVALID', `${JSON.stringify(domain)} is not a domain name`, { hint: 'set SLIPWAY_DOMAIN to a host name' });
+    throw new SlipwayError('CONFIG_INVALID', `${JSON.stringify(domain)} is not a domain name`, {
+      hint: 'set SLIPWAY_DOMAIN to a host name',
+    });
   }
   const certFile = path.join(paths.certsDir, 'platform.crt');
   const keyFile = path.join(paths.certsDir, 'platform.key');
@@ -37,12 +39,28 @@ export async function ensurePlatformCertificate(
   const tmpKey = `${keyFile}.${process.pid}.tmp`;
   const tmpCert = `${certFile}.${process.pid}.tmp`;
   try {
-    await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '825',
-      '-keyout', tmpKey, '-out', tmpCert,
-      '-subj', `/CN=${domain}`,
-      '-addext', `subjectAltName=DNS:${domain},DNS:*.${domain}`,
-    ], { timeout: 60_000 });
+    await run(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-sha256',
+        '-days',
+        '825',
+        '-keyout',
+        tmpKey,
+        '-out',
+        tmpCert,
+        '-subj',
+        `/CN=${domain}`,
+        '-addext',
+        `subjectAltName=DNS:${domain},DNS:*.${domain}`,
+      ],
+      { timeout: 60_000 },
+    );
   } catch (err) {
     fs.rmSync(tmpKey, { force: true });
     fs.rmSync(tmpCert, { force: true });

@@ -41,7 +41,8 @@ export interface RoutesFile {
 }
 
 /** A host name as routes.json may carry it: a DNS name, or "*." and one. */
-export const ROUTE_HOST_RE = /^(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+export const ROUTE_HOST_RE =
+  /^(?:\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /** Writes a file atomically: readers see the old or the new content, never a mix. */
 export function writeFileAtomic(file: string, content: string, mode: number): void {
@@ -67,16 +68,21 @@ export function parseRoutesFile(json: unknown): RoutesFile {
   if (!doc.apps || typeof doc.apps !== 'object') throw invalid('"apps" must be an object');
   for (const [name, a] of Object.entries(doc.apps)) {
     if (!isValidAppName(name)) throw invalid(`invalid app name ${JSON.stringify(name)}`);
-    if (!a || !Array.isArray(a.hosts) || !Array.isArray(a.backends)) throw invalid(`app ${name}: hosts and backends must be arrays`);
-    for (const h of a.hosts) if (typeof h !== 'string' || !ROUTE_HOST_RE.test(h)) throw invalid(`app ${name}: invalid host ${JSON.stringify(h)}`);
+    if (!a || !Array.isArray(a.hosts) || !Array.isArray(a.backends))
+      throw invalid(`app ${name}: hosts and backends must be arrays`);
+    for (const h of a.hosts)
+      if (typeof h !== 'string' || !ROUTE_HOST_RE.test(h))
+        throw invalid(`app ${name}: invalid host ${JSON.stringify(h)}`);
     for (const b of a.backends) {
-      if (!b || typeof b.url !== 'string' || !/^http:\/\/[^/]+$/.test(b.url.replace(/\/$/, ''))) throw invalid(`app ${name}: invalid backend url`);
+      if (!b || typeof b.url !== 'string' || !/^http:\/\/[^/]+$/.test(b.url.replace(/\/$/, '')))
+        throw invalid(`app ${name}: invalid backend url`);
       if (typeof b.dyno !== 'string') throw invalid(`app ${name}: backend without dyno`);
     }
   }
   const certificates = Array.isArray(doc.certificates) ? doc.certificates : [];
   for (const c of certificates) {
-    if (!c || !Array.isArray(c.hosts) || typeof c.certFile !== 'string' || typeof c.keyFile !== 'string') throw invalid('invalid certificate entry');
+    if (!c || !Array.isArray(c.hosts) || typeof c.certFile !== 'string' || typeof c.keyFile !== 'string')
+      throw invalid('invalid certificate entry');
   }
   return { version: 1, generatedAt: String(doc.generatedAt ?? ''), apps: doc.apps, certificates };
 }

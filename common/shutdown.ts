@@ -5,7 +5,12 @@ import { createLogger } from './logger';
  * Graceful shutdown for a long-running process: on SIGTERM/SIGINT stop accepting connections,
  * run the cleanup steps in order, exit 0; a second signal or a stuck step exits at once.
  */
-export function onShutdown(name: string, servers: Server[], steps: Array<() => Promise<void> | void>, graceMs = 10_000): void {
+export function onShutdown(
+  name: string,
+  servers: Server[],
+  steps: Array<() => Promise<void> | void>,
+  graceMs = 10_000,
+): void {
   const log = createLogger(name);
   let stopping = false;
   const stop = async (signal: string) => {

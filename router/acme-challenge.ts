@@ -22,8 +22,12 @@ type Challenges = Map<string, Map<string, string>>;
 function load(file: string): Challenges {
   const out: Challenges = new Map();
   if (!fs.existsSync(file)) return out;
-  const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: number; challenges?: Record<string, Record<string, unknown>> };
-  if (doc?.version !== 1 || !doc.challenges || typeof doc.challenges !== 'object') throw new Error('missing or unknown "version"');
+  const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    version?: number;
+    challenges?: Record<string, Record<string, unknown>>;
+  };
+  if (doc?.version !== 1 || !doc.challenges || typeof doc.challenges !== 'object')
+    throw new Error('missing or unknown "version"');
   for (const [host, tokens] of Object.entries(doc.challenges)) {
     const m = new Map<string, string>();
     for (const [token, keyAuth] of Object.entries(tokens ?? {})) {
@@ -75,7 +79,11 @@ export function createAcmeResponder(file: string, pollMs = 500): AcmeResponder {
       if (!url.startsWith(PREFIX)) return false;
       const keyAuth = challenges.get(hostname)?.get(url.slice(PREFIX.length));
       if (keyAuth === undefined) return false;
-      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(keyAuth), 'Cache-Control': 'no-store' });
+      res.writeHead(200, {
+        'Content-Type': 'text/plain',
+        'Content-Length': Buffer.byteLength(keyAuth),
+        'Cache-Control': 'no-store',
+      });
       res.end(req.method === 'HEAD' ? undefined : keyAuth);
       return true;
     },

@@ -70,7 +70,13 @@ function toBackend(b: AppRoute['backends'][number], previous?: Backend): Backend
   };
 }
 
-function createPool(app: string, agent: http.Agent, upstream: UpstreamPool, backends: Backend[], opts: PoolOptions): Pool {
+function createPool(
+  app: string,
+  agent: http.Agent,
+  upstream: UpstreamPool,
+  backends: Backend[],
+  opts: PoolOptions,
+): Pool {
   let next = 0;
   return {
     app,
@@ -115,7 +121,13 @@ export interface Pools {
 export function createPools(opts: PoolOptions): Pools {
   let pools = new Map<string, Pool>();
   const newAgent = () =>
-    new http.Agent({ keepAlive: true, timeout: opts.agentIdleMs, maxSockets: opts.maxSocketsPerDyno, maxFreeSockets: 256, scheduling: 'lifo' });
+    new http.Agent({
+      keepAlive: true,
+      timeout: opts.agentIdleMs,
+      maxSockets: opts.maxSocketsPerDyno,
+      maxFreeSockets: 256,
+      scheduling: 'lifo',
+    });
   return {
     update(table) {
       const next = new Map<string, Pool>();
@@ -124,7 +136,16 @@ export function createPools(opts: PoolOptions): Pools {
         const byUrl = new Map(old?.backends.map((b) => [b.url, b]));
         const backends = route.backends.map((b) => toBackend(b, byUrl.get(b.url)));
         // Keep the agent across table swaps: its warm sockets are the point of having one.
-        next.set(app, createPool(app, old?.agent ?? newAgent(), old?.upstream ?? createUpstreamPool({ idleMs: opts.agentIdleMs }), backends, opts));
+        next.set(
+          app,
+          createPool(
+            app,
+            old?.agent ?? newAgent(),
+            old?.upstream ?? createUpstreamPool({ idleMs: opts.agentIdleMs }),
+            backends,
+            opts,
+          ),
+        );
       }
       for (const [app, pool] of pools) if (!next.has(app)) pool.upstream.retire();
       // Pools of removed apps are just dropped: their idle sockets close after agentIdleMs and

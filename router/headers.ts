@@ -25,7 +25,15 @@ const HOP_BY_HOP = new Set([
  * trust them: a client cannot pass for 127.0.0.1 or an internal host. Every other X-Forwarded-*
  * name (Host, Server, Ssl, Scheme...) is dropped too (see isForwardedName).
  */
-const SET_BY_ROUTER = new Set(['x-request-id', 'x-request-start', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip']);
+const SET_BY_ROUTER = new Set([
+  'x-request-id',
+  'x-request-start',
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+]);
 
 /** X-Forwarded-* (any suffix): checked by length and prefix first, so other names cost one compare. */
 function isForwardedName(lname: string): boolean {
@@ -106,12 +114,18 @@ export function upstreamRequestHeaders(raw: string[], ctx: ForwardContext): stri
   if (ctx.host !== undefined) out.push('Host', ctx.host);
   if (ctx.upgrade) out.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   out.push(
-    'X-Forwarded-For', ctx.clientIp,
-    'X-Forwarded-Proto', ctx.proto,
-    'X-Forwarded-Port', String(ctx.port),
-    'X-Request-Id', ctx.requestId,
-    'X-Request-Start', String(Date.now()),
-    'Via', via ? `${via}, 1.1 slipway` : '1.1 slipway',
+    'X-Forwarded-For',
+    ctx.clientIp,
+    'X-Forwarded-Proto',
+    ctx.proto,
+    'X-Forwarded-Port',
+    String(ctx.port),
+    'X-Request-Id',
+    ctx.requestId,
+    'X-Request-Start',
+    String(Date.now()),
+    'Via',
+    via ? `${via}, 1.1 slipway` : '1.1 slipway',
   );
   return out;
 }

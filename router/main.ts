@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   };
   const router = await startRouter(opts);
   // One parseable line: tests and install.sh read the ports from it.
-  console.log(`slipway-router listening http=${config.bindHost}:${router.httpPort} https=${router.httpsPort === null ? 'off' : `${config.bindHost}:${router.httpsPort}`} home=${config.home}`);
+  console.log(
+    `slipway-router listening http=${config.bindHost}:${router.httpPort} https=${router.httpsPort === null ? 'off' : `${config.bindHost}:${router.httpsPort}`} home=${config.home}`,
+  );
   // Registered before onShutdown's handlers, so open WebSockets are ended first and the servers'
   // close() does not wait out the grace period for them.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => router.closeWebSockets());

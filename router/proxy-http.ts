@@ -127,7 +127,13 @@ export function createHttpHandler(deps: ProxyDeps): (req: http.IncomingMessage, 
     const pool = deps.pools.get(route.app);
     if (!pool || pool.backends.length === 0) return fail(ERRORS.appCrashed);
 
-    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: rec.protocol, port: req.socket.localPort ?? 0, requestId, host: forcedHost });
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      clientIp,
+      proto: rec.protocol,
+      port: req.socket.localPort ?? 0,
+      requestId,
+      host: forcedHost,
+    });
     forward(req, res, { deps, pool, route, headers, hasBody: s.hasBody, rec, started, fail });
   };
 }
@@ -137,8 +143,18 @@ function refuseBadRequest(req: http.IncomingMessage, res: http.ServerResponse, s
   const requestId = requestIdFrom(s.requestId);
   res.shouldKeepAlive = false;
   const rec: AccessRecord = {
-    app: '-', at: 'error', method: req.method ?? 'GET', path: req.url ?? '/', host: s.host ?? '-', requestId,
-    fwd: clientAddress(req.socket.remoteAddress), dyno: '', connectMs: 0, serviceMs: 0, status: 400, bytes: 0,
+    app: '-',
+    at: 'error',
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+    host: s.host ?? '-',
+    requestId,
+    fwd: clientAddress(req.socket.remoteAddress),
+    dyno: '',
+    connectMs: 0,
+    serviceMs: 0,
+    status: 400,
+    bytes: 0,
     protocol: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
     desc: ERRORS.badRequest.desc,
   };
@@ -186,11 +202,25 @@ function contentLength(raw: string[]): number {
  * the body. The body is not read from the client before the socket connected, so a refused
  * connection has consumed nothing and the request can move to another dyno.
  */
-function sendWithAgent(pool: Pool, b: Backend, req: http.IncomingMessage, headers: string[], h: UpstreamHandlers): UpstreamExchange {
+function sendWithAgent(
+  pool: Pool,
+  b: Backend,
+  req: http.IncomingMessage,
+  headers: string[],
+  h: UpstreamHandlers,
+): UpstreamExchange {
   const sentAt = Date.now();
   let connected = false;
   let upRes: http.IncomingMessage | undefined;
-  const up = http.request({ host: b.hostname, port: b.port, method: req.method, path: req.url, headers, agent: pool.agent, setHost: false });
+  const up = http.request({
+    host: b.hostname,
+    port: b.port,
+    method: req.method,
+    path: req.url,
+    headers,
+    agent: pool.agent,
+    setHost: false,
+  });
   up.on('socket', (sock) => {
     const onConnected = () => {
       connected = true;
@@ -348,9 +378,16 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
         finish(page);
       },
     };
-    current = x.hasBody || !rawPathAvailable
-      ? sendWithAgent(pool, b, req, x.headers, handlers)
-      : pool.upstream.send(b, requestHead(req.method ?? 'GET', req.url ?? '/', x.headers), req.method === 'HEAD', handlers, IDEMPOTENT.has(req.method ?? ''));
+    current =
+      x.hasBody || !rawPathAvailable
+        ? sendWithAgent(pool, b, req, x.headers, handlers)
+        : pool.upstream.send(
+            b,
+            requestHead(req.method ?? 'GET', req.url ?? '/', x.headers),
+            req.method === 'HEAD',
+            handlers,
+            IDEMPOTENT.has(req.method ?? ''),
+          );
   };
   attempt();
 }

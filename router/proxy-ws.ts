@@ -92,7 +92,14 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
       up.on('close', () => socket.destroy());
       if (socket.destroyed) up.destroy();
       socket.setTimeout(deps.idleTimeoutMs, () => {
-        deps.log.write({ ...rec, at: 'error', code: 'H15', desc: 'Idle connection', serviceMs: Date.now() - x.started, status: 101 });
+        deps.log.write({
+          ...rec,
+          at: 'error',
+          code: 'H15',
+          desc: 'Idle connection',
+          serviceMs: Date.now() - x.started,
+          status: 101,
+        });
         socket.destroy();
       });
       rec.status = 101;
@@ -171,7 +178,13 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
     const release = claim(backend);
     rec.dyno = backend.dyno;
     req.headers = rawToObject(
-      upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: rec.protocol, port: socket.localPort ?? 0, requestId, upgrade: true }),
+      upstreamRequestHeaders(req.rawHeaders, {
+        clientIp,
+        proto: rec.protocol,
+        port: socket.localPort ?? 0,
+        requestId,
+        upgrade: true,
+      }),
     );
     const x: WsExchange = { rec, started, socket, upgraded: false, fail };
     exchanges.set(req, x);

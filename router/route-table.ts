@@ -1,4 +1,10 @@
-import { ROUTE_HOST_RE as HOST_RE, type AppRouteEntry, type CertificateEntry, type RouteBackend, type RoutesFile } from '../common/routes-file';
+import {
+  ROUTE_HOST_RE as HOST_RE,
+  type AppRouteEntry,
+  type CertificateEntry,
+  type RouteBackend,
+  type RoutesFile,
+} from '../common/routes-file';
 
 export { parseRoutesFile } from '../common/routes-file';
 
@@ -55,7 +61,11 @@ export function buildRouteTable(file: RoutesFile): RouteTable {
       released: a.released !== false,
       web: a.web !== false,
       webQuantity: Number.isInteger(a.webQuantity) ? a.webQuantity : a.backends.length,
-      backends: a.backends.map((b) => ({ dyno: b.dyno, url: b.url.replace(/\/$/, ''), release: Number(b.release) || 0 })),
+      backends: a.backends.map((b) => ({
+        dyno: b.dyno,
+        url: b.url.replace(/\/$/, ''),
+        release: Number(b.release) || 0,
+      })),
     };
     apps.set(app, route);
     for (const h of route.hosts) {

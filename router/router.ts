@@ -79,7 +79,10 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const log = createAccessLog({ file: paths.accessLog, maxBytes: opts.accessLogMaxBytes });
   const pools = createPools(opts);
   const fallback = opts.defaultCert
-    ? tls.createSecureContext({ cert: fs.readFileSync(opts.defaultCert.certFile), key: fs.readFileSync(opts.defaultCert.keyFile) })
+    ? tls.createSecureContext({
+        cert: fs.readFileSync(opts.defaultCert.certFile),
+        key: fs.readFileSync(opts.defaultCert.keyFile),
+      })
     : undefined;
   const sni = createSniStore({ home: opts.home, fallback });
   const acme = createAcmeResponder(path.join(opts.home, 'run', 'acme-challenges.json'));
@@ -123,7 +126,11 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
-    void stats().then((s) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(`${JSON.stringify(s)}\n`));
+    void stats().then((s) =>
+      res
+        .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+        .end(`${JSON.stringify(s)}\n`),
+    );
   };
   const handler = createHttpHandler({
     table: watcher.current,
@@ -135,14 +142,26 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
     health,
     acme: acme.answer,
   });
-  const upgrade = createUpgradeHandler({ table: watcher.current, pools, log, firstByteTimeoutMs: opts.firstByteTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs });
+  const upgrade = createUpgradeHandler({
+    table: watcher.current,
+    pools,
+    log,
+    firstByteTimeoutMs: opts.firstByteTimeoutMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
+  });
 
   const plain = http.createServer(serverOptions, handler);
   servers.push(plain);
   let secure: https.Server | undefined;
   if (opts.httpsPort !== null) {
     secure = https.createServer(
-      { ...serverOptions, SNICallback: sni.SNICallback, ...(opts.defaultCert ? { cert: fs.readFileSync(opts.defaultCert.certFile), key: fs.readFileSync(opts.defaultCert.keyFile) } : {}) },
+      {
+        ...serverOptions,
+        SNICallback: sni.SNICallback,
+        ...(opts.defaultCert
+          ? { cert: fs.readFileSync(opts.defaultCert.certFile), key: fs.readFileSync(opts.defaultCert.keyFile) }
+          : {}),
+      },
       handler,
     );
     secure.on('tlsClientError', (_err, socket) => socket.destroy());
@@ -176,7 +195,15 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       for (const s of upgrade.open) s.destroy();
       watcher.close();
       acme.close();
-      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections?.(); })));
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.close(() => r());
+              s.closeAllConnections?.();
+            }),
+        ),
+      );
       pools.destroy();
       await log.close();
       process.off('uncaughtException', onUncaught);

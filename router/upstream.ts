@@ -8,7 +8,9 @@ const { HTTPParser } = require('node:_http_common') as { HTTPParser: ParserClass
 export const rawPathAvailable =
   typeof HTTPParser === 'function' &&
   typeof HTTPParser.prototype.initialize === 'function' &&
-  [HTTPParser.kOnHeaders, HTTPParser.kOnHeadersComplete, HTTPParser.kOnBody, HTTPParser.kOnMessageComplete].every((k) => Number.isInteger(k)) &&
+  [HTTPParser.kOnHeaders, HTTPParser.kOnHeadersComplete, HTTPParser.kOnBody, HTTPParser.kOnMessageComplete].every((k) =>
+    Number.isInteger(k),
+  ) &&
   Number.isInteger(HTTPParser.RESPONSE);
 
 /**
@@ -56,7 +58,14 @@ interface Conn {
   socket: net.Socket;
   parser: Parser;
   key: string;
-  cur: { h: UpstreamHandlers; head: boolean; keepAlive: boolean; informational: boolean; responded: boolean; retry?: () => void } | null;
+  cur: {
+    h: UpstreamHandlers;
+    head: boolean;
+    keepAlive: boolean;
+    informational: boolean;
+    responded: boolean;
+    retry?: () => void;
+  } | null;
   headers: string[];
   /** Responses completed on this connection: > 0 means it came from the idle pool. */
   served: number;
@@ -66,7 +75,13 @@ interface Conn {
 
 export interface UpstreamPool {
   /** idempotent: GET/HEAD/OPTIONS, re-sent once on a new connection if a pooled one was stale. */
-  send(target: { hostname: string; port: number }, head: string, isHead: boolean, h: UpstreamHandlers, idempotent?: boolean): UpstreamExchange;
+  send(
+    target: { hostname: string; port: number },
+    head: string,
+    isHead: boolean,
+    h: UpstreamHandlers,
+    idempotent?: boolean,
+  ): UpstreamExchange;
   socketCount(): number;
   /** The app left the table: stop once in-flight exchanges are done and idle sockets swept. */
   retire(): void;
@@ -101,7 +116,8 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
     // A pooled connection the dyno closed before answering (its keep-alive ran out as we sent):
     // the dyno never processed the request, so an idempotent one is re-sent once on a new
     // connection to the same dyno, as nginx does. Anything else reports the error.
-    if (cur.retry && c.served > 0 && !cur.responded && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return cur.retry();
+    if (cur.retry && c.served > 0 && !cur.responded && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+      return cur.retry();
     cur.h.onError(err, c.connected);
   };
 
@@ -120,14 +136,24 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
       for (const x of headers) c.headers.push(x);
     };
     parser[HTTPParser.kOnHeadersComplete] = (
-      _maj: number, _min: number, headers: string[] | undefined, _m: unknown, _u: unknown, status: number, _msg: unknown, upgrade: boolean, keepAlive: boolean,
+      _maj: number,
+      _min: number,
+      headers: string[] | undefined,
+      _m: unknown,
+      _u: unknown,
+      status: number,
+      _msg: unknown,
+      upgrade: boolean,
+      keepAlive: boolean,
     ) => {
       const raw = headers ?? c.headers;
       c.headers = [];
       const cur = c.cur;
       if (!cur || upgrade) {
         // A response nobody asked for, or an upgrade we never requested: drop the connection.
-        setImmediate(() => fail(c, Object.assign(new Error('unexpected response from the dyno'), { code: 'HPE_UNEXPECTED' })));
+        setImmediate(() =>
+          fail(c, Object.assign(new Error('unexpected response from the dyno'), { code: 'HPE_UNEXPECTED' })),
+        );
         return 1;
       }
       if (status >= 100 && status < 200) {
@@ -190,17 +216,20 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
     return c;
   };
 
-  const sweep = setInterval(() => {
-    if (retired && all.size === 0) return clearInterval(sweep);
-    const cutoff = Date.now() - opts.idleMs;
-    for (const list of idle.values()) {
-      while (list.length > 0 && list[0].idleSince < cutoff) {
-        const c = list.shift()!;
-        all.delete(c);
-        c.socket.destroy();
+  const sweep = setInterval(
+    () => {
+      if (retired && all.size === 0) return clearInterval(sweep);
+      const cutoff = Date.now() - opts.idleMs;
+      for (const list of idle.values()) {
+        while (list.length > 0 && list[0].idleSince < cutoff) {
+          const c = list.shift()!;
+          all.delete(c);
+          c.socket.destroy();
+        }
       }
-    }
-  }, Math.max(50, Math.min(250, Math.floor(opts.idleMs / 4))));
+    },
+    Math.max(50, Math.min(250, Math.floor(opts.idleMs / 4))),
+  );
   sweep.unref();
 
   return {
@@ -209,7 +238,14 @@ export function createUpstreamPool(opts: { idleMs: number }): UpstreamPool {
       let c: Conn;
       const start = (fresh: boolean) => {
         c = (fresh ? undefined : idle.get(key)?.pop()) ?? connect(target, key);
-        c.cur = { h, head: isHead, keepAlive: false, informational: false, responded: false, retry: idempotent && !fresh ? () => start(true) : undefined };
+        c.cur = {
+          h,
+          head: isHead,
+          keepAlive: false,
+          informational: false,
+          responded: false,
+          retry: idempotent && !fresh ? () => start(true) : undefined,
+        };
         if (c.connected) h.onConnect?.(0);
         c.socket.write(head, 'latin1');
       };

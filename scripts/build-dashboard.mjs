@@ -27,13 +27,17 @@ const result = await esbuild.build({
   logLevel: 'warning',
 });
 
-const outputs = Object.keys(result.metafile.outputs).map((f) => path.relative(path.join(out, 'assets'), path.resolve(root, f)));
+const outputs = Object.keys(result.metafile.outputs).map((f) =>
+  path.relative(path.join(out, 'assets'), path.resolve(root, f)),
+);
 const js = outputs.filter((f) => f.endsWith('.js'));
 const css = outputs.filter((f) => f.endsWith('.css'));
 let gz = 0;
 for (const f of js) gz += zlib.gzipSync(fs.readFileSync(path.join(out, 'assets', f)), { level: 9 }).length;
 if (gz > BUDGET_GZ) {
-  console.error(`build-dashboard: JavaScript is ${(gz / 1024).toFixed(1)} KB gzipped, over the ${BUDGET_GZ / 1024} KB budget`);
+  console.error(
+    `build-dashboard: JavaScript is ${(gz / 1024).toFixed(1)} KB gzipped, over the ${BUDGET_GZ / 1024} KB budget`,
+  );
   process.exit(1);
 }
 const template = fs.readFileSync(path.join(root, 'dashboard', 'index.html'), 'utf8');

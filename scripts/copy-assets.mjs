@@ -27,7 +27,11 @@ const listShared = (dir, rel = '') => {
   for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
     const r = path.join(rel, e.name);
     if (e.isDirectory()) listShared(dir, r);
-    else sharedFiles.set(r, { body: fs.readFileSync(path.join(dir, r)), mode: fs.statSync(path.join(dir, r)).mode & 0o777 });
+    else
+      sharedFiles.set(r, {
+        body: fs.readFileSync(path.join(dir, r)),
+        mode: fs.statSync(path.join(dir, r)).mode & 0o777,
+      });
   }
 };
 if (fs.existsSync(shared)) listShared(shared);
@@ -42,11 +46,15 @@ for (const e of fs.readdirSync(src, { withFileTypes: true })) {
   fs.cpSync(from, to, { recursive: true, verbatimSymlinks: true });
   if (!e.isDirectory()) continue;
   const tomlFile = path.join(from, 'buildpack.toml');
-  const declared = fs.existsSync(tomlFile) ? (TOML.parse(fs.readFileSync(tomlFile, 'utf8')).metadata?.slipway?.shared ?? []) : [];
+  const declared = fs.existsSync(tomlFile)
+    ? (TOML.parse(fs.readFileSync(tomlFile, 'utf8')).metadata?.slipway?.shared ?? [])
+    : [];
   for (const rel of declared) {
     const file = sharedFiles.get(path.normalize(rel));
     if (!file) {
-      console.error(`copy-assets: ${e.name}/buildpack.toml declares shared file ${rel}, which is not in buildpacks/builtin/_shared/`);
+      console.error(
+        `copy-assets: ${e.name}/buildpack.toml declares shared file ${rel}, which is not in buildpacks/builtin/_shared/`,
+      );
       problems++;
       continue;
     }
@@ -56,7 +64,9 @@ for (const e of fs.readdirSync(src, { withFileTypes: true })) {
   for (const [rel, file] of sharedFiles) {
     const own = path.join(from, rel);
     if (!declared.includes(rel) && fs.existsSync(own) && fs.readFileSync(own).equals(file.body)) {
-      console.error(`copy-assets: warning: ${e.name}/${rel} is a copy of _shared/${rel}; delete it and declare it in buildpack.toml ([metadata.slipway] shared)`);
+      console.error(
+        `copy-assets: warning: ${e.name}/${rel} is a copy of _shared/${rel}; delete it and declare it in buildpack.toml ([metadata.slipway] shared)`,
+      );
     }
   }
 }

@@ -42,7 +42,10 @@ function* walk(dir) {
 
 /** The source without comments, same length (so offsets still give line numbers). */
 function stripComments(src) {
-  return src.replace(/\/\*[\s\S]*?\*\/|(^|[^:'"`\\])\/\/[^\n]*/g, (m, pre = '') => pre + m.slice(pre.length).replace(/[^\n]/g, ' '));
+  return src.replace(
+    /\/\*[\s\S]*?\*\/|(^|[^:'"`\\])\/\/[^\n]*/g,
+    (m, pre = '') => pre + m.slice(pre.length).replace(/[^\n]/g, ' '),
+  );
 }
 
 let problems = 0;
@@ -61,7 +64,8 @@ for (const rule of rules) {
       const spec = m[1] ?? m[2] ?? m[3] ?? m[4];
       if (!spec.startsWith('.')) continue;
       const target = path.relative(root, path.resolve(path.dirname(file), spec)).split(path.sep)[0];
-      if (rule.forbid.includes(target)) report(file, src, m.index, `${rule.from}/ must not import ${target}/ ("${spec}")`);
+      if (rule.forbid.includes(target))
+        report(file, src, m.index, `${rule.from}/ must not import ${target}/ ("${spec}")`);
     }
   }
 }
@@ -74,13 +78,20 @@ for (const d of envDirs) {
     if (envAllowed.has(rel)) continue;
     const src = stripComments(fs.readFileSync(file, 'utf8'));
     for (const m of src.matchAll(envReadRe)) {
-      report(file, src, m.index, 'reads process.env: settings are read only in common/config.ts (add it to loadConfig and pass it down)');
+      report(
+        file,
+        src,
+        m.index,
+        'reads process.env: settings are read only in common/config.ts (add it to loadConfig and pass it down)',
+      );
     }
   }
 }
 
 if (problems) {
-  console.error(`\n${problems} problem(s). See docs/architecture.md (Import rule; settings are read in common/config.ts).`);
+  console.error(
+    `\n${problems} problem(s). See docs/architecture.md (Import rule; settings are read in common/config.ts).`,
+  );
   process.exit(1);
 }
 console.log('import boundaries ok; settings read only in common/config.ts');

@@ -19,13 +19,19 @@ export function bootstrap(home: string, email: string): { email: string; token: 
   const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
   try {
     // One IMMEDIATE transaction: two concurrent bootstraps can never create two first admins.
-    return state.db.transaction(() => {
-      if (state.users.count() > 0) return { exists: true as const };
-      const user = state.users.create(email, true);
-      const { secret } = state.users.createToken(user.id, 'bootstrap');
-      state.events.add({ actor: 'slipway', action: 'user.create', message: `Admin ${user.email} created by bootstrap` });
-      return { email: user.email, token: secret };
-    }).immediate();
+    return state.db
+      .transaction(() => {
+        if (state.users.count() > 0) return { exists: true as const };
+        const user = state.users.create(email, true);
+        const { secret } = state.users.createToken(user.id, 'bootstrap');
+        state.events.add({
+          actor: 'slipway',
+          action: 'user.create',
+          message: `Admin ${user.email} created by bootstrap`,
+        });
+        return { email: user.email, token: secret };
+      })
+      .immediate();
   } finally {
     state.db.close();
   }
@@ -36,9 +42,14 @@ export function issueToken(home: string, email: string, description = 'admin.js'
   const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
   try {
     const user = state.users.getByEmail(email);
-    if (!user) throw new SlipwayError('NOT_FOUND', `no user ${email}`, { hint: 'list users with: slipway users (as an admin)' });
+    if (!user)
+      throw new SlipwayError('NOT_FOUND', `no user ${email}`, { hint: 'list users with: slipway users (as an admin)' });
     const { secret } = state.users.createToken(user.id, description);
-    state.events.add({ actor: 'slipway', action: 'token.create', message: `Token created for ${user.email} by admin.js` });
+    state.events.add({
+      actor: 'slipway',
+      action: 'token.create',
+      message: `Token created for ${user.email} by admin.js`,
+    });
     return { email: user.email, token: secret };
   } finally {
     state.db.close();
@@ -55,11 +66,14 @@ function main(argv: string[]): number {
   const config = loadConfig();
   const email = flag(args, '--email');
   if ((cmd === 'bootstrap' || cmd === 'token') && email) {
-    const out = cmd === 'bootstrap' ? bootstrap(config.home, email) : issueToken(config.home, email, flag(args, '--description'));
+    const out =
+      cmd === 'bootstrap' ? bootstrap(config.home, email) : issueToken(config.home, email, flag(args, '--description'));
     process.stdout.write(JSON.stringify(out) + '\n');
     return 0;
   }
-  process.stderr.write('usage: node dist/server/admin.js bootstrap --email EMAIL\n       node dist/server/admin.js token --email EMAIL [--description TEXT]\n(SLIPWAY_HOME from the environment)\n');
+  process.stderr.write(
+    'usage: node dist/server/admin.js bootstrap --email EMAIL\n       node dist/server/admin.js token --email EMAIL [--description TEXT]\n(SLIPWAY_HOME from the environment)\n',
+  );
   return 2;
 }
 

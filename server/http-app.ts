@@ -48,11 +48,19 @@ export function createHttpApp(deps: ServerDeps): express.Express {
 
   // Git first: its request bodies are packs for git itself, never JSON for express.
   const git = deps.git;
-  if (git) app.use((req: Request, res: Response, next: NextFunction) => (git.isGitRequest(req) ? git.handle(req, res) : next()));
+  if (git)
+    app.use((req: Request, res: Response, next: NextFunction) =>
+      git.isGitRequest(req) ? git.handle(req, res) : next(),
+    );
 
   // One session registry for the API's log sessions and attached runs: revoking or disabling ends both.
   const apiDeps: ApiDeps = {
-    ...deps.api, config: deps.config, paths: deps.paths, state: deps.state, logs: deps.logs, docker: deps.docker,
+    ...deps.api,
+    config: deps.config,
+    paths: deps.paths,
+    state: deps.state,
+    logs: deps.logs,
+    docker: deps.docker,
     sessions: deps.api?.sessions ?? createSessionRegistry(),
   };
   app.use('/api', createApiRouter(apiDeps));
@@ -62,14 +70,24 @@ export function createHttpApp(deps: ServerDeps): express.Express {
   // HTTP upgrades never reach express: main.ts attaches this to the server's 'upgrade' event (slipway run).
   const runUpgrade = createRunUpgradeHandler(apiDeps);
   const shellUpgrade = createAddonShellUpgrade(apiDeps);
-  app.locals.onUpgrade = (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) =>
-    SHELL_PATH.test(new URL(req.url ?? '/', 'http://x').pathname) ? shellUpgrade(req, socket, head) : runUpgrade(req, socket, head);
+  app.locals.onUpgrade = (
+    req: import('node:http').IncomingMessage,
+    socket: import('node:stream').Duplex,
+    head: Buffer,
+  ) =>
+    SHELL_PATH.test(new URL(req.url ?? '/', 'http://x').pathname)
+      ? shellUpgrade(req, socket, head)
+      : runUpgrade(req, socket, head);
   // The web dashboard (docs/dashboard.md): static pages at / that call the same /api as the CLI.
   app.use(createDashboardRouter());
 
   // JSON errors with real statuses: { id, message, hint }. Never an error inside a 200.
   app.use((req: Request, res: Response) => {
-    res.status(404).json({ id: 'not_found', message: `no route for ${req.method} ${req.path}`, hint: 'see `slipway help` for the API the CLI uses' });
+    res.status(404).json({
+      id: 'not_found',
+      message: `no route for ${req.method} ${req.path}`,
+      hint: 'see `slipway help` for the API the CLI uses',
+    });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (isSlipwayError(err)) {
@@ -77,7 +95,9 @@ export function createHttpApp(deps: ServerDeps): express.Express {
       return;
     }
     logger.error(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
-    res.status(500).json({ id: 'internal', message: 'internal server error', hint: 'see the server log under SLIPWAY_HOME/log' });
+    res
+      .status(500)
+      .json({ id: 'internal', message: 'internal server error', hint: 'see the server log under SLIPWAY_HOME/log' });
   });
   return app;
 }

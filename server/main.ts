@@ -54,24 +54,46 @@ async function main(): Promise<void> {
   const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
   const docker = new Docker();
   // App metrics from the router lines the log hub already reads, and dyno samples from Docker.
-  const metrics = createMetrics({ repo: createMetricsRepo(state.db), appId: (n) => state.apps.get(n)?.id, docker, settings: config.metrics });
+  const metrics = createMetrics({
+    repo: createMetricsRepo(state.db),
+    appId: (n) => state.apps.get(n)?.id,
+    docker,
+    settings: config.metrics,
+  });
   const logs = createLogHub({ paths, onRouterLine: config.metrics.enabled ? metrics.recordRouterLine : undefined });
 
   const store = openImageStore(paths.images);
   // Before any dyno or build starts: keep containers off the host's ports and cloud metadata.
-  if (config.firewall) await installFirewall({ routerPorts: [config.httpPort, config.httpsPort], log: (l) => log.warn(l.replace(/^slipway-server: /, '')) });
-  else log.warn('warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host\'s public ports (docs/security.md)');
+  if (config.firewall)
+    await installFirewall({
+      routerPorts: [config.httpPort, config.httpsPort],
+      log: (l) => log.warn(l.replace(/^slipway-server: /, '')),
+    });
+  else
+    log.warn(
+      "warning: SLIPWAY_FIREWALL=off: dynos and builds can reach 169.254.0.0/16 and the host's public ports (docs/security.md)",
+    );
   // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
   const registryToken = newRegistryToken();
 
   // The runtime hands its healthy web dynos to the publisher after every swap/scale/stop.
   const routes = createRoutesPublisher({
-    state, paths, config,
+    state,
+    paths,
+    config,
     httpsOnly: (a) => state.apps.get(a)?.httpsOnly ?? false,
   });
   const runtime = createRuntime({
-    state, paths, logs, store,
-    driver: createDockerDriver({ docker, home: config.home, caBundle: config.caBundle, networkPool: config.networkPool }),
+    state,
+    paths,
+    logs,
+    store,
+    driver: createDockerDriver({
+      docker,
+      home: config.home,
+      caBundle: config.caBundle,
+      networkPool: config.networkPool,
+    }),
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: (web) => routes.publish(web),
     collectStoreGarbage: (keepRefs) => collectStoreGarbage(store, keepRefs),
@@ -81,25 +103,54 @@ async function main(): Promise<void> {
   const addons = createAddons({ config, paths, state, docker, store, releases });
 
   const builds = createDeployPipeline({
-    state, paths, config, docker, logs, store, releases,
+    state,
+    paths,
+    config,
+    docker,
+    logs,
+    store,
+    releases,
     queue: createBuildQueue({ concurrency: config.buildConcurrency, maxWaitMs: config.buildQueueWaitMs }),
     // A Dockerfile (when nothing asks for buildpacks) first; buildpacks build everything else.
-    builders: [createDockerfileBuilder({ docker, store }), createBuildpacksBuilder({ docker, store, caBundle: config.caBundle, buildpackFetchAllow: config.buildpackFetchAllow, buildpackAliases: config.buildpackAliases })],
+    builders: [
+      createDockerfileBuilder({ docker, store }),
+      createBuildpacksBuilder({
+        docker,
+        store,
+        caBundle: config.caBundle,
+        buildpackFetchAllow: config.buildpackFetchAllow,
+        buildpackAliases: config.buildpackAliases,
+      }),
+    ],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
   });
   // One back-off for the API and the git endpoint: guessing through either counts for both.
-  const authBackoff = createAuthBackoff({ limit: config.api.authFailureLimit, windowMs: config.api.authFailureWindowMs });
+  const authBackoff = createAuthBackoff({
+    limit: config.api.authFailureLimit,
+    windowMs: config.api.authFailureWindowMs,
+  });
   const git = createGitService({ state, paths, builds, authBackoff, limits: config.limits });
   await git.start();
 
   // Automatic certificates: HTTP-01 challenges go to the router through run/acme-challenges.json.
   const routerHost = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
-  const challenges = createChallengeStore({ file: paths.challengesFile, routerHttpUrl: `http://${routerHost.includes(':') ? `[${routerHost}]` : routerHost}:${config.httpPort}` });
+  const challenges = createChallengeStore({
+    file: paths.challengesFile,
+    routerHttpUrl: `http://${routerHost.includes(':') ? `[${routerHost}]` : routerHost}:${config.httpPort}`,
+  });
   const acme = createAcmeManager({
-    state, config: config.acme,
+    state,
+    config: config.acme,
     issuer: config.acme ? createAcmeIssuer({ config: config.acme, repo: state.acme, challenges }) : null,
     publishRoutes: () => routes.publish(),
-    event: (e) => recordAs({ state, logs }, 'slipway', { app: state.apps.getById(e.appId) ?? null, appName: e.appName, action: e.action, message: e.message, data: e.data }),
+    event: (e) =>
+      recordAs({ state, logs }, 'slipway', {
+        app: state.apps.getById(e.appId) ?? null,
+        appName: e.appName,
+        action: e.action,
+        message: e.message,
+        data: e.data,
+      }),
   });
 
   const destroyApp = createAppDestroyer({
@@ -115,12 +166,30 @@ async function main(): Promise<void> {
     ],
   });
   const app = createHttpApp({
-    config, paths, state, docker, logs, git, registryToken, store,
+    config,
+    paths,
+    state,
+    docker,
+    logs,
+    git,
+    registryToken,
+    store,
     api: {
       createAppRepository,
-      buildsRoutes: createBuildsRoutes({ state, builds, rebuild: (a, u) => git.rebuild(a, u), purgeCache: (a) => purgeBuildCache({ state, paths }, a) }),
+      buildsRoutes: createBuildsRoutes({
+        state,
+        builds,
+        rebuild: (a, u) => git.rebuild(a, u),
+        purgeCache: (a) => purgeBuildCache({ state, paths }, a),
+      }),
       deploysRoutes: createDeploysRoutes({ state, paths, config, docker, store, builds }),
-      runtime, releases, publishRoutes: () => routes.publish(), acme, authBackoff, addons, destroyApp,
+      runtime,
+      releases,
+      publishRoutes: () => routes.publish(),
+      acme,
+      authBackoff,
+      addons,
+      destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
       stacks: createStackService({ state, store, docker, paths, config, releases }),
       configVars: createConfigVarsService({ state, releases }),
@@ -136,10 +205,15 @@ async function main(): Promise<void> {
   const servers = [server];
   if (config.apiHttpsPort) {
     const cert = await ensurePlatformCertificate(paths, config.domain);
-    const tls = createHttpsServer({ cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile), connectionsCheckingInterval }, app);
+    const tls = createHttpsServer(
+      { cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile), connectionsCheckingInterval },
+      app,
+    );
     applyListenerLimits(tls, config);
     tls.on('upgrade', app.locals.onUpgrade);
-    await new Promise<void>((resolve, reject) => tls.once('error', reject).listen(config.apiHttpsPort, config.bindHost, resolve));
+    await new Promise<void>((resolve, reject) =>
+      tls.once('error', reject).listen(config.apiHttpsPort, config.bindHost, resolve),
+    );
     servers.push(tls as unknown as typeof server);
   }
   // HTTP last: /healthz answering means every listener is up.
@@ -157,7 +231,19 @@ async function main(): Promise<void> {
       ` (home ${config.home})`,
   );
 
-  onShutdown('slipway-server', servers, [() => acme.stop(), () => metrics.stop(), () => git.stop(), () => runtime.stop(), () => addons.stop(), () => { logs.close(); }, () => { state.db.close(); }]);
+  onShutdown('slipway-server', servers, [
+    () => acme.stop(),
+    () => metrics.stop(),
+    () => git.stop(),
+    () => runtime.stop(),
+    () => addons.stop(),
+    () => {
+      logs.close();
+    },
+    () => {
+      state.db.close();
+    },
+  ]);
 }
 
 /**

@@ -74,7 +74,12 @@ export function run(cmd: string, args: string[], log: (l: string) => void): Prom
     child.on('close', (code) =>
       code === 0
         ? resolve()
-        : reject(new SlipwayError('INTERNAL', `${cmd} exited with ${code}`, { hint: 'see the output above', details: { tail } })),
+        : reject(
+            new SlipwayError('INTERNAL', `${cmd} exited with ${code}`, {
+              hint: 'see the output above',
+              details: { tail },
+            }),
+          ),
     );
   });
 }
@@ -83,7 +88,17 @@ export function run(cmd: string, args: string[], log: (l: string) => void): Prom
 export function tarRootfs(dir: string) {
   const child = spawn(
     'tar',
-    ['--create', '--file=-', '--directory', dir, '--sort=name', '--numeric-owner', '--mtime=1980-01-01 00:00:01Z', '--format=gnu', '.'],
+    [
+      '--create',
+      '--file=-',
+      '--directory',
+      dir,
+      '--sort=name',
+      '--numeric-owner',
+      '--mtime=1980-01-01 00:00:01Z',
+      '--format=gnu',
+      '.',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
@@ -135,13 +150,20 @@ async function dockerHasImage(docker: Docker, name: string, configDigest: string
   }
 }
 
-export async function loadIntoDocker(docker: Docker, store: ImageStore, manifestDigest: string, tags: string[]): Promise<void> {
+export async function loadIntoDocker(
+  docker: Docker,
+  store: ImageStore,
+  manifestDigest: string,
+  tags: string[],
+): Promise<void> {
   const archive = await dockerArchive(store, manifestDigest, tags);
   const res = await docker.loadImage(archive, { quiet: true });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     res.on('data', (d: Buffer) => (out += d));
-    res.on('end', () => (/"error"/.test(out) ? reject(new SlipwayError('INTERNAL', `docker load failed: ${out}`)) : resolve()));
+    res.on('end', () =>
+      /"error"/.test(out) ? reject(new SlipwayError('INTERNAL', `docker load failed: ${out}`)) : resolve(),
+    );
     res.on('error', reject);
   });
 }
@@ -202,7 +224,13 @@ export async function ensureStack(opts: EnsureStackOptions): Promise<Record<Stac
       log(`Loading ${dockerName} into Docker`);
       await loadIntoDocker(opts.docker, opts.store, manifest.digest, [`${dockerName}:latest`, `${dockerName}:${tag}`]);
     }
-    out[kind] = { kind, ref, manifestDigest: manifest.digest, configDigest: m.config.digest, dockerImage: `${dockerName}:latest` };
+    out[kind] = {
+      kind,
+      ref,
+      manifestDigest: manifest.digest,
+      configDigest: m.config.digest,
+      dockerImage: `${dockerName}:latest`,
+    };
   }
   return out;
 }

@@ -28,7 +28,9 @@ export interface StackInfo {
 export function stackInfo(stack: string): StackInfo {
   const file = path.join(STACKS_DIR, stack, 'stack.conf');
   if (!/^[a-z0-9-]{1,40}$/.test(stack) || !fs.existsSync(file)) {
-    throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, { hint: `the stacks are ${knownStacks().join(', ')} (see slipway stacks)` });
+    throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, {
+      hint: `the stacks are ${knownStacks().join(', ')} (see slipway stacks)`,
+    });
   }
   const conf = fs.readFileSync(file, 'utf8');
   const get = (k: string) => new RegExp(`^${k}=([a-z0-9.]+)$`, 'm').exec(conf)?.[1];
@@ -37,4 +39,3 @@ export function stackInfo(stack: string): StackInfo {
   if (!suite || !distroVersion) throw new SlipwayError('INTERNAL', `${file} needs suite= and distro_version=`);
   return { name: stack, suite, distroVersion };
 }
-

@@ -14,7 +14,12 @@ export interface StackProvider {
   ensure(stack: string, log: (line: string) => void): Promise<void>;
 }
 
-export function createStackProvider(opts: { store: ImageStore; docker: Docker; stacksDir: string; stackCache: string }): StackProvider {
+export function createStackProvider(opts: {
+  store: ImageStore;
+  docker: Docker;
+  stacksDir: string;
+  stackCache: string;
+}): StackProvider {
   const inflight = new Map<string, Promise<void>>();
 
   async function present(stack: string): Promise<boolean> {

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
       cacheStore: openImageStore(config.stackCache),
       log: (l) => console.log(l.startsWith('-----> ') || l.startsWith('       ') ? l : `       ${l}`),
     });
-    console.log(`-----> ${img.dockerImage} (${kind} ${img.version}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    console.log(
+      `-----> ${img.dockerImage} (${kind} ${img.version}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    );
   }
 }
 

@@ -56,7 +56,13 @@ export function serviceRecipeHash(kind: ServiceKind): string {
   return h.digest('hex').slice(0, 16);
 }
 
-function imageConfig(stack: string, kind: ServiceKind, version: string, hash: string, packagesDigest: string): ImageConfig {
+function imageConfig(
+  stack: string,
+  kind: ServiceKind,
+  version: string,
+  hash: string,
+  packagesDigest: string,
+): ImageConfig {
   const pgBin = kind === 'postgres' ? `/usr/lib/postgresql/${version}/bin:` : '';
   return {
     architecture: 'amd64',
@@ -65,7 +71,12 @@ function imageConfig(stack: string, kind: ServiceKind, version: string, hash: st
       User: '1000:1000',
       WorkingDir: '/data',
       Entrypoint: ['/usr/local/bin/slipway-service'],
-      Env: [`PATH=${pgBin}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, 'HOME=/home/slipway', 'LANG=C.UTF-8', ...(kind === 'postgres' ? ['PGHOST=/tmp'] : [])],
+      Env: [
+        `PATH=${pgBin}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+        'HOME=/home/slipway',
+        'LANG=C.UTF-8',
+        ...(kind === 'postgres' ? ['PGHOST=/tmp'] : []),
+      ],
       ExposedPorts: { [kind === 'postgres' ? '5432/tcp' : '6379/tcp']: {} },
       Labels: {
         'io.slipway.managed': 'true',
@@ -86,7 +97,9 @@ export async function ensureServiceImage(opts: EnsureServiceImageOptions): Promi
   const log = opts.log ?? (() => {});
   const version = SERVICE_VERSIONS[opts.stack]?.[opts.kind];
   if (!version) {
-    throw new SlipwayError('NOT_FOUND', `the stack "${opts.stack}" has no ${opts.kind} service recipe`, { hint: `add-ons exist for: ${Object.keys(SERVICE_VERSIONS).join(', ')}` });
+    throw new SlipwayError('NOT_FOUND', `the stack "${opts.stack}" has no ${opts.kind} service recipe`, {
+      hint: `add-ons exist for: ${Object.keys(SERVICE_VERSIONS).join(', ')}`,
+    });
   }
   const hash = serviceRecipeHash(opts.kind);
   const ref = serviceStoreRef(opts.stack, opts.kind, hash);
@@ -104,11 +117,17 @@ export async function ensureServiceImage(opts: EnsureServiceImageOptions): Promi
   if (!manifest) {
     log(`Building the ${opts.kind} service image from ${opts.stack} packages (debootstrap; a minute or two)`);
     const rootfs = path.join(opts.workDir, `${opts.stack}-service-${opts.kind}`);
-    await run('bash', [path.join(RECIPES, 'build-service-rootfs.sh'), opts.kind, rootfs, path.join(opts.workDir, 'cache')], log);
+    await run(
+      'bash',
+      [path.join(RECIPES, 'build-service-rootfs.sh'), opts.kind, rootfs, path.join(opts.workDir, 'cache')],
+      log,
+    );
     const packages = fs.readFileSync(path.join(rootfs, '.slipway-packages'));
     const layer: LayerRef = await opts.store.putLayer(tarRootfs(rootfs));
     const packagesDigest = createHash('sha256').update(packages).digest('hex').slice(0, 16);
-    const written = await opts.store.writeImage(imageConfig(opts.stack, opts.kind, version, hash, packagesDigest), [layer]);
+    const written = await opts.store.writeImage(imageConfig(opts.stack, opts.kind, version, hash, packagesDigest), [
+      layer,
+    ]);
     await opts.store.tag(ref, written.manifest);
     manifest = written.manifest;
     fs.rmSync(rootfs, { recursive: true, force: true });

@@ -53,12 +53,20 @@ async function download(url: string, dest: string): Promise<void> {
 }
 
 /** Writes the peer's build context: the app, the Dockerfile, and (when asked) the tarballs. */
-export async function preparePeerContext(appDir: string, ctxDir: string, v: { node: string; npm: string }, withDownloads: boolean): Promise<void> {
+export async function preparePeerContext(
+  appDir: string,
+  ctxDir: string,
+  v: { node: string; npm: string },
+  withDownloads: boolean,
+): Promise<void> {
   fs.rmSync(ctxDir, { recursive: true, force: true });
   fs.cpSync(appDir, ctxDir, { recursive: true, filter: (src) => !src.includes('node_modules') });
   fs.writeFileSync(path.join(ctxDir, 'Dockerfile'), DOCKERFILE);
   fs.writeFileSync(path.join(ctxDir, '.dockerignore'), 'node_modules\n');
-  fs.copyFileSync(process.env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt', path.join(ctxDir, 'host-ca.crt'));
+  fs.copyFileSync(
+    process.env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
+    path.join(ctxDir, 'host-ca.crt'),
+  );
   if (withDownloads) await downloadRuntime(ctxDir, v);
 }
 
@@ -68,10 +76,25 @@ export async function downloadRuntime(ctxDir: string, v: { node: string; npm: st
 }
 
 export async function dockerBuild(ctxDir: string, tag: string, noCache: boolean): Promise<void> {
-  await run('docker', ['build', ...(noCache ? ['--no-cache'] : []), '--label', 'io.slipway.bench=1', '--label', RUN_LABEL, '-q', '-t', tag, ctxDir], {
-    maxBuffer: 16 * 1024 * 1024,
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-  });
+  await run(
+    'docker',
+    [
+      'build',
+      ...(noCache ? ['--no-cache'] : []),
+      '--label',
+      'io.slipway.bench=1',
+      '--label',
+      RUN_LABEL,
+      '-q',
+      '-t',
+      tag,
+      ctxDir,
+    ],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    },
+  );
 }
 
 export async function imageSize(tag: string): Promise<number> {

@@ -24,9 +24,11 @@ export interface LanguageApp {
 }
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'apps');
-const edit = (file: string, from: RegExp, to: string) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(from, to));
+const edit = (file: string, from: RegExp, to: string) =>
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(from, to));
 // The stack's images drop /usr/share/man, where OpenJDK's postinst puts a link: recreate the directory.
-const APT = 'mkdir -p /usr/share/man/man1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends';
+const APT =
+  'mkdir -p /usr/share/man/man1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends';
 
 export const LANGUAGE_APPS: LanguageApp[] = [
   {
@@ -81,7 +83,12 @@ CMD ["sh", "-c", "php-fpm8.2 -D && exec nginx -g 'daemon off;'"]
   {
     name: 'java',
     fixture: 'java-maven',
-    touch: (dir, n) => edit(path.join(dir, 'src', 'main', 'java', 'hello', 'Main.java'), /"hello from java /, `"hello from java (edit ${n}) `),
+    touch: (dir, n) =>
+      edit(
+        path.join(dir, 'src', 'main', 'java', 'hello', 'Main.java'),
+        /"hello from java /,
+        `"hello from java (edit ${n}) `,
+      ),
     dockerfile: `FROM slipway/bookworm-run:latest AS build
 USER root
 RUN ${APT} openjdk-17-jdk-headless maven libmaven-compiler-plugin-java libmaven-jar-plugin-java libmaven-resources-plugin-java \\

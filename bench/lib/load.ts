@@ -69,7 +69,11 @@ export interface LoadRun {
 
 export async function startLoad(port: number, host: string, rate: number, maxMs = 30 * 60_000): Promise<LoadRun> {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-load-')), 'results.json');
-  const child: ChildProcess = spawn(process.execPath, ['-e', LOADGEN_SRC, String(port), host, String(rate), out, String(process.pid), String(maxMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['-e', LOADGEN_SRC, String(port), host, String(rate), out, String(process.pid), String(maxMs)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
@@ -85,7 +89,11 @@ export async function startLoad(port: number, host: string, rate: number, maxMs 
         child.once('exit', () => {
           try {
             const rows = JSON.parse(fs.readFileSync(out, 'utf8')) as Array<[number, number, number, string]>;
-            resolve(rows.map(([at, latencyMs, status, error]) => ({ at, latencyMs, status, error })).sort((a, b) => a.at - b.at));
+            resolve(
+              rows
+                .map(([at, latencyMs, status, error]) => ({ at, latencyMs, status, error }))
+                .sort((a, b) => a.at - b.at),
+            );
           } catch (err) {
             reject(err);
           } finally {

@@ -37,7 +37,18 @@ export interface PeerRunOptions {
 
 /** Starts a peer container publishing PORT 5000 on 127.0.0.1:hostPort; returns its id. */
 export async function peerRun(o: PeerRunOptions): Promise<string> {
-  const args = ['run', '-d', '--label', 'io.slipway.bench=1', '--label', RUN_LABEL, '-p', `127.0.0.1:${o.hostPort}:5000`, '-e', 'PORT=5000'];
+  const args = [
+    'run',
+    '-d',
+    '--label',
+    'io.slipway.bench=1',
+    '--label',
+    RUN_LABEL,
+    '-p',
+    `127.0.0.1:${o.hostPort}:5000`,
+    '-e',
+    'PORT=5000',
+  ];
   for (const [k, v] of Object.entries(o.env ?? {})) args.push('-e', `${k}=${v}`);
   for (const v of o.volumes ?? []) args.push('-v', v);
   if (o.workdir) args.push('-w', o.workdir);
@@ -62,9 +73,24 @@ export async function cleanupPeers(): Promise<void> {
 
 /** docker build of the peer context with this run's labels (BuildKit off: docker 20.10 default builder). */
 export async function peerBuild(ctxDir: string, tag: string, noCache: boolean): Promise<void> {
-  await run('docker', ['build', ...(noCache ? ['--no-cache'] : []), '--label', 'io.slipway.bench=1', '--label', RUN_LABEL, '-q', '-t', tag, ctxDir], {
-    maxBuffer: 16 << 20,
-    timeout: 15 * 60_000,
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-  });
+  await run(
+    'docker',
+    [
+      'build',
+      ...(noCache ? ['--no-cache'] : []),
+      '--label',
+      'io.slipway.bench=1',
+      '--label',
+      RUN_LABEL,
+      '-q',
+      '-t',
+      tag,
+      ctxDir,
+    ],
+    {
+      maxBuffer: 16 << 20,
+      timeout: 15 * 60_000,
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    },
+  );
 }

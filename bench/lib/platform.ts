@@ -34,7 +34,12 @@ export async function startBenchPlatform(opts: { env?: Record<string, string> } 
   fs.mkdirSync(work, { recursive: true });
   const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: work };
   const git = (cwd: string, ...args: string[]) =>
-    run('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=Bench', ...args], { cwd, env: gitEnv, maxBuffer: 64 << 20, timeout: 15 * 60_000 });
+    run('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=Bench', ...args], {
+      cwd,
+      env: gitEnv,
+      maxBuffer: 64 << 20,
+      timeout: 15 * 60_000,
+    });
 
   const api = async <T>(method: string, pathName: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${server.url}/api${pathName}`, {
@@ -69,9 +74,11 @@ export async function startBenchPlatform(opts: { env?: Record<string, string> } 
     push: async (repo, app) => {
       // The token as the Basic password (docs/git-push.md); the URL never leaves this machine.
       const url = `http://bench:${server.token}@127.0.0.1:${server.apiPort}/${app}.git`;
-      const out = await git(repo, 'push', '-q', url, 'HEAD:main').catch((err: { stdout?: string; stderr?: string; message: string }) => {
-        throw new Error(`git push ${app} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-      });
+      const out = await git(repo, 'push', '-q', url, 'HEAD:main').catch(
+        (err: { stdout?: string; stderr?: string; message: string }) => {
+          throw new Error(`git push ${app} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+        },
+      );
       return out.stdout + out.stderr;
     },
     stop: () => server.stop(),
@@ -81,13 +88,16 @@ export async function startBenchPlatform(opts: { env?: Record<string, string> } 
 /** One GET with a Host header; status 0 on a connection error. */
 export function get(port: number, host: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', () => resolve({ status: 0, body }));
+      },
+    );
     req.on('error', () => resolve({ status: 0, body: '' }));
     req.on('timeout', () => req.destroy());
   });
@@ -97,7 +107,12 @@ export function get(port: number, host: string, timeoutMs = 5000): Promise<{ sta
  * Polls every 50 ms until a 200 whose body differs from `previous` (the app prints its pid and
  * start time, so a new process answers a new body). Resolves with the body.
  */
-export async function waitForNew200(port: number, host: string, previous: string | undefined, timeoutMs: number): Promise<string> {
+export async function waitForNew200(
+  port: number,
+  host: string,
+  previous: string | undefined,
+  timeoutMs: number,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = { status: 0, body: '' };
   while (Date.now() < deadline) {
@@ -105,7 +120,9 @@ export async function waitForNew200(port: number, host: string, previous: string
     if (last.status === 200 && last.body !== previous) return last.body;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`no new 200 from ${host} on port ${port} within ${timeoutMs} ms (last: ${last.status} ${last.body.slice(0, 200)})`);
+  throw new Error(
+    `no new 200 from ${host} on port ${port} within ${timeoutMs} ms (last: ${last.status} ${last.body.slice(0, 200)})`,
+  );
 }
 
 /** Edits the MARKER line of the Express app or the $message line of the tiny app: one line changed. */

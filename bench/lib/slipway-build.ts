@@ -43,7 +43,11 @@ export async function createBenchHome(name: string): Promise<BenchHome> {
 }
 
 let counter = 0;
-export async function slipwayBuild(home: BenchHome, previous?: BuildResult, log?: (l: string) => void): Promise<BuildResult> {
+export async function slipwayBuild(
+  home: BenchHome,
+  previous?: BuildResult,
+  log?: (l: string) => void,
+): Promise<BuildResult> {
   counter++;
   return build({
     appName: 'bench-app',
@@ -65,7 +69,9 @@ export async function slipwayBuild(home: BenchHome, previous?: BuildResult, log?
 /** One line of source changed: the "warm" case. */
 export function touchSource(srcDir: string, n: number): void {
   const file = path.join(srcDir, 'server.js');
-  const text = fs.readFileSync(file, 'utf8').replace(/const message = .*;/, `const message = 'hello from slipway bench, edit ${n}';`);
+  const text = fs
+    .readFileSync(file, 'utf8')
+    .replace(/const message = .*;/, `const message = 'hello from slipway bench, edit ${n}';`);
   fs.writeFileSync(file, text);
 }
 
@@ -83,6 +89,9 @@ export async function slipwayImageSize(home: BenchHome, result: BuildResult): Pr
   try {
     return (await docker.getImage(tag).inspect()).Size;
   } finally {
-    await docker.getImage(tag).remove({ force: true }).catch(() => {});
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => {});
   }
 }

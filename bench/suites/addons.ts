@@ -37,20 +37,34 @@ async function freePort(): Promise<number> {
   });
 }
 
-function get(port: number, host: string, pathName: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  host: string,
+  pathName: string,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathName, headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path: pathName, headers: { host }, agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', () => resolve({ status: 0, body }));
+      },
+    );
     req.on('error', () => resolve({ status: 0, body: '' }));
     req.on('timeout', () => req.destroy());
   });
 }
 
-async function until(port: number, host: string, pathName: string, want: (b: string) => boolean, timeoutMs: number): Promise<void> {
+async function until(
+  port: number,
+  host: string,
+  pathName: string,
+  want: (b: string) => boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -79,14 +93,46 @@ async function startHostPg(dir: string, settings: string[]): Promise<{ port: num
   fs.mkdirSync(dir, { recursive: true });
   await run('chown', ['postgres:postgres', dir]);
   const as = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', cmd, ...args]);
-  await as(`${HOST_PG}/initdb`, ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
+  await as(`${HOST_PG}/initdb`, [
+    '-D',
+    path.join(dir, 'data'),
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C.UTF-8',
+  ]);
   const port = await freePort();
   // setpriv execs (no parent left behind), so the signal that stops it reaches postgres itself.
-  const child = spawn('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', `${HOST_PG}/postgres`, '-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', ...settings.flatMap((s) => ['-c', s])], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'setpriv',
+    [
+      '--reuid=postgres',
+      '--regid=postgres',
+      '--init-groups',
+      `${HOST_PG}/postgres`,
+      '-D',
+      path.join(dir, 'data'),
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      ...settings.flatMap((s) => ['-c', s]),
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   for (let i = 0; i < 100; i++) {
-    if ((await run(`${HOST_PG}/pg_isready`, ['-h', '127.0.0.1', '-p', String(port)]).then(() => true, () => false))) return { port, child };
+    if (
+      await run(`${HOST_PG}/pg_isready`, ['-h', '127.0.0.1', '-p', String(port)]).then(
+        () => true,
+        () => false,
+      )
+    )
+      return { port, child };
     await new Promise((r) => setTimeout(r, 200));
   }
   child.kill();
@@ -110,7 +156,9 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
 
     // Time to the app answering with a database: create + release + the app's first write/read.
     const t0 = Date.now();
-    const pg = await platform.api<{ name: string; release?: number }>('POST', `/apps/${app}/addons`, { kind: 'postgres' });
+    const pg = await platform.api<{ name: string; release?: number }>('POST', `/apps/${app}/addons`, {
+      kind: 'postgres',
+    });
     const createMs = Date.now() - t0;
     await until(platform.server.httpPort, host, '/set?v=bench', (b) => b.includes('"pg":"bench"'), 120_000);
     const createToAnswerMs = Date.now() - t0;
@@ -119,27 +167,60 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
     const rd = await platform.api<{ name: string }>('POST', `/apps/${app}/addons`, { kind: 'redis' });
     await new Promise((r) => setTimeout(r, 5000));
     const container = async (name: string) =>
-      (await run('docker', ['ps', '-q', '--filter', `label=io.slipway.home=${platform.server.home}`, '--filter', `label=io.slipway.addon=${name}`])).stdout.trim();
+      (
+        await run('docker', [
+          'ps',
+          '-q',
+          '--filter',
+          `label=io.slipway.home=${platform.server.home}`,
+          '--filter',
+          `label=io.slipway.addon=${name}`,
+        ])
+      ).stdout.trim();
     const pgMem = await memMiB(await container(pg.name));
     const rdMem = await memMiB(await container(rd.name));
     ctx.log(`idle memory: postgres ${pgMem} MiB, redis ${rdMem} MiB`);
 
     // pgbench: a large-plan service (2 CPUs, 4 GB: the whole of a small machine) vs the host.
-    const big = await platform.api<{ name: string }>('POST', `/apps/${app}/addons`, { kind: 'postgres', plan: 'large', as: 'BENCH_DB' });
+    const big = await platform.api<{ name: string }>('POST', `/apps/${app}/addons`, {
+      kind: 'postgres',
+      plan: 'large',
+      as: 'BENCH_DB',
+    });
     const config = await platform.api<Record<string, string>>('GET', `/apps/${app}/config`);
     const url = new URL(config.BENCH_DB_URL);
     const bigId = await container(big.name);
     const image = (await run('docker', ['inspect', '-f', '{{.Config.Image}}', bigId])).stdout.trim();
-    const network = (await run('docker', ['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', bigId])).stdout.trim().split(' ')[0];
+    const network = (
+      await run('docker', ['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', bigId])
+    ).stdout
+      .trim()
+      .split(' ')[0];
     const pgbench = async (netArgs: string[], conn: string[], env: string[]) => {
-      const base = ['run', '--rm', '--label', `io.slipway.home=${platform.server.home}`, ...netArgs, ...env.flatMap((e) => ['-e', e]), image];
+      const base = [
+        'run',
+        '--rm',
+        '--label',
+        `io.slipway.home=${platform.server.home}`,
+        ...netArgs,
+        ...env.flatMap((e) => ['-e', e]),
+        image,
+      ];
       await run('docker', [...base, 'pgbench', '-i', '-q', '-s', scale, ...conn], { timeout: 10 * 60_000 });
-      const out = await run('docker', [...base, 'pgbench', '-c', '4', '-j', '2', '-T', String(seconds), '-n', ...conn], { timeout: 10 * 60_000 });
+      const out = await run(
+        'docker',
+        [...base, 'pgbench', '-c', '4', '-j', '2', '-T', String(seconds), '-n', ...conn],
+        { timeout: 10 * 60_000 },
+      );
       return tps(out.stdout);
     };
     // The entry point of the service image is the server: pgbench needs its own.
     const clientNet = ['--network', network, '--entrypoint', ''];
-    const serviceTps = await pgbench(clientNet, ['-h', big.name, '-U', url.username, 'app'], [`PGPASSWORD=${url.password}`]);
+    const serviceTps = await pgbench(
+      clientNet,
+      ['-h', big.name, '-U', url.username, 'app'],
+      [`PGPASSWORD=${url.password}`],
+    );
     ctx.log(`pgbench from the app's network against the service: ${serviceTps} tps`);
 
     let hostTps: number | null = null;
@@ -149,8 +230,22 @@ export async function runAddonsSuite(ctx: SuiteContext): Promise<Record<string, 
       hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-pg-'));
       fs.chmodSync(hostDir, 0o755);
       hostPg = await startHostPg(hostDir, ['shared_buffers=1024MB', 'max_connections=200']);
-      await run('runuser', ['-u', 'postgres', '--', `${HOST_PG}/createdb`, '-h', '127.0.0.1', '-p', String(hostPg.port), 'app']);
-      hostTps = await pgbench(['--network', 'host', '--entrypoint', ''], ['-h', '127.0.0.1', '-p', String(hostPg.port), '-U', 'postgres', 'app'], []);
+      await run('runuser', [
+        '-u',
+        'postgres',
+        '--',
+        `${HOST_PG}/createdb`,
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(hostPg.port),
+        'app',
+      ]);
+      hostTps = await pgbench(
+        ['--network', 'host', '--entrypoint', ''],
+        ['-h', '127.0.0.1', '-p', String(hostPg.port), '-U', 'postgres', 'app'],
+        [],
+      );
       ctx.log(`pgbench from the host network against a host PostgreSQL: ${hostTps} tps`);
     } else hostNote = `no ${HOST_PG}/postgres (apt-get install postgresql-15) : host comparison skipped`;
 

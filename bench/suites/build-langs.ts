@@ -62,7 +62,11 @@ const LANGS: Lang[] = [
     name: 'go',
     write: (d) => goStdlibApp(d),
     dockerfile: GO_DOCKERFILE,
-    touch: (d, n) => fs.writeFileSync(path.join(d, 'main.go'), fs.readFileSync(path.join(d, 'main.go'), 'utf8').replace(/hello from go[^"]*/, `hello from go, edit ${n}`)),
+    touch: (d, n) =>
+      fs.writeFileSync(
+        path.join(d, 'main.go'),
+        fs.readFileSync(path.join(d, 'main.go'), 'utf8').replace(/hello from go[^"]*/, `hello from go, edit ${n}`),
+      ),
   },
 ];
 
@@ -80,7 +84,10 @@ export async function runLangBuilds(ctx: SuiteContext): Promise<Record<string, u
   const out: Record<string, unknown> = {};
   const runSize = await imageSize('slipway/bookworm-run:latest');
   for (const lang of LANGS) {
-    const t = { slipway: { cold: [] as number[], warm: [] as number[] }, peer: { cold: [] as number[], warm: [] as number[] } };
+    const t = {
+      slipway: { cold: [] as number[], warm: [] as number[] },
+      peer: { cold: [] as number[], warm: [] as number[] },
+    };
     let sizes = { slipway: 0, peer: 0 };
     let binary = 0;
     for (let i = 0; i < ctx.iterations; i++) {
@@ -101,10 +108,18 @@ export async function runLangBuilds(ctx: SuiteContext): Promise<Record<string, u
         if (i === 0) {
           sizes = { slipway: await slipwayImageSize(home, warm.value), peer: await imageSize(peerTag) };
           if (lang.name === 'go') {
-            binary = Number(execFileSync('docker', ['run', '--rm', '--entrypoint', 'stat', peerTag, '-c', '%s', '/usr/local/bin/hello'], { encoding: 'utf8' }).trim());
+            binary = Number(
+              execFileSync(
+                'docker',
+                ['run', '--rm', '--entrypoint', 'stat', peerTag, '-c', '%s', '/usr/local/bin/hello'],
+                { encoding: 'utf8' },
+              ).trim(),
+            );
           }
         }
-        ctx.log(`${lang.name}: slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(t.peer.cold[i])} ms warm ${Math.round(t.peer.warm[i])} ms`);
+        ctx.log(
+          `${lang.name}: slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(t.peer.cold[i])} ms warm ${Math.round(t.peer.warm[i])} ms`,
+        );
       } finally {
         home.cleanup();
         fs.rmSync(peerCtx, { recursive: true, force: true });
@@ -126,7 +141,9 @@ export async function runLangBuilds(ctx: SuiteContext): Promise<Record<string, u
       warm_ratio: ratio(warm.slipway_ms.median, warm.peer_ms.median),
       image_bytes: { ...sizes, run_image: runSize, ...(binary ? { binary } : {}) },
       image_size_ratio: ratio(sizes.slipway, sizes.peer),
-      ...(binary ? { image_over_run_image_in_binaries: Math.round(((sizes.slipway - runSize) / binary) * 100) / 100 } : {}),
+      ...(binary
+        ? { image_over_run_image_in_binaries: Math.round(((sizes.slipway - runSize) / binary) * 100) / 100 }
+        : {}),
     };
   }
   return out;

@@ -19,7 +19,10 @@ export async function runLanguageBuildSuite(ctx: SuiteContext): Promise<Record<s
   // budget) builds only the Ruby app unless told otherwise: all three take about 9 minutes here.
   const only = process.env.BENCH_LANGUAGES?.split(',').filter(Boolean) ?? (ctx.quick ? ['ruby'] : undefined);
   for (const app of LANGUAGE_APPS.filter((a) => !only?.length || only.includes(a.name))) {
-    const t = { slipway: { cold: [] as number[], warm: [] as number[] }, peer: { cold: [] as number[], warm: [] as number[] } };
+    const t = {
+      slipway: { cold: [] as number[], warm: [] as number[] },
+      peer: { cold: [] as number[], warm: [] as number[] },
+    };
     let sizes = { slipway: 0, peer: 0 };
     const phases: Array<Record<string, number>> = [];
     for (let i = 0; i < ctx.iterations; i++) {
@@ -39,12 +42,18 @@ export async function runLanguageBuildSuite(ctx: SuiteContext): Promise<Record<s
         phases.push(warm.value.phaseTimings);
         t.peer.warm.push((await timeIt(() => dockerBuild(peerCtx, peerTag, false))).ms);
         if (i === 0) sizes = { slipway: await slipwayImageSize(home, warm.value), peer: await imageSize(peerTag) };
-        ctx.log(`${app.name}: slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(t.peer.cold[i])} ms warm ${Math.round(t.peer.warm[i])} ms; images ${sizes.slipway} / ${sizes.peer} bytes`);
+        ctx.log(
+          `${app.name}: slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(t.peer.cold[i])} ms warm ${Math.round(t.peer.warm[i])} ms; images ${sizes.slipway} / ${sizes.peer} bytes`,
+        );
       } finally {
         home.cleanup();
         fs.rmSync(peerCtx, { recursive: true, force: true });
         await import('node:child_process').then(({ execFileSync }) => {
-          try { execFileSync('docker', ['rmi', '-f', peerTag], { stdio: 'ignore' }); } catch { /* already gone */ }
+          try {
+            execFileSync('docker', ['rmi', '-f', peerTag], { stdio: 'ignore' });
+          } catch {
+            /* already gone */
+          }
         });
         await cleanupPeers();
       }
@@ -55,7 +64,9 @@ export async function runLanguageBuildSuite(ctx: SuiteContext): Promise<Record<s
       ...r,
       cold_ratio: ratio(r.cold.slipway_ms.median, r.cold.peer_ms.median),
       warm_ratio: ratio(r.warm.slipway_ms.median, r.warm.peer_ms.median),
-      warm_phase_ms: Object.fromEntries(Object.keys(phases[0] ?? {}).map((k) => [k, summarize(phases.map((p) => p[k] ?? 0)).median])),
+      warm_phase_ms: Object.fromEntries(
+        Object.keys(phases[0] ?? {}).map((k) => [k, summarize(phases.map((p) => p[k] ?? 0)).median]),
+      ),
       image_bytes: sizes,
       image_size_ratio: ratio(sizes.slipway, sizes.peer),
     };

@@ -6,7 +6,14 @@ import { ratio, summarize, timeIt } from '../lib/stats';
 import { benchTmpDir, cleanupPeers } from '../lib/peer-run';
 import { dockerBuild, imageSize, preparePeerContext, resolveNode, downloadRuntime } from '../lib/dockerfile-peer';
 import { runLangBuilds } from './build-langs';
-import { changeDependencies, createBenchHome, slipwayBuild, slipwayImageSize, touchSource, APP_DIR } from '../lib/slipway-build';
+import {
+  changeDependencies,
+  createBenchHome,
+  slipwayBuild,
+  slipwayImageSize,
+  touchSource,
+  APP_DIR,
+} from '../lib/slipway-build';
 
 /**
  * `build`: the reference Express app built cold (new app, empty caches, stack present), warm (one
@@ -16,7 +23,10 @@ import { changeDependencies, createBenchHome, slipwayBuild, slipwayImageSize, to
  * the same way (cold and warm against a hand-written Dockerfile each; see build-langs.ts).
  */
 export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
-  const times = { slipway: { cold: [] as number[], warm: [] as number[], deps: [] as number[] }, peer: { cold: [] as number[], warm: [] as number[], deps: [] as number[] } };
+  const times = {
+    slipway: { cold: [] as number[], warm: [] as number[], deps: [] as number[] },
+    peer: { cold: [] as number[], warm: [] as number[], deps: [] as number[] },
+  };
   const phases: Array<Record<string, number>> = [];
   let sizes = { slipway: 0, peer: 0 };
   const versions = await resolveNode('20.x');
@@ -31,7 +41,14 @@ export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, u
       times.slipway.cold.push(cold.ms);
       await preparePeerContext(APP_DIR, peerCtx, versions, false);
       // The peer downloads Node and npm too (on the host, as a Dockerfile user would with curl).
-      times.peer.cold.push((await timeIt(async () => { await downloadRuntime(peerCtx, versions); await dockerBuild(peerCtx, peerTag, true); })).ms);
+      times.peer.cold.push(
+        (
+          await timeIt(async () => {
+            await downloadRuntime(peerCtx, versions);
+            await dockerBuild(peerCtx, peerTag, true);
+          })
+        ).ms,
+      );
 
       // Warm: one line changed.
       touchSource(home.src, i);
@@ -47,18 +64,27 @@ export async function runBuildSuite(ctx: SuiteContext): Promise<Record<string, u
       changeDependencies(peerCtx);
       times.slipway.deps.push((await timeIt(() => slipwayBuild(home, warm.value))).ms);
       times.peer.deps.push((await timeIt(() => dockerBuild(peerCtx, peerTag, false))).ms);
-      ctx.log(`slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(times.peer.cold[i])} ms warm ${Math.round(times.peer.warm[i])} ms`);
+      ctx.log(
+        `slipway cold ${Math.round(cold.ms)} ms warm ${Math.round(warm.ms)} ms; peer cold ${Math.round(times.peer.cold[i])} ms warm ${Math.round(times.peer.warm[i])} ms`,
+      );
     } finally {
       home.cleanup();
       fs.rmSync(peerCtx, { recursive: true, force: true });
       await import('node:child_process').then(({ execFileSync }) => {
-        try { execFileSync('docker', ['rmi', '-f', peerTag], { stdio: 'ignore' }); } catch { /* already gone */ }
+        try {
+          execFileSync('docker', ['rmi', '-f', peerTag], { stdio: 'ignore' });
+        } catch {
+          /* already gone */
+        }
       });
       // Each rebuild under the same tag leaves the previous peer image dangling: remove them all.
       await cleanupPeers();
     }
   }
-  const s = (k: 'cold' | 'warm' | 'deps') => ({ slipway_ms: summarize(times.slipway[k]), peer_ms: summarize(times.peer[k]) });
+  const s = (k: 'cold' | 'warm' | 'deps') => ({
+    slipway_ms: summarize(times.slipway[k]),
+    peer_ms: summarize(times.peer[k]),
+  });
   const out = { cold: s('cold'), warm: s('warm'), deps: s('deps') };
   const phaseMedians: Record<string, number> = {};
   for (const key of Object.keys(phases[0] ?? {})) phaseMedians[key] = summarize(phases.map((p) => p[key] ?? 0)).median;

@@ -48,7 +48,10 @@ for (let i = 0; i < conc; i++) loop();
 setTimeout(() => { process.stdout.write(JSON.stringify({ ok, bad, ms })); process.exit(0); }, ms + 200);
 `;
 
-function child(src: string, args: string[]): { proc: ReturnType<typeof spawn>; firstLine: Promise<string>; out: Promise<string> } {
+function child(
+  src: string,
+  args: string[],
+): { proc: ReturnType<typeof spawn>; firstLine: Promise<string>; out: Promise<string> } {
   const proc = spawn(process.execPath, ['-e', src, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let resolveLine: (l: string) => void;
@@ -74,7 +77,15 @@ function routeTo(platform: BenchPlatform, app: string, backendPort: number): voi
   const doc = {
     version: 1,
     generatedAt: new Date().toISOString(),
-    apps: { [app]: { hosts: [platform.host(app)], maintenance: false, httpsOnly: false, webQuantity: 1, backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }] } },
+    apps: {
+      [app]: {
+        hosts: [platform.host(app)],
+        maintenance: false,
+        httpsOnly: false,
+        webQuantity: 1,
+        backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${backendPort}`, release: 1 }],
+      },
+    },
     certificates: [],
   };
   const tmp = `${platform.server.paths.routesFile}.bench`;
@@ -98,14 +109,20 @@ function writeHistory(platform: BenchPlatform, apps: string[]): void {
   for (let m = 59; m >= 0; m -= 2) {
     for (const app of apps) {
       const t = new Date(now - m * 60_000).toISOString();
-      lines.push(`${t} ${app} at=info method=GET path="/" host=${app}.localhost request_id=x fwd="127.0.0.1" dyno=web.1 connect=0ms service=${(m % 7) + 2}ms status=200 bytes=120 protocol=http`);
+      lines.push(
+        `${t} ${app} at=info method=GET path="/" host=${app}.localhost request_id=x fwd="127.0.0.1" dyno=web.1 connect=0ms service=${(m % 7) + 2}ms status=200 bytes=120 protocol=http`,
+      );
     }
   }
   fs.appendFileSync(path.join(platform.server.paths.logs, 'router-access.log'), lines.join('\n') + '\n');
 }
 
 async function tti(platform: BenchPlatform, app: string, appCount: number, iterations: number, ctx: SuiteContext) {
-  const res = await fetch(`${platform.server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: platform.server.token }) });
+  const res = await fetch(`${platform.server.url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: platform.server.token }),
+  });
   const cookie = /slipway_session=([^;]+)/.exec(String(res.headers.get('set-cookie')))![1];
   const browser = await launchChromium();
   try {
@@ -117,13 +134,26 @@ async function tti(platform: BenchPlatform, app: string, appCount: number, itera
     // One warm-up load (the browser's first start and cache), then measured loads.
     for (let i = 0; i <= iterations; i++) {
       await page.goto(`${platform.server.url}/`);
-      const t = await page.waitForFunction((n) => document.querySelectorAll('table.apps tbody tr').length === n && performance.now(), appCount, { timeout: 30_000 });
+      const t = await page.waitForFunction(
+        (n) => document.querySelectorAll('table.apps tbody tr').length === n && performance.now(),
+        appCount,
+        { timeout: 30_000 },
+      );
       if (i > 0) list.push(Math.round(Number(await t.jsonValue())));
       await page.goto(`${platform.server.url}/apps/${app}`);
-      const u = await page.waitForFunction(() => document.querySelector('[data-app-page] tr[data-ptype], [data-app-page] .card p.muted') && document.querySelector('[data-app-page] .card') && performance.now(), undefined, { timeout: 30_000 });
+      const u = await page.waitForFunction(
+        () =>
+          document.querySelector('[data-app-page] tr[data-ptype], [data-app-page] .card p.muted') &&
+          document.querySelector('[data-app-page] .card') &&
+          performance.now(),
+        undefined,
+        { timeout: 30_000 },
+      );
       if (i > 0) appPage.push(Math.round(Number(await u.jsonValue())));
     }
-    ctx.log(`time to interactive: apps list (${appCount} apps) ${JSON.stringify(summarize(list))} ms, app page ${JSON.stringify(summarize(appPage))} ms`);
+    ctx.log(
+      `time to interactive: apps list (${appCount} apps) ${JSON.stringify(summarize(list))} ms, app page ${JSON.stringify(summarize(appPage))} ms`,
+    );
     return { apps_list_tti_ms: summarize(list), app_page_tti_ms: summarize(appPage) };
   } finally {
     await browser.close();
@@ -131,12 +161,31 @@ async function tti(platform: BenchPlatform, app: string, appCount: number, itera
 }
 
 /** Closed-loop load through each platform's router in turns; the servers' CPU meanwhile. */
-async function throughput(on: BenchPlatform, off: BenchPlatform, app: string, rounds: number, ms: number, ctx: SuiteContext) {
+async function throughput(
+  on: BenchPlatform,
+  off: BenchPlatform,
+  app: string,
+  rounds: number,
+  ms: number,
+  ctx: SuiteContext,
+) {
   const pidOf = (p: BenchPlatform) => Number(fs.readFileSync(path.join(p.server.paths.run, 'test-server.pid'), 'utf8'));
-  const result: Record<'on' | 'off', { rps: number[]; serverCpuPct: number[] }> = { on: { rps: [], serverCpuPct: [] }, off: { rps: [], serverCpuPct: [] } };
+  const result: Record<'on' | 'off', { rps: number[]; serverCpuPct: number[] }> = {
+    on: { rps: [], serverCpuPct: [] },
+    off: { rps: [], serverCpuPct: [] },
+  };
   for (let r = 0; r < rounds; r++) {
     // Alternate which goes first: load from the rest of the machine drifts between runs.
-    const order = r % 2 ? ([['off', off], ['on', on]] as const) : ([['on', on], ['off', off]] as const);
+    const order =
+      r % 2
+        ? ([
+            ['off', off],
+            ['on', on],
+          ] as const)
+        : ([
+            ['on', on],
+            ['off', off],
+          ] as const);
     for (const [name, p] of order) {
       const pid = pidOf(p);
       const c0 = cpuSeconds(pid);
@@ -148,7 +197,9 @@ async function throughput(on: BenchPlatform, off: BenchPlatform, app: string, ro
       const cpu = cpuSeconds(pid) - c0;
       result[name].rps.push(Math.round(out.ok / (ms / 1000)));
       result[name].serverCpuPct.push(Math.round((cpu / ((Date.now() - t0) / 1000)) * 1000) / 10);
-      ctx.log(`router throughput, metrics ${name}: ${Math.round(out.ok / (ms / 1000))} req/s (${out.bad} failed), server CPU ${result[name].serverCpuPct.at(-1)} %`);
+      ctx.log(
+        `router throughput, metrics ${name}: ${Math.round(out.ok / (ms / 1000))} req/s (${out.bad} failed), server CPU ${result[name].serverCpuPct.at(-1)} %`,
+      );
     }
   }
   const med = (a: number[]) => summarize(a).median;
@@ -171,8 +222,15 @@ function ingestCost(seconds: number) {
   try {
     const state = openState({ dbFile: path.join(dir, 's.db'), keyFile: path.join(dir, 'k') });
     const owner = state.users.create('bench@example.com', true);
-    const apps = Array.from({ length: 50 }, (_, i) => state.apps.create({ name: `busy-${i}`, ownerId: owner.id, stack: 'bookworm' }).name);
-    const m = createMetrics({ repo: createMetricsRepo(state.db), appId: (n) => state.apps.get(n)?.id, settings: { enabled: true, dynoSampleMs: 10_000, flushMs: 10_000 } });
+    const apps = Array.from(
+      { length: 50 },
+      (_, i) => state.apps.create({ name: `busy-${i}`, ownerId: owner.id, stack: 'bookworm' }).name,
+    );
+    const m = createMetrics({
+      repo: createMetricsRepo(state.db),
+      appId: (n) => state.apps.get(n)?.id,
+      settings: { enabled: true, dynoSampleMs: 10_000, flushMs: 10_000 },
+    });
     const start = Date.now() - seconds * 1000;
     const c0 = process.cpuUsage();
     let lines = 0;
@@ -180,7 +238,11 @@ function ingestCost(seconds: number) {
       const t = new Date(start + s * 1000);
       for (let k = 0; k < 100; k++) {
         for (const app of apps) {
-          m.recordRouterLine(app, t, `at=info method=GET path="/x" host=${app}.localhost request_id=r fwd="127.0.0.1" dyno=web.1 connect=0ms service=${(k % 50) + 1}ms status=${k % 20 ? 200 : 404} bytes=512 protocol=http`);
+          m.recordRouterLine(
+            app,
+            t,
+            `at=info method=GET path="/x" host=${app}.localhost request_id=r fwd="127.0.0.1" dyno=web.1 connect=0ms service=${(k % 50) + 1}ms status=${k % 20 ? 200 : 404} bytes=512 protocol=http`,
+          );
           lines++;
         }
       }
@@ -190,7 +252,12 @@ function ingestCost(seconds: number) {
     const used = process.cpuUsage(c0);
     const cpuS = (used.user + used.system) / 1e6;
     state.db.close();
-    return { lines, cpu_s: Math.round(cpuS * 1000) / 1000, us_per_line: Math.round((cpuS / lines) * 1e7) / 10, core_pct_at_5k_rps: Math.round((cpuS / seconds) * 1000) / 10 };
+    return {
+      lines,
+      cpu_s: Math.round(cpuS * 1000) / 1000,
+      us_per_line: Math.round((cpuS / lines) * 1e7) / 10,
+      core_pct_at_5k_rps: Math.round((cpuS / seconds) * 1000) / 10,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -201,7 +268,26 @@ async function samplingCost(count: number, ctx: SuiteContext) {
   const ids: string[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      ids.push(await docker('run', '-d', '--rm', '--label', RUN_LABEL, '--label', 'io.slipway.managed=true', '--label', `io.slipway.app=bench-sample-${i}`, '--label', 'io.slipway.process=web', '--network', 'none', 'slipway/bookworm-run:latest', 'sleep', '600'));
+      ids.push(
+        await docker(
+          'run',
+          '-d',
+          '--rm',
+          '--label',
+          RUN_LABEL,
+          '--label',
+          'io.slipway.managed=true',
+          '--label',
+          `io.slipway.app=bench-sample-${i}`,
+          '--label',
+          'io.slipway.process=web',
+          '--network',
+          'none',
+          'slipway/bookworm-run:latest',
+          'sleep',
+          '600',
+        ),
+      );
     }
     const sampler = createDynoSampler({ docker: new Docker() });
     await sampler.sample(); // baseline readings
@@ -217,8 +303,15 @@ async function samplingCost(count: number, ctx: SuiteContext) {
       if (got.length !== count) ctx.log(`sampled ${got.length} of ${count} containers`);
     }
     const cpuMs = summarize(cpu).median;
-    ctx.log(`dyno sampling: ${count} containers in ${summarize(times).median} ms wall, ${cpuMs} ms CPU per round (every 10 s: ${Math.round((cpuMs / 10_000) * 1000) / 10} % of a core)`);
-    return { containers: count, round_wall_ms: summarize(times), round_cpu_ms: summarize(cpu), core_pct_every_10s: Math.round((cpuMs / 10_000) * 1000) / 10 };
+    ctx.log(
+      `dyno sampling: ${count} containers in ${summarize(times).median} ms wall, ${cpuMs} ms CPU per round (every 10 s: ${Math.round((cpuMs / 10_000) * 1000) / 10} % of a core)`,
+    );
+    return {
+      containers: count,
+      round_wall_ms: summarize(times),
+      round_cpu_ms: summarize(cpu),
+      core_pct_every_10s: Math.round((cpuMs / 10_000) * 1000) / 10,
+    };
   } finally {
     if (ids.length) await docker('rm', '-f', ...ids).catch(() => '');
   }
@@ -244,7 +337,9 @@ export async function runDashboardSuite(ctx: SuiteContext): Promise<Record<strin
     const page = await tti(on, apps[0], appCount, ctx.quick ? 1 : 5, ctx);
     const tp = await throughput(on, off, apps[0], ctx.quick ? 1 : 8, ctx.quick ? 2000 : 4000, ctx);
     const ingest = ingestCost(ctx.quick ? 5 : 60);
-    ctx.log(`metrics ingestion: ${ingest.us_per_line} µs per router line; 50 apps at 5k req/s cost ${ingest.core_pct_at_5k_rps} % of one core`);
+    ctx.log(
+      `metrics ingestion: ${ingest.us_per_line} µs per router line; 50 apps at 5k req/s cost ${ingest.core_pct_at_5k_rps} % of one core`,
+    );
     const sampling = await samplingCost(ctx.quick ? 3 : 50, ctx);
     return {
       apps: appCount,

@@ -130,14 +130,17 @@ export async function runDeployUnderLoadSuite(ctx: SuiteContext): Promise<Record
   }
 
   return {
-    app: ctx.quick ? 'bench/apps/tiny (perl), config:set releases' : 'bench/apps/express, git push of a one-line change',
+    app: ctx.quick
+      ? 'bench/apps/tiny (perl), config:set releases'
+      : 'bench/apps/express, git push of a one-line change',
     rate_per_s: rate,
     steady_seconds: steadyMs / 1000,
     failed_requests: slipway.deploy_phase.failed_requests,
     slipway,
     peer,
     peer_failed_requests: peer.deploy_phase.failed_requests,
-    peer_note: 'no proxy in front: the load hits the container port published on 127.0.0.1; redeploy = docker stop (10 s grace) + docker rm + docker run',
+    peer_note:
+      'no proxy in front: the load hits the container port published on 127.0.0.1; redeploy = docker stop (10 s grace) + docker rm + docker run',
     cutover_p99_vs_steady_ratio: Math.round((slipway.cutover.p99_ms / slipway.steady.p99_ms) * 100) / 100,
     loadavg_1m: load,
   };

@@ -33,7 +33,8 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
   const count = ctx.quick ? 2 : 20;
   const platform = await startBenchPlatform();
   try {
-    const pid = (name: string) => Number(fs.readFileSync(path.join(platform.server.paths.run, `test-${name}.pid`), 'utf8'));
+    const pid = (name: string) =>
+      Number(fs.readFileSync(path.join(platform.server.paths.run, `test-${name}.pid`), 'utf8'));
     const [serverPid, routerPid] = [pid('server'), pid('router')];
     await settle();
     const idle0 = { server_rss_mib: rssMiB(serverPid), router_rss_mib: rssMiB(routerPid), loadavg_1m: loadavg() };
@@ -60,11 +61,13 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
     const store = openImageStore(platform.server.paths.images);
     const tags = await store.listTags();
     const shared = new Set<string>();
-    for (const t of tags.filter((t) => t.ref.startsWith('stacks/'))) for (const b of await blobsOf(store, t.descriptor.digest)) shared.add(b);
+    for (const t of tags.filter((t) => t.ref.startsWith('stacks/')))
+      for (const b of await blobsOf(store, t.descriptor.digest)) shared.add(b);
     const perApp = [];
     for (const app of apps) {
       const own = new Set<string>();
-      for (const t of tags.filter((t) => t.ref.startsWith(`apps/${app}:`))) for (const b of await blobsOf(store, t.descriptor.digest)) if (!shared.has(b)) own.add(b);
+      for (const t of tags.filter((t) => t.ref.startsWith(`apps/${app}:`)))
+        for (const b of await blobsOf(store, t.descriptor.digest)) if (!shared.has(b)) own.add(b);
       const imageBytes = [...own].reduce((n, d) => n + (store.hasBlob(d) ? fs.statSync(store.blobPath(d)).size : 0), 0);
       perApp.push({
         repo: duBytes(path.join(platform.server.paths.repos, `${app}.git`)),
@@ -73,7 +76,12 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
       });
     }
     const kib = (xs: number[]) => summarize(xs.map((x) => Math.round(x / 1024)));
-    const disk = { repo_kib: kib(perApp.map((a) => a.repo)), cache_kib: kib(perApp.map((a) => a.cache)), images_kib: kib(perApp.map((a) => a.images)), total_kib: kib(perApp.map((a) => a.repo + a.cache + a.images)) };
+    const disk = {
+      repo_kib: kib(perApp.map((a) => a.repo)),
+      cache_kib: kib(perApp.map((a) => a.cache)),
+      images_kib: kib(perApp.map((a) => a.images)),
+      total_kib: kib(perApp.map((a) => a.repo + a.cache + a.images)),
+    };
     return {
       apps: count,
       app: 'bench/apps/tiny (perl web process from the Procfile, 1 web dyno each), deployed with git push',

@@ -24,7 +24,10 @@ CMD ["perl", "web.pl"]
 type Case = 'cold' | 'warm';
 
 export async function runPushToLiveDockerfile(ctx: SuiteContext): Promise<Record<string, unknown>> {
-  const times = { slipway: { cold: [], warm: [] }, peer: { cold: [], warm: [] } } as Record<'slipway' | 'peer', Record<Case, number[]>>;
+  const times = { slipway: { cold: [], warm: [] }, peer: { cold: [], warm: [] } } as Record<
+    'slipway' | 'peer',
+    Record<Case, number[]>
+  >;
   const platform = await startBenchPlatform();
   const src = benchTmpDir('slipway-bench-ptl-df-src-');
   fs.copyFileSync(path.join(TINY_DIR, 'web.pl'), path.join(src, 'web.pl'));
@@ -70,7 +73,9 @@ export async function runPushToLiveDockerfile(ctx: SuiteContext): Promise<Record
         editOneLine(peerDir, 1000 + i);
         await slipway('warm');
         await peer('warm');
-        ctx.log(`dockerfile iteration ${i + 1}: slipway cold ${times.slipway.cold[i]} warm ${times.slipway.warm[i]} ms; peer cold ${times.peer.cold[i]} warm ${times.peer.warm[i]} ms`);
+        ctx.log(
+          `dockerfile iteration ${i + 1}: slipway cold ${times.slipway.cold[i]} warm ${times.slipway.warm[i]} ms; peer cold ${times.peer.cold[i]} warm ${times.peer.warm[i]} ms`,
+        );
       } finally {
         if (peerContainer) await docker('rm', '-f', peerContainer).catch(() => undefined);
         fs.rmSync(peerDir, { recursive: true, force: true });

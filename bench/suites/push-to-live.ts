@@ -18,7 +18,10 @@ import { freePort } from '../../test/helpers/server';
 type Case = 'cold' | 'warm' | 'deps';
 
 export async function runPushToLiveSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
-  const times = { slipway: { cold: [], warm: [], deps: [] }, peer: { cold: [], warm: [], deps: [] } } as Record<'slipway' | 'peer', Record<Case, number[]>>;
+  const times = { slipway: { cold: [], warm: [], deps: [] }, peer: { cold: [], warm: [], deps: [] } } as Record<
+    'slipway' | 'peer',
+    Record<Case, number[]>
+  >;
   const versions = await resolveNode('20.x');
   const platform = await startBenchPlatform();
   const load: number[] = [];
@@ -71,7 +74,9 @@ export async function runPushToLiveSuite(ctx: SuiteContext): Promise<Record<stri
         editOneLine(peerDir, 100 + i);
         await slipway('deps');
         await peer('deps');
-        ctx.log(`iteration ${i + 1}: slipway cold ${times.slipway.cold[i]} warm ${times.slipway.warm[i]} deps ${times.slipway.deps[i]} ms; peer cold ${times.peer.cold[i]} warm ${times.peer.warm[i]} deps ${times.peer.deps[i]} ms`);
+        ctx.log(
+          `iteration ${i + 1}: slipway cold ${times.slipway.cold[i]} warm ${times.slipway.warm[i]} deps ${times.slipway.deps[i]} ms; peer cold ${times.peer.cold[i]} warm ${times.peer.warm[i]} deps ${times.peer.deps[i]} ms`,
+        );
       } finally {
         if (peerContainer) await peerStop(peerContainer).catch(() => undefined);
         fs.rmSync(peerDir, { recursive: true, force: true });

@@ -25,11 +25,17 @@ async function updatedRunImage(store: ImageStore, n: number): Promise<string> {
   if (!base) throw new Error('stacks/bookworm-run:latest is not in the bench store');
   const p = pack();
   p.entry({ name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(0) });
-  p.entry({ name: 'etc/slipway-bench-update', mode: 0o644, mtime: new Date(0) }, `simulated security update ${n} ${Date.now()}\n`);
+  p.entry(
+    { name: 'etc/slipway-bench-update', mode: 0o644, mtime: new Date(0) },
+    `simulated security update ${n} ${Date.now()}\n`,
+  );
   p.finalize();
   const layer = await store.putLayer(p as unknown as Readable);
   const layers = base.manifest.layers.map((d, i) => ({ descriptor: d, diffId: base.config.rootfs.diff_ids[i] }));
-  const config = { ...base.config, history: [...(base.config.history ?? []), { created_by: `slipway bench: update ${n}` }] };
+  const config = {
+    ...base.config,
+    history: [...(base.config.history ?? []), { created_by: `slipway bench: update ${n}` }],
+  };
   const img = await store.writeImage(config, [...layers, layer]);
   const ref = `stacks/bookworm-run:bench-update-${n}`;
   await store.tag(ref, img.manifest);
@@ -51,20 +57,30 @@ export async function runRebaseSuite(ctx: SuiteContext): Promise<Record<string, 
       load.push(loadavg());
       const first = await slipwayBuild(home);
       const runRef = await updatedRunImage(home.store, i);
-      const rebased = await timeIt(() => rebase({ store: home.store, imageRef: first.imageRef, newRunImageRef: runRef, outRef: `apps/bench-app:rebased-${i}` }));
+      const rebased = await timeIt(() =>
+        rebase({
+          store: home.store,
+          imageRef: first.imageRef,
+          newRunImageRef: runRef,
+          outRef: `apps/bench-app:rebased-${i}`,
+        }),
+      );
       rebaseMs.push(rebased.ms);
       // The rebased image really sits on the new run image: its last run layer is the extra one.
       const out = await readImage(home.store, `apps/bench-app:rebased-${i}`);
       const newRun = await readImage(home.store, runRef);
       const top = newRun!.config.rootfs.diff_ids.at(-1)!;
-      if (!out!.config.rootfs.diff_ids.includes(top)) throw new Error('the rebased image does not contain the updated run image layer');
+      if (!out!.config.rootfs.diff_ids.includes(top))
+        throw new Error('the rebased image does not contain the updated run image layer');
 
       await home.store.tag('stacks/bookworm-run:latest', (await home.store.resolve(runRef))!);
       cachedMs.push((await timeIt(() => slipwayBuild(home, first))).ms);
       const emptyCache = path.join(home.dir, `cache-empty-${i}`);
       fs.mkdirSync(emptyCache);
       fullMs.push((await timeIt(() => slipwayBuild({ ...home, cache: emptyCache }))).ms);
-      ctx.log(`iteration ${i + 1}: rebase ${Math.round(rebased.ms)} ms, cached rebuild ${Math.round(cachedMs[i])} ms, full rebuild ${Math.round(fullMs[i])} ms`);
+      ctx.log(
+        `iteration ${i + 1}: rebase ${Math.round(rebased.ms)} ms, cached rebuild ${Math.round(cachedMs[i])} ms, full rebuild ${Math.round(fullMs[i])} ms`,
+      );
     } finally {
       await removeDockerObjects(home.dir);
       home.cleanup();

@@ -24,11 +24,17 @@ async function updatedRunImage(store: ImageStore): Promise<void> {
   const base = (await readImage(store, 'stacks/bookworm-run:latest'))!;
   const p = pack();
   p.entry({ name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(0) });
-  p.entry({ name: 'etc/slipway-bench-stack-update', mode: 0o644, mtime: new Date(0) }, `simulated security update ${Date.now()}\n`);
+  p.entry(
+    { name: 'etc/slipway-bench-stack-update', mode: 0o644, mtime: new Date(0) },
+    `simulated security update ${Date.now()}\n`,
+  );
   p.finalize();
   const layer = await store.putLayer(p as unknown as Readable);
   const layers = base.manifest.layers.map((d, i) => ({ descriptor: d, diffId: base.config.rootfs.diff_ids[i] }));
-  const img = await store.writeImage({ ...base.config, history: [...(base.config.history ?? []), { created_by: 'slipway bench: stack update' }] }, [...layers, layer]);
+  const img = await store.writeImage(
+    { ...base.config, history: [...(base.config.history ?? []), { created_by: 'slipway bench: stack update' }] },
+    [...layers, layer],
+  );
   await store.tag('stacks/bookworm-run:bench-stack-update', img.manifest);
   await store.tag('stacks/bookworm-run:latest', img.manifest);
 }
@@ -60,7 +66,11 @@ export async function runStackUpdateSuite(ctx: SuiteContext): Promise<Record<str
 
     const loads = await Promise.all(apps.slice(0, 3).map((a) => startLoad(port, platform.host(a), 20)));
     const t0 = Date.now();
-    const r = await platform.api<{ results: Outcome[]; summary: string; lines: string[] }>('POST', '/stacks/bookworm/rebase', {});
+    const r = await platform.api<{ results: Outcome[]; summary: string; lines: string[] }>(
+      'POST',
+      '/stacks/bookworm/rebase',
+      {},
+    );
     const rebaseAllMs = Date.now() - t0;
     await new Promise((res) => setTimeout(res, 2000));
     const records = (await Promise.all(loads.map((l) => l.stop()))).flat();
@@ -72,7 +82,21 @@ export async function runStackUpdateSuite(ctx: SuiteContext): Promise<Record<str
     // The peer: every app rebuilt on the new run image through the push pipeline.
     const t1 = Date.now();
     for (let i = 0; i < n; i++) {
-      await run('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=Bench', 'commit', '-q', '--allow-empty', '-m', 'rebuild'], { cwd: repos[i] });
+      await run(
+        'git',
+        [
+          '-c',
+          'user.email=bench@example.com',
+          '-c',
+          'user.name=Bench',
+          'commit',
+          '-q',
+          '--allow-empty',
+          '-m',
+          'rebuild',
+        ],
+        { cwd: repos[i] },
+      );
       await platform.push(repos[i], apps[i]);
     }
     const rebuildAllMs = Date.now() - t1;
@@ -86,7 +110,8 @@ export async function runStackUpdateSuite(ctx: SuiteContext): Promise<Record<str
       rebuild_all_ms: rebuildAllMs,
       rebase_vs_rebuild_ratio: ratio(rebaseAllMs, rebuildAllMs),
       load_during_rebase: loadStats(records),
-      concurrency: 'SLIPWAY_STACK_REBASE_CONCURRENCY (default 4); rebuilds: one build at a time (SLIPWAY_BUILD_CONCURRENCY=1 in the bench server)',
+      concurrency:
+        'SLIPWAY_STACK_REBASE_CONCURRENCY (default 4); rebuilds: one build at a time (SLIPWAY_BUILD_CONCURRENCY=1 in the bench server)',
       loadavg_1m: [load0],
     };
   } finally {

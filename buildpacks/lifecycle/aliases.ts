@@ -55,7 +55,10 @@ export function aliasesEnabled(platform: boolean | undefined, appEnv: Record<str
  * reference; a target listed twice (`heroku/nodejs` and `slipway/nodejs`) is kept once. A target the
  * platform doesn't have is an error that names both ways out.
  */
-export function resolveAliases(refs: string[], opts: { enabled: boolean; index: BuildpackIndex; output?: (line: string) => void }): string[] {
+export function resolveAliases(
+  refs: string[],
+  opts: { enabled: boolean; index: BuildpackIndex; output?: (line: string) => void },
+): string[] {
   if (!opts.enabled) return refs;
   const out: string[] = [];
   for (const ref of refs) {
@@ -65,10 +68,14 @@ export function resolveAliases(refs: string[], opts: { enabled: boolean; index: 
       continue;
     }
     if (!opts.index.find({ id: to })) {
-      throw new SlipwayError('BUILD_FAILED', `${ref} would be provided by ${to}, which this Slipway server does not have`, {
-        hint: `choose another buildpack (slipway buildpacks:set), or set BUILDPACK_ALIASES=0 on the app to fetch ${ref} itself`,
-        details: { phase: 'detect', buildpack: ref },
-      });
+      throw new SlipwayError(
+        'BUILD_FAILED',
+        `${ref} would be provided by ${to}, which this Slipway server does not have`,
+        {
+          hint: `choose another buildpack (slipway buildpacks:set), or set BUILDPACK_ALIASES=0 on the app to fetch ${ref} itself`,
+          details: { phase: 'detect', buildpack: ref },
+        },
+      );
     }
     opts.output?.(`-----> ${ref} is provided by ${to}`);
     if (!out.includes(to)) out.push(to);
@@ -83,9 +90,13 @@ export function resolveAliases(refs: string[], opts: { enabled: boolean; index: 
 export function checkAlias(ref: string, enabled: boolean): string | undefined {
   const to = enabled ? aliasTarget(ref) : undefined;
   if (to && !indexBuildpacks([BUILTIN_DIR]).find({ id: to })) {
-    throw new SlipwayError('INVALID_INPUT', `${ref} would be provided by ${to}, which this Slipway server does not have`, {
-      hint: `choose another buildpack, or set BUILDPACK_ALIASES=0 on the app (slipway config:set BUILDPACK_ALIASES=0) to fetch ${ref} itself`,
-    });
+    throw new SlipwayError(
+      'INVALID_INPUT',
+      `${ref} would be provided by ${to}, which this Slipway server does not have`,
+      {
+        hint: `choose another buildpack, or set BUILDPACK_ALIASES=0 on the app (slipway config:set BUILDPACK_ALIASES=0) to fetch ${ref} itself`,
+      },
+    );
   }
   return to;
 }

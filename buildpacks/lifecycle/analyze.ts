@@ -35,7 +35,12 @@ export async function readImage(store: ImageStore, ref: string): Promise<ImageIn
 
 export const runImageRef = (stack: string) => `stacks/${stack}-run:latest`;
 
-export async function analyze(opts: { store: ImageStore; stack: string; previousImageRef?: string; workspaceDir: string }): Promise<AnalyzeResult> {
+export async function analyze(opts: {
+  store: ImageStore;
+  stack: string;
+  previousImageRef?: string;
+  workspaceDir: string;
+}): Promise<AnalyzeResult> {
   const runRef = runImageRef(opts.stack);
   const runImage = await readImage(opts.store, runRef);
   if (!runImage) {

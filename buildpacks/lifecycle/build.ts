@@ -32,7 +32,11 @@ export interface BuildOutcome {
 
 const apiAtLeast = (api: string, min: number) => Number(api.split('.')[1] ?? 0) >= min && api.startsWith('0.');
 
-export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialPlan: PlanEntry[]): Promise<BuildOutcome> {
+export async function buildPhase(
+  ctx: PhaseContext,
+  group: Buildpack[],
+  initialPlan: PlanEntry[],
+): Promise<BuildOutcome> {
   const container = await ctx.container();
   let plan = initialPlan;
   const buildOps: EnvOp[] = [];
@@ -52,7 +56,11 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
       const r = await runLegacy({ container, ws: ctx.ws, bp, index: i, total: group.length, env, onLine });
       if (r.exportFile) exports.push(r.exportFile);
       if (r.depsDir) {
-        for (const [sub, v] of [['bin', 'PATH'], ['lib', 'LD_LIBRARY_PATH']]) buildOps.push({ name: v, action: 'prepend', value: `${r.depsDir}/${sub}`, delim: ':' });
+        for (const [sub, v] of [
+          ['bin', 'PATH'],
+          ['lib', 'LD_LIBRARY_PATH'],
+        ])
+          buildOps.push({ name: v, action: 'prepend', value: `${r.depsDir}/${sub}`, delim: ':' });
       }
       writeConfigVarDefaults(ctx.ws.root, ctx.ws.app, r.configVars);
       for (const p of r.processes) legacyTypes.add(p.type);
@@ -66,7 +74,9 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
     fs.mkdirSync(layersHost, { recursive: true });
     assertInside(ctx.ws.root, layersHost);
     const myPlan = planFor(plan, bp.id);
-    writeTomlIn(ctx.ws.root, path.join(io, 'plan.toml'), { entries: myPlan.map((r) => ({ name: r.name, metadata: r.metadata })) });
+    writeTomlIn(ctx.ws.root, path.join(io, 'plan.toml'), {
+      entries: myPlan.map((r) => ({ name: r.name, metadata: r.metadata })),
+    });
     // Not recursive: restored layers already belong to the build user.
     if (process.getuid?.() === 0) fs.lchownSync(layersHost, BUILD_UID, BUILD_UID);
     await chownBuildUser(io);
@@ -74,17 +84,33 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
     if (exports.length) env.SLIPWAY_EXPORTS = exports.join(':');
     const dir = bpImageDir(bp);
     const planPath = `/cnb/slipway/build/${esc}/plan.toml`;
-    Object.assign(env, { CNB_LAYERS_DIR: `/layers/${esc}`, CNB_BP_PLAN_PATH: planPath, CNB_BUILDPACK_DIR: dir, CNB_PLATFORM_DIR: '/platform' });
-    const r = await container.exec({ cmd: [STEP, `${dir}/bin/build`, `/layers/${esc}`, '/platform', planPath], env, onLine });
+    Object.assign(env, {
+      CNB_LAYERS_DIR: `/layers/${esc}`,
+      CNB_BP_PLAN_PATH: planPath,
+      CNB_BUILDPACK_DIR: dir,
+      CNB_PLATFORM_DIR: '/platform',
+    });
+    const r = await container.exec({
+      cmd: [STEP, `${dir}/bin/build`, `/layers/${esc}`, '/platform', planPath],
+      env,
+      onLine,
+    });
     if (r.code !== 0) {
-      throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id}@${bp.version} failed: bin/build exited with ${r.code}`, {
-        hint: 'see the buildpack output above; the build workspace is kept for inspection',
-        details: { phase: 'build', buildpack: bp.id, exitCode: r.code },
-      });
+      throw new SlipwayError(
+        'BUILD_FAILED',
+        `buildpack ${bp.id}@${bp.version} failed: bin/build exited with ${r.code}`,
+        {
+          hint: 'see the buildpack output above; the build workspace is kept for inspection',
+          details: { phase: 'build', buildpack: bp.id, exitCode: r.code },
+        },
+      );
     }
     const layers = readLayers(ctx.ws.root, layersHost, bp);
     for (const name of Object.keys(layers).sort()) {
-      if (layers[name].build) buildOps.push(...layerEnvOps(path.join(layersHost, name), `/layers/${esc}/${name}`, 'build', undefined, ctx.ws.root));
+      if (layers[name].build)
+        buildOps.push(
+          ...layerEnvOps(path.join(layersHost, name), `/layers/${esc}/${name}`, 'build', undefined, ctx.ws.root),
+        );
     }
     const launch = readLaunchToml(ctx.ws.root, path.join(layersHost, 'launch.toml'), bp);
     for (const l of launch.labels) labels[l.key] = l.value;
@@ -93,10 +119,18 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
     if (d) explicitDefault = d.type;
     else if (explicitDefault && launch.processes.some((p) => p.type === explicitDefault)) explicitDefault = undefined;
     const buildToml = readTomlIfExistsIn(ctx.ws.root, path.join(layersHost, 'build.toml'), `${bp.id} build.toml`);
-    const unmet = new Set(tableArray(buildToml?.unmet, `${bp.id} build.toml`, 'unmet').map((u) => str(u.name, `${bp.id} build.toml`, 'unmet.name')));
+    const unmet = new Set(
+      tableArray(buildToml?.unmet, `${bp.id} build.toml`, 'unmet').map((u) =>
+        str(u.name, `${bp.id} build.toml`, 'unmet.name'),
+      ),
+    );
     for (const u of unmet) {
       if (!myPlan.some((p) => p.name === u)) {
-        throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id}: build.toml lists unmet "${u}", which is not in its plan`, { details: { phase: 'build', buildpack: bp.id } });
+        throw new SlipwayError(
+          'BUILD_FAILED',
+          `buildpack ${bp.id}: build.toml lists unmet "${u}", which is not in its plan`,
+          { details: { phase: 'build', buildpack: bp.id } },
+        );
       }
     }
     plan = removeMet(plan, bp.id, unmet);
@@ -112,11 +146,20 @@ export async function buildPhase(ctx: PhaseContext, group: Buildpack[], initialP
       const types = parseProcfile(readFileIn(ctx.ws.root, procfile));
       const fromProcfile = Object.entries(types)
         .filter(([t]) => legacyTypes.has(t) || !processes.some((p) => p.type === t))
-        .map(([type, cmd]) => ({ type, command: [cmd], args: [], direct: false, default: false, buildpackId: 'procfile' }));
+        .map(([type, cmd]) => ({
+          type,
+          command: [cmd],
+          args: [],
+          direct: false,
+          default: false,
+          buildpackId: 'procfile',
+        }));
       processes = mergeProcesses(processes, fromProcfile);
     }
   }
-  const defaultProcess = explicitDefault ?? (processes.some((p) => p.type === 'web') ? 'web' : processes.length === 1 ? processes[0].type : undefined);
+  const defaultProcess =
+    explicitDefault ??
+    (processes.some((p) => p.type === 'web') ? 'web' : processes.length === 1 ? processes[0].type : undefined);
   for (const p of processes) p.default = p.type === defaultProcess;
   return { buildpacks: built, processes, defaultProcess, labels };
 }
@@ -155,7 +198,11 @@ function readLayers(root: string, layersHost: string, bp: Buildpack): Record<str
   return out;
 }
 
-function readLaunchToml(root: string, file: string, bp: Buildpack): { processes: ProcessDef[]; labels: Array<{ key: string; value: string }> } {
+function readLaunchToml(
+  root: string,
+  file: string,
+  bp: Buildpack,
+): { processes: ProcessDef[]; labels: Array<{ key: string; value: string }> } {
   const doc = readTomlIfExistsIn(root, file, `buildpack ${bp.id} launch.toml`);
   if (!doc) return { processes: [], labels: [] };
   const where = `${file} (buildpack ${bp.id})`;
@@ -164,36 +211,61 @@ function readLaunchToml(root: string, file: string, bp: Buildpack): { processes:
     const envs = p['exec-env'];
     return !Array.isArray(envs) || envs.length === 0 || envs.includes('production') || envs.includes('*');
   };
-  const processes = tableArray(doc.processes, where, 'processes').filter(forProduction).map((p): ProcessDef => {
-    const type = str(p.type, where, 'processes.type');
-    if (!/^[A-Za-z0-9._-]+$/.test(type)) {
-      throw new SlipwayError('BUILD_FAILED', `${where}: process type ${JSON.stringify(type)} may only use letters, digits, ".", "_" and "-"`, { details: { phase: 'build', buildpack: bp.id, file } });
-    }
-    let command: string[];
-    let direct: boolean;
-    if (apiAtLeast(bp.api, 9)) {
-      if (!Array.isArray(p.command) || p.command.length === 0 || p.command.some((c) => typeof c !== 'string')) {
-        throw new SlipwayError('BUILD_FAILED', `${where}: processes.command must be a non-empty array of strings (Buildpack API ${bp.api})`, {
-          hint: 'write command = ["node", "server.js"], or ["bash", "-c", "..."] for a shell',
+  const processes = tableArray(doc.processes, where, 'processes')
+    .filter(forProduction)
+    .map((p): ProcessDef => {
+      const type = str(p.type, where, 'processes.type');
+      if (!/^[A-Za-z0-9._-]+$/.test(type)) {
+        throw new SlipwayError(
+          'BUILD_FAILED',
+          `${where}: process type ${JSON.stringify(type)} may only use letters, digits, ".", "_" and "-"`,
+          { details: { phase: 'build', buildpack: bp.id, file } },
+        );
+      }
+      let command: string[];
+      let direct: boolean;
+      if (apiAtLeast(bp.api, 9)) {
+        if (!Array.isArray(p.command) || p.command.length === 0 || p.command.some((c) => typeof c !== 'string')) {
+          throw new SlipwayError(
+            'BUILD_FAILED',
+            `${where}: processes.command must be a non-empty array of strings (Buildpack API ${bp.api})`,
+            {
+              hint: 'write command = ["node", "server.js"], or ["bash", "-c", "..."] for a shell',
+              details: { phase: 'build', buildpack: bp.id, file },
+            },
+          );
+        }
+        command = p.command as string[];
+        direct = true;
+      } else {
+        command = [str(p.command, where, 'processes.command')];
+        direct = bool(p.direct, where, 'processes.direct');
+      }
+      const args = p.args === undefined ? [] : p.args;
+      if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
+        throw new SlipwayError('BUILD_FAILED', `${where}: processes.args must be an array of strings`, {
           details: { phase: 'build', buildpack: bp.id, file },
         });
       }
-      command = p.command as string[];
-      direct = true;
-    } else {
-      command = [str(p.command, where, 'processes.command')];
-      direct = bool(p.direct, where, 'processes.direct');
-    }
-    const args = p.args === undefined ? [] : p.args;
-    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
-      throw new SlipwayError('BUILD_FAILED', `${where}: processes.args must be an array of strings`, { details: { phase: 'build', buildpack: bp.id, file } });
-    }
-    const wd = p['working-dir'] === undefined ? undefined : str(p['working-dir'], where, 'processes.working-dir');
-    return { type, command, args: args as string[], direct, default: bool(p.default, where, 'processes.default'), workingDir: wd, buildpackId: bp.id };
-  });
+      const wd = p['working-dir'] === undefined ? undefined : str(p['working-dir'], where, 'processes.working-dir');
+      return {
+        type,
+        command,
+        args: args as string[],
+        direct,
+        default: bool(p.default, where, 'processes.default'),
+        workingDir: wd,
+        buildpackId: bp.id,
+      };
+    });
   if (processes.filter((p) => p.default).length > 1) {
-    throw new SlipwayError('BUILD_FAILED', `${where}: more than one process has default = true`, { details: { phase: 'build', buildpack: bp.id, file } });
+    throw new SlipwayError('BUILD_FAILED', `${where}: more than one process has default = true`, {
+      details: { phase: 'build', buildpack: bp.id, file },
+    });
   }
-  const labels = tableArray(doc.labels, where, 'labels').map((l) => ({ key: str(l.key, where, 'labels.key'), value: str(l.value, where, 'labels.value') }));
+  const labels = tableArray(doc.labels, where, 'labels').map((l) => ({
+    key: str(l.key, where, 'labels.key'),
+    value: str(l.value, where, 'labels.value'),
+  }));
   return { processes, labels };
 }

@@ -31,7 +31,14 @@ export function loadBuildpack(dir: string, fallbackId?: string, label = path.bas
   if (doc) return loadCnb(dir, doc, tomlLabel);
   const bin = (n: string) => present(path.join(dir, 'bin', n));
   if (bin('detect') && (bin('compile') || bin('supply') || bin('finalize'))) {
-    const id = fallbackId ?? `legacy/${path.basename(dir).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'buildpack'}`;
+    const id =
+      fallbackId ??
+      `legacy/${
+        path
+          .basename(dir)
+          .replace(/[^A-Za-z0-9._-]/g, '-')
+          .replace(/^[^A-Za-z0-9]+/, '') || 'buildpack'
+      }`;
     if (!isBuildpackId(id)) throw badId(tomlLabel, id);
     return { id, version: '0.0.0', api: 'legacy', kind: 'legacy', dir, clearEnv: false, name: path.basename(dir) };
   }
@@ -83,15 +90,24 @@ function loadCnb(dir: string, doc: Record<string, unknown>, file: string): Build
     });
   }
   const info = table(doc.buildpack, file, 'buildpack');
-  if (!info) throw new SlipwayError('BUILD_FAILED', `${file}: missing [buildpack] table`, { hint: 'add [buildpack] with id and version', details: { file } });
+  if (!info)
+    throw new SlipwayError('BUILD_FAILED', `${file}: missing [buildpack] table`, {
+      hint: 'add [buildpack] with id and version',
+      details: { file },
+    });
   const id = str(info.id, file, 'buildpack.id');
   if (!isBuildpackId(id)) throw badId(file, id);
   const version = str(info.version, file, 'buildpack.version', '0.0.0');
   if (!isBuildpackVersion(version)) throw badVersion(file, version);
   const orders = tableArray(doc.order, file, 'order');
-  const order = orders.length ? orders.map((o) => tableArray(o.group, file, 'order.group').map((g) => orderEntry(g, file))) : undefined;
+  const order = orders.length
+    ? orders.map((o) => tableArray(o.group, file, 'order.group').map((g) => orderEntry(g, file)))
+    : undefined;
   if (!order && !present(path.join(dir, 'bin', 'detect'))) {
-    throw new SlipwayError('BUILD_FAILED', `${file} is there but bin/detect is missing`, { hint: 'a CNB buildpack needs bin/detect and bin/build', details: { file } });
+    throw new SlipwayError('BUILD_FAILED', `${file} is there but bin/detect is missing`, {
+      hint: 'a CNB buildpack needs bin/detect and bin/build',
+      details: { file },
+    });
   }
   return {
     id,
@@ -107,7 +123,10 @@ function loadCnb(dir: string, doc: Record<string, unknown>, file: string): Build
       os: optStr(t.os, file, 'targets.os'),
       arch: optStr(t.arch, file, 'targets.arch'),
       variant: optStr(t.variant, file, 'targets.variant'),
-      distros: tableArray(t.distros, file, 'targets.distros').map((d) => ({ name: optStr(d.name, file, 'targets.distros.name'), version: optStr(d.version, file, 'targets.distros.version') })),
+      distros: tableArray(t.distros, file, 'targets.distros').map((d) => ({
+        name: optStr(d.name, file, 'targets.distros.name'),
+        version: optStr(d.version, file, 'targets.distros.version'),
+      })),
     })),
   };
 }
@@ -137,7 +156,10 @@ export function matchesTarget(bp: Buildpack, target: Target = TARGET): boolean {
       (!t.os || t.os === TARGET.os) &&
       (!t.arch || t.arch === TARGET.arch) &&
       !t.variant &&
-      (t.distros.length === 0 || t.distros.some((d) => (!d.name || d.name === TARGET.distro.name) && (!d.version || d.version === TARGET.distro.version))),
+      (t.distros.length === 0 ||
+        t.distros.some(
+          (d) => (!d.name || d.name === TARGET.distro.name) && (!d.version || d.version === TARGET.distro.version),
+        )),
   );
 }
 
@@ -170,18 +192,27 @@ export function indexBuildpacks(roots: string[]): BuildpackIndex {
  * own groups (depth first, left to right); an optional composite also yields the group without it.
  */
 export function expandGroup(group: OrderEntry[], index: BuildpackIndex, depth = 0): GroupMember[][] {
-  if (depth > 8) throw new SlipwayError('BUILD_FAILED', 'composite buildpacks nest too deep (a cycle?)', { details: { phase: 'detect' } });
+  if (depth > 8)
+    throw new SlipwayError('BUILD_FAILED', 'composite buildpacks nest too deep (a cycle?)', {
+      details: { phase: 'detect' },
+    });
   let out: GroupMember[][] = [[]];
   for (const entry of group) {
     const bp = index.find(entry);
     if (!bp) {
-      throw new SlipwayError('BUILD_FAILED', `buildpack ${excerpt(entry.id + (entry.version ? '@' + entry.version : ''))} was not found`, {
-        hint: `known buildpacks: ${index.all.map((b) => b.id).join(', ') || 'none'}`,
-        details: { phase: 'detect', buildpack: entry.id },
-      });
+      throw new SlipwayError(
+        'BUILD_FAILED',
+        `buildpack ${excerpt(entry.id + (entry.version ? '@' + entry.version : ''))} was not found`,
+        {
+          hint: `known buildpacks: ${index.all.map((b) => b.id).join(', ') || 'none'}`,
+          details: { phase: 'detect', buildpack: entry.id },
+        },
+      );
     }
     if (bp.order) {
-      const subs = bp.order.flatMap((g) => expandGroup(g, index, depth + 1)).map((g) => g.map((m) => ({ ...m, optional: m.optional || !!entry.optional })));
+      const subs = bp.order
+        .flatMap((g) => expandGroup(g, index, depth + 1))
+        .map((g) => g.map((m) => ({ ...m, optional: m.optional || !!entry.optional })));
       if (entry.optional) subs.push([]);
       out = out.flatMap((acc) => subs.map((s) => [...acc, ...s]));
     } else {
@@ -194,5 +225,7 @@ export function expandGroup(group: OrderEntry[], index: BuildpackIndex, depth = 
 /** Reads an order.toml ([[order]] [[order.group]] id/version/optional). */
 export function readOrder(file: string): OrderEntry[][] {
   const doc = readToml(file, 'order.toml');
-  return tableArray(doc.order, file, 'order').map((o) => tableArray(o.group, file, 'order.group').map((g) => orderEntry(g, file)));
+  return tableArray(doc.order, file, 'order').map((o) =>
+    tableArray(o.group, file, 'order.group').map((g) => orderEntry(g, file)),
+  );
 }

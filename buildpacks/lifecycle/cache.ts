@@ -45,7 +45,11 @@ export type FileIndex = Record<string, [number, number, number, string]>;
  * Content hashes come from `hashes` (what the tar writer saw) or, for files whose size, mtime and
  * inode match the previous index, from that index; anything else is read and hashed.
  */
-export function fingerprint(entries: TarEntry[], hashes: Map<string, string>, previous?: FileIndex): { fp: string; index: FileIndex } {
+export function fingerprint(
+  entries: TarEntry[],
+  hashes: Map<string, string>,
+  previous?: FileIndex,
+): { fp: string; index: FileIndex } {
   const h = createHash('sha256');
   const index: FileIndex = {};
   for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
@@ -53,7 +57,10 @@ export function fingerprint(entries: TarEntry[], hashes: Map<string, string>, pr
     if (e.type === 'file') {
       const old = previous?.[e.path];
       sha = hashes.get(e.path) ?? (old && old[0] === e.size && old[1] === e.mtimeMs && old[2] === e.ino ? old[3] : '');
-      if (!sha) sha = createHash('sha256').update(e.content ?? fs.readFileSync(e.hostPath!)).digest('hex');
+      if (!sha)
+        sha = createHash('sha256')
+          .update(e.content ?? fs.readFileSync(e.hostPath!))
+          .digest('hex');
       index[e.path] = [e.size ?? 0, e.mtimeMs ?? 0, e.ino ?? 0, sha];
     }
     h.update(`${e.path}\0${e.type}\0${e.mode}\0${e.linkname ?? ''}\0${sha}\n`);

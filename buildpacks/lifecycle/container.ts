@@ -18,7 +18,13 @@ export interface BuildLimits {
 export const DEFAULT_LIMITS: BuildLimits = { cpus: 2, memoryMb: 2048, pids: 2048, timeoutMs: 15 * 60_000 };
 
 export const CA_PATH = '/etc/ssl/certs/ca-certificates.crt';
-export const CA_ENV = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'REQUESTS_CA_BUNDLE'].map((k) => `${k}=${CA_PATH}`);
+export const CA_ENV = [
+  'SSL_CERT_FILE',
+  'NODE_EXTRA_CA_CERTS',
+  'CURL_CA_BUNDLE',
+  'GIT_SSL_CAINFO',
+  'REQUESTS_CA_BUNDLE',
+].map((k) => `${k}=${CA_PATH}`);
 
 export interface ExecResult {
   code: number;
@@ -68,20 +74,26 @@ export const BUILD_NETWORK = 'slipway-build';
  */
 export async function ensureBuildNetwork(docker: Docker, name = BUILD_NETWORK): Promise<string> {
   const exists = () =>
-    docker.getNetwork(name).inspect().then(
-      () => true,
-      (err: { statusCode?: number }) => {
-        if (err.statusCode === 404) return false;
-        throw err;
-      },
-    );
+    docker
+      .getNetwork(name)
+      .inspect()
+      .then(
+        () => true,
+        (err: { statusCode?: number }) => {
+          if (err.statusCode === 404) return false;
+          throw err;
+        },
+      );
   if (await exists()) return name;
   try {
     await docker.createNetwork({
       Name: name,
       Driver: 'bridge',
       CheckDuplicate: true,
-      Options: { 'com.docker.network.bridge.name': name === BUILD_NETWORK ? 'slw-build' : `slw-${name.slice(-11)}`, 'com.docker.network.bridge.enable_icc': 'false' },
+      Options: {
+        'com.docker.network.bridge.name': name === BUILD_NETWORK ? 'slw-build' : `slw-${name.slice(-11)}`,
+        'com.docker.network.bridge.enable_icc': 'false',
+      },
       Labels: { 'io.slipway.managed': 'true', 'io.slipway.role': 'build' },
     });
   } catch (err) {
@@ -127,14 +139,19 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
   // Every caller (abort listener, build end, failure path) waits for the same removal.
   const remove = () => {
     removed = true;
-    removal ??= container.remove({ force: true }).then(() => {}, () => {});
+    removal ??= container.remove({ force: true }).then(
+      () => {},
+      () => {},
+    );
     return removal;
   };
   try {
     await container.start();
   } catch (err) {
     await remove();
-    throw new SlipwayError('DOCKER_UNAVAILABLE', `could not start the build container: ${(err as Error).message}`, { cause: err });
+    throw new SlipwayError('DOCKER_UNAVAILABLE', `could not start the build container: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 
   // Frozen (docker pause) whenever no step runs: the host reads and writes buildpack-owned files
@@ -157,7 +174,10 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     freezing = freezing.then(async () => {
       if (running === 0 && !paused && !removed) {
         // Marked paused only once dockerd says so: a failed pause must not make the next step unpause.
-        paused = await container.pause().then(() => true, () => false);
+        paused = await container.pause().then(
+          () => true,
+          () => false,
+        );
       }
     });
     return freezing;

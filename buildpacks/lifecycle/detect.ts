@@ -45,7 +45,9 @@ async function runAllDetects(ctx: PhaseContext, bps: Buildpack[]): Promise<Map<s
         ? `${shQuote(`${dir}/bin/detect`)} /app`
         : `${shQuote(`${dir}/bin/detect`)} /platform ${io}/plan.toml`;
     const vars = bp.kind === 'legacy' ? '' : `CNB_BUILDPACK_DIR=${shQuote(dir)} CNB_BUILD_PLAN_PATH=${io}/plan.toml`;
-    lines.push(`( : > ${io}/plan.toml; env ${unset} ${vars} ${STEP} ${cmd} > ${io}/out 2>&1 < /dev/null; echo $? > ${io}/code ) &`);
+    lines.push(
+      `( : > ${io}/plan.toml; env ${unset} ${vars} ${STEP} ${cmd} > ${io}/out 2>&1 < /dev/null; echo $? > ${io}/code ) &`,
+    );
   });
   lines.push('wait');
   writeFileIn(ctx.ws.root, path.join(ctx.ws.io, 'detect', 'run.sh'), lines.join('\n') + '\n', { mode: 0o755 });
@@ -54,11 +56,15 @@ async function runAllDetects(ctx: PhaseContext, bps: Buildpack[]): Promise<Map<s
   applyEnvOps(env, platformEnvOps(ctx.env));
   const c = await ctx.container();
   const r = await c.exec({ cmd: ['bash', '/cnb/slipway/detect/run.sh'], env });
-  if (r.code !== 0) throw new SlipwayError('BUILD_FAILED', `the detect driver failed (exit ${r.code}): ${r.stderr.trim()}`, { details: { phase: 'detect' } });
+  if (r.code !== 0)
+    throw new SlipwayError('BUILD_FAILED', `the detect driver failed (exit ${r.code}): ${r.stderr.trim()}`, {
+      details: { phase: 'detect' },
+    });
   const results = new Map<string, DetectResult>();
   bps.forEach((bp, i) => {
     const io = path.join(ctx.ws.io, 'detect', String(i));
-    const read = (f: string) => (existsIn(ctx.ws.root, path.join(io, f)) ? readFileIn(ctx.ws.root, path.join(io, f)) : '');
+    const read = (f: string) =>
+      existsIn(ctx.ws.root, path.join(io, f)) ? readFileIn(ctx.ws.root, path.join(io, f)) : '';
     const code = Number(read('code').trim() || -1);
     let plan: DetectResult['plan'] = [];
     if (code === 0 && bp.kind === 'cnb') {
@@ -78,8 +84,16 @@ export async function detect(ctx: PhaseContext, groups: GroupMember[][]): Promis
   const runnable = distinct.filter((b) => matchesTarget(b, target));
   const results = runnable.length ? await runAllDetects(ctx, runnable) : new Map<string, DetectResult>();
   for (const bp of distinct.filter((b) => !matchesTarget(b, target))) {
-    const t = (bp.targets ?? []).map((x) => [x.os, x.arch, ...x.distros.map((d) => `${d.name ?? ''} ${d.version ?? ''}`.trim())].filter(Boolean).join('/')).join(', ');
-    results.set(key(bp), { code: -2, output: `no [[targets]] entry matches linux/amd64 debian ${target.distro.version}, the ${ctx.stack} stack (it declares: ${t})`, plan: [] });
+    const t = (bp.targets ?? [])
+      .map((x) =>
+        [x.os, x.arch, ...x.distros.map((d) => `${d.name ?? ''} ${d.version ?? ''}`.trim())].filter(Boolean).join('/'),
+      )
+      .join(', ');
+    results.set(key(bp), {
+      code: -2,
+      output: `no [[targets]] entry matches linux/amd64 debian ${target.distro.version}, the ${ctx.stack} stack (it declares: ${t})`,
+      plan: [],
+    });
   }
   const tried: string[] = [];
   let errored = false;
@@ -90,17 +104,21 @@ export async function detect(ctx: PhaseContext, groups: GroupMember[][]): Promis
     if (group.some((m) => !m.optional && isError(m.bp))) errored = true;
     tried.push(group.map((m) => `${key(m.bp)}${m.optional ? ' (optional)' : ''}`).join(', '));
     if (!groupOk) continue;
-    const candidates: Candidate[] = group.filter((m) => passed(m.bp)).map((m) => ({ bp: m.bp, optional: m.optional, detect: results.get(key(m.bp))! }));
+    const candidates: Candidate[] = group
+      .filter((m) => passed(m.bp))
+      .map((m) => ({ bp: m.bp, optional: m.optional, detect: results.get(key(m.bp))! }));
     const resolution = resolvePlan(candidates);
     if (!resolution) continue;
     const chosen = resolution.group.map((g) => group.find((m) => m.bp.id === g.id)!.bp);
     writeToml(path.join(ctx.ws.root, 'group.toml'), {
       group: chosen.map((bp) => ({ id: bp.id, version: bp.version, api: bp.api, homepage: bp.homepage })),
     });
-    writeToml(path.join(ctx.ws.root, 'plan.toml'), { entries: resolution.plan.map((e) => ({ providers: e.providers, requires: e.requires })) });
+    writeToml(path.join(ctx.ws.root, 'plan.toml'), {
+      entries: resolution.plan.map((e) => ({ providers: e.providers, requires: e.requires })),
+    });
     for (const bp of chosen) {
       const r = results.get(key(bp))!;
-      const name = bp.kind === 'legacy' ? r.output.split('\n')[0] || bp.name : bp.name ?? bp.id;
+      const name = bp.kind === 'legacy' ? r.output.split('\n')[0] || bp.name : (bp.name ?? bp.id);
       ctx.output(`-----> ${name} app detected (${key(bp)})`);
     }
     return { group: chosen, plan: resolution.plan, results };
@@ -109,14 +127,23 @@ export async function detect(ctx: PhaseContext, groups: GroupMember[][]): Promis
   const lines: string[] = [];
   const kinds = new Map(distinct.map((bp) => [key(bp), bp.kind]));
   for (const [k, r] of results) {
-    const verdict = r.code === 0 ? 'passed' : r.code === 100 || kinds.get(k) === 'legacy' ? `did not pass (exit ${r.code})` : `ERROR (exit ${r.code})`;
+    const verdict =
+      r.code === 0
+        ? 'passed'
+        : r.code === 100 || kinds.get(k) === 'legacy'
+          ? `did not pass (exit ${r.code})`
+          : `ERROR (exit ${r.code})`;
     const said = r.output ? `: ${r.output.split('\n').slice(-3).join(' | ')}` : '';
     lines.push(`  ${k} ${verdict}${said}`);
   }
-  throw new SlipwayError('BUILD_FAILED', `no buildpack group detected this app.\nBuildpacks tried:\n${lines.join('\n')}`, {
-    hint: groups.length
-      ? 'add the files a buildpack looks for (package.json, Procfile, ...) or choose buildpacks explicitly (slipway buildpacks:set)'
-      : 'no buildpacks are configured',
-    details: { phase: 'detect', exitCode: errored ? 21 : 20, groups: tried },
-  });
+  throw new SlipwayError(
+    'BUILD_FAILED',
+    `no buildpack group detected this app.\nBuildpacks tried:\n${lines.join('\n')}`,
+    {
+      hint: groups.length
+        ? 'add the files a buildpack looks for (package.json, Procfile, ...) or choose buildpacks explicitly (slipway buildpacks:set)'
+        : 'no buildpacks are configured',
+      details: { phase: 'detect', exitCode: errored ? 21 : 20, groups: tried },
+    },
+  );
 }

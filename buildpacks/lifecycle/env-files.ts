@@ -18,7 +18,12 @@ export interface EnvOp {
   delim: string;
 }
 
-const ACTIONS: Record<string, EnvAction> = { override: 'override', default: 'default', prepend: 'prepend', append: 'append' };
+const ACTIONS: Record<string, EnvAction> = {
+  override: 'override',
+  default: 'default',
+  prepend: 'prepend',
+  append: 'append',
+};
 
 /** Reads one env directory. Files are taken in lexical order, like the reference lifecycle. */
 export function readEnvDir(dir: string, noSuffix: EnvAction = 'override', root?: string): EnvOp[] {
@@ -91,7 +96,13 @@ const LAUNCH_PATHS: Array<[string, string[]]> = [
  * env.launch/<process>/ when a process is given). `hostDir` is where the layer is on this machine,
  * `imageDir` where the buildpack sees it (the same files, mounted at /layers/...).
  */
-export function layerEnvOps(hostDir: string, imageDir: string, phase: 'build' | 'launch', processType?: string, root?: string): EnvOp[] {
+export function layerEnvOps(
+  hostDir: string,
+  imageDir: string,
+  phase: 'build' | 'launch',
+  processType?: string,
+  root?: string,
+): EnvOp[] {
   const ops: EnvOp[] = [];
   for (const [sub, vars] of phase === 'build' ? BUILD_PATHS : LAUNCH_PATHS) {
     if (isDir(path.join(hostDir, sub))) {

@@ -48,15 +48,24 @@ export async function exportImage(opts: {
 }): Promise<ExportResult> {
   const { ws, store, analyzed, built } = opts;
   const run = analyzed.runImage;
-  const layers: LayerRef[] = run.manifest.layers.map((d, i) => ({ descriptor: d, diffId: run.config.rootfs.diff_ids[i] }));
-  const history: NonNullable<ImageConfig['history']> = (run.config.history ?? []).filter((h) => !h.empty_layer).slice(0, layers.length);
+  const layers: LayerRef[] = run.manifest.layers.map((d, i) => ({
+    descriptor: d,
+    diffId: run.config.rootfs.diff_ids[i],
+  }));
+  const history: NonNullable<ImageConfig['history']> = (run.config.history ?? [])
+    .filter((h) => !h.empty_layer)
+    .slice(0, layers.length);
   while (history.length < layers.length) history.push({ created_by: 'run image' });
   let written = 0;
   let reused = 0;
   let n = 0;
 
   /** Tars entries, then reuses the previous image's blob for the same diff ID or writes a new one. */
-  async function addLayer(entries: TarEntry[], createdBy: string, opts2: { image?: boolean; knownDiffId?: string; hashes?: Map<string, string> } = {}): Promise<string> {
+  async function addLayer(
+    entries: TarEntry[],
+    createdBy: string,
+    opts2: { image?: boolean; knownDiffId?: string; hashes?: Map<string, string> } = {},
+  ): Promise<string> {
     // A cached layer with an unchanged fingerprint keeps its diff ID: no tar, no hash, and, when
     // the previous image has it, no blob either.
     const known = opts2.knownDiffId;
@@ -69,7 +78,11 @@ export async function exportImage(opts: {
       return known;
     }
     const tmp = path.join(ws.tmp, `layer-${n++}.tar`);
-    const { diffId } = await writeTar(entries, tmp, opts2.hashes ? (e, sha) => opts2.hashes!.set(e.path, sha) : undefined);
+    const { diffId } = await writeTar(
+      entries,
+      tmp,
+      opts2.hashes ? (e, sha) => opts2.hashes!.set(e.path, sha) : undefined,
+    );
     if (opts2.image !== false) {
       const prev = analyzed.previousLayers.get(diffId);
       let descriptor: Descriptor;
@@ -94,7 +107,12 @@ export async function exportImage(opts: {
   for (const { bp, layers: bl, store: storeMeta } of built.buildpacks) {
     if (bp.kind !== 'cnb') continue;
     const esc = escapeId(bp.id);
-    const meta: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {}, ...(storeMeta ? { store: { metadata: storeMeta } } : {}) };
+    const meta: BuildpackLayersMetadata = {
+      key: bp.id,
+      version: bp.version,
+      layers: {},
+      ...(storeMeta ? { store: { metadata: storeMeta } } : {}),
+    };
     const cmeta: CacheMetadata['buildpacks'][number] = { key: bp.id, version: bp.version, layers: {} };
     for (const name of Object.keys(bl).sort()) {
       const l = bl[name];
@@ -112,7 +130,11 @@ export async function exportImage(opts: {
         const knownDiffId = fp && fp.fp === restoredFp ? opts.restored.shas.get(bp.id)?.get(name) : undefined;
         const hashes = new Map<string, string>();
         if (l.launch || l.cache) {
-          sha = await addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, { image: l.launch, knownDiffId, hashes });
+          sha = await addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, {
+            image: l.launch,
+            knownDiffId,
+            hashes,
+          });
         }
         if (l.launch) launchLayers.push({ bpId: bp.id, name, hostDir: host });
         if (l.cache && sha) {
@@ -125,13 +147,20 @@ export async function exportImage(opts: {
         const prevSha = opts.restored.shas.get(bp.id)?.get(name);
         const desc = prevSha ? analyzed.previousLayers.get(prevSha) : undefined;
         if (!prevSha || !desc) {
-          throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id} kept launch layer "${name}" without contents, but the previous image has no such layer`, {
-            hint: 'the buildpack must write the layer directory when there is nothing to reuse',
-            details: { phase: 'export', buildpack: bp.id },
-          });
+          throw new SlipwayError(
+            'BUILD_FAILED',
+            `buildpack ${bp.id} kept launch layer "${name}" without contents, but the previous image has no such layer`,
+            {
+              hint: 'the buildpack must write the layer directory when there is nothing to reuse',
+              details: { phase: 'export', buildpack: bp.id },
+            },
+          );
         }
         layers.push({ descriptor: desc, diffId: prevSha });
-        history.push({ created: CREATED, created_by: `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version} (reused)` });
+        history.push({
+          created: CREATED,
+          created_by: `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version} (reused)`,
+        });
         reused++;
         sha = prevSha;
       }
@@ -150,8 +179,17 @@ export async function exportImage(opts: {
     for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
       const m = /^(.+)\.sbom\.(cdx\.json|spdx\.json|syft\.json)$/.exec(f);
       if (!m || (m[1] !== 'launch' && !bl[m[1]]?.launch)) continue;
-      const dest = m[1] === 'launch' ? `/layers/sbom/launch/${esc}/sbom.${m[2]}` : `/layers/sbom/launch/${esc}/${m[1]}/sbom.${m[2]}`;
-      sbomEntries.push(...parentDirs(dest, APP_OWNER), { path: dest, type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(readFileIn(ws.root, path.join(dir, f))) });
+      const dest =
+        m[1] === 'launch'
+          ? `/layers/sbom/launch/${esc}/sbom.${m[2]}`
+          : `/layers/sbom/launch/${esc}/${m[1]}/sbom.${m[2]}`;
+      sbomEntries.push(...parentDirs(dest, APP_OWNER), {
+        path: dest,
+        type: 'file',
+        mode: 0o644,
+        ...APP_OWNER,
+        content: Buffer.from(readFileIn(ws.root, path.join(dir, f))),
+      });
     }
   }
   const sbomSha = sbomEntries.length ? await addLayer(sbomEntries, 'Software Bill-of-Materials') : undefined;
@@ -178,14 +216,31 @@ export async function exportImage(opts: {
     'buildpack-default-process-type': built.defaultProcess,
   };
   writeTomlIn(ws.root, path.join(ws.layers, 'config', 'metadata.toml'), metadataToml);
-  const launchSh = generateLaunchScript({ processes: built.processes, defaultProcess: built.defaultProcess, layers: launchLayers, root: ws.root });
+  const launchSh = generateLaunchScript({
+    processes: built.processes,
+    defaultProcess: built.defaultProcess,
+    layers: launchLayers,
+    root: ws.root,
+  });
   const configEntries: TarEntry[] = [
     ...parentDirs(LAUNCH_SCRIPT_PATH, APP_OWNER),
-    { path: '/layers/config/metadata.toml', type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(stringifyToml(metadataToml)) },
+    {
+      path: '/layers/config/metadata.toml',
+      type: 'file',
+      mode: 0o644,
+      ...APP_OWNER,
+      content: Buffer.from(stringifyToml(metadataToml)),
+    },
     { path: LAUNCH_SCRIPT_PATH, type: 'file', mode: 0o644, ...APP_OWNER, content: Buffer.from(launchSh) },
     { path: '/cnb', type: 'directory', mode: 0o755, ...ROOT },
     { path: '/cnb/process', type: 'directory', mode: 0o755, ...ROOT },
-    ...built.processes.map((p) => ({ path: `/cnb/process/${p.type}`, type: 'symlink' as const, mode: 0o777, ...ROOT, linkname: LAUNCHER_PATH })),
+    ...built.processes.map((p) => ({
+      path: `/cnb/process/${p.type}`,
+      type: 'symlink' as const,
+      mode: 0o777,
+      ...ROOT,
+      linkname: LAUNCHER_PATH,
+    })),
   ];
   const configSha = await addLayer(configEntries, 'Buildpacks Application Launcher Config');
 
@@ -194,20 +249,39 @@ export async function exportImage(opts: {
     config: { sha: configSha },
     launcher: { sha: launcherSha },
     ...(sbomSha ? { sbom: { sha: sbomSha } } : {}),
-    buildpacks: bpMeta.map((b) => ({ ...b, layers: Object.fromEntries(Object.entries(b.layers).filter(([, l]) => l.launch)) })),
-    runImage: { topLayer: run.config.rootfs.diff_ids[run.config.rootfs.diff_ids.length - 1], reference: run.manifestDigest, image: run.ref },
+    buildpacks: bpMeta.map((b) => ({
+      ...b,
+      layers: Object.fromEntries(Object.entries(b.layers).filter(([, l]) => l.launch)),
+    })),
+    runImage: {
+      topLayer: run.config.rootfs.diff_ids[run.config.rootfs.diff_ids.length - 1],
+      reference: run.manifestDigest,
+      image: run.ref,
+    },
     stack: { runImage: { image: run.ref } },
   };
   const buildMeta = {
     bom: [],
-    buildpacks: built.buildpacks.map(({ bp }) => ({ id: bp.id, version: bp.version, ...(bp.homepage ? { homepage: bp.homepage } : {}) })),
+    buildpacks: built.buildpacks.map(({ bp }) => ({
+      id: bp.id,
+      version: bp.version,
+      ...(bp.homepage ? { homepage: bp.homepage } : {}),
+    })),
     launcher: { version: 'slipway-bash-1', source: { git: { repository: 'slipway', commit: '' } } },
-    processes: built.processes.map((p) => ({ type: p.type, command: p.command, args: p.args, direct: p.direct, buildpackID: p.buildpackId, 'working-dir': p.workingDir ?? '/app' })),
+    processes: built.processes.map((p) => ({
+      type: p.type,
+      command: p.command,
+      args: p.args,
+      direct: p.direct,
+      buildpackID: p.buildpackId,
+      'working-dir': p.workingDir ?? '/app',
+    })),
     ...(built.defaultProcess ? { 'buildpack-default-process-type': built.defaultProcess } : {}),
   };
   const projectMeta = opts.sourceVersion ? { source: { type: 'git', version: { commit: opts.sourceVersion } } } : {};
   const runEnv = (run.config.config.Env ?? []).filter((e) => !e.startsWith('PATH='));
-  const runPath = (run.config.config.Env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+  const runPath =
+    (run.config.config.Env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
   const config: ImageConfig = {
     created: CREATED,
     architecture: run.config.architecture,
@@ -243,7 +317,17 @@ export async function exportImage(opts: {
   // Only now, with the image safely written, do the cache layer dirs move back into the cache.
   opts.cache.commit(cacheMeta, cacheDirs);
   writeToml(path.join(ws.root, 'report.toml'), {
-    image: { tags: [opts.imageRef], digest: img.manifest.digest, 'image-id': img.config.digest, 'manifest-size': img.manifest.size },
+    image: {
+      tags: [opts.imageRef],
+      digest: img.manifest.digest,
+      'image-id': img.config.digest,
+      'manifest-size': img.manifest.size,
+    },
   });
-  return { manifestDigest: img.manifest.digest, configDigest: img.config.digest, layersWritten: written, layersReused: reused };
+  return {
+    manifestDigest: img.manifest.digest,
+    configDigest: img.config.digest,
+    layersWritten: written,
+    layersReused: reused,
+  };
 }

@@ -28,10 +28,14 @@ export function isUrl(ref: string): boolean {
 }
 
 function fetchError(ref: string, reason: string): SlipwayError {
-  return new SlipwayError('BUILD_FAILED', `could not fetch buildpack ${redactUrl(ref).slice(0, 200)}: ${redactUrl(reason)}`, {
-    hint: 'check the URL (git URLs take #ref for a branch, tag or commit; archives must end in .tgz or .tar.gz)',
-    details: { phase: 'detect' },
-  });
+  return new SlipwayError(
+    'BUILD_FAILED',
+    `could not fetch buildpack ${redactUrl(ref).slice(0, 200)}: ${redactUrl(reason)}`,
+    {
+      hint: 'check the URL (git URLs take #ref for a branch, tag or commit; archives must end in .tgz or .tar.gz)',
+      details: { phase: 'detect' },
+    },
+  );
 }
 
 export async function fetchBuildpack(ref: string, cacheDir: string, opts: { allow?: string[] } = {}): Promise<string> {
@@ -39,13 +43,21 @@ export async function fetchBuildpack(ref: string, cacheDir: string, opts: { allo
   // Only http(s): never file:// (other apps' repositories live on this host), ssh (the server's
   // keys) or git:// (cannot be pinned to a checked address).
   if (!/^https?:\/\/[^\s]+$/i.test(url)) {
-    throw new SlipwayError('BUILD_FAILED', `buildpack URL ${JSON.stringify(redactUrl(url).slice(0, 120))} is not allowed`, {
-      hint: 'use an https:// (or http://) URL: a git repository with an optional #ref, or a .tgz archive',
-      details: { phase: 'detect' },
-    });
+    throw new SlipwayError(
+      'BUILD_FAILED',
+      `buildpack URL ${JSON.stringify(redactUrl(url).slice(0, 120))} is not allowed`,
+      {
+        hint: 'use an https:// (or http://) URL: a git repository with an optional #ref, or a .tgz archive',
+        details: { phase: 'detect' },
+      },
+    );
   }
   if (gitRef !== undefined && !/^[A-Za-z0-9._/-]{1,200}$/.test(gitRef)) {
-    throw new SlipwayError('BUILD_FAILED', `buildpack ref ${JSON.stringify(gitRef.slice(0, 40))} is not a branch, tag or commit`, { details: { phase: 'detect' } });
+    throw new SlipwayError(
+      'BUILD_FAILED',
+      `buildpack ref ${JSON.stringify(gitRef.slice(0, 40))} is not a branch, tag or commit`,
+      { details: { phase: 'detect' } },
+    );
   }
   const final = path.join(cacheDir, createHash('sha256').update(ref).digest('hex').slice(0, 24));
   if (fs.existsSync(path.join(final, '.slipway-fetched'))) return final;
@@ -102,7 +114,9 @@ function get(target: CheckedTarget, signal: AbortSignal): Promise<http.IncomingM
         signal,
         headers: { 'user-agent': 'slipway-buildpack-fetch' },
         lookup: ((_host: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
-          o?.all ? cb(null, [{ address: target.address, family: target.family }]) : cb(null, target.address, target.family)) as unknown as typeof import('node:dns').lookup,
+          o?.all
+            ? cb(null, [{ address: target.address, family: target.family }])
+            : cb(null, target.address, target.family)) as unknown as typeof import('node:dns').lookup,
       },
       resolve,
     );
@@ -112,11 +126,18 @@ function get(target: CheckedTarget, signal: AbortSignal): Promise<http.IncomingM
 
 async function downloadArchive(first: CheckedTarget, dir: string, allow: string[]): Promise<void> {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(new Error(`no complete answer within ${FETCH_LIMITS.timeoutMs / 1000} s`)), FETCH_LIMITS.timeoutMs);
+  const timer = setTimeout(
+    () => ctl.abort(new Error(`no complete answer within ${FETCH_LIMITS.timeoutMs / 1000} s`)),
+    FETCH_LIMITS.timeoutMs,
+  );
   try {
     let target = first;
     let res = await get(target, ctl.signal);
-    for (let hops = 0; res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location; hops++) {
+    for (
+      let hops = 0;
+      res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location;
+      hops++
+    ) {
       res.resume();
       if (hops >= FETCH_LIMITS.maxRedirects) throw new Error('too many redirects');
       const next = new URL(res.headers.location, target.url).toString();
@@ -129,10 +150,14 @@ async function downloadArchive(first: CheckedTarget, dir: string, allow: string[
     }
     const declared = Number(res.headers['content-length']);
     const tooBig = () =>
-      new SlipwayError('BUILD_FAILED', `the buildpack archive was refused: it is larger than ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`, {
-        hint: `buildpack archives may be at most ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
-        details: { phase: 'detect' },
-      });
+      new SlipwayError(
+        'BUILD_FAILED',
+        `the buildpack archive was refused: it is larger than ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
+        {
+          hint: `buildpack archives may be at most ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
+          details: { phase: 'detect' },
+        },
+      );
     if (declared > FETCH_LIMITS.maxDownloadBytes) {
       res.destroy();
       throw tooBig();
@@ -188,8 +213,18 @@ function runGit(args: string[], env: NodeJS.ProcessEnv, timeout: number): Promis
   return new Promise((resolve, reject) => {
     execFile('git', args, { env, timeout, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, _out, stderr) => {
       if (!err) return resolve();
-      const msg = String(stderr).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:')).pop();
-      reject(new Error((err as { killed?: boolean }).killed ? `git took longer than ${Math.round(timeout / 1000)} s` : (msg ?? err.message).slice(0, 300)));
+      const msg = String(stderr)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('hint:'))
+        .pop();
+      reject(
+        new Error(
+          (err as { killed?: boolean }).killed
+            ? `git took longer than ${Math.round(timeout / 1000)} s`
+            : (msg ?? err.message).slice(0, 300),
+        ),
+      );
     });
   });
 }
@@ -200,24 +235,43 @@ async function gitClone(target: CheckedTarget, dir: string, gitRef?: string): Pr
     const port = target.url.port || (target.url.protocol === 'https:' ? '443' : '80');
     const addr = target.family === 6 ? `[${target.address}]` : target.address;
     const cfg = [
-      '-c', 'credential.helper=',
-      '-c', 'protocol.allow=never',
-      '-c', `protocol.${target.url.protocol.slice(0, -1)}.allow=always`,
-      '-c', 'http.followRedirects=false',
-      '-c', `http.curloptResolve=${target.url.hostname.replace(/^\[|\]$/g, '')}:${port}:${addr}`,
-      '-c', 'core.hooksPath=/dev/null',
+      '-c',
+      'credential.helper=',
+      '-c',
+      'protocol.allow=never',
+      '-c',
+      `protocol.${target.url.protocol.slice(0, -1)}.allow=always`,
+      '-c',
+      'http.followRedirects=false',
+      '-c',
+      `http.curloptResolve=${target.url.hostname.replace(/^\[|\]$/g, '')}:${port}:${addr}`,
+      '-c',
+      'core.hooksPath=/dev/null',
     ];
     const env = gitEnv(home);
     const started = Date.now();
     // `--` ends options: a URL can never be read as a git option.
-    await runGit([...cfg, 'clone', '--quiet', '--no-recurse-submodules', '--', target.url.toString(), dir], env, FETCH_LIMITS.timeoutMs);
-    if (gitRef) await runGit([...cfg, '-C', dir, 'checkout', '--quiet', gitRef, '--'], env, Math.max(10_000, FETCH_LIMITS.timeoutMs - (Date.now() - started)));
+    await runGit(
+      [...cfg, 'clone', '--quiet', '--no-recurse-submodules', '--', target.url.toString(), dir],
+      env,
+      FETCH_LIMITS.timeoutMs,
+    );
+    if (gitRef)
+      await runGit(
+        [...cfg, '-C', dir, 'checkout', '--quiet', gitRef, '--'],
+        env,
+        Math.max(10_000, FETCH_LIMITS.timeoutMs - (Date.now() - started)),
+      );
     fs.rmSync(path.join(dir, '.git'), { recursive: true, force: true });
     const size = treeSize(dir);
     if (size.bytes > BUILDPACK_ARCHIVE_LIMITS.maxBytes || size.files > BUILDPACK_ARCHIVE_LIMITS.maxFiles) {
-      throw new SlipwayError('BUILD_FAILED', `the buildpack repository was refused: it holds more than ${formatBytes(BUILDPACK_ARCHIVE_LIMITS.maxBytes)} or ${BUILDPACK_ARCHIVE_LIMITS.maxFiles} files`, {
-        details: { phase: 'detect' },
-      });
+      throw new SlipwayError(
+        'BUILD_FAILED',
+        `the buildpack repository was refused: it holds more than ${formatBytes(BUILDPACK_ARCHIVE_LIMITS.maxBytes)} or ${BUILDPACK_ARCHIVE_LIMITS.maxFiles} files`,
+        {
+          details: { phase: 'detect' },
+        },
+      );
     }
   } finally {
     fs.rmSync(home, { recursive: true, force: true });

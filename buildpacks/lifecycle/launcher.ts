@@ -128,7 +128,8 @@ export function generateLaunchScript(opts: {
     for (const op of layerEnvOps(l.hostDir, imgDir, 'launch', undefined, root)) lines.push('  ' + envOpToBash(op));
     for (const t of procDirs(l, 'env.launch')) {
       const ops: EnvOp[] = readEnvDir(path.join(l.hostDir, 'env.launch', t), 'override', root);
-      if (ops.length) lines.push(`  if [ "$1" = ${shQuote(t)} ]; then`, ...ops.map((op) => '    ' + envOpToBash(op)), '  fi');
+      if (ops.length)
+        lines.push(`  if [ "$1" = ${shQuote(t)} ]; then`, ...ops.map((op) => '    ' + envOpToBash(op)), '  fi');
     }
   }
   lines.push('}');
@@ -136,12 +137,16 @@ export function generateLaunchScript(opts: {
   // exec.d programs: all layers' exec.d/*, then exec.d/<type>/*.
   lines.push('slipway_exec_d() {', '  local progs=()');
   for (const l of opts.layers) {
-    for (const f of files(path.join(l.hostDir, 'exec.d'))) lines.push(`  progs+=(${shQuote(`${layerPath(l)}/exec.d/${f}`)})`);
+    for (const f of files(path.join(l.hostDir, 'exec.d')))
+      lines.push(`  progs+=(${shQuote(`${layerPath(l)}/exec.d/${f}`)})`);
   }
   for (const l of opts.layers) {
     for (const t of procDirs(l, 'exec.d')) {
       const fs2 = files(path.join(l.hostDir, 'exec.d', t));
-      if (fs2.length) lines.push(`  [ "$1" = ${shQuote(t)} ] && progs+=(${fs2.map((f) => shQuote(`${layerPath(l)}/exec.d/${t}/${f}`)).join(' ')})`);
+      if (fs2.length)
+        lines.push(
+          `  [ "$1" = ${shQuote(t)} ] && progs+=(${fs2.map((f) => shQuote(`${layerPath(l)}/exec.d/${t}/${f}`)).join(' ')})`,
+        );
     }
   }
   lines.push('  slipway_run_exec_d "${progs[@]}"', '}');
@@ -149,13 +154,16 @@ export function generateLaunchScript(opts: {
   // CNB profile.d scripts (bp order, layer order, file order), then the per-type ones.
   lines.push('slipway_profiles_for() {', '  slipway_profiles=()');
   for (const l of opts.layers) {
-    for (const f of files(path.join(l.hostDir, 'profile.d'))) lines.push(`  slipway_profiles+=(${shQuote(`${layerPath(l)}/profile.d/${f}`)})`);
+    for (const f of files(path.join(l.hostDir, 'profile.d')))
+      lines.push(`  slipway_profiles+=(${shQuote(`${layerPath(l)}/profile.d/${f}`)})`);
   }
   for (const l of opts.layers) {
     for (const t of procDirs(l, 'profile.d')) {
       const fs2 = files(path.join(l.hostDir, 'profile.d', t));
       if (fs2.length) {
-        lines.push(`  [ "$1" = ${shQuote(t)} ] && slipway_profiles+=(${fs2.map((f) => shQuote(`${layerPath(l)}/profile.d/${t}/${f}`)).join(' ')})`);
+        lines.push(
+          `  [ "$1" = ${shQuote(t)} ] && slipway_profiles+=(${fs2.map((f) => shQuote(`${layerPath(l)}/profile.d/${t}/${f}`)).join(' ')})`,
+        );
       }
     }
   }
@@ -171,5 +179,9 @@ function listIn(root: string, dir: string, keep: (d: fs.Dirent) => boolean): str
     return [];
   }
   assertInside(root, dir);
-  return fs.readdirSync(dir, { withFileTypes: true }).filter(keep).map((d) => d.name).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter(keep)
+    .map((d) => d.name)
+    .sort();
 }

@@ -44,7 +44,12 @@ export async function runLegacy(opts: {
   const idx = String(opts.index).padStart(String(opts.total).length, '0');
   const env = { ...opts.env, BUILD_DIR: '/app', CACHE_DIR, ENV_DIR, HOME: '/app', APP_DIR: '/app', DEPS_DIR };
   const step = async (script: string, args: string[]) => {
-    const r = await container.exec({ cmd: [STEP, `${dir}/bin/${script}`, ...args], env, onLine: opts.onLine, keepRunning: true });
+    const r = await container.exec({
+      cmd: [STEP, `${dir}/bin/${script}`, ...args],
+      env,
+      onLine: opts.onLine,
+      keepRunning: true,
+    });
     if (r.code !== 0) {
       throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id} failed: bin/${script} exited with ${r.code}`, {
         hint: 'see the buildpack output above; the build workspace is kept for inspection',
@@ -66,7 +71,13 @@ export async function runLegacy(opts: {
   let processes: ProcessDef[] = [];
   let configVars: Record<string, string> = {};
   if (has('release')) {
-    const r = await container.exec({ cmd: [STEP, `${dir}/bin/release`, '/app'], env, captureStdout: true, onLine: opts.onLine, keepRunning: true });
+    const r = await container.exec({
+      cmd: [STEP, `${dir}/bin/release`, '/app'],
+      env,
+      captureStdout: true,
+      onLine: opts.onLine,
+      keepRunning: true,
+    });
     if (r.code !== 0) {
       throw new SlipwayError('BUILD_FAILED', `buildpack ${bp.id} failed: bin/release exited with ${r.code}`, {
         details: { phase: 'build', buildpack: bp.id, exitCode: r.code, script: 'release' },
@@ -80,7 +91,10 @@ export async function runLegacy(opts: {
 }
 
 /** bin/release YAML: default_process_types (type -> shell command) and config_vars. */
-export function parseRelease(text: string, bpId: string): { processes: ProcessDef[]; configVars: Record<string, string> } {
+export function parseRelease(
+  text: string,
+  bpId: string,
+): { processes: ProcessDef[]; configVars: Record<string, string> } {
   let doc: unknown;
   try {
     doc = text.trim() ? YAML.parse(text) : {};
@@ -95,16 +109,27 @@ export function parseRelease(text: string, bpId: string): { processes: ProcessDe
     if (typeof v !== 'object' || Array.isArray(v)) throw releaseError(bpId, `${field} must be a mapping`);
     const out: Record<string, string> = {};
     for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-      if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') throw releaseError(bpId, `${field}.${k} must be a string`);
+      if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean')
+        throw releaseError(bpId, `${field}.${k} must be a string`);
       out[k] = String(val);
     }
     return out;
   };
   const types = map(d.default_process_types, 'default_process_types');
   const configVars = map(d.config_vars, 'config_vars');
-  for (const k of Object.keys(configVars)) if (!CONFIG_KEY_RE.test(k)) throw releaseError(bpId, `config_vars key ${JSON.stringify(k)} is not a valid variable name`);
-  for (const t of Object.keys(types)) if (!/^[A-Za-z0-9._-]+$/.test(t)) throw releaseError(bpId, `process type ${JSON.stringify(t)} is not valid`);
-  const processes = Object.entries(types).map(([type, cmd]) => ({ type, command: [cmd], args: [], direct: false, default: false, buildpackId: bpId }));
+  for (const k of Object.keys(configVars))
+    if (!CONFIG_KEY_RE.test(k))
+      throw releaseError(bpId, `config_vars key ${JSON.stringify(k)} is not a valid variable name`);
+  for (const t of Object.keys(types))
+    if (!/^[A-Za-z0-9._-]+$/.test(t)) throw releaseError(bpId, `process type ${JSON.stringify(t)} is not valid`);
+  const processes = Object.entries(types).map(([type, cmd]) => ({
+    type,
+    command: [cmd],
+    args: [],
+    direct: false,
+    default: false,
+    buildpackId: bpId,
+  }));
   return { processes, configVars };
 }
 
@@ -123,7 +148,8 @@ export function writeConfigVarDefaults(root: string, appDir: string, vars: Recor
   const body = keys.map((k) => `[ -n "\${${k}:-}" ] || export ${k}=${shQuote(vars[k])}`).join('\n') + '\n';
   writeFileIn(root, path.join(dir, '00_config_vars.sh'), body, { append: true });
   // Later buildpacks (uid 1000) may add to .profile.d too.
-  if (process.getuid?.() === 0) for (const p of [dir, path.join(dir, '00_config_vars.sh')]) fs.lchownSync(p, BUILD_UID, BUILD_UID);
+  if (process.getuid?.() === 0)
+    for (const p of [dir, path.join(dir, '00_config_vars.sh')]) fs.lchownSync(p, BUILD_UID, BUILD_UID);
 }
 
 /** Procfile: `type: command` lines; `#` comments. */

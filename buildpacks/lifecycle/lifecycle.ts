@@ -87,11 +87,14 @@ export interface BuildResult {
   layersReused: number;
 }
 
-const IMAGE_REF_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const IMAGE_REF_RE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export function assertImageRef(ref: string): string {
   if (!IMAGE_REF_RE.test(ref)) {
-    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(ref)} is not a valid image reference`, { hint: 'use repository:tag, for example apps/myapp:b-12' });
+    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(ref)} is not a valid image reference`, {
+      hint: 'use repository:tag, for example apps/myapp:b-12',
+    });
   }
   return ref;
 }
@@ -101,15 +104,24 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   assertImageRef(opts.imageRef);
   if (opts.previousImageRef) assertImageRef(opts.previousImageRef);
   if (!fs.existsSync(opts.sourceDir) || !fs.statSync(opts.sourceDir).isDirectory()) {
-    throw new SlipwayError('INVALID_INPUT', `the source directory ${opts.sourceDir} does not exist`, { hint: 'give the directory of the app to build' });
+    throw new SlipwayError('INVALID_INPUT', `the source directory ${opts.sourceDir} does not exist`, {
+      hint: 'give the directory of the app to build',
+    });
   }
   const inside = path.relative(path.resolve(opts.workspaceDir), path.resolve(opts.sourceDir));
   if (!inside.startsWith('..') && !path.isAbsolute(inside)) {
-    throw new SlipwayError('INVALID_INPUT', 'the source directory is inside the build workspace, which is emptied at the start of a build', {
-      hint: 'give build() a workspaceDir next to the source, not around it',
-    });
+    throw new SlipwayError(
+      'INVALID_INPUT',
+      'the source directory is inside the build workspace, which is emptied at the start of a build',
+      {
+        hint: 'give build() a workspaceDir next to the source, not around it',
+      },
+    );
   }
-  const limits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) };
+  const limits = {
+    ...DEFAULT_LIMITS,
+    ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)),
+  };
   const timings: Record<string, number> = {};
   const started = Date.now();
   const time = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
@@ -177,18 +189,34 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       output: opts.output,
       container: () => containerP!,
     };
-    const analyzed = await time('analyze', () => analyze({ store: opts.store, stack: opts.stack, previousImageRef: opts.previousImageRef, workspaceDir: ws.root }));
+    const analyzed = await time('analyze', () =>
+      analyze({ store: opts.store, stack: opts.stack, previousImageRef: opts.previousImageRef, workspaceDir: ws.root }),
+    );
     await time('container', () => containerP!);
     const detected = await time('detect', () => detect(ctx, groups));
     const cache = openCache(ws.cnbCache);
-    const restored = await time('restore', () => restore({ ws, group: detected.group, previous: analyzed.previous?.metadata, cache }));
+    const restored = await time('restore', () =>
+      restore({ ws, group: detected.group, previous: analyzed.previous?.metadata, cache }),
+    );
     const built = await time('build', () => buildPhase(ctx, detected.group, detected.plan));
     // The container (frozen now) is not needed for export: its removal overlaps the export and is
     // awaited before build() returns, so a caller that exits right away leaves nothing behind.
     const removing = containerP.then((c) => c.remove()).catch(() => {});
     opts.output(`-----> Exporting ${opts.imageRef}`);
     const exported = await time('export', () =>
-      exportImage({ ws, store: opts.store, imageRef: opts.imageRef, appName, stack: opts.stack, analyzed, built, restored, cache, sourceVersion: opts.sourceVersion, output: opts.output }),
+      exportImage({
+        ws,
+        store: opts.store,
+        imageRef: opts.imageRef,
+        appName,
+        stack: opts.stack,
+        analyzed,
+        built,
+        restored,
+        cache,
+        sourceVersion: opts.sourceVersion,
+        output: opts.output,
+      }),
     );
     const processTypes: Record<string, string> = {};
     let releaseCommand: string | undefined;
@@ -202,14 +230,19 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // The buildpacks' own run time (recorded by the step runner) vs everything else.
     let ownMs = 0;
     try {
-      for (const l of readFileIn(ws.root, path.join(ws.io, 'timings')).split('\n')) ownMs += Number(l.split(' ')[0]) || 0;
+      for (const l of readFileIn(ws.root, path.join(ws.io, 'timings')).split('\n'))
+        ownMs += Number(l.split(' ')[0]) || 0;
     } catch {
       /* no steps ran */
     }
     timings.buildpacks = ownMs;
     timings.overhead = timings.total - ownMs;
-    const shown = Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ');
-    opts.output(`-----> Process types: ${Object.keys(processTypes).join(', ') || 'none'}${built.defaultProcess ? ` (default: ${built.defaultProcess})` : ''}`);
+    const shown = Object.entries(timings)
+      .map(([k, v]) => `${k} ${v} ms`)
+      .join(', ');
+    opts.output(
+      `-----> Process types: ${Object.keys(processTypes).join(', ') || 'none'}${built.defaultProcess ? ` (default: ${built.defaultProcess})` : ''}`,
+    );
     opts.output(`-----> Done: ${exported.layersWritten} layers written, ${exported.layersReused} reused (${shown})`);
     fs.rmSync(ws.root, { recursive: true, force: true });
     return {
@@ -230,17 +263,29 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       // The caller's reason (its time limit, its cancel) is the error; a bare abort is a cancel.
       const reason = abort.signal.reason as unknown;
       if (isSlipwayError(reason)) {
-        throw new SlipwayError(reason.code, reason.message, { hint: reason.hint, details: { ...reason.details, phase: 'build', workspace: ws.root }, cause: err });
+        throw new SlipwayError(reason.code, reason.message, {
+          hint: reason.hint,
+          details: { ...reason.details, phase: 'build', workspace: ws.root },
+          cause: err,
+        });
       }
       const timedOut = (reason as Error | undefined)?.name === 'TimeoutError';
-      throw new SlipwayError(timedOut ? 'TIMEOUT' : 'BUILD_FAILED', timedOut ? 'the build took longer than its time limit' : 'the build was cancelled', {
-        hint: timedOut ? 'make the build faster (cache dependencies), or give it more time' : 'start the build again',
-        details: { phase: 'build', workspace: ws.root },
-        cause: err,
-      });
+      throw new SlipwayError(
+        timedOut ? 'TIMEOUT' : 'BUILD_FAILED',
+        timedOut ? 'the build took longer than its time limit' : 'the build was cancelled',
+        {
+          hint: timedOut ? 'make the build faster (cache dependencies), or give it more time' : 'start the build again',
+          details: { phase: 'build', workspace: ws.root },
+          cause: err,
+        },
+      );
     }
     if (isSlipwayError(err)) {
-      throw new SlipwayError(err.code, err.message, { hint: err.hint, details: { ...err.details, workspace: ws.root }, cause: err.cause });
+      throw new SlipwayError(err.code, err.message, {
+        hint: err.hint,
+        details: { ...err.details, workspace: ws.root },
+        cause: err.cause,
+      });
     }
     throw err;
   } finally {

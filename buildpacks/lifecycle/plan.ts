@@ -122,10 +122,14 @@ export function planOptions(doc: Record<string, unknown>, file: string): PlanOpt
     provides: list(t.provides, file, 'provides').map((p) => ({ name: name(p, file, 'provides') })),
     requires: list(t.requires, file, 'requires').map((r) => {
       if (r.version !== undefined) {
-        throw planError(file, 'requires.version is not allowed; put the version in [requires.metadata] version = "..."');
+        throw planError(
+          file,
+          'requires.version is not allowed; put the version in [requires.metadata] version = "..."',
+        );
       }
       const meta = r.metadata;
-      if (meta !== undefined && (typeof meta !== 'object' || Array.isArray(meta))) throw planError(file, 'requires.metadata must be a table');
+      if (meta !== undefined && (typeof meta !== 'object' || Array.isArray(meta)))
+        throw planError(file, 'requires.metadata must be a table');
       return { name: name(r, file, 'requires'), ...(meta ? { metadata: meta as Record<string, unknown> } : {}) };
     }),
   });

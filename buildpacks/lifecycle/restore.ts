@@ -21,7 +21,12 @@ export interface Restored {
   count: number;
 }
 
-export async function restore(opts: { ws: Workspace; group: Buildpack[]; previous?: LifecycleMetadata; cache: LayerCache }): Promise<Restored> {
+export async function restore(opts: {
+  ws: Workspace;
+  group: Buildpack[];
+  previous?: LifecycleMetadata;
+  cache: LayerCache;
+}): Promise<Restored> {
   const cacheMeta = opts.cache.readMetadata();
   const shas = new Map<string, Map<string, string>>();
   const fingerprints = new Map<string, Map<string, string>>();
@@ -73,7 +78,14 @@ export async function restore(opts: { ws: Workspace; group: Buildpack[]; previou
   for (const bp of process.getuid?.() === 0 ? opts.group : []) {
     if (bp.kind !== 'cnb') continue;
     const dir = path.join(opts.ws.layers, escapeId(bp.id));
-    for (const f of [dir, ...fs.readdirSync(dir).filter((n) => n.endsWith('.toml')).map((n) => path.join(dir, n))]) fs.lchownSync(f, BUILD_UID, BUILD_UID);
+    for (const f of [
+      dir,
+      ...fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.toml'))
+        .map((n) => path.join(dir, n)),
+    ])
+      fs.lchownSync(f, BUILD_UID, BUILD_UID);
   }
   if (process.getuid?.() === 0) fs.lchownSync(opts.ws.layers, BUILD_UID, BUILD_UID);
   return { shas, fingerprints, indexes, count };

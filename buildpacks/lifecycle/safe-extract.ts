@@ -29,7 +29,11 @@ export interface ExtractLimits {
 
 export const BUILDPACK_ARCHIVE_LIMITS = { maxBytes: 512 * 1024 * 1024, maxFiles: 20_000 };
 
-function refused(label: string, why: string, hint = 'build the archive from regular files and directories only'): SlipwayError {
+function refused(
+  label: string,
+  why: string,
+  hint = 'build the archive from regular files and directories only',
+): SlipwayError {
   return new SlipwayError('BUILD_FAILED', `${label} was refused: ${why}`, { hint, details: { phase: 'detect' } });
 }
 
@@ -39,16 +43,26 @@ export function entryParts(name: string, label: string): string[] {
   if (name.startsWith('/')) throw refused(label, `entry ${excerpt(name)} has an absolute path`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw refused(label, `entry ${excerpt(name)} leaves the archive (..)`);
-  if (parts.some((p) => Buffer.byteLength(p) > 255)) throw refused(label, `entry ${excerpt(name)} has a name longer than 255 bytes`);
+  if (parts.some((p) => Buffer.byteLength(p) > 255))
+    throw refused(label, `entry ${excerpt(name)} has a name longer than 255 bytes`);
   return parts;
 }
 
-export async function extractArchive(source: Readable, dir: string, limits: ExtractLimits): Promise<{ files: number; bytes: number }> {
+export async function extractArchive(
+  source: Readable,
+  dir: string,
+  limits: ExtractLimits,
+): Promise<{ files: number; bytes: number }> {
   const { label } = limits;
   if (!limits.dryRun) fs.mkdirSync(dir, { recursive: true });
   let files = 0;
   let bytes = 0;
-  const tooBig = () => refused(label, `it expands to more than ${formatBytes(limits.maxBytes)}`, `keep it under ${formatBytes(limits.maxBytes)} and ${limits.maxFiles} entries`);
+  const tooBig = () =>
+    refused(
+      label,
+      `it expands to more than ${formatBytes(limits.maxBytes)}`,
+      `keep it under ${formatBytes(limits.maxBytes)} and ${limits.maxFiles} entries`,
+    );
 
   /** Directories (relative) known to be real directories made here: skips the lstat per entry. */
   const known = new Set<string>(['']);
@@ -78,7 +92,8 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
     fs.unlinkSync(p);
   };
   // O_EXCL | O_NOFOLLOW: every file is new, made here, never written through a link.
-  const create = (p: string, mode: number) => fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+  const create = (p: string, mode: number) =>
+    fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
 
   const ex = extract();
   ex.on('entry', (h: Header, stream, next) => {
@@ -92,8 +107,12 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
     try {
       const parts = entryParts(h.name, label);
       const type = h.type ?? 'file';
-      if (++files > limits.maxFiles) throw refused(label, `it has more than ${limits.maxFiles} entries`, `keep it under ${limits.maxFiles} entries`);
-      if (parts.length === 0 || (limits.dryRun && (type === 'directory' || (type === 'symlink' && limits.allowSymlinks)))) {
+      if (++files > limits.maxFiles)
+        throw refused(label, `it has more than ${limits.maxFiles} entries`, `keep it under ${limits.maxFiles} entries`);
+      if (
+        parts.length === 0 ||
+        (limits.dryRun && (type === 'directory' || (type === 'symlink' && limits.allowSymlinks)))
+      ) {
         stream.resume();
         stream.on('end', () => next());
         return;
@@ -116,7 +135,14 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
         return;
       }
       if (type !== 'file' && type !== 'contiguous-file') {
-        const kind = { symlink: 'a symbolic link', link: 'a hard link', 'character-device': 'a device', 'block-device': 'a device', fifo: 'a fifo' }[type as string] ?? `of type ${type}`;
+        const kind =
+          {
+            symlink: 'a symbolic link',
+            link: 'a hard link',
+            'character-device': 'a device',
+            'block-device': 'a device',
+            fifo: 'a fifo',
+          }[type as string] ?? `of type ${type}`;
         throw refused(label, `entry ${excerpt(h.name)} is ${kind}`);
       }
       bytes += h.size ?? 0;
@@ -148,7 +174,10 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
         return;
       }
       const out = fs.createWriteStream('', { fd: create(target, mode) });
-      pipeline(stream, out).then(() => next(), (err: Error) => next(err));
+      pipeline(stream, out).then(
+        () => next(),
+        (err: Error) => next(err),
+      );
     } catch (err) {
       fail(err as Error);
     }
@@ -168,7 +197,11 @@ export async function extractArchive(source: Readable, dir: string, limits: Extr
     else await pipeline(source, cap, ex);
   } catch (err) {
     if (err instanceof SlipwayError) throw err;
-    throw refused(label, `it is not a valid ${limits.gzip ? 'gzip-compressed ' : ''}tar archive (${(err as Error).message.split('\n')[0].slice(0, 80)})`, 'check that the URL serves a .tgz archive');
+    throw refused(
+      label,
+      `it is not a valid ${limits.gzip ? 'gzip-compressed ' : ''}tar archive (${(err as Error).message.split('\n')[0].slice(0, 80)})`,
+      'check that the URL serves a .tgz archive',
+    );
   }
   return { files, bytes };
 }

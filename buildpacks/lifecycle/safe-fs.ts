@@ -48,16 +48,23 @@ export function readFileIn(root: string, p: string, maxBytes = BUILD_FILE_MAX_BY
   let fd: number;
   try {
     // O_NONBLOCK: a fifo planted by a buildpack must not block the host's open().
-    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    fd = fs.openSync(
+      p,
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw outside(p);
     throw err;
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new SlipwayError('BUILD_FAILED', `${p} is not a regular file`, { details: { phase: 'build', file: p } });
+    if (!st.isFile())
+      throw new SlipwayError('BUILD_FAILED', `${p} is not a regular file`, { details: { phase: 'build', file: p } });
     if (st.size > maxBytes) {
-      throw new SlipwayError('BUILD_FAILED', `${p} is larger than ${formatBytes(maxBytes)}`, { hint: 'buildpacks must keep platform files small', details: { phase: 'build', file: p } });
+      throw new SlipwayError('BUILD_FAILED', `${p} is larger than ${formatBytes(maxBytes)}`, {
+        hint: 'buildpacks must keep platform files small',
+        details: { phase: 'build', file: p },
+      });
     }
     return fs.readFileSync(fd, 'utf8');
   } finally {
@@ -65,10 +72,19 @@ export function readFileIn(root: string, p: string, maxBytes = BUILD_FILE_MAX_BY
   }
 }
 
-export function writeFileIn(root: string, p: string, data: string, opts: { append?: boolean; mode?: number } = {}): void {
+export function writeFileIn(
+  root: string,
+  p: string,
+  data: string,
+  opts: { append?: boolean; mode?: number } = {},
+): void {
   fs.mkdirSync(path.dirname(p), { recursive: true });
   assertInside(root, path.dirname(p));
-  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | (opts.append ? fs.constants.O_APPEND : fs.constants.O_TRUNC);
+  const flags =
+    fs.constants.O_WRONLY |
+    fs.constants.O_CREAT |
+    fs.constants.O_NOFOLLOW |
+    (opts.append ? fs.constants.O_APPEND : fs.constants.O_TRUNC);
   let fd: number;
   try {
     fd = fs.openSync(p, flags, opts.mode ?? 0o644);
@@ -95,12 +111,18 @@ export const METADATA_MAX_BYTES = 1024 * 1024;
 
 export function untrustedFileError(rel: string, why: string, hint?: string): SlipwayError {
   return new SlipwayError('BUILD_FAILED', `${rel} ${why}`, {
-    hint: hint ?? 'commit it as a regular file inside the app (symbolic links, devices and fifos are not read by the platform)',
+    hint:
+      hint ??
+      'commit it as a regular file inside the app (symbolic links, devices and fifos are not read by the platform)',
     details: { phase: 'detect', file: rel },
   });
 }
 
-export function readUntrusted(root: string, rel: string, opts: { maxBytes?: number; label?: string } = {}): string | undefined {
+export function readUntrusted(
+  root: string,
+  rel: string,
+  opts: { maxBytes?: number; label?: string } = {},
+): string | undefined {
   const max = opts.maxBytes ?? METADATA_MAX_BYTES;
   const label = opts.label ?? rel;
   const parts = rel.split('/').filter((p) => p && p !== '.');
@@ -121,7 +143,10 @@ export function readUntrusted(root: string, rel: string, opts: { maxBytes?: numb
   const file = path.join(cur, parts[parts.length - 1]);
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    fd = fs.openSync(
+      file,
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY,
+    );
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -133,12 +158,14 @@ export function readUntrusted(root: string, rel: string, opts: { maxBytes?: numb
     if (!st.isFile()) throw untrustedFileError(label, 'is not a regular file');
     // A second name for someone else's file (never made by git or the safe extractor).
     if (st.nlink > 1) throw untrustedFileError(label, 'is a hard link');
-    if (st.size > max) throw untrustedFileError(label, `is larger than ${formatBytes(max)}`, `keep ${label} under ${formatBytes(max)}`);
+    if (st.size > max)
+      throw untrustedFileError(label, `is larger than ${formatBytes(max)}`, `keep ${label} under ${formatBytes(max)}`);
     // Read at most max + 1 bytes whatever fstat said (the size could change under us).
     const buf = Buffer.alloc(Math.min(st.size, max) + 1);
     let n = 0;
-    for (let r; n < buf.length && (r = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
-    if (n > max) throw untrustedFileError(label, `is larger than ${formatBytes(max)}`, `keep ${label} under ${formatBytes(max)}`);
+    for (let r; n < buf.length && (r = fs.readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+    if (n > max)
+      throw untrustedFileError(label, `is larger than ${formatBytes(max)}`, `keep ${label} under ${formatBytes(max)}`);
     return buf.subarray(0, n).toString('utf8');
   } finally {
     fs.closeSync(fd);
@@ -170,5 +197,9 @@ export function excerpt(value: string, max = 40): string {
 }
 
 export function formatBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024)} MiB` : n >= 1024 ? `${Math.round(n / 1024)} KiB` : `${n} bytes`;
+  return n >= 1024 * 1024
+    ? `${Math.round(n / 1024 / 1024)} MiB`
+    : n >= 1024
+      ? `${Math.round(n / 1024)} KiB`
+      : `${n} bytes`;
 }

@@ -32,11 +32,23 @@ export interface TarEntry {
 }
 
 /** Walks a host directory as it will appear at imageDir; the root dir itself is included. */
-export function walkDir(hostDir: string, imageDir: string, owner: { uid: number; gid: number }, exclude?: (rel: string) => boolean): TarEntry[] {
+export function walkDir(
+  hostDir: string,
+  imageDir: string,
+  owner: { uid: number; gid: number },
+  exclude?: (rel: string) => boolean,
+): TarEntry[] {
   const out: TarEntry[] = [];
   const visit = (host: string, img: string, rel: string) => {
     const st = fs.lstatSync(host);
-    const base = { path: img, mode: st.mode & 0o7777, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtimeMs, ino: st.ino };
+    const base = {
+      path: img,
+      mode: st.mode & 0o7777,
+      uid: owner.uid,
+      gid: owner.gid,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+    };
     if (st.isDirectory()) {
       out.push({ ...base, type: 'directory' });
       for (const name of fs.readdirSync(host)) {
@@ -57,11 +69,17 @@ export function walkDir(hostDir: string, imageDir: string, owner: { uid: number;
 /** Parent directories of an image path, outermost first ("/layers", "/layers/bp"). */
 export function parentDirs(imagePath: string, owner: { uid: number; gid: number }, mode = 0o755): TarEntry[] {
   const parts = imagePath.split('/').filter(Boolean);
-  return parts.slice(0, -1).map((_, i) => ({ path: '/' + parts.slice(0, i + 1).join('/'), type: 'directory' as const, mode, ...owner }));
+  return parts
+    .slice(0, -1)
+    .map((_, i) => ({ path: '/' + parts.slice(0, i + 1).join('/'), type: 'directory' as const, mode, ...owner }));
 }
 
 /** Writes the entries as a tar file; returns its diff ID (sha256 of the tar) and size. */
-export async function writeTar(entries: TarEntry[], outFile: string, onFile?: (e: TarEntry, sha: string) => void): Promise<{ diffId: string; size: number }> {
+export async function writeTar(
+  entries: TarEntry[],
+  outFile: string,
+  onFile?: (e: TarEntry, sha: string) => void,
+): Promise<{ diffId: string; size: number }> {
   const seen = new Set<string>();
   const sorted = entries
     .filter((e) => (seen.has(e.path) ? false : (seen.add(e.path), true)))
@@ -106,7 +124,13 @@ export function extractTar(file: string, intoDir: string): Promise<void> {
   fs.mkdirSync(intoDir, { recursive: true });
   return new Promise((resolve, reject) => {
     execFile('tar', ['-x', '--numeric-owner', '-f', file, '-C', intoDir], (err, _out, stderr) =>
-      err ? reject(new SlipwayError('INTERNAL', `could not extract ${file}: ${stderr || err.message}`, { hint: 'the cache may be damaged; clear it with slipway builds:cache:clear' })) : resolve(),
+      err
+        ? reject(
+            new SlipwayError('INTERNAL', `could not extract ${file}: ${stderr || err.message}`, {
+              hint: 'the cache may be damaged; clear it with slipway builds:cache:clear',
+            }),
+          )
+        : resolve(),
     );
   });
 }

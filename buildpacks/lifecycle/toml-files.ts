@@ -105,7 +105,9 @@ export function tableArray(v: unknown, file: string, field: string): Record<stri
 export function table(v: unknown, file: string, field: string): Record<string, unknown> | undefined {
   if (v === undefined) return undefined;
   if (!v || typeof v !== 'object' || Array.isArray(v)) {
-    throw new SlipwayError('BUILD_FAILED', `${file}: "${field}" must be a table ([${field}])`, { details: { file, field } });
+    throw new SlipwayError('BUILD_FAILED', `${file}: "${field}" must be a table ([${field}])`, {
+      details: { file, field },
+    });
   }
   return v as Record<string, unknown>;
 }

@@ -20,7 +20,12 @@ export interface Buildpack {
   /** Composite buildpacks: groups of references, no bin/. */
   order?: OrderEntry[][];
   /** [[targets]] of buildpack.toml (API >= 0.10); absent = any target. */
-  targets?: Array<{ os?: string; arch?: string; variant?: string; distros: Array<{ name?: string; version?: string }> }>;
+  targets?: Array<{
+    os?: string;
+    arch?: string;
+    variant?: string;
+    distros: Array<{ name?: string; version?: string }>;
+  }>;
 }
 
 export interface OrderEntry {

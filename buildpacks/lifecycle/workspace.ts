@@ -74,13 +74,25 @@ export const STEP = '/cnb/slipway/step.sh';
 /** Creates the (empty) directories the build container mounts, so it can start right away. */
 export function createWorkspaceDirs(ws: Workspace): void {
   fs.rmSync(ws.root, { recursive: true, force: true });
-  for (const d of [ws.app, ws.layers, path.join(ws.platform, 'env'), ws.buildpacks, ws.io, ws.tmp, ws.legacyCache, path.join(ws.cnbCache, 'committed')]) {
+  for (const d of [
+    ws.app,
+    ws.layers,
+    path.join(ws.platform, 'env'),
+    ws.buildpacks,
+    ws.io,
+    ws.tmp,
+    ws.legacyCache,
+    path.join(ws.cnbCache, 'committed'),
+  ]) {
     fs.mkdirSync(d, { recursive: true });
   }
 }
 
 /** Fills the workspace: app source, config vars as files, the step runner; owned by uid 1000. */
-export async function prepareWorkspace(ws: Workspace, opts: { sourceDir: string; env: Record<string, string>; exclude?: (rel: string) => boolean }): Promise<void> {
+export async function prepareWorkspace(
+  ws: Workspace,
+  opts: { sourceDir: string; env: Record<string, string>; exclude?: (rel: string) => boolean },
+): Promise<void> {
   fs.cpSync(opts.sourceDir, ws.app, {
     recursive: true,
     verbatimSymlinks: true,
@@ -117,7 +129,11 @@ export async function chownBuildUser(...dirs: string[]): Promise<void> {
  */
 export const bpDirName = (bp: Buildpack) => {
   if (!isBuildpackId(bp.id) || !isBuildpackVersion(bp.version)) {
-    throw new SlipwayError('BUILD_FAILED', `buildpack ${excerpt(`${bp.id}@${bp.version}`)} has an id or version that is not allowed`, { details: { phase: 'detect' } });
+    throw new SlipwayError(
+      'BUILD_FAILED',
+      `buildpack ${excerpt(`${bp.id}@${bp.version}`)} has an id or version that is not allowed`,
+      { details: { phase: 'detect' } },
+    );
   }
   return createHash('sha256').update(`${bp.id}@${bp.version}`).digest('hex').slice(0, 32);
 };

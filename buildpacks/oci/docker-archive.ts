@@ -19,12 +19,19 @@ export async function dockerArchive(store: ImageStore, manifestDigest: string, r
 
   (async () => {
     const add = (name: string, body: Buffer) =>
-      new Promise<void>((resolve, reject) => tar.entry({ name, mtime, mode: 0o644 }, body, (e) => (e ? reject(e) : resolve())));
+      new Promise<void>((resolve, reject) =>
+        tar.entry({ name, mtime, mode: 0o644 }, body, (e) => (e ? reject(e) : resolve())),
+      );
     await add(`${configHex}.json`, await store.readBlob(manifest.config.digest));
-    await add('manifest.json', Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: repoTags, Layers: layerNames }])));
+    await add(
+      'manifest.json',
+      Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: repoTags, Layers: layerNames }])),
+    );
     for (const [i, layer] of manifest.layers.entries()) {
       await new Promise<void>((resolve, reject) => {
-        const entry = tar.entry({ name: layerNames[i], size: layer.size, mtime, mode: 0o644 }, (e) => (e ? reject(e) : resolve()));
+        const entry = tar.entry({ name: layerNames[i], size: layer.size, mtime, mode: 0o644 }, (e) =>
+          e ? reject(e) : resolve(),
+        );
         const src = fs.createReadStream(store.blobPath(layer.digest));
         src.on('error', reject);
         src.pipe(entry);
@@ -44,18 +51,27 @@ export async function dockerArchive(store: ImageStore, manifestDigest: string, r
  * small content-addressed note (diff-ids/HEX → blob descriptor) maps it to its blob, so a
  * rebuild that changed one layer writes one new blob.
  */
-export async function importDockerArchive(store: ImageStore, dir: string): Promise<{ manifest: Descriptor; config: ImageConfig }> {
-  const entries = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Array<{ Config: string; Layers: string[] }>;
-  if (!Array.isArray(entries) || entries.length !== 1) throw new Error(`the image archive holds ${entries?.length ?? 0} images, expected 1`);
+export async function importDockerArchive(
+  store: ImageStore,
+  dir: string,
+): Promise<{ manifest: Descriptor; config: ImageConfig }> {
+  const entries = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Array<{
+    Config: string;
+    Layers: string[];
+  }>;
+  if (!Array.isArray(entries) || entries.length !== 1)
+    throw new Error(`the image archive holds ${entries?.length ?? 0} images, expected 1`);
   const inside = (p: string) => {
     const full = path.resolve(dir, p);
-    if (!full.startsWith(path.resolve(dir) + path.sep)) throw new Error(`the image archive names a path outside itself: ${p}`);
+    if (!full.startsWith(path.resolve(dir) + path.sep))
+      throw new Error(`the image archive names a path outside itself: ${p}`);
     return full;
   };
   const configBytes = fs.readFileSync(inside(entries[0].Config));
   const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== entries[0].Layers.length) throw new Error('the image archive lists a different number of layers than its config');
+  if (diffIds.length !== entries[0].Layers.length)
+    throw new Error('the image archive lists a different number of layers than its config');
   const notes = path.join(store.root, 'diff-ids');
   fs.mkdirSync(notes, { recursive: true });
   const layers: Descriptor[] = [];
@@ -68,7 +84,8 @@ export async function importDockerArchive(store: ImageStore, dir: string): Promi
       continue;
     }
     const ref = await store.putLayer(fs.createReadStream(inside(layerPath)));
-    if (ref.diffId !== diffId) throw new Error(`layer ${i + 1} of the image archive does not match its diff ID in the config`);
+    if (ref.diffId !== diffId)
+      throw new Error(`layer ${i + 1} of the image archive does not match its diff ID in the config`);
     fs.writeFileSync(note + '.tmp', JSON.stringify(ref.descriptor));
     fs.renameSync(note + '.tmp', note);
     layers.push(ref.descriptor);

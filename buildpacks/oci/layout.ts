@@ -29,7 +29,11 @@ export interface ImageStore {
   untag(ref: string): Promise<void>;
   resolve(ref: string): Promise<Descriptor | undefined>;
   listTags(): Promise<Array<{ ref: string; descriptor: Descriptor }>>;
-  writeImage(config: ImageConfig, layers: LayerRef[], annotations?: Record<string, string>): Promise<{
+  writeImage(
+    config: ImageConfig,
+    layers: LayerRef[],
+    annotations?: Record<string, string>,
+  ): Promise<{
     manifest: Descriptor;
     config: Descriptor;
   }>;
@@ -123,7 +127,13 @@ export function openImageStore(root: string): ImageStore {
     const gzCount = { n: 0 };
     try {
       // Level 1: layers move over loopback; CPU time matters more than bytes.
-      await pipeline(tar, hashing(rawHash, rawCount), createGzip({ level: 1 }), hashing(gzHash, gzCount), fs.createWriteStream(t));
+      await pipeline(
+        tar,
+        hashing(rawHash, rawCount),
+        createGzip({ level: 1 }),
+        hashing(gzHash, gzCount),
+        fs.createWriteStream(t),
+      );
     } catch (err) {
       await fsp.rm(t, { force: true });
       throw err;
@@ -201,7 +211,9 @@ export function openImageStore(root: string): ImageStore {
     },
     async resolve(ref) {
       if (ref.startsWith('sha256:')) {
-        return store.hasBlob(ref) ? { mediaType: MEDIA.manifest, digest: ref, size: fs.statSync(blobPath(ref)).size } : undefined;
+        return store.hasBlob(ref)
+          ? { mediaType: MEDIA.manifest, digest: ref, size: fs.statSync(blobPath(ref)).size }
+          : undefined;
       }
       const index = await readIndex();
       const found = index.manifests.find((m) => m.annotations?.[REF_ANNOTATION] === ref);

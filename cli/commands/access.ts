@@ -12,7 +12,10 @@ const access: Command = {
   async run(ctx) {
     const list = await ctx.api().request<Row[]>('GET', `/apps/${await ctx.app()}/collaborators`);
     if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(list, [['email', 'User'], ['role', 'Role']]);
+    ctx.out.table(list, [
+      ['email', 'User'],
+      ['role', 'Role'],
+    ]);
   },
 };
 
@@ -54,11 +57,24 @@ const tokens: Command = {
   flags: { user: USER_FLAG },
   async run(ctx) {
     const other = typeof ctx.flags.user === 'string' ? ctx.flags.user : undefined;
-    const list = await ctx.api().request<Row[]>('GET', other ? `/users/${encodeURIComponent(other)}/tokens` : '/tokens');
+    const list = await ctx
+      .api()
+      .request<Row[]>('GET', other ? `/users/${encodeURIComponent(other)}/tokens` : '/tokens');
     if (ctx.out.json) return ctx.out.printJson(list);
     ctx.out.table(
-      list.map((t) => ({ ...t, prefix: `${t.prefix}…`, state: t.revokedAt ? 'revoked' : t.current ? 'active (this one)' : 'active' })),
-      [['id', 'Id'], ['prefix', 'Token'], ['description', 'Description'], ['state', 'State'], ['lastUsedAt', 'Last used'], ['createdAt', 'Created']],
+      list.map((t) => ({
+        ...t,
+        prefix: `${t.prefix}…`,
+        state: t.revokedAt ? 'revoked' : t.current ? 'active (this one)' : 'active',
+      })),
+      [
+        ['id', 'Id'],
+        ['prefix', 'Token'],
+        ['description', 'Description'],
+        ['state', 'State'],
+        ['lastUsedAt', 'Last used'],
+        ['createdAt', 'Created'],
+      ],
     );
   },
 };
@@ -70,7 +86,13 @@ const tokensCreate: Command = {
   json: true,
   flags: { description: { short: 'd', desc: 'what the token is for', value: 'TEXT' } },
   async run(ctx) {
-    const t = await ctx.api().request<Row>('POST', '/tokens', typeof ctx.flags.description === 'string' ? { description: ctx.flags.description } : {});
+    const t = await ctx
+      .api()
+      .request<Row>(
+        'POST',
+        '/tokens',
+        typeof ctx.flags.description === 'string' ? { description: ctx.flags.description } : {},
+      );
     if (ctx.out.json) return ctx.out.printJson(t);
     ctx.out.log(`Token ${t.id} created. It is shown only now; store it safely:`);
     ctx.out.log(String(t.token));
@@ -79,9 +101,10 @@ const tokensCreate: Command = {
 
 const tokensRevoke: Command = {
   name: 'tokens:revoke',
-  summary: "revoke an API token (at once, for the API, git and open log streams); admins: another user's with --user, all of them with --all",
+  summary:
+    "revoke an API token (at once, for the API, git and open log streams); admins: another user's with --user, all of them with --all",
   usage: 'tokens:revoke ID | tokens:revoke --user EMAIL (ID | --all)',
-  flags: { user: USER_FLAG, all: { boolean: true, desc: "every token of the --user" } },
+  flags: { user: USER_FLAG, all: { boolean: true, desc: 'every token of the --user' } },
   async run(ctx) {
     const other = typeof ctx.flags.user === 'string' ? ctx.flags.user : undefined;
     if (ctx.flags.all) {
@@ -90,8 +113,14 @@ const tokensRevoke: Command = {
       ctx.out.log(`Revoked ${r.revoked.length} token${r.revoked.length === 1 ? '' : 's'} of ${other}.`);
       return;
     }
-    if (!ctx.args[0] || !/^\d+$/.test(ctx.args[0])) throw usageError('which token id? (see slipway tokens)', this.usage);
-    await ctx.api().request('DELETE', other ? `/users/${encodeURIComponent(other)}/tokens/${ctx.args[0]}` : `/tokens/${ctx.args[0]}`);
+    if (!ctx.args[0] || !/^\d+$/.test(ctx.args[0]))
+      throw usageError('which token id? (see slipway tokens)', this.usage);
+    await ctx
+      .api()
+      .request(
+        'DELETE',
+        other ? `/users/${encodeURIComponent(other)}/tokens/${ctx.args[0]}` : `/tokens/${ctx.args[0]}`,
+      );
     ctx.out.log(`Token ${ctx.args[0]}${other ? ` of ${other}` : ''} revoked.`);
   },
 };
@@ -104,7 +133,15 @@ const users: Command = {
   async run(ctx) {
     const list = await ctx.api().request<Row[]>('GET', '/users');
     if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(list.map((u) => ({ ...u, admin: u.admin ? 'yes' : '', state: u.disabled ? 'disabled' : 'active' })), [['email', 'Email'], ['admin', 'Admin'], ['state', 'State'], ['createdAt', 'Created']]);
+    ctx.out.table(
+      list.map((u) => ({ ...u, admin: u.admin ? 'yes' : '', state: u.disabled ? 'disabled' : 'active' })),
+      [
+        ['email', 'Email'],
+        ['admin', 'Admin'],
+        ['state', 'State'],
+        ['createdAt', 'Created'],
+      ],
+    );
   },
 };
 
@@ -124,4 +161,13 @@ const usersCreate: Command = {
   },
 };
 
-export const accessCommands: Command[] = [access, accessAdd, accessRemove, tokens, tokensCreate, tokensRevoke, users, usersCreate];
+export const accessCommands: Command[] = [
+  access,
+  accessAdd,
+  accessRemove,
+  tokens,
+  tokensCreate,
+  tokensRevoke,
+  users,
+  usersCreate,
+];

@@ -35,7 +35,14 @@ const need = (ctx: Ctx, n: number, usage: string, what = 'which add-on?') => {
   if (!ctx.args[n]) throw usageError(what, usage);
   return ctx.args[n];
 };
-const human = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024 ** 3).toFixed(2)} GB`);
+const human = (n: number) =>
+  n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KB`
+      : n < 1024 ** 3
+        ? `${(n / 1024 ** 2).toFixed(1)} MB`
+        : `${(n / 1024 ** 3).toFixed(2)} GB`;
 const attachedTo = (i: Info) => i.attachments.map((t) => `${t.app} (${t.configVar})`).join(', ') || '-';
 
 /** -a given (or a slipway remote): that app's add-ons; else every add-on the user may use. */
@@ -57,10 +64,21 @@ const list: Command = {
     const app = await optionalApp(ctx);
     const rows = await ctx.api().request<Info[]>('GET', `/addons${app ? `?app=${encodeURIComponent(app)}` : ''}`);
     if (ctx.out.json) return ctx.out.printJson(rows);
-    if (!rows.length) return ctx.out.log(app ? `${app} has no add-ons. Create one with: slipway addons:create postgres -a ${app}` : 'No add-ons. Create one with: slipway addons:create postgres -a APP');
+    if (!rows.length)
+      return ctx.out.log(
+        app
+          ? `${app} has no add-ons. Create one with: slipway addons:create postgres -a ${app}`
+          : 'No add-ons. Create one with: slipway addons:create postgres -a APP',
+      );
     ctx.out.table(
       rows.map((r) => ({ ...r, kindv: `${r.kind} ${r.version}`, state: r.health.status, apps: attachedTo(r) })),
-      [['name', 'Add-on'], ['kindv', 'Service'], ['plan', 'Plan'], ['state', 'State'], ['apps', 'Attached to']],
+      [
+        ['name', 'Add-on'],
+        ['kindv', 'Service'],
+        ['plan', 'Plan'],
+        ['state', 'State'],
+        ['apps', 'Attached to'],
+      ],
     );
   },
 };
@@ -80,19 +98,22 @@ const create: Command = {
     const kind = need(ctx, 0, this.usage, 'which service? postgres or redis');
     const app = await ctx.app();
     const body: Record<string, string> = { kind };
-    for (const k of ['as', 'plan', 'name'] as const) if (typeof ctx.flags[k] === 'string') body[k] = ctx.flags[k] as string;
+    for (const k of ['as', 'plan', 'name'] as const)
+      if (typeof ctx.flags[k] === 'string') body[k] = ctx.flags[k] as string;
     ctx.out.err(`Creating ${kind} on ${app}...`);
     const i = await ctx.api().request<Info>('POST', `/apps/${app}/addons`, body);
     if (ctx.out.json) return ctx.out.printJson(i);
     const t = i.attachments[0];
-    ctx.out.log(`Created ${ctx.out.bold(i.name)} (${i.kind} ${i.version}, ${i.plan}) and attached it to ${app} as ${t?.configVar ?? '?'}`);
+    ctx.out.log(
+      `Created ${ctx.out.bold(i.name)} (${i.kind} ${i.version}, ${i.plan}) and attached it to ${app} as ${t?.configVar ?? '?'}`,
+    );
     ctx.out.log(i.release ? `Released v${i.release}` : 'The app has no release yet: the next deploy gets the URL.');
   },
 };
 
 const info: Command = {
   name: 'addons:info',
-  summary: "show an add-on: service, plan, health, attachments, backup schedule",
+  summary: 'show an add-on: service, plan, health, attachments, backup schedule',
   usage: 'addons:info NAME [--json]',
   json: true,
   async run(ctx) {
@@ -103,7 +124,10 @@ const info: Command = {
       ['Service', `${i.kind} ${i.version}`],
       ['Plan', i.plan],
       ['Owner', i.owner],
-      ['State', `${i.health.status} since ${i.health.since}${i.health.restarts ? ` (${i.health.restarts} restarts)` : ''}`],
+      [
+        'State',
+        `${i.health.status} since ${i.health.since}${i.health.restarts ? ` (${i.health.restarts} restarts)` : ''}`,
+      ],
       ['Last check', `${i.health.lastCheck ?? '-'}${i.health.lastError ? ` (${i.health.lastError})` : ''}`],
       ['Attached to', attachedTo(i)],
       ['Daily backup', i.backupSchedule ? `${i.backupSchedule} UTC` : 'off'],
@@ -122,7 +146,10 @@ const attach: Command = {
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
     const app = await ctx.app();
-    const r = await ctx.api().request<{ release?: number }>('POST', `/addons/${encodeURIComponent(name)}/attachments`, { app, ...(typeof ctx.flags.as === 'string' ? { as: ctx.flags.as } : {}) });
+    const r = await ctx.api().request<{ release?: number }>('POST', `/addons/${encodeURIComponent(name)}/attachments`, {
+      app,
+      ...(typeof ctx.flags.as === 'string' ? { as: ctx.flags.as } : {}),
+    });
     ctx.out.log(`Attached ${name} to ${app}${r.release ? `; released v${r.release}` : ''}`);
   },
 };
@@ -135,7 +162,12 @@ const detach: Command = {
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
     const app = await ctx.app();
-    const r = await ctx.api().request<{ release?: number }>('DELETE', `/addons/${encodeURIComponent(name)}/attachments/${encodeURIComponent(app)}`);
+    const r = await ctx
+      .api()
+      .request<{ release?: number }>(
+        'DELETE',
+        `/addons/${encodeURIComponent(name)}/attachments/${encodeURIComponent(app)}`,
+      );
     ctx.out.log(`Detached ${name} from ${app}${r.release ? `; released v${r.release}` : ''}`);
   },
 };
@@ -144,13 +176,19 @@ const destroy: Command = {
   name: 'addons:destroy',
   summary: 'destroy an add-on and its data (refused while attached, unless --force)',
   usage: 'addons:destroy NAME --confirm NAME [--force]',
-  flags: { confirm: { desc: 'the add-on name again', value: 'NAME' }, force: { boolean: true, desc: 'detach it from every app first' } },
+  flags: {
+    confirm: { desc: 'the add-on name again', value: 'NAME' },
+    force: { boolean: true, desc: 'detach it from every app first' },
+  },
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
-    if (ctx.flags.confirm !== name) throw usageError(`this deletes ${name} and its data; confirm with --confirm ${name}`, this.usage);
+    if (ctx.flags.confirm !== name)
+      throw usageError(`this deletes ${name} and its data; confirm with --confirm ${name}`, this.usage);
     const q = `confirm=${encodeURIComponent(name)}${ctx.flags.force ? '&force=true' : ''}`;
     const r = await ctx.api().request<{ detached: string[] }>('DELETE', `/addons/${encodeURIComponent(name)}?${q}`);
-    ctx.out.log(`Destroyed ${name}${r.detached.length ? ` (detached from ${r.detached.join(', ')})` : ''}; its container and data volume are gone. Backups are kept.`);
+    ctx.out.log(
+      `Destroyed ${name}${r.detached.length ? ` (detached from ${r.detached.join(', ')})` : ''}; its container and data volume are gone. Backups are kept.`,
+    );
   },
 };
 
@@ -174,7 +212,11 @@ function shell(name: string, client: string): Command {
     async run(ctx) {
       const addon = need(ctx, 0, this.usage);
       const tty = !ctx.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY);
-      return attachSession(ctx, `/addons/${encodeURIComponent(addon)}/shell`, { tty, cols: process.stdout.columns, rows: process.stdout.rows });
+      return attachSession(ctx, `/addons/${encodeURIComponent(addon)}/shell`, {
+        tty,
+        cols: process.stdout.columns,
+        rows: process.stdout.rows,
+      });
     },
   };
 }
@@ -186,28 +228,48 @@ const rotate: Command = {
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
     ctx.out.err(`Rotating the credentials of ${name} (the old password works until the apps run with the new one)...`);
-    const r = await ctx.api().request<{ releases: Record<string, number | null> }>('POST', `/addons/${encodeURIComponent(name)}/credentials/rotate`);
-    for (const [app, v] of Object.entries(r.releases)) ctx.out.log(`${app}: ${v ? `released v${v}` : 'no release yet (the next deploy gets the new URL)'}`);
+    const r = await ctx
+      .api()
+      .request<{ releases: Record<string, number | null> }>(
+        'POST',
+        `/addons/${encodeURIComponent(name)}/credentials/rotate`,
+      );
+    for (const [app, v] of Object.entries(r.releases))
+      ctx.out.log(`${app}: ${v ? `released v${v}` : 'no release yet (the next deploy gets the new URL)'}`);
     ctx.out.log(`Rotated ${name}; the old password is revoked`);
   },
 };
 
 const upgrade: Command = {
   name: 'addons:upgrade',
-  summary: "move an add-on's data to a new service (the stack's current major version, or another plan); the apps are released with its URL",
+  summary:
+    "move an add-on's data to a new service (the stack's current major version, or another plan); the apps are released with its URL",
   usage: 'addons:upgrade NAME [--plan small|medium|large] --confirm NAME',
   json: true,
-  flags: { plan: { desc: 'plan of the new service (default: the same)', value: 'PLAN' }, confirm: { desc: 'the add-on name again', value: 'NAME' } },
+  flags: {
+    plan: { desc: 'plan of the new service (default: the same)', value: 'PLAN' },
+    confirm: { desc: 'the add-on name again', value: 'NAME' },
+  },
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
-    if (ctx.flags.confirm !== name) throw usageError(`writes to ${name} after its backup is taken are not moved; confirm with --confirm ${name} (maintenance mode first)`, this.usage);
+    if (ctx.flags.confirm !== name)
+      throw usageError(
+        `writes to ${name} after its backup is taken are not moved; confirm with --confirm ${name} (maintenance mode first)`,
+        this.usage,
+      );
     ctx.out.err(`Upgrading ${name}: backup, new service, restore, release...`);
-    const r = await ctx.api().request<{ from: string; to: string; version: string; plan: string; backup: string; releases: Record<string, number | null> }>(
-      'POST', `/addons/${encodeURIComponent(name)}/upgrade`, typeof ctx.flags.plan === 'string' ? { plan: ctx.flags.plan } : {},
-    );
+    const r = await ctx.api().request<{
+      from: string;
+      to: string;
+      version: string;
+      plan: string;
+      backup: string;
+      releases: Record<string, number | null>;
+    }>('POST', `/addons/${encodeURIComponent(name)}/upgrade`, typeof ctx.flags.plan === 'string' ? { plan: ctx.flags.plan } : {});
     if (ctx.out.json) return ctx.out.printJson(r);
     ctx.out.log(`${r.from} → ${ctx.out.bold(r.to)} (version ${r.version}, ${r.plan}) from backup ${r.backup}`);
-    for (const [app, v] of Object.entries(r.releases)) ctx.out.log(`${app}: ${v ? `released v${v}` : 'no release yet'}`);
+    for (const [app, v] of Object.entries(r.releases))
+      ctx.out.log(`${app}: ${v ? `released v${v}` : 'no release yet'}`);
     ctx.out.log(`${r.from} is kept, detached. When satisfied: slipway addons:destroy ${r.from} --confirm ${r.from}`);
   },
 };
@@ -218,12 +280,25 @@ const backups: Command = {
   usage: 'addons:backups NAME [--json]',
   json: true,
   async run(ctx) {
-    const rows = await ctx.api().request<Backup[]>('GET', `/addons/${encodeURIComponent(need(ctx, 0, this.usage))}/backups`);
+    const rows = await ctx
+      .api()
+      .request<Backup[]>('GET', `/addons/${encodeURIComponent(need(ctx, 0, this.usage))}/backups`);
     if (ctx.out.json) return ctx.out.printJson(rows);
     if (!rows.length) return ctx.out.log(`No backups. Capture one with: slipway addons:backups:capture ${ctx.args[0]}`);
     ctx.out.table(
-      rows.map((b) => ({ ...b, sizeh: b.status === 'succeeded' ? human(b.size) : '-', how: b.scheduled ? 'scheduled' : 'manual', st: b.error ? `${b.status}: ${b.error}` : b.status })),
-      [['id', 'Backup'], ['createdAt', 'Taken'], ['sizeh', 'Size'], ['how', 'Trigger'], ['st', 'Status']],
+      rows.map((b) => ({
+        ...b,
+        sizeh: b.status === 'succeeded' ? human(b.size) : '-',
+        how: b.scheduled ? 'scheduled' : 'manual',
+        st: b.error ? `${b.status}: ${b.error}` : b.status,
+      })),
+      [
+        ['id', 'Backup'],
+        ['createdAt', 'Taken'],
+        ['sizeh', 'Size'],
+        ['how', 'Trigger'],
+        ['st', 'Status'],
+      ],
     );
   },
 };
@@ -250,7 +325,9 @@ const download: Command = {
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
     const id = need(ctx, 1, this.usage, 'which backup? (see slipway addons:backups NAME)');
-    const res = await ctx.api().stream(`/addons/${encodeURIComponent(name)}/backups/${encodeURIComponent(id)}/download`);
+    const res = await ctx
+      .api()
+      .stream(`/addons/${encodeURIComponent(name)}/backups/${encodeURIComponent(id)}/download`);
     const fromHeader = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
     const file = typeof ctx.flags.output === 'string' ? ctx.flags.output : (fromHeader ?? `${name}-${id}`);
     await pipeline(Readable.fromWeb(res.body as never), fs.createWriteStream(file));
@@ -260,13 +337,14 @@ const download: Command = {
 
 const restore: Command = {
   name: 'addons:backups:restore',
-  summary: "restore a backup into an add-on (the same one or another of yours), replacing its data",
+  summary: 'restore a backup into an add-on (the same one or another of yours), replacing its data',
   usage: 'addons:backups:restore NAME BACKUP --confirm NAME',
   flags: { confirm: { desc: 'the target add-on name again', value: 'NAME' } },
   async run(ctx) {
     const name = need(ctx, 0, this.usage);
     const id = need(ctx, 1, this.usage, 'which backup? (see slipway addons:backups NAME)');
-    if (ctx.flags.confirm !== name) throw usageError(`this replaces the data of ${name}; confirm with --confirm ${name}`, this.usage);
+    if (ctx.flags.confirm !== name)
+      throw usageError(`this replaces the data of ${name}; confirm with --confirm ${name}`, this.usage);
     ctx.out.err(`Restoring ${id} into ${name}...`);
     await ctx.api().request('POST', `/addons/${encodeURIComponent(name)}/restore`, { backup: id });
     ctx.out.log(`Restored ${id} into ${name}`);
@@ -288,7 +366,20 @@ const schedule: Command = {
 };
 
 export const addonsCommands: Command[] = [
-  list, create, info, attach, detach, destroy, restart,
-  shell('addons:psql', 'psql'), shell('addons:redis-cli', 'redis-cli'),
-  rotate, upgrade, backups, capture, download, restore, schedule,
+  list,
+  create,
+  info,
+  attach,
+  detach,
+  destroy,
+  restart,
+  shell('addons:psql', 'psql'),
+  shell('addons:redis-cli', 'redis-cli'),
+  rotate,
+  upgrade,
+  backups,
+  capture,
+  download,
+  restore,
+  schedule,
 ];

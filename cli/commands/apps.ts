@@ -1,6 +1,14 @@
 import type { Command } from '../command';
 import { CliError } from '../errors';
-import { addSlipwayRemote, appFromGitRemote, currentBranch, helperCommand, isGitRepo, pushCommand, removeSlipwayRemote } from '../git';
+import {
+  addSlipwayRemote,
+  appFromGitRemote,
+  currentBranch,
+  helperCommand,
+  isGitRepo,
+  pushCommand,
+  removeSlipwayRemote,
+} from '../git';
 
 interface App {
   name: string;
@@ -31,7 +39,12 @@ const apps: Command = {
     const list = await ctx.api().request<App[]>('GET', '/apps');
     if (ctx.out.json) return ctx.out.printJson(list);
     if (!list.length) return ctx.out.log('You have no apps. Create one with: slipway apps:create [NAME]');
-    ctx.out.table(list as unknown as Array<Record<string, unknown>>, [['name', 'Name'], ['role', 'Role'], ['owner', 'Owner'], ['url', 'URL']]);
+    ctx.out.table(list as unknown as Array<Record<string, unknown>>, [
+      ['name', 'Name'],
+      ['role', 'Role'],
+      ['owner', 'Owner'],
+      ['url', 'URL'],
+    ]);
   },
 };
 
@@ -53,13 +66,20 @@ const create: Command = {
     });
     let remote: string | undefined;
     if (!ctx.flags['no-remote'] && (await isGitRepo())) {
-      remote = await addSlipwayRemote({ apiUrl: api.apiUrl, app: app.name, helper: helperCommand(process.execPath, require.main?.filename ?? process.argv[1]) });
+      remote = await addSlipwayRemote({
+        apiUrl: api.apiUrl,
+        app: app.name,
+        helper: helperCommand(process.execPath, require.main?.filename ?? process.argv[1]),
+      });
     }
     if (ctx.out.json) return ctx.out.printJson({ ...app, remote: remote ?? null });
     ctx.out.log(`Creating ${ctx.out.bold(app.name)}... done`);
     ctx.out.log(`${app.url} | ${api.apiUrl}/${app.name}.git`);
     // The push that deploys the branch checked out here (a new app deploys main or master).
-    if (remote) ctx.out.log(`Git remote slipway added (${remote}); deploy with: ${pushCommand(await currentBranch(), ['main', 'master'])}`);
+    if (remote)
+      ctx.out.log(
+        `Git remote slipway added (${remote}); deploy with: ${pushCommand(await currentBranch(), ['main', 'master'])}`,
+      );
   },
 };
 
@@ -80,12 +100,25 @@ const info: Command = {
       ['Stack', app.stack],
       ['Web URL', app.url],
       ['Git URL', `${ctx.api().apiUrl}/${app.name}.git`],
-      ['Release', app.release ? `v${app.release.version} (${app.release.description})` : 'none yet: git push slipway main'],
-      ['Formation', (app.formation ?? []).map((f) => `${f.type}=${f.quantity}:${f.size}`).join(' ') || '(from the Procfile)'],
+      [
+        'Release',
+        app.release ? `v${app.release.version} (${app.release.description})` : 'none yet: git push slipway main',
+      ],
+      [
+        'Formation',
+        (app.formation ?? []).map((f) => `${f.type}=${f.quantity}:${f.size}`).join(' ') || '(from the Procfile)',
+      ],
       ['Dynos', (app.dynos ?? []).map((d) => `${d.name} ${d.state}`).join(', ') || 'none'],
       ['Buildpacks', app.buildpacks.join(', ') || '(detected)'],
       ['Builder', app.builder ?? 'auto'],
-      ...(app.imageUser ? [['Runs as', app.runsAsRoot ? `${app.imageUser} (root: add a USER to the Dockerfile)` : app.imageUser] as [string, string]] : []),
+      ...(app.imageUser
+        ? [
+            ['Runs as', app.runsAsRoot ? `${app.imageUser} (root: add a USER to the Dockerfile)` : app.imageUser] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
       ['Maintenance', app.maintenance ? 'on' : 'off'],
       ['Collaborators', (app.collaborators ?? []).map((c) => `${c.email} (${c.role})`).join(', ')],
       ['Created', app.createdAt],
@@ -106,9 +139,14 @@ const destroy: Command = {
     let confirm = typeof ctx.flags.confirm === 'string' ? ctx.flags.confirm : undefined;
     if (confirm === undefined) {
       ctx.out.err(`This destroys ${name} and everything in it. There is no undo.`);
-      confirm = await ctx.prompt(`Type the app name (${name}) to confirm: `, { hint: `without a terminal, confirm with the flag: slipway apps:destroy -a ${name} --confirm ${name}` });
+      confirm = await ctx.prompt(`Type the app name (${name}) to confirm: `, {
+        hint: `without a terminal, confirm with the flag: slipway apps:destroy -a ${name} --confirm ${name}`,
+      });
     }
-    if (confirm !== name) throw new CliError(`confirmation "${confirm}" does not match ${name}`, { hint: `slipway apps:destroy -a ${name} --confirm ${name}` });
+    if (confirm !== name)
+      throw new CliError(`confirmation "${confirm}" does not match ${name}`, {
+        hint: `slipway apps:destroy -a ${name} --confirm ${name}`,
+      });
     await ctx.api().request('DELETE', `/apps/${name}`);
     if ((await appFromGitRemote()) === name) await removeSlipwayRemote();
     ctx.out.log(`Destroying ${name}... done`);
@@ -128,7 +166,9 @@ const open: Command = {
 
 const maintenance = (on: boolean): Command => ({
   name: on ? 'maintenance:on' : 'maintenance:off',
-  summary: on ? 'put the app in maintenance mode (the router answers 503 with a maintenance page)' : 'take the app out of maintenance mode',
+  summary: on
+    ? 'put the app in maintenance mode (the router answers 503 with a maintenance page)'
+    : 'take the app out of maintenance mode',
   usage: `maintenance:${on ? 'on' : 'off'} [-a APP]`,
   app: true,
   async run(ctx) {
@@ -156,11 +196,21 @@ const httpsOnly = (on: boolean): Command => ({
   summary: on ? "redirect plain HTTP to HTTPS (308) for the app's hosts" : 'serve plain HTTP again',
   usage: `https-only:${on ? 'on [--hsts]' : 'off'} [-a APP]`,
   app: true,
-  ...(on ? { flags: { hsts: { boolean: true, desc: 'also send Strict-Transport-Security (one year) on HTTPS responses' } } } : {}),
+  ...(on
+    ? { flags: { hsts: { boolean: true, desc: 'also send Strict-Transport-Security (one year) on HTTPS responses' } } }
+    : {}),
   async run(ctx) {
     const name = await ctx.app();
-    await ctx.api().request('PUT', `/apps/${name}/https-only`, on ? { enabled: true, hsts: ctx.flags.hsts === true } : { enabled: false });
-    ctx.out.log(`${on ? 'Enabling' : 'Disabling'} HTTPS-only${on && ctx.flags.hsts === true ? ' with HSTS' : ''} for ${name}... done`);
+    await ctx
+      .api()
+      .request(
+        'PUT',
+        `/apps/${name}/https-only`,
+        on ? { enabled: true, hsts: ctx.flags.hsts === true } : { enabled: false },
+      );
+    ctx.out.log(
+      `${on ? 'Enabling' : 'Disabling'} HTTPS-only${on && ctx.flags.hsts === true ? ' with HSTS' : ''} for ${name}... done`,
+    );
   },
 });
 
@@ -171,14 +221,24 @@ const httpsOnlyStatus: Command = {
   app: true,
   json: true,
   async run(ctx) {
-    const m = await ctx.api().request<{ httpsOnly: boolean; hsts?: boolean }>('GET', `/apps/${await ctx.app()}/https-only`);
+    const m = await ctx
+      .api()
+      .request<{ httpsOnly: boolean; hsts?: boolean }>('GET', `/apps/${await ctx.app()}/https-only`);
     if (ctx.out.json) return ctx.out.printJson(m);
     ctx.out.log(m.httpsOnly ? (m.hsts ? 'on (HSTS)' : 'on') : 'off');
   },
 };
 
 export const appsCommands: Command[] = [
-  apps, create, info, destroy, open,
-  maintenanceStatus, maintenance(true), maintenance(false),
-  httpsOnlyStatus, httpsOnly(true), httpsOnly(false),
+  apps,
+  create,
+  info,
+  destroy,
+  open,
+  maintenanceStatus,
+  maintenance(true),
+  maintenance(false),
+  httpsOnlyStatus,
+  httpsOnly(true),
+  httpsOnly(false),
 ];

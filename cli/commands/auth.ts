@@ -17,11 +17,18 @@ const login: Command = {
     let token = typeof ctx.flags.token === 'string' ? ctx.flags.token : undefined;
     if (!apiUrl) apiUrl = (await ctx.prompt('API URL (http://HOST:5080): ')) || undefined;
     if (!token) token = (await ctx.prompt('API token: ', { secret: true })) || undefined;
-    if (!apiUrl || !token) throw new CliError('an API URL and a token are needed', { hint: 'slipway login --api URL --token TOKEN', exitCode: 2 });
+    if (!apiUrl || !token)
+      throw new CliError('an API URL and a token are needed', {
+        hint: 'slipway login --api URL --token TOKEN',
+        exitCode: 2,
+      });
     try {
       new URL(apiUrl);
     } catch {
-      throw new CliError(`${JSON.stringify(apiUrl)} is not a URL`, { hint: 'for example http://127.0.0.1:5080', exitCode: 2 });
+      throw new CliError(`${JSON.stringify(apiUrl)} is not a URL`, {
+        hint: 'for example http://127.0.0.1:5080',
+        exitCode: 2,
+      });
     }
     const me = await createApiClient({ apiUrl, token }).request<{ email: string }>('GET', '/account');
     const file = saveCredentials({ apiUrl, token, email: me.email }, ctx.env);

@@ -27,7 +27,11 @@ interface Args {
 }
 
 function parse(argv: string[]): Args {
-  const out: Partial<Args> & { buildpacks: string[]; env: Record<string, string>; clearCache: boolean } = { buildpacks: [], env: {}, clearCache: false };
+  const out: Partial<Args> & { buildpacks: string[]; env: Record<string, string>; clearCache: boolean } = {
+    buildpacks: [],
+    env: {},
+    clearCache: false,
+  };
   const value = (i: number, flag: string) => {
     if (i >= argv.length) throw new SlipwayError('INVALID_INPUT', `${flag} needs a value`, { hint: USAGE });
     return argv[i];
@@ -43,7 +47,10 @@ function parse(argv: string[]): Args {
     else if (a === '--env' || a === '-e') {
       const kv = next();
       const k = kv.split('=', 1)[0];
-      if (!CONFIG_KEY_RE.test(k) || !kv.includes('=')) throw new SlipwayError('INVALID_INPUT', `--env ${JSON.stringify(kv)} is not KEY=VALUE`, { hint: 'for example --env NODE_ENV=production' });
+      if (!CONFIG_KEY_RE.test(k) || !kv.includes('='))
+        throw new SlipwayError('INVALID_INPUT', `--env ${JSON.stringify(kv)} is not KEY=VALUE`, {
+          hint: 'for example --env NODE_ENV=production',
+        });
       out.env[k] = kv.slice(k.length + 1);
     } else if (a === '--clear-cache') out.clearCache = true;
     else if (a === '--help' || a === '-h') throw new SlipwayError('INVALID_INPUT', 'help', { hint: USAGE });
@@ -51,16 +58,26 @@ function parse(argv: string[]): Args {
     else if (!out.dir) out.dir = a;
     else throw new SlipwayError('INVALID_INPUT', `unexpected argument ${JSON.stringify(a)}`, { hint: USAGE });
   }
-  if (!out.dir || !out.tag) throw new SlipwayError('INVALID_INPUT', 'slipway build needs DIR and --tag NAME', { hint: USAGE });
+  if (!out.dir || !out.tag)
+    throw new SlipwayError('INVALID_INPUT', 'slipway build needs DIR and --tag NAME', { hint: USAGE });
   if (!/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/.test(out.tag)) {
-    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(out.tag)} is not a valid image name`, { hint: 'use lowercase letters, digits, ".", "_", "-" and "/", optionally :tag' });
+    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(out.tag)} is not a valid image name`, {
+      hint: 'use lowercase letters, digits, ".", "_", "-" and "/", optionally :tag',
+    });
   }
   return out as Args;
 }
 
 /** An app name (for labels and the cache dir) derived from the image name. */
 function appNameFor(tag: string): string {
-  const base = tag.split(':')[0].split('/').pop()!.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '');
+  const base = tag
+    .split(':')[0]
+    .split('/')
+    .pop()!
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '');
   const name = base.slice(0, 30).replace(/-+$/, '');
   return name.length >= 3 ? name : `local-${name || 'app'}`.slice(0, 30);
 }
@@ -87,7 +104,9 @@ export async function runLocalBuild(argv: string[]): Promise<number> {
       stack: config.stack,
       imageRef: storeRef,
       previousImageRef: previous,
-      buildpacks: args.buildpacks.length ? args.buildpacks.map((b) => (b.startsWith('.') ? path.resolve(b) : b)) : undefined,
+      buildpacks: args.buildpacks.length
+        ? args.buildpacks.map((b) => (b.startsWith('.') ? path.resolve(b) : b))
+        : undefined,
       env: args.env,
       caBundle: config.caBundle,
       labels: { 'io.slipway.home': config.home },
@@ -100,19 +119,26 @@ export async function runLocalBuild(argv: string[]): Promise<number> {
     });
     const dockerName = args.tag.includes(':') ? args.tag : `${args.tag}:latest`;
     const t0 = Date.now();
-    const res = await docker.loadImage(await dockerArchive(store, result.manifestDigest, [dockerName]), { quiet: true });
+    const res = await docker.loadImage(await dockerArchive(store, result.manifestDigest, [dockerName]), {
+      quiet: true,
+    });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       res.on('data', (d: Buffer) => (out += d));
-      res.on('end', () => (/"error"/.test(out) ? reject(new SlipwayError('DOCKER_UNAVAILABLE', `docker load failed: ${out}`)) : resolve()));
+      res.on('end', () =>
+        /"error"/.test(out) ? reject(new SlipwayError('DOCKER_UNAVAILABLE', `docker load failed: ${out}`)) : resolve(),
+      );
       res.on('error', reject);
     });
     process.stdout.write(`-----> Loaded into Docker as ${dockerName} (${Date.now() - t0} ms)\n`);
-    process.stdout.write(`       image ${result.manifestDigest}\n       run it: docker run --rm -p 127.0.0.1:5000:5000 -e PORT=5000 ${dockerName}\n`);
+    process.stdout.write(
+      `       image ${result.manifestDigest}\n       run it: docker run --rm -p 127.0.0.1:5000:5000 -e PORT=5000 ${dockerName}\n`,
+    );
     return 0;
   } catch (err) {
     if (isSlipwayError(err)) {
-      if (err.message !== 'help') process.stderr.write(`${os.EOL}!     ${err.message.split('\n').join(`${os.EOL}!     `)}${os.EOL}`);
+      if (err.message !== 'help')
+        process.stderr.write(`${os.EOL}!     ${err.message.split('\n').join(`${os.EOL}!     `)}${os.EOL}`);
       if (err.hint) process.stderr.write(`${err.message === 'help' ? '' : 'hint: '}${err.hint}${os.EOL}`);
       return err.message === 'help' ? 0 : 1;
     }

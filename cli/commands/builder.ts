@@ -12,7 +12,9 @@ const print = (ctx: Parameters<Command['run']>[0], name: string, b: BuilderInfo)
   if (ctx.out.json) return ctx.out.printJson(b);
   ctx.out.log(ctx.out.bold(`=== ${name} Builder`));
   const shown =
-    b.builder === 'auto' ? 'auto (a root Dockerfile builds with Docker unless buildpacks are set; else buildpacks)' : `${b.builder} (forced)`;
+    b.builder === 'auto'
+      ? 'auto (a root Dockerfile builds with Docker unless buildpacks are set; else buildpacks)'
+      : `${b.builder} (forced)`;
   ctx.out.log(`Builder:       ${shown}`);
   ctx.out.log(`Dockerfile:    ${b.dockerfilePath ?? 'Dockerfile (default)'}`);
   ctx.out.log(`Build args:    ${b.buildArgs.join(', ') || 'none'}`);

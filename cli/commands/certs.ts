@@ -20,14 +20,17 @@ interface AutoView {
   domains: AutoDomain[];
 }
 
-const hostsOf = (c: Row) => (Array.isArray(c.hostnames) ? (c.hostnames as string[]).join(', ') : String(c.hostnames ?? ''));
+const hostsOf = (c: Row) =>
+  Array.isArray(c.hostnames) ? (c.hostnames as string[]).join(', ') : String(c.hostnames ?? '');
 
 /** One line of state per custom domain: what `slipway certs` shows under "Automatic certificates". */
 function describe(d: AutoDomain, uploaded: Row[]): string {
   const upload = uploaded.find((c) => Array.isArray(c.hostnames) && (c.hostnames as string[]).includes(d.hostname));
-  if (d.status === 'issued') return d.error ? `issued (renewal failed: ${d.error}; next attempt ${d.nextAttemptAt})` : 'issued';
+  if (d.status === 'issued')
+    return d.error ? `issued (renewal failed: ${d.error}; next attempt ${d.nextAttemptAt})` : 'issued';
   if (d.status === 'failed') return `failed: ${d.error ?? 'unknown reason'}`;
-  if (d.status === 'wildcard') return upload ? `uploaded certificate ${String(upload.id)}` : 'wildcard: upload a certificate (certs:add)';
+  if (d.status === 'wildcard')
+    return upload ? `uploaded certificate ${String(upload.id)}` : 'wildcard: upload a certificate (certs:add)';
   if (d.status === 'off') return upload ? `uploaded certificate ${String(upload.id)}` : 'off';
   return 'pending';
 }
@@ -49,13 +52,28 @@ const certs: Command = {
     const uploaded = list.filter((c) => c.source !== 'acme');
     if (uploaded.length) {
       ctx.out.log(ctx.out.bold(`=== ${name} Uploaded certificates`));
-      ctx.out.table(uploaded.map((c) => ({ ...c, hosts: hostsOf(c) })), [['id', 'Id'], ['hosts', 'Hosts'], ['expiresAt', 'Expires']]);
+      ctx.out.table(
+        uploaded.map((c) => ({ ...c, hosts: hostsOf(c) })),
+        [
+          ['id', 'Id'],
+          ['hosts', 'Hosts'],
+          ['expiresAt', 'Expires'],
+        ],
+      );
     }
     if (auto.domains.length) {
-      ctx.out.log(ctx.out.bold(`=== ${name} Automatic certificates (${auto.enabled ? (auto.configured ? 'on' : 'on, but ACME is not configured on this server') : 'off'})`));
+      ctx.out.log(
+        ctx.out.bold(
+          `=== ${name} Automatic certificates (${auto.enabled ? (auto.configured ? 'on' : 'on, but ACME is not configured on this server') : 'off'})`,
+        ),
+      );
       ctx.out.table(
         auto.domains.map((d) => ({ hostname: d.hostname, status: describe(d, uploaded), expires: d.expiresAt ?? '' })),
-        [['hostname', 'Domain'], ['status', 'Status'], ['expires', 'Expires']],
+        [
+          ['hostname', 'Domain'],
+          ['status', 'Status'],
+          ['expires', 'Expires'],
+        ],
       );
     }
     if (!uploaded.length && !auto.domains.length) ctx.out.log(`${name} has no custom domains and no certificates.`);
@@ -79,7 +97,9 @@ const certsAdd: Command = {
       }
     };
     const name = await ctx.app();
-    const cert = await ctx.api().request<Row>('POST', `/apps/${name}/certs`, { certificate: read(certFile), privateKey: read(keyFile) });
+    const cert = await ctx
+      .api()
+      .request<Row>('POST', `/apps/${name}/certs`, { certificate: read(certFile), privateKey: read(keyFile) });
     if (ctx.out.json) return ctx.out.printJson(cert);
     ctx.out.log(`Adding certificate to ${name}... done: ${hostsOf(cert)} (expires ${String(cert.expiresAt)})`);
   },
@@ -91,7 +111,8 @@ const certsRemove: Command = {
   usage: 'certs:remove ID [-a APP]',
   app: true,
   async run(ctx) {
-    if (!ctx.args[0] || !/^\d+$/.test(ctx.args[0])) throw usageError('which certificate id? (see slipway certs)', this.usage);
+    if (!ctx.args[0] || !/^\d+$/.test(ctx.args[0]))
+      throw usageError('which certificate id? (see slipway certs)', this.usage);
     const name = await ctx.app();
     await ctx.api().request('DELETE', `/apps/${name}/certs/${ctx.args[0]}`);
     ctx.out.log(`Removing certificate ${ctx.args[0]} from ${name}... done`);
@@ -111,15 +132,28 @@ const autoCommand = (verb: 'enable' | 'disable' | 'refresh'): Command => ({
   async run(ctx) {
     const name = await ctx.app();
     const method = verb === 'disable' ? 'DELETE' : 'POST';
-    const view = await ctx.api().request<AutoView>(method, `/apps/${name}/certs/auto${verb === 'refresh' ? '/refresh' : ''}`, {});
+    const view = await ctx
+      .api()
+      .request<AutoView>(method, `/apps/${name}/certs/auto${verb === 'refresh' ? '/refresh' : ''}`, {});
     if (ctx.out.json) return ctx.out.printJson(view);
-    ctx.out.log(`${{ enable: 'Enabling', disable: 'Disabling', refresh: 'Refreshing' }[verb]} automatic certificates for ${name}... done`);
+    ctx.out.log(
+      `${{ enable: 'Enabling', disable: 'Disabling', refresh: 'Refreshing' }[verb]} automatic certificates for ${name}... done`,
+    );
     if (verb !== 'disable' && !view.configured) {
-      ctx.out.log('Note: ACME is not configured on this server (install.sh --acme-email EMAIL); nothing is ordered until it is.');
+      ctx.out.log(
+        'Note: ACME is not configured on this server (install.sh --acme-email EMAIL); nothing is ordered until it is.',
+      );
     } else if (verb !== 'disable') {
       ctx.out.log('Certificates are ordered in the background; watch them with: slipway certs');
     }
   },
 });
 
-export const certsCommands: Command[] = [certs, certsAdd, certsRemove, autoCommand('enable'), autoCommand('disable'), autoCommand('refresh')];
+export const certsCommands: Command[] = [
+  certs,
+  certsAdd,
+  certsRemove,
+  autoCommand('enable'),
+  autoCommand('disable'),
+  autoCommand('refresh'),
+];

@@ -34,15 +34,17 @@ function withCancel(): { signal: AbortSignal; done: () => void } {
 
 const deploy: Command = {
   name: 'deploy',
-  summary: 'build and deploy a directory without git (its .gitignore\'d files stay out)',
+  summary: "build and deploy a directory without git (its .gitignore'd files stay out)",
   usage: 'deploy [DIR] [-a APP]',
   app: true,
   async run(ctx) {
     const dir = path.resolve(ctx.args[0] ?? '.');
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw usageError(`${dir} is not a directory`, this.usage);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+      throw usageError(`${dir} is not a directory`, this.usage);
     const name = await ctx.app();
     const files = await sourceFiles(dir);
-    if (!files.length) throw new CliError(`${dir} has nothing to deploy (every file is ignored)`, { hint: 'check .gitignore' });
+    if (!files.length)
+      throw new CliError(`${dir} has nothing to deploy (every file is ignored)`, { hint: 'check .gitignore' });
     ctx.out.log(`-----> Uploading ${files.length} files from ${dir} to ${name}`);
     const c = withCancel();
     const tar = tarGz(dir, files);
@@ -94,7 +96,9 @@ const registryLogin: Command = {
       for await (const chunk of process.stdin) s += String(chunk);
       password = s.replace(/\r?\n$/, '');
     } else password = await ctx.prompt('Password: ', { secret: true });
-    await ctx.api().request('PUT', `/apps/${name}/registry-credentials/${encodeURIComponent(host)}`, { username, password });
+    await ctx
+      .api()
+      .request('PUT', `/apps/${name}/registry-credentials/${encodeURIComponent(host)}`, { username, password });
     ctx.out.log(`Credentials for ${host} stored for ${name}. deploy:image pulls with them.`);
   },
 };

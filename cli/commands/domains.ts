@@ -13,7 +13,11 @@ const domains: Command = {
     const name = await ctx.app();
     const list = await ctx.api().request<Row[]>('GET', `/apps/${name}/domains`);
     if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(list, [['hostname', 'Domain'], ['kind', 'Kind'], ['createdAt', 'Added']]);
+    ctx.out.table(list, [
+      ['hostname', 'Domain'],
+      ['kind', 'Kind'],
+      ['createdAt', 'Added'],
+    ]);
   },
 };
 
@@ -28,7 +32,8 @@ const domainsAdd: Command = {
     const d = await ctx.api().request<{ acme?: boolean }>('POST', `/apps/${name}/domains`, { hostname: ctx.args[0] });
     ctx.out.log(`Adding ${ctx.args[0]} to ${name}... done`);
     ctx.out.log(`Point its DNS at this server; the router serves it at once.`);
-    if (d.acme) ctx.out.log('A certificate is being ordered (ACME, HTTP-01 through the router); watch it with: slipway certs');
+    if (d.acme)
+      ctx.out.log('A certificate is being ordered (ACME, HTTP-01 through the router); watch it with: slipway certs');
   },
 };
 
@@ -53,7 +58,8 @@ interface Bp {
 }
 const printBps = (ctx: Parameters<Command['run']>[0], name: string, list: Bp[]) => {
   if (ctx.out.json) return ctx.out.printJson(list);
-  if (!list.length) return ctx.out.log(`${name} has no buildpacks set: the next build detects them from the built-in order.`);
+  if (!list.length)
+    return ctx.out.log(`${name} has no buildpacks set: the next build detects them from the built-in order.`);
   ctx.out.log(ctx.out.bold(`=== ${name} Buildpack URLs`));
   for (const b of list) ctx.out.log(`${b.index}. ${b.url}${b.providedBy ? ` (provided by ${b.providedBy})` : ''}`);
 };
@@ -71,7 +77,8 @@ const buildpacks: Command = {
 };
 
 const INDEX_FLAG = { short: 'i', desc: 'position (1 is first)', value: 'N' };
-const index = (ctx: Parameters<Command['run']>[0]) => (ctx.flags.index === undefined ? {} : { index: Number(ctx.flags.index) });
+const index = (ctx: Parameters<Command['run']>[0]) =>
+  ctx.flags.index === undefined ? {} : { index: Number(ctx.flags.index) };
 
 const bpSet: Command = {
   name: 'buildpacks:set',
@@ -87,7 +94,8 @@ const bpSet: Command = {
     if (ctx.flags.index !== undefined) {
       const cur = (await ctx.api().request<Bp[]>('GET', `/apps/${name}/buildpacks`)).map((b) => b.url);
       const i = Number(ctx.flags.index) - 1;
-      if (!Number.isInteger(i) || i < 0 || i > cur.length) throw usageError(`--index must be from 1 to ${cur.length + 1}`, this.usage);
+      if (!Number.isInteger(i) || i < 0 || i > cur.length)
+        throw usageError(`--index must be from 1 to ${cur.length + 1}`, this.usage);
       cur[i] = ctx.args[0];
       list = await ctx.api().request<Bp[]>('PUT', `/apps/${name}/buildpacks`, { buildpacks: cur });
     } else {
@@ -108,7 +116,11 @@ const bpAdd: Command = {
   async run(ctx) {
     if (!ctx.args[0]) throw usageError('which buildpack?', this.usage);
     const name = await ctx.app();
-    printBps(ctx, name, await ctx.api().request<Bp[]>('POST', `/apps/${name}/buildpacks`, { buildpack: ctx.args[0], ...index(ctx) }));
+    printBps(
+      ctx,
+      name,
+      await ctx.api().request<Bp[]>('POST', `/apps/${name}/buildpacks`, { buildpack: ctx.args[0], ...index(ctx) }),
+    );
   },
 };
 
@@ -120,9 +132,17 @@ const bpRemove: Command = {
   json: true,
   flags: { index: INDEX_FLAG },
   async run(ctx) {
-    if (!ctx.args[0] && ctx.flags.index === undefined) throw usageError('which buildpack? (a URL or --index N)', this.usage);
+    if (!ctx.args[0] && ctx.flags.index === undefined)
+      throw usageError('which buildpack? (a URL or --index N)', this.usage);
     const name = await ctx.app();
-    printBps(ctx, name, await ctx.api().request<Bp[]>('DELETE', `/apps/${name}/buildpacks`, { ...(ctx.args[0] ? { buildpack: ctx.args[0] } : {}), ...index(ctx) }));
+    printBps(
+      ctx,
+      name,
+      await ctx.api().request<Bp[]>('DELETE', `/apps/${name}/buildpacks`, {
+        ...(ctx.args[0] ? { buildpack: ctx.args[0] } : {}),
+        ...index(ctx),
+      }),
+    );
   },
 };
 
@@ -138,4 +158,13 @@ const bpClear: Command = {
   },
 };
 
-export const domainsCommands: Command[] = [domains, domainsAdd, domainsRemove, buildpacks, bpSet, bpAdd, bpRemove, bpClear];
+export const domainsCommands: Command[] = [
+  domains,
+  domainsAdd,
+  domainsRemove,
+  buildpacks,
+  bpSet,
+  bpAdd,
+  bpRemove,
+  bpClear,
+];

@@ -26,7 +26,9 @@ const branch: Command = {
     if (ctx.args[0] && ctx.flags.unset) throw usageError('give a branch name or --unset, not both', this.usage);
     const b =
       ctx.args[0] || ctx.flags.unset
-        ? await ctx.api().request<DeployBranch>('PUT', `/apps/${name}/deploy-branch`, { branch: ctx.flags.unset ? '' : ctx.args[0] })
+        ? await ctx
+            .api()
+            .request<DeployBranch>('PUT', `/apps/${name}/deploy-branch`, { branch: ctx.flags.unset ? '' : ctx.args[0] })
         : await ctx.api().request<DeployBranch>('GET', `/apps/${name}/deploy-branch`);
     if (ctx.out.json) return ctx.out.printJson(b);
     const mine = (await isGitRepo()) ? await currentBranch() : undefined;
@@ -42,7 +44,10 @@ const remote: Command = {
   app: true,
   async run(ctx) {
     const name = await ctx.app();
-    if (!(await isGitRepo())) throw new CliError('this directory is not a git repository', { hint: `run it inside a clone of the app's code, or clone it: slipway git:clone -a ${name}` });
+    if (!(await isGitRepo()))
+      throw new CliError('this directory is not a git repository', {
+        hint: `run it inside a clone of the app's code, or clone it: slipway git:clone -a ${name}`,
+      });
     const app = await ctx.api().request<{ name: string }>('GET', `/apps/${name}`);
     const b = await ctx.api().request<DeployBranch>('GET', `/apps/${name}/deploy-branch`);
     const url = await addSlipwayRemote({ apiUrl: ctx.api().apiUrl, app: app.name, helper: helper() });
@@ -58,16 +63,23 @@ const clone: Command = {
   async run(ctx) {
     const name = await ctx.app();
     const dir = path.resolve(ctx.args[0] ?? name);
-    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw new CliError(`${dir} already exists and is not empty`, { hint: 'name another directory: slipway git:clone -a APP DIR' });
+    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0)
+      throw new CliError(`${dir} already exists and is not empty`, {
+        hint: 'name another directory: slipway git:clone -a APP DIR',
+      });
     await ctx.api().request('GET', `/apps/${name}`); // a clear "does not exist" before git speaks
     try {
       await cloneApp({ apiUrl: ctx.api().apiUrl, app: name, helper: helper(), dir });
     } catch (err) {
       const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
-      throw new CliError(`git clone failed: ${stderr.split('\n').pop()}`, { hint: 'check that you are logged in (slipway whoami) and can read the app (slipway access)' });
+      throw new CliError(`git clone failed: ${stderr.split('\n').pop()}`, {
+        hint: 'check that you are logged in (slipway whoami) and can read the app (slipway access)',
+      });
     }
     const b = await ctx.api().request<DeployBranch>('GET', `/apps/${name}/deploy-branch`);
-    ctx.out.log(`Cloned ${name} into ${dir} (remote slipway); deploy with: cd ${path.relative(process.cwd(), dir) || '.'} && ${pushCommand(await currentBranch(dir), b.deploys)}`);
+    ctx.out.log(
+      `Cloned ${name} into ${dir} (remote slipway); deploy with: cd ${path.relative(process.cwd(), dir) || '.'} && ${pushCommand(await currentBranch(dir), b.deploys)}`,
+    );
   },
 };
 

@@ -8,7 +8,7 @@ const logs: Command = {
   name: 'logs',
   summary: "show the app's logs (dynos, router, builds, API changes); -t follows them live",
   usage: 'logs [-a APP] [-n N] [-t] [--ps TYPE|DYNO] [--source app|router|build|api|platform] [--json]',
-  help: 'Lines look like Heroku\'s: `2026-11-28T06:00:00.000Z app[web.1]: listening`.\nThe last 1,500 lines per app are kept across deploys and restarts.\n--json prints one JSON object per line (NDJSON).',
+  help: "Lines look like Heroku's: `2026-11-28T06:00:00.000Z app[web.1]: listening`.\nThe last 1,500 lines per app are kept across deploys and restarts.\n--json prints one JSON object per line (NDJSON).",
   app: true,
   json: true,
   flags: {
@@ -66,9 +66,12 @@ const logs: Command = {
         }
         downSince ||= Date.now();
         if (Date.now() - downSince > RECONNECT_FOR_MS) {
-          throw new CliError(`the log stream could not be reopened for ${RECONNECT_FOR_MS / 60_000} minutes`, { hint: 'check that slipway-server is running (slipway status), then run slipway logs -t again' });
+          throw new CliError(`the log stream could not be reopened for ${RECONNECT_FOR_MS / 60_000} minutes`, {
+            hint: 'check that slipway-server is running (slipway status), then run slipway logs -t again',
+          });
         }
-        if (failures === 0) ctx.out.err(' !     log stream interrupted (is slipway-server restarting?); reconnecting...');
+        if (failures === 0)
+          ctx.out.err(' !     log stream interrupted (is slipway-server restarting?); reconnecting...');
         q.set('lines', '0');
         // The first retry waits a second: a server that is shutting down has closed its listener by then.
         await sleep(Math.min(5000, 1000 * 2 ** Math.min(failures, 3)), ac.signal);
@@ -86,7 +89,13 @@ const logs: Command = {
 const RECONNECT_FOR_MS = 5 * 60_000;
 
 /** One log session: prints each complete line; resolves when the server ends the response. */
-async function streamOnce(ctx: Ctx, path: string, signal: AbortSignal, print: (line: string) => void, onOpen: () => void): Promise<void> {
+async function streamOnce(
+  ctx: Ctx,
+  path: string,
+  signal: AbortSignal,
+  print: (line: string) => void,
+  onOpen: () => void,
+): Promise<void> {
   const res = await ctx.api().stream(path, signal);
   onOpen();
   let rest = '';

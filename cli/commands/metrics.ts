@@ -16,7 +16,18 @@ interface MetricsAnswer {
   p95: Array<number | null>;
   p99: Array<number | null>;
   hcodes: Record<string, number>;
-  summary: { requests: number; s2xx: number; s3xx: number; s4xx: number; s5xx: number; herr: number; bytes: number; p50: number | null; p95: number | null; p99: number | null };
+  summary: {
+    requests: number;
+    s2xx: number;
+    s3xx: number;
+    s4xx: number;
+    s5xx: number;
+    herr: number;
+    bytes: number;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+  };
   dynos: Record<string, { cpu: Array<number | null>; memory: Array<number | null>; memoryMax: Array<number | null> }>;
 }
 
@@ -32,7 +43,9 @@ export function sparkline(values: Array<number | null>, width = 60): string {
     cols.push(part.length ? Math.max(...part) : null);
   }
   const max = Math.max(0, ...cols.filter((v): v is number => v !== null));
-  return cols.map((v) => (v === null ? ' ' : max === 0 ? BARS[0] : BARS[Math.min(7, Math.floor((v / max) * 7.999))])).join('');
+  return cols
+    .map((v) => (v === null ? ' ' : max === 0 ? BARS[0] : BARS[Math.min(7, Math.floor((v / max) * 7.999))]))
+    .join('');
 }
 
 const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
@@ -73,10 +86,30 @@ const metrics: Command = {
       ctx.out.table(
         m.time.map((t, i) => ({
           time: new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' '),
-          req: m.requests[i], s2: m.s2xx[i], s3: m.s3xx[i], s4: m.s4xx[i], s5: m.s5xx[i], h: m.herr[i],
-          p50: ms(m.p50[i]), p95: ms(m.p95[i]), p99: ms(m.p99[i]), bytes: bytes(m.bytes[i]),
+          req: m.requests[i],
+          s2: m.s2xx[i],
+          s3: m.s3xx[i],
+          s4: m.s4xx[i],
+          s5: m.s5xx[i],
+          h: m.herr[i],
+          p50: ms(m.p50[i]),
+          p95: ms(m.p95[i]),
+          p99: ms(m.p99[i]),
+          bytes: bytes(m.bytes[i]),
         })),
-        [['time', 'Time (UTC)'], ['req', 'Requests'], ['s2', '2xx'], ['s3', '3xx'], ['s4', '4xx'], ['s5', '5xx'], ['h', 'H-errors'], ['p50', 'p50'], ['p95', 'p95'], ['p99', 'p99'], ['bytes', 'Bytes']],
+        [
+          ['time', 'Time (UTC)'],
+          ['req', 'Requests'],
+          ['s2', '2xx'],
+          ['s3', '3xx'],
+          ['s4', '4xx'],
+          ['s5', '5xx'],
+          ['h', 'H-errors'],
+          ['p50', 'p50'],
+          ['p95', 'p95'],
+          ['p99', 'p99'],
+          ['bytes', 'Bytes'],
+        ],
       );
     } else {
       const row = (label: string, line: string, tail: string) => ctx.out.log(`${label.padEnd(10)}${line}  ${tail}`);
@@ -89,7 +122,9 @@ const metrics: Command = {
         row(`${ptype} mem`, sparkline(d.memory), bytes(last(d.memory)));
       }
     }
-    const codes = Object.entries(m.hcodes).map(([k, n]) => `${k}×${n}`).join(' ');
+    const codes = Object.entries(m.hcodes)
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ');
     ctx.out.log(
       `Requests ${s.requests} (2xx ${s.s2xx}, 3xx ${s.s3xx}, 4xx ${s.s4xx}, 5xx ${s.s5xx}${codes ? `; router errors ${codes}` : ''}); ` +
         `latency p50 ${ms(s.p50)}, p95 ${ms(s.p95)}, p99 ${ms(s.p99)}; ${bytes(s.bytes)} sent`,
@@ -112,12 +147,15 @@ const dashboard: Command = {
     const url = `${api.apiUrl}${r.path}`;
     ctx.out.log(url);
     ctx.out.log(ctx.out.dim(`valid once, until ${r.expiresAt}; anyone with this link signs in as you`));
-    const desktop = process.stdout.isTTY && (process.platform === 'darwin' || Boolean(ctx.env.DISPLAY || ctx.env.WAYLAND_DISPLAY));
+    const desktop =
+      process.stdout.isTTY && (process.platform === 'darwin' || Boolean(ctx.env.DISPLAY || ctx.env.WAYLAND_DISPLAY));
     if (!ctx.flags['no-browser'] && (ctx.flags.open || desktop)) {
       const { spawn } = await import('node:child_process');
       const opener = process.platform === 'darwin' ? 'open' : 'xdg-open';
       try {
-        spawn(opener, [url], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+        spawn(opener, [url], { stdio: 'ignore', detached: true })
+          .on('error', () => undefined)
+          .unref();
       } catch {
         // no browser here: the printed link is enough
       }

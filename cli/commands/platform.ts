@@ -6,7 +6,7 @@ type Row = Record<string, unknown>;
 
 const events: Command = {
   name: 'events',
-  summary: "the audit trail: who changed what, when (one app with -a; every app for admins)",
+  summary: 'the audit trail: who changed what, when (one app with -a; every app for admins)',
   usage: 'events [-a APP] [-n N] [--json]',
   json: true,
   flags: {
@@ -19,7 +19,13 @@ const events: Command = {
     if (app) q.set('app', app);
     const list = await ctx.api().request<Row[]>('GET', `/events?${q}`);
     if (ctx.out.json) return ctx.out.printJson(list);
-    ctx.out.table(list, [['createdAt', 'Time'], ['appName', 'App'], ['actor', 'By'], ['action', 'Action'], ['message', 'What']]);
+    ctx.out.table(list, [
+      ['createdAt', 'Time'],
+      ['appName', 'App'],
+      ['actor', 'By'],
+      ['action', 'Action'],
+      ['message', 'What'],
+    ]);
   },
 };
 
@@ -36,32 +42,54 @@ const status: Command = {
   async run(ctx) {
     const s = await ctx.api().request<Record<string, unknown>>('GET', '/status');
     if (ctx.out.json) return ctx.out.printJson(s);
-    const mark = (h: Health | undefined) => (!h ? '?' : h.status === 'ok' ? ctx.out.green('ok') : ctx.out.red(h.status));
+    const mark = (h: Health | undefined) =>
+      !h ? '?' : h.status === 'ok' ? ctx.out.green('ok') : ctx.out.red(h.status);
     const server = s.server as Health | undefined;
     const router = s.router as Health | undefined;
     const docker = s.docker as Health | undefined;
     ctx.out.log(ctx.out.bold('=== Slipway status'));
     ctx.out.log(`Server:   ${mark(server)}  ${server?.version ?? ''}  ${(s.urls as Row | undefined)?.api ?? ''}`);
-    ctx.out.log(`Router:   ${mark(router)}  ${router?.version ?? ''}  ${router?.url ?? ''}${router?.error ? `  (${router.error})` : ''}`);
+    ctx.out.log(
+      `Router:   ${mark(router)}  ${router?.version ?? ''}  ${router?.url ?? ''}${router?.error ? `  (${router.error})` : ''}`,
+    );
     ctx.out.log(`Docker:   ${mark(docker)}  ${docker?.version ?? ''}${docker?.error ? `  (${docker.error})` : ''}`);
     if (s.domain) ctx.out.log(`Domain:   ${s.domain}  (apps at ${(s.urls as Row | undefined)?.apps ?? ''})`);
-    const certs = s.certificates as { acme: { directoryUrl: string } | null; expiring: Array<{ app: string | null; hosts: string[]; expiresAt: string; reason: string }> } | undefined;
-    if (certs) ctx.out.log(`ACME:     ${certs.acme ? certs.acme.directoryUrl : 'off (install.sh --acme-email EMAIL turns it on)'}`);
+    const certs = s.certificates as
+      | {
+          acme: { directoryUrl: string } | null;
+          expiring: Array<{ app: string | null; hosts: string[]; expiresAt: string; reason: string }>;
+        }
+      | undefined;
+    if (certs)
+      ctx.out.log(
+        `ACME:     ${certs.acme ? certs.acme.directoryUrl : 'off (install.sh --acme-email EMAIL turns it on)'}`,
+      );
     if (certs?.expiring.length) {
       ctx.out.log(ctx.out.bold('=== Certificates expiring without renewal'));
-      for (const c of certs.expiring) ctx.out.log(ctx.out.red(`${c.app ?? 'platform'}: ${c.hosts.join(', ')} expires ${c.expiresAt}: ${c.reason}`));
+      for (const c of certs.expiring)
+        ctx.out.log(ctx.out.red(`${c.app ?? 'platform'}: ${c.hosts.join(', ')} expires ${c.expiresAt}: ${c.reason}`));
     }
     const disk = s.disk as Record<string, number> | undefined;
     if (disk) {
       ctx.out.log(ctx.out.bold('=== Disk'));
-      for (const [k, v] of Object.entries(disk)) if (typeof v === 'number') ctx.out.log(`${(k + ':').padEnd(10)}${formatBytes(v)}`);
+      for (const [k, v] of Object.entries(disk))
+        if (typeof v === 'number') ctx.out.log(`${(k + ':').padEnd(10)}${formatBytes(v)}`);
     }
     const apps = s.apps as Array<Row> | undefined;
     if (apps?.length) {
       ctx.out.log(ctx.out.bold('=== Apps'));
       ctx.out.table(
-        apps.map((a) => ({ ...a, repo: formatBytes(Number(a.repoBytes ?? 0)), cache: formatBytes(Number(a.cacheBytes ?? 0)) })),
-        [['name', 'App'], ['dynos', 'Dynos'], ['repo', 'Repo'], ['cache', 'Cache']],
+        apps.map((a) => ({
+          ...a,
+          repo: formatBytes(Number(a.repoBytes ?? 0)),
+          cache: formatBytes(Number(a.cacheBytes ?? 0)),
+        })),
+        [
+          ['name', 'App'],
+          ['dynos', 'Dynos'],
+          ['repo', 'Repo'],
+          ['cache', 'Cache'],
+        ],
       );
     }
   },
@@ -93,10 +121,25 @@ const stacks: Command = {
         version: s.version ?? (s.runDigest ? '' : 'not built yet (built on first use)'),
         run: String(s.runDigest ?? '').slice(7, 19),
         build: String(s.buildDigest ?? '').slice(7, 19),
-        apps: Array.isArray(s.apps) && s.apps.length ? (s.apps.length > 8 ? `${s.apps.slice(0, 8).join(', ')} and ${s.apps.length - 8} more` : s.apps.join(', ')) : '-',
-        onVersions: Object.entries((s.appsByVersion ?? {}) as Record<string, number>).map(([v, n]) => `${v}${v === s.version ? ' (current)' : ''}: ${n}`).join(', ') || '-',
+        apps:
+          Array.isArray(s.apps) && s.apps.length
+            ? s.apps.length > 8
+              ? `${s.apps.slice(0, 8).join(', ')} and ${s.apps.length - 8} more`
+              : s.apps.join(', ')
+            : '-',
+        onVersions:
+          Object.entries((s.appsByVersion ?? {}) as Record<string, number>)
+            .map(([v, n]) => `${v}${v === s.version ? ' (current)' : ''}: ${n}`)
+            .join(', ') || '-',
       })),
-      [['name', 'Stack'], ['version', 'Version'], ['build', 'Build image'], ['run', 'Run image'], ['apps', 'Apps'], ['onVersions', 'Apps per version']],
+      [
+        ['name', 'Stack'],
+        ['version', 'Version'],
+        ['build', 'Build image'],
+        ['run', 'Run image'],
+        ['apps', 'Apps'],
+        ['onVersions', 'Apps per version'],
+      ],
     );
   },
 };
@@ -105,7 +148,9 @@ const stacksUpdate: Command = {
   name: 'stacks:update',
   summary: 'rebuild the stack images with current security updates; --rebase: then rebase every app on it (admins)',
   usage: 'stacks:update [--rebase] [--json]',
-  flags: { rebase: { boolean: true, desc: 'rebase every app on the stack afterwards (default: SLIPWAY_STACK_AUTO_REBASE)' } },
+  flags: {
+    rebase: { boolean: true, desc: 'rebase every app on the stack afterwards (default: SLIPWAY_STACK_AUTO_REBASE)' },
+  },
   json: true,
   async run(ctx) {
     ctx.out.err('Rebuilding the stack images (debootstrap + apt-get upgrade)...');
@@ -122,7 +167,8 @@ function printRebase(ctx: Parameters<Command['run']>[0], r: Row): number | void 
   for (const l of r.lines as string[]) ctx.out.log(l);
   ctx.out.log(`Rebase of ${r.stack}: ${r.summary}`);
   const results = r.results as Row[];
-  if (results.some((x) => x.status === 'needs-rebuild')) ctx.out.log('Apps that need a rebuild: slipway builds:create -a APP');
+  if (results.some((x) => x.status === 'needs-rebuild'))
+    ctx.out.log('Apps that need a rebuild: slipway builds:create -a APP');
   return results.some((x) => x.status === 'failed') ? 1 : undefined;
 }
 
@@ -133,7 +179,11 @@ const stacksRebase: Command = {
   json: true,
   async run(ctx) {
     const stack = ctx.args[0];
-    if (!stack) throw new CliError('which stack?', { hint: 'usage: slipway stacks:rebase STACK (see slipway stacks)', exitCode: 2 });
+    if (!stack)
+      throw new CliError('which stack?', {
+        hint: 'usage: slipway stacks:rebase STACK (see slipway stacks)',
+        exitCode: 2,
+      });
     ctx.out.err(`Rebasing the apps on ${stack}...`);
     const r = await ctx.api().request<Row>('POST', `/stacks/${encodeURIComponent(stack)}/rebase`, {});
     if (ctx.out.json) return ctx.out.printJson(r);
@@ -150,7 +200,11 @@ const stacksDiff: Command = {
   json: true,
   async run(ctx) {
     const [from, to] = ctx.args;
-    if (!from || !to) throw new CliError('which two versions?', { hint: 'usage: slipway stacks:diff OLD NEW [--stack STACK] (versions: slipway stacks --json)', exitCode: 2 });
+    if (!from || !to)
+      throw new CliError('which two versions?', {
+        hint: 'usage: slipway stacks:diff OLD NEW [--stack STACK] (versions: slipway stacks --json)',
+        exitCode: 2,
+      });
     const stack = String(ctx.flags.stack ?? 'bookworm');
     const q = new URLSearchParams({ from, to });
     const d = await ctx.api().request<Row>('GET', `/stacks/${encodeURIComponent(stack)}/diff?${q}`);
@@ -158,7 +212,9 @@ const stacksDiff: Command = {
     const up = d.updated as Array<{ name: string; from: string; to: string }>;
     const add = d.added as Array<{ name: string; version: string }>;
     const rm = d.removed as Array<{ name: string; version: string }>;
-    ctx.out.log(ctx.out.bold(`=== ${stack}-run ${from} → ${to}: ${up.length} updated, ${add.length} added, ${rm.length} removed`));
+    ctx.out.log(
+      ctx.out.bold(`=== ${stack}-run ${from} → ${to}: ${up.length} updated, ${add.length} added, ${rm.length} removed`),
+    );
     for (const p of up) ctx.out.log(`~ ${p.name} ${p.from} → ${p.to}`);
     for (const p of add) ctx.out.log(`+ ${p.name} ${p.version}`);
     for (const p of rm) ctx.out.log(`- ${p.name} ${p.version}`);
@@ -173,7 +229,11 @@ const stackSet: Command = {
   json: true,
   async run(ctx) {
     const stack = ctx.args[0];
-    if (!stack) throw new CliError('which stack?', { hint: 'usage: slipway stack:set STACK -a APP (see slipway stacks)', exitCode: 2 });
+    if (!stack)
+      throw new CliError('which stack?', {
+        hint: 'usage: slipway stack:set STACK -a APP (see slipway stacks)',
+        exitCode: 2,
+      });
     const app = await ctx.app();
     const r = await ctx.api().request<Row>('PUT', `/apps/${app}/stack`, { stack });
     if (ctx.out.json) return ctx.out.printJson(r);

@@ -28,7 +28,13 @@ const releases: Command = {
         status: r.current ? ctx.out.green(`${r.status} (current)`) : r.status,
         created: r.createdAt,
       })),
-      [['v', 'Version'], ['description', 'Description'], ['user', 'By'], ['status', 'Status'], ['created', 'Created']],
+      [
+        ['v', 'Version'],
+        ['description', 'Description'],
+        ['user', 'By'],
+        ['status', 'Status'],
+        ['created', 'Created'],
+      ],
     );
   },
 };
@@ -52,7 +58,8 @@ const info: Command = {
     const r = await ctx.api().request<Row>('GET', `/apps/${name}/releases/${version}`);
     if (ctx.out.json) return ctx.out.printJson(r);
     ctx.out.log(ctx.out.bold(`=== Release v${r.version}`));
-    for (const [k, v] of Object.entries(r)) ctx.out.log(`${(k + ':').padEnd(16)}${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
+    for (const [k, v] of Object.entries(r))
+      ctx.out.log(`${(k + ':').padEnd(16)}${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
   },
 };
 
@@ -70,13 +77,18 @@ const rollback: Command = {
       const list = (await ctx.api().request<Row[]>('GET', `/apps/${name}/releases`))
         .filter((r) => r.status === 'succeeded')
         .sort((a, b) => Number(b.version) - Number(a.version));
-      const curIdx = Math.max(0, list.findIndex((r) => r.current));
+      const curIdx = Math.max(
+        0,
+        list.findIndex((r) => r.current),
+      );
       const prev = list[curIdx + 1];
       if (!prev) throw usageError(`${name} has no earlier release to roll back to`, this.usage);
       version = String(prev.version);
     }
     if (!/^\d+$/.test(version)) throw usageError(`${ctx.args[0]} is not a release version`, this.usage);
-    const r = await withProgress(ctx, name, () => ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) }));
+    const r = await withProgress(ctx, name, () =>
+      ctx.api().request<Row>('POST', `/apps/${name}/releases/rollback`, { version: Number(version) }),
+    );
     if (ctx.out.json) return ctx.out.printJson(r);
     ctx.out.log(`Rolling back ${name} to v${version}... done, v${r.version}`);
   },
@@ -111,8 +123,19 @@ const builds: Command = {
     if (ctx.out.json) return ctx.out.printJson(list);
     if (!list.length) return ctx.out.log(`${name} has no builds yet. Deploy with: git push slipway main`);
     ctx.out.table(
-      list.map((b) => ({ ...b, id: String(b.id).slice(0, 8), commit: b.commit ?? String(b.sourceVersion ?? '').slice(0, 7) })),
-      [['commit', 'Commit'], ['status', 'Status'], ['release', 'Release'], ['id', 'Build'], ['createdAt', 'Started'], ['finishedAt', 'Finished']],
+      list.map((b) => ({
+        ...b,
+        id: String(b.id).slice(0, 8),
+        commit: b.commit ?? String(b.sourceVersion ?? '').slice(0, 7),
+      })),
+      [
+        ['commit', 'Commit'],
+        ['status', 'Status'],
+        ['release', 'Release'],
+        ['id', 'Build'],
+        ['createdAt', 'Started'],
+        ['finishedAt', 'Finished'],
+      ],
     );
   },
 };
@@ -169,7 +192,9 @@ const create: Command = {
     lines.end();
     const done = await ctx.api().request<Row>('GET', `/apps/${name}/builds/${String(b.id)}`);
     if (done.status !== 'succeeded') {
-      ctx.out.err(` !     build ${String(b.id).slice(0, 8)} ${String(done.status)}${done.error ? `: ${String(done.error)}` : ''}`);
+      ctx.out.err(
+        ` !     build ${String(b.id).slice(0, 8)} ${String(done.status)}${done.error ? `: ${String(done.error)}` : ''}`,
+      );
       return 1;
     }
   },

@@ -36,11 +36,17 @@ const run: Command = {
   usage: 'run [-a APP] [--size SIZE] [-e VARS] [--no-tty] -- COMMAND...',
   app: true,
   passthrough: true,
-  flags: { size: SIZE_FLAG, env: ENV_FLAG, 'no-tty': { boolean: true, desc: 'do not allocate a terminal' }, tty: { boolean: true, desc: 'allocate a terminal even when not on one' } },
+  flags: {
+    size: SIZE_FLAG,
+    env: ENV_FLAG,
+    'no-tty': { boolean: true, desc: 'do not allocate a terminal' },
+    tty: { boolean: true, desc: 'allocate a terminal even when not on one' },
+  },
   async run(ctx) {
     if (!ctx.args.length) throw usageError('which command?', this.usage);
     const name = await ctx.app();
-    const tty = Boolean(ctx.flags.tty) || (!ctx.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY));
+    const tty =
+      Boolean(ctx.flags.tty) || (!ctx.flags['no-tty'] && Boolean(process.stdin.isTTY && process.stdout.isTTY));
     const opts = {
       command: commandLine(ctx.args),
       tty,

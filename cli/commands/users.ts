@@ -4,11 +4,14 @@ import { LIMIT_INFO, LIMIT_KEYS, isLimitKey } from '../../common/limits';
 
 type Row = Record<string, unknown>;
 const enc = encodeURIComponent;
-const ended = (u: Row) => (Number(u.sessionsEnded) ? ` (${String(u.sessionsEnded)} open log session${Number(u.sessionsEnded) > 1 ? 's' : ''} ended)` : '');
+const ended = (u: Row) =>
+  Number(u.sessionsEnded)
+    ? ` (${String(u.sessionsEnded)} open log session${Number(u.sessionsEnded) > 1 ? 's' : ''} ended)`
+    : '';
 
 const usersDisable: Command = {
   name: 'users:disable',
-  summary: "disable a user (admins): their tokens, git access and open log streams stop at once",
+  summary: 'disable a user (admins): their tokens, git access and open log streams stop at once',
   usage: 'users:disable EMAIL [--json]',
   json: true,
   async run(ctx) {
@@ -46,7 +49,10 @@ const usersDelete: Command = {
       ctx.out.err(`This deletes ${email}, their tokens and their access to apps. There is no undo.`);
       confirm = await ctx.prompt(`Type the email (${email}) to confirm: `);
     }
-    if (confirm.toLowerCase() !== email.toLowerCase()) throw new CliError(`confirmation "${confirm}" does not match ${email}`, { hint: `slipway users:delete ${email} --confirm ${email}` });
+    if (confirm.toLowerCase() !== email.toLowerCase())
+      throw new CliError(`confirmation "${confirm}" does not match ${email}`, {
+        hint: `slipway users:delete ${email} --confirm ${email}`,
+      });
     const u = await ctx.api().request<Row>('DELETE', `/users/${enc(email)}`);
     if (ctx.out.json) return ctx.out.printJson(u);
     ctx.out.log(`Deleting ${String(u.email)}... done${ended(u)}`);
@@ -60,7 +66,8 @@ const usersRole: Command = {
   json: true,
   async run(ctx) {
     const [email, role] = ctx.args;
-    if (!email || (role !== 'admin' && role !== 'member')) throw usageError('give a user and a role (admin or member)', this.usage);
+    if (!email || (role !== 'admin' && role !== 'member'))
+      throw usageError('give a user and a role (admin or member)', this.usage);
     const u = await ctx.api().request<Row>('PUT', `/users/${enc(email)}/role`, { role });
     if (ctx.out.json) return ctx.out.printJson(u);
     ctx.out.log(`${String(u.email)} is now ${u.admin ? 'an admin' : 'a member'}.`);
@@ -74,7 +81,13 @@ const limits: Command = {
   json: true,
   async run(ctx) {
     const path = ctx.args[0] ? `/users/${enc(ctx.args[0])}/limits` : '/limits';
-    const l = await ctx.api().request<{ email: string; limits: Record<string, number>; defaults: Record<string, number>; overrides: Record<string, number>; usage: Record<string, number> }>('GET', path);
+    const l = await ctx.api().request<{
+      email: string;
+      limits: Record<string, number>;
+      defaults: Record<string, number>;
+      overrides: Record<string, number>;
+      usage: Record<string, number>;
+    }>('GET', path);
     if (ctx.out.json) return ctx.out.printJson(l);
     ctx.out.log(ctx.out.bold(`=== Limits of ${l.email}`));
     ctx.out.table(
@@ -85,7 +98,13 @@ const limits: Command = {
         used: l.usage[k] !== undefined ? String(l.usage[k]) : '',
         what: LIMIT_INFO[k].what,
       })),
-      [['key', 'Limit'], ['value', 'Value'], ['source', 'Source'], ['used', 'Used'], ['what', 'Bounds']],
+      [
+        ['key', 'Limit'],
+        ['value', 'Value'],
+        ['source', 'Source'],
+        ['used', 'Used'],
+        ['what', 'Bounds'],
+      ],
     );
   },
 };
@@ -103,14 +122,28 @@ const limitsSet: Command = {
       const eq = p.indexOf('=');
       const k = eq > 0 ? p.slice(0, eq) : p;
       const v = eq > 0 ? p.slice(eq + 1) : '';
-      if (!isLimitKey(k)) throw new CliError(`${JSON.stringify(k)} is not a limit`, { hint: `limits: ${LIMIT_KEYS.join(', ')}`, exitCode: 2 });
+      if (!isLimitKey(k))
+        throw new CliError(`${JSON.stringify(k)} is not a limit`, {
+          hint: `limits: ${LIMIT_KEYS.join(', ')}`,
+          exitCode: 2,
+        });
       if (v === 'default') values[k] = null;
       else if (/^\d+$/.test(v)) values[k] = Number(v);
-      else throw new CliError(`${JSON.stringify(p)} is not KEY=NUMBER or KEY=default`, { hint: `for example: slipway limits:set ${email} apps=20`, exitCode: 2 });
+      else
+        throw new CliError(`${JSON.stringify(p)} is not KEY=NUMBER or KEY=default`, {
+          hint: `for example: slipway limits:set ${email} apps=20`,
+          exitCode: 2,
+        });
     }
-    const l = await ctx.api().request<{ email: string; limits: Record<string, number> }>('PATCH', `/users/${enc(email)}/limits`, values);
+    const l = await ctx
+      .api()
+      .request<{ email: string; limits: Record<string, number> }>('PATCH', `/users/${enc(email)}/limits`, values);
     if (ctx.out.json) return ctx.out.printJson(l);
-    ctx.out.log(`Setting limits of ${l.email}... done: ${Object.keys(values).map((k) => `${k}=${l.limits[k]}`).join(', ')}`);
+    ctx.out.log(
+      `Setting limits of ${l.email}... done: ${Object.keys(values)
+        .map((k) => `${k}=${l.limits[k]}`)
+        .join(', ')}`,
+    );
   },
 };
 

@@ -10,7 +10,19 @@ export interface SeriesSpec {
 }
 
 /** A time-series plot (uPlot): x is unix seconds; resizes with its container. */
-export function Chart({ title, time, series, unit, name }: { title: string; time: number[]; series: SeriesSpec[]; unit?: (v: number) => string; name: string }) {
+export function Chart({
+  title,
+  time,
+  series,
+  unit,
+  name,
+}: {
+  title: string;
+  time: number[];
+  series: SeriesSpec[];
+  unit?: (v: number) => string;
+  name: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -25,8 +37,18 @@ export function Chart({ title, time, series, unit, name }: { title: string; time
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
       axes: [
-        { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' } },
-        { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' }, size: 60, values: (_u, vals) => vals.map((v) => fmt(v)) },
+        {
+          stroke: 'currentColor',
+          grid: { stroke: 'rgba(128,128,128,0.15)' },
+          ticks: { stroke: 'rgba(128,128,128,0.3)' },
+        },
+        {
+          stroke: 'currentColor',
+          grid: { stroke: 'rgba(128,128,128,0.15)' },
+          ticks: { stroke: 'rgba(128,128,128,0.3)' },
+          size: 60,
+          values: (_u, vals) => vals.map((v) => fmt(v)),
+        },
       ],
       series: [
         {},
@@ -34,7 +56,15 @@ export function Chart({ title, time, series, unit, name }: { title: string; time
           // Isolated points (a dyno that just started, a quiet app) have no line to draw: show them as dots.
           const known = s.values.filter((v) => v !== null).length;
           const sparse = known > 0 && known < Math.max(3, s.values.length / 5);
-          return { label: s.label, stroke: s.color, width: 1.5, fill: s.fill ? `${s.color}33` : undefined, spanGaps: false, points: { show: sparse, size: 6, fill: s.color }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)) };
+          return {
+            label: s.label,
+            stroke: s.color,
+            width: 1.5,
+            fill: s.fill ? `${s.color}33` : undefined,
+            spanGaps: false,
+            points: { show: sparse, size: 6, fill: s.color },
+            value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)),
+          };
         }),
       ],
     };

@@ -28,7 +28,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     let g = false;
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
-      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable))
+        return;
       if (e.metaKey || e.ctrlKey || e.altKey) return;
       if (g) {
         g = false;
@@ -53,7 +54,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
 
   const parts = loc.path.split('/').filter(Boolean);
   let page;
-  if (parts[0] === 'apps' && parts[1]) page = <AppPage name={parts[1]} tab={parts[2] ?? 'overview'} query={loc.query} session={session} />;
+  if (parts[0] === 'apps' && parts[1])
+    page = <AppPage name={parts[1]} tab={parts[2] ?? 'overview'} query={loc.query} session={session} />;
   else if (parts[0] === 'admin') page = <AdminPage tab={parts[1] ?? 'health'} session={session} />;
   else page = <AppsPage query={loc.query} />;
 
@@ -64,27 +66,53 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   };
   return (
     <div class="shell">
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <nav class="top" aria-label="Main">
-        <a class="brand" href="/">Slipway</a>
-        <a href="/" aria-current={parts[0] !== 'admin' ? 'page' : undefined}>Apps</a>
-        {session.admin && <a href="/admin" aria-current={parts[0] === 'admin' ? 'page' : undefined}>Admin</a>}
+        <a class="brand" href="/">
+          Slipway
+        </a>
+        <a href="/" aria-current={parts[0] !== 'admin' ? 'page' : undefined}>
+          Apps
+        </a>
+        {session.admin && (
+          <a href="/admin" aria-current={parts[0] === 'admin' ? 'page' : undefined}>
+            Admin
+          </a>
+        )}
         <span class="grow" />
         <button class="ghost" onClick={cycle} title="Colour scheme" aria-label={`Colour scheme: ${theme}`}>
           {theme === 'dark' ? '☾' : theme === 'light' ? '☀' : '◐'}
         </button>
-        <span class="who" title={session.admin ? 'admin' : 'user'}>{session.email}</span>
-        <button class="ghost" data-action="logout" onClick={onSignOut}>Sign out</button>
+        <span class="who" title={session.admin ? 'admin' : 'user'}>
+          {session.email}
+        </span>
+        <button class="ghost" data-action="logout" onClick={onSignOut}>
+          Sign out
+        </button>
       </nav>
       {help && (
         <div class="help card" role="dialog" aria-label="Keyboard shortcuts">
           <strong>Keyboard</strong>
           <ul>
-            <li><kbd>g</kbd> <kbd>a</kbd> apps</li>
-            {session.admin && <li><kbd>g</kbd> <kbd>s</kbd> admin</li>}
-            <li><kbd>/</kbd> filter</li>
-            <li><kbd>1</kbd>…<kbd>8</kbd> app tabs</li>
-            <li><kbd>?</kbd> this help, <kbd>Esc</kbd> close</li>
+            <li>
+              <kbd>g</kbd> <kbd>a</kbd> apps
+            </li>
+            {session.admin && (
+              <li>
+                <kbd>g</kbd> <kbd>s</kbd> admin
+              </li>
+            )}
+            <li>
+              <kbd>/</kbd> filter
+            </li>
+            <li>
+              <kbd>1</kbd>…<kbd>8</kbd> app tabs
+            </li>
+            <li>
+              <kbd>?</kbd> this help, <kbd>Esc</kbd> close
+            </li>
           </ul>
         </div>
       )}
@@ -107,7 +135,10 @@ function Root() {
     );
   }, []);
   useEffect(() => {
-    if (session === null && loc.path !== '/login') navigate(`/login${loc.path !== '/' ? `?next=${encodeURIComponent(loc.path + location.search)}` : ''}`, { replace: true });
+    if (session === null && loc.path !== '/login')
+      navigate(`/login${loc.path !== '/' ? `?next=${encodeURIComponent(loc.path + location.search)}` : ''}`, {
+        replace: true,
+      });
   }, [session, loc.path]);
   if (session === undefined) return <div class="loading">Loading…</div>;
   if (session === null || loc.path === '/login') {
@@ -136,12 +167,14 @@ function Root() {
   );
 }
 
-applyTheme(((): Theme => {
-  try {
-    return (localStorage.getItem('slipway-theme') as Theme) || 'auto';
-  } catch {
-    return 'auto';
-  }
-})());
+applyTheme(
+  ((): Theme => {
+    try {
+      return (localStorage.getItem('slipway-theme') as Theme) || 'auto';
+    } catch {
+      return 'auto';
+    }
+  })(),
+);
 interceptLinks();
 render(<Root />, document.getElementById('root')!);

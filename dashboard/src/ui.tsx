@@ -3,7 +3,10 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api } from './api';
 
 /** Loads `path` and reloads it every `everyMs` while the page is visible (and on demand). */
-export function useApi<T>(path: string | null, everyMs = 0): { data: T | undefined; error: ApiError | undefined; reload: () => void } {
+export function useApi<T>(
+  path: string | null,
+  everyMs = 0,
+): { data: T | undefined; error: ApiError | undefined; reload: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<ApiError>();
   const seq = useRef(0);
@@ -61,11 +64,23 @@ export function useAction(): [(fn: () => Promise<unknown>) => Promise<boolean>, 
 }
 
 /** A button that asks before acting: first click arms it, the second confirms (Escape cancels). */
-export function ConfirmButton(props: { label: string; confirm: string; onConfirm: () => void; disabled?: boolean; danger?: boolean; name?: string }) {
+export function ConfirmButton(props: {
+  label: string;
+  confirm: string;
+  onConfirm: () => void;
+  disabled?: boolean;
+  danger?: boolean;
+  name?: string;
+}) {
   const [armed, setArmed] = useState(false);
   if (!armed) {
     return (
-      <button class={props.danger ? 'danger' : ''} disabled={props.disabled} data-action={props.name} onClick={() => setArmed(true)}>
+      <button
+        class={props.danger ? 'danger' : ''}
+        disabled={props.disabled}
+        data-action={props.name}
+        onClick={() => setArmed(true)}
+      >
         {props.label}
       </button>
     );
@@ -103,7 +118,12 @@ export function Sparkline({ values, label }: { values: number[]; label: string }
     <svg class="spark" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label}>
       <rect class="base" x={0} y={h - 1} width={w} height={1} />
       {cols.map((v, i) => (
-        <rect x={i * bw} y={h - Math.max(v ? 1 : 0, (v / max) * h)} width={Math.max(1, bw - 1)} height={Math.max(v ? 1 : 0, (v / max) * h)} />
+        <rect
+          x={i * bw}
+          y={h - Math.max(v ? 1 : 0, (v / max) * h)}
+          width={Math.max(1, bw - 1)}
+          height={Math.max(v ? 1 : 0, (v / max) * h)}
+        />
       ))}
     </svg>
   );
@@ -119,14 +139,26 @@ export function ago(iso?: string | null): string {
 }
 
 export function Time({ iso }: { iso?: string | null }) {
-  return <time dateTime={iso ?? undefined} title={iso ?? undefined}>{ago(iso)}</time>;
+  return (
+    <time dateTime={iso ?? undefined} title={iso ?? undefined}>
+      {ago(iso)}
+    </time>
+  );
 }
 
 export function Badge({ status }: { status: string }) {
   return <span class={`badge s-${status}`}>{status}</span>;
 }
 
-export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Section({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <section class="card">
       <header>

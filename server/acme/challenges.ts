@@ -49,12 +49,16 @@ export function createChallengeStore(opts: { file: string; routerHttpUrl: string
 
   const fetchToken = (host: string, token: string) =>
     new Promise<string>((resolve) => {
-      const req = http.get(`${opts.routerHttpUrl}/.well-known/acme-challenge/${token}`, { headers: { host }, timeout: 1000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(res.statusCode === 200 ? body : ''));
-      });
+      const req = http.get(
+        `${opts.routerHttpUrl}/.well-known/acme-challenge/${token}`,
+        { headers: { host }, timeout: 1000 },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(res.statusCode === 200 ? body : ''));
+        },
+      );
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolve(''));
     });

@@ -34,9 +34,13 @@ function configureHttp(config: AcmeConfig): void {
     try {
       extra = fs.readFileSync(config.caFile, 'utf8');
     } catch (err) {
-      throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_ACME_CA_FILE ${config.caFile} cannot be read: ${(err as Error).message}`, {
-        hint: 'point it at the PEM file of the CA that signed the ACME server\'s HTTPS certificate, or unset it',
-      });
+      throw new SlipwayError(
+        'CONFIG_INVALID',
+        `SLIPWAY_ACME_CA_FILE ${config.caFile} cannot be read: ${(err as Error).message}`,
+        {
+          hint: "point it at the PEM file of the CA that signed the ACME server's HTTPS certificate, or unset it",
+        },
+      );
     }
     acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...tls.rootCertificates, extra], keepAlive: true });
   }
@@ -67,7 +71,11 @@ export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; cha
     configureHttp(config);
     let stored = repo.account(config.directoryUrl);
     if (!stored) {
-      stored = { email: config.email, keyPem: (await acme.crypto.createPrivateEcdsaKey()).toString(), accountUrl: null };
+      stored = {
+        email: config.email,
+        keyPem: (await acme.crypto.createPrivateEcdsaKey()).toString(),
+        accountUrl: null,
+      };
       repo.saveAccount(config.directoryUrl, stored);
     }
     const c = new acme.Client({

@@ -43,7 +43,13 @@ export interface AcmeManagerDeps {
   issuer: AcmeIssuer | null;
   publishRoutes: () => Promise<void>;
   /** Audit event (shown by `slipway events`) and app log line. */
-  event: (e: { appId: number; appName: string; action: string; message: string; data?: Record<string, unknown> }) => void;
+  event: (e: {
+    appId: number;
+    appName: string;
+    action: string;
+    message: string;
+    data?: Record<string, unknown>;
+  }) => void;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -85,7 +91,8 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
       const tracked = new Set(state.acme.listForApp(app.id).map((r) => r.domainId));
       if (app.acmeAuto && config) {
         // Wildcards need DNS-01: upload those (docs/tls.md).
-        for (const d of state.domains.listForApp(app.id)) if (!d.hostname.startsWith('*.') && !tracked.has(d.id)) state.acme.track(d.id);
+        for (const d of state.domains.listForApp(app.id))
+          if (!d.hostname.startsWith('*.') && !tracked.has(d.id)) state.acme.track(d.id);
       } else if (!app.acmeAuto) {
         for (const id of tracked) state.acme.untrack(id);
       }
@@ -109,7 +116,8 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
       state.acme.markIssued(row.domainId, cert.id);
       await deps.publishRoutes();
       deps.event({
-        appId: row.appId, appName: row.appName,
+        appId: row.appId,
+        appName: row.appName,
         action: renewal ? 'cert.acme.renew' : 'cert.acme.issue',
         message: `Certificate for ${row.hostname} ${renewal ? 'renewed' : 'issued'} (expires ${cert.expiresAt})`,
         data: { hostname: row.hostname, certificateId: cert.id, expiresAt: cert.expiresAt },
@@ -121,7 +129,8 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
       state.acme.markFailed(row.domainId, reason, at);
       logger.error(`acme: ${row.hostname}: ${reason} (next attempt ${at.toISOString()})`);
       deps.event({
-        appId: row.appId, appName: row.appName,
+        appId: row.appId,
+        appName: row.appName,
         action: renewal ? 'cert.acme.renew-failed' : 'cert.acme.failed',
         message: renewal
           ? `Certificate for ${row.hostname} expires ${row.expiresAt} and could not be renewed: ${reason} (next attempt ${at.toISOString()})`
@@ -206,17 +215,34 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
     expiring() {
       const now = Date.now();
       const out: ExpiringCertificate[] = [];
-      const byCert = new Map(state.acme.list().filter((r) => r.certificateId !== null).map((r) => [r.certificateId!, r]));
+      const byCert = new Map(
+        state.acme
+          .list()
+          .filter((r) => r.certificateId !== null)
+          .map((r) => [r.certificateId!, r]),
+      );
       const apps = new Map(state.apps.list().map((a) => [a.id, a.name]));
       for (const c of state.certificates.list()) {
         const left = Date.parse(c.expiresAt) - now;
         const row = byCert.get(c.id);
         if (c.source === 'acme' && row) {
           if (left <= renewBeforeMs() && (row.error || !config)) {
-            out.push({ app: row.appName, hosts: c.hostnames, expiresAt: c.expiresAt, source: 'acme', reason: row.error ? `renewal failed: ${row.error}` : 'ACME is not configured' });
+            out.push({
+              app: row.appName,
+              hosts: c.hostnames,
+              expiresAt: c.expiresAt,
+              source: 'acme',
+              reason: row.error ? `renewal failed: ${row.error}` : 'ACME is not configured',
+            });
           }
         } else if (left <= UPLOAD_WARN_MS) {
-          out.push({ app: c.appId === null ? null : (apps.get(c.appId) ?? null), hosts: c.hostnames, expiresAt: c.expiresAt, source: c.source, reason: 'uploaded: renew it and certs:add the new one' });
+          out.push({
+            app: c.appId === null ? null : (apps.get(c.appId) ?? null),
+            hosts: c.hostnames,
+            expiresAt: c.expiresAt,
+            source: c.source,
+            reason: 'uploaded: renew it and certs:add the new one',
+          });
         }
       }
       return out;

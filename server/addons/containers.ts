@@ -29,7 +29,11 @@ export interface ServiceContainers {
   /** Joins/leaves app networks so the container is on exactly `networks` (alias: the service name). */
   setNetworks(name: string, networks: string[]): Promise<void>;
   exec(name: string, cmd: string[], io?: ExecIo): Promise<number>;
-  execText(name: string, cmd: string[], opts?: { env?: string[]; stdin?: Readable }): Promise<{ code: number; stdout: string; stderr: string }>;
+  execText(
+    name: string,
+    cmd: string[],
+    opts?: { env?: string[]; stdin?: Readable },
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Live memory use in bytes (docker stats, one sample). */
   memory(name: string): Promise<number | null>;
 }
@@ -100,7 +104,11 @@ export function createServiceContainers(opts: { docker: Docker; home: string }):
       AttachStderr: true,
       Tty: !!io.tty,
     });
-    const stream = (await x.start({ hijack: true, stdin: !!io.stdin, Tty: !!io.tty } as never)) as unknown as NodeJS.ReadWriteStream & Readable;
+    const stream = (await x.start({
+      hijack: true,
+      stdin: !!io.stdin,
+      Tty: !!io.tty,
+    } as never)) as unknown as NodeJS.ReadWriteStream & Readable;
     const out = io.stdout ?? new PassThrough().resume();
     const err = io.stderr ?? new PassThrough().resume();
     const ended = new Promise<void>((resolve) => {
@@ -176,14 +184,22 @@ export function createServiceContainers(opts: { docker: Docker; home: string }):
           },
           NetworkingConfig: first ? { EndpointsConfig: { [first]: { Aliases: [addon.name] } } } : undefined,
         });
-        if (!first) await docker.getNetwork('bridge').disconnect({ Container: c.id, Force: true }).catch(() => {});
+        if (!first)
+          await docker
+            .getNetwork('bridge')
+            .disconnect({ Container: c.id, Force: true })
+            .catch(() => {});
         return c.id;
       } catch (err) {
         if (code(err) === 409) return (await inspect(addon.name))!.Id;
-        throw new SlipwayError('DOCKER_UNAVAILABLE', `could not create the container of ${addon.name}: ${(err as Error).message}`, {
-          hint: 'check that dockerd is running and the service image exists (node dist/stacks/services-cli.js)',
-          cause: err,
-        });
+        throw new SlipwayError(
+          'DOCKER_UNAVAILABLE',
+          `could not create the container of ${addon.name}: ${(err as Error).message}`,
+          {
+            hint: 'check that dockerd is running and the service image exists (node dist/stacks/services-cli.js)',
+            cause: err,
+          },
+        );
       }
     },
 

@@ -67,7 +67,14 @@ export function createAddons(deps: {
     healthIntervalMs: config.addons.healthIntervalMs,
     log,
   });
-  const backups = createBackups({ state, home: config.home, containers, addons: service, retain: config.addons.backupRetain, log });
+  const backups = createBackups({
+    state,
+    home: config.home,
+    containers,
+    addons: service,
+    retain: config.addons.backupRetain,
+    log,
+  });
   return {
     service,
     backups,

@@ -13,7 +13,10 @@ export type ConfigRelease = (
   description: string,
 ) => Promise<{ version: number } | undefined>;
 
-export function createConfigRelease(deps: { state: State; releases?: Pick<ReleaseService, 'configChanged'> }): ConfigRelease {
+export function createConfigRelease(deps: {
+  state: State;
+  releases?: Pick<ReleaseService, 'configChanged'>;
+}): ConfigRelease {
   return async (appName, change, user, description) => {
     const app = deps.state.apps.require(appName);
     deps.state.configVars.update(app.id, change.set ?? {}, change.unset ?? []);

@@ -45,7 +45,10 @@ export interface SupervisorDeps {
 export function healthCommand(addon: AddonRow, secret: AddonSecret): { cmd: string[]; env?: string[] } {
   return addon.kind === 'postgres'
     ? { cmd: ['pg_isready', '-q', '-h', '/tmp', '-d', 'app'] }
-    : { cmd: ['redis-cli', '-h', '127.0.0.1', '--user', secret.user, 'PING'], env: [`REDISCLI_AUTH=${secret.password}`] };
+    : {
+        cmd: ['redis-cli', '-h', '127.0.0.1', '--user', secret.user, 'PING'],
+        env: [`REDISCLI_AUTH=${secret.password}`],
+      };
 }
 
 export function createSupervisor(deps: SupervisorDeps) {
@@ -58,7 +61,17 @@ export function createSupervisor(deps: SupervisorDeps) {
   const entry = (name: string): Entry => {
     let e = entries.get(name);
     if (!e) {
-      e = { status: 'starting', since: now(), restarts: 0, lastCheck: null, lastError: null, nextRestartAt: null, attempt: 0, startedAt: Date.now(), holding: 0 };
+      e = {
+        status: 'starting',
+        since: now(),
+        restarts: 0,
+        lastCheck: null,
+        lastError: null,
+        nextRestartAt: null,
+        attempt: 0,
+        startedAt: Date.now(),
+        holding: 0,
+      };
       entries.set(name, e);
     }
     return e;
@@ -144,7 +157,9 @@ export function createSupervisor(deps: SupervisorDeps) {
     const connect = () => {
       if (done) return;
       deps.docker
-        .getEvents({ filters: { type: ['container'], event: ['die'], label: [`io.slipway.home=${deps.home}`, 'io.slipway.addon'] } })
+        .getEvents({
+          filters: { type: ['container'], event: ['die'], label: [`io.slipway.home=${deps.home}`, 'io.slipway.addon'] },
+        })
         .then((s) => {
           current = s as unknown as Readable;
           if (done) return current.destroy();
@@ -158,7 +173,8 @@ export function createSupervisor(deps: SupervisorDeps) {
               try {
                 const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
                 const a = ev.Actor?.Attributes ?? {};
-                if (a['io.slipway.addon']) onDie(a['io.slipway.addon'], a.exitCode === undefined ? null : Number(a.exitCode));
+                if (a['io.slipway.addon'])
+                  onDie(a['io.slipway.addon'], a.exitCode === undefined ? null : Number(a.exitCode));
               } catch {
                 /* partial line */
               }
@@ -201,7 +217,8 @@ export function createSupervisor(deps: SupervisorDeps) {
           await check(name);
         }
       };
-      const safeTick = () => tick().catch((err: Error) => console.error(`slipway-server: add-on health checks: ${err.message}`));
+      const safeTick = () =>
+        tick().catch((err: Error) => console.error(`slipway-server: add-on health checks: ${err.message}`));
       void safeTick();
       healthTimer = setInterval(() => void safeTick(), deps.healthIntervalMs);
       healthTimer.unref?.();
@@ -219,7 +236,9 @@ export function createSupervisor(deps: SupervisorDeps) {
         if (await check(name)) return;
         await new Promise((r) => setTimeout(r, 200));
       }
-      throw new Error(`${name} did not become healthy within ${Math.round(timeoutMs / 1000)} s: ${entry(name).lastError ?? 'no answer'}`);
+      throw new Error(
+        `${name} did not become healthy within ${Math.round(timeoutMs / 1000)} s: ${entry(name).lastError ?? 'no answer'}`,
+      );
     },
     startOne,
     /** Runs fn while exits of the service are expected (not crashes). */

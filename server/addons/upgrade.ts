@@ -16,7 +16,14 @@ export async function upgradeAddon(
   old: AddonRow,
   opts: { plan?: unknown },
   user: UserRow,
-): Promise<{ from: string; to: string; version: string; plan: string; backup: string; releases: Record<string, number | null> }> {
+): Promise<{
+  from: string;
+  to: string;
+  version: string;
+  plan: string;
+  backup: string;
+  releases: Record<string, number | null>;
+}> {
   const plan = opts.plan === undefined ? old.plan : assertPlan(opts.plan).name;
   const backup = await deps.backups.capture(old);
   const fresh = await deps.service.provision({ kind: old.kind, plan, ownerId: old.ownerId });

@@ -5,7 +5,17 @@ import type { AppRole } from '../state/repos/collaborators';
 import { appFor, auth, body, intParam, record, type ApiDeps } from './context';
 import { userJson } from './users';
 
-const tokenJson = (t: { id: number; description: string; prefix: string; createdAt: string; lastUsedAt: string | null; revokedAt: string | null }, currentId?: number) => ({
+const tokenJson = (
+  t: {
+    id: number;
+    description: string;
+    prefix: string;
+    createdAt: string;
+    lastUsedAt: string | null;
+    revokedAt: string | null;
+  },
+  currentId?: number,
+) => ({
   id: t.id,
   description: t.description,
   prefix: t.prefix,
@@ -44,7 +54,10 @@ export function createAccessRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'sessi
       throw new SlipwayError('NOT_FOUND', `you have no active token ${id}`, { hint: 'see slipway tokens' });
     }
     const ended = deps.sessions?.endAll(id) ?? 0;
-    record(deps, res, { action: 'token.revoke', message: `Token ${id} revoked${ended ? ` (${ended} open log session${ended > 1 ? 's' : ''} ended)` : ''}` });
+    record(deps, res, {
+      action: 'token.revoke',
+      message: `Token ${id} revoked${ended ? ` (${ended} open log session${ended > 1 ? 's' : ''} ended)` : ''}`,
+    });
     res.json(tokenJson(state.users.getToken(id)!));
   });
 
@@ -58,7 +71,10 @@ export function createAccessRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'sessi
     const b = body<{ email: string; admin: boolean }>(req, { email: 'string', admin: 'boolean' }, ['email']);
     const user = state.users.create(b.email!, b.admin ?? false);
     const { secret } = state.users.createToken(user.id, 'created by an admin');
-    record(deps, res, { action: 'user.create', message: `User ${user.email} created${user.isAdmin ? ' (admin)' : ''}` });
+    record(deps, res, {
+      action: 'user.create',
+      message: `User ${user.email} created${user.isAdmin ? ' (admin)' : ''}`,
+    });
     res.status(201).json({ email: user.email, admin: user.isAdmin, createdAt: user.createdAt, token: secret });
   });
 
@@ -72,10 +88,15 @@ export function createAccessRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'sessi
     const b = body<{ email: string; role: string }>(req, { email: 'string', role: 'string' }, ['email']);
     const role = (b.role ?? 'collaborator') as AppRole;
     if (role !== 'collaborator' && role !== 'viewer') {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(role)} is not a role you can grant`, { hint: 'use --role collaborator or --role viewer' });
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(role)} is not a role you can grant`, {
+        hint: 'use --role collaborator or --role viewer',
+      });
     }
     const user = state.users.getByEmail(b.email!);
-    if (!user) throw new SlipwayError('NOT_FOUND', `no user ${b.email}`, { hint: 'an admin creates users with: slipway users:create EMAIL' });
+    if (!user)
+      throw new SlipwayError('NOT_FOUND', `no user ${b.email}`, {
+        hint: 'an admin creates users with: slipway users:create EMAIL',
+      });
     state.collaborators.set(app.id, user.id, role);
     record(deps, res, { app, action: 'access.add', message: `${user.email} added as ${role}` });
     res.status(201).json({ email: user.email, role });
@@ -84,7 +105,9 @@ export function createAccessRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'sessi
     const app = appFor(deps, req, res, 'access');
     const user = state.users.getByEmail(String(req.params.email));
     if (!user || !state.collaborators.remove(app.id, user.id)) {
-      throw new SlipwayError('NOT_FOUND', `${req.params.email} has no access to ${app.name}`, { hint: 'see slipway access' });
+      throw new SlipwayError('NOT_FOUND', `${req.params.email} has no access to ${app.name}`, {
+        hint: 'see slipway access',
+      });
     }
     record(deps, res, { app, action: 'access.remove', message: `${user.email} removed` });
     res.json({ email: user.email, removed: true });

@@ -13,7 +13,9 @@ import { upgradeAddon } from '../addons/upgrade';
  */
 function addonsOf(deps: ApiDeps) {
   if (!deps.addons) {
-    throw new SlipwayError('DOCKER_UNAVAILABLE', 'add-ons are not available on this server', { hint: 'the add-on service is not running; see the server log under SLIPWAY_HOME/log' });
+    throw new SlipwayError('DOCKER_UNAVAILABLE', 'add-ons are not available on this server', {
+      hint: 'the add-on service is not running; see the server log under SLIPWAY_HOME/log',
+    });
   }
   return deps.addons;
 }
@@ -33,18 +35,33 @@ const backupJson = (b: BackupRow) => ({
 export function createAddonsRoutes(deps: ApiDeps): Router {
   const r = Router();
   const user = (res: Response) => auth(res).user;
-  const addon = (res: Response, name: string, ownerOnly = false): AddonRow => addonsOf(deps).service.requireAddon(user(res), name, ownerOnly);
+  const addon = (res: Response, name: string, ownerOnly = false): AddonRow =>
+    addonsOf(deps).service.requireAddon(user(res), name, ownerOnly);
 
   r.get('/addons', (req, res) => {
     const a = addonsOf(deps);
-    const app = typeof req.query.app === 'string' && req.query.app ? requireAppRole(deps.state, user(res), req.query.app, 'read') : undefined;
+    const app =
+      typeof req.query.app === 'string' && req.query.app
+        ? requireAppRole(deps.state, user(res), req.query.app, 'read')
+        : undefined;
     res.json(a.service.list(user(res), app));
   });
 
   r.post('/apps/:app/addons', async (req, res) => {
     const app = appFor(deps, req, res, 'config');
-    const b = body<{ kind: string; plan: string; as: string; name: string }>(req, { kind: 'string', plan: 'string', as: 'string', name: 'string' }, ['kind']);
-    const created = await addonsOf(deps).service.create({ user: user(res), app, kind: b.kind, plan: b.plan, as: b.as, name: b.name });
+    const b = body<{ kind: string; plan: string; as: string; name: string }>(
+      req,
+      { kind: 'string', plan: 'string', as: 'string', name: 'string' },
+      ['kind'],
+    );
+    const created = await addonsOf(deps).service.create({
+      user: user(res),
+      app,
+      kind: b.kind,
+      plan: b.plan,
+      as: b.as,
+      name: b.name,
+    });
     if (created.release) res.setHeader('X-Slipway-Release', String(created.release));
     res.status(201).json(created);
   });
@@ -70,9 +87,15 @@ export function createAddonsRoutes(deps: ApiDeps): Router {
   r.delete('/addons/:name', async (req, res) => {
     const a = addon(res, req.params.name, true);
     if (req.query.confirm !== a.name) {
-      throw new SlipwayError('INVALID_INPUT', `destroying ${a.name} deletes its data; confirm with its name`, { hint: `slipway addons:destroy ${a.name} --confirm ${a.name}` });
+      throw new SlipwayError('INVALID_INPUT', `destroying ${a.name} deletes its data; confirm with its name`, {
+        hint: `slipway addons:destroy ${a.name} --confirm ${a.name}`,
+      });
     }
-    res.json({ name: a.name, destroyed: true, ...(await addonsOf(deps).service.destroy(a, req.query.force === 'true', user(res))) });
+    res.json({
+      name: a.name,
+      destroyed: true,
+      ...(await addonsOf(deps).service.destroy(a, req.query.force === 'true', user(res))),
+    });
   });
 
   r.post('/addons/:name/restart', async (req, res) => {
@@ -106,17 +129,26 @@ export function createAddonsRoutes(deps: ApiDeps): Router {
   // A backup is reachable through any service of its owner, so one can be restored into a new service.
   const ownBackup = (res: Response, via: AddonRow, id: string): BackupRow => {
     const b = addonsOf(deps).backups.find(id);
-    if (b.ownerId !== via.ownerId) throw new SlipwayError('NOT_FOUND', `no backup ${id}`, { hint: `list them with: slipway addons:backups ${via.name}` });
+    if (b.ownerId !== via.ownerId)
+      throw new SlipwayError('NOT_FOUND', `no backup ${id}`, {
+        hint: `list them with: slipway addons:backups ${via.name}`,
+      });
     return b;
   };
 
   r.get('/addons/:name/backups/:id/download', (req, res) => {
     const a = addon(res, req.params.name);
     const b = ownBackup(res, a, req.params.id);
-    if (b.status !== 'succeeded' || !fs.existsSync(b.file)) throw new SlipwayError('NOT_FOUND', `backup b${b.id} has no file (${b.status})`, { hint: 'choose a succeeded backup' });
+    if (b.status !== 'succeeded' || !fs.existsSync(b.file))
+      throw new SlipwayError('NOT_FOUND', `backup b${b.id} has no file (${b.status})`, {
+        hint: 'choose a succeeded backup',
+      });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(fs.statSync(b.file).size));
-    res.setHeader('Content-Disposition', `attachment; filename="${b.addonName}-b${b.id}.${b.kind === 'postgres' ? 'dump' : 'rdb'}"`);
+    res.setHeader(
+      'Content-Disposition',
+      `attachment; filename="${b.addonName}-b${b.id}.${b.kind === 'postgres' ? 'dump' : 'rdb'}"`,
+    );
     fs.createReadStream(b.file).pipe(res);
   });
 

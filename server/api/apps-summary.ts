@@ -43,8 +43,17 @@ export function createAppsSummaryRoutes(deps: ApiDeps): Router {
           role: state.collaborators.roleOf(a.id, user.id) ?? (user.isAdmin ? 'admin' : undefined),
           url: appUrl(deps.config, a.name),
           status,
-          release: release ? { version: release.version, status: release.status, createdAt: release.createdAt, description: release.description } : null,
-          lastBuild: build ? { id: build.id, status: build.status, createdAt: build.createdAt, finishedAt: build.finishedAt } : null,
+          release: release
+            ? {
+                version: release.version,
+                status: release.status,
+                createdAt: release.createdAt,
+                description: release.description,
+              }
+            : null,
+          lastBuild: build
+            ? { id: build.id, status: build.status, createdAt: build.createdAt, finishedAt: build.finishedAt }
+            : null,
           formation: formation.map((f) => ({ type: f.type, quantity: f.quantity })),
           dynos: { total: dynos.length, byState },
           requests: m ? { since: m.since, step: m.step, counts: m.requests, total: m.summary.requests } : null,

@@ -11,8 +11,42 @@ import { stackInfo } from '../../stacks/info';
 import { validateBuildpackRef } from '../builds/buildpack-refs';
 import { appFor, appUrl, auth, body, gitUrl, record, type ApiDeps } from './context';
 
-const ADJECTIVES = ['calm', 'brave', 'quiet', 'lucky', 'rapid', 'gentle', 'bright', 'silent', 'frozen', 'golden', 'hidden', 'polar', 'rusty', 'sunny', 'misty', 'bold'];
-const NOUNS = ['harbor', 'river', 'meadow', 'canyon', 'forest', 'island', 'summit', 'comet', 'falcon', 'otter', 'pine', 'reef', 'dune', 'glacier', 'lagoon', 'ridge'];
+const ADJECTIVES = [
+  'calm',
+  'brave',
+  'quiet',
+  'lucky',
+  'rapid',
+  'gentle',
+  'bright',
+  'silent',
+  'frozen',
+  'golden',
+  'hidden',
+  'polar',
+  'rusty',
+  'sunny',
+  'misty',
+  'bold',
+];
+const NOUNS = [
+  'harbor',
+  'river',
+  'meadow',
+  'canyon',
+  'forest',
+  'island',
+  'summit',
+  'comet',
+  'falcon',
+  'otter',
+  'pine',
+  'reef',
+  'dune',
+  'glacier',
+  'lagoon',
+  'ridge',
+];
 
 /** Heroku-style random names: adjective-noun-1234. */
 export function randomAppName(): string {
@@ -49,19 +83,29 @@ function imageUser(deps: Pick<ApiDeps, 'state'>, app: AppRow): { imageUser?: str
 const BUILDPACK_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+~#-]{0,511}$/;
 function assertBuildpack(ref: unknown): string {
   if (typeof ref !== 'string' || !BUILDPACK_RE.test(ref)) {
-    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(String(ref)).slice(0, 80)} is not a buildpack reference`, {
-      hint: 'use a buildpack id (slipway/nodejs), a URL (https://.../bp.tgz) or a git URL',
-    });
+    throw new SlipwayError(
+      'INVALID_INPUT',
+      `${JSON.stringify(String(ref)).slice(0, 80)} is not a buildpack reference`,
+      {
+        hint: 'use a buildpack id (slipway/nodejs), a URL (https://.../bp.tgz) or a git URL',
+      },
+    );
   }
   return validateBuildpackRef(ref);
 }
 
-export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config' | 'paths' | 'createAppRepository' | 'destroyApp' | 'publishRoutes' | 'runtime'>): Router {
+export function createAppsRoutes(
+  deps: Pick<
+    ApiDeps,
+    'state' | 'logs' | 'config' | 'paths' | 'createAppRepository' | 'destroyApp' | 'publishRoutes' | 'runtime'
+  >,
+): Router {
   const r = Router();
   const { state } = deps;
 
   // The role shown is the user's own on the app; an admin without one sees "admin".
-  const shownRole = (user: UserRow, app: AppRow) => state.collaborators.roleOf(app.id, user.id) ?? (user.isAdmin ? 'admin' : undefined);
+  const shownRole = (user: UserRow, app: AppRow) =>
+    state.collaborators.roleOf(app.id, user.id) ?? (user.isAdmin ? 'admin' : undefined);
   r.get('/apps', (_req, res) => {
     const { user } = auth(res);
     const apps = user.isAdmin ? state.apps.list() : state.apps.listForUser(user.id);
@@ -79,7 +123,10 @@ export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config'
     const owned = state.apps.countOwnedBy(user.id);
     if (owned >= maxApps) throw limitError('apps', user.email, owned, maxApps);
     const stack = b.stack ?? deps.config.stack;
-    if (!/^[a-z0-9-]{1,40}$/.test(stack)) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(stack)} is not a stack name`, { hint: 'see slipway stacks' });
+    if (!/^[a-z0-9-]{1,40}$/.test(stack))
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(stack)} is not a stack name`, {
+        hint: 'see slipway stacks',
+      });
     stackInfo(stack); // a stack without a recipe is NOT_FOUND, naming the stacks there are
     const app = state.apps.create({ name: name!, ownerId: user.id, stack });
     try {
@@ -103,7 +150,9 @@ export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config'
     const dynos = await deps.runtime.listDynos(app.name);
     res.json({
       ...appJson(deps, app, shownRole(user, app)),
-      release: current ? { version: current.version, description: current.description, createdAt: current.createdAt } : null,
+      release: current
+        ? { version: current.version, description: current.description, createdAt: current.createdAt }
+        : null,
       formation: state.formation.list(app.id),
       dynos: dynos.map((d) => ({ name: d.name, state: d.state, release: d.release })),
       collaborators: state.collaborators.list(app.id).map((c) => ({ email: c.email, role: c.role })),
@@ -127,7 +176,11 @@ export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config'
     const b = body<{ enabled: boolean }>(req, { enabled: 'boolean' }, ['enabled']);
     state.apps.setMaintenance(app.id, b.enabled!);
     await deps.publishRoutes();
-    record(deps, res, { app, action: 'maintenance', message: `Maintenance mode ${b.enabled ? 'enabled' : 'disabled'}` });
+    record(deps, res, {
+      app,
+      action: 'maintenance',
+      message: `Maintenance mode ${b.enabled ? 'enabled' : 'disabled'}`,
+    });
     res.json({ maintenance: b.enabled });
   });
 
@@ -144,7 +197,11 @@ export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config'
     state.apps.setHttpsOnly(app.id, b.enabled!);
     state.apps.setHsts(app.id, hsts);
     await deps.publishRoutes();
-    record(deps, res, { app, action: 'https-only', message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}${hsts ? ' with HSTS' : ''}` });
+    record(deps, res, {
+      app,
+      action: 'https-only',
+      message: `HTTPS-only ${b.enabled ? 'enabled' : 'disabled'}${hsts ? ' with HSTS' : ''}`,
+    });
     res.json({ httpsOnly: b.enabled, hsts });
   });
 
@@ -162,13 +219,21 @@ export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config'
     const app = appFor(deps, req, res, 'read');
     res.json(listed(app, app.buildpacks));
   });
-  const changeBuildpacks = (message: (list: string[]) => string, change: (current: string[], b: { buildpack?: string; index?: number; buildpacks?: string[] }) => string[]) => {
+  const changeBuildpacks = (
+    message: (list: string[]) => string,
+    change: (current: string[], b: { buildpack?: string; index?: number; buildpacks?: string[] }) => string[],
+  ) => {
     return (req: import('express').Request, res: import('express').Response) => {
       const app = appFor(deps, req, res, 'config');
-      const b = body<{ buildpack: string; index: number; buildpacks: string[] }>(req, { buildpack: 'string', index: 'number', buildpacks: 'string[]' });
+      const b = body<{ buildpack: string; index: number; buildpacks: string[] }>(req, {
+        buildpack: 'string',
+        index: 'number',
+        buildpacks: 'string[]',
+      });
       const next = change(app.buildpacks, b);
       if (next.length > 20) throw new SlipwayError('INVALID_INPUT', 'an app can have at most 20 buildpacks');
-      if (new Set(next).size !== next.length) throw new SlipwayError('CONFLICT', 'that buildpack is already set', { hint: 'see slipway buildpacks' });
+      if (new Set(next).size !== next.length)
+        throw new SlipwayError('CONFLICT', 'that buildpack is already set', { hint: 'see slipway buildpacks' });
       const list = listed(app, next);
       state.apps.setBuildpacks(app.id, next);
       record(deps, res, { app, action: 'buildpacks', message: message(next), data: { buildpacks: next } });
@@ -208,7 +273,10 @@ export function createAppsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'config'
       (cur, b) => {
         if (b.buildpack === undefined && b.index === undefined) return [];
         const i = b.index !== undefined ? b.index - 1 : cur.indexOf(b.buildpack!);
-        if (i < 0 || i >= cur.length) throw new SlipwayError('NOT_FOUND', 'that buildpack is not set on the app', { hint: 'see slipway buildpacks' });
+        if (i < 0 || i >= cur.length)
+          throw new SlipwayError('NOT_FOUND', 'that buildpack is not set on the app', {
+            hint: 'see slipway buildpacks',
+          });
         return cur.filter((_, j) => j !== i);
       },
     ),

@@ -19,7 +19,11 @@ export function createBootTimeoutRoutes(deps: ApiDeps): Router {
   const shown = (app: { bootTimeoutS: number | null; currentReleaseId: number | null }) => {
     const rel = app.currentReleaseId ? deps.state.releases.getById(app.currentReleaseId) : undefined;
     const fromJson = rel?.appJson.bootTimeout;
-    const [wanted, source] = app.bootTimeoutS ? [app.bootTimeoutS, 'app'] : fromJson ? [fromJson, 'app.json'] : [defaultS, 'default'];
+    const [wanted, source] = app.bootTimeoutS
+      ? [app.bootTimeoutS, 'app']
+      : fromJson
+        ? [fromJson, 'app.json']
+        : [defaultS, 'default'];
     return { seconds: app.bootTimeoutS, effective: Math.min(wanted, maxS), source, default: defaultS, max: maxS };
   };
 
@@ -33,12 +37,20 @@ export function createBootTimeoutRoutes(deps: ApiDeps): Router {
     const reset = (req.body as { seconds?: unknown } | undefined)?.seconds === null;
     const s = reset ? null : (body<{ seconds: number }>(req, { seconds: 'number' }, ['seconds']).seconds ?? null);
     if (s !== null && (!Number.isInteger(s) || s < 1 || s > maxS)) {
-      throw new SlipwayError('INVALID_INPUT', `the boot timeout must be a whole number of seconds from 1 to ${maxS} (this platform's maximum)`, {
-        hint: `for example: slipway ps:boot-timeout 180; an operator raises the maximum with SLIPWAY_BOOT_TIMEOUT_MAX_S`,
-      });
+      throw new SlipwayError(
+        'INVALID_INPUT',
+        `the boot timeout must be a whole number of seconds from 1 to ${maxS} (this platform's maximum)`,
+        {
+          hint: `for example: slipway ps:boot-timeout 180; an operator raises the maximum with SLIPWAY_BOOT_TIMEOUT_MAX_S`,
+        },
+      );
     }
     deps.state.apps.setBootTimeout(app.id, s);
-    record(deps, res, { app, action: 'boot-timeout', message: s ? `Boot timeout set to ${s} s` : 'Boot timeout reset to the default' });
+    record(deps, res, {
+      app,
+      action: 'boot-timeout',
+      message: s ? `Boot timeout set to ${s} s` : 'Boot timeout reset to the default',
+    });
     res.json(shown(deps.state.apps.require(app.name)));
   });
   return r;

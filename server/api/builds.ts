@@ -35,7 +35,10 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     if (a) return a.user;
     // Mounted on its own (tests, other hosts): check the bearer token here.
     const found = authenticateToken(deps.state, tokenFromAuthorization(req.headers.authorization, ['bearer']));
-    if (!found) throw new SlipwayError('UNAUTHORIZED', 'no valid API token given', { hint: 'log in with: slipway login --api URL --token TOKEN' });
+    if (!found)
+      throw new SlipwayError('UNAUTHORIZED', 'no valid API token given', {
+        hint: 'log in with: slipway login --api URL --token TOKEN',
+      });
     return found.user;
   }
 
@@ -49,16 +52,27 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     if (!b && id !== 'latest' && id !== 'current' && /^[0-9a-f-]{4,}$/i.test(id)) {
       const found = deps.state.builds.findByPrefix(app.id, id.toLowerCase(), 5);
       if (found.length > 1) {
-        throw new SlipwayError('CONFLICT', `${id} names ${found.length === 5 ? 'several' : found.length} builds of ${app.name}: ${found.map((x) => x.id.slice(0, 12)).join(', ')}`, {
-          hint: 'give more characters of the build id',
-        });
+        throw new SlipwayError(
+          'CONFLICT',
+          `${id} names ${found.length === 5 ? 'several' : found.length} builds of ${app.name}: ${found.map((x) => x.id.slice(0, 12)).join(', ')}`,
+          {
+            hint: 'give more characters of the build id',
+          },
+        );
       }
       b = found[0];
     }
     if (!b || b.appId !== app.id) {
-      throw new SlipwayError('NOT_FOUND', id === 'latest' || id === 'current' ? `app "${app.name}" has no builds yet` : `build ${id} of app "${app.name}" does not exist`, {
-        hint: id === 'latest' ? `deploy with: git push slipway main` : `list builds with: slipway builds -a ${app.name}`,
-      });
+      throw new SlipwayError(
+        'NOT_FOUND',
+        id === 'latest' || id === 'current'
+          ? `app "${app.name}" has no builds yet`
+          : `build ${id} of app "${app.name}" does not exist`,
+        {
+          hint:
+            id === 'latest' ? `deploy with: git push slipway main` : `list builds with: slipway builds -a ${app.name}`,
+        },
+      );
     }
     return b;
   }
@@ -158,10 +172,14 @@ export function createBuildsRoutes(deps: BuildsRoutesDeps): Router {
     const app = appFor(req, res, 'deploy');
     const b = buildFor(app, String(req.params.id));
     if (b.status !== 'pending' && b.status !== 'running') {
-      throw new SlipwayError('CONFLICT', `build ${b.id} already ${b.status}`, { hint: 'only a pending or running build can be cancelled' });
+      throw new SlipwayError('CONFLICT', `build ${b.id} already ${b.status}`, {
+        hint: 'only a pending or running build can be cancelled',
+      });
     }
     if (!deps.builds.cancel(b.id, userOf(req, res).email)) {
-      throw new SlipwayError('CONFLICT', `build ${b.id} is releasing and can no longer be cancelled`, { hint: 'wait for it to finish, then roll back with `slipway releases:rollback` if needed' });
+      throw new SlipwayError('CONFLICT', `build ${b.id} is releasing and can no longer be cancelled`, {
+        hint: 'wait for it to finish, then roll back with `slipway releases:rollback` if needed',
+      });
     }
     res.status(202).json({ ...view(b), status: 'cancelling' });
   });

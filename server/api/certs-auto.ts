@@ -7,7 +7,9 @@ import { appFor, body, record, type ApiDeps } from './context';
  * domain's state; POST enables, DELETE disables, POST .../refresh orders new certificates now.
  * The ordering itself runs in server/acme/manager.ts, in the background.
  */
-export function createCertsAutoRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>): Router {
+export function createCertsAutoRoutes(
+  deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>,
+): Router {
   const r = Router();
   const { state } = deps;
 

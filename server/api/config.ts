@@ -36,7 +36,13 @@ export function createConfigRoutes(deps: Pick<ApiDeps, 'state' | 'logs'> & { con
         release = await deps.configVars.release(app, { id: user.id, email: user.email }, update);
       } catch (err) {
         const keys = (isSlipwayError(err) && (err.details?.notApplied as string[] | undefined)) || [];
-        if (keys.length) record(deps, res, { app, action: 'config.update', message: `Config change of ${keys.join(', ')} not applied: its release failed`, data: { notApplied: keys } });
+        if (keys.length)
+          record(deps, res, {
+            app,
+            action: 'config.update',
+            message: `Config change of ${keys.join(', ')} not applied: its release failed`,
+            data: { notApplied: keys },
+          });
         throw err;
       }
       record(deps, res, {

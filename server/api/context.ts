@@ -64,7 +64,8 @@ export interface Auth {
 
 export function auth(res: Response): Auth {
   const a = res.locals.auth as Auth | undefined;
-  if (!a) throw new SlipwayError('UNAUTHORIZED', 'not logged in', { hint: 'run: slipway login --api URL --token TOKEN' });
+  if (!a)
+    throw new SlipwayError('UNAUTHORIZED', 'not logged in', { hint: 'run: slipway login --api URL --token TOKEN' });
   return a;
 }
 
@@ -91,7 +92,14 @@ export function recordAs(
   e: { app?: AppRow | null; appName?: string; action: string; message: string; data?: Record<string, unknown> },
 ): void {
   const appName = e.app?.name ?? e.appName ?? null;
-  deps.state.events.add({ appId: e.app?.id ?? null, appName, actor, action: e.action, message: e.message, data: e.data });
+  deps.state.events.add({
+    appId: e.app?.id ?? null,
+    appName,
+    actor,
+    action: e.action,
+    message: e.message,
+    data: e.data,
+  });
   if (appName) deps.logs.write(appName, { source: 'api', dyno: 'api', line: `${e.message} by ${actor}` });
 }
 
@@ -102,23 +110,42 @@ type FieldType = 'string' | 'number' | 'boolean' | 'string[]' | 'object' | 'arra
  * Unknown keys are refused (422), so a request can never set a server-derived field (owner, id,
  * created_at...) by smuggling it in.
  */
-export function body<T extends Record<string, unknown>>(req: Request, fields: Record<string, FieldType>, required: string[] = []): Partial<T> {
+export function body<T extends Record<string, unknown>>(
+  req: Request,
+  fields: Record<string, FieldType>,
+  required: string[] = [],
+): Partial<T> {
   const b: unknown = req.body ?? {};
   if (typeof b !== 'object' || b === null || Array.isArray(b)) {
-    throw new SlipwayError('INVALID_INPUT', 'the request body must be a JSON object', { hint: `send Content-Type: application/json with fields ${Object.keys(fields).join(', ')}` });
+    throw new SlipwayError('INVALID_INPUT', 'the request body must be a JSON object', {
+      hint: `send Content-Type: application/json with fields ${Object.keys(fields).join(', ')}`,
+    });
   }
   for (const [k, v] of Object.entries(b)) {
     const t = fields[k];
     if (!t) {
-      throw new SlipwayError('INVALID_INPUT', `unknown field "${k}"`, { hint: `allowed fields: ${Object.keys(fields).join(', ') || 'none'}` });
+      throw new SlipwayError('INVALID_INPUT', `unknown field "${k}"`, {
+        hint: `allowed fields: ${Object.keys(fields).join(', ') || 'none'}`,
+      });
     }
     const ok =
       v === undefined ||
-      (t === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : t === 'array' ? Array.isArray(v) : t === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === t);
-    if (!ok) throw new SlipwayError('INVALID_INPUT', `field "${k}" must be ${t === 'string[]' ? 'an array of strings' : t === 'array' ? 'an array' : t === 'object' ? 'an object' : `a ${t}`}`);
+      (t === 'string[]'
+        ? Array.isArray(v) && v.every((x) => typeof x === 'string')
+        : t === 'array'
+          ? Array.isArray(v)
+          : t === 'object'
+            ? typeof v === 'object' && v !== null && !Array.isArray(v)
+            : typeof v === t);
+    if (!ok)
+      throw new SlipwayError(
+        'INVALID_INPUT',
+        `field "${k}" must be ${t === 'string[]' ? 'an array of strings' : t === 'array' ? 'an array' : t === 'object' ? 'an object' : `a ${t}`}`,
+      );
   }
   for (const k of required) {
-    if ((b as Record<string, unknown>)[k] === undefined) throw new SlipwayError('INVALID_INPUT', `field "${k}" is required`);
+    if ((b as Record<string, unknown>)[k] === undefined)
+      throw new SlipwayError('INVALID_INPUT', `field "${k}" is required`);
   }
   return b as Partial<T>;
 }

@@ -42,10 +42,15 @@ const HOST_RE = /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?$/;
 export function createDeploysRoutes(deps: DeploysRoutesDeps): Router {
   const r = Router();
   const userOf = (res: Response) => (res.locals.auth as { user: UserRow }).user;
-  const appFor = (req: Request, res: Response, action: 'deploy' | 'read' | 'config') => requireAppRole(deps.state, userOf(res), String(req.params.app), action);
+  const appFor = (req: Request, res: Response, action: 'deploy' | 'read' | 'config') =>
+    requireAppRole(deps.state, userOf(res), String(req.params.app), action);
 
   /** Runs one deploy, streaming its push lines; the client going away cancels it (before release). */
-  async function stream(req: Request, res: Response, input: Omit<DeployInput, 'onEvent' | 'signal' | 'user'>): Promise<void> {
+  async function stream(
+    req: Request,
+    res: Response,
+    input: Omit<DeployInput, 'onEvent' | 'signal' | 'user'>,
+  ): Promise<void> {
     const user = userOf(res);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     const abort = new AbortController();
@@ -80,14 +85,26 @@ export function createDeploysRoutes(deps: DeploysRoutesDeps): Router {
         new Transform({
           transform(chunk: Buffer, _e, cb) {
             bytes += chunk.length;
-            if (bytes > limit) return cb(limitError('push-mb', owner.email, 'may upload at most ' + mb + ' MiB at once, and this source is larger', mb, ` (owner of ${app.name})`));
+            if (bytes > limit)
+              return cb(
+                limitError(
+                  'push-mb',
+                  owner.email,
+                  'may upload at most ' + mb + ' MiB at once, and this source is larger',
+                  mb,
+                  ` (owner of ${app.name})`,
+                ),
+              );
             hash.update(chunk);
             cb(null, chunk);
           },
         }),
         fs.createWriteStream(file, { mode: 0o600 }),
       );
-      if (bytes === 0) throw new SlipwayError('INVALID_INPUT', 'no source was uploaded', { hint: 'send a .tar.gz of the app directory: slipway deploy DIR' });
+      if (bytes === 0)
+        throw new SlipwayError('INVALID_INPUT', 'no source was uploaded', {
+          hint: 'send a .tar.gz of the app directory: slipway deploy DIR',
+        });
       const gunzip = createGunzip();
       const source = fs.createReadStream(file).pipe(gunzip);
       gunzip.on('error', () => undefined); // surfaces as tar's own failure
@@ -101,7 +118,11 @@ export function createDeploysRoutes(deps: DeploysRoutesDeps): Router {
     const app = appFor(req, res, 'deploy');
     const image = parseImageRef((req.body as { image?: unknown } | undefined)?.image);
     const credential = deps.state.registryCredentials.get(app.id, image.host);
-    await stream(req, res, { appName: app.name, sourceVersion: image.ref, builder: createImageBuilder(deps, image, credential) });
+    await stream(req, res, {
+      appName: app.name,
+      sourceVersion: image.ref,
+      builder: createImageBuilder(deps, image, credential),
+    });
   });
 
   r.get('/apps/:app/registry-credentials', (req, res) => {
@@ -113,12 +134,31 @@ export function createDeploysRoutes(deps: DeploysRoutesDeps): Router {
     const app = appFor(req, res, 'config');
     const host = String(req.params.host).toLowerCase();
     const b = (req.body ?? {}) as { username?: unknown; password?: unknown };
-    if (!HOST_RE.test(host)) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(host.slice(0, 100))} is not a registry host`, { hint: 'use HOST or HOST:PORT, like registry.example.com' });
-    if (typeof b.username !== 'string' || !b.username || typeof b.password !== 'string' || !b.password || b.username.length > 500 || b.password.length > 10_000) {
-      throw new SlipwayError('INVALID_INPUT', 'give a username and a password (or token)', { hint: 'slipway registry:login HOST -a APP' });
+    if (!HOST_RE.test(host))
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(host.slice(0, 100))} is not a registry host`, {
+        hint: 'use HOST or HOST:PORT, like registry.example.com',
+      });
+    if (
+      typeof b.username !== 'string' ||
+      !b.username ||
+      typeof b.password !== 'string' ||
+      !b.password ||
+      b.username.length > 500 ||
+      b.password.length > 10_000
+    ) {
+      throw new SlipwayError('INVALID_INPUT', 'give a username and a password (or token)', {
+        hint: 'slipway registry:login HOST -a APP',
+      });
     }
     deps.state.registryCredentials.set(app.id, host, { username: b.username, password: b.password });
-    deps.state.events.add({ appId: app.id, appName: app.name, actor: userOf(res).email, action: 'registry.login', message: `Registry credentials for ${host} set`, data: { host } });
+    deps.state.events.add({
+      appId: app.id,
+      appName: app.name,
+      actor: userOf(res).email,
+      action: 'registry.login',
+      message: `Registry credentials for ${host} set`,
+      data: { host },
+    });
     res.json({ host });
   });
 
@@ -126,7 +166,9 @@ export function createDeploysRoutes(deps: DeploysRoutesDeps): Router {
     const app = appFor(req, res, 'config');
     const host = String(req.params.host).toLowerCase();
     if (!deps.state.registryCredentials.remove(app.id, host)) {
-      throw new SlipwayError('NOT_FOUND', `app "${app.name}" has no credentials for ${host}`, { hint: `see: slipway registry -a ${app.name}` });
+      throw new SlipwayError('NOT_FOUND', `app "${app.name}" has no credentials for ${host}`, {
+        hint: `see: slipway registry -a ${app.name}`,
+      });
     }
     res.json({ host });
   });

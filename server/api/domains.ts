@@ -4,14 +4,22 @@ import { assertCustomDomain } from '../../common/names';
 import type { CertificateRow } from '../state/repos/certificates';
 import { appFor, body, intParam, record, type ApiDeps } from './context';
 
-const certJson = (c: CertificateRow) => ({ id: c.id, hostnames: c.hostnames, expiresAt: c.expiresAt, createdAt: c.createdAt, source: c.source });
+const certJson = (c: CertificateRow) => ({
+  id: c.id,
+  hostnames: c.hostnames,
+  expiresAt: c.expiresAt,
+  createdAt: c.createdAt,
+  source: c.source,
+});
 
 /**
  * Custom domains and TLS certificates. Both change what the router serves, so each change
  * republishes run/routes.json (the router swaps its table within a fraction of a second).
  * Private keys go in (sealed at rest) and never come out of the API.
  */
-export function createDomainsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>): Router {
+export function createDomainsRoutes(
+  deps: Pick<ApiDeps, 'state' | 'logs' | 'acme' | 'config' | 'publishRoutes'>,
+): Router {
   const r = Router();
   const domains = () => deps.state.domains;
   const certs = () => deps.state.certificates;
@@ -22,7 +30,12 @@ export function createDomainsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme
   r.get('/apps/:app/domains', (req, res) => {
     const app = appFor(deps, req, res, 'read');
     const platform = { hostname: `${app.name}.${deps.config.domain}`, kind: 'platform', createdAt: app.createdAt };
-    res.json([platform, ...domains().listForApp(app.id).map((d) => ({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt }))]);
+    res.json([
+      platform,
+      ...domains()
+        .listForApp(app.id)
+        .map((d) => ({ hostname: d.hostname, kind: 'custom', createdAt: d.createdAt })),
+    ]);
   });
   r.post('/apps/:app/domains', async (req, res) => {
     const app = appFor(deps, req, res, 'config');
@@ -53,7 +66,10 @@ export function createDomainsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'acme
   });
   r.post('/apps/:app/certs', async (req, res) => {
     const app = appFor(deps, req, res, 'config');
-    const b = body<{ certificate: string; privateKey: string }>(req, { certificate: 'string', privateKey: 'string' }, ['certificate', 'privateKey']);
+    const b = body<{ certificate: string; privateKey: string }>(req, { certificate: 'string', privateKey: 'string' }, [
+      'certificate',
+      'privateKey',
+    ]);
     const c = certs().add({ appId: app.id, certPem: b.certificate!, keyPem: b.privateKey! });
     await publish();
     record(deps, res, { app, action: 'cert.add', message: `Certificate ${c.id} added for ${c.hostnames.join(', ')}` });

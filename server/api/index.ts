@@ -66,9 +66,13 @@ export function createApiRouter(input: ApiDeps): Router {
     if (!a) {
       if (secret) deps.authBackoff.fail(address, secret);
       res.setHeader('WWW-Authenticate', 'Bearer realm="slipway"');
-      throw new SlipwayError('UNAUTHORIZED', secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given', {
-        hint: 'log in with: slipway login --api URL --token TOKEN (an admin can make you a token)',
-      });
+      throw new SlipwayError(
+        'UNAUTHORIZED',
+        secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given',
+        {
+          hint: 'log in with: slipway login --api URL --token TOKEN (an admin can make you a token)',
+        },
+      );
     }
     res.locals.auth = a;
     next();
@@ -96,16 +100,24 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(deps.deploysRoutes);
 
   api.use((req: Request) => {
-    throw new SlipwayError('NOT_FOUND', `no API route for ${req.method} ${req.baseUrl}${req.path}`, { hint: 'see docs/api.md for the routes' });
+    throw new SlipwayError('NOT_FOUND', `no API route for ${req.method} ${req.baseUrl}${req.path}`, {
+      hint: 'see docs/api.md for the routes',
+    });
   });
   // body-parser's errors (malformed JSON, too large) become SlipwayErrors with a real status.
   api.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e && typeof e === 'object' && typeof e.type === 'string' && e.type.startsWith('entity.')) {
       return next(
-        new SlipwayError('INVALID_INPUT', e.type === 'entity.too.large' ? 'the request body is larger than 1 MB' : `the request body is not valid JSON: ${e.message}`, {
-          hint: 'send a JSON object with Content-Type: application/json',
-        }),
+        new SlipwayError(
+          'INVALID_INPUT',
+          e.type === 'entity.too.large'
+            ? 'the request body is larger than 1 MB'
+            : `the request body is not valid JSON: ${e.message}`,
+          {
+            hint: 'send a JSON object with Content-Type: application/json',
+          },
+        ),
       );
     }
     next(err);

@@ -23,11 +23,15 @@ export function createLogsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'session
     const lines = intParam(q.lines, 'lines', 0, LINES_PER_APP) ?? 100;
     const source = q.source || undefined;
     if (source !== undefined && !SOURCES.includes(source)) {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(source)} is not a log source`, { hint: `use one of ${SOURCES.join(', ')}` });
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(source)} is not a log source`, {
+        hint: `use one of ${SOURCES.join(', ')}`,
+      });
     }
     const dyno = q.dyno || undefined;
     if (dyno !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(dyno)) {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(dyno)} is not a process type or dyno name`, { hint: 'use a process type (web) or a dyno (web.1)' });
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(dyno)} is not a process type or dyno name`, {
+        hint: 'use a process type (web) or a dyno (web.1)',
+      });
     }
     const tail = q.tail === '1' || q.tail === 'true';
     const json = q.format === 'json';

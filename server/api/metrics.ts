@@ -13,7 +13,9 @@ export function parseTime(raw: string, now: number, name: string): number {
   if (/^\d{9,11}$/.test(raw)) return Number(raw);
   const t = Date.parse(raw);
   if (!Number.isNaN(t)) return Math.floor(t / 1000);
-  throw new SlipwayError('INVALID_INPUT', `${name}=${JSON.stringify(raw)} is not a time`, { hint: 'use a duration back from now (30m, 1h, 24h, 7d), an ISO time or unix seconds' });
+  throw new SlipwayError('INVALID_INPUT', `${name}=${JSON.stringify(raw)} is not a time`, {
+    hint: 'use a duration back from now (30m, 1h, 24h, 7d), an ISO time or unix seconds',
+  });
 }
 
 /** Seconds per point: whole minutes, whole hours when the range reaches past the minute retention (24 h). */
@@ -23,9 +25,15 @@ export function chooseStep(since: number, until: number, now: number, raw?: stri
   let step: number;
   if (raw) {
     const m = /^(\d{1,7})([smhd]?)$/.exec(raw);
-    if (!m) throw new SlipwayError('INVALID_INPUT', `step=${JSON.stringify(raw)} is not a duration`, { hint: 'use 1m, 5m, 1h, or seconds (a multiple of 60)' });
+    if (!m)
+      throw new SlipwayError('INVALID_INPUT', `step=${JSON.stringify(raw)} is not a duration`, {
+        hint: 'use 1m, 5m, 1h, or seconds (a multiple of 60)',
+      });
     step = Number(m[1]) * UNITS[m[2] || 's'];
-    if (step < 60 || step % 60 !== 0) throw new SlipwayError('INVALID_INPUT', 'step must be a whole number of minutes', { hint: 'use 1m, 5m, 15m, 1h' });
+    if (step < 60 || step % 60 !== 0)
+      throw new SlipwayError('INVALID_INPUT', 'step must be a whole number of minutes', {
+        hint: 'use 1m, 5m, 15m, 1h',
+      });
   } else {
     step = Math.max(60, Math.ceil(range / 120 / 60) * 60);
   }
@@ -40,13 +48,16 @@ export function createMetricsRoutes(deps: ApiDeps): Router {
   r.get('/apps/:app/metrics', (req, res) => {
     const app = appFor(deps, req, res, 'read');
     if (!deps.metrics) {
-      throw new SlipwayError('DOCKER_UNAVAILABLE', 'metrics are not collected on this server', { hint: 'unset SLIPWAY_METRICS=0 in the server environment and restart it' });
+      throw new SlipwayError('DOCKER_UNAVAILABLE', 'metrics are not collected on this server', {
+        hint: 'unset SLIPWAY_METRICS=0 in the server environment and restart it',
+      });
     }
     const q = req.query as Record<string, string | undefined>;
     const now = Math.floor(Date.now() / 1000);
     const until = q.until ? parseTime(q.until, now, 'until') : now;
     const since = parseTime(q.since || '1h', now, 'since');
-    if (since >= until) throw new SlipwayError('INVALID_INPUT', 'since must be before until', { hint: 'for example ?since=1h' });
+    if (since >= until)
+      throw new SlipwayError('INVALID_INPUT', 'since must be before until', { hint: 'for example ?since=1h' });
     if (until - since > MAX_RANGE_S || since < now - MAX_RANGE_S - 3600) {
       throw new SlipwayError('INVALID_INPUT', 'metrics are kept for 30 days', { hint: 'ask for at most since=30d' });
     }

@@ -26,9 +26,13 @@ export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' 
     const quantities: Record<string, number> = {};
     const sizes: Record<string, string> = {};
     for (const u of updates as Array<Record<string, unknown>>) {
-      if (typeof u !== 'object' || u === null) throw new SlipwayError('INVALID_INPUT', 'each update is an object with type and quantity and/or size');
+      if (typeof u !== 'object' || u === null)
+        throw new SlipwayError('INVALID_INPUT', 'each update is an object with type and quantity and/or size');
       for (const k of Object.keys(u)) {
-        if (!['type', 'quantity', 'size'].includes(k)) throw new SlipwayError('INVALID_INPUT', `unknown field "${k}" in a formation update`, { hint: 'allowed: type, quantity, size' });
+        if (!['type', 'quantity', 'size'].includes(k))
+          throw new SlipwayError('INVALID_INPUT', `unknown field "${k}" in a formation update`, {
+            hint: 'allowed: type, quantity, size',
+          });
       }
       const type = assertProcessType(u.type);
       if (u.quantity !== undefined) {
@@ -39,11 +43,14 @@ export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' 
       }
       if (u.size !== undefined) {
         if (typeof u.size !== 'string' || !Object.hasOwn(SIZES, u.size.toLowerCase())) {
-          throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(u.size)} is not a dyno size`, { hint: `use one of ${Object.keys(SIZES).join(', ')}` });
+          throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(u.size)} is not a dyno size`, {
+            hint: `use one of ${Object.keys(SIZES).join(', ')}`,
+          });
         }
         sizes[type] = u.size.toLowerCase();
       }
-      if (u.quantity === undefined && u.size === undefined) throw new SlipwayError('INVALID_INPUT', `give a quantity or a size for ${type}`);
+      if (u.quantity === undefined && u.size === undefined)
+        throw new SlipwayError('INVALID_INPUT', `give a quantity or a size for ${type}`);
     }
     checkFormation(deps.state, deps.config, app, quantities);
     const rt = runtime();
@@ -51,7 +58,9 @@ export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' 
     if (Object.keys(quantities).length) await rt.scale(app.name, quantities);
     const desc = [
       ...Object.entries(quantities).map(([t, q]) => `${t}@${q}${sizes[t] ? `:${sizes[t]}` : ''}`),
-      ...Object.entries(sizes).filter(([t]) => !(t in quantities)).map(([t, s]) => `${t}:${s}`),
+      ...Object.entries(sizes)
+        .filter(([t]) => !(t in quantities))
+        .map(([t, s]) => `${t}:${s}`),
     ].join(', ');
     record(deps, res, { app, action: 'formation.update', message: `Scaled to ${desc}`, data: { quantities, sizes } });
     res.json(deps.state.formation.list(app.id));
@@ -66,7 +75,9 @@ export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' 
     const app = appFor(deps, req, res, 'scale');
     const b = body<{ target: string }>(req, { target: 'string' });
     if (b.target !== undefined && !/^[A-Za-z0-9_-]{1,63}(\.[0-9]{1,4})?$/.test(b.target)) {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(b.target)} is not a process type or dyno`, { hint: 'use web or web.1' });
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(b.target)} is not a process type or dyno`, {
+        hint: 'use web or web.1',
+      });
     }
     await runtime().restart(app.name, b.target);
     record(deps, res, { app, action: 'dyno.restart', message: `Restarted ${b.target ?? 'all dynos'}` });
@@ -76,10 +87,24 @@ export function createPsRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'runtime' 
   // Detached one-off dyno: output goes to the app's log stream (run.N).
   r.post('/apps/:app/dynos', async (req, res) => {
     const app = appFor(deps, req, res, 'run');
-    const b = body<{ command: string; size: string; env: Record<string, string> }>(req, { command: 'string', size: 'string', env: 'object' }, ['command']);
+    const b = body<{ command: string; size: string; env: Record<string, string> }>(
+      req,
+      { command: 'string', size: 'string', env: 'object' },
+      ['command'],
+    );
     const env = b.env ? assertEnv(b.env) : undefined;
-    const dyno = await runtime().runDetached({ appName: app.name, command: b.command!, size: b.size, env, limits: oneOffLimits(deps.state, deps.config, app) });
-    record(deps, res, { app, action: 'dyno.run', message: `Starting process with command \`${b.command!.slice(0, 200)}\` (${dyno.dyno})` });
+    const dyno = await runtime().runDetached({
+      appName: app.name,
+      command: b.command!,
+      size: b.size,
+      env,
+      limits: oneOffLimits(deps.state, deps.config, app),
+    });
+    record(deps, res, {
+      app,
+      action: 'dyno.run',
+      message: `Starting process with command \`${b.command!.slice(0, 200)}\` (${dyno.dyno})`,
+    });
     res.status(201).json({ name: dyno.dyno, containerId: dyno.containerId, command: b.command });
   });
 

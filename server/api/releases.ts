@@ -36,7 +36,10 @@ export function createReleasesRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'rel
     const app = appFor(deps, req, res, 'read');
     const version = intParam(String(req.params.version).replace(/^v/, ''), 'version', 1, 1_000_000_000)!;
     const rel = deps.state.releases.get(app.id, version);
-    if (!rel) throw new SlipwayError('NOT_FOUND', `${app.name} has no release v${version}`, { hint: `see slipway releases -a ${app.name}` });
+    if (!rel)
+      throw new SlipwayError('NOT_FOUND', `${app.name} has no release v${version}`, {
+        hint: `see slipway releases -a ${app.name}`,
+      });
     res.json(releaseJson(deps, app, rel));
   });
 

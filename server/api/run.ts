@@ -44,16 +44,25 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
   try {
     o = JSON.parse(Buffer.from(String(header ?? ''), 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw new SlipwayError('INVALID_INPUT', 'the X-Slipway-Run header is not base64url JSON', { hint: 'use the slipway CLI: slipway run -a APP -- COMMAND' });
+    throw new SlipwayError('INVALID_INPUT', 'the X-Slipway-Run header is not base64url JSON', {
+      hint: 'use the slipway CLI: slipway run -a APP -- COMMAND',
+    });
   }
   const allowed = ['command', 'tty', 'cols', 'rows', 'size', 'env'];
-  for (const k of Object.keys(o ?? {})) if (!allowed.includes(k)) throw new SlipwayError('INVALID_INPUT', `unknown run option "${k}"`, { hint: `allowed: ${allowed.join(', ')}` });
+  for (const k of Object.keys(o ?? {}))
+    if (!allowed.includes(k))
+      throw new SlipwayError('INVALID_INPUT', `unknown run option "${k}"`, { hint: `allowed: ${allowed.join(', ')}` });
   if (typeof o.command !== 'string' || !o.command.trim() || o.command.length > MAX_COMMAND) {
-    throw new SlipwayError('INVALID_INPUT', 'give a command to run (at most 10,000 characters)', { hint: 'slipway run -a APP -- bash' });
+    throw new SlipwayError('INVALID_INPUT', 'give a command to run (at most 10,000 characters)', {
+      hint: 'slipway run -a APP -- bash',
+    });
   }
-  const dim = (v: unknown) => (Number.isInteger(v) && (v as number) > 0 && (v as number) < 10_000 ? (v as number) : undefined);
-  if (o.size !== undefined && typeof o.size !== 'string') throw new SlipwayError('INVALID_INPUT', 'size must be a string');
-  if (o.env !== undefined && (typeof o.env !== 'object' || o.env === null || Array.isArray(o.env))) throw new SlipwayError('INVALID_INPUT', 'env must be an object');
+  const dim = (v: unknown) =>
+    Number.isInteger(v) && (v as number) > 0 && (v as number) < 10_000 ? (v as number) : undefined;
+  if (o.size !== undefined && typeof o.size !== 'string')
+    throw new SlipwayError('INVALID_INPUT', 'size must be a string');
+  if (o.env !== undefined && (typeof o.env !== 'object' || o.env === null || Array.isArray(o.env)))
+    throw new SlipwayError('INVALID_INPUT', 'env must be an object');
   return {
     command: o.command,
     tty: o.tty === true,
@@ -65,11 +74,15 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
 }
 
 export function refuse(socket: Duplex, err: unknown): void {
-  const e = isSlipwayError(err) ? err : new SlipwayError('INTERNAL', 'internal server error', { hint: 'see the server log' });
+  const e = isSlipwayError(err)
+    ? err
+    : new SlipwayError('INTERNAL', 'internal server error', { hint: 'see the server log' });
   if (!isSlipwayError(err)) log.error(`run upgrade failed: ${(err as Error)?.stack ?? String(err)}`);
   const body = JSON.stringify(e.toJSON());
   const status = httpStatusFor(e.code);
-  socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The http server's 'upgrade' listener (server/main.ts). Only /api/apps/APP/run upgrades. */
@@ -79,11 +92,18 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
     try {
       const m = /^\/api\/apps\/([^/?]+)\/run$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
       if (!m || req.method !== 'POST' || String(req.headers.upgrade).toLowerCase() !== 'slipway-run') {
-        throw new SlipwayError('NOT_FOUND', `no upgrade route for ${req.method} ${req.url}`, { hint: 'only POST /api/apps/APP/run upgrades (slipway run)' });
+        throw new SlipwayError('NOT_FOUND', `no upgrade route for ${req.method} ${req.url}`, {
+          hint: 'only POST /api/apps/APP/run upgrades (slipway run)',
+        });
       }
       const secret = bearerToken(req as never);
       const a = authenticateToken(deps.state, secret);
-      if (!a) throw new SlipwayError('UNAUTHORIZED', secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given', { hint: 'slipway login --api URL --token TOKEN' });
+      if (!a)
+        throw new SlipwayError(
+          'UNAUTHORIZED',
+          secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given',
+          { hint: 'slipway login --api URL --token TOKEN' },
+        );
       const app = requireAppRole(deps.state, a.user, decodeURIComponent(m[1]), 'run');
       const o = parseOptions(req.headers['x-slipway-run']);
       const runtime = deps.runtime;
@@ -100,23 +120,45 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
             cb();
           },
         });
-      recordAs(deps, a.user.email, { app, action: 'dyno.run', message: `Starting process with command \`${o.command.slice(0, 200)}\`` });
+      recordAs(deps, a.user.email, {
+        app,
+        action: 'dyno.run',
+        message: `Starting process with command \`${o.command.slice(0, 200)}\``,
+      });
       // Revoking the token or disabling the user ends the attached session at once.
-      const unregister = deps.sessions?.add(a.tokenId, () => {
-        if (socket.destroyed) return;
-        const e = new SlipwayError('UNAUTHORIZED', 'this session ended: its API token was revoked or its user disabled', { hint: 'ask an admin' });
-        socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e.toJSON())), frame(FRAME.exit, '1')]));
-      }) ?? (() => {});
+      const unregister =
+        deps.sessions?.add(a.tokenId, () => {
+          if (socket.destroyed) return;
+          const e = new SlipwayError(
+            'UNAUTHORIZED',
+            'this session ended: its API token was revoked or its user disabled',
+            { hint: 'ask an admin' },
+          );
+          socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e.toJSON())), frame(FRAME.exit, '1')]));
+        }) ?? (() => {});
       socket.on('close', unregister);
       runtime
-        .runOneOff({ appName: app.name, command: o.command, tty: o.tty, stdin, stdout: out(FRAME.stdout), stderr: out(FRAME.stderr), rows: o.rows, cols: o.cols, size: o.size, env: o.env, limits: oneOffLimits(deps.state, deps.config, app) })
+        .runOneOff({
+          appName: app.name,
+          command: o.command,
+          tty: o.tty,
+          stdin,
+          stdout: out(FRAME.stdout),
+          stderr: out(FRAME.stderr),
+          rows: o.rows,
+          cols: o.cols,
+          size: o.size,
+          env: o.env,
+          limits: oneOffLimits(deps.state, deps.config, app),
+        })
         .then(
           (r) => {
             if (!socket.destroyed) socket.end(frame(FRAME.exit, String(r.exitCode)));
           },
           (err: unknown) => {
             const e = isSlipwayError(err) ? err.toJSON() : { id: 'internal', message: (err as Error).message };
-            if (!socket.destroyed) socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e)), frame(FRAME.exit, '1')]));
+            if (!socket.destroyed)
+              socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e)), frame(FRAME.exit, '1')]));
           },
         );
     } catch (err) {

@@ -22,7 +22,10 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     auth(res);
     const v = (k: string) => {
       const x = req.query[k];
-      if (typeof x !== 'string' || !/^[A-Za-z0-9._-]{1,80}$/.test(x)) throw new SlipwayError('INVALID_INPUT', `${k}= must name a stack version`, { hint: 'usage: slipway stacks:diff OLD NEW [--stack STACK] (versions: slipway stacks)' });
+      if (typeof x !== 'string' || !/^[A-Za-z0-9._-]{1,80}$/.test(x))
+        throw new SlipwayError('INVALID_INPUT', `${k}= must name a stack version`, {
+          hint: 'usage: slipway stacks:diff OLD NEW [--stack STACK] (versions: slipway stacks)',
+        });
       return x;
     };
     res.json(await deps.stacks.diff(String(req.params.stack), v('from'), v('to')));
@@ -32,7 +35,13 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     const app = appFor(deps, req, res, 'config');
     const b = body<{ stack: string }>(req, { stack: 'string' }, ['stack']);
     const { changed, previous } = deps.stacks.setForApp(app, b.stack!);
-    if (changed) record(deps, res, { app, action: 'stack.set', message: `Stack set to ${b.stack} (was ${previous})`, data: { stack: b.stack, previous } });
+    if (changed)
+      record(deps, res, {
+        app,
+        action: 'stack.set',
+        message: `Stack set to ${b.stack} (was ${previous})`,
+        data: { stack: b.stack, previous },
+      });
     res.json({ name: app.name, stack: b.stack, previous });
   });
 
@@ -41,18 +50,44 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     const app = appFor(deps, req, res, 'deploy');
     const { user } = auth(res);
     const out = await deps.stacks.rebaseApp(app.name, { id: user.id, email: user.email });
-    if (out.status === 'needs-rebuild') throw new SlipwayError('CONFLICT', out.message, { hint: `rebuild it on the current stack: slipway builds:create -a ${app.name} (or git push)` });
-    if (out.status === 'failed') throw new SlipwayError('DEPLOY_FAILED', `v${out.to} (rebase) was not deployed: ${out.message}`, { hint: `v${out.from} keeps serving; see slipway logs -a ${app.name}` });
+    if (out.status === 'needs-rebuild')
+      throw new SlipwayError('CONFLICT', out.message, {
+        hint: `rebuild it on the current stack: slipway builds:create -a ${app.name} (or git push)`,
+      });
+    if (out.status === 'failed')
+      throw new SlipwayError('DEPLOY_FAILED', `v${out.to} (rebase) was not deployed: ${out.message}`, {
+        hint: `v${out.from} keeps serving; see slipway logs -a ${app.name}`,
+      });
     if (out.status === 'current') return void res.json(out);
-    res.status(201).json({ status: out.status, from: out.from, to: out.to, description: out.description, ms: out.ms, platformMs: out.platformMs, packages: out.packages });
+    res.status(201).json({
+      status: out.status,
+      from: out.from,
+      to: out.to,
+      description: out.description,
+      ms: out.ms,
+      platformMs: out.platformMs,
+      packages: out.packages,
+    });
   });
 
   const rebaseAll = async (stack: string, actor: { id: number; email: string }, concurrency: number) => {
     const lines: string[] = [];
-    const results: RebaseOutcome[] = await deps.stacks.rebaseStack(stack, actor, { concurrency, progress: (l) => lines.push(l) });
+    const results: RebaseOutcome[] = await deps.stacks.rebaseStack(stack, actor, {
+      concurrency,
+      progress: (l) => lines.push(l),
+    });
     const summary = summaryLine(results);
-    recordAs(deps, actor.email, { action: 'stack.rebase', message: `Apps on ${stack} rebased: ${summary}`, data: { stack } });
-    return { stack, results: results.map((x) => ({ ...x, release: undefined, line: progressLine(x) })), lines, summary };
+    recordAs(deps, actor.email, {
+      action: 'stack.rebase',
+      message: `Apps on ${stack} rebased: ${summary}`,
+      data: { stack },
+    });
+    return {
+      stack,
+      results: results.map((x) => ({ ...x, release: undefined, line: progressLine(x) })),
+      lines,
+      summary,
+    };
   };
 
   // Rebases every app on STACK onto its current run image, without rebuilding the stack.
@@ -61,8 +96,11 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     requireAdmin(user, 'rebase the apps of a stack');
     const b = body<{ concurrency: number }>(req, { concurrency: 'number' });
     const stack = String(req.params.stack);
-    if (!(await deps.stacks.list()).some((s) => s.name === stack)) throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, { hint: 'see slipway stacks' });
-    res.json(await rebaseAll(stack, { id: user.id, email: user.email }, b.concurrency ?? deps.stacks.rebaseConcurrency));
+    if (!(await deps.stacks.list()).some((s) => s.name === stack))
+      throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, { hint: 'see slipway stacks' });
+    res.json(
+      await rebaseAll(stack, { id: user.id, email: user.email }, b.concurrency ?? deps.stacks.rebaseConcurrency),
+    );
   });
 
   r.post('/stacks/update', async (req, res) => {
@@ -71,7 +109,10 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     const b = body<{ rebase: boolean }>(req, { rebase: 'boolean' });
     const result = await deps.stacks.update();
     recordAs(deps, user.email, { action: 'stack.update', message: `Stack ${result.name} rebuilt (${result.run})` });
-    const rebase = (b.rebase ?? deps.stacks.autoRebase) ? await rebaseAll(result.name, { id: user.id, email: user.email }, deps.stacks.rebaseConcurrency) : undefined;
+    const rebase =
+      (b.rebase ?? deps.stacks.autoRebase)
+        ? await rebaseAll(result.name, { id: user.id, email: user.email }, deps.stacks.rebaseConcurrency)
+        : undefined;
     res.json({ ...result, ...(rebase ? { rebase } : {}) });
   });
 

@@ -50,7 +50,12 @@ async function du(dirs: Record<string, string>): Promise<Record<string, number>>
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>(
+        (_, reject) => (t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)),
+      ),
+    ]);
   } finally {
     clearTimeout(t);
   }
@@ -61,7 +66,9 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
  * and ports; the domain; disk used by images, caches, repositories, builds and logs (cached for
  * 30 s: du over a large store takes a while); per app, dynos and disk when the runtime reports it.
  */
-export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'paths' | 'acme' | 'docker' | 'routerHealthUrl' | 'runtime'>): Router {
+export function createStatusRoutes(
+  deps: Pick<ApiDeps, 'state' | 'config' | 'paths' | 'acme' | 'docker' | 'routerHealthUrl' | 'runtime'>,
+): Router {
   const r = Router();
   const { config, paths } = deps;
   const host = config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost;
@@ -78,7 +85,12 @@ export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'pat
       } catch {
         // not JSON: reported by status code alone
       }
-      return { ...j, status: status === 200 ? 'ok' : 'down', url: routerUrl, ...(status === 200 ? {} : { error: `HTTP ${status}` }) };
+      return {
+        ...j,
+        status: status === 200 ? 'ok' : 'down',
+        url: routerUrl,
+        ...(status === 200 ? {} : { error: `HTTP ${status}` }),
+      };
     } catch (err) {
       return { status: 'down', url: routerUrl, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
     }
@@ -96,7 +108,16 @@ export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'pat
   r.get('/status', async (_req, res) => {
     const { user } = auth(res);
     if (!disk || Date.now() - disk.at > DISK_TTL_MS) {
-      disk = { at: Date.now(), value: du({ images: paths.images, caches: paths.caches, repos: paths.repos, builds: paths.builds, logs: paths.logs }) };
+      disk = {
+        at: Date.now(),
+        value: du({
+          images: paths.images,
+          caches: paths.caches,
+          repos: paths.repos,
+          builds: paths.builds,
+          logs: paths.logs,
+        }),
+      };
     }
     const [router, docker, diskUse] = await Promise.all([routerHealth(), dockerHealth(), disk.value]);
     const visible = user.isAdmin ? deps.state.apps.list() : deps.state.apps.listForUser(user.id);
@@ -118,7 +139,13 @@ export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'pat
     const portSuffix = config.httpPort === 80 ? '' : `:${config.httpPort}`;
     res.json({
       version: VERSION,
-      server: { status: 'ok', version: VERSION, pid: process.pid, node: process.version, uptimeS: Math.round((Date.now() - started) / 1000) },
+      server: {
+        status: 'ok',
+        version: VERSION,
+        pid: process.pid,
+        node: process.version,
+        uptimeS: Math.round((Date.now() - started) / 1000),
+      },
       router,
       docker,
       domain: config.domain,
@@ -133,8 +160,12 @@ export function createStatusRoutes(deps: Pick<ApiDeps, 'state' | 'config' | 'pat
       apps,
       // Certificates that expire without a renewal in sight (failed ACME renewals, uploaded ones near expiry).
       certificates: {
-        acme: config.acme ? { directoryUrl: config.acme.directoryUrl, email: user.isAdmin ? config.acme.email : undefined } : null,
-        expiring: deps.acme.expiring().filter((c) => user.isAdmin || (c.app !== null && visible.some((a) => a.name === c.app))),
+        acme: config.acme
+          ? { directoryUrl: config.acme.directoryUrl, email: user.isAdmin ? config.acme.email : undefined }
+          : null,
+        expiring: deps.acme
+          .expiring()
+          .filter((c) => user.isAdmin || (c.app !== null && visible.some((a) => a.name === c.app))),
       },
     });
   });

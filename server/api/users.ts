@@ -6,7 +6,13 @@ import { requireAdmin } from '../auth/permissions';
 import type { UserRow } from '../state/repos/users';
 import { auth, body, intParam, record, type ApiDeps } from './context';
 
-export const userJson = (u: UserRow) => ({ email: u.email, admin: u.isAdmin, disabled: u.disabledAt !== null, disabledAt: u.disabledAt, createdAt: u.createdAt });
+export const userJson = (u: UserRow) => ({
+  email: u.email,
+  admin: u.isAdmin,
+  disabled: u.disabledAt !== null,
+  disabledAt: u.disabledAt,
+  createdAt: u.createdAt,
+});
 
 /**
  * Offboarding and roles (admins): disable/enable, delete, promote/demote, revoke another user's
@@ -26,7 +32,9 @@ export function createUsersRoutes(deps: ApiDeps): Router {
   /** Refuses a change that would leave no admin able to log in. */
   const keepAnAdmin = (u: UserRow, what: string) => {
     if (u.isAdmin && !u.disabledAt && state.users.countActiveAdmins() <= 1) {
-      throw new SlipwayError('CONFLICT', `${u.email} is the only active admin and cannot be ${what}`, { hint: `make another admin first: slipway users:role OTHER admin` });
+      throw new SlipwayError('CONFLICT', `${u.email} is the only active admin and cannot be ${what}`, {
+        hint: `make another admin first: slipway users:role OTHER admin`,
+      });
     }
   };
   const endSessions = (tokenIds: number[]) => tokenIds.reduce((n, id) => n + (deps.sessions?.endAll(id) ?? 0), 0);
@@ -53,11 +61,16 @@ export function createUsersRoutes(deps: ApiDeps): Router {
     const u = target(req.params.email);
     const b = body<{ role: string }>(req, { role: 'string' }, ['role']);
     if (b.role !== 'admin' && b.role !== 'member') {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(b.role)} is not a platform role`, { hint: 'use admin or member' });
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(b.role)} is not a platform role`, {
+        hint: 'use admin or member',
+      });
     }
     if (b.role === 'member') keepAnAdmin(u, 'demoted');
     state.users.setAdmin(u.id, b.role === 'admin');
-    record(deps, res, { action: 'user.role', message: `User ${u.email} is now ${b.role === 'admin' ? 'an admin' : 'a member'}` });
+    record(deps, res, {
+      action: 'user.role',
+      message: `User ${u.email} is now ${b.role === 'admin' ? 'an admin' : 'a member'}`,
+    });
     res.json(userJson(state.users.getById(u.id)!));
   });
   r.delete('/users/:email', (req, res) => {
@@ -66,9 +79,13 @@ export function createUsersRoutes(deps: ApiDeps): Router {
     keepAnAdmin(u, 'deleted');
     const owned = state.apps.listOwnedBy(u.id);
     if (owned.length) {
-      throw new SlipwayError('CONFLICT', `${u.email} still owns ${owned.length} app${owned.length > 1 ? 's' : ''}: ${owned.slice(0, 10).join(', ')}`, {
-        hint: `destroy them first (slipway apps:destroy APP --confirm APP), or disable the user instead: slipway users:disable ${u.email}`,
-      });
+      throw new SlipwayError(
+        'CONFLICT',
+        `${u.email} still owns ${owned.length} app${owned.length > 1 ? 's' : ''}: ${owned.slice(0, 10).join(', ')}`,
+        {
+          hint: `destroy them first (slipway apps:destroy APP --confirm APP), or disable the user instead: slipway users:disable ${u.email}`,
+        },
+      );
     }
     const n = endSessions(state.users.activeTokenIds(u.id));
     state.users.delete(u.id);
@@ -80,21 +97,36 @@ export function createUsersRoutes(deps: ApiDeps): Router {
   r.get('/users/:email/tokens', (req, res) => {
     requireAdmin(auth(res).user, "list another user's tokens");
     const u = target(req.params.email);
-    res.json(state.users.listTokens(u.id).map((t) => ({ id: t.id, description: t.description, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt })));
+    res.json(
+      state.users.listTokens(u.id).map((t) => ({
+        id: t.id,
+        description: t.description,
+        prefix: t.prefix,
+        createdAt: t.createdAt,
+        lastUsedAt: t.lastUsedAt,
+        revokedAt: t.revokedAt,
+      })),
+    );
   });
   r.delete('/users/:email/tokens', (req, res) => {
     requireAdmin(auth(res).user, "revoke another user's tokens");
     const u = target(req.params.email);
     const ids = state.users.revokeAllTokens(u.id);
     const n = endSessions(ids);
-    record(deps, res, { action: 'token.revoke', message: `All ${ids.length} token${ids.length === 1 ? '' : 's'} of ${u.email} revoked${ended(n)}` });
+    record(deps, res, {
+      action: 'token.revoke',
+      message: `All ${ids.length} token${ids.length === 1 ? '' : 's'} of ${u.email} revoked${ended(n)}`,
+    });
     res.json({ email: u.email, revoked: ids, sessionsEnded: n });
   });
   r.delete('/users/:email/tokens/:id', (req, res) => {
     requireAdmin(auth(res).user, "revoke another user's tokens");
     const u = target(req.params.email);
     const id = intParam(req.params.id, 'token id', 1, Number.MAX_SAFE_INTEGER)!;
-    if (!state.users.revokeToken(u.id, id)) throw new SlipwayError('NOT_FOUND', `${u.email} has no active token ${id}`, { hint: `see slipway tokens --user ${u.email}` });
+    if (!state.users.revokeToken(u.id, id))
+      throw new SlipwayError('NOT_FOUND', `${u.email} has no active token ${id}`, {
+        hint: `see slipway tokens --user ${u.email}`,
+      });
     const n = endSessions([id]);
     record(deps, res, { action: 'token.revoke', message: `Token ${id} of ${u.email} revoked${ended(n)}` });
     res.json({ email: u.email, revoked: [id], sessionsEnded: n });
@@ -124,19 +156,33 @@ export function createUsersRoutes(deps: ApiDeps): Router {
     const u = target(req.params.email);
     const b: unknown = req.body;
     if (typeof b !== 'object' || b === null || Array.isArray(b) || Object.keys(b).length === 0) {
-      throw new SlipwayError('INVALID_INPUT', 'send a JSON object of limits, like {"apps": 20, "dynos": null}', { hint: `keys: ${LIMIT_KEYS.join(', ')}; null resets a limit to the default` });
+      throw new SlipwayError('INVALID_INPUT', 'send a JSON object of limits, like {"apps": 20, "dynos": null}', {
+        hint: `keys: ${LIMIT_KEYS.join(', ')}; null resets a limit to the default`,
+      });
     }
     const values: Partial<Record<LimitKey, number | null>> = {};
     for (const [k, v] of Object.entries(b)) {
-      if (!isLimitKey(k)) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(k)} is not a limit`, { hint: `limits: ${LIMIT_KEYS.join(', ')}` });
+      if (!isLimitKey(k))
+        throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(k)} is not a limit`, {
+          hint: `limits: ${LIMIT_KEYS.join(', ')}`,
+        });
       if (v !== null && (!Number.isInteger(v) || (v as number) < 0 || (v as number) > LIMIT_INFO[k].max)) {
-        throw new SlipwayError('INVALID_INPUT', `${k} must be a whole number from 0 to ${LIMIT_INFO[k].max} (${LIMIT_INFO[k].unit}), or null for the default`);
+        throw new SlipwayError(
+          'INVALID_INPUT',
+          `${k} must be a whole number from 0 to ${LIMIT_INFO[k].max} (${LIMIT_INFO[k].unit}), or null for the default`,
+        );
       }
       values[k] = v as number | null;
     }
     state.limits.set(u.id, values);
-    const desc = Object.entries(values).map(([k, v]) => `${k}=${v === null ? 'default' : v}`).join(', ');
-    record(deps, res, { action: 'limits.set', message: `Limits of ${u.email} set: ${desc}`, data: { user: u.email, limits: values } });
+    const desc = Object.entries(values)
+      .map(([k, v]) => `${k}=${v === null ? 'default' : v}`)
+      .join(', ');
+    record(deps, res, {
+      action: 'limits.set',
+      message: `Limits of ${u.email} set: ${desc}`,
+      data: { user: u.email, limits: values },
+    });
     res.json(limitsJson(u));
   });
 

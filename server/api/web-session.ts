@@ -29,7 +29,9 @@ function assertSameOrigin(req: Request): void {
   const origin = req.headers.origin;
   const own = `${isHttps(req) ? 'https' : 'http'}://${req.headers.host}`;
   if ((site && site !== 'same-origin' && site !== 'none') || (origin && origin !== own)) {
-    throw new SlipwayError('FORBIDDEN', 'cross-origin request refused', { hint: 'use the dashboard at its own address, or the API with a bearer token' });
+    throw new SlipwayError('FORBIDDEN', 'cross-origin request refused', {
+      hint: 'use the dashboard at its own address, or the API with a bearer token',
+    });
   }
 }
 
@@ -64,20 +66,34 @@ export function createWebSessions(deps: ApiDeps) {
     const b = body<{ code: string; token: string }>(req, { code: 'string', token: 'string' });
     const secret = b.code ?? b.token ?? '';
     const address = req.socket.remoteAddress;
-    if (!secret) throw new SlipwayError('INVALID_INPUT', 'send a one-time code or an API token', { hint: 'run `slipway dashboard` for a sign-in link' });
+    if (!secret)
+      throw new SlipwayError('INVALID_INPUT', 'send a one-time code or an API token', {
+        hint: 'run `slipway dashboard` for a sign-in link',
+      });
     deps.authBackoff?.check(address, secret);
     const tokenId = b.code !== undefined ? repo.consumeCode(b.code) : authenticateToken(deps.state, b.token)?.tokenId;
     if (tokenId === undefined) {
       deps.authBackoff?.fail(address, secret);
-      throw new SlipwayError('UNAUTHORIZED', b.code !== undefined ? 'this sign-in link is not valid (used, expired or unknown)' : 'this API token is not valid (unknown or revoked)', {
-        hint: 'run `slipway dashboard` for a new link (it works once, for 5 minutes)',
-      });
+      throw new SlipwayError(
+        'UNAUTHORIZED',
+        b.code !== undefined
+          ? 'this sign-in link is not valid (used, expired or unknown)'
+          : 'this API token is not valid (unknown or revoked)',
+        {
+          hint: 'run `slipway dashboard` for a new link (it works once, for 5 minutes)',
+        },
+      );
     }
     const s = repo.create(tokenId, ttl);
     const session = repo.get(s.secret)!;
     setCookie(req, res, s.secret, Math.floor(ttl / 1000));
     res.setHeader('Cache-Control', 'no-store');
-    res.status(201).json({ email: session.user.email, admin: session.user.isAdmin, csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() });
+    res.status(201).json({
+      email: session.user.email,
+      admin: session.user.isAdmin,
+      csrfToken: s.csrf,
+      expiresAt: new Date(s.expiresAt).toISOString(),
+    });
   });
 
   /** Behind authentication: the session itself, logout, and one-time links for `slipway dashboard`. */
@@ -85,9 +101,17 @@ export function createWebSessions(deps: ApiDeps) {
   routes.get('/session', (req, res) => {
     const s = res.locals.webSession as { csrf: string; expiresAt: number } | undefined;
     const { user } = auth(res);
-    if (!s) throw new SlipwayError('NOT_FOUND', 'this request was not made with a dashboard session', { hint: 'sign in at the dashboard first' });
+    if (!s)
+      throw new SlipwayError('NOT_FOUND', 'this request was not made with a dashboard session', {
+        hint: 'sign in at the dashboard first',
+      });
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ email: user.email, admin: user.isAdmin, csrfToken: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() });
+    res.json({
+      email: user.email,
+      admin: user.isAdmin,
+      csrfToken: s.csrf,
+      expiresAt: new Date(s.expiresAt).toISOString(),
+    });
   });
   routes.delete('/session', (req, res) => {
     const secret = cookieOf(req, SESSION_COOKIE);
@@ -116,12 +140,16 @@ export function createWebSessions(deps: ApiDeps) {
     const s = repo.get(secret);
     if (!s) {
       setCookie(req, res, '', 0);
-      throw new SlipwayError('UNAUTHORIZED', 'your dashboard session has ended', { hint: 'sign in again (slipway dashboard prints a link)' });
+      throw new SlipwayError('UNAUTHORIZED', 'your dashboard session has ended', {
+        hint: 'sign in again (slipway dashboard prints a link)',
+      });
     }
     if (!SAFE_METHODS.has(req.method)) {
       const sent = req.headers[CSRF_HEADER];
       if (typeof sent !== 'string' || !sameSecret(sent, s.csrf)) {
-        throw new SlipwayError('FORBIDDEN', 'missing or wrong CSRF token', { hint: 'changes from the dashboard send the X-CSRF-Token header its session gave it' });
+        throw new SlipwayError('FORBIDDEN', 'missing or wrong CSRF token', {
+          hint: 'changes from the dashboard send the X-CSRF-Token header its session gave it',
+        });
       }
     }
     res.locals.webSession = s;

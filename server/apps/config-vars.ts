@@ -20,9 +20,13 @@ function checkTotal(after: Record<string, string>): void {
   let total = 0;
   for (const [k, v] of Object.entries(after)) total += Buffer.byteLength(k) + Buffer.byteLength(v);
   if (total > MAX_APP_CONFIG_BYTES) {
-    throw new SlipwayError('INVALID_INPUT', `the app's config vars would take ${Math.ceil(total / 1024)} KiB, more than the limit of 256 KiB per app`, {
-      hint: 'unset vars the app no longer needs, or keep large data (certificates, files) outside config vars',
-    });
+    throw new SlipwayError(
+      'INVALID_INPUT',
+      `the app's config vars would take ${Math.ceil(total / 1024)} KiB, more than the limit of 256 KiB per app`,
+      {
+        hint: 'unset vars the app no longer needs, or keep large data (certificates, files) outside config vars',
+      },
+    );
   }
 }
 
@@ -47,9 +51,13 @@ export function parseConfigChanges(b: unknown): { set: Record<string, string>; u
         });
       }
       if (Buffer.byteLength(s) > MAX_VALUE_BYTES) {
-        throw new SlipwayError('INVALID_INPUT', `the value of ${k} is larger than 32 KiB (${Math.ceil(Buffer.byteLength(s) / 1024)} KiB)`, {
-          hint: 'config values are capped at 32 KiB each and 256 KiB per app; keep large data outside config vars',
-        });
+        throw new SlipwayError(
+          'INVALID_INPUT',
+          `the value of ${k} is larger than 32 KiB (${Math.ceil(Buffer.byteLength(s) / 1024)} KiB)`,
+          {
+            hint: 'config values are capped at 32 KiB each and 256 KiB per app; keep large data outside config vars',
+          },
+        );
       }
       set[k] = s;
     } else throw new SlipwayError('INVALID_INPUT', `the value of ${k} must be a string (or null to unset it)`);
@@ -77,7 +85,12 @@ export function createConfigVarsService(deps: { state: State; releases: Pick<Rel
       const config = deps.state.configVars.update(app.id, changes.set, changes.unset, checkTotal);
       const changed = Object.keys(changes.set).filter((k) => before[k] !== changes.set[k]);
       const removed = changes.unset.filter((k) => k in before);
-      const description = [changed.length ? `Set ${changed.join(', ')} config vars` : '', removed.length ? `Unset ${removed.join(', ')} config vars` : ''].filter(Boolean).join('; ');
+      const description = [
+        changed.length ? `Set ${changed.join(', ')} config vars` : '',
+        removed.length ? `Unset ${removed.join(', ')} config vars` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
       return { config, changed, removed, description, set: changes.set, before };
     },
     /**
@@ -93,13 +106,19 @@ export function createConfigVarsService(deps: { state: State; releases: Pick<Rel
         revert(deps.state, app.id, update);
         const keys = [...update.changed, ...update.removed];
         const reason = (err as Error).message;
-        const command = update.changed.length ? `config:set ${update.changed.map((k) => `${k}=…`).join(' ')}` : `config:unset ${update.removed.join(' ')}`;
+        const command = update.changed.length
+          ? `config:set ${update.changed.map((k) => `${k}=…`).join(' ')}`
+          : `config:unset ${update.removed.join(' ')}`;
         const serving = deps.state.apps.get(app.name)?.currentReleaseId ? 'the previous release keeps serving; ' : '';
-        throw new SlipwayError('DEPLOY_FAILED', `${reason}\nThe config change was not applied: ${keys.join(', ')} ${keys.length === 1 ? 'keeps its' : 'keep their'} previous value${keys.length === 1 ? '' : 's'}.`, {
-          hint: `${serving}fix the cause (slipway logs -a ${app.name}), then run slipway ${command} -a ${app.name} again`,
-          details: { notApplied: keys, release: isSlipwayError(err) ? err.details : undefined },
-          cause: err,
-        });
+        throw new SlipwayError(
+          'DEPLOY_FAILED',
+          `${reason}\nThe config change was not applied: ${keys.join(', ')} ${keys.length === 1 ? 'keeps its' : 'keep their'} previous value${keys.length === 1 ? '' : 's'}.`,
+          {
+            hint: `${serving}fix the cause (slipway logs -a ${app.name}), then run slipway ${command} -a ${app.name} again`,
+            details: { notApplied: keys, release: isSlipwayError(err) ? err.details : undefined },
+            cause: err,
+          },
+        );
       }
     },
   };

@@ -3,7 +3,10 @@
  * or as the password of `Basic` credentials (git, curl -u; the user name is ignored, as on
  * Heroku). `schemes` says which a caller accepts (the git endpoint: Basic only).
  */
-export function tokenFromAuthorization(header: string | undefined, schemes: ReadonlyArray<'bearer' | 'basic'> = ['bearer', 'basic']): string | undefined {
+export function tokenFromAuthorization(
+  header: string | undefined,
+  schemes: ReadonlyArray<'bearer' | 'basic'> = ['bearer', 'basic'],
+): string | undefined {
   const m = /^([A-Za-z]+)\s+(\S+)\s*$/.exec(header ?? '');
   if (!m) return undefined;
   const scheme = m[1].toLowerCase();

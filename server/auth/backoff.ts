@@ -23,7 +23,10 @@ export const TOKEN_PREFIX_CHARS = 12;
 export function createAuthBackoff(opts: { limit: number; windowMs: number; now?: () => number }): AuthBackoff {
   const now = opts.now ?? Date.now;
   const failures = new Map<string, number[]>();
-  const keys = (address: string | undefined, secret: string) => [`addr:${address ?? '?'}`, `tok:${secret.slice(0, TOKEN_PREFIX_CHARS)}`];
+  const keys = (address: string | undefined, secret: string) => [
+    `addr:${address ?? '?'}`,
+    `tok:${secret.slice(0, TOKEN_PREFIX_CHARS)}`,
+  ];
   const recent = (key: string, t: number): number[] | undefined => {
     const list = failures.get(key);
     if (!list) return undefined;
@@ -38,10 +41,14 @@ export function createAuthBackoff(opts: { limit: number; windowMs: number; now?:
         const list = recent(key, t);
         if (list && list.length >= opts.limit) {
           const retryAfterS = Math.max(1, Math.ceil((list[list.length - opts.limit] + opts.windowMs - t) / 1000));
-          throw new SlipwayError('TOO_MANY_REQUESTS', `too many failed authentications ${key.startsWith('addr:') ? 'from this address' : 'with this token'}; try again in ${retryAfterS} s`, {
-            hint: 'check the API token you use (`slipway auth:whoami`); an admin can make you a new one',
-            details: { retryAfterS },
-          });
+          throw new SlipwayError(
+            'TOO_MANY_REQUESTS',
+            `too many failed authentications ${key.startsWith('addr:') ? 'from this address' : 'with this token'}; try again in ${retryAfterS} s`,
+            {
+              hint: 'check the API token you use (`slipway auth:whoami`); an admin can make you a new one',
+              details: { retryAfterS },
+            },
+          );
         }
       }
     },

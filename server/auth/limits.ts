@@ -17,9 +17,20 @@ export function ownerOfApp(state: State, appOwnerId: number): { id: number; emai
 }
 
 /** "apps limit reached: user a@b has 5 of 5 apps; an admin can raise it with: slipway limits:set a@b apps=10" */
-export function limitMessage(key: LimitKey, email: string, used: number | string | undefined, limit: number, scope = ''): { message: string; hint: string } {
+export function limitMessage(
+  key: LimitKey,
+  email: string,
+  used: number | string | undefined,
+  limit: number,
+  scope = '',
+): { message: string; hint: string } {
   const unit = LIMIT_INFO[key].unit;
-  const has = used === undefined ? `is limited to ${limit} ${unit}` : typeof used === 'string' ? used : `has ${used} of ${limit} ${unit}`;
+  const has =
+    used === undefined
+      ? `is limited to ${limit} ${unit}`
+      : typeof used === 'string'
+        ? used
+        : `has ${used} of ${limit} ${unit}`;
   const suggested = Math.max(limit * 2, limit + 1);
   return {
     message: `${key} limit reached: user ${email}${scope} ${has}`,
@@ -27,13 +38,26 @@ export function limitMessage(key: LimitKey, email: string, used: number | string
   };
 }
 
-export function limitError(key: LimitKey, email: string, used: number | string | undefined, limit: number, scope = ''): SlipwayError {
+export function limitError(
+  key: LimitKey,
+  email: string,
+  used: number | string | undefined,
+  limit: number,
+  scope = '',
+): SlipwayError {
   const m = limitMessage(key, email, used, limit, scope);
-  return new SlipwayError('LIMIT_REACHED', m.message, { hint: m.hint, details: { limit: key, value: limit, user: email } });
+  return new SlipwayError('LIMIT_REACHED', m.message, {
+    hint: m.hint,
+    details: { limit: key, value: limit, user: email },
+  });
 }
 
 /** The one-off limits of an app (its owner's), in the shape the runtime takes. */
-export function oneOffLimits(state: State, config: Pick<SlipwayConfig, 'limits'>, app: { name: string; ownerId: number }) {
+export function oneOffLimits(
+  state: State,
+  config: Pick<SlipwayConfig, 'limits'>,
+  app: { name: string; ownerId: number },
+) {
   const owner = ownerOfApp(state, app.ownerId);
   const l = limitsOf(state, config, owner.id);
   return {
@@ -48,7 +72,12 @@ export function oneOffLimits(state: State, config: Pick<SlipwayConfig, 'limits'>
 }
 
 /** Refuses a formation whose quantities exceed the owner's dynos or dynos-per-type limit. */
-export function checkFormation(state: State, config: Pick<SlipwayConfig, 'limits'>, app: { id: number; name: string; ownerId: number }, quantities: Record<string, number>): void {
+export function checkFormation(
+  state: State,
+  config: Pick<SlipwayConfig, 'limits'>,
+  app: { id: number; name: string; ownerId: number },
+  quantities: Record<string, number>,
+): void {
   const owner = ownerOfApp(state, app.ownerId);
   const l = limitsOf(state, config, owner.id);
   const next: Record<string, number> = {};
@@ -56,9 +85,25 @@ export function checkFormation(state: State, config: Pick<SlipwayConfig, 'limits
   Object.assign(next, quantities);
   for (const [type, q] of Object.entries(quantities)) {
     const max = l['dynos-per-type'];
-    if (q > max) throw limitError('dynos-per-type', owner.email, `may run ${max} dynos per process type, and ${type}@${q} asks for ${q}`, max, ` (owner of ${app.name})`);
+    if (q > max)
+      throw limitError(
+        'dynos-per-type',
+        owner.email,
+        `may run ${max} dynos per process type, and ${type}@${q} asks for ${q}`,
+        max,
+        ` (owner of ${app.name})`,
+      );
   }
   const total = Object.values(next).reduce((a, b) => a + b, 0);
-  const grew = Object.entries(quantities).some(([t, q]) => q > (state.formation.list(app.id).find((f) => f.type === t)?.quantity ?? 0));
-  if (grew && total > l.dynos) throw limitError('dynos', owner.email, `may run ${l.dynos} dynos per app, and this formation asks for ${total}`, l.dynos, ` (owner of ${app.name})`);
+  const grew = Object.entries(quantities).some(
+    ([t, q]) => q > (state.formation.list(app.id).find((f) => f.type === t)?.quantity ?? 0),
+  );
+  if (grew && total > l.dynos)
+    throw limitError(
+      'dynos',
+      owner.email,
+      `may run ${l.dynos} dynos per app, and this formation asks for ${total}`,
+      l.dynos,
+      ` (owner of ${app.name})`,
+    );
 }

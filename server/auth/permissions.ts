@@ -19,7 +19,10 @@ export const ROLE_ACTIONS: Record<AppRole, readonly AppAction[]> = {
 };
 
 /** The user a bearer/basic secret belongs to, or undefined (unknown or revoked: checked on every call, so revocation is immediate). */
-export function authenticateToken(state: State, secret: string | undefined | null): { user: UserRow; tokenId: number } | undefined {
+export function authenticateToken(
+  state: State,
+  secret: string | undefined | null,
+): { user: UserRow; tokenId: number } | undefined {
   if (typeof secret !== 'string' || secret === '') return undefined;
   return state.users.authenticate(secret.trim());
 }
@@ -42,14 +45,23 @@ export function requireAppRole(state: State, user: UserRow, appName: string, act
   const name = assertAppName(appName);
   const app = state.apps.get(name);
   if (!app) {
-    throw new SlipwayError('NOT_FOUND', `app "${name}" does not exist`, { hint: `create it with: slipway apps:create ${name}` });
+    throw new SlipwayError('NOT_FOUND', `app "${name}" does not exist`, {
+      hint: `create it with: slipway apps:create ${name}`,
+    });
   }
   const role = effectiveRole(state, user, app);
   if (!roleAllows(role, action)) {
-    const needs = action === 'read' || action === 'logs' ? 'viewer' : ROLE_ACTIONS.collaborator.includes(action) ? 'collaborator' : 'owner';
+    const needs =
+      action === 'read' || action === 'logs'
+        ? 'viewer'
+        : ROLE_ACTIONS.collaborator.includes(action)
+          ? 'collaborator'
+          : 'owner';
     throw new SlipwayError(
       'FORBIDDEN',
-      role ? `${user.email} is a ${role} of "${name}" and may not ${action} it` : `${user.email} has no access to app "${name}"`,
+      role
+        ? `${user.email} is a ${role} of "${name}" and may not ${action} it`
+        : `${user.email} has no access to app "${name}"`,
       {
         hint:
           needs === 'owner'
@@ -64,6 +76,8 @@ export function requireAppRole(state: State, user: UserRow, appName: string, act
 /** Platform-wide operations (users, stacks): admins only. */
 export function requireAdmin(user: UserRow, what: string): void {
   if (!user.isAdmin) {
-    throw new SlipwayError('FORBIDDEN', `only an admin may ${what}`, { hint: 'ask an admin of this Slipway installation' });
+    throw new SlipwayError('FORBIDDEN', `only an admin may ${what}`, {
+      hint: 'ask an admin of this Slipway installation',
+    });
   }
 }

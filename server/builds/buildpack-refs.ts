@@ -22,12 +22,18 @@ export function validateBuildpackRef(ref: string): string {
       parsed = undefined;
     }
     if (!parsed || !/^https?:$/.test(parsed.protocol) || !parsed.hostname) {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(ref.slice(0, 120))} is not a buildpack URL Slipway can fetch`, {
-        hint: 'use an https:// URL: a git repository (optionally #branch, tag or commit) or a .tgz archive',
-      });
+      throw new SlipwayError(
+        'INVALID_INPUT',
+        `${JSON.stringify(ref.slice(0, 120))} is not a buildpack URL Slipway can fetch`,
+        {
+          hint: 'use an https:// URL: a git repository (optionally #branch, tag or commit) or a .tgz archive',
+        },
+      );
     }
     if (gitRef !== undefined && !/^[A-Za-z0-9._/-]{1,200}$/.test(gitRef)) {
-      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(gitRef.slice(0, 40))} is not a branch, tag or commit`, { hint: 'write the URL as https://host/repo.git#v1.2.3' });
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(gitRef.slice(0, 40))} is not a branch, tag or commit`, {
+        hint: 'write the URL as https://host/repo.git#v1.2.3',
+      });
     }
     return ref;
   }
@@ -43,7 +49,9 @@ export function validateBuildpackRef(ref: string): string {
   if (!all.some((b) => b.id === id && (!version || b.version === version))) {
     const same = all.filter((b) => b.id === id).map((b) => `${b.id}@${b.version}`);
     throw new SlipwayError('NOT_FOUND', `this platform has no buildpack ${ref.slice(0, 80)}`, {
-      hint: same.length ? `versions available: ${same.join(', ')}` : `builtin buildpacks: ${all.map((b) => b.id).join(', ')}; or give an https:// URL`,
+      hint: same.length
+        ? `versions available: ${same.join(', ')}`
+        : `builtin buildpacks: ${all.map((b) => b.id).join(', ')}; or give an https:// URL`,
     });
   }
   return ref;

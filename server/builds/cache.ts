@@ -10,13 +10,20 @@ import type { State } from '../state';
  * legacy CACHE_DIR), so the next build starts cold. Refused while a build of the app is pending
  * or running (it reads and writes that directory).
  */
-export async function purgeBuildCache(deps: { state: State; paths: Pick<HomePaths, 'caches'> }, appName: string): Promise<{ bytes: number }> {
+export async function purgeBuildCache(
+  deps: { state: State; paths: Pick<HomePaths, 'caches'> },
+  appName: string,
+): Promise<{ bytes: number }> {
   const app = deps.state.apps.require(assertAppName(appName));
   const busy = deps.state.builds.listForApp(app.id, 20).find((b) => b.status === 'pending' || b.status === 'running');
   if (busy) {
-    throw new SlipwayError('CONFLICT', `a build of ${app.name} is ${busy.status} (${busy.id.slice(0, 8)}): its cache is in use`, {
-      hint: 'purge the cache once it has finished (slipway builds), or cancel it (slipway builds:cancel)',
-    });
+    throw new SlipwayError(
+      'CONFLICT',
+      `a build of ${app.name} is ${busy.status} (${busy.id.slice(0, 8)}): its cache is in use`,
+      {
+        hint: 'purge the cache once it has finished (slipway builds), or cancel it (slipway builds:cancel)',
+      },
+    );
   }
   const dir = path.join(deps.paths.caches, app.name);
   const bytes = await sizeOf(dir);

@@ -4,7 +4,11 @@ import type { State } from '../state';
 import type { AcquireInput } from './queue';
 
 /** The app owner's build slots for the queue: builds of one user's apps beyond the limit wait. */
-export function buildOwner(state: State, config: Pick<SlipwayConfig, 'limits'>, app: { name: string; ownerId: number }): NonNullable<AcquireInput['owner']> {
+export function buildOwner(
+  state: State,
+  config: Pick<SlipwayConfig, 'limits'>,
+  app: { name: string; ownerId: number },
+): NonNullable<AcquireInput['owner']> {
   const owner = ownerOfApp(state, app.ownerId);
   const limit = limitsOf(state, config, owner.id).builds;
   return {

@@ -46,7 +46,13 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
   const short = (sha: string) => sha.slice(0, 7);
 
   /** Waits for `enqueue`'s grant, or rejects on deadline/abort after taking the waiter back out. */
-  function wait<W extends Waiter>(queue: W[], make: (grant: () => void) => W, deadline: number, input: AcquireInput, what: string): Promise<void> {
+  function wait<W extends Waiter>(
+    queue: W[],
+    make: (grant: () => void) => W,
+    deadline: number,
+    input: AcquireInput,
+    what: string,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const waiter = make(() => {
@@ -122,7 +128,13 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
         const ahead = entry.waiters.length > 0 ? entry.waiters[entry.waiters.length - 1].sha : entry.sha;
         input.onWait?.(`waiting for build of ${short(ahead)} to finish`);
         // The granting side (releaseApp) records this build's sha as the app's holder.
-        await wait(entry.waiters, (grant) => ({ grant, sha: input.sha }), deadline, input, `the build of ${short(ahead)} to finish`);
+        await wait(
+          entry.waiters,
+          (grant) => ({ grant, sha: input.sha }),
+          deadline,
+          input,
+          `the build of ${short(ahead)} to finish`,
+        );
       }
 
       // Holding the app now; next, one of the owner's slots, then a machine-wide slot.
@@ -136,7 +148,7 @@ export function createBuildQueue(opts: BuildQueueOptions): BuildQueue {
           } else {
             input.onWait?.(input.owner.waiting(o.running));
             // Granted by releaseOwner without changing `running`.
-            await wait(o.waiters, (grant) => ({ grant }), deadline, input, 'a build slot of the app\'s owner');
+            await wait(o.waiters, (grant) => ({ grant }), deadline, input, "a build slot of the app's owner");
           }
         }
       } catch (err) {

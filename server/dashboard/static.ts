@@ -8,7 +8,12 @@ export const DASHBOARD_DIR = path.join(__dirname, '..', '..', 'dashboard');
 // Paths the single-page app answers (its URL state); everything else is left to the other routes.
 const PAGE_RE = /^\/(?:login|apps(?:\/[a-z0-9-]{1,63}(?:\/[a-z]{1,20})?)?|admin(?:\/[a-z]{1,20})?)?\/?$/;
 const ASSET_RE = /^\/assets\/([A-Za-z0-9_.-]{1,100})$/;
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
+};
 
 /**
  * The web dashboard's static files at / of the API listener (HTTP and HTTPS). Asset names carry a

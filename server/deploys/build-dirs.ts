@@ -15,7 +15,13 @@ export function createBuildDirs(deps: { state: State; paths: HomePaths }) {
   return {
     create(buildId: string) {
       const dir = path.join(paths.builds, buildId);
-      const d = { dir, source: path.join(dir, 'source'), workspace: path.join(dir, 'workspace'), log: path.join(dir, 'build.log'), events: path.join(dir, 'events.jsonl') };
+      const d = {
+        dir,
+        source: path.join(dir, 'source'),
+        workspace: path.join(dir, 'workspace'),
+        log: path.join(dir, 'build.log'),
+        events: path.join(dir, 'events.jsonl'),
+      };
       fs.mkdirSync(d.source, { recursive: true });
       fs.mkdirSync(d.workspace, { recursive: true });
       return d;
@@ -30,7 +36,11 @@ export function createBuildDirs(deps: { state: State; paths: HomePaths }) {
       state.builds.listForApp(appId, 500).forEach((b, i) => {
         const dir = path.join(paths.builds, b.id);
         if (i >= KEEP_LOGS) fs.rmSync(dir, { recursive: true, force: true });
-        else if (b.status !== 'running' && b.status !== 'pending' && (b.status !== 'failed' || ++failed > KEEP_FAILED_WORKSPACES)) {
+        else if (
+          b.status !== 'running' &&
+          b.status !== 'pending' &&
+          (b.status !== 'failed' || ++failed > KEEP_FAILED_WORKSPACES)
+        ) {
           fs.rmSync(path.join(dir, 'workspace'), { recursive: true, force: true });
         }
       });
@@ -44,12 +54,16 @@ export function createBuildDirs(deps: { state: State; paths: HomePaths }) {
       } catch {
         return [];
       }
-      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as unknown);
     },
 
     /** The builds' part of apps:destroy: every build directory of the app and its build cache. */
     removeApp(app: { id: number; name: string }): void {
-      for (const b of state.builds.listForApp(app.id, 100_000)) fs.rmSync(path.join(paths.builds, b.id), { recursive: true, force: true });
+      for (const b of state.builds.listForApp(app.id, 100_000))
+        fs.rmSync(path.join(paths.builds, b.id), { recursive: true, force: true });
       fs.rmSync(path.join(paths.caches, app.name), { recursive: true, force: true });
     },
   };

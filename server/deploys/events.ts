@@ -33,7 +33,16 @@ export type DeployEvent =
   | { type: 'deployed'; url: string }
   | { type: 'succeeded'; buildId: string; commit: string; version?: number }
   /** `hints`: by cause (a command not found: which buildpack would install it). */
-  | { type: 'failed'; buildId: string; commit: string; message: string; hint?: string; hints?: string[]; cancelled: boolean; app: string };
+  | {
+      type: 'failed';
+      buildId: string;
+      commit: string;
+      message: string;
+      hint?: string;
+      hints?: string[];
+      cancelled: boolean;
+      app: string;
+    };
 
 /** The push output and build log line(s) for an event, Heroku-style; [] for events not shown there. */
 export function pushLines(e: DeployEvent): string[] {
@@ -53,7 +62,11 @@ export function pushLines(e: DeployEvent): string[] {
       return ['-----> Launching...'];
     case 'release-output':
       // Release-command output keeps its own markers; plain lines are indented under "Launching".
-      return [e.line.startsWith('-----> ') || e.line.startsWith(' !') || e.line.startsWith('       ') ? e.line : `       ${e.line}`];
+      return [
+        e.line.startsWith('-----> ') || e.line.startsWith(' !') || e.line.startsWith('       ')
+          ? e.line
+          : `       ${e.line}`,
+      ];
     case 'wait':
       return [`       ${waitText(e)}`];
     case 'released':

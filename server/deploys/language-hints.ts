@@ -32,7 +32,9 @@ export function languageHints(sourceDir: string, builtinDir: string): string[] {
     );
   }
   if (fs.existsSync(path.join(sourceDir, 'Dockerfile'))) {
-    out.push('This repository has a Dockerfile: Slipway builds with buildpacks and does not run Dockerfiles; the Procfile command must come from a buildpack');
+    out.push(
+      'This repository has a Dockerfile: Slipway builds with buildpacks and does not run Dockerfiles; the Procfile command must come from a buildpack',
+    );
   }
   return out;
 }

@@ -141,7 +141,14 @@ export function createDeployPipeline(deps: PipelineDeps) {
     const id = randomUUID();
     const d = dirs.create(id);
     const log = createBuildLog(d.log);
-    const row = state.builds.create({ id, appId: app.id, sourceVersion: input.sourceVersion, sourceSubject: input.subject ?? null, userId: input.user?.id ?? null, logPath: log.file });
+    const row = state.builds.create({
+      id,
+      appId: app.id,
+      sourceVersion: input.sourceVersion,
+      sourceSubject: input.subject ?? null,
+      userId: input.user?.id ?? null,
+      logPath: log.file,
+    });
     const run: Run = {
       id,
       app,
@@ -169,20 +176,37 @@ export function createDeployPipeline(deps: PipelineDeps) {
         }
       },
     };
-    run.abort.signal.addEventListener('abort', () => logger.warn(`build ${id} of ${app.name}: stopping (${(run.abort.signal.reason as Error)?.message})`), { once: true });
+    run.abort.signal.addEventListener(
+      'abort',
+      () => logger.warn(`build ${id} of ${app.name}: stopping (${(run.abort.signal.reason as Error)?.message})`),
+      { once: true },
+    );
     active.set(id, run);
-    const onClientGone = () => cancelRun(run, new SlipwayError('BUILD_FAILED', 'build cancelled: the pushing client disconnected', { details: CANCELLED }));
+    const onClientGone = () =>
+      cancelRun(
+        run,
+        new SlipwayError('BUILD_FAILED', 'build cancelled: the pushing client disconnected', { details: CANCELLED }),
+      );
     if (input.signal?.aborted) onClientGone();
     input.signal?.addEventListener('abort', onClientGone, { once: true });
     run.detach = () => input.signal?.removeEventListener('abort', onClientGone);
-    run.emit({ type: 'started', buildId: id, sourceVersion: input.sourceVersion, commit: commitLabel(input.sourceVersion, input.subject), user: input.user?.email ?? null });
+    run.emit({
+      type: 'started',
+      buildId: id,
+      sourceVersion: input.sourceVersion,
+      commit: commitLabel(input.sourceVersion, input.subject),
+      user: input.user?.email ?? null,
+    });
     input.onCreated?.(row);
     return run;
   }
 
   /** source: unpacks the pushed tree; runs while the build waits for its turn. */
   function receiveSource(run: Run): Promise<BuildSource> {
-    const p = (run.input.source ? unpackSource(run.input.source, run.dirs.source) : Promise.resolve()).then(() => ({ dir: run.dirs.source, version: run.input.sourceVersion }));
+    const p = (run.input.source ? unpackSource(run.input.source, run.dirs.source) : Promise.resolve()).then(() => ({
+      dir: run.dirs.source,
+      version: run.input.sourceVersion,
+    }));
     p.catch(() => undefined); // awaited by deploy(); never an unhandled rejection while queued
     return p;
   }
@@ -253,7 +277,9 @@ export function createDeployPipeline(deps: PipelineDeps) {
   async function chooseBuilder(app: AppRow, source: BuildSource): Promise<Builder> {
     const detect = { appName: app.name, settings: app.buildSettings, buildpacks: app.buildpacks };
     for (const b of deps.builders) if (!b.detect || (await b.detect(source, detect))) return b;
-    throw new SlipwayError('BUILD_FAILED', 'no builder can build this source', { hint: 'add a Procfile or a file a buildpack recognises (package.json, index.html, ...)' });
+    throw new SlipwayError('BUILD_FAILED', 'no builder can build this source', {
+      hint: 'add a Procfile or a file a buildpack recognises (package.json, index.html, ...)',
+    });
   }
 
   /** release: vN recorded (pending) with the image and the app's config now. No cancel after this. */
@@ -290,7 +316,10 @@ export function createDeployPipeline(deps: PipelineDeps) {
   /** routes: the URLs the router serves the new dynos on (the rollout published them). */
   function routesOf(app: AppRow): { urls: string[] } {
     const port = deps.config.httpPort === 80 ? '' : `:${deps.config.httpPort}`;
-    const custom = state.domains.list().filter((d) => d.appId === app.id).map((d) => `http://${d.hostname}${port}/`);
+    const custom = state.domains
+      .list()
+      .filter((d) => d.appId === app.id)
+      .map((d) => `http://${d.hostname}${port}/`);
     return { urls: [`http://${app.name}.${deps.config.domain}${port}/`, ...custom] };
   }
 
@@ -308,7 +337,14 @@ export function createDeployPipeline(deps: PipelineDeps) {
     fs.rmSync(run.dirs.workspace, { recursive: true, force: true });
     const short = commitLabel(run.input.sourceVersion, run.input.subject);
     run.emit({ type: 'succeeded', buildId: run.id, commit: short, version: release.version });
-    state.events.add({ appId: run.app.id, appName: run.app.name, actor: run.input.user?.email ?? 'slipway', action: 'build.succeeded', message: `Build of ${short} succeeded`, data: { build: run.id, release: release.version } });
+    state.events.add({
+      appId: run.app.id,
+      appName: run.app.name,
+      actor: run.input.user?.email ?? 'slipway',
+      action: 'build.succeeded',
+      message: `Build of ${short} succeeded`,
+      data: { build: run.id, release: release.version },
+    });
     return { build: state.builds.get(run.id)!, releaseVersion: release.version };
   }
 
@@ -320,10 +356,26 @@ export function createDeployPipeline(deps: PipelineDeps) {
     // A command that was not found: say which buildpack or builder would install what the repository needs.
     const hints = err.details?.cause === 'command-not-found' ? languageHints(run.dirs.source, BUILTIN_DIR) : [];
     const short = commitLabel(run.input.sourceVersion, run.input.subject);
-    run.emit({ type: 'failed', buildId: run.id, commit: short, app: run.app.name, message: err.message, hint: err.hint, hints, cancelled });
+    run.emit({
+      type: 'failed',
+      buildId: run.id,
+      commit: short,
+      app: run.app.name,
+      message: err.message,
+      hint: err.hint,
+      hints,
+      cancelled,
+    });
     // The workspace stays for inspection (docs/git-push.md); the source is in the repository anyway.
     fs.rmSync(run.dirs.source, { recursive: true, force: true });
-    state.events.add({ appId: run.app.id, appName: run.app.name, actor: run.input.user?.email ?? 'slipway', action: cancelled ? 'build.cancelled' : 'build.failed', message: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}`, data: { build: run.id, error: err.message } });
+    state.events.add({
+      appId: run.app.id,
+      appName: run.app.name,
+      actor: run.input.user?.email ?? 'slipway',
+      action: cancelled ? 'build.cancelled' : 'build.failed',
+      message: `Build of ${short} ${cancelled ? 'cancelled' : 'failed'}`,
+      data: { build: run.id, error: err.message },
+    });
     return { build: state.builds.get(run.id)!, error: err };
   }
 
@@ -356,7 +408,13 @@ export function createDeployPipeline(deps: PipelineDeps) {
     /** Cancels a pending or running build. False when it is not running or already releasing. */
     cancel(buildId: string, by?: string): boolean {
       const run = active.get(buildId);
-      return !!run && cancelRun(run, new SlipwayError('BUILD_FAILED', `build cancelled${by ? ` by ${by}` : ''}`, { details: CANCELLED }));
+      return (
+        !!run &&
+        cancelRun(
+          run,
+          new SlipwayError('BUILD_FAILED', `build cancelled${by ? ` by ${by}` : ''}`, { details: CANCELLED }),
+        )
+      );
     },
     /** A build's progress as data: its DeployEvents with their times (the API's builds/ID/events). */
     events(buildId: string): Array<DeployEvent & { at: string }> {
@@ -372,7 +430,11 @@ export function createDeployPipeline(deps: PipelineDeps) {
     /** The builds' part of apps:destroy (server/apps/destroy.ts): build directories, build cache. */
     removeApp(app: AppRow): void {
       for (const run of active.values()) {
-        if (run.app.id === app.id) cancelRun(run, new SlipwayError('BUILD_FAILED', 'build cancelled: the app was destroyed', { details: CANCELLED }));
+        if (run.app.id === app.id)
+          cancelRun(
+            run,
+            new SlipwayError('BUILD_FAILED', 'build cancelled: the app was destroyed', { details: CANCELLED }),
+          );
       }
       dirs.removeApp(app);
     },
@@ -382,9 +444,10 @@ export function createDeployPipeline(deps: PipelineDeps) {
      */
     async recover(): Promise<number> {
       const n = state.builds.failInterrupted();
-      await sweepBuildContainers(deps.docker, { home: deps.config.home, buildTimeoutMs: deps.config.buildTimeoutMs }).catch((err: Error) =>
-        logger.error(`could not sweep leftover build containers: ${err.message}`),
-      );
+      await sweepBuildContainers(deps.docker, {
+        home: deps.config.home,
+        buildTimeoutMs: deps.config.buildTimeoutMs,
+      }).catch((err: Error) => logger.error(`could not sweep leftover build containers: ${err.message}`));
       return n;
     },
   };

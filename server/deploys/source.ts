@@ -31,12 +31,18 @@ export async function unpackSource(source: Readable, dir: string): Promise<void>
     throw new SlipwayError('BUILD_FAILED', `receiving the source failed: ${(err as Error).message}`);
   }
   if (process.getuid?.() === 0) {
-    await new Promise<void>((resolve, reject) => execFile('chown', ['-R', '1000:1000', '--', dir], (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      execFile('chown', ['-R', '1000:1000', '--', dir], (err) => (err ? reject(err) : resolve())),
+    );
   }
 }
 
 /** app.json's formation and health checks, read like every untrusted file (safe-fs.ts); never fails the build. */
-export function readAppJson(sourceDir: string): { healthchecks?: Record<string, unknown[]>; formation?: Record<string, { quantity?: number; size?: string }>; bootTimeout?: number } {
+export function readAppJson(sourceDir: string): {
+  healthchecks?: Record<string, unknown[]>;
+  formation?: Record<string, { quantity?: number; size?: string }>;
+  bootTimeout?: number;
+} {
   try {
     const text = readUntrusted(sourceDir, 'app.json');
     if (text === undefined) return {};
@@ -44,7 +50,9 @@ export function readAppJson(sourceDir: string): { healthchecks?: Record<string, 
     const pick = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
     return {
       ...(pick(raw.healthchecks) ? { healthchecks: raw.healthchecks as Record<string, unknown[]> } : {}),
-      ...(pick(raw.formation) ? { formation: raw.formation as Record<string, { quantity?: number; size?: string }> } : {}),
+      ...(pick(raw.formation)
+        ? { formation: raw.formation as Record<string, { quantity?: number; size?: string }> }
+        : {}),
       // Validated with the release (releases/service.ts): a malformed value fails the push there.
       ...(raw.boot_timeout !== undefined ? { bootTimeout: raw.boot_timeout as number } : {}),
     };
@@ -57,7 +65,12 @@ export function readAppJson(sourceDir: string): { healthchecks?: Record<string, 
  * app.json "stack" is honoured on an app's first deploy only (as Heroku's app.json is at app
  * setup): afterwards the app's stack is what stack:set says, and a differing app.json gets a note.
  */
-export function stackFromAppJson(sourceDir: string, app: { id: number; stack: string }, state: State, note: (line: string) => void): string {
+export function stackFromAppJson(
+  sourceDir: string,
+  app: { id: number; stack: string },
+  state: State,
+  note: (line: string) => void,
+): string {
   let wanted: unknown;
   try {
     const text = readUntrusted(sourceDir, 'app.json');
@@ -69,7 +82,9 @@ export function stackFromAppJson(sourceDir: string, app: { id: number; stack: st
   if (typeof wanted !== 'string' || wanted === app.stack) return app.stack;
   const firstDeploy = !state.builds.listForApp(app.id, 50).some((b) => b.status === 'succeeded');
   if (!firstDeploy) {
-    note(`       app.json asks for the ${wanted} stack; this app is on ${app.stack} (app.json's stack counts on the first deploy only: slipway stack:set ${wanted})`);
+    note(
+      `       app.json asks for the ${wanted} stack; this app is on ${app.stack} (app.json's stack counts on the first deploy only: slipway stack:set ${wanted})`,
+    );
     return app.stack;
   }
   stackInfo(wanted); // an unknown stack fails the build, naming the stacks there are

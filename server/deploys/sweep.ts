@@ -6,13 +6,20 @@ import type Docker from 'dockerode';
  * (`slipway build`) older than the build time limit belongs to a process that died. Containers
  * of other homes are never touched. Returns how many were removed.
  */
-export async function sweepBuildContainers(docker: Docker, opts: { home: string; buildTimeoutMs: number }): Promise<number> {
+export async function sweepBuildContainers(
+  docker: Docker,
+  opts: { home: string; buildTimeoutMs: number },
+): Promise<number> {
   const list = await docker.listContainers({
     all: true,
     filters: { label: ['io.slipway.managed=true', 'io.slipway.role=build', `io.slipway.home=${opts.home}`] },
   });
   const cutoff = Date.now() / 1000 - opts.buildTimeoutMs / 1000 - 60;
   const stale = list.filter((c) => c.Labels?.['io.slipway.build'] || c.Created < cutoff);
-  for (const c of stale) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const c of stale)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
   return stale.length;
 }

@@ -91,7 +91,9 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
   });
   git.on('fetch', (action) => {
     action.on('error', (err: Error) => log(`fetch: ${err.message}`));
-    action.on('service', (ps: ChildProcess) => ps.stdin?.on('error', (err: Error) => log(`fetch: upload-pack input: ${err.message}`)));
+    action.on('service', (ps: ChildProcess) =>
+      ps.stdin?.on('error', (err: Error) => log(`fetch: upload-pack input: ${err.message}`)),
+    );
     action.accept();
   });
   // node-git-server emits one event per pushed ref; only the first one wires the session.
@@ -108,7 +110,9 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
     // receive-pack may exit before it has read the whole request (a pack over
     // receive.maxInputSize, a corrupt pack): the pipe into it then fails with EPIPE, which must
     // not be an unhandled error that takes the server down.
-    action.on('service', (ps: ChildProcess) => ps.stdin?.on('error', (err: Error) => log(`push: receive-pack input: ${err.message}`)));
+    action.on('service', (ps: ChildProcess) =>
+      ps.stdin?.on('error', (err: Error) => log(`push: receive-pack input: ${err.message}`)),
+    );
     const who = users.get(action.req);
     if (!who) {
       action.accept();
@@ -137,7 +141,13 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
   git.on('push', onPush);
   git.on('tag', onPush);
 
-  function refuse(res: ServerResponse, status: number, message: string, hint?: string, headers: Record<string, string> = {}): void {
+  function refuse(
+    res: ServerResponse,
+    status: number,
+    message: string,
+    hint?: string,
+    headers: Record<string, string> = {},
+  ): void {
     // git shows text/plain error bodies to the user as "remote: ..." lines.
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', ...headers });
     res.end(`${message}\n${hint ? `hint: ${hint}\n` : ''}`);
@@ -150,7 +160,9 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
     const query = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '');
     const m = SUFFIX_RE.exec(pathname);
     if (!m || !isValidAppName(m[1])) {
-      return new SlipwayError('NOT_FOUND', 'not a Slipway git repository URL', { hint: 'the git URL of an app is http://HOST:PORT/APP.git (see `slipway apps:info`)' });
+      return new SlipwayError('NOT_FOUND', 'not a Slipway git repository URL', {
+        hint: 'the git URL of an app is http://HOST:PORT/APP.git (see `slipway apps:info`)',
+      });
     }
     const [, appName, suffix] = m;
     let service: string | null;
@@ -158,7 +170,9 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
       if (req.method !== 'GET') return new SlipwayError('INVALID_INPUT', 'method not allowed');
       service = query.get('service');
       if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
-        return new SlipwayError('INVALID_INPUT', 'only the smart HTTP protocol is served', { hint: 'use git 1.6.6 or newer' });
+        return new SlipwayError('INVALID_INPUT', 'only the smart HTTP protocol is served', {
+          hint: 'use git 1.6.6 or newer',
+        });
       }
     } else {
       if (req.method !== 'POST') return new SlipwayError('INVALID_INPUT', 'method not allowed');
@@ -178,11 +192,21 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
     const mb = limitsOf(deps.state, { limits: deps.limits }, owner.id)['push-mb'];
     const bytes = mb * 1024 * 1024;
     try {
-      execFileSync('git', ['--git-dir', appRepoPath(deps.paths, appName), 'config', 'receive.maxInputSize', String(Math.max(bytes, 1))], { stdio: 'ignore', timeout: 10_000 });
+      execFileSync(
+        'git',
+        ['--git-dir', appRepoPath(deps.paths, appName), 'config', 'receive.maxInputSize', String(Math.max(bytes, 1))],
+        { stdio: 'ignore', timeout: 10_000 },
+      );
     } catch (err) {
       log(`cannot set receive.maxInputSize of ${appName}: ${(err as Error).message}`);
     }
-    const m = limitMessage('push-mb', owner.email, `may push at most ${mb} MiB at once, and this push is larger`, mb, ` (owner of ${appName})`);
+    const m = limitMessage(
+      'push-mb',
+      owner.email,
+      `may push at most ${mb} MiB at once, and this push is larger`,
+      mb,
+      ` (owner of ${appName})`,
+    );
     oversize.set(req, {});
     return { bytes, line: `${m.message}; ${m.hint}` };
   }
@@ -208,9 +232,15 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
       const auth = secret ? authenticateToken(deps.state, secret) : undefined;
       if (secret && !auth) deps.authBackoff?.fail(req.socket.remoteAddress, secret);
       if (!auth) {
-        refuse(res, 401, secret ? 'invalid or revoked token' : 'authentication required', 'use an API token as the password (`slipway auth:token`); the username is ignored', {
-          'www-authenticate': 'Basic realm="Slipway"',
-        });
+        refuse(
+          res,
+          401,
+          secret ? 'invalid or revoked token' : 'authentication required',
+          'use an API token as the password (`slipway auth:token`); the username is ignored',
+          {
+            'www-authenticate': 'Basic realm="Slipway"',
+          },
+        );
         return;
       }
       try {
@@ -222,13 +252,19 @@ export function createGitEndpoint(deps: GitEndpointDeps) {
       }
       if (!appRepositoryExists(deps.paths, target.appName)) {
         // Never created here: apps:create makes it. A known app without one is a server problem.
-        refuse(res, 404, `the git repository of app "${target.appName}" is missing`, 'restart slipway-server: it recreates missing repositories of existing apps');
+        refuse(
+          res,
+          404,
+          `the git repository of app "${target.appName}" is missing`,
+          'restart slipway-server: it recreates missing repositories of existing apps',
+        );
         return;
       }
       users.set(req, { appName: target.appName, user: { id: auth.user.id, email: auth.user.email } });
       // node-git-server sees only a URL we built from the validated name.
       req.url = `/${target.appName}.git${target.suffix}${target.suffix === '/info/refs' ? `?service=git-${target.type === 'push' ? 'receive' : 'upload'}-pack` : ''}`;
-      const pushLimit = target.type === 'push' && target.suffix === '/git-receive-pack' ? limitPush(req, target.appName) : undefined;
+      const pushLimit =
+        target.type === 'push' && target.suffix === '/git-receive-pack' ? limitPush(req, target.appName) : undefined;
       git.handle(req, res);
       // Observed after node-git-server piped the request into receive-pack (a listener added
       // earlier would start the flow before that pipe exists). git itself enforces the size

@@ -22,7 +22,10 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function request(pathname: string, opts: { json?: unknown; body?: NodeJS.ReadableStream; headers?: Record<string, string> }): Promise<http.IncomingMessage> {
+function request(
+  pathname: string,
+  opts: { json?: unknown; body?: NodeJS.ReadableStream; headers?: Record<string, string> },
+): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       socketPath,
@@ -60,7 +63,10 @@ async function main(): Promise<number> {
   // visible inside the push's quarantine, which this hook runs in).
   const subject = await commitSubject(plan.build.rev);
   const archive = spawn('git', ['archive', '--format=tar', plan.build.rev], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const res = await request(`/build?rev=${encodeURIComponent(plan.build.rev)}`, { body: archive.stdout, headers: { 'x-slipway-subject': encodeURIComponent(subject) } });
+  const res = await request(`/build?rev=${encodeURIComponent(plan.build.rev)}`, {
+    body: archive.stdout,
+    headers: { 'x-slipway-subject': encodeURIComponent(subject) },
+  });
   let exit = 1;
   let buffered = '';
   let seenExit = false;

@@ -44,7 +44,10 @@ export interface HookServerDeps {
 /** After its build, a push keeps its app's lock until receive-pack exits, at most this long. */
 const REF_UPDATE_GRACE_MS = 60_000;
 
-export function createHookServer(deps: HookServerDeps): { listen(socketPath: string): Promise<void>; close(): Promise<void> } {
+export function createHookServer(deps: HookServerDeps): {
+  listen(socketPath: string): Promise<void>;
+  close(): Promise<void>;
+} {
   const secret = Buffer.from(deps.secret);
   let server: Server | undefined;
 
@@ -80,7 +83,8 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
 
   async function build(session: PushSession, req: IncomingMessage, res: ServerResponse, rev: string): Promise<void> {
     const planned = session.planned;
-    if (!planned || rev !== planned.rev) return json(res, 409, { ok: false, lines: [' !     This push did not ask to build that commit.'] });
+    if (!planned || rev !== planned.rev)
+      return json(res, 409, { ok: false, lines: [' !     This push did not ask to build that commit.'] });
     session.planned = undefined;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     const write = (line: string) => {
@@ -154,7 +158,11 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const session = sessionOf(req);
-    if (!session) return json(res, 403, { ok: false, lines: [' !     Slipway does not know this push; push through the Slipway git endpoint.'] });
+    if (!session)
+      return json(res, 403, {
+        ok: false,
+        lines: [' !     Slipway does not know this push; push through the Slipway git endpoint.'],
+      });
     const url = new URL(req.url ?? '/', 'http://hook');
     const work =
       req.method === 'POST' && url.pathname === '/plan'
@@ -164,7 +172,8 @@ export function createHookServer(deps: HookServerDeps): { listen(socketPath: str
           : Promise.resolve(json(res, 404, { ok: false, lines: [' !     unknown hook request'] }));
     work.catch((err: Error) => {
       log.error(`git hook: ${err.stack ?? err.message}`);
-      if (!res.headersSent) json(res, 500, { ok: false, lines: [` !     Slipway could not handle this push: ${err.message}`] });
+      if (!res.headersSent)
+        json(res, 500, { ok: false, lines: [` !     Slipway could not handle this push: ${err.message}`] });
       else res.end(`\n !     Slipway could not handle this push: ${err.message}\n${EXIT_MARK}1\n`);
     });
   };

@@ -33,7 +33,13 @@ export interface GitServiceDeps {
 export function createGitService(deps: GitServiceDeps) {
   const sessions: PushSessions = new Map();
   const secret = randomBytes(32).toString('base64url');
-  const endpoint = createGitEndpoint({ state: deps.state, paths: deps.paths, sessions, authBackoff: deps.authBackoff, limits: deps.limits });
+  const endpoint = createGitEndpoint({
+    state: deps.state,
+    paths: deps.paths,
+    sessions,
+    authBackoff: deps.authBackoff,
+    limits: deps.limits,
+  });
   const locks = createPushLocks();
   const repoDir = (appName: string) => appRepoPath(deps.paths, appName);
   const hooks = createHookServer({ state: deps.state, builds: deps.builds, sessions, secret, locks, repoDir });
@@ -43,7 +49,8 @@ export function createGitService(deps: GitServiceDeps) {
     isGitRequest: (req: IncomingMessage) => isGitRequest(req.url),
     handle: (req: IncomingMessage, res: ServerResponse) => endpoint.handle(req, res),
     /** builds:create: the deploy branch's commit built and released again (rebuild.ts). */
-    rebuild: (appName: string, user: { id: number; email: string } | null) => startRebuild({ state: deps.state, builds: deps.builds, locks, repoDir }, appName, user),
+    rebuild: (appName: string, user: { id: number; email: string } | null) =>
+      startRebuild({ state: deps.state, builds: deps.builds, locks, repoDir }, appName, user),
     async start(): Promise<void> {
       await deps.builds.recover();
       // Every app has its repository with the current hook (apps created before an upgrade too).

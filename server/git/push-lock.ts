@@ -18,7 +18,12 @@ const short = (sha: string) => sha.slice(0, 7);
  * the turn on in order.
  */
 export interface PushLocks {
-  acquire(input: { appName: string; sha: string; signal?: AbortSignal; onWait?: (line: string) => void }): Promise<() => void>;
+  acquire(input: {
+    appName: string;
+    sha: string;
+    signal?: AbortSignal;
+    onWait?: (line: string) => void;
+  }): Promise<() => void>;
 }
 
 export function createPushLocks(): PushLocks {
@@ -54,7 +59,8 @@ export function createPushLocks(): PushLocks {
 function untilAborted(p: Promise<void>, signal?: AbortSignal): Promise<void> {
   if (!signal) return p;
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new SlipwayError('BUILD_FAILED', 'push cancelled before it started', { details: { cancelled: true } }));
+    const onAbort = () =>
+      reject(new SlipwayError('BUILD_FAILED', 'push cancelled before it started', { details: { cancelled: true } }));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(() => {
@@ -80,13 +86,21 @@ export async function readRef(repoDir: string, ref: string): Promise<string> {
  * commit that landed so the user knows what to integrate. A force push is checked the same way:
  * it replaces what the client saw, never something pushed since.
  */
-export async function checkExpectedRef(repoDir: string, update: { oldRev: string; ref: string; branch: string }, appName: string): Promise<SlipwayError | undefined> {
+export async function checkExpectedRef(
+  repoDir: string,
+  update: { oldRev: string; ref: string; branch: string },
+  appName: string,
+): Promise<SlipwayError | undefined> {
   const current = await readRef(repoDir, update.ref);
   const expected = ZERO.test(update.oldRev) ? '' : update.oldRev;
   if (current === expected) return undefined;
   const landed = current ? `${short(current)} was pushed to ${update.branch}` : `${update.branch} was deleted`;
-  return new SlipwayError('CONFLICT', `[rejected] ${update.branch} -> ${update.branch} (fetch first): ${landed} while this push waited`, {
-    hint: `the remote contains work that you do not have locally: integrate it first (git pull --rebase slipway ${update.branch}), then push again; nothing was built or deployed`,
-    details: { current, expected, app: appName },
-  });
+  return new SlipwayError(
+    'CONFLICT',
+    `[rejected] ${update.branch} -> ${update.branch} (fetch first): ${landed} while this push waited`,
+    {
+      hint: `the remote contains work that you do not have locally: integrate it first (git pull --rebase slipway ${update.branch}), then push again; nothing was built or deployed`,
+      details: { current, expected, app: appName },
+    },
+  );
 }

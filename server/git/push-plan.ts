@@ -10,7 +10,8 @@ export interface RefUpdate {
 }
 
 /** `oldRev` and `ref`: what git will expect the ref to be when it updates it (checked before building). */
-export type PushPlan = { ok: true; build?: { rev: string; branch: string; oldRev: string; ref: string } } | { ok: false; lines: string[] };
+export type PushPlan =
+  { ok: true; build?: { rev: string; branch: string; oldRev: string; ref: string } } | { ok: false; lines: string[] };
 
 const ZERO = /^0+$/;
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -24,7 +25,8 @@ export function parseRefUpdates(text: string): RefUpdate[] {
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     const [oldRev, newRev, ref] = line.trim().split(/\s+/);
-    if (!oldRev || !newRev || !ref || !SHA.test(oldRev) || !SHA.test(newRev)) throw new Error(`malformed ref update: ${JSON.stringify(line.slice(0, 200))}`);
+    if (!oldRev || !newRev || !ref || !SHA.test(oldRev) || !SHA.test(newRev))
+      throw new Error(`malformed ref update: ${JSON.stringify(line.slice(0, 200))}`);
     updates.push({ oldRev, newRev, ref });
   }
   return updates;

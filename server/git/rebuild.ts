@@ -24,7 +24,11 @@ export interface RebuildDeps {
  * service, the release; and the branch must still name that commit just before the release.
  * Resolves with the build record as soon as it exists; the build runs on (follow its output).
  */
-export async function startRebuild(deps: RebuildDeps, appName: string, user: { id: number; email: string } | null): Promise<BuildRow> {
+export async function startRebuild(
+  deps: RebuildDeps,
+  appName: string,
+  user: { id: number; email: string } | null,
+): Promise<BuildRow> {
   const app = deps.state.apps.require(appName);
   const repoDir = deps.repoDir(app.name);
   // Named by the commit it will most likely build (a push waiting behind says "build of 1a2b3c4").
@@ -41,12 +45,20 @@ export async function startRebuild(deps: RebuildDeps, appName: string, user: { i
       }
     }
     if (!sha) {
-      throw new SlipwayError('NOT_FOUND', `${app.name} has nothing to rebuild: no commit has been pushed to ${deployBranches(app.deployBranch).join(' or ')}`, {
-        hint: 'deploy it first: git push slipway main',
-      });
+      throw new SlipwayError(
+        'NOT_FOUND',
+        `${app.name} has nothing to rebuild: no commit has been pushed to ${deployBranches(app.deployBranch).join(' or ')}`,
+        {
+          hint: 'deploy it first: git push slipway main',
+        },
+      );
     }
-    const subject = cleanSubject((await run('git', ['--git-dir', repoDir, 'log', '-1', '--format=%s', sha]).catch(() => ({ stdout: '' }))).stdout);
-    const archive = spawn('git', ['--git-dir', repoDir, 'archive', '--format=tar', sha], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const subject = cleanSubject(
+      (await run('git', ['--git-dir', repoDir, 'log', '-1', '--format=%s', sha]).catch(() => ({ stdout: '' }))).stdout,
+    );
+    const archive = spawn('git', ['--git-dir', repoDir, 'archive', '--format=tar', sha], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let created!: (b: BuildRow) => void;
     const recorded = new Promise<BuildRow>((resolve) => (created = resolve));
     const done = deps.builds.deploy({
@@ -59,7 +71,11 @@ export async function startRebuild(deps: RebuildDeps, appName: string, user: { i
       onCreated: created,
       beforeRelease: async () => {
         if ((await readRef(repoDir, ref)) !== sha) {
-          throw new SlipwayError('CONFLICT', `${ref.slice('refs/heads/'.length)} moved while the rebuild of ${sha.slice(0, 7)} ran`, { hint: 'the newer push deploys; nothing was released' });
+          throw new SlipwayError(
+            'CONFLICT',
+            `${ref.slice('refs/heads/'.length)} moved while the rebuild of ${sha.slice(0, 7)} ran`,
+            { hint: 'the newer push deploys; nothing was released' },
+          );
         }
       },
     });

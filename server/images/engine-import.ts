@@ -12,7 +12,13 @@ import type { ImageConfig } from '../../buildpacks/oci/media-types';
  * tag, so releases, rollback, GC and the registry treat it like a buildpack image: `docker save`
  * unpacked into a scratch directory, then imported layer by layer (buildpacks/oci/docker-archive.ts).
  */
-export async function importEngineImage(opts: { docker: Docker; store: ImageStore; image: string; scratchDir: string; ref: string }): Promise<{ digest: string; config: ImageConfig }> {
+export async function importEngineImage(opts: {
+  docker: Docker;
+  store: ImageStore;
+  image: string;
+  scratchDir: string;
+  ref: string;
+}): Promise<{ digest: string; config: ImageConfig }> {
   const dir = path.join(opts.scratchDir, `image-${Date.now()}`);
   fs.mkdirSync(dir, { recursive: true });
   try {
@@ -34,7 +40,9 @@ export async function importEngineImage(opts: { docker: Docker; store: ImageStor
 
 function untar(stream: NodeJS.ReadableStream, dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const tar = spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     let stderr = '';
     tar.stderr.on('data', (d: Buffer) => (stderr += d.toString().slice(0, 2000)));
     tar.on('error', reject);
@@ -44,6 +52,8 @@ function untar(stream: NodeJS.ReadableStream, dir: string): Promise<void> {
     });
     tar.stdin.on('error', () => undefined);
     stream.pipe(tar.stdin);
-    tar.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`unpacking the image archive failed: ${stderr.trim() || code}`))));
+    tar.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`unpacking the image archive failed: ${stderr.trim() || code}`)),
+    );
   });
 }

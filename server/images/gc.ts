@@ -15,7 +15,11 @@ export interface GcResult {
   freedBytes: number;
 }
 
-export async function collectStoreGarbage(store: ImageStore, keepRefs: string[], opts: { graceMs?: number; now?: number } = {}): Promise<GcResult> {
+export async function collectStoreGarbage(
+  store: ImageStore,
+  keepRefs: string[],
+  opts: { graceMs?: number; now?: number } = {},
+): Promise<GcResult> {
   const grace = opts.graceMs ?? 60 * 60_000;
   const now = opts.now ?? Date.now();
   const keep = new Set(keepRefs);
@@ -27,7 +31,11 @@ export async function collectStoreGarbage(store: ImageStore, keepRefs: string[],
     }
   }
   const live = new Set<string>();
-  const roots = [...(await store.listTags()).map((t) => t.descriptor.digest), ...keepRefs.filter((r) => r.startsWith('sha256:')), ...keepRefs.map((r) => r.split('@')[1]).filter(Boolean)];
+  const roots = [
+    ...(await store.listTags()).map((t) => t.descriptor.digest),
+    ...keepRefs.filter((r) => r.startsWith('sha256:')),
+    ...keepRefs.map((r) => r.split('@')[1]).filter(Boolean),
+  ];
   for (const digest of roots) {
     if (!store.hasBlob(digest) || live.has(digest)) continue;
     live.add(digest);

@@ -9,7 +9,13 @@ import { registryAuthConfig } from './registry-auth';
  * missing layers move. The pull carries the registry token (registry-auth.ts): dockerd answers the
  * registry's 401 challenge with it. Returns the Docker image name to run: REGISTRY/REPO@sha256:...
  */
-export async function ensureImageInDocker(opts: { docker: Docker; registryHost: string; registryToken: string; store: ImageStore; ref: string }): Promise<string> {
+export async function ensureImageInDocker(opts: {
+  docker: Docker;
+  registryHost: string;
+  registryToken: string;
+  store: ImageStore;
+  ref: string;
+}): Promise<string> {
   const { docker, store, ref } = opts;
   let repo: string;
   let digest: string;
@@ -20,7 +26,10 @@ export async function ensureImageInDocker(opts: { docker: Docker; registryHost: 
     if (!store.hasBlob(digest)) throw notFound(ref);
   } else {
     const colon = ref.lastIndexOf(':');
-    if (colon <= 0) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(ref)} is not an image reference`, { hint: 'use repo:tag or repo@sha256:...' });
+    if (colon <= 0)
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(ref)} is not an image reference`, {
+        hint: 'use repo:tag or repo@sha256:...',
+      });
     repo = ref.slice(0, colon);
     const d = await store.resolve(ref);
     if (!d) throw notFound(ref);
@@ -52,5 +61,7 @@ export async function ensureImageInDocker(opts: { docker: Docker; registryHost: 
 }
 
 function notFound(ref: string): SlipwayError {
-  return new SlipwayError('NOT_FOUND', `image ${ref} is not in the image store`, { hint: 'build the app again (slipway builds:create) or roll back to a release whose image exists' });
+  return new SlipwayError('NOT_FOUND', `image ${ref} is not in the image store`, {
+    hint: 'build the app again (slipway builds:create) or roll back to a release whose image exists',
+  });
 }

@@ -21,6 +21,9 @@ export function checkBasicAuth(header: string | undefined, token: string): boole
 }
 
 /** The authconfig dockerode sends with a pull (dockerd's X-Registry-Auth). */
-export function registryAuthConfig(registryHost: string, token: string): { username: string; password: string; serveraddress: string } {
+export function registryAuthConfig(
+  registryHost: string,
+  token: string,
+): { username: string; password: string; serveraddress: string } {
   return { username: REGISTRY_USER, password: token, serveraddress: registryHost };
 }

@@ -48,7 +48,12 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
     }
     if (!checkBasicAuth(req.headers.authorization, deps.token)) {
       res.setHeader('WWW-Authenticate', `Basic realm="slipway-registry"`);
-      fail(res, 401, 'UNAUTHORIZED', `authentication required (user ${REGISTRY_USER} with the server's registry token)`);
+      fail(
+        res,
+        401,
+        'UNAUTHORIZED',
+        `authentication required (user ${REGISTRY_USER} with the server's registry token)`,
+      );
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -69,10 +74,15 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
     const out = [digest];
     if (!store.hasBlob(digest)) return out;
     try {
-      const doc = (await store.readJson(digest)) as { config?: { digest?: string }; layers?: Array<{ digest?: string }>; manifests?: Array<{ digest?: string }> };
+      const doc = (await store.readJson(digest)) as {
+        config?: { digest?: string };
+        layers?: Array<{ digest?: string }>;
+        manifests?: Array<{ digest?: string }>;
+      };
       if (doc.config?.digest) out.push(doc.config.digest);
       for (const l of doc.layers ?? []) if (l.digest) out.push(l.digest);
-      if (depth < 2) for (const m of doc.manifests ?? []) if (m.digest) out.push(...(await refsOf(m.digest, depth + 1)));
+      if (depth < 2)
+        for (const m of doc.manifests ?? []) if (m.digest) out.push(...(await refsOf(m.digest, depth + 1)));
     } catch {
       /* not JSON: reaches only itself */
     }
@@ -118,7 +128,8 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
     } catch {
       mediaType = undefined;
     }
-    if (typeof mediaType !== 'string' || !/manifest|index/.test(mediaType)) return fail(res, 404, 'MANIFEST_UNKNOWN', `${digest} is not a manifest`);
+    if (typeof mediaType !== 'string' || !/manifest|index/.test(mediaType))
+      return fail(res, 404, 'MANIFEST_UNKNOWN', `${digest} is not a manifest`);
     res.setHeader('Content-Type', mediaType);
     res.setHeader('Docker-Content-Digest', digest);
     res.setHeader('Content-Length', String(bytes.length));
@@ -131,7 +142,8 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
     if (!NAME_RE.test(name)) return fail(res, 400, 'NAME_INVALID', `invalid repository name ${JSON.stringify(name)}`);
     if (!DIGEST_RE.test(digest)) return fail(res, 400, 'DIGEST_INVALID', `invalid digest ${JSON.stringify(digest)}`);
     // Unknown and not-yours answer alike: a digest of another app's layer learns nothing.
-    if (!(await reachable(name)).has(digest) || !store.hasBlob(digest)) return fail(res, 404, 'BLOB_UNKNOWN', `blob unknown to ${name}: ${digest}`);
+    if (!(await reachable(name)).has(digest) || !store.hasBlob(digest))
+      return fail(res, 404, 'BLOB_UNKNOWN', `blob unknown to ${name}: ${digest}`);
     const file = store.blobPath(digest);
     const size = (await fs.promises.stat(file)).size;
     res.setHeader('Docker-Content-Digest', digest);
@@ -159,7 +171,10 @@ export function createRegistryRouter(deps: RegistryDeps): express.Router {
 
   async function tags(res: Response, name: string): Promise<void> {
     if (!NAME_RE.test(name)) return fail(res, 400, 'NAME_INVALID', `invalid repository name ${JSON.stringify(name)}`);
-    const list = (await store.listTags()).filter((t) => t.ref.startsWith(`${name}:`)).map((t) => t.ref.slice(name.length + 1)).sort();
+    const list = (await store.listTags())
+      .filter((t) => t.ref.startsWith(`${name}:`))
+      .map((t) => t.ref.slice(name.length + 1))
+      .sort();
     if (list.length === 0) return fail(res, 404, 'NAME_UNKNOWN', `repository ${name} is not known`);
     res.json({ name, tags: list });
   }

@@ -33,7 +33,14 @@ export interface StackInfo {
  * rebuilds both images with fresh security updates under a new tag (one at a time; it takes a
  * minute or two). Apps pick the new run image up on their next build or rebase (rebaseStack).
  */
-export function createStackService(deps: { state: State; store: ImageStore; docker: Docker; paths: HomePaths; config: Pick<SlipwayConfig, 'stack' | 'stackAutoRebase' | 'stackRebaseConcurrency'>; releases: Pick<ReleaseService, 'create' | 'rollout'> }) {
+export function createStackService(deps: {
+  state: State;
+  store: ImageStore;
+  docker: Docker;
+  paths: HomePaths;
+  config: Pick<SlipwayConfig, 'stack' | 'stackAutoRebase' | 'stackRebaseConcurrency'>;
+  releases: Pick<ReleaseService, 'create' | 'rollout'>;
+}) {
   let updating: Promise<unknown> | undefined;
   const rebaser = createRebaser(deps);
   const packages = createPackageReader(deps.store);
@@ -49,12 +56,22 @@ export function createStackService(deps: { state: State; store: ImageStore; dock
 
   return {
     /** The packages updated/added/removed between two run image versions of STACK (stacks:diff). */
-    async diff(stack: string, from: string, to: string): Promise<PackageDiff & { stack: string; from: string; to: string }> {
+    async diff(
+      stack: string,
+      from: string,
+      to: string,
+    ): Promise<PackageDiff & { stack: string; from: string; to: string }> {
       const of = async (v: string) => {
         const img = await readImage(deps.store, `stacks/${stack}-run:${v}`);
-        if (!img) throw new SlipwayError('NOT_FOUND', `${stack} has no run image version "${v}"`, { hint: 'see the versions with: slipway stacks --json' });
+        if (!img)
+          throw new SlipwayError('NOT_FOUND', `${stack} has no run image version "${v}"`, {
+            hint: 'see the versions with: slipway stacks --json',
+          });
         const list = await packages.packagesOf(img.manifest.layers);
-        if (!list) throw new SlipwayError('NOT_FOUND', `${stack}-run ${v} records no package list`, { hint: 'stack images built before package lists were recorded cannot be compared' });
+        if (!list)
+          throw new SlipwayError('NOT_FOUND', `${stack}-run ${v} records no package list`, {
+            hint: 'stack images built before package lists were recorded cannot be compared',
+          });
         return list;
       };
       const [a, b] = await Promise.all([of(from), of(to)]);
@@ -74,21 +91,33 @@ export function createStackService(deps: { state: State; store: ImageStore; dock
       const names = new Set([...knownStacks(), deps.config.stack, ...apps.map((a) => a.stack)]);
       // Manifest digest → version tag, to tell which version each app's release runs on.
       const tagOf = new Map<string, string>();
-      for (const t of tags) if (!t.ref.endsWith(':latest') && t.ref.includes('-run:')) tagOf.set(t.descriptor.digest, t.ref.split(':')[1]);
-      const appVersion = new Map(await Promise.all(apps.filter((a) => a.currentReleaseId).map(async (a) => [a.name, await versionOf(a, tagOf)] as const)));
+      for (const t of tags)
+        if (!t.ref.endsWith(':latest') && t.ref.includes('-run:')) tagOf.set(t.descriptor.digest, t.ref.split(':')[1]);
+      const appVersion = new Map(
+        await Promise.all(
+          apps.filter((a) => a.currentReleaseId).map(async (a) => [a.name, await versionOf(a, tagOf)] as const),
+        ),
+      );
       return [...names].sort().map((name) => {
         const appsByVersion: Record<string, number> = {};
-        for (const a of apps) if (a.stack === name && appVersion.has(a.name)) appsByVersion[appVersion.get(a.name)!] = (appsByVersion[appVersion.get(a.name)!] ?? 0) + 1;
+        for (const a of apps)
+          if (a.stack === name && appVersion.has(a.name))
+            appsByVersion[appVersion.get(a.name)!] = (appsByVersion[appVersion.get(a.name)!] ?? 0) + 1;
         const of = (kind: string) => tags.filter((t) => t.ref.startsWith(`stacks/${name}-${kind}:`));
         const latest = (kind: string) => of(kind).find((t) => t.ref.endsWith(':latest'))?.descriptor.digest ?? null;
         const latestRun = latest('run');
-        const versions = of('run').filter((t) => !t.ref.endsWith(':latest')).map((t) => t.ref.split(':')[1]);
+        const versions = of('run')
+          .filter((t) => !t.ref.endsWith(':latest'))
+          .map((t) => t.ref.split(':')[1]);
         return {
           name,
           default: name === deps.config.stack,
           buildDigest: latest('build'),
           runDigest: latestRun,
-          version: of('run').find((t) => !t.ref.endsWith(':latest') && t.descriptor.digest === latestRun)?.ref.split(':')[1] ?? null,
+          version:
+            of('run')
+              .find((t) => !t.ref.endsWith(':latest') && t.descriptor.digest === latestRun)
+              ?.ref.split(':')[1] ?? null,
           versions,
           apps: apps.filter((a) => a.stack === name).map((a) => a.name),
           appsByVersion,
@@ -110,7 +139,10 @@ export function createStackService(deps: { state: State; store: ImageStore; dock
 
     /** Rebuilds the default stack's images with fresh updates; one update at a time. */
     async update(): Promise<{ name: string; build: string; run: string; runDigest: string; seconds: number }> {
-      if (updating) throw new SlipwayError('CONFLICT', 'a stack update is already running', { hint: 'wait for it to finish, then see slipway stacks' });
+      if (updating)
+        throw new SlipwayError('CONFLICT', 'a stack update is already running', {
+          hint: 'wait for it to finish, then see slipway stacks',
+        });
       const started = Date.now();
       const work = ensureStack({
         stack: deps.config.stack,
@@ -123,7 +155,13 @@ export function createStackService(deps: { state: State; store: ImageStore; dock
       updating = work;
       try {
         const images = await work;
-        return { name: deps.config.stack, build: images.build.ref, run: images.run.ref, runDigest: images.run.manifestDigest, seconds: Math.round((Date.now() - started) / 1000) };
+        return {
+          name: deps.config.stack,
+          build: images.build.ref,
+          run: images.run.ref,
+          runDigest: images.run.manifestDigest,
+          seconds: Math.round((Date.now() - started) / 1000),
+        };
       } finally {
         updating = undefined;
       }

@@ -96,10 +96,18 @@ export function createLogHub(deps: {
     const time = (entry.time && !Number.isNaN(entry.time.getTime()) ? entry.time : new Date()).toISOString();
     const dyno = String(entry.dyno || entry.source).slice(0, 64);
     // One entry per line: a multi-line write (a stack trace) stays readable and filterable.
-    const lines = String(entry.line).replace(/\r?\n$/, '').split(/\r?\n/);
+    const lines = String(entry.line)
+      .replace(/\r?\n$/, '')
+      .split(/\r?\n/);
     const r = ring(app);
     for (const raw of lines) {
-      const e: LogEntry = { time, app, source: entry.source, dyno, line: raw.length > MAX_LINE_CHARS ? raw.slice(0, MAX_LINE_CHARS) + '…' : raw };
+      const e: LogEntry = {
+        time,
+        app,
+        source: entry.source,
+        dyno,
+        line: raw.length > MAX_LINE_CHARS ? raw.slice(0, MAX_LINE_CHARS) + '…' : raw,
+      };
       r.entries.push(e);
       if (r.entries.length > LINES_PER_APP) r.entries.splice(0, r.entries.length - LINES_PER_APP);
       const p = pending.get(app) ?? [];

@@ -38,11 +38,34 @@ export function routerFromRow(r: RouterRow): RouterBucket {
   } catch {
     // a damaged row keeps its counts
   }
-  return { requests: r.requests, s2xx: r.s2xx, s3xx: r.s3xx, s4xx: r.s4xx, s5xx: r.s5xx, herr: r.herr, hcodes, bytes: r.bytes, sketch: decode(r.sketch) };
+  return {
+    requests: r.requests,
+    s2xx: r.s2xx,
+    s3xx: r.s3xx,
+    s4xx: r.s4xx,
+    s5xx: r.s5xx,
+    herr: r.herr,
+    hcodes,
+    bytes: r.bytes,
+    sketch: decode(r.sketch),
+  };
 }
 
 export function routerToRow(appId: number, res: number, ts: number, b: RouterBucket): RouterRow {
-  return { appId, res, ts, requests: b.requests, s2xx: b.s2xx, s3xx: b.s3xx, s4xx: b.s4xx, s5xx: b.s5xx, herr: b.herr, hcodes: JSON.stringify(b.hcodes), bytes: b.bytes, sketch: encode(b.sketch) };
+  return {
+    appId,
+    res,
+    ts,
+    requests: b.requests,
+    s2xx: b.s2xx,
+    s3xx: b.s3xx,
+    s4xx: b.s4xx,
+    s5xx: b.s5xx,
+    herr: b.herr,
+    hcodes: JSON.stringify(b.hcodes),
+    bytes: b.bytes,
+    sketch: encode(b.sketch),
+  };
 }
 
 export function mergeRouter(into: RouterBucket, from: RouterBucket): RouterBucket {

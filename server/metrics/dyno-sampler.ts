@@ -46,7 +46,9 @@ export function createDynoSampler(opts: { docker: Docker; concurrency?: number }
 
   return {
     async sample(): Promise<DynoSample[]> {
-      const list = await opts.docker.listContainers({ filters: { label: ['io.slipway.managed=true', 'io.slipway.process'], status: ['running'] } });
+      const list = await opts.docker.listContainers({
+        filters: { label: ['io.slipway.managed=true', 'io.slipway.process'], status: ['running'] },
+      });
       const dynos = list.filter((c) => c.Labels['io.slipway.oneoff'] !== 'true' && c.Labels['io.slipway.app']);
       const seen = new Set(dynos.map((c) => c.Id));
       for (const id of prev.keys()) if (!seen.has(id)) prev.delete(id);
@@ -57,7 +59,13 @@ export function createDynoSampler(opts: { docker: Docker; concurrency?: number }
           const c = dynos[next++];
           try {
             const r = await sampleOne(c.Id);
-            if (r) out.push({ app: c.Labels['io.slipway.app'], ptype: c.Labels['io.slipway.process'], cpu: r.cpu, memory: r.memory });
+            if (r)
+              out.push({
+                app: c.Labels['io.slipway.app'],
+                ptype: c.Labels['io.slipway.process'],
+                cpu: r.cpu,
+                memory: r.memory,
+              });
           } catch {
             // the container went away between the list and the stats call
           }

@@ -5,8 +5,16 @@ import { add } from './sketch';
 import { parseRouterLine } from './router-line';
 import { createDynoSampler } from './dyno-sampler';
 import {
-  dynoFromRow, dynoToRow, mergeDyno, mergeRouter, newDynoBucket, newRouterBucket, routerFromRow, routerToRow,
-  type DynoBucket, type RouterBucket,
+  dynoFromRow,
+  dynoToRow,
+  mergeDyno,
+  mergeRouter,
+  newDynoBucket,
+  newRouterBucket,
+  routerFromRow,
+  routerToRow,
+  type DynoBucket,
+  type RouterBucket,
 } from './buckets';
 import { queryMetrics, type MetricsQuery, type MetricsResult } from './query';
 
@@ -100,7 +108,10 @@ export function createMetrics(deps: {
     e.dirty = true;
   }
 
-  function recordDynos(samples: Array<{ app: string; ptype: string; cpu: number; memory: number }>, time = new Date()): void {
+  function recordDynos(
+    samples: Array<{ app: string; ptype: string; cpu: number; memory: number }>,
+    time = new Date(),
+  ): void {
     const ts = Math.floor(time.getTime() / 60_000) * MINUTE;
     for (const s of samples) {
       const appId = idOf(s.app);

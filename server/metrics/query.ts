@@ -1,6 +1,15 @@
 import { HOUR, MINUTE, type MetricsRepo } from '../state/repos/metrics';
 import { quantile } from './sketch';
-import { dynoFromRow, mergeDyno, mergeRouter, newDynoBucket, newRouterBucket, routerFromRow, type DynoBucket, type RouterBucket } from './buckets';
+import {
+  dynoFromRow,
+  mergeDyno,
+  mergeRouter,
+  newDynoBucket,
+  newRouterBucket,
+  routerFromRow,
+  type DynoBucket,
+  type RouterBucket,
+} from './buckets';
 
 export interface MetricsQuery {
   /** Unix seconds. */
@@ -28,9 +37,28 @@ export interface MetricsResult {
   p95: Array<number | null>;
   p99: Array<number | null>;
   hcodes: Record<string, number>;
-  summary: { requests: number; s2xx: number; s3xx: number; s4xx: number; s5xx: number; herr: number; bytes: number; p50: number | null; p95: number | null; p99: number | null };
+  summary: {
+    requests: number;
+    s2xx: number;
+    s3xx: number;
+    s4xx: number;
+    s5xx: number;
+    herr: number;
+    bytes: number;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+  };
   /** Per process type: average CPU (% of one core) and memory (bytes) per dyno, and the maxima. */
-  dynos: Record<string, { cpu: Array<number | null>; cpuMax: Array<number | null>; memory: Array<number | null>; memoryMax: Array<number | null> }>;
+  dynos: Record<
+    string,
+    {
+      cpu: Array<number | null>;
+      cpuMax: Array<number | null>;
+      memory: Array<number | null>;
+      memoryMax: Array<number | null>;
+    }
+  >;
 }
 
 /**
@@ -38,7 +66,12 @@ export interface MetricsResult {
  * and the step allows it, minute rows otherwise, merged into `step`-wide points (counts add,
  * sketches merge, so percentiles of a point are exact to the sketch's error, not averages).
  */
-export function queryMetrics(repo: MetricsRepo, appId: number, q: MetricsQuery, lastRolledHour: number | null): MetricsResult {
+export function queryMetrics(
+  repo: MetricsRepo,
+  appId: number,
+  q: MetricsQuery,
+  lastRolledHour: number | null,
+): MetricsResult {
   const step = q.step;
   const start = Math.floor(q.since / step) * step;
   const n = Math.max(1, Math.ceil((q.until - start) / step));
@@ -47,9 +80,16 @@ export function queryMetrics(repo: MetricsRepo, appId: number, q: MetricsQuery, 
   const dynoPts = new Map<string, DynoBucket[]>();
 
   // Hour rows for what has been rolled up (when the step is whole hours), minute rows after that.
-  const cutoff = step % HOUR === 0 && lastRolledHour !== null ? Math.min(until, Math.max(start, lastRolledHour + HOUR)) : start;
-  const routerRows = [...(cutoff > start ? repo.routerRange(appId, HOUR, start, cutoff) : []), ...repo.routerRange(appId, MINUTE, cutoff, until)];
-  const dynoRows = [...(cutoff > start ? repo.dynoRange(appId, HOUR, start, cutoff) : []), ...repo.dynoRange(appId, MINUTE, cutoff, until)];
+  const cutoff =
+    step % HOUR === 0 && lastRolledHour !== null ? Math.min(until, Math.max(start, lastRolledHour + HOUR)) : start;
+  const routerRows = [
+    ...(cutoff > start ? repo.routerRange(appId, HOUR, start, cutoff) : []),
+    ...repo.routerRange(appId, MINUTE, cutoff, until),
+  ];
+  const dynoRows = [
+    ...(cutoff > start ? repo.dynoRange(appId, HOUR, start, cutoff) : []),
+    ...repo.dynoRange(appId, MINUTE, cutoff, until),
+  ];
   for (const r of routerRows) {
     const i = Math.floor((r.ts - start) / step);
     if (i >= 0 && i < n) mergeRouter(routerPts[i], routerFromRow(r));
@@ -91,8 +131,16 @@ export function queryMetrics(repo: MetricsRepo, appId: number, q: MetricsQuery, 
     p99: routerPts.map((b) => quantile(b.sketch, 0.99)),
     hcodes: total.hcodes,
     summary: {
-      requests: total.requests, s2xx: total.s2xx, s3xx: total.s3xx, s4xx: total.s4xx, s5xx: total.s5xx, herr: total.herr, bytes: total.bytes,
-      p50: quantile(total.sketch, 0.5), p95: quantile(total.sketch, 0.95), p99: quantile(total.sketch, 0.99),
+      requests: total.requests,
+      s2xx: total.s2xx,
+      s3xx: total.s3xx,
+      s4xx: total.s4xx,
+      s5xx: total.s5xx,
+      herr: total.herr,
+      bytes: total.bytes,
+      p50: quantile(total.sketch, 0.5),
+      p95: quantile(total.sketch, 0.95),
+      p99: quantile(total.sketch, 0.99),
     },
     dynos,
   };

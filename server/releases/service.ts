@@ -60,7 +60,11 @@ function validateAppJson(appJson: AppJsonRuntime | undefined): void {
     assertProcessType(type);
     if (f.size !== undefined) assertSize(f.size);
     if (f.quantity !== undefined && (!Number.isInteger(f.quantity) || f.quantity < 0 || f.quantity > 100)) {
-      throw new SlipwayError('INVALID_INPUT', `app.json formation.${type}.quantity must be a whole number from 0 to 100`, { hint: 'fix app.json and push again' });
+      throw new SlipwayError(
+        'INVALID_INPUT',
+        `app.json formation.${type}.quantity must be a whole number from 0 to 100`,
+        { hint: 'fix app.json and push again' },
+      );
     }
   }
 }
@@ -99,14 +103,20 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     state.db
       .transaction(() => {
         if (basedOn !== undefined && state.apps.getById(appId)?.currentReleaseId !== basedOn) {
-          throw new SlipwayError('CONFLICT', `another release became current while v${rel.version} was deployed`, { hint: 'the newer release keeps serving; run the command again if it still applies' });
+          throw new SlipwayError('CONFLICT', `another release became current while v${rel.version} was deployed`, {
+            hint: 'the newer release keeps serving; run the command again if it still applies',
+          });
         }
         state.releases.setStatus(rel.id, 'succeeded');
         state.apps.setCurrentRelease(appId, rel.id);
         if (restoreConfig) {
           const now = state.configVars.all(appId);
           const snapshot = state.releases.configOf(rel);
-          state.configVars.update(appId, snapshot, Object.keys(now).filter((k) => !(k in snapshot)));
+          state.configVars.update(
+            appId,
+            snapshot,
+            Object.keys(now).filter((k) => !(k in snapshot)),
+          );
         }
       })
       .immediate();
@@ -138,14 +148,39 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       await staged.swap();
     } catch (err) {
       state.releases.setStatus(rel.id, 'failed');
-      state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.fail', message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`, data: { version: rel.version } });
-      deps.logs.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} failed (${spec.release.description})` });
+      state.events.add({
+        appId: p.appId,
+        appName: p.app,
+        actor,
+        action: 'release.fail',
+        message: `v${rel.version} failed: ${(err as Error).message.split('\n')[0]}`,
+        data: { version: rel.version },
+      });
+      deps.logs.write(p.app, {
+        source: 'api',
+        dyno: 'api',
+        line: `Release v${rel.version} failed (${spec.release.description})`,
+      });
       if (isSlipwayError(err)) throw err;
       const serving = state.apps.get(p.app)?.currentReleaseId ? 'the previous release keeps serving; ' : '';
-      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, { hint: `${serving}see slipway logs -a ${p.app}`, cause: err });
+      throw new SlipwayError('DEPLOY_FAILED', `v${rel.version} was not deployed: ${(err as Error).message}`, {
+        hint: `${serving}see slipway logs -a ${p.app}`,
+        cause: err,
+      });
     }
-    state.events.add({ appId: p.appId, appName: p.app, actor, action: 'release.create', message: `${spec.release.description} (v${rel.version})`, data: { version: rel.version } });
-    deps.logs.write(p.app, { source: 'api', dyno: 'api', line: `Release v${rel.version} created by ${actor}: ${spec.release.description}` });
+    state.events.add({
+      appId: p.appId,
+      appName: p.app,
+      actor,
+      action: 'release.create',
+      message: `${spec.release.description} (v${rel.version})`,
+      data: { version: rel.version },
+    });
+    deps.logs.write(p.app, {
+      source: 'api',
+      dyno: 'api',
+      line: `Release v${rel.version} created by ${actor}: ${spec.release.description}`,
+    });
     return state.releases.getById(rel.id)!;
   }
 
@@ -177,7 +212,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     };
   }
 
-  const release = (appName: string, spec: ReleaseSpec, user: ReleaseUser | null, output?: (l: string) => void) => rollout(create(appName, spec, user), output);
+  const release = (appName: string, spec: ReleaseSpec, user: ReleaseUser | null, output?: (l: string) => void) =>
+    rollout(create(appName, spec, user), output);
 
   const baseRelease = (appName: string) => {
     const app = state.apps.require(appName);
@@ -196,54 +232,72 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     },
 
     /** Config changed: a release with the same image and the new config, or none before the first build. */
-    async configChanged(appName: string, user: ReleaseUser | null, description = 'Config change'): Promise<ReleaseRow | undefined> {
+    async configChanged(
+      appName: string,
+      user: ReleaseUser | null,
+      description = 'Config change',
+    ): Promise<ReleaseRow | undefined> {
       const base = baseRelease(assertAppName(appName));
       if (!base || !base.imageRef) return undefined;
       const app = state.apps.require(appName);
-      return release(appName, {
-        kind: 'config',
-        release: {
-          buildId: base.buildId,
-          imageRef: base.imageRef,
-          imageDigest: base.imageDigest,
-          config: state.configVars.all(app.id),
-          processTypes: base.processTypes,
-          releaseCommand: base.releaseCommand,
-          runSpec: base.runSpec,
-          appJson: base.appJson,
-          description,
+      return release(
+        appName,
+        {
+          kind: 'config',
+          release: {
+            buildId: base.buildId,
+            imageRef: base.imageRef,
+            imageDigest: base.imageDigest,
+            config: state.configVars.all(app.id),
+            processTypes: base.processTypes,
+            releaseCommand: base.releaseCommand,
+            runSpec: base.runSpec,
+            appJson: base.appJson,
+            description,
+          },
         },
-      }, user);
+        user,
+      );
     },
 
     /** A new release with vN's image and config (the app's config vars become vN's again). */
     async rollback(appName: string, version: number, user: ReleaseUser | null): Promise<ReleaseRow> {
       const app = state.apps.require(assertAppName(appName));
       if (!Number.isInteger(version) || version < 1) {
-        throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(String(version))} is not a release version`, { hint: 'use the number after v, like: slipway releases:rollback v3' });
+        throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(String(version))} is not a release version`, {
+          hint: 'use the number after v, like: slipway releases:rollback v3',
+        });
       }
       const target = state.releases.require(app.id, version, app.name);
       if (!target.imageRef) {
-        throw new SlipwayError('CONFLICT', `v${version} has no image to roll back to`, { hint: `list releases with: slipway releases -a ${app.name}` });
+        throw new SlipwayError('CONFLICT', `v${version} has no image to roll back to`, {
+          hint: `list releases with: slipway releases -a ${app.name}`,
+        });
       }
       if (target.status === 'failed') {
-        throw new SlipwayError('CONFLICT', `v${version} failed to deploy, so it cannot be rolled back to`, { hint: 'choose a release whose status is succeeded' });
+        throw new SlipwayError('CONFLICT', `v${version} failed to deploy, so it cannot be rolled back to`, {
+          hint: 'choose a release whose status is succeeded',
+        });
       }
-      return release(app.name, {
-        kind: 'rollback',
-        restoreConfig: true,
-        release: {
-          buildId: target.buildId,
-          imageRef: target.imageRef,
-          imageDigest: target.imageDigest,
-          config: state.releases.configOf(target),
-          processTypes: target.processTypes,
-          releaseCommand: target.releaseCommand,
-          runSpec: target.runSpec,
-          appJson: target.appJson,
-          description: `Rollback to v${version}`,
+      return release(
+        app.name,
+        {
+          kind: 'rollback',
+          restoreConfig: true,
+          release: {
+            buildId: target.buildId,
+            imageRef: target.imageRef,
+            imageDigest: target.imageDigest,
+            config: state.releases.configOf(target),
+            processTypes: target.processTypes,
+            releaseCommand: target.releaseCommand,
+            runSpec: target.runSpec,
+            appJson: target.appJson,
+            description: `Rollback to v${version}`,
+          },
         },
-      }, user);
+        user,
+      );
     },
 
     list(appName: string): ReleaseRow[] {

@@ -67,7 +67,10 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
     const apps: RoutesFile['apps'] = {};
     const domains = state.domains.list();
     for (const app of state.apps.list()) {
-      const hosts = [`${app.name}.${config.domain}`, ...domains.filter((d) => d.appId === app.id).map((d) => d.hostname)];
+      const hosts = [
+        `${app.name}.${config.domain}`,
+        ...domains.filter((d) => d.appId === app.id).map((d) => d.hostname),
+      ];
       const backends = (web.get(app.name) ?? []).map((b) => ({ dyno: b.dyno, url: b.url, release: b.release }));
       const released = app.currentReleaseId ? state.releases.getById(app.currentReleaseId) : undefined;
       apps[app.name] = {
@@ -94,7 +97,10 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
       .list()
       .sort((a, b) => Number(b.source === 'acme') - Number(a.source === 'acme'))
       .map((c) => ({
-        hosts: c.appId === null ? c.hostnames : (hostsById.get(c.appId) ?? []).filter((h) => c.hostnames.some((n) => covers(n, h))),
+        hosts:
+          c.appId === null
+            ? c.hostnames
+            : (hostsById.get(c.appId) ?? []).filter((h) => c.hostnames.some((n) => covers(n, h))),
         certFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.crt`)),
         keyFile: path.relative(paths.home, path.join(paths.certsDir, `${c.id}.key`)),
         expiresAt: c.expiresAt,

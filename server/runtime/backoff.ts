@@ -18,6 +18,10 @@ export function restartDelayMs(attempt: number, policy: BackoffPolicy = DEFAULT_
 }
 
 /** The attempt number to use for a crash, given how long the dyno had been running. */
-export function nextAttempt(previousAttempts: number, ranForMs: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+export function nextAttempt(
+  previousAttempts: number,
+  ranForMs: number,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
+): number {
   return ranForMs >= policy.resetAfterMs ? 0 : previousAttempts;
 }

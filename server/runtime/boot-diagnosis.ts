@@ -4,7 +4,8 @@
  * reach it), a server on another port than $PORT, or no answer within the boot timeout. The
  * listening sockets come from /proc/net/tcp{,6} inside the dyno. Pure, so unit-tested.
  */
-export type BootCause = 'command-not-found' | 'exited' | 'loopback' | 'wrong-port' | 'not-http' | 'not-listening' | 'no-answer';
+export type BootCause =
+  'command-not-found' | 'exited' | 'loopback' | 'wrong-port' | 'not-http' | 'not-listening' | 'no-answer';
 
 export interface BootFacts {
   dyno: string;
@@ -36,7 +37,11 @@ const NOT_FOUND_RE = /command not found|: not found|No such file or directory|ex
 
 export function diagnoseBoot(f: BootFacts): BootDiagnosis {
   if (f.exitCode !== undefined) {
-    if (f.exitCode === 127 || (f.exitCode === 126 && f.logs.some((l) => NOT_FOUND_RE.test(l))) || (f.exitCode !== 0 && f.logs.slice(-3).some((l) => /command not found/i.test(l)))) {
+    if (
+      f.exitCode === 127 ||
+      (f.exitCode === 126 && f.logs.some((l) => NOT_FOUND_RE.test(l))) ||
+      (f.exitCode !== 0 && f.logs.slice(-3).some((l) => /command not found/i.test(l)))
+    ) {
       return {
         cause: 'command-not-found',
         message: `${f.dyno}'s command was not found (exit status ${f.exitCode})`,
@@ -117,10 +122,14 @@ function ipv6(hex: string): string | undefined {
   if (hex.length !== 32) return undefined;
   const bytes: number[] = [];
   for (let w = 0; w < 4; w++) {
-    const word = hex.slice(w * 8, w * 8 + 8).match(/../g)!.map((x) => parseInt(x, 16));
+    const word = hex
+      .slice(w * 8, w * 8 + 8)
+      .match(/../g)!
+      .map((x) => parseInt(x, 16));
     bytes.push(...word.reverse());
   }
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12).join('.');
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return bytes.slice(12).join('.');
   if (bytes.every((b) => b === 0)) return '::';
   if (bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1) return '::1';
   const groups: string[] = [];

@@ -37,12 +37,17 @@ export async function collectAppGarbage(ctx: Ctx): Promise<GcReport> {
     const current = releases.find((r) => r.id === app.currentReleaseId);
     const running = (ctx.table.get(app.name) ?? []).map((d) => d.release);
     const keep = imagesToKeep(releases, ctx.opts.keepReleases, [...running, ...(current ? [current.version] : [])]);
-    for (const r of releases) if (r.imageDigest && keep.has(r.imageDigest) && r.imageRef) report.keepRefs.push(r.imageRef);
+    for (const r of releases)
+      if (r.imageDigest && keep.has(r.imageDigest) && r.imageRef) report.keepRefs.push(r.imageRef);
     // A build tags apps/APP:<build-id> before its release exists: never untag a running build's image.
     for (const b of ctx.state.builds.listForApp(app.id, 20)) {
       if (b.status === 'pending' || b.status === 'running') report.keepRefs.push(`apps/${app.name}:${b.id}`);
     }
-    const entry = (report.apps[app.name] = { keptImages: keep.size, removedImages: [] as string[], clearedCacheBytes: 0 });
+    const entry = (report.apps[app.name] = {
+      keptImages: keep.size,
+      removedImages: [] as string[],
+      clearedCacheBytes: 0,
+    });
     entry.clearedCacheBytes = capBuildCache(ctx, app.name, app.id);
     const keepIds = new Set<string>();
     for (const digest of keep) {
@@ -69,7 +74,11 @@ function capBuildCache(ctx: Ctx, appName: string, appId: number): number {
   if (size <= ctx.opts.buildCacheCapMb * 1024 * 1024) return 0;
   if (ctx.state.builds.listForApp(appId, 5).some((b) => b.status === 'pending' || b.status === 'running')) return 0;
   fs.rmSync(dir, { recursive: true, force: true });
-  ctx.platformLog(appName, 'slipway', `Build cache of ${Math.round(size / 1048576)} MB exceeded the cap of ${ctx.opts.buildCacheCapMb} MB and was cleared; the next build starts cold`);
+  ctx.platformLog(
+    appName,
+    'slipway',
+    `Build cache of ${Math.round(size / 1048576)} MB exceeded the cap of ${ctx.opts.buildCacheCapMb} MB and was cleared; the next build starts cold`,
+  );
   return size;
 }
 

@@ -30,28 +30,42 @@ export interface ContainerProbe {
 const num = (v: unknown, fallback: number, field: string, i: number): number => {
   if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.web[${i}].${field} must be a non-negative number of seconds`, {
-      hint: 'fix app.json and push again (Dokku schema: type, path, content, timeout, attempts, wait, initialDelay, uptime)',
-    });
+    throw new SlipwayError(
+      'INVALID_INPUT',
+      `app.json healthchecks.web[${i}].${field} must be a non-negative number of seconds`,
+      {
+        hint: 'fix app.json and push again (Dokku schema: type, path, content, timeout, attempts, wait, initialDelay, uptime)',
+      },
+    );
   }
   return v;
 };
 
 /** Parses app.json healthchecks for one process type. Throws INVALID_INPUT on a malformed entry. */
-export function parseHealthChecks(healthchecks: Record<string, unknown[]> | undefined, processType = 'web'): HealthCheck[] {
+export function parseHealthChecks(
+  healthchecks: Record<string, unknown[]> | undefined,
+  processType = 'web',
+): HealthCheck[] {
   const list = healthchecks?.[processType];
   if (list === undefined) return [];
   if (!Array.isArray(list)) {
-    throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.${processType} must be a list of checks`, { hint: 'see docs/runtime.md' });
+    throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.${processType} must be a list of checks`, {
+      hint: 'see docs/runtime.md',
+    });
   }
   return list.map((raw, i) => {
-    if (!raw || typeof raw !== 'object') throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.${processType}[${i}] must be an object`);
+    if (!raw || typeof raw !== 'object')
+      throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.${processType}[${i}] must be an object`);
     const c = raw as Record<string, unknown>;
     const type = (c.type ?? 'startup') as HealthCheck['type'];
     if (!['startup', 'readiness', 'liveness'].includes(type)) {
-      throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.${processType}[${i}].type ${JSON.stringify(c.type)} is unknown`, {
-        hint: 'use startup, readiness or liveness',
-      });
+      throw new SlipwayError(
+        'INVALID_INPUT',
+        `app.json healthchecks.${processType}[${i}].type ${JSON.stringify(c.type)} is unknown`,
+        {
+          hint: 'use startup, readiness or liveness',
+        },
+      );
     }
     if (c.path !== undefined && (typeof c.path !== 'string' || !c.path.startsWith('/'))) {
       throw new SlipwayError('INVALID_INPUT', `app.json healthchecks.${processType}[${i}].path must start with "/"`);
@@ -75,15 +89,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One HTTP GET; resolves with status and up to 64 KiB of body, or rejects. */
 export function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-healthcheck' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        if (body.length < 65536) body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = http.get(
+      url,
+      { agent: false, timeout: timeoutMs, headers: { 'user-agent': 'slipway-healthcheck' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          if (body.length < 65536) body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
@@ -92,7 +110,11 @@ export function httpGet(url: string, timeoutMs: number): Promise<{ status: numbe
 const exitedReason = (code: number) => `the process exited with status ${code} before the check passed`;
 
 /** Default check: the port answers HTTP within bootTimeoutMs. */
-export async function checkAnswersHttp(baseUrl: string, probe: ContainerProbe, bootTimeoutMs: number): Promise<CheckResult> {
+export async function checkAnswersHttp(
+  baseUrl: string,
+  probe: ContainerProbe,
+  bootTimeoutMs: number,
+): Promise<CheckResult> {
   const check = `the web process must answer HTTP on $PORT within ${Math.round(bootTimeoutMs / 1000)} s`;
   const deadline = Date.now() + bootTimeoutMs;
   let last = 'no answer yet';
@@ -111,7 +133,11 @@ export async function checkAnswersHttp(baseUrl: string, probe: ContainerProbe, b
 }
 
 /** Runs the app's startup/readiness checks in order. */
-export async function runHealthChecks(baseUrl: string, checks: HealthCheck[], probe: ContainerProbe): Promise<CheckResult> {
+export async function runHealthChecks(
+  baseUrl: string,
+  checks: HealthCheck[],
+  probe: ContainerProbe,
+): Promise<CheckResult> {
   const started = Date.now();
   for (const c of checks.filter((x) => x.type !== 'liveness')) {
     if (c.initialDelay > 0) await sleep(c.initialDelay * 1000);
@@ -131,7 +157,8 @@ export async function runHealthChecks(baseUrl: string, checks: HealthCheck[], pr
       try {
         const res = await httpGet(baseUrl + c.path, c.timeout * 1000);
         if (res.status < 200 || res.status >= 400) reason = `GET ${c.path} answered ${res.status}`;
-        else if (c.content !== undefined && !res.body.includes(c.content)) reason = `GET ${c.path} did not contain ${JSON.stringify(c.content)}`;
+        else if (c.content !== undefined && !res.body.includes(c.content))
+          reason = `GET ${c.path} did not contain ${JSON.stringify(c.content)}`;
         else passed = true;
       } catch (err) {
         reason = `GET ${c.path}: ${(err as Error).message}`;

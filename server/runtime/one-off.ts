@@ -22,7 +22,12 @@ export interface OneOffOptions {
   /** Extra environment for this run only (e.g. `run -e`). */
   env?: Record<string, string>;
   /** The owner's one-off limits: how many may run at once per app, and for how long. */
-  limits?: { concurrent: number; maxSeconds: number; refuse: (running: number) => Error; stopped: (seconds: number) => string };
+  limits?: {
+    concurrent: number;
+    maxSeconds: number;
+    refuse: (running: number) => Error;
+    stopped: (seconds: number) => string;
+  };
 }
 
 export interface AttachedOptions extends OneOffOptions {
@@ -45,7 +50,13 @@ function releaseFor(ctx: Ctx, appName: string): ReleaseRow {
   return release;
 }
 
-async function createOneOff(ctx: Ctx, appName: string, release: ReleaseRow, dyno: string, o: OneOffOptions & { tty?: boolean; stdin?: boolean }) {
+async function createOneOff(
+  ctx: Ctx,
+  appName: string,
+  release: ReleaseRow,
+  dyno: string,
+  o: OneOffOptions & { tty?: boolean; stdin?: boolean },
+) {
   if (typeof o.command !== 'string' || o.command.trim() === '') {
     throw new SlipwayError('INVALID_INPUT', 'no command to run', { hint: 'slipway run -a APP -- bash' });
   }
@@ -91,7 +102,14 @@ function reserve(ctx: Ctx, app: string, o: OneOffOptions): () => void {
 }
 
 /** Stops the one-off when it outlives the owner's one-off-seconds limit (the reason goes to its logs). */
-function deadline(ctx: Ctx, app: string, dyno: string, id: string, o: OneOffOptions, say?: (line: string) => void): () => void {
+function deadline(
+  ctx: Ctx,
+  app: string,
+  dyno: string,
+  id: string,
+  o: OneOffOptions,
+  say?: (line: string) => void,
+): () => void {
   if (!o.limits) return () => {};
   const seconds = o.limits.maxSeconds;
   const timer = setTimeout(() => {
@@ -162,7 +180,9 @@ export async function runDetached(ctx: Ctx, o: OneOffOptions): Promise<{ dyno: s
   ctx.platformLog(o.appName, dyno, `Starting process with command \`${o.command}\` (detached)`);
   await ctx.driver.start(id);
   const undeadline = deadline(ctx, o.appName, dyno, id, o);
-  const stopLogs = ctx.driver.followLogs(id, 0, (line) => ctx.deps.logs.write(o.appName, { source: 'app', dyno, line }));
+  const stopLogs = ctx.driver.followLogs(id, 0, (line) =>
+    ctx.deps.logs.write(o.appName, { source: 'app', dyno, line }),
+  );
   void ctx.driver
     .wait(id)
     .then((code) => ctx.platformLog(o.appName, dyno, `Process exited with status ${code}`))
@@ -198,7 +218,12 @@ function lineWriter(fn: (line: string) => void): Writable {
 }
 
 /** The release phase (Procfile `release:`): must exit 0 or the deploy is aborted. */
-export async function runReleasePhase(ctx: Ctx, appName: string, release: ReleaseRow, output: DeployOutput): Promise<void> {
+export async function runReleasePhase(
+  ctx: Ctx,
+  appName: string,
+  release: ReleaseRow,
+  output: DeployOutput,
+): Promise<void> {
   if (!release.releaseCommand) return;
   const dyno = 'release.1';
   // Status lines go to the app's log too (the CLI follows them); the command's own lines are
@@ -224,7 +249,12 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
   }, ctx.opts.releaseTimeoutMs);
   const started = Date.now();
   const ticker = setInterval(() => {
-    status.wait({ dyno, waitingFor: 'release-phase', elapsedS: Math.round((Date.now() - started) / 1000), limitS: Math.round(ctx.opts.releaseTimeoutMs / 1000) });
+    status.wait({
+      dyno,
+      waitingFor: 'release-phase',
+      elapsedS: Math.round((Date.now() - started) / 1000),
+      limitS: Math.round(ctx.opts.releaseTimeoutMs / 1000),
+    });
   }, PROGRESS_EVERY_MS);
   try {
     exitCode = await ctx.driver.runAttached(id, { stdout: out, stderr: err }, false);
@@ -238,15 +268,23 @@ export async function runReleasePhase(ctx: Ctx, appName: string, release: Releas
   }
   ctx.platformLog(appName, dyno, `Release command exited with status ${exitCode}`);
   if (timedOut) {
-    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) ran longer than ${formatDelay(ctx.opts.releaseTimeoutMs)} and was stopped, so v${release.version} was not deployed`, {
-      hint: 'make the release command finish sooner (long migrations can run with: slipway run:detached)',
-      details: { logs: tail },
-    });
+    throw new SlipwayError(
+      'DEPLOY_FAILED',
+      `the release command of v${release.version} (${release.releaseCommand}) ran longer than ${formatDelay(ctx.opts.releaseTimeoutMs)} and was stopped, so v${release.version} was not deployed`,
+      {
+        hint: 'make the release command finish sooner (long migrations can run with: slipway run:detached)',
+        details: { logs: tail },
+      },
+    );
   }
   if (exitCode !== 0) {
-    throw new SlipwayError('DEPLOY_FAILED', `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed${ctx.state.apps.get(appName)?.currentReleaseId ? '; the previous release keeps serving' : ''}`, {
-      hint: 'fix the release command (Procfile "release:") and push again; its output is above and in: slipway logs --dyno release',
-      details: { exitCode, logs: tail },
-    });
+    throw new SlipwayError(
+      'DEPLOY_FAILED',
+      `the release command of v${release.version} (${release.releaseCommand}) exited with status ${exitCode}, so v${release.version} was not deployed${ctx.state.apps.get(appName)?.currentReleaseId ? '; the previous release keeps serving' : ''}`,
+      {
+        hint: 'fix the release command (Procfile "release:") and push again; its output is above and in: slipway logs --dyno release',
+        details: { exitCode, logs: tail },
+      },
+    );
   }
 }

@@ -19,7 +19,8 @@ export interface ProcessCommand {
 export function processCommand(release: ReleaseRow, type: string): ProcessCommand {
   const spec = release.runSpec;
   if (!spec) return { entrypoint: [`/cnb/process/${type}`], cmd: [], user: '1000:1000' };
-  if (spec.imageProcess === type) return { entrypoint: spec.entrypoint, cmd: spec.cmd, user: spec.user, workdir: spec.workdir };
+  if (spec.imageProcess === type)
+    return { entrypoint: spec.entrypoint, cmd: spec.cmd, user: spec.user, workdir: spec.workdir };
   return commandLine(release, release.processTypes[type] ?? '');
 }
 

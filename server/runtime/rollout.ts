@@ -3,7 +3,18 @@ import type { AppRow } from '../state/repos/apps';
 import type { ReleaseRow } from '../state/repos/releases';
 import { currentRelease, dynosOf, type Ctx, type Dyno } from './context';
 import { DEFAULT_SIZE } from './sizes';
-import { type Reporter, bootInPlace, checkWeb, crash, createDyno, deployOutput, followLogs, bootError, retire, startDyno } from './supervisor';
+import {
+  type Reporter,
+  bootInPlace,
+  checkWeb,
+  crash,
+  createDyno,
+  deployOutput,
+  followLogs,
+  bootError,
+  retire,
+  startDyno,
+} from './supervisor';
 
 /**
  * Converging containers to the desired state. `stageRollout`/`rollout` replace dynos with ones of a release
@@ -54,7 +65,12 @@ export async function rollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: Rol
 }
 
 /** Starts and checks the new web dynos (deploys, config changes, rollbacks, restarts). */
-export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o: RolloutOptions = {}): Promise<StagedRollout> {
+export async function stageRollout(
+  ctx: Ctx,
+  app: AppRow,
+  release: ReleaseRow,
+  o: RolloutOptions = {},
+): Promise<StagedRollout> {
   // Progress goes to the app's log too, so the CLI shows it for config:set, ps:restart, rollback.
   const say = deployOutput(ctx, app.name, o.output);
   const want = desiredFormation(ctx, app, release, o.seed);
@@ -114,13 +130,23 @@ export async function stageRollout(ctx: Ctx, app: AppRow, release: ReleaseRow, o
         }
       }
       await ctx.publish();
-      say(`v${release.version} is running (${Array.from(want, ([t, f]) => `${t}=${f.quantity}`).join(' ') || 'no processes'})`);
+      say(
+        `v${release.version} is running (${Array.from(want, ([t, f]) => `${t}=${f.quantity}`).join(' ') || 'no processes'})`,
+      );
     },
   };
 }
 
 /** With `check` (web): the new dynos must pass their health checks, reporting progress to it. */
-async function startFresh(ctx: Ctx, app: AppRow, release: ReleaseRow, type: string, idx: number[], size: string, check?: Reporter): Promise<Dyno[]> {
+async function startFresh(
+  ctx: Ctx,
+  app: AppRow,
+  release: ReleaseRow,
+  type: string,
+  idx: number[],
+  size: string,
+  check?: Reporter,
+): Promise<Dyno[]> {
   const fresh: Dyno[] = [];
   try {
     for (const i of idx) {
@@ -168,7 +194,8 @@ export async function reconcileApp(ctx: Ctx, appName: string): Promise<void> {
   const app = isValidAppName(appName) ? ctx.state.apps.get(appName) : undefined;
   const list = dynosOf(ctx, appName);
   const release = app && currentRelease(ctx, app);
-  const want = app && release ? desiredFormation(ctx, app, release) : new Map<string, { quantity: number; size: string }>();
+  const want =
+    app && release ? desiredFormation(ctx, app, release) : new Map<string, { quantity: number; size: string }>();
   const q = (type: string) => want.get(type)?.quantity ?? 0;
 
   for (const d of [...list]) {
@@ -235,9 +262,21 @@ export async function adopt(ctx: Ctx): Promise<void> {
     const list = dynosOf(ctx, appName);
     const now = Date.now();
     const d: Dyno = {
-      app: appName, type, index, name: `${type}.${index}`, release: version, containerId: c.id, address: c.address,
-      size: want?.get(type)?.size ?? DEFAULT_SIZE, state: c.running ? 'up' : 'starting', since: c.startedAt ?? now,
-      startedAt: c.startedAt ?? now, restarts: 0, nextRestartAt: null, exitCode: null, retired: false,
+      app: appName,
+      type,
+      index,
+      name: `${type}.${index}`,
+      release: version,
+      containerId: c.id,
+      address: c.address,
+      size: want?.get(type)?.size ?? DEFAULT_SIZE,
+      state: c.running ? 'up' : 'starting',
+      since: c.startedAt ?? now,
+      startedAt: c.startedAt ?? now,
+      restarts: 0,
+      nextRestartAt: null,
+      exitCode: null,
+      retired: false,
     };
     const fits = release && version === release.version && index >= 1 && index <= (want?.get(type)?.quantity ?? 0);
     if (!fits || list.some((x) => x.name === d.name)) {

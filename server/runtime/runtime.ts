@@ -52,7 +52,11 @@ export interface Runtime {
 }
 
 export function createRuntime(deps: RuntimeDeps): Runtime {
-  const opts = { ...DEFAULT_OPTIONS, ...deps.options, backoff: { ...DEFAULT_OPTIONS.backoff, ...deps.options?.backoff } };
+  const opts = {
+    ...DEFAULT_OPTIONS,
+    ...deps.options,
+    backoff: { ...DEFAULT_OPTIONS.backoff, ...deps.options?.backoff },
+  };
   const locks = new Map<string, Promise<unknown>>();
   const images = new Map<string, Promise<string>>();
   let publishing: Promise<void> = Promise.resolve();
@@ -85,7 +89,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     publish() {
       publishing = publishing.then(() =>
-        deps.publishRoutes(new Map([...ctx.table.keys()].map((a) => [a, webBackends(a)]))).catch((err: Error) => log.error(`publishing routes failed: ${err.message}`)),
+        deps
+          .publishRoutes(new Map([...ctx.table.keys()].map((a) => [a, webBackends(a)])))
+          .catch((err: Error) => log.error(`publishing routes failed: ${err.message}`)),
       );
       return publishing;
     },
@@ -94,7 +100,11 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     imageFor(release) {
       if (!release.imageRef) {
-        return Promise.reject(new SlipwayError('CONFLICT', `release v${release.version} has no image`, { hint: 'deploy a build first: git push slipway main' }));
+        return Promise.reject(
+          new SlipwayError('CONFLICT', `release v${release.version} has no image`, {
+            hint: 'deploy a build first: git push slipway main',
+          }),
+        );
       }
       const ref = release.imageRef;
       let p = images.get(ref);
@@ -143,7 +153,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     const names = new Set<string>([...deps.state.apps.list().map((a) => a.name), ...ctx.table.keys()]);
     for (const c of await ctx.driver.list()) if (c.labels['io.slipway.app']) names.add(c.labels['io.slipway.app']);
     for (const name of names) {
-      await ctx.withAppLock(name, () => reconcileApp(ctx, name)).catch((err: Error) => log.error(`reconcile ${name}: ${err.message}`));
+      await ctx
+        .withAppLock(name, () => reconcileApp(ctx, name))
+        .catch((err: Error) => log.error(`reconcile ${name}: ${err.message}`));
     }
   }
 
@@ -189,7 +201,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       for (const [type, q] of Object.entries(changes)) {
         assertTypeIn(release, type, app.name);
         if (!Number.isInteger(q) || q < 0 || q > 100) {
-          throw new SlipwayError('INVALID_INPUT', `${type}=${String(q)} is not a quantity`, { hint: 'use a whole number from 0 to 100, like web=2' });
+          throw new SlipwayError('INVALID_INPUT', `${type}=${String(q)} is not a quantity`, {
+            hint: 'use a whole number from 0 to 100, like web=2',
+          });
         }
       }
       await ctx.withAppLock(app.name, async () => {
@@ -217,7 +231,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       let only: { type: string; index?: number } | undefined;
       if (target) {
         const m = /^([A-Za-z0-9_-]+)(?:\.(\d+))?$/.exec(target);
-        if (!m) throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(target)} is neither a process type nor a dyno`, { hint: 'use web or web.1' });
+        if (!m)
+          throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(target)} is neither a process type nor a dyno`, {
+            hint: 'use web or web.1',
+          });
         assertTypeIn(release, m[1], app.name);
         only = { type: m[1], index: m[2] ? Number(m[2]) : undefined };
       }
@@ -228,10 +245,23 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     async listDynos(appName) {
       assertAppName(appName);
       const runs: DynoInfo[] = [...(ctx.oneOffs.get(appName) ?? new Map()).entries()].map(([containerId, o]) => ({
-        type: 'run', index: Number(o.dyno.split('.')[1]), name: o.dyno, state: 'up', since: new Date(o.since).toISOString(),
-        release: o.release, containerId, address: null, size: o.size, restarts: 0, nextRestartAt: null, exitCode: null, command: o.command,
+        type: 'run',
+        index: Number(o.dyno.split('.')[1]),
+        name: o.dyno,
+        state: 'up',
+        since: new Date(o.since).toISOString(),
+        release: o.release,
+        containerId,
+        address: null,
+        size: o.size,
+        restarts: 0,
+        nextRestartAt: null,
+        exitCode: null,
+        command: o.command,
       }));
-      return [...dynosOf(ctx, appName).map(toInfo), ...runs].sort((a, b) => a.type.localeCompare(b.type) || a.index - b.index);
+      return [...dynosOf(ctx, appName).map(toInfo), ...runs].sort(
+        (a, b) => a.type.localeCompare(b.type) || a.index - b.index,
+      );
     },
 
     runOneOff: (o) => runOneOff(ctx, { ...o, appName: assertAppName(o.appName) }),

@@ -32,7 +32,10 @@ export function assertSize(size: unknown): string {
 }
 
 /** Docker HostConfig fields for a size on a host with hostCpus cores. */
-export function sizeToHostConfig(size: string, hostCpus: number): { Memory: number; MemorySwap: number; NanoCpus: number; PidsLimit: number } {
+export function sizeToHostConfig(
+  size: string,
+  hostCpus: number,
+): { Memory: number; MemorySwap: number; NanoCpus: number; PidsLimit: number } {
   const s = SIZES[assertSize(size)];
   const memory = s.memoryMb * 1024 * 1024;
   return {

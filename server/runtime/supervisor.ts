@@ -1,7 +1,13 @@
 import { SlipwayError } from '../../common/errors';
 import type { ReleaseRow } from '../state/repos/releases';
 import { nextAttempt, restartDelayMs } from './backoff';
-import { checkAnswersHttp, parseHealthChecks, runHealthChecks, type CheckResult, type ContainerProbe } from './healthchecks';
+import {
+  checkAnswersHttp,
+  parseHealthChecks,
+  runHealthChecks,
+  type CheckResult,
+  type ContainerProbe,
+} from './healthchecks';
 import { diagnoseBoot, parseProcNetTcp } from './boot-diagnosis';
 import { containerName, dynoEnv, dynosOf, type Ctx, type Dyno } from './context';
 import { waitText, type DeployOutput, type DynoInfo, type DynoState, type WaitProgress } from './types';
@@ -13,7 +19,14 @@ import { portOf, processCommand } from './process-command';
  * replaced or scaled away.
  */
 
-export async function createDyno(ctx: Ctx, app: string, release: ReleaseRow, type: string, index: number, size: string): Promise<Dyno> {
+export async function createDyno(
+  ctx: Ctx,
+  app: string,
+  release: ReleaseRow,
+  type: string,
+  index: number,
+  size: string,
+): Promise<Dyno> {
   const name = `${type}.${index}`;
   const id = await ctx.driver.create({
     name: containerName(app, name, release.version),
@@ -31,8 +44,21 @@ export async function createDyno(ctx: Ctx, app: string, release: ReleaseRow, typ
   });
   const now = Date.now();
   return {
-    app, type, index, name, release: release.version, containerId: id, address: null, size,
-    state: 'starting', since: now, startedAt: now, restarts: 0, nextRestartAt: null, exitCode: null, retired: false,
+    app,
+    type,
+    index,
+    name,
+    release: release.version,
+    containerId: id,
+    address: null,
+    size,
+    state: 'starting',
+    since: now,
+    startedAt: now,
+    restarts: 0,
+    nextRestartAt: null,
+    exitCode: null,
+    retired: false,
   };
 }
 
@@ -92,16 +118,32 @@ export type Reporter = ((line: string) => void) & { wait: (p: WaitProgress) => v
  * Health check for a started web dyno, per the release's app.json or the default HTTP answer.
  * Says every 5 s what it waits for (`waiting for web.1 to answer on $PORT (12 s of 60)`).
  */
-export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: Reporter = deployOutput(ctx, d.app)): Promise<CheckResult> {
-  if (!d.address) return { ok: false, check: NO_PORT_CHECK, reason: 'Docker did not publish its port (the container may have stopped at once)' };
+export async function checkWeb(
+  ctx: Ctx,
+  d: Dyno,
+  release: ReleaseRow,
+  say: Reporter = deployOutput(ctx, d.app),
+): Promise<CheckResult> {
+  if (!d.address)
+    return {
+      ok: false,
+      check: NO_PORT_CHECK,
+      reason: 'Docker did not publish its port (the container may have stopped at once)',
+    };
   const base = `http://${d.address}`;
-  const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter((c) => c.type !== 'liveness');
+  const checks = parseHealthChecks(release.appJson.healthchecks as Record<string, unknown[]> | undefined).filter(
+    (c) => c.type !== 'liveness',
+  );
   const limitMs = bootTimeoutMs(ctx, d.app, release);
   const started = Date.now();
   let phase: 'answer' | 'checks' = 'answer';
   const ticker = setInterval(() => {
     const s = Math.round((Date.now() - started) / 1000);
-    say.wait(phase === 'answer' ? { dyno: d.name, waitingFor: 'answer', elapsedS: s, limitS: Math.round(limitMs / 1000) } : { dyno: d.name, waitingFor: 'health-checks', elapsedS: s });
+    say.wait(
+      phase === 'answer'
+        ? { dyno: d.name, waitingFor: 'answer', elapsedS: s, limitS: Math.round(limitMs / 1000) }
+        : { dyno: d.name, waitingFor: 'health-checks', elapsedS: s },
+    );
   }, PROGRESS_EVERY_MS);
   try {
     // The app's checks count their attempts from when the port first answers: a slow boot is
@@ -117,7 +159,9 @@ export async function checkWeb(ctx: Ctx, d: Dyno, release: ReleaseRow, say: Repo
 
 export function followLogs(ctx: Ctx, d: Dyno, sinceMs: number): void {
   d.stopLogs?.();
-  d.stopLogs = ctx.driver.followLogs(d.containerId, sinceMs, (line) => ctx.deps.logs.write(d.app, { source: 'app', dyno: d.name, line }));
+  d.stopLogs = ctx.driver.followLogs(d.containerId, sinceMs, (line) =>
+    ctx.deps.logs.write(d.app, { source: 'app', dyno: d.name, line }),
+  );
 }
 
 /** Starts the container and follows its output; fills in the published address. */
@@ -145,7 +189,11 @@ export async function bootInPlace(ctx: Ctx, d: Dyno, release: ReleaseRow | undef
     setState(ctx, d, 'up');
     return;
   }
-  const result = await checkWeb(ctx, d, release).catch((err: Error) => ({ ok: false as const, check: 'health check', reason: err.message }));
+  const result = await checkWeb(ctx, d, release).catch((err: Error) => ({
+    ok: false as const,
+    check: 'health check',
+    reason: err.message,
+  }));
   if (d.retired || (d.state !== 'starting' && d.state !== 'restarting')) return; // a die event got there first
   if (result.ok) {
     setState(ctx, d, 'up');
@@ -169,7 +217,11 @@ export function crash(ctx: Ctx, d: Dyno, exitCode: number | null, reason?: strin
   if (exitCode !== null) ctx.platformLog(d.app, d.name, `Process exited with status ${exitCode}`);
   if (reason) ctx.platformLog(d.app, d.name, reason);
   setState(ctx, d, 'crashed');
-  ctx.platformLog(d.app, d.name, `Restarting in ${formatDelay(delay)} (crash ${d.restarts}; back-off doubles up to ${formatDelay(ctx.opts.backoff.capMs)})`);
+  ctx.platformLog(
+    d.app,
+    d.name,
+    `Restarting in ${formatDelay(delay)} (crash ${d.restarts}; back-off doubles up to ${formatDelay(ctx.opts.backoff.capMs)})`,
+  );
   if (wasUp && d.type === 'web') void ctx.publish();
   clearTimeout(d.timer);
   d.timer = setTimeout(() => void restart(ctx, d), delay);
@@ -186,13 +238,18 @@ async function restart(ctx: Ctx, d: Dyno): Promise<void> {
   await bootInPlace(ctx, d, release, Date.now());
 }
 
-export const formatDelay = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`);
+export const formatDelay = (ms: number) =>
+  ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : `${Math.round(ms / 100) / 10} s`;
 
 /**
  * Takes a dyno out of service: out of the table (and so out of the routes) at once, then, after
  * the router has had time to reload, SIGTERM, the grace period, SIGKILL, and removal.
  */
-export function retire(ctx: Ctx, d: Dyno, opts: { settle: boolean; publish?: boolean } = { settle: true }): Promise<void> {
+export function retire(
+  ctx: Ctx,
+  d: Dyno,
+  opts: { settle: boolean; publish?: boolean } = { settle: true },
+): Promise<void> {
   d.retired = true;
   clearTimeout(d.timer);
   const list = dynosOf(ctx, d.app);
@@ -243,29 +300,49 @@ export function toInfo(d: Dyno): DynoInfo {
  * The error of a web dyno that failed its boot check, by cause (boot-diagnosis.ts): the exit
  * status, or the dyno's listening sockets read from /proc/net/tcp{,6} inside it while it still runs.
  */
-export async function bootError(ctx: Ctx, d: Dyno, release: ReleaseRow, r: { check: string; reason: string; exitCode?: number }, lines: string[]): Promise<SlipwayError> {
+export async function bootError(
+  ctx: Ctx,
+  d: Dyno,
+  release: ReleaseRow,
+  r: { check: string; reason: string; exitCode?: number },
+  lines: string[],
+): Promise<SlipwayError> {
   let exitCode = r.exitCode;
   if (exitCode === undefined) {
     const info = await ctx.driver.inspect(d.containerId).catch(() => undefined);
     if (info && !info.running) exitCode = info.exitCode ?? undefined;
   }
-  const sockets = exitCode === undefined ? await ctx.driver.execRead(d.containerId, ['cat', '/proc/net/tcp', '/proc/net/tcp6'], 5000).catch(() => undefined) : undefined;
+  const sockets =
+    exitCode === undefined
+      ? await ctx.driver
+          .execRead(d.containerId, ['cat', '/proc/net/tcp', '/proc/net/tcp6'], 5000)
+          .catch(() => undefined)
+      : undefined;
   // A named app.json check that failed after the port answered: its own words say it best.
-  const named = exitCode === undefined && !r.check.startsWith('the web process must answer HTTP') && r.check !== NO_PORT_CHECK;
+  const named =
+    exitCode === undefined && !r.check.startsWith('the web process must answer HTTP') && r.check !== NO_PORT_CHECK;
   const diag = named
-    ? { cause: 'health-check', message: `${d.name} failed the health check (${r.check}): ${r.reason}`, hint: 'fix what the check asks for, or the check (app.json healthchecks.web)' }
+    ? {
+        cause: 'health-check',
+        message: `${d.name} failed the health check (${r.check}): ${r.reason}`,
+        hint: 'fix what the check asks for, or the check (app.json healthchecks.web)',
+      }
     : diagnoseBoot({
-    dyno: d.name,
-    port: ctx.opts.webPort,
-    timeoutS: Math.round(bootTimeoutMs(ctx, d.app, release) / 1000),
-    exitCode,
-    logs: lines,
-    listening: sockets === undefined ? undefined : parseProcNetTcp(sockets),
+        dyno: d.name,
+        port: ctx.opts.webPort,
+        timeoutS: Math.round(bootTimeoutMs(ctx, d.app, release) / 1000),
+        exitCode,
+        logs: lines,
+        listening: sockets === undefined ? undefined : parseProcNetTcp(sockets),
         reason: r.reason,
       });
   // Only say something keeps serving when something does.
-  const serving = ctx.state.apps.get(d.app)?.currentReleaseId ? ' The previous release keeps serving.' : ' Nothing is serving yet: the app has no running release.';
-  const tail = lines.length ? `\nLast lines of ${d.name} (v${release.version}):\n${lines.map((l) => `  ${l}`).join('\n')}` : `\n${d.name} printed nothing.`;
+  const serving = ctx.state.apps.get(d.app)?.currentReleaseId
+    ? ' The previous release keeps serving.'
+    : ' Nothing is serving yet: the app has no running release.';
+  const tail = lines.length
+    ? `\nLast lines of ${d.name} (v${release.version}):\n${lines.map((l) => `  ${l}`).join('\n')}`
+    : `\n${d.name} printed nothing.`;
   return new SlipwayError('DEPLOY_FAILED', `v${release.version} was not deployed: ${diag.message}.${serving}${tail}`, {
     hint: `${diag.hint}; see the app's logs with: slipway logs -a ${d.app}`,
     details: { cause: diag.cause, check: r.check, reason: r.reason, dyno: d.name, logs: lines },

@@ -35,7 +35,10 @@ export function migrate(db: Db, migrations: Migration[] = allMigrations): number
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
   )`);
   const applied = new Set(
-    db.prepare('SELECT version FROM schema_migrations').all().map((r) => (r as { version: number }).version),
+    db
+      .prepare('SELECT version FROM schema_migrations')
+      .all()
+      .map((r) => (r as { version: number }).version),
   );
   const done: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {

@@ -10,17 +10,28 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 export const CHROMIUM = process.env.SLIPWAY_CHROMIUM ?? '/usr/bin/chromium';
 
 export async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (scripts/test.sh does)`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (scripts/test.sh does)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
 /** Where screenshots go: SLIPWAY_SCREENSHOT_DIR (docs/images to refresh the docs) or a temp dir. */
 export function screenshotDir(): string {
-  const dir = process.env.SLIPWAY_SCREENSHOT_DIR ?? path.join(process.env.SLIPWAY_TEST_HOMES ?? '/var/tmp/slipway-test-homes', 'screenshots');
+  const dir =
+    process.env.SLIPWAY_SCREENSHOT_DIR ??
+    path.join(process.env.SLIPWAY_TEST_HOMES ?? '/var/tmp/slipway-test-homes', 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

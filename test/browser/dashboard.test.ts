@@ -8,7 +8,17 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DIST, freePort, startTestServer, type TestServer } from '../helpers/server';
-import { api, createApp, createUser, getVia, gitUrl, makeRepo, spawnGit, startRouter, uniq } from '../integration/git-helpers';
+import {
+  api,
+  createApp,
+  createUser,
+  getVia,
+  gitUrl,
+  makeRepo,
+  spawnGit,
+  startRouter,
+  uniq,
+} from '../integration/git-helpers';
 import { launchChromium, shot, watchErrors } from './chromium';
 
 /**
@@ -45,7 +55,13 @@ before(async () => {
   await createApp(srv, APP);
   repo = await makeRepo({
     'package.json': JSON.stringify({ name: 'dash', version: '1.0.0', private: true, engines: { node: '20.x' } }),
-    'package-lock.json': JSON.stringify({ name: 'dash', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'dash', version: '1.0.0', engines: { node: '20.x' } } } }),
+    'package-lock.json': JSON.stringify({
+      name: 'dash',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': { name: 'dash', version: '1.0.0', engines: { node: '20.x' } } },
+    }),
     'server.js': SERVER_JS,
     Procfile: 'web: node server.js\n',
   });
@@ -87,7 +103,7 @@ test('sign in with an API token; the apps list shows the app; the dashboard is s
   await page.fill('input[name=token]', 'slw_not-a-token');
   await page.click('button[type=submit]');
   await sel('.error');
-  assert.match(await page.textContent('.error') ?? '', /not valid/);
+  assert.match((await page.textContent('.error')) ?? '', /not valid/);
   await page.fill('input[name=token]', srv.token);
   await page.click('button[type=submit]');
   // Back where the link pointed, signed in.
@@ -101,22 +117,37 @@ test('sign in with an API token; the apps list shows the app; the dashboard is s
 
   const httpsPort = Number(srv.env.SLIPWAY_API_HTTPS_PORT);
   const res = await new Promise<http.IncomingMessage & { body: string }>((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: httpsPort, path: '/api/session', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (r) => {
-      let body = '';
-      r.on('data', (d) => (body += d));
-      r.on('end', () => resolve(Object.assign(r, { body })));
-    });
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: httpsPort,
+        path: '/api/session',
+        method: 'POST',
+        rejectUnauthorized: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => resolve(Object.assign(r, { body })));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ token: srv.token }));
   });
   assert.equal(res.statusCode, 201, res.body);
-  assert.match(String(res.headers['set-cookie']), /slipway_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
+  assert.match(
+    String(res.headers['set-cookie']),
+    /slipway_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/,
+  );
   const html = await new Promise<{ status: number; csp: string; body: string }>((resolve, reject) => {
-    https.get({ host: '127.0.0.1', port: httpsPort, path: '/', rejectUnauthorized: false }, (r) => {
-      let body = '';
-      r.on('data', (d) => (body += d));
-      r.on('end', () => resolve({ status: r.statusCode!, csp: String(r.headers['content-security-policy']), body }));
-    }).on('error', reject);
+    https
+      .get({ host: '127.0.0.1', port: httpsPort, path: '/', rejectUnauthorized: false }, (r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode!, csp: String(r.headers['content-security-policy']), body }));
+      })
+      .on('error', reject);
   });
   assert.equal(html.status, 200);
   assert.match(html.body, /<script type="module" src="\/assets\/app-[A-Z0-9]+\.js">/);
@@ -152,7 +183,10 @@ test('a git push while the app page is open shows the build output live and the 
   await sel('text=No builds yet');
   const push = spawnGit(['push', gitUrl(srv, APP), 'HEAD:main'], repo);
   // The output streams in while the build runs.
-  const live = await page.waitForSelector('[data-build-status=running] [data-build-output], [data-build-status=pending] [data-build-output]', { timeout: 120_000 });
+  const live = await page.waitForSelector(
+    '[data-build-status=running] [data-build-output], [data-build-status=pending] [data-build-output]',
+    { timeout: 120_000 },
+  );
   await page.waitForFunction((el) => (el?.textContent ?? '').includes('----->'), live, { timeout: 120_000 });
   await shot(page, 'build-live');
   assert.equal(await push.done, 0, push.output());
@@ -179,7 +213,11 @@ test('live logs show a line the app printed', async () => {
   assert.equal(await page.inputValue('select[name=source]'), 'app', 'the filter comes from the URL');
   const marker = `/log-probe-${Date.now()}`;
   await visit(marker);
-  await page.waitForFunction((m) => document.querySelector('pre[data-log]')?.textContent?.includes(`hit ${m} on web.`), marker, { timeout: 15_000 });
+  await page.waitForFunction(
+    (m) => document.querySelector('pre[data-log]')?.textContent?.includes(`hit ${m} on web.`),
+    marker,
+    { timeout: 15_000 },
+  );
   await shot(page, 'logs');
 });
 
@@ -188,7 +226,8 @@ test('metrics plots show the requests the test sent (counts match)', async () =>
   await visit('/metrics-probe', n);
   // The router writes its access log, the server tails it (200 ms) and buckets it by minute. Only
   // this file sends requests through the router, so the count is exact.
-  const count = async () => (await api<{ summary: { requests: number } }>(srv, 'GET', `/apps/${APP}/metrics?since=1h`)).body.summary.requests;
+  const count = async () =>
+    (await api<{ summary: { requests: number } }>(srv, 'GET', `/apps/${APP}/metrics?since=1h`)).body.summary.requests;
   let total = await count();
   const deadline = Date.now() + 20_000;
   while (total < sent && Date.now() < deadline) {
@@ -197,8 +236,14 @@ test('metrics plots show the requests the test sent (counts match)', async () =>
   }
   assert.equal(total, sent, 'every request sent through the router is counted once');
   // The CLI reads the same numbers: sparklines and a summary line.
-  const cli = await exec(process.execPath, [CLI, 'metrics', '-a', APP, '--since', '1h'], { env: { ...srv.cliEnv(), NO_COLOR: '1' } });
-  assert.match(cli.stdout, new RegExp(`Requests ${total} \\(2xx ${total}, 3xx 0, 4xx 0, 5xx 0\\); latency p50 [\\d.]+ ms`), cli.stdout);
+  const cli = await exec(process.execPath, [CLI, 'metrics', '-a', APP, '--since', '1h'], {
+    env: { ...srv.cliEnv(), NO_COLOR: '1' },
+  });
+  assert.match(
+    cli.stdout,
+    new RegExp(`Requests ${total} \\(2xx ${total}, 3xx 0, 4xx 0, 5xx 0\\); latency p50 [\\d.]+ ms`),
+    cli.stdout,
+  );
   assert.match(cli.stdout, /^requests +[▁▂▃▄▅▆▇█ ]+ +\d+ total$/m, cli.stdout);
   assert.match(cli.stdout, /^web mem +[▁▂▃▄▅▆▇█ ]+ +[\d.]+ (B|KB|MB)$/m, 'dyno memory sampled from Docker');
   await page.goto(`${srv.url}/apps/${APP}/metrics`);
@@ -212,7 +257,10 @@ test('metrics plots show the requests the test sent (counts match)', async () =>
   await shot(page, 'metrics');
   await page.click('[data-range="24h"]');
   await page.waitForURL(/range=24h/);
-  await page.waitForFunction((t) => document.querySelector('[data-summary-requests]')?.getAttribute('data-summary-requests') === t, String(total));
+  await page.waitForFunction(
+    (t) => document.querySelector('[data-summary-requests]')?.getAttribute('data-summary-requests') === t,
+    String(total),
+  );
 });
 
 test('set a config var; its value stays hidden until revealed', async () => {
@@ -223,7 +271,10 @@ test('set a config var; its value stays hidden until revealed', async () => {
   await page.fill('[data-form=config-add] input[name=value]', value);
   await page.click('[data-form=config-add] button[type=submit]');
   await sel('tr[data-key=API_SECRET]');
-  assert.ok(!((await page.textContent('main')) ?? '').includes(value), 'the value is not on the page before it is revealed');
+  assert.ok(
+    !((await page.textContent('main')) ?? '').includes(value),
+    'the value is not on the page before it is revealed',
+  );
   await page.click('[data-action=reveal-API_SECRET]');
   assert.equal(await page.textContent('tr[data-key=API_SECRET] [data-revealed]'), value);
   await shot(page, 'config');
@@ -254,17 +305,23 @@ test('a viewer sees no edit controls, and a forged change request is refused', a
     await p.waitForSelector('tr[data-ptype=web]');
     await p.waitForSelector('tr[data-dyno]');
     assert.equal(await p.getAttribute('[data-app-page]', 'data-role'), 'viewer');
-    for (const s of ['input[name=qty-web]', '[data-action=scale-web]', '[data-action^=restart]']) assert.equal(await p.$(s), null, `viewer sees ${s}`);
+    for (const s of ['input[name=qty-web]', '[data-action=scale-web]', '[data-action^=restart]'])
+      assert.equal(await p.$(s), null, `viewer sees ${s}`);
     await p.goto(`${srv.url}/apps/${APP}/config`);
     await p.waitForSelector('section.card h2:text("Config vars")');
-    for (const s of ['[data-form=config-add]', '[data-action^=edit-]', '[data-action^=unset-]']) assert.equal(await p.$(s), null, `viewer sees ${s}`);
+    for (const s of ['[data-form=config-add]', '[data-action^=edit-]', '[data-action^=unset-]'])
+      assert.equal(await p.$(s), null, `viewer sees ${s}`);
     await p.goto(`${srv.url}/apps/${APP}/releases`);
     await p.waitForSelector('tr[data-release="1"]');
     assert.equal(await p.$('[data-action^=rollback]'), null, 'viewer sees rollback');
     // Forged: a change sent from the viewer's own session, with a valid CSRF token.
     const status = await p.evaluate(async (app) => {
       const s = (await (await fetch('/api/session')).json()) as { csrfToken: string };
-      const r = await fetch(`/api/apps/${app}/formation`, { method: 'PATCH', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken }, body: JSON.stringify({ updates: [{ type: 'web', quantity: 0 }] }) });
+      const r = await fetch(`/api/apps/${app}/formation`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken },
+        body: JSON.stringify({ updates: [{ type: 'web', quantity: 0 }] }),
+      });
       return r.status;
     }, APP);
     assert.equal(status, 403);
@@ -278,7 +335,17 @@ test('a viewer sees no edit controls, and a forged change request is refused', a
 test('CSRF: a change without the session token, or from another origin, is refused', async () => {
   await page.goto(`${srv.url}/`);
   // Same origin, cookie sent, but no X-CSRF-Token: refused.
-  const noToken = await page.evaluate(async (app) => (await fetch(`/api/apps/${app}/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ EVIL: '1' }) })).status, APP);
+  const noToken = await page.evaluate(
+    async (app) =>
+      (
+        await fetch(`/api/apps/${app}/config`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ EVIL: '1' }),
+        })
+      ).status,
+    APP,
+  );
   assert.equal(noToken, 403);
 
   // Another origin (localhost vs 127.0.0.1: another site) posting to the API with the browser's cookies.
@@ -304,16 +371,28 @@ test('CSRF: a change without the session token, or from another origin, is refus
 
   // Even with the cookie and the right CSRF token, a foreign Origin is refused by the server.
   const cookie = (await admin.cookies()).find((c) => c.name === 'slipway_session')!;
-  const csrf = await page.evaluate(async () => ((await (await fetch('/api/session')).json()) as { csrfToken: string }).csrfToken);
+  const csrf = await page.evaluate(
+    async () => ((await (await fetch('/api/session')).json()) as { csrfToken: string }).csrfToken,
+  );
   const forged = await fetch(`${srv.url}/api/apps/${APP}/config`, {
     method: 'PATCH',
-    headers: { cookie: `slipway_session=${cookie.value}`, 'x-csrf-token': csrf, origin: 'http://evil.example', 'content-type': 'application/json' },
+    headers: {
+      cookie: `slipway_session=${cookie.value}`,
+      'x-csrf-token': csrf,
+      origin: 'http://evil.example',
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ EVIL: '1' }),
   });
   assert.equal(forged.status, 403);
   const same = await fetch(`${srv.url}/api/apps/${APP}/config`, {
     method: 'PATCH',
-    headers: { cookie: `slipway_session=${cookie.value}`, 'x-csrf-token': csrf, origin: srv.url, 'content-type': 'application/json' },
+    headers: {
+      cookie: `slipway_session=${cookie.value}`,
+      'x-csrf-token': csrf,
+      origin: srv.url,
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ FROM_SESSION: '1' }),
   });
   assert.equal(same.status, 200, 'the same request from the dashboard origin is accepted');
@@ -336,7 +415,11 @@ test('admin pages, keyboard, narrow screen and dark scheme; sign out ends the se
   await page.waitForURL(/\?q=zzz/);
   assert.equal(await page.$(`tr[data-app="${APP}"]`), null);
 
-  const narrow = await browser.newContext({ viewport: { width: 390, height: 800 }, colorScheme: 'dark', storageState: await admin.storageState() });
+  const narrow = await browser.newContext({
+    viewport: { width: 390, height: 800 },
+    colorScheme: 'dark',
+    storageState: await admin.storageState(),
+  });
   try {
     const p = await narrow.newPage();
     await p.goto(`${srv.url}/apps/${APP}`);

@@ -31,7 +31,6 @@ function viaRouter(port: number, host: string, pathName = '/'): Promise<{ status
   });
 }
 
-
 /**
  * The new user's journey, as a person would do it: install into a temporary SLIPWAY_HOME with
  * non-default ports; create an app with the CLI; push an Express app with git; curl it through
@@ -63,9 +62,11 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
   };
   const install = (...args: string[]) =>
     run('bash', [path.join(ROOT, 'install.sh'), ...args], { env, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
-  const slipway = (...args: string[]) => run('slipway', args, { env, cwd: repo, maxBuffer: 16 << 20, timeout: 120_000 });
+  const slipway = (...args: string[]) =>
+    run('slipway', args, { env, cwd: repo, maxBuffer: 16 << 20, timeout: 120_000 });
   const git = (...args: string[]) => run('git', args, { env, cwd: repo, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
-  const serve = async () => JSON.parse((await viaRouter(httpPort, host)).body) as { version: string; greeting: string; dyno: string };
+  const serve = async () =>
+    JSON.parse((await viaRouter(httpPort, host)).body) as { version: string; greeting: string; dyno: string };
 
   try {
     await t.test('install.sh installs and starts both daemons, prints a token and next steps', async () => {
@@ -73,7 +74,11 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       assert.match(out, /API token \(shown once; stored only as a hash\): slw_\S+/);
       assert.match(out, /slipway apps:create/);
       const token = /API token[^:]*: (slw_\S+)/.exec(out)![1];
-      assert.equal(fs.readFileSync(path.join(home, 'state', 'slipway.db')).includes(token), false, 'token stored only hashed');
+      assert.equal(
+        fs.readFileSync(path.join(home, 'state', 'slipway.db')).includes(token),
+        false,
+        'token stored only hashed',
+      );
       const status = JSON.parse((await run('slipway', ['status', '--json'], { env })).stdout);
       const text = JSON.stringify(status);
       assert.match(text, /"server"/);
@@ -86,54 +91,81 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       fs.mkdirSync(repo, { recursive: true });
       fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'apps', 'journey'), repo, { recursive: true });
       await git('init', '-q', '-b', 'main');
-      await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '--allow-empty', '-m', 'empty');
+      await git(
+        '-c',
+        'user.email=new@example.com',
+        '-c',
+        'user.name=New User',
+        'commit',
+        '-q',
+        '--allow-empty',
+        '-m',
+        'empty',
+      );
       await git('add', '.');
       await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'first');
       await slipway('apps:create', APP);
-      assert.match((await git('remote', '-v')).stdout, new RegExp(`slipway\\s+http://127\\.0\\.0\\.1:${apiPort}/${APP}\\.git`));
+      assert.match(
+        (await git('remote', '-v')).stdout,
+        new RegExp(`slipway\\s+http://127\\.0\\.0\\.1:${apiPort}/${APP}\\.git`),
+      );
       const push = await git('push', 'slipway', 'main');
       const output = push.stdout + push.stderr;
       assert.match(output, /remote: -----> Building on the bookworm stack/);
       assert.match(output, /remote: .*Released v1/);
       assert.match(output, new RegExp(`remote: .*http://${host}`));
       // Waits for the router to answer 200, then checks what it serves is this push (version one).
-      await waitFor('the app answering through the router', async () => (await viaRouter(httpPort, host)).status === 200);
+      await waitFor(
+        'the app answering through the router',
+        async () => (await viaRouter(httpPort, host)).status === 200,
+      );
       assert.equal((await serve()).version, 'one');
     });
 
     await t.test('ps:scale web=2: both dynos serve', async () => {
       await slipway('ps:scale', 'web=2');
       const seen = new Set<string>();
-      await waitFor('both web dynos serving', async () => {
-        seen.add((await serve()).dyno);
-        return seen.has('web.1') && seen.has('web.2') ? true : undefined;
-      }, { timeoutMs: 60_000 });
+      await waitFor(
+        'both web dynos serving',
+        async () => {
+          seen.add((await serve()).dyno);
+          return seen.has('web.1') && seen.has('web.2') ? true : undefined;
+        },
+        { timeoutMs: 60_000 },
+      );
       const ps = JSON.parse((await slipway('ps', '--json')).stdout) as Array<{ name?: string; type?: string }>;
       assert.equal(ps.filter((d) => (d.type ?? d.name?.split('.')[0]) === 'web').length, 2);
     });
 
     await t.test('config:set is served by the app', async () => {
       await slipway('config:set', 'GREETING=howdy');
-      await waitFor('the new config served', async () => ((await serve()).greeting === 'howdy' ? true : undefined), { timeoutMs: 90_000 });
+      await waitFor('the new config served', async () => ((await serve()).greeting === 'howdy' ? true : undefined), {
+        timeoutMs: 90_000,
+      });
     });
 
-    await t.test('a config change whose release fails is not kept: config, serving release and the CLI agree', async () => {
-      // node cannot start with this: the new web dynos exit at once and the release is refused.
-      const refused = await slipway('config:set', 'NODE_OPTIONS=--require=/nonexistent.js').then(
-        () => assert.fail('the failing config change was reported as done'),
-        (err: { stderr: string; code: number }) => err,
-      );
-      assert.match(refused.stderr, /was not deployed: web\.\d exited with status \d+/);
-      assert.match(refused.stderr, /The config change was not applied: NODE_OPTIONS keeps its previous value/);
-      assert.equal((await slipway('config:get', 'NODE_OPTIONS')).stdout.trim(), '');
-      assert.equal((await serve()).greeting, 'howdy', 'the previous release keeps serving');
-    });
+    await t.test(
+      'a config change whose release fails is not kept: config, serving release and the CLI agree',
+      async () => {
+        // node cannot start with this: the new web dynos exit at once and the release is refused.
+        const refused = await slipway('config:set', 'NODE_OPTIONS=--require=/nonexistent.js').then(
+          () => assert.fail('the failing config change was reported as done'),
+          (err: { stderr: string; code: number }) => err,
+        );
+        assert.match(refused.stderr, /was not deployed: web\.\d exited with status \d+/);
+        assert.match(refused.stderr, /The config change was not applied: NODE_OPTIONS keeps its previous value/);
+        assert.equal((await slipway('config:get', 'NODE_OPTIONS')).stdout.trim(), '');
+        assert.equal((await serve()).greeting, 'howdy', 'the previous release keeps serving');
+      },
+    );
 
     await t.test('logs include app and router lines', async () => {
       await serve();
       const logs = await waitFor('a router line in the logs', async () => {
         const out = (await slipway('logs', '-n', '500')).stdout;
-        return /router/.test(out) && /at=info method=GET path="\/"/.test(out) && /app\[web\.\d\]/.test(out) ? out : undefined;
+        return /router/.test(out) && /at=info method=GET path="\/"/.test(out) && /app\[web\.\d\]/.test(out)
+          ? out
+          : undefined;
       });
       assert.match(logs, /serving \/ from web\.\d/);
     });
@@ -143,7 +175,9 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       fs.writeFileSync(server, fs.readFileSync(server, 'utf8').replace("VERSION = 'one'", "VERSION = 'two'"));
       await git('-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', 'two');
       await git('push', 'slipway', 'main');
-      await waitFor('version two served', async () => ((await serve()).version === 'two' ? true : undefined), { timeoutMs: 60_000 });
+      await waitFor('version two served', async () => ((await serve()).version === 'two' ? true : undefined), {
+        timeoutMs: 60_000,
+      });
       const before = (await git('ls-remote', 'slipway', 'main')).stdout;
 
       const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'));
@@ -167,7 +201,11 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       const commit = async (dir: string, version: string) => {
         const file = path.join(dir, 'server.js');
         fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/VERSION = '[^']*'/, `VERSION = '${version}'`));
-        await run('git', ['-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', version], { env, cwd: dir });
+        await run(
+          'git',
+          ['-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-am', version],
+          { env, cwd: dir },
+        );
         return (await run('git', ['rev-parse', 'HEAD'], { env, cwd: dir })).stdout.trim();
       };
       const shas = { 'three-a': await commit(repo, 'three-a'), 'three-b': await commit(clone, 'three-b') };
@@ -181,102 +219,204 @@ test('a new user installs Slipway, deploys, operates and destroys an app', { tim
       const [winner, loser] = a.ok ? ['three-a', b] : ['three-b', a];
       assert.match(loser.out, /\[rejected\]\s+main -> main \(fetch first\)/);
       assert.doesNotMatch(loser.out, /Building on the|Released v/);
-      assert.equal((await git('ls-remote', 'slipway', 'main')).stdout.split(/\s/)[0], shas[winner as 'three-a' | 'three-b']);
-      await waitFor(`version ${winner} served`, async () => ((await serve()).version === winner ? true : undefined), { timeoutMs: 60_000 });
+      assert.equal(
+        (await git('ls-remote', 'slipway', 'main')).stdout.split(/\s/)[0],
+        shas[winner as 'three-a' | 'three-b'],
+      );
+      await waitFor(`version ${winner} served`, async () => ((await serve()).version === winner ? true : undefined), {
+        timeoutMs: 60_000,
+      });
       await git('fetch', '-q', 'slipway');
       await git('reset', '-q', '--hard', 'slipway/main');
     });
 
     await t.test('releases:rollback serves the old code', async () => {
-      const releases = JSON.parse((await slipway('releases', '--json')).stdout) as Array<{ version: number; description: string }>;
+      const releases = JSON.parse((await slipway('releases', '--json')).stdout) as Array<{
+        version: number;
+        description: string;
+      }>;
       assert.ok(releases.length >= 3, 'v1 deploy, v2 config, v3 deploy');
       await slipway('releases:rollback', 'v2');
-      await waitFor('version one served after rollback', async () => ((await serve()).version === 'one' ? true : undefined), { timeoutMs: 90_000 });
+      await waitFor(
+        'version one served after rollback',
+        async () => ((await serve()).version === 'one' ? true : undefined),
+        { timeoutMs: 90_000 },
+      );
       assert.equal((await serve()).greeting, 'howdy', "the rollback keeps v2's config");
     });
 
     await t.test('run: a one-off command with the app config and its exit code', async () => {
-      const out = await slipway('run', '--no-tty', '--', 'node', '-e', 'console.log("greeting=" + process.env.GREETING)');
+      const out = await slipway(
+        'run',
+        '--no-tty',
+        '--',
+        'node',
+        '-e',
+        'console.log("greeting=" + process.env.GREETING)',
+      );
       assert.match(out.stdout, /greeting=howdy/);
-      await assert.rejects(slipway('run', '--no-tty', '--', 'bash', '-c', 'exit 3'), (err: { code: number }) => err.code === 3);
+      await assert.rejects(
+        slipway('run', '--no-tty', '--', 'bash', '-c', 'exit 3'),
+        (err: { code: number }) => err.code === 3,
+      );
     });
 
-    await t.test('a Python app (bookworm) and a Go app on trixie (apps:create --stack; the stack is brought in on first use) deploy with git push', async () => {
-      const langApp = async (name: string, fill: (dir: string) => void, createArgs: string[], want: RegExp) => {
-        const dir = path.join(home, 'work', name);
-        fs.mkdirSync(dir, { recursive: true });
-        fill(dir);
-        const inDir = (cmd: string, ...args: string[]) => run(cmd, args, { env, cwd: dir, maxBuffer: 64 << 20, timeout: 15 * 60_000 });
-        await inDir('git', 'init', '-q', '-b', 'main');
-        await inDir('git', 'add', '.');
-        await inDir('git', '-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'first');
-        await inDir('slipway', 'apps:create', name, ...createArgs);
-        const push = await inDir('git', 'push', 'slipway', 'main');
-        const body = await waitFor(`${name} answering through the router`, async () => {
-          const r = await viaRouter(httpPort, `${name}.${domain}`);
-          return r.status === 200 ? r.body : undefined;
-        }, { timeoutMs: 60_000 });
-        assert.match(body, want);
-        return push.stdout + push.stderr;
-      };
-      const py = await langApp('journey-py', (d) => flaskStyleApp(d), [], /^hello flask-style app from greeting 1\.0; uid 1000; python 3\.11$/);
-      assert.match(py, /remote: -----> Python app detected/);
-      const go = await langApp('journey-go', (d) => goStdlibApp(d, '1.22', 'hello from the journey'), ['--stack', 'trixie'], /^hello from the journey; uid 1000$/);
-      assert.match(go, /remote: -----> Building on the trixie stack/);
-      assert.match(go, /remote: .*Installing Go from Debian: golang-1\.24-go/);
-      const stacks = JSON.parse((await slipway('stacks', '--json')).stdout) as Array<{ name: string; apps: string[] }>;
-      assert.deepEqual(stacks.find((s) => s.name === 'trixie')?.apps, ['journey-go']);
-      const set = await slipway('stack:set', 'bookworm', '-a', 'journey-go');
-      assert.match(set.stdout, /Stack set to bookworm for journey-go \(was trixie\); its build cache was cleared\./);
-      assert.match((await slipway('stacks')).stdout, /bookworm \(default\).*journey-go/);
-    });
+    await t.test(
+      'a Python app (bookworm) and a Go app on trixie (apps:create --stack; the stack is brought in on first use) deploy with git push',
+      async () => {
+        const langApp = async (name: string, fill: (dir: string) => void, createArgs: string[], want: RegExp) => {
+          const dir = path.join(home, 'work', name);
+          fs.mkdirSync(dir, { recursive: true });
+          fill(dir);
+          const inDir = (cmd: string, ...args: string[]) =>
+            run(cmd, args, { env, cwd: dir, maxBuffer: 64 << 20, timeout: 15 * 60_000 });
+          await inDir('git', 'init', '-q', '-b', 'main');
+          await inDir('git', 'add', '.');
+          await inDir(
+            'git',
+            '-c',
+            'user.email=new@example.com',
+            '-c',
+            'user.name=New User',
+            'commit',
+            '-q',
+            '-m',
+            'first',
+          );
+          await inDir('slipway', 'apps:create', name, ...createArgs);
+          const push = await inDir('git', 'push', 'slipway', 'main');
+          const body = await waitFor(
+            `${name} answering through the router`,
+            async () => {
+              const r = await viaRouter(httpPort, `${name}.${domain}`);
+              return r.status === 200 ? r.body : undefined;
+            },
+            { timeoutMs: 60_000 },
+          );
+          assert.match(body, want);
+          return push.stdout + push.stderr;
+        };
+        const py = await langApp(
+          'journey-py',
+          (d) => flaskStyleApp(d),
+          [],
+          /^hello flask-style app from greeting 1\.0; uid 1000; python 3\.11$/,
+        );
+        assert.match(py, /remote: -----> Python app detected/);
+        const go = await langApp(
+          'journey-go',
+          (d) => goStdlibApp(d, '1.22', 'hello from the journey'),
+          ['--stack', 'trixie'],
+          /^hello from the journey; uid 1000$/,
+        );
+        assert.match(go, /remote: -----> Building on the trixie stack/);
+        assert.match(go, /remote: .*Installing Go from Debian: golang-1\.24-go/);
+        const stacks = JSON.parse((await slipway('stacks', '--json')).stdout) as Array<{
+          name: string;
+          apps: string[];
+        }>;
+        assert.deepEqual(stacks.find((s) => s.name === 'trixie')?.apps, ['journey-go']);
+        const set = await slipway('stack:set', 'bookworm', '-a', 'journey-go');
+        assert.match(set.stdout, /Stack set to bookworm for journey-go \(was trixie\); its build cache was cleared\./);
+        assert.match((await slipway('stacks')).stdout, /bookworm \(default\).*journey-go/);
+      },
+    );
 
-    await t.test('a second app with only a Dockerfile: git push builds it with Docker and the router serves it', async () => {
-      const dfApp = `${APP}-df`;
-      const dfRepo = path.join(home, 'work', dfApp);
-      fs.mkdirSync(dfRepo, { recursive: true });
-      fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'apps', 'dockerfile-perl', 'server.pl'), path.join(dfRepo, 'server.pl'));
-      fs.writeFileSync(path.join(dfRepo, 'Dockerfile'), 'FROM slipway/bookworm-run:latest\nCOPY server.pl /home/slipway/server.pl\nEXPOSE 8080\nCMD ["perl", "/home/slipway/server.pl", "journey-dockerfile"]\n');
-      const inDf = (cmd: string, ...args: string[]) => run(cmd, args, { env, cwd: dfRepo, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
-      await inDf('git', 'init', '-q', '-b', 'main');
-      await inDf('git', 'add', '.');
-      await inDf('git', '-c', 'user.email=new@example.com', '-c', 'user.name=New User', 'commit', '-q', '-m', 'dockerfile');
-      await inDf('slipway', 'apps:create', dfApp);
-      const push = await inDf('git', 'push', 'slipway', 'main');
-      const output = push.stdout + push.stderr;
-      assert.match(output, /remote: -----> Building with the Dockerfile/);
-      assert.match(output, /remote: .*web on port 8080, from EXPOSE/);
-      assert.match(output, /remote: .*Released v1/);
-      const body = await waitFor('the Dockerfile app answering through the router', async () => {
-        const r = await viaRouter(httpPort, `${dfApp}.${domain}`);
-        return r.status === 200 ? r.body : undefined;
-      }, { timeoutMs: 60_000 });
-      assert.match(body, /name=journey-dockerfile port=8080 uid=1000/);
-      await inDf('slipway', 'apps:destroy', '--confirm', dfApp);
-    });
+    await t.test(
+      'a second app with only a Dockerfile: git push builds it with Docker and the router serves it',
+      async () => {
+        const dfApp = `${APP}-df`;
+        const dfRepo = path.join(home, 'work', dfApp);
+        fs.mkdirSync(dfRepo, { recursive: true });
+        fs.copyFileSync(
+          path.join(ROOT, 'test', 'fixtures', 'apps', 'dockerfile-perl', 'server.pl'),
+          path.join(dfRepo, 'server.pl'),
+        );
+        fs.writeFileSync(
+          path.join(dfRepo, 'Dockerfile'),
+          'FROM slipway/bookworm-run:latest\nCOPY server.pl /home/slipway/server.pl\nEXPOSE 8080\nCMD ["perl", "/home/slipway/server.pl", "journey-dockerfile"]\n',
+        );
+        const inDf = (cmd: string, ...args: string[]) =>
+          run(cmd, args, { env, cwd: dfRepo, maxBuffer: 64 << 20, timeout: 10 * 60_000 });
+        await inDf('git', 'init', '-q', '-b', 'main');
+        await inDf('git', 'add', '.');
+        await inDf(
+          'git',
+          '-c',
+          'user.email=new@example.com',
+          '-c',
+          'user.name=New User',
+          'commit',
+          '-q',
+          '-m',
+          'dockerfile',
+        );
+        await inDf('slipway', 'apps:create', dfApp);
+        const push = await inDf('git', 'push', 'slipway', 'main');
+        const output = push.stdout + push.stderr;
+        assert.match(output, /remote: -----> Building with the Dockerfile/);
+        assert.match(output, /remote: .*web on port 8080, from EXPOSE/);
+        assert.match(output, /remote: .*Released v1/);
+        const body = await waitFor(
+          'the Dockerfile app answering through the router',
+          async () => {
+            const r = await viaRouter(httpPort, `${dfApp}.${domain}`);
+            return r.status === 200 ? r.body : undefined;
+          },
+          { timeoutMs: 60_000 },
+        );
+        assert.match(body, /name=journey-dockerfile port=8080 uid=1000/);
+        await inDf('slipway', 'apps:destroy', '--confirm', dfApp);
+      },
+    );
 
     await t.test('re-running install.sh upgrades in place: state kept, app still serving', async () => {
       const out = (await install()).stdout;
       assert.doesNotMatch(out, /API token/, 'no new admin token on a re-install');
       const apps = JSON.parse((await slipway('apps', '--json')).stdout) as Array<{ name: string }>;
       assert.ok(apps.some((a) => a.name === APP));
-      await waitFor('the app serving after the re-install', async () => ((await serve()).version === 'one' ? true : undefined));
+      await waitFor('the app serving after the re-install', async () =>
+        (await serve()).version === 'one' ? true : undefined,
+      );
     });
 
     await t.test('apps:destroy leaves nothing of the app behind', async () => {
       await slipway('apps:destroy', '--confirm', APP);
       const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
-      assert.equal(await docker('ps', '-aq', '--filter', `label=io.slipway.app=${APP}`, '--filter', `label=io.slipway.home=${home}`), '');
+      assert.equal(
+        await docker(
+          'ps',
+          '-aq',
+          '--filter',
+          `label=io.slipway.app=${APP}`,
+          '--filter',
+          `label=io.slipway.home=${home}`,
+        ),
+        '',
+      );
       // App images reach Docker by pull from this install's registry: 127.0.0.1:API_PORT/apps/APP.
       const repos = (await docker('images', '--format', '{{.Repository}}')).split('\n');
-      assert.equal(repos.filter((r) => r === `127.0.0.1:${apiPort}/apps/${APP}`).length, 0, 'app images removed from Docker');
+      assert.equal(
+        repos.filter((r) => r === `127.0.0.1:${apiPort}/apps/${APP}`).length,
+        0,
+        'app images removed from Docker',
+      );
       assert.equal(fs.existsSync(path.join(home, 'repos', `${APP}.git`)), false, 'repository removed');
       const routes = fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8');
       assert.equal(routes.includes(APP), false, 'route removed');
-      assert.equal((await waitFor('404 for the destroyed app', async () => {
-        const r = await viaRouter(httpPort, host);
-        return r.status === 404 ? r : undefined;
-      }, { timeoutMs: 5_000 })).status, 404);
+      assert.equal(
+        (
+          await waitFor(
+            '404 for the destroyed app',
+            async () => {
+              const r = await viaRouter(httpPort, host);
+              return r.status === 404 ? r : undefined;
+            },
+            { timeoutMs: 5_000 },
+          )
+        ).status,
+        404,
+      );
     });
 
     await t.test('install.sh --uninstall stops the daemons and keeps data; --purge removes it', async () => {

@@ -32,7 +32,9 @@ export async function seedStackImages(store: ImageStore): Promise<void> {
   const shared = openImageStore(path.join(STACK_HOME, 'images'));
   const tags = (await shared.listTags()).filter((t) => t.ref.startsWith('stacks/'));
   if (tags.length === 0) {
-    throw new Error(`no stack images in ${STACK_HOME}; run the test command (npm test) or: SLIPWAY_HOME=${STACK_HOME} node dist/stacks/cli.js`);
+    throw new Error(
+      `no stack images in ${STACK_HOME}; run the test command (npm test) or: SLIPWAY_HOME=${STACK_HOME} node dist/stacks/cli.js`,
+    );
   }
   for (const { ref, descriptor } of tags) {
     const manifest = await shared.readManifest(descriptor.digest);

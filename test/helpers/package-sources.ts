@@ -33,7 +33,16 @@ export function buildGem(dir: string, spec: GemSpec): string {
       fs.writeFileSync(path.join(data, rel), content, { mode: rel.startsWith('bin/') ? 0o755 : 0o644 });
     }
     const files = Object.keys(spec.files).sort();
-    execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-czf', path.join(work, 'data.tar.gz'), '-C', data, ...files]);
+    execFileSync('tar', [
+      '--format=ustar',
+      '--owner=0',
+      '--group=0',
+      '-czf',
+      path.join(work, 'data.tar.gz'),
+      '-C',
+      data,
+      ...files,
+    ]);
     const req = `!ruby/object:Gem::Requirement
   requirements:
   - - ">="
@@ -76,7 +85,17 @@ test_files: []
     fs.writeFileSync(path.join(work, 'metadata.gz'), zlib.gzipSync(yaml));
     fs.mkdirSync(dir, { recursive: true });
     const out = path.join(dir, `${spec.name}-${spec.version}.gem`);
-    execFileSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-cf', out, '-C', work, 'metadata.gz', 'data.tar.gz']);
+    execFileSync('tar', [
+      '--format=ustar',
+      '--owner=0',
+      '--group=0',
+      '-cf',
+      out,
+      '-C',
+      work,
+      'metadata.gz',
+      'data.tar.gz',
+    ]);
     return out;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

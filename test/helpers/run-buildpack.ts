@@ -67,7 +67,8 @@ export function createWorkspace(fixture: string): Workspace {
   };
   fs.cpSync(path.join(FIXTURES_DIR, fixture), ws.srcDir, { recursive: true });
   fs.cpSync(ws.srcDir, ws.appDir, { recursive: true });
-  for (const d of [ws.layersDir, path.join(ws.platformDir, 'env'), path.join(root, 'io')]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [ws.layersDir, path.join(ws.platformDir, 'env'), path.join(root, 'io')])
+    fs.mkdirSync(d, { recursive: true });
   chownTree(root);
   return ws;
 }
@@ -94,20 +95,38 @@ const bpId = (name: string) => `slipway/${name}`;
 const bpLayers = (ws: Workspace, name: string) => path.join(ws.layersDir, escapeId(bpId(name)));
 
 function labels(ws: Workspace): string[] {
-  return ['--label', 'io.slipway.managed=true', '--label', `io.slipway.home=${ws.root}`, '--label', 'io.slipway.test=builtin-buildpacks'];
+  return [
+    '--label',
+    'io.slipway.managed=true',
+    '--label',
+    `io.slipway.home=${ws.root}`,
+    '--label',
+    'io.slipway.test=builtin-buildpacks',
+  ];
 }
 
 function caEnv(): string[] {
-  return ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'REQUESTS_CA_BUNDLE'].flatMap((n) => ['-e', `${n}=${CA}`]);
+  return ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'REQUESTS_CA_BUNDLE'].flatMap(
+    (n) => ['-e', `${n}=${CA}`],
+  );
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<StepResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
-      resolve({ code, output: stdout + stderr, ms: Date.now() - started });
-    });
+    execFile(
+      cmd,
+      args,
+      { maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as NodeJS.ErrnoException).code === 'number'
+            ? Number((err as NodeJS.ErrnoException).code)
+            : 1
+          : 0;
+        resolve({ code, output: stdout + stderr, ms: Date.now() - started });
+      },
+    );
   });
 }
 
@@ -123,27 +142,65 @@ function phaseArgs(ws: Workspace, name: string, opts: PhaseOptions): string[] {
   const bpDir = `/cnb/buildpacks/${escapeId(bpId(name))}`;
   for (const [k, v] of Object.entries(opts.env ?? {})) fs.writeFileSync(path.join(ws.platformDir, 'env', k), v);
   const env = buildEnv(ws, opts.before ?? []);
-  for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = ['PATH', 'LD_LIBRARY_PATH', 'LIBRARY_PATH', 'CPATH', 'PKG_CONFIG_PATH'].includes(k) && env[k] ? `${v}:${env[k]}` : v;
+  for (const [k, v] of Object.entries(opts.env ?? {}))
+    env[k] =
+      ['PATH', 'LD_LIBRARY_PATH', 'LIBRARY_PATH', 'CPATH', 'PKG_CONFIG_PATH'].includes(k) && env[k]
+        ? `${v}:${env[k]}`
+        : v;
   return [
-    'run', '--rm', ...labels(ws), '-u', '1000:1000', '-w', '/app',
-    '-v', `${ws.appDir}:/app`, '-v', `${ws.layersDir}:/layers`, '-v', `${ws.platformDir}:/platform:ro`,
-    '-v', `${path.join(ws.root, 'io')}:/cnb-io`, '-v', `${path.join(BUILTIN_DIR, name)}:${bpDir}:ro`, '-v', `${CA}:${CA}:ro`,
+    'run',
+    '--rm',
+    ...labels(ws),
+    '-u',
+    '1000:1000',
+    '-w',
+    '/app',
+    '-v',
+    `${ws.appDir}:/app`,
+    '-v',
+    `${ws.layersDir}:/layers`,
+    '-v',
+    `${ws.platformDir}:/platform:ro`,
+    '-v',
+    `${path.join(ws.root, 'io')}:/cnb-io`,
+    '-v',
+    `${path.join(BUILTIN_DIR, name)}:${bpDir}:ro`,
+    '-v',
+    `${CA}:${CA}:ro`,
     ...caEnv(),
-    '-e', `CNB_BUILDPACK_DIR=${bpDir}`, '-e', 'CNB_PLATFORM_DIR=/platform',
-    '-e', 'CNB_TARGET_OS=linux', '-e', 'CNB_TARGET_ARCH=amd64', '-e', 'CNB_TARGET_DISTRO_NAME=debian', '-e', 'CNB_TARGET_DISTRO_VERSION=12',
+    '-e',
+    `CNB_BUILDPACK_DIR=${bpDir}`,
+    '-e',
+    'CNB_PLATFORM_DIR=/platform',
+    '-e',
+    'CNB_TARGET_OS=linux',
+    '-e',
+    'CNB_TARGET_ARCH=amd64',
+    '-e',
+    'CNB_TARGET_DISTRO_NAME=debian',
+    '-e',
+    'CNB_TARGET_DISTRO_VERSION=12',
     ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
     BUILD_IMAGE,
   ];
 }
 
 /** bin/detect; `plan` is what it wrote to CNB_BUILD_PLAN_PATH. */
-export async function detect(ws: Workspace, name: string, opts: PhaseOptions = {}): Promise<StepResult & { plan: string }> {
+export async function detect(
+  ws: Workspace,
+  name: string,
+  opts: PhaseOptions = {},
+): Promise<StepResult & { plan: string }> {
   const planFile = path.join(ws.root, 'io', `${escapeId(name)}-detect-plan.toml`);
   fs.writeFileSync(planFile, '');
   chownTree(planFile);
   const args = phaseArgs(ws, name, opts);
   args.splice(args.indexOf(BUILD_IMAGE), 0, '-e', `CNB_BUILD_PLAN_PATH=/cnb-io/${path.basename(planFile)}`);
-  const res = await run('docker', [...args, `/cnb/buildpacks/${escapeId(bpId(name))}/bin/detect`, '/platform', `/cnb-io/${path.basename(planFile)}`], opts.timeoutMs ?? 60_000);
+  const res = await run(
+    'docker',
+    [...args, `/cnb/buildpacks/${escapeId(bpId(name))}/bin/detect`, '/platform', `/cnb-io/${path.basename(planFile)}`],
+    opts.timeoutMs ?? 60_000,
+  );
   return { ...res, plan: fs.readFileSync(planFile, 'utf8') };
 }
 
@@ -153,13 +210,32 @@ export async function build(ws: Workspace, name: string, opts: PhaseOptions = {}
   fs.mkdirSync(layers, { recursive: true });
   chownTree(layers);
   const detectPlan = path.join(ws.root, 'io', `${escapeId(name)}-detect-plan.toml`);
-  const requires = fs.existsSync(detectPlan) ? ((TOML.parse(fs.readFileSync(detectPlan, 'utf8')).requires ?? []) as TOML.JsonMap[]) : [];
+  const requires = fs.existsSync(detectPlan)
+    ? ((TOML.parse(fs.readFileSync(detectPlan, 'utf8')).requires ?? []) as TOML.JsonMap[])
+    : [];
   const planFile = path.join(ws.root, 'io', `${escapeId(name)}-plan.toml`);
   fs.writeFileSync(planFile, TOML.stringify({ entries: requires } as TOML.JsonMap));
   const args = phaseArgs(ws, name, opts);
   const inLayers = `/layers/${escapeId(bpId(name))}`;
-  args.splice(args.indexOf(BUILD_IMAGE), 0, '-e', `CNB_LAYERS_DIR=${inLayers}`, '-e', `CNB_BP_PLAN_PATH=/cnb-io/${path.basename(planFile)}`);
-  return run('docker', [...args, `/cnb/buildpacks/${escapeId(bpId(name))}/bin/build`, inLayers, '/platform', `/cnb-io/${path.basename(planFile)}`], opts.timeoutMs ?? 600_000);
+  args.splice(
+    args.indexOf(BUILD_IMAGE),
+    0,
+    '-e',
+    `CNB_LAYERS_DIR=${inLayers}`,
+    '-e',
+    `CNB_BP_PLAN_PATH=/cnb-io/${path.basename(planFile)}`,
+  );
+  return run(
+    'docker',
+    [
+      ...args,
+      `/cnb/buildpacks/${escapeId(bpId(name))}/bin/build`,
+      inLayers,
+      '/platform',
+      `/cnb-io/${path.basename(planFile)}`,
+    ],
+    opts.timeoutMs ?? 600_000,
+  );
 }
 
 /** detect + build of each buildpack in order, as one group (all must pass detect). */
@@ -179,7 +255,11 @@ export async function buildGroup(ws: Workspace, names: string[], opts: PhaseOpti
   return { code: 0, output, ms };
 }
 
-interface LayerTypes { launch: boolean; build: boolean; cache: boolean }
+interface LayerTypes {
+  launch: boolean;
+  build: boolean;
+  cache: boolean;
+}
 
 function layerTypes(tomlFile: string): LayerTypes {
   const t = (TOML.parse(fs.readFileSync(tomlFile, 'utf8')).types ?? {}) as Partial<LayerTypes>;
@@ -214,7 +294,10 @@ export function prepareNextBuild(ws: Workspace): void {
       const layer = path.join(dir, f.slice(0, -5));
       const types = layerTypes(file);
       if (!types.cache) fs.rmSync(layer, { recursive: true, force: true });
-      if (!types.cache && !types.launch) { fs.rmSync(file); continue; }
+      if (!types.cache && !types.launch) {
+        fs.rmSync(file);
+        continue;
+      }
       const doc = TOML.parse(fs.readFileSync(file, 'utf8'));
       delete doc.types;
       fs.writeFileSync(file, TOML.stringify(doc));
@@ -246,11 +329,32 @@ export function seedLayers(ws: Workspace, from: Workspace, name: string, layers:
 
 /** A digest of a layer's contents as a reproducible tar (sorted, mtime 0, numeric owner 0). */
 export function layerDigest(ws: Workspace, name: string, layer: string): string {
-  const tar = execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', '-', '-C', path.join(bpLayers(ws, name), layer), '.'], { maxBuffer: 1024 * 1024 * 1024 });
+  const tar = execFileSync(
+    'tar',
+    [
+      '--sort=name',
+      '--mtime=@0',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '-cf',
+      '-',
+      '-C',
+      path.join(bpLayers(ws, name), layer),
+      '.',
+    ],
+    { maxBuffer: 1024 * 1024 * 1024 },
+  );
   return 'sha256:' + crypto.createHash('sha256').update(tar).digest('hex');
 }
 
-export interface Process { type: string; command: string[]; args?: string[]; default?: boolean; 'working-dir'?: string }
+export interface Process {
+  type: string;
+  command: string[];
+  args?: string[];
+  default?: boolean;
+  'working-dir'?: string;
+}
 
 /** Processes of the given buildpacks, merged like the builder does (a later type replaces). */
 export function processes(ws: Workspace, names: string[]): Record<string, Process> {
@@ -258,21 +362,27 @@ export function processes(ws: Workspace, names: string[]): Record<string, Proces
   for (const name of names) {
     const file = path.join(bpLayers(ws, name), 'launch.toml');
     if (!fs.existsSync(file)) continue;
-    for (const p of (TOML.parse(fs.readFileSync(file, 'utf8')).processes ?? []) as unknown as Process[]) out[p.type] = p;
+    for (const p of (TOML.parse(fs.readFileSync(file, 'utf8')).processes ?? []) as unknown as Process[])
+      out[p.type] = p;
   }
   return out;
 }
 
 function applyEnvDir(env: Record<string, string>, dir: string): void {
   if (!fs.existsSync(dir)) return;
-  const files = fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
-  const delim = (n: string) => (fs.existsSync(path.join(dir, `${n}.delim`)) ? fs.readFileSync(path.join(dir, `${n}.delim`), 'utf8') : '');
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    .sort();
+  const delim = (n: string) =>
+    fs.existsSync(path.join(dir, `${n}.delim`)) ? fs.readFileSync(path.join(dir, `${n}.delim`), 'utf8') : '';
   for (const f of files) {
     const [n, suffix = 'override'] = f.split('.');
     const v = fs.readFileSync(path.join(dir, f), 'utf8');
     if (suffix === 'override') env[n] = v;
-    else if (suffix === 'default') { if (!env[n]) env[n] = v; }
-    else if (suffix === 'prepend') env[n] = env[n] ? v + delim(n) + env[n] : v;
+    else if (suffix === 'default') {
+      if (!env[n]) env[n] = v;
+    } else if (suffix === 'prepend') env[n] = env[n] ? v + delim(n) + env[n] : v;
     else if (suffix === 'append') env[n] = env[n] ? env[n] + delim(n) + v : v;
   }
 }
@@ -295,8 +405,10 @@ function layerEnv(ws: Workspace, names: string[], kind: 'build' | 'launch', proc
         prependPath(env, 'LD_LIBRARY_PATH', `${inContainer}/lib`);
         if (kind === 'build') prependPath(env, 'LIBRARY_PATH', `${inContainer}/lib`);
       }
-      if (kind === 'build' && fs.existsSync(path.join(host, 'include'))) prependPath(env, 'CPATH', `${inContainer}/include`);
-      if (kind === 'build' && fs.existsSync(path.join(host, 'pkgconfig'))) prependPath(env, 'PKG_CONFIG_PATH', `${inContainer}/pkgconfig`);
+      if (kind === 'build' && fs.existsSync(path.join(host, 'include')))
+        prependPath(env, 'CPATH', `${inContainer}/include`);
+      if (kind === 'build' && fs.existsSync(path.join(host, 'pkgconfig')))
+        prependPath(env, 'PKG_CONFIG_PATH', `${inContainer}/pkgconfig`);
       applyEnvDir(env, path.join(host, 'env'));
       applyEnvDir(env, path.join(host, `env.${kind}`));
       if (proc) applyEnvDir(env, path.join(host, 'env.launch', proc));
@@ -313,14 +425,29 @@ export const launchEnv = (ws: Workspace, names: string[], proc = 'web') => layer
 function runImageArgs(ws: Workspace, names: string[], proc: string, extraEnv: Record<string, string>): string[] {
   const env = { ...launchEnv(ws, names, proc), ...extraEnv };
   return [
-    ...labels(ws), '-u', '1000:1000', '-w', '/app',
-    '-v', `${ws.appDir}:/app`, '-v', `${ws.layersDir}:/layers:ro`, '-v', `${CA}:${CA}:ro`, ...caEnv(),
+    ...labels(ws),
+    '-u',
+    '1000:1000',
+    '-w',
+    '/app',
+    '-v',
+    `${ws.appDir}:/app`,
+    '-v',
+    `${ws.layersDir}:/layers:ro`,
+    '-v',
+    `${CA}:${CA}:ro`,
+    ...caEnv(),
     ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
   ];
 }
 
 /** Runs a one-off command in the run image with the launch env (like `heroku run`). */
-export function runCommand(ws: Workspace, names: string[], command: string[], env: Record<string, string> = {}): Promise<StepResult> {
+export function runCommand(
+  ws: Workspace,
+  names: string[],
+  command: string[],
+  env: Record<string, string> = {},
+): Promise<StepResult> {
   return run('docker', ['run', '--rm', ...runImageArgs(ws, names, 'web', env), RUN_IMAGE, ...command], 60_000);
 }
 
@@ -332,18 +459,51 @@ export interface RunningApp {
 }
 
 /** Starts process `proc` in the run image on a loopback port and waits until it answers HTTP. */
-export async function startApp(ws: Workspace, names: string[], opts: { proc?: string; env?: Record<string, string> } = {}): Promise<RunningApp> {
+export async function startApp(
+  ws: Workspace,
+  names: string[],
+  opts: { proc?: string; env?: Record<string, string> } = {},
+): Promise<RunningApp> {
   const proc = opts.proc ?? 'web';
   const p = processes(ws, names)[proc];
   if (!p) throw new Error(`no ${proc} process in ${names.join(', ')}`);
-  const args = ['run', '-d', ...runImageArgs(ws, names, proc, { PORT: '5000', DYNO: `${proc}.1`, ...opts.env }), '-p', '127.0.0.1::5000'];
+  const args = [
+    'run',
+    '-d',
+    ...runImageArgs(ws, names, proc, { PORT: '5000', DYNO: `${proc}.1`, ...opts.env }),
+    '-p',
+    '127.0.0.1::5000',
+  ];
   if (p['working-dir']) args.push('-w', p['working-dir']);
-  const container = execFileSync('docker', [...args, '--entrypoint', p.command[0], RUN_IMAGE, ...p.command.slice(1), ...(p.args ?? [])], { encoding: 'utf8' }).trim();
-  const logs = () => { try { return execFileSync('docker', ['logs', container], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) { return String(e); } };
-  const stop = () => { try { execFileSync('docker', ['rm', '-f', container], { stdio: 'ignore' }); } catch { /* already gone */ } };
+  const container = execFileSync(
+    'docker',
+    [...args, '--entrypoint', p.command[0], RUN_IMAGE, ...p.command.slice(1), ...(p.args ?? [])],
+    { encoding: 'utf8' },
+  ).trim();
+  const logs = () => {
+    try {
+      return execFileSync('docker', ['logs', container], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      return String(e);
+    }
+  };
+  const stop = () => {
+    try {
+      execFileSync('docker', ['rm', '-f', container], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+  };
   let port: string | undefined;
   try {
-    port = execFileSync('docker', ['port', container, '5000/tcp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0].split(':').pop();
+    port = execFileSync('docker', ['port', container, '5000/tcp'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+      .trim()
+      .split('\n')[0]
+      .split(':')
+      .pop();
   } catch {
     await new Promise((r) => setTimeout(r, 300));
     const out = logs();
@@ -357,7 +517,9 @@ export async function startApp(ws: Workspace, names: string[], opts: { proc?: st
       await httpGet(url + '/');
       return { url, container, logs, stop };
     } catch {
-      const state = execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', container], { encoding: 'utf8' }).trim();
+      const state = execFileSync('docker', ['inspect', '-f', '{{.State.Running}}', container], {
+        encoding: 'utf8',
+      }).trim();
       if (state !== 'true' || Date.now() > deadline) {
         const out = logs();
         stop();
@@ -368,7 +530,11 @@ export async function startApp(ws: Workspace, names: string[], opts: { proc?: st
   }
 }
 
-export interface HttpResponse { status: number; headers: http.IncomingHttpHeaders; body: string }
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 export function httpGet(url: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
@@ -386,7 +552,11 @@ export function httpGet(url: string, headers: Record<string, string> = {}): Prom
 /** Removes the containers this harness started for a workspace (and only those). */
 export function removeContainers(root: string): void {
   try {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${root}`], { encoding: 'utf8' }).trim();
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${root}`], {
+      encoding: 'utf8',
+    }).trim();
     if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
-  } catch { /* docker unavailable: nothing to remove */ }
+  } catch {
+    /* docker unavailable: nothing to remove */
+  }
 }

@@ -62,7 +62,12 @@ export async function freePort(): Promise<number> {
  * HTTPS) and the SLIPWAY_* environment naming them: one place to extend when a listener is added.
  */
 export async function freePlatformPorts() {
-  const [apiPort, apiHttpsPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [apiPort, apiHttpsPort, httpPort, httpsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   return {
     apiPort,
     apiHttpsPort,
@@ -77,10 +82,17 @@ export async function freePlatformPorts() {
   };
 }
 
-async function waitHealthy(url: string, child: ChildProcess, out: () => string, timeoutMs = 20_000, host?: string): Promise<void> {
+async function waitHealthy(
+  url: string,
+  child: ChildProcess,
+  out: () => string,
+  timeoutMs = 20_000,
+  host?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before ${url} answered:\n${out()}`);
+    if (child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode} before ${url} answered:\n${out()}`);
     try {
       if (host) {
         if ((await getWithHost(url, host, 1000)).status === 200) return;
@@ -125,7 +137,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.env,
   };
   const email = opts.email ?? 'admin@example.com';
-  const boot = await run(process.execPath, [path.join(DIST, 'server', 'admin.js'), 'bootstrap', '--email', email], { env });
+  const boot = await run(process.execPath, [path.join(DIST, 'server', 'admin.js'), 'bootstrap', '--email', email], {
+    env,
+  });
   const token = (JSON.parse(boot.stdout) as { token: string }).token;
 
   let log = '';
@@ -221,7 +235,9 @@ export async function removeDockerObjects(home: string, apiPort?: number): Promi
   const filter = `label=io.slipway.home=${home}`;
   const ids = async (args: string[]) => {
     try {
-      return (await run('docker', [...args, '--filter', filter], { timeout: 30_000 })).stdout.split('\n').filter(Boolean);
+      return (await run('docker', [...args, '--filter', filter], { timeout: 30_000 })).stdout
+        .split('\n')
+        .filter(Boolean);
     } catch {
       return [];
     }
@@ -243,7 +259,9 @@ export async function removeDockerObjects(home: string, apiPort?: number): Promi
   const images = await ids(['images', '-q']);
   if (apiPort) {
     try {
-      const all = (await run('docker', ['images', '--format', '{{.Repository}} {{.ID}}'], { timeout: 30_000 })).stdout.split('\n');
+      const all = (
+        await run('docker', ['images', '--format', '{{.Repository}} {{.ID}}'], { timeout: 30_000 })
+      ).stdout.split('\n');
       for (const line of all) if (line.startsWith(`127.0.0.1:${apiPort}/`)) images.push(line.split(' ')[1]);
     } catch {
       // dockerd gone: nothing to remove

@@ -12,7 +12,11 @@ export interface WaitOptions {
   context?: () => string;
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  opts: WaitOptions = {},
+): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -25,7 +29,9 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
     }
     if (Date.now() > deadline) {
       const why = last ? ` (last error: ${(last as Error).message ?? String(last)})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}${opts.context ? `:\n${opts.context()}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${why}${opts.context ? `:\n${opts.context()}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }

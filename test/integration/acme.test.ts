@@ -12,7 +12,14 @@ import Database from 'better-sqlite3';
 import { DIST, startTestServer, type TestServer } from '../helpers/server';
 import { tmpDir } from '../helpers/home';
 import { preparePebble, type Pebble } from './pebble-harness';
-import { startBackend, startRouterProcess, writeRoutes, routesApplied, type Backend, type RouterProc } from './router-harness';
+import {
+  startBackend,
+  startRouterProcess,
+  writeRoutes,
+  routesApplied,
+  type Backend,
+  type RouterProc,
+} from './router-harness';
 
 /**
  * Automatic certificates against a real ACME server: pebble (Let's Encrypt's test CA, from
@@ -76,7 +83,11 @@ async function autoDomain(host: string): Promise<AutoDomain | undefined> {
 
 /** test/helpers/wait.ts with the server, router and pebble output on a time-out. */
 const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> =>
-  wait(what, fn, { timeoutMs, intervalMs: 300, context: () => `--- server/router:\n${srv.output().slice(-3000)}\n--- pebble:\n${pebble.output().slice(-3000)}` });
+  wait(what, fn, {
+    timeoutMs,
+    intervalMs: 300,
+    context: () => `--- server/router:\n${srv.output().slice(-3000)}\n--- pebble:\n${pebble.output().slice(-3000)}`,
+  });
 
 const waitStatus = (host: string, status: string, extra: (d: AutoDomain) => boolean = () => true) =>
   waitFor(`${host} to be ${status}`, async () => {
@@ -96,13 +107,31 @@ interface TlsAnswer {
 function tlsGet(host: string, urlPath = '/', port = srv.httpsPort, ca: string | null = root): Promise<TlsAnswer> {
   return new Promise((resolve, reject) => {
     const req = https.get(
-      { host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host }, ca: ca ?? undefined, rejectUnauthorized: ca !== null, agent: false, timeout: 5000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        servername: host,
+        headers: { host },
+        ca: ca ?? undefined,
+        rejectUnauthorized: ca !== null,
+        agent: false,
+        timeout: 5000,
+      },
       (res) => {
         const cert = (res.socket as TLSSocket).getPeerCertificate();
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, serial: cert.serialNumber, issuer: String(cert.issuer?.CN ?? ''), headers: res.headers, body }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            serial: cert.serialNumber,
+            issuer: String(cert.issuer?.CN ?? ''),
+            headers: res.headers,
+            body,
+          }),
+        );
       },
     );
     req.on('error', reject);
@@ -110,7 +139,10 @@ function tlsGet(host: string, urlPath = '/', port = srv.httpsPort, ca: string | 
   });
 }
 
-function plainGet(host: string, urlPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function plainGet(
+  host: string,
+  urlPath: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port: srv.httpPort, path: urlPath, headers: { host }, agent: false }, (res) => {
@@ -125,11 +157,13 @@ function plainGet(host: string, urlPath: string): Promise<{ status: number; head
 
 async function routerPid(): Promise<number> {
   const r = await new Promise<string>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: srv.httpPort, path: '/healthz', headers: { host: 'slipway-router' } }, (res) => {
-      let b = '';
-      res.on('data', (d: Buffer) => (b += d.toString()));
-      res.on('end', () => resolve(b));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port: srv.httpPort, path: '/healthz', headers: { host: 'slipway-router' } }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d.toString()));
+        res.on('end', () => resolve(b));
+      })
+      .on('error', reject);
   });
   return (JSON.parse(r) as { pid: number }).pid;
 }
@@ -139,7 +173,10 @@ function markNearExpiry(certificateId: number): void {
   const db = new Database(srv.paths.db);
   try {
     db.pragma('busy_timeout = 5000');
-    db.prepare('UPDATE certificates SET expires_at = ? WHERE id = ?').run(new Date(Date.now() + 5 * 24 * 3600 * 1000).toISOString(), certificateId);
+    db.prepare('UPDATE certificates SET expires_at = ? WHERE id = ?').run(
+      new Date(Date.now() + 5 * 24 * 3600 * 1000).toISOString(),
+      certificateId,
+    );
   } finally {
     db.close();
   }
@@ -152,7 +189,7 @@ const MAINT = 'maint.acme-three.test';
 let firstSerial = '';
 let pidAtStart = 0;
 
-test('a custom domain gets a certificate from pebble through real HTTP-01 at the router; HTTPS verifies against pebble\'s root', async (t) => {
+test("a custom domain gets a certificate from pebble through real HTTP-01 at the router; HTTPS verifies against pebble's root", async (t) => {
   pidAtStart = await routerPid();
   // Before: the router serves the platform's self-signed certificate, which pebble's root does not verify.
   await assert.rejects(tlsGet(ONE), /self[- ]signed|unable to verify|certificate/i);
@@ -161,7 +198,12 @@ test('a custom domain gets a certificate from pebble through real HTTP-01 at the
   const d = await waitStatus(ONE, 'issued');
   assert.ok(d.expiresAt && Date.parse(d.expiresAt) > Date.now() + 30 * 24 * 3600 * 1000, `expiry ${d.expiresAt}`);
   // pebble really validated: its VA fetched the token from the router's HTTP port and accepted the answer.
-  assert.ok(pebble.output().includes(`Attempting to validate w/ HTTP: http://${ONE}:${srv.httpPort}/.well-known/acme-challenge/`), pebble.output().slice(-2000));
+  assert.ok(
+    pebble
+      .output()
+      .includes(`Attempting to validate w/ HTTP: http://${ONE}:${srv.httpPort}/.well-known/acme-challenge/`),
+    pebble.output().slice(-2000),
+  );
   assert.match(pebble.output(), /set VALID by completed challenge/);
   const r = await tlsGet(ONE);
   assert.match(r.issuer, /Pebble Intermediate/);
@@ -169,11 +211,15 @@ test('a custom domain gets a certificate from pebble through real HTTP-01 at the
   firstSerial = r.serial;
   const events = JSON.parse(await ok(['events', '-a', APP, '--json'])) as Array<{ action: string; createdAt: string }>;
   const at = (action: string) => Date.parse(events.find((e) => e.action === action)!.createdAt);
-  t.diagnostic(`domains:add to certificate in the router's table: ${at('cert.acme.issue') - at('domain.add')} ms (first order: includes the account)`);
+  t.diagnostic(
+    `domains:add to certificate in the router's table: ${at('cert.acme.issue') - at('domain.add')} ms (first order: includes the account)`,
+  );
   const text = await ok(['certs', '-a', APP]);
   assert.match(text, new RegExp(`${ONE.replace(/\./g, '\\.')}\\s+issued\\s+\\d{4}-`));
   // The challenge was withdrawn once settled: nothing is left for the router to answer.
-  const pending = JSON.parse(fs.readFileSync(srv.paths.challengesFile, 'utf8')) as { challenges: Record<string, unknown> };
+  const pending = JSON.parse(fs.readFileSync(srv.paths.challengesFile, 'utf8')) as {
+    challenges: Record<string, unknown>;
+  };
   assert.deepEqual(pending.challenges, {});
 });
 
@@ -186,7 +232,7 @@ test('a second domain added later gets its own certificate without a router rest
   assert.equal(await routerPid(), pidAtStart, 'same router process');
 });
 
-test('a failing validation shows failed with pebble\'s reason; the other domains keep working', async () => {
+test("a failing validation shows failed with pebble's reason; the other domains keep working", async () => {
   // The mock DNS sends pebble to 127.0.0.2, where nothing listens.
   await pebble.resolve(BAD, ['127.0.0.2']);
   await ok(['domains:add', BAD, '-a', APP]);
@@ -203,7 +249,11 @@ test('a failing validation shows failed with pebble\'s reason; the other domains
 test('challenges are answered while the app is in maintenance mode and https-only (with HSTS) is on', async () => {
   await ok(['maintenance:on', '-a', APP]);
   await ok(['https-only:on', '--hsts', '-a', APP]);
-  assert.equal((await plainGet(ONE, '/.well-known/acme-challenge/not-a-pending-token')).status, 308, 'only pending tokens bypass https-only');
+  assert.equal(
+    (await plainGet(ONE, '/.well-known/acme-challenge/not-a-pending-token')).status,
+    308,
+    'only pending tokens bypass https-only',
+  );
   await ok(['domains:add', MAINT, '-a', APP]);
   await waitStatus(MAINT, 'issued');
   const r = await tlsGet(MAINT);
@@ -217,12 +267,20 @@ test('a certificate near its expiry is renewed and replaced in the router (new s
   const before = await autoDomain(ONE);
   assert.ok(before?.certificateId);
   markNearExpiry(before.certificateId);
-  const after = await waitStatus(ONE, 'issued', (d) => d.expiresAt !== null && Date.parse(d.expiresAt) > Date.now() + 30 * 24 * 3600 * 1000);
+  const after = await waitStatus(
+    ONE,
+    'issued',
+    (d) => d.expiresAt !== null && Date.parse(d.expiresAt) > Date.now() + 30 * 24 * 3600 * 1000,
+  );
   assert.equal(after.certificateId, before.certificateId, 'renewed in place');
-  const served = await waitFor('the router to serve the renewed certificate', async () => {
-    const r = await tlsGet(ONE);
-    return r.serial !== firstSerial ? r : undefined;
-  }, 10_000);
+  const served = await waitFor(
+    'the router to serve the renewed certificate',
+    async () => {
+      const r = await tlsGet(ONE);
+      return r.serial !== firstSerial ? r : undefined;
+    },
+    10_000,
+  );
   assert.match(served.issuer, /Pebble Intermediate/);
   assert.equal(await routerPid(), pidAtStart);
   assert.match(await ok(['events', '-a', APP]), new RegExp(`Certificate for ${ONE.replace(/\./g, '\\.')} renewed`));
@@ -236,11 +294,16 @@ test('a renewal that fails shows in slipway status and the events; the old certi
   markNearExpiry(before.certificateId);
   const d = await waitStatus(TWO, 'issued', (x) => x.error !== null);
   assert.match(d.error ?? '', /127\.0\.0\.2|refused/i);
-  const status = JSON.parse(await ok(['status', '--json'])) as { certificates: { expiring: Array<{ hosts: string[]; reason: string }> } };
+  const status = JSON.parse(await ok(['status', '--json'])) as {
+    certificates: { expiring: Array<{ hosts: string[]; reason: string }> };
+  };
   const entry = status.certificates.expiring.find((c) => c.hosts.includes(TWO));
   assert.ok(entry, JSON.stringify(status.certificates));
   assert.match(entry.reason, /renewal failed/);
-  assert.match(await ok(['status']), new RegExp(`Certificates expiring without renewal[\\s\\S]*${TWO.replace(/\./g, '\\.')} expires .*renewal failed`));
+  assert.match(
+    await ok(['status']),
+    new RegExp(`Certificates expiring without renewal[\\s\\S]*${TWO.replace(/\./g, '\\.')} expires .*renewal failed`),
+  );
   assert.match(await ok(['events', '-a', APP]), /could not be renewed/);
   assert.equal((await tlsGet(TWO)).serial, serial, 'the old certificate still serves');
   assert.match(await ok(['certs', '-a', APP]), /issued \(renewal failed: /);
@@ -248,14 +311,18 @@ test('a renewal that fails shows in slipway status and the events; the old certi
 
 test('certs:auto:disable removes the automatic certificates from the router; enable orders them again', async () => {
   await ok(['certs:auto:disable', '-a', APP]);
-  await waitFor('the router to drop the automatic certificate', async () => {
-    try {
-      await tlsGet(MAINT);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 10_000);
+  await waitFor(
+    'the router to drop the automatic certificate',
+    async () => {
+      try {
+        await tlsGet(MAINT);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    10_000,
+  );
   assert.equal((await autoDomain(MAINT))?.status, 'off');
   await ok(['certs:auto:enable', '-a', APP]);
   await waitStatus(MAINT, 'issued');
@@ -275,7 +342,10 @@ test('HSTS: the router adds Strict-Transport-Security to HTTPS responses of apps
     });
     // writeRoutes has no hsts field: set it the way the server's publisher writes it.
     const file = path.join(home, 'run', 'routes.json');
-    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { generatedAt: string; apps: Record<string, { hsts?: boolean }> };
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      generatedAt: string;
+      apps: Record<string, { hsts?: boolean }>;
+    };
     doc.apps.strict!.hsts = true;
     doc.generatedAt = `${gen}-hsts`;
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(doc));
@@ -284,12 +354,20 @@ test('HSTS: the router adds Strict-Transport-Security to HTTPS responses of apps
     const strict = await tlsGet('strict.example.com', '/', router.httpsPort, null);
     assert.equal(strict.status, 200);
     assert.equal(strict.headers['strict-transport-security'], 'max-age=31536000');
-    assert.equal((await tlsGet('lax.example.com', '/', router.httpsPort, null)).headers['strict-transport-security'], undefined);
+    assert.equal(
+      (await tlsGet('lax.example.com', '/', router.httpsPort, null)).headers['strict-transport-security'],
+      undefined,
+    );
     const plain = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: router!.httpPort, path: '/', headers: { host: 'strict.example.com' } }, (res) => {
-        res.resume();
-        resolve(res.headers);
-      }).on('error', reject);
+      http
+        .get(
+          { host: '127.0.0.1', port: router!.httpPort, path: '/', headers: { host: 'strict.example.com' } },
+          (res) => {
+            res.resume();
+            resolve(res.headers);
+          },
+        )
+        .on('error', reject);
     });
     assert.equal(plain['strict-transport-security'], undefined, 'never on plain HTTP (RFC 6797 7.2)');
   } finally {

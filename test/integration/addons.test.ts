@@ -25,9 +25,16 @@ let env: NodeJS.ProcessEnv;
 let pg: string;
 let rd: string;
 
-async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? env, cwd: opts.cwd ?? repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: opts.env ?? env,
+      cwd: opts.cwd ?? repo,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -40,28 +47,43 @@ async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: stri
     child.stdin.end(opts.input ?? '');
   });
 }
-async function ok(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<string> {
+async function ok(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Promise<string> {
   const r = await cli(args, opts);
-  assert.equal(r.code, 0, `slipway ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}\n${srv.output().slice(-2000)}`);
+  assert.equal(
+    r.code,
+    0,
+    `slipway ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}\n${srv.output().slice(-2000)}`,
+  );
   return r.stdout;
 }
-const json = async <T>(args: string[], e?: NodeJS.ProcessEnv, cwd?: string) => JSON.parse(await ok([...args, '--json'], { env: e, cwd })) as T;
+const json = async <T>(args: string[], e?: NodeJS.ProcessEnv, cwd?: string) =>
+  JSON.parse(await ok([...args, '--json'], { env: e, cwd })) as T;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 /** A request through the router (Host APP.localhost). */
 function get(p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: srv.httpPort, path: p, headers: { host: `${APP}.localhost` }, agent, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port: srv.httpPort, path: p, headers: { host: `${APP}.localhost` }, agent, timeout: 10_000 },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
 }
 /** Retries GET p until the JSON answer satisfies want (after releases and restarts). */
-async function until(p: string, want: (b: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+async function until(
+  p: string,
+  want: (b: Record<string, unknown>) => boolean,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -80,7 +102,8 @@ async function until(p: string, want: (b: Record<string, unknown>) => boolean, t
   throw new Error(`GET ${p} never answered as wanted; last: ${last}`);
 }
 const docker = async (args: string[]) => (await exec('docker', args, { timeout: 60_000 })).stdout.trim();
-const containerOf = async (name: string) => docker(['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.addon=${name}`]);
+const containerOf = async (name: string) =>
+  docker(['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.addon=${name}`]);
 interface Info {
   name: string;
   kind: string;
@@ -89,7 +112,10 @@ interface Info {
 }
 
 before(async () => {
-  srv = await startTestServer({ router: true, env: { SLIPWAY_BUILD_TIMEOUT_S: '600', SLIPWAY_ADDON_ROTATE_GRACE_S: '3', SLIPWAY_ADDON_HEALTH_INTERVAL_S: '1' } });
+  srv = await startTestServer({
+    router: true,
+    env: { SLIPWAY_BUILD_TIMEOUT_S: '600', SLIPWAY_ADDON_ROTATE_GRACE_S: '3', SLIPWAY_ADDON_HEALTH_INTERVAL_S: '1' },
+  });
   repo = tmpDir('slipway-addons-');
   env = {
     ...process.env,
@@ -111,9 +137,11 @@ before(async () => {
   await exec('git', ['commit', '-qm', 'addons app'], { cwd: repo, env });
   await ok(['login', '--api', srv.url, '--token', srv.token]);
   await ok(['apps:create', APP]);
-  await exec('git', ['push', 'slipway', 'main'], { cwd: repo, env, timeout: 600_000 }).catch((e: { stdout?: string; stderr?: string }) => {
-    throw new Error(`git push failed:\n${e.stderr}\n${e.stdout}\n${srv.output().slice(-3000)}`);
-  });
+  await exec('git', ['push', 'slipway', 'main'], { cwd: repo, env, timeout: 600_000 }).catch(
+    (e: { stdout?: string; stderr?: string }) => {
+      throw new Error(`git push failed:\n${e.stderr}\n${e.stdout}\n${srv.output().slice(-3000)}`);
+    },
+  );
   await until('/', (b) => b.hasDb === false);
 });
 
@@ -127,7 +155,10 @@ after(async () => {
 test('addons:create postgres and redis attach DATABASE_URL and REDIS_URL; the app writes and reads through both', async () => {
   const p = await json<Info & { release?: number }>(['addons:create', 'postgres']);
   assert.equal(p.kind, 'postgres');
-  assert.deepEqual(p.attachments.map((t) => t.configVar), ['DATABASE_URL']);
+  assert.deepEqual(
+    p.attachments.map((t) => t.configVar),
+    ['DATABASE_URL'],
+  );
   assert.ok(p.release, 'a release was made');
   pg = p.name;
   const r = await json<Info>(['addons:create', 'redis', '--plan', 'small']);
@@ -147,7 +178,7 @@ test('addons:create postgres and redis attach DATABASE_URL and REDIS_URL; the ap
   assert.doesNotMatch(ports, /HostPort/);
 });
 
-test('addons:psql runs a query piped on stdin, as the apps\' credential; addons:redis-cli too', async () => {
+test("addons:psql runs a query piped on stdin, as the apps' credential; addons:redis-cli too", async () => {
   const out = await ok(['addons:psql', pg], { input: "SELECT v, current_user FROM kv WHERE k = 'greeting';\n" });
   assert.match(out, /hello-addons\s*\|\s*app_owner/);
   const r = await ok(['addons:redis-cli', rd], { input: 'GET greeting\n' });
@@ -166,7 +197,11 @@ test('data survives a service restart and a platform restart; running services a
   const before = await docker(['inspect', '-f', '{{.Id}} {{.State.StartedAt}}', await containerOf(pg)]);
   await srv.restartServer();
   await until('/', (b) => b.pg === 'hello-addons' && b.redis === 'hello-addons');
-  assert.equal(await docker(['inspect', '-f', '{{.Id}} {{.State.StartedAt}}', await containerOf(pg)]), before, 'the service was adopted, not restarted');
+  assert.equal(
+    await docker(['inspect', '-f', '{{.Id}} {{.State.StartedAt}}', await containerOf(pg)]),
+    before,
+    'the service was adopted, not restarted',
+  );
   let info = await json<Info>(['addons:info', pg]);
   for (let i = 0; i < 20 && info.health.status !== 'up'; i++) {
     await new Promise((r) => setTimeout(r, 500));
@@ -178,11 +213,14 @@ test('data survives a service restart and a platform restart; running services a
     await new Promise((r) => setTimeout(r, 500));
     scheduled = await json<Array<{ status: string; scheduled: boolean }>>(['addons:backups', rd]);
   }
-  assert.ok(scheduled.some((b) => b.scheduled && b.status === 'succeeded'), JSON.stringify(scheduled));
+  assert.ok(
+    scheduled.some((b) => b.scheduled && b.status === 'succeeded'),
+    JSON.stringify(scheduled),
+  );
   await ok(['addons:backups:schedule', rd, '--off']);
 });
 
-test('a service that crashes is restarted (with the dynos\' back-off) and the app reads its data again', async () => {
+test("a service that crashes is restarted (with the dynos' back-off) and the app reads its data again", async () => {
   await docker(['kill', await containerOf(pg)]);
   const deadline = Date.now() + 30_000;
   let info: Info | undefined;
@@ -197,7 +235,11 @@ test('a service that crashes is restarted (with the dynos\' back-off) and the ap
 });
 
 test('backup, drop the table, restore: the data is back; backups are listed and downloadable', async () => {
-  const b = JSON.parse(await ok(['addons:backups:capture', pg, '--json'])) as { id: string; size: number; status: string };
+  const b = JSON.parse(await ok(['addons:backups:capture', pg, '--json'])) as {
+    id: string;
+    size: number;
+    status: string;
+  };
   assert.equal(b.status, 'succeeded');
   assert.ok(b.size > 0);
   const listed = await ok(['addons:backups', pg]);
@@ -258,13 +300,38 @@ test('credentials rotation: new URLs released, old passwords revoked, 0 failed r
   await until('/', (b) => b.pg === 'hello-addons' && b.redis === 'hello-addons');
   // The old passwords no longer open a session.
   const oldPg = new URL(before.DATABASE_URL);
-  const tryOld = await exec('docker', ['exec', '-e', `PGPASSWORD=${oldPg.password}`, await containerOf(pg), 'psql', '-h', '127.0.0.1', '-U', oldPg.username, '-d', 'app', '-c', 'SELECT 1']).then(
+  const tryOld = await exec('docker', [
+    'exec',
+    '-e',
+    `PGPASSWORD=${oldPg.password}`,
+    await containerOf(pg),
+    'psql',
+    '-h',
+    '127.0.0.1',
+    '-U',
+    oldPg.username,
+    '-d',
+    'app',
+    '-c',
+    'SELECT 1',
+  ]).then(
     () => 0,
     (e: { code?: number }) => e.code ?? 1,
   );
   assert.notEqual(tryOld, 0, 'the old postgres password still works');
   const oldRd = new URL(before.REDIS_URL);
-  const ping = await exec('docker', ['exec', '-e', `REDISCLI_AUTH=${oldRd.password}`, await containerOf(rd), 'redis-cli', '-h', '127.0.0.1', '--user', 'default', 'PING']).then(
+  const ping = await exec('docker', [
+    'exec',
+    '-e',
+    `REDISCLI_AUTH=${oldRd.password}`,
+    await containerOf(rd),
+    'redis-cli',
+    '-h',
+    '127.0.0.1',
+    '--user',
+    'default',
+    'PING',
+  ]).then(
     (r) => r.stdout,
     (e: { stdout?: string }) => e.stdout ?? '',
   );
@@ -272,7 +339,12 @@ test('credentials rotation: new URLs released, old passwords revoked, 0 failed r
 });
 
 test('addons:upgrade moves the data to a new service (another plan here) and releases the app with its URL; the old one is kept, detached', async () => {
-  const r = JSON.parse(await ok(['addons:upgrade', pg, '--plan', 'medium', '--confirm', pg, '--json'])) as { from: string; to: string; plan: string; releases: Record<string, number | null> };
+  const r = JSON.parse(await ok(['addons:upgrade', pg, '--plan', 'medium', '--confirm', pg, '--json'])) as {
+    from: string;
+    to: string;
+    plan: string;
+    releases: Record<string, number | null>;
+  };
   assert.equal(r.from, pg);
   assert.notEqual(r.to, pg);
   assert.equal(r.plan, 'medium');
@@ -284,7 +356,10 @@ test('addons:upgrade moves the data to a new service (another plan here) and rel
   assert.deepEqual(old.attachments, []);
   const fresh = await json<Info & { plan: string }>(['addons:info', r.to]);
   assert.equal(fresh.plan, 'medium');
-  assert.deepEqual(fresh.attachments.map((t) => t.configVar), ['DATABASE_URL']);
+  assert.deepEqual(
+    fresh.attachments.map((t) => t.configVar),
+    ['DATABASE_URL'],
+  );
   // Detached: destroyed without --force.
   await ok(['addons:destroy', pg, '--confirm', pg]);
   assert.equal(await containerOf(pg), '');
@@ -294,7 +369,12 @@ test('addons:upgrade moves the data to a new service (another plan here) and rel
 test("another owner's service is invisible and unreachable from this app's dynos; attach across owners is refused", async () => {
   const otherEmail = `other-${randomBytes(2).toString('hex')}@example.com`;
   const otherToken = await createUser(srv, otherEmail);
-  const otherEnv = { ...env, SLIPWAY_API_URL: srv.url, SLIPWAY_TOKEN: otherToken, SLIPWAY_CONFIG_DIR: tmpDir('slipway-cli-') };
+  const otherEnv = {
+    ...env,
+    SLIPWAY_API_URL: srv.url,
+    SLIPWAY_TOKEN: otherToken,
+    SLIPWAY_CONFIG_DIR: tmpDir('slipway-cli-'),
+  };
   // The other owner works outside our repository (whose slipway remote names our app).
   const elsewhere = { env: otherEnv, cwd: otherEnv.SLIPWAY_CONFIG_DIR };
   const otherApp = `other-${randomBytes(3).toString('hex')}`;
@@ -316,12 +396,25 @@ test("another owner's service is invisible and unreachable from this app's dynos
   assert.notEqual(attach.code, 0);
   assert.match(attach.stderr, /another owner|same owner/);
   const ours = await json<Record<string, string>>(['config', '-a', APP]);
-  assert.ok(!Object.values(ours).some((v) => v.includes(`@${theirs.name}:`)), `our config shows ${theirs.name}: ${JSON.stringify(Object.keys(ours))}`);
-  const theirConfig = await json<Record<string, string>>(['config', '-a', otherApp], otherEnv, otherEnv.SLIPWAY_CONFIG_DIR);
-  assert.ok(theirConfig.REDIS_URL?.includes(`@${theirs.name}:`), `their config: ${JSON.stringify(Object.keys(theirConfig))}`);
+  assert.ok(
+    !Object.values(ours).some((v) => v.includes(`@${theirs.name}:`)),
+    `our config shows ${theirs.name}: ${JSON.stringify(Object.keys(ours))}`,
+  );
+  const theirConfig = await json<Record<string, string>>(
+    ['config', '-a', otherApp],
+    otherEnv,
+    otherEnv.SLIPWAY_CONFIG_DIR,
+  );
+  assert.ok(
+    theirConfig.REDIS_URL?.includes(`@${theirs.name}:`),
+    `their config: ${JSON.stringify(Object.keys(theirConfig))}`,
+  );
 
   // From a real one-off dyno of our app: our own service answers, theirs is unreachable by name and by address.
-  const ip = (name: string) => docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', name]).then((s) => s.split(' ')[0]);
+  const ip = (name: string) =>
+    docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', name]).then(
+      (s) => s.split(' ')[0],
+    );
   const probe = (host: string, port: number) =>
     `node -e "const s=require('net').connect(${port},'${host}');s.on('connect',()=>{console.log('CONNECTED');process.exit(0)});s.on('error',e=>{console.log('ERR '+e.code);process.exit(2)});setTimeout(()=>{console.log('TIMEOUT');process.exit(3)},3000)"`;
   const mine = await cli(['run', '--no-tty', '--', probe(pg, 5432)]);

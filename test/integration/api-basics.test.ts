@@ -16,7 +16,11 @@ async function api(method: string, path: string, opts: { token?: string | null; 
   const token = opts.token === undefined ? srv.token : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
   if (opts.body !== undefined || opts.raw !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${srv.url}/api${path}`, { method, headers, body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)) });
+  const res = await fetch(`${srv.url}/api${path}`, {
+    method,
+    headers,
+    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -139,7 +143,9 @@ test('formation updates are validated at the edge', async () => {
   // Valid before the first release: the formation is recorded and applied once a release exists.
   const r = await api('PATCH', '/apps/scale-app/formation', { body: { updates: [{ type: 'web', quantity: 2 }] } });
   assert.equal(r.status, 200, JSON.stringify(r.json));
-  assert.deepEqual((await api('GET', '/apps/scale-app/formation')).json, [{ type: 'web', quantity: 2, size: 'standard-1x' }]);
+  assert.deepEqual((await api('GET', '/apps/scale-app/formation')).json, [
+    { type: 'web', quantity: 2, size: 'standard-1x' },
+  ]);
   const logs = await api('GET', '/apps/scale-app/logs?source=api');
   assert.match(logs.text, /app\[api\]: Scaled to web@2 by admin@example.com/);
 });

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGroup, createWorkspace, detect, layerDigest, listLayers, prepareNextBuild, runCommand, writeAppFile } from '../helpers/run-buildpack';
+import {
+  buildGroup,
+  createWorkspace,
+  detect,
+  layerDigest,
+  listLayers,
+  prepareNextBuild,
+  runCommand,
+  writeAppFile,
+} from '../helpers/run-buildpack';
 
 // The Aptfile buildpack: Debian packages into a layer without root, used at launch in the run image.
 
@@ -12,12 +21,20 @@ test('Aptfile packages (by name with dependencies, and a .deb URL) run in the ap
     assert.equal(b.code, 0, b.output);
     t.diagnostic(`apt cold build ${b.ms} ms`);
     assert.match(b.output, /Installing jq /);
-    assert.match(b.output, /Installing libonig5 /, 'a dependency the run image lacks (the build image has it) is installed too');
+    assert.match(
+      b.output,
+      /Installing libonig5 /,
+      'a dependency the run image lacks (the build image has it) is installed too',
+    );
     assert.match(b.output, /Installing tree 2\.1\.0-1/);
     assert.deepEqual(listLayers(ws, 'apt').packages, { launch: true, build: true, cache: true });
 
     // The run image has neither jq nor tree nor libonig.
-    const r = await runCommand(ws, ['apt', 'procfile'], ['bash', '-c', 'echo \'{"answer": 42}\' | jq .answer && tree --version && command -v jq']);
+    const r = await runCommand(
+      ws,
+      ['apt', 'procfile'],
+      ['bash', '-c', 'echo \'{"answer": 42}\' | jq .answer && tree --version && command -v jq'],
+    );
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /^42\ntree v2\.1\.0/);
     assert.match(r.output, /\/layers\/slipway_apt\/packages\/usr\/bin\/jq/);

@@ -41,7 +41,10 @@ test('stdlib-only module: Go from Debian in a cache-only layer, web runs the mod
   // The toolchain and caches are cache-only layers: the image has the binary and nothing else of Go.
   assert.equal(await h.exec(cold.result!, 'ls /layers/slipway_go; command -v go || echo no-go'), 'bin\nno-go');
 
-  fs.writeFileSync(path.join(dir, 'main.go'), fs.readFileSync(path.join(dir, 'main.go'), 'utf8').replace('hello from go', 'hello again from go'));
+  fs.writeFileSync(
+    path.join(dir, 'main.go'),
+    fs.readFileSync(path.join(dir, 'main.go'), 'utf8').replace('hello from go', 'hello again from go'),
+  );
   const warm = await h.build(dir, { cache: 'go' });
   assert.ok(warm.ok, warm.error);
   t.diagnostic(`warm build ${warm.result!.phaseTimings.total} ms`);
@@ -74,7 +77,10 @@ test('a file:// GOPROXY and GONOSUMDB from config vars; warm rebuild reuses the 
   assert.match(warm.output, /Reusing the module cache: go\.mod and go\.sum unchanged \(no downloads\)/);
   assert.doesNotMatch(warm.output, /go mod download/);
 
-  writeFiles(dir, { 'cmd/worker/main.go': 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("worker ran") }\n', Procfile: 'web: proxied\nworker: worker\n' });
+  writeFiles(dir, {
+    'cmd/worker/main.go': 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("worker ran") }\n',
+    Procfile: 'web: proxied\nworker: worker\n',
+  });
   const spec = await h.build(dir, { cache: 'go', env: { ...GO_PROXY_ENV, GO_INSTALL_PACKAGE_SPEC: '. ./cmd/worker' } });
   assert.ok(spec.ok, `${spec.error}\n${spec.output}`);
   assert.match(spec.output, /GO_INSTALL_PACKAGE_SPEC: \. \.\/cmd\/worker/);
@@ -87,7 +93,10 @@ test('go.mod asking for a newer Go than the stack has fails before downloading, 
   goStdlibApp(dir, '1.22');
   const b = await h.build(dir, { cache: 'go-newer' });
   assert.equal(b.ok, false);
-  assert.match(b.output, /go\.mod needs Go 1\.22 \(its go line\), and the bookworm stack has Go 1\.19\. Stacks: bookworm: Go 1\.19, trixie: Go 1\.24\./);
+  assert.match(
+    b.output,
+    /go\.mod needs Go 1\.22 \(its go line\), and the bookworm stack has Go 1\.19\. Stacks: bookworm: Go 1\.19, trixie: Go 1\.24\./,
+  );
   assert.match(b.output, /Switch the app to the trixie stack: slipway stack:set trixie -a APP/);
   assert.doesNotMatch(b.output, /Installing Go/);
 });

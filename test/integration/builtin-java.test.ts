@@ -2,7 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildGroup, createWorkspace, detect, httpGet, layerDigest, listLayers, prepareNextBuild, startApp, writeAppFile } from '../helpers/run-buildpack';
+import {
+  buildGroup,
+  createWorkspace,
+  detect,
+  httpGet,
+  layerDigest,
+  listLayers,
+  prepareNextBuild,
+  startApp,
+  writeAppFile,
+} from '../helpers/run-buildpack';
 
 // The Java buildpack through the CNB harness: OpenJDK and Maven from Debian, Maven's default
 // plugins from Debian's repository (Maven Central is unreachable here), a runnable jar as the web
@@ -23,7 +33,10 @@ test('a Maven project builds a runnable jar offline; only the JRE and the jar sh
     assert.deepEqual(layers.jre, { launch: true, build: false, cache: true });
     assert.deepEqual(layers.jdk, { launch: false, build: true, cache: true });
     assert.deepEqual(layers.m2, { launch: false, build: false, cache: true });
-    assert.ok(!fs.existsSync(path.join(ws.appDir, 'target', 'classes')), 'compiled classes are not shipped besides the jar');
+    assert.ok(
+      !fs.existsSync(path.join(ws.appDir, 'target', 'classes')),
+      'compiled classes are not shipped besides the jar',
+    );
     const run = await startApp(ws, ['java']);
     try {
       const r = await httpGet(run.url + '/');
@@ -36,7 +49,11 @@ test('a Maven project builds a runnable jar offline; only the JRE and the jar sh
     const jre = layerDigest(ws, 'java', 'jre');
     prepareNextBuild(ws);
     const src = 'src/main/java/hello/Main.java';
-    writeAppFile(ws, src, fs.readFileSync(path.join(ws.srcDir, src), 'utf8').replace('hello from java', 'hi from java'));
+    writeAppFile(
+      ws,
+      src,
+      fs.readFileSync(path.join(ws.srcDir, src), 'utf8').replace('hello from java', 'hi from java'),
+    );
     const warm = await buildGroup(ws, ['java']);
     assert.equal(warm.code, 0, warm.output);
     t.diagnostic(`java warm build ${warm.ms} ms`);
@@ -64,7 +81,10 @@ test('a Java version the stack lacks, and a Gradle wrapper whose distribution is
     assert.equal((await detect(gradle, 'java')).code, 0);
     const g = await buildGroup(gradle, ['java']);
     assert.notEqual(g.code, 0);
-    assert.match(g.output, /The Gradle wrapper's distribution is unreachable: https:\/\/services\.gradle\.org\/distributions\/gradle-8\.5-bin\.zip/);
+    assert.match(
+      g.output,
+      /The Gradle wrapper's distribution is unreachable: https:\/\/services\.gradle\.org\/distributions\/gradle-8\.5-bin\.zip/,
+    );
     assert.match(g.output, /Hint: Point distributionUrl in gradle\/wrapper\/gradle-wrapper\.properties at a mirror/);
     assert.doesNotMatch(g.output, /gradlew should not have run/);
   } finally {

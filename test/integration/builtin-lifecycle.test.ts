@@ -26,15 +26,25 @@ after(() => {
   try {
     const ids = sh('ps', '-aq', '--filter', `label=io.slipway.home=${home.home}`);
     if (ids) sh('rm', '-f', ...ids.split('\n'));
-  } catch { /* none */ }
+  } catch {
+    /* none */
+  }
   for (const img of images) {
-    try { sh('rmi', '-f', img); } catch { /* already gone */ }
+    try {
+      sh('rmi', '-f', img);
+    } catch {
+      /* already gone */
+    }
   }
   home?.cleanup();
 });
 
 let n = 0;
-async function lcBuild(app: string, fixtureDir: string, over: Partial<BuildOptions> = {}): Promise<{ result: BuildResult; output: string; ms: number }> {
+async function lcBuild(
+  app: string,
+  fixtureDir: string,
+  over: Partial<BuildOptions> = {},
+): Promise<{ result: BuildResult; output: string; ms: number }> {
   n++;
   const lines: string[] = [];
   const started = Date.now();
@@ -66,8 +76,26 @@ async function toDocker(r: BuildResult): Promise<string> {
 }
 
 async function serve(image: string, pathname = '/'): Promise<{ body: string; stop(): void; url: string }> {
-  const id = sh('run', '-d', '--label', 'io.slipway.managed=true', '--label', `io.slipway.home=${home.home}`, '-e', 'PORT=5000', '-p', '127.0.0.1::5000', image);
-  const stop = () => { try { sh('rm', '-f', id); } catch { /* gone */ } };
+  const id = sh(
+    'run',
+    '-d',
+    '--label',
+    'io.slipway.managed=true',
+    '--label',
+    `io.slipway.home=${home.home}`,
+    '-e',
+    'PORT=5000',
+    '-p',
+    '127.0.0.1::5000',
+    image,
+  );
+  const stop = () => {
+    try {
+      sh('rm', '-f', id);
+    } catch {
+      /* gone */
+    }
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
@@ -99,7 +127,10 @@ test('the Express app through the default order: image answers; a warm rebuild r
   fs.cpSync(path.join(FIXTURES_DIR, 'node-express'), src, { recursive: true });
   const cold = await lcBuild('express', src);
   t.diagnostic(`lifecycle cold build ${cold.ms} ms (${JSON.stringify(cold.result.phaseTimings)})`);
-  assert.deepEqual(cold.result.buildpacks.map((b) => b.id), ['slipway/nodejs']);
+  assert.deepEqual(
+    cold.result.buildpacks.map((b) => b.id),
+    ['slipway/nodejs'],
+  );
   assert.equal(cold.result.defaultProcess, 'web');
   assert.equal(cold.result.processTypes.web, 'npm start');
   const image = await toDocker(cold.result);
@@ -115,7 +146,10 @@ test('the Express app through the default order: image answers; a warm rebuild r
   const size = Number(sh('image', 'inspect', '-f', '{{.Size}}', image));
   t.diagnostic(`image size ${(size / 1e6).toFixed(0)} MB`);
 
-  fs.writeFileSync(path.join(src, 'server.js'), fs.readFileSync(path.join(src, 'server.js'), 'utf8').replace('version: 1', 'version: 2'));
+  fs.writeFileSync(
+    path.join(src, 'server.js'),
+    fs.readFileSync(path.join(src, 'server.js'), 'utf8').replace('version: 1', 'version: 2'),
+  );
   const warm = await lcBuild('express', src, { previousImageRef: cold.result.imageRef });
   t.diagnostic(`lifecycle warm build ${warm.ms} ms (${JSON.stringify(warm.result.phaseTimings)})`);
   assert.match(warm.output, /Using cached Node\.js/);
@@ -138,7 +172,10 @@ test('identical Node.js runtime layers of two apps are one blob in the store', a
   // A different app on the same engines range: other code, same runtime.
   const srcB = fs.mkdtempSync(path.join(home.home, 'src-'));
   fs.cpSync(path.join(FIXTURES_DIR, 'node-engines'), srcB, { recursive: true });
-  fs.writeFileSync(path.join(srcB, 'app.js'), "require('http').createServer((q, s) => s.end('b')).listen(process.env.PORT);\n");
+  fs.writeFileSync(
+    path.join(srcB, 'app.js'),
+    "require('http').createServer((q, s) => s.end('b')).listen(process.env.PORT);\n",
+  );
   const a = await lcBuild('share-a', path.join(FIXTURES_DIR, 'node-engines'));
   const b = await lcBuild('share-b', srcB);
   const shaA = (await layerShas(a.result, 'slipway/nodejs')).node;
@@ -152,7 +189,10 @@ test('identical Node.js runtime layers of two apps are one blob in the store', a
 
 test('Node.js + Procfile through the lifecycle: web, worker, and release as the release command', async () => {
   const r = await lcBuild('procfile', path.join(FIXTURES_DIR, 'node-procfile'));
-  assert.deepEqual(r.result.buildpacks.map((b) => b.id), ['slipway/nodejs', 'slipway/procfile']);
+  assert.deepEqual(
+    r.result.buildpacks.map((b) => b.id),
+    ['slipway/nodejs', 'slipway/procfile'],
+  );
   assert.deepEqual(Object.keys(r.result.processTypes).sort(), ['web', 'worker']);
   assert.match(r.result.releaseCommand ?? '', /release phase ran/);
   const app = await serve(await toDocker(r.result));
@@ -165,7 +205,10 @@ test('Node.js + Procfile through the lifecycle: web, worker, and release as the 
 
 test('a static site through the lifecycle: nginx from the image answers with the SPA fallback', async () => {
   const r = await lcBuild('static', path.join(FIXTURES_DIR, 'static-site'));
-  assert.deepEqual(r.result.buildpacks.map((b) => b.id), ['slipway/static']);
+  assert.deepEqual(
+    r.result.buildpacks.map((b) => b.id),
+    ['slipway/static'],
+  );
   const app = await serve(await toDocker(r.result), '/app/deep/link');
   try {
     assert.match(app.body, /static index/);
@@ -179,7 +222,10 @@ test('a static site through the lifecycle: nginx from the image answers with the
 
 test('an Aptfile app through the lifecycle (Aptfile + Procfile group): the package runs in the image', async () => {
   const r = await lcBuild('aptapp', path.join(FIXTURES_DIR, 'aptfile'));
-  assert.deepEqual(r.result.buildpacks.map((b) => b.id), ['slipway/apt', 'slipway/procfile']);
+  assert.deepEqual(
+    r.result.buildpacks.map((b) => b.id),
+    ['slipway/apt', 'slipway/procfile'],
+  );
   const image = await toDocker(r.result);
   const out = sh('run', '--rm', '--label', `io.slipway.home=${home.home}`, '--entrypoint', '/cnb/process/web', image);
   assert.match(out, /^jq-1\.6\ntree v2\.1\.0/);

@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  build, createWorkspace, detect, httpGet, layerDigest, listLayers, prepareNextBuild, processes, seedLayers, startApp, writeAppFile,
+  build,
+  createWorkspace,
+  detect,
+  httpGet,
+  layerDigest,
+  listLayers,
+  prepareNextBuild,
+  processes,
+  seedLayers,
+  startApp,
+  writeAppFile,
   type Workspace,
 } from '../helpers/run-buildpack';
 
@@ -57,12 +67,20 @@ test('Express with package-lock: builds, answers on $PORT, warm rebuild reuses e
 
     // Warm: a one-line source change.
     prepareNextBuild(ws);
-    writeAppFile(ws, 'server.js', fs.readFileSync(path.join(ws.appDir, 'server.js'), 'utf8').replace('version: 1', 'version: 2'));
+    writeAppFile(
+      ws,
+      'server.js',
+      fs.readFileSync(path.join(ws.appDir, 'server.js'), 'utf8').replace('version: 1', 'version: 2'),
+    );
     const warm = await buildAndServe(ws, t, 'warm');
     assert.match(warm.output, /Using cached Node\.js \d+\.\d+\.\d+/);
     assert.match(warm.output, /resolved \d+ min ago; kept for a day/, 'no registry lookup on a warm build');
     assert.match(warm.output, /Reusing node_modules/);
-    assert.doesNotMatch(warm.output, /Downloading|npm ci|added \d+ packages/, 'a warm build downloads and installs nothing');
+    assert.doesNotMatch(
+      warm.output,
+      /Downloading|npm ci|added \d+ packages/,
+      'a warm build downloads and installs nothing',
+    );
     assert.match(warm.output, /build\.js: wrote build-info\.json/, 'build scripts still run');
     assert.equal(layerDigest(ws, 'nodejs', 'node'), nodeDigest, 'same runtime layer');
     assert.equal(layerDigest(ws, 'nodejs', 'modules'), modulesDigest, 'same node_modules layer');
@@ -120,7 +138,7 @@ for (const pm of ['yarn', 'pnpm'] as const) {
   });
 }
 
-test('Yarn 4 (berry) with the node-modules linker, from the registry\'s @yarnpkg/cli-dist', async (t) => {
+test("Yarn 4 (berry) with the node-modules linker, from the registry's @yarnpkg/cli-dist", async (t) => {
   const ws = createWorkspace('node-yarn-berry');
   try {
     const cold = await buildAndServe(ws, t, 'yarn berry cold');
@@ -136,14 +154,17 @@ test('Yarn 4 (berry) with the node-modules linker, from the registry\'s @yarnpkg
   }
 });
 
-test('Yarn 4 Plug\'n\'Play: no node_modules; packages ship in .yarn/cache and node loads .pnp.cjs at launch', async (t) => {
+test("Yarn 4 Plug'n'Play: no node_modules; packages ship in .yarn/cache and node loads .pnp.cjs at launch", async (t) => {
   const ws = createWorkspace('node-yarn-pnp');
   try {
     if (seed) seedLayers(ws, seed, 'nodejs', ['node', 'semver']);
     const b = await buildAndServe(ws, t, 'yarn pnp');
     assert.match(b.output, /yarn install --immutable/);
     assert.ok(fs.existsSync(path.join(ws.appDir, '.pnp.cjs')));
-    assert.ok(fs.readdirSync(path.join(ws.appDir, '.yarn', 'cache')).some((f) => f.startsWith('express-npm-')), 'express zip in the app');
+    assert.ok(
+      fs.readdirSync(path.join(ws.appDir, '.yarn', 'cache')).some((f) => f.startsWith('express-npm-')),
+      'express zip in the app',
+    );
     assert.ok(!fs.existsSync(path.join(ws.appDir, 'node_modules')));
     assert.match(await get(ws), /^hello from yarn pnp: v\d+/);
   } finally {
@@ -164,12 +185,16 @@ test('a non-default engines range (">=22 <23") without a lockfile or start scrip
   }
 });
 
-test('a native addon compiles with the stack\'s toolchain and Node\'s bundled headers, and again on a warm build', async (t) => {
+test("a native addon compiles with the stack's toolchain and Node's bundled headers, and again on a warm build", async (t) => {
   const ws = createWorkspace('node-native');
   try {
     const cold = await buildAndServe(ws, t, 'native cold');
     assert.match(cold.output, /CC\(target\) Release\/obj\.target\/hello\/hello\.o/);
-    assert.match(cold.output, /-Dnode_root_dir=\/layers\/slipway_nodejs\/node/, 'headers from the node layer, no download');
+    assert.match(
+      cold.output,
+      /-Dnode_root_dir=\/layers\/slipway_nodejs\/node/,
+      'headers from the node layer, no download',
+    );
     assert.equal(await get(ws), 'native addon ok');
     prepareNextBuild(ws);
     const warm = await buildAndServe(ws, t, 'native warm');
@@ -196,10 +221,22 @@ test('detect passes only with a package.json and records the engines range in th
 });
 
 const errorCases: Array<{ fixture: string; message: RegExp; hint: RegExp }> = [
-  { fixture: 'node-bad-range', message: /No Node\.js version matches engines\.node "99\.x"/, hint: /Hint: Available major versions: .*22/ },
-  { fixture: 'node-out-of-sync', message: /package-lock\.json is out of sync with package\.json/, hint: /Hint: Run `npm install` locally, commit the updated package-lock\.json/ },
+  {
+    fixture: 'node-bad-range',
+    message: /No Node\.js version matches engines\.node "99\.x"/,
+    hint: /Hint: Available major versions: .*22/,
+  },
+  {
+    fixture: 'node-out-of-sync',
+    message: /package-lock\.json is out of sync with package\.json/,
+    hint: /Hint: Run `npm install` locally, commit the updated package-lock\.json/,
+  },
   { fixture: 'node-no-start', message: /No way to start a web process/, hint: /Hint: Add "scripts": \{"start"/ },
-  { fixture: 'node-build-fails', message: /The build script failed \(exit 2\)/, hint: /Hint: Reproduce it with: npm run build/ },
+  {
+    fixture: 'node-build-fails',
+    message: /The build script failed \(exit 2\)/,
+    hint: /Hint: Reproduce it with: npm run build/,
+  },
 ];
 for (const c of errorCases) {
   test(`${c.fixture}: the build fails with a clear message`, async () => {
@@ -210,7 +247,8 @@ for (const c of errorCases) {
       assert.notEqual(b.code, 0, b.output);
       assert.match(b.output, c.message);
       assert.match(b.output, c.hint);
-      if (c.fixture === 'node-build-fails') assert.match(b.output, /TS2322: the build is broken on purpose/, "the script's own output is shown");
+      if (c.fixture === 'node-build-fails')
+        assert.match(b.output, /TS2322: the build is broken on purpose/, "the script's own output is shown");
       if (c.fixture === 'node-out-of-sync') assert.match(b.output, /Missing: is-odd/, "npm's own explanation is shown");
     } finally {
       ws.cleanup();
@@ -221,7 +259,11 @@ for (const c of errorCases) {
 test('an invalid engines range is reported as such', async () => {
   const ws = createWorkspace('node-bad-range');
   try {
-    writeAppFile(ws, 'package.json', JSON.stringify({ name: 'x', engines: { node: 'twenty' }, scripts: { start: 'node -e 0' } }));
+    writeAppFile(
+      ws,
+      'package.json',
+      JSON.stringify({ name: 'x', engines: { node: 'twenty' }, scripts: { start: 'node -e 0' } }),
+    );
     if (seed) seedLayers(ws, seed, 'nodejs', ['node', 'semver']);
     const b = await build(ws, 'nodejs');
     assert.notEqual(b.code, 0);

@@ -2,7 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildGroup, createWorkspace, detect, httpGet, layerDigest, listLayers, prepareNextBuild, startApp, writeAppFile } from '../helpers/run-buildpack';
+import {
+  buildGroup,
+  createWorkspace,
+  detect,
+  httpGet,
+  layerDigest,
+  listLayers,
+  prepareNextBuild,
+  startApp,
+  writeAppFile,
+} from '../helpers/run-buildpack';
 
 // The PHP buildpack through the CNB harness: PHP, php-fpm and nginx from Debian in a layer, served
 // without root; Composer from Debian with a path repository (packagist is unreachable here), an
@@ -55,7 +65,11 @@ test('composer with a path repository and ext-bcmath: public/ is the document ro
 
     const php = layerDigest(ws, 'php', 'php');
     prepareNextBuild(ws);
-    writeAppFile(ws, 'src/Home.php', fs.readFileSync(path.join(ws.srcDir, 'src/Home.php'), 'utf8').replace("'slim-style app'", "'warm app'"));
+    writeAppFile(
+      ws,
+      'src/Home.php',
+      fs.readFileSync(path.join(ws.srcDir, 'src/Home.php'), 'utf8').replace("'slim-style app'", "'warm app'"),
+    );
     const warm = await buildGroup(ws, ['php']);
     assert.equal(warm.code, 0, warm.output);
     t.diagnostic(`php composer warm build ${warm.ms} ms`);
@@ -81,12 +95,18 @@ test('an ext-* Debian has no package for, and a PHP version the stack lacks, fai
     writeAppFile(ws, 'composer.json', JSON.stringify({ ...doc, require: { ...doc.require, 'ext-oci8': '*' } }));
     const b = await buildGroup(ws, ['php']);
     assert.notEqual(b.code, 0);
-    assert.match(b.output, /composer\.json requires ext-oci8, and Debian bookworm has no package for it \(tried php8\.2-oci8 php-oci8\)/);
+    assert.match(
+      b.output,
+      /composer\.json requires ext-oci8, and Debian bookworm has no package for it \(tried php8\.2-oci8 php-oci8\)/,
+    );
     assert.match(b.output, /Hint: Remove ext-oci8 from composer\.json/);
     writeAppFile(ws, 'composer.json', JSON.stringify({ ...doc, require: { ...doc.require, php: '>=8.4' } }));
     const v = await buildGroup(ws, ['php']);
     assert.notEqual(v.code, 0);
-    assert.match(v.output, /PHP ">=8\.4" \(composer\.json require\.php\) is not available on the bookworm stack, which has PHP 8\.2\.\d+/);
+    assert.match(
+      v.output,
+      /PHP ">=8\.4" \(composer\.json require\.php\) is not available on the bookworm stack, which has PHP 8\.2\.\d+/,
+    );
     assert.match(v.output, /Hint: The trixie stack has it: run `slipway stack:set trixie -a APP`/);
   } finally {
     ws.cleanup();

@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  build, buildGroup, createWorkspace, detect, httpGet, processes, runCommand, startApp, writeAppFile,
+  build,
+  buildGroup,
+  createWorkspace,
+  detect,
+  httpGet,
+  processes,
+  runCommand,
+  startApp,
+  writeAppFile,
 } from '../helpers/run-buildpack';
 
 // The Procfile buildpack after the Node.js one (the default order's first group) and on its own.
@@ -16,7 +24,11 @@ test('a Procfile with web, worker and release types plus an inline comment', asy
     assert.deepEqual(Object.keys(procs).sort(), ['release', 'web', 'worker']);
     assert.equal(procs.web.default, true);
     assert.equal(procs.worker.default, false);
-    assert.deepEqual(procs.web.command, ['bash', '-c', 'node web.js --greeting "from procfile" # an inline comment bash ignores']);
+    assert.deepEqual(procs.web.command, [
+      'bash',
+      '-c',
+      'node web.js --greeting "from procfile" # an inline comment bash ignores',
+    ]);
 
     // web answers on $PORT; the inline comment never reached node (argv: node, web.js, --greeting, value).
     const app = await startApp(ws, ['nodejs', 'procfile']);
@@ -51,7 +63,11 @@ test('a malformed Procfile fails the build with the line number', async () => {
 test('Procfile alone: commands run through bash at launch, so $PORT and pipes work', async () => {
   const ws = createWorkspace('procfile-malformed');
   try {
-    writeAppFile(ws, 'Procfile', 'web: echo "serving on $PORT" | tr a-z A-Z   # shell features\r\n\r\n  # indented comment\nclock:echo tick\n');
+    writeAppFile(
+      ws,
+      'Procfile',
+      'web: echo "serving on $PORT" | tr a-z A-Z   # shell features\r\n\r\n  # indented comment\nclock:echo tick\n',
+    );
     assert.equal((await detect(ws, 'nodejs')).code, 100, 'no package.json: not a Node.js app');
     const b = await build(ws, 'procfile');
     assert.equal(b.code, 0, b.output);

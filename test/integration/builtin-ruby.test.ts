@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildGem, TINYEXT, TINYRACK } from '../helpers/package-sources';
-import { buildGroup, createWorkspace, detect, httpGet, layerDigest, listLayers, prepareNextBuild, startApp, writeAppFile, type Workspace } from '../helpers/run-buildpack';
+import {
+  buildGroup,
+  createWorkspace,
+  detect,
+  httpGet,
+  layerDigest,
+  listLayers,
+  prepareNextBuild,
+  startApp,
+  writeAppFile,
+  type Workspace,
+} from '../helpers/run-buildpack';
 
 // The Ruby buildpack through the CNB harness: Debian's Ruby in a layer, gems from vendor/cache
 // (built by the test: rubygems.org is unreachable here), a C extension compiled against the
@@ -45,7 +56,11 @@ test('a Sinatra-style Rack app: Ruby from Debian, gems from vendor/cache (one na
 
     const gems = layerDigest(ws, 'ruby', 'gems');
     prepareNextBuild(ws);
-    writeAppFile(ws, 'app.rb', fs.readFileSync(path.join(ws.srcDir, 'app.rb'), 'utf8').replace('hello from', 'hi from'));
+    writeAppFile(
+      ws,
+      'app.rb',
+      fs.readFileSync(path.join(ws.srcDir, 'app.rb'), 'utf8').replace('hello from', 'hi from'),
+    );
     const warm = await buildGroup(ws, ['ruby']);
     assert.equal(warm.code, 0, warm.output);
     t.diagnostic(`ruby warm build ${warm.ms} ms`);
@@ -64,16 +79,28 @@ test('a Ruby version the stack lacks fails naming the stack that has it and the 
     writeAppFile(ws, 'Gemfile', 'source "https://rubygems.org"\nruby "~> 3.3"\ngem "tinyrack"\n');
     const b = await buildGroup(ws, ['ruby']);
     assert.notEqual(b.code, 0);
-    assert.match(b.output, /Ruby ~> 3\.3 \(from the Gemfile's ruby line\) is not available on the bookworm stack, which has Ruby 3\.1\.2/);
+    assert.match(
+      b.output,
+      /Ruby ~> 3\.3 \(from the Gemfile's ruby line\) is not available on the bookworm stack, which has Ruby 3\.1\.2/,
+    );
     assert.match(b.output, /Hint: The trixie stack has it: run `slipway stack:set trixie -a APP` and push again/);
     writeAppFile(ws, 'Gemfile', 'source "https://rubygems.org"\nruby "3.3.4"\ngem "tinyrack"\n');
     const exact = await buildGroup(ws, ['ruby']);
-    assert.match(exact.output, /Ruby 3\.3\.4 \(from the Gemfile's ruby line\) is not available on the bookworm stack, which has Ruby 3\.1\.2/);
-    assert.match(exact.output, /Hint: The trixie stack has Ruby 3\.3\.\d+: run `slipway stack:set trixie -a APP` and ask for ruby "~> 3\.3\.0"/);
+    assert.match(
+      exact.output,
+      /Ruby 3\.3\.4 \(from the Gemfile's ruby line\) is not available on the bookworm stack, which has Ruby 3\.1\.2/,
+    );
+    assert.match(
+      exact.output,
+      /Hint: The trixie stack has Ruby 3\.3\.\d+: run `slipway stack:set trixie -a APP` and ask for ruby "~> 3\.3\.0"/,
+    );
     writeAppFile(ws, 'Gemfile', 'source "https://rubygems.org"\ngem "tinyrack"\n');
     writeAppFile(ws, '.ruby-version', 'ruby-2.7.8\n');
     const old = await buildGroup(ws, ['ruby']);
-    assert.match(old.output, /Ruby 2\.7\.8 \(from \.ruby-version\) is not available on any stack \(bookworm has 3\.1\.2, trixie has 3\.3\.\d+\)/);
+    assert.match(
+      old.output,
+      /Ruby 2\.7\.8 \(from \.ruby-version\) is not available on any stack \(bookworm has 3\.1\.2, trixie has 3\.3\.\d+\)/,
+    );
   } finally {
     ws.cleanup();
   }

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build, createWorkspace, detect, httpGet, prepareNextBuild, startApp, writeAppFile } from '../helpers/run-buildpack';
+import {
+  build,
+  createWorkspace,
+  detect,
+  httpGet,
+  prepareNextBuild,
+  startApp,
+  writeAppFile,
+} from '../helpers/run-buildpack';
 
 // The static buildpack: nginx from Debian in a layer, configured from static.json, run as uid 1000
 // in the run image (which has no nginx of its own).
@@ -61,7 +69,9 @@ test('a static site: SPA fallback, custom 404, a redirect, headers, clean URLs, 
     t.diagnostic(`static warm build ${warm.ms} ms`);
     assert.match(warm.output, /Using cached nginx/);
     assert.doesNotMatch(warm.output, /Downloading/);
-    const secure = await startApp(ws, ['static']).catch((e) => { throw e; });
+    const secure = await startApp(ws, ['static']).catch((e) => {
+      throw e;
+    });
     try {
       const r = await httpGet(secure.url + '/about', { Host: 'site.example.com', 'X-Forwarded-Proto': 'http' });
       assert.equal(r.status, 301);
@@ -109,7 +119,9 @@ test('validators come from content: a same-size edit is never answered 304 with 
       etag1 = String(r.headers.etag);
       assert.match(etag1, /^"[0-9a-f]{16}"$/);
       // Every layer file has the same fixed mtime: a date says nothing about content, so it never earns a 304.
-      const byDate = await httpGet(v1.url + '/', { 'If-Modified-Since': new Date(Date.now() + 86_400_000).toUTCString() });
+      const byDate = await httpGet(v1.url + '/', {
+        'If-Modified-Since': new Date(Date.now() + 86_400_000).toUTCString(),
+      });
       assert.equal(byDate.status, 200, 'If-Modified-Since alone is ignored');
       const again = await httpGet(v1.url + '/', { 'If-None-Match': etag1 });
       assert.equal(again.status, 304, 'an unchanged page revalidates');

@@ -22,9 +22,16 @@ after(async () => {
   fs.rmSync(NEUTRAL, { recursive: true, force: true });
 });
 
-async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(process.execPath, [CLI, ...args], { env: opts.env ?? srv.cliEnv(), cwd: opts.cwd ?? NEUTRAL, timeout: 30_000 });
+    const r = await exec(process.execPath, [CLI, ...args], {
+      env: opts.env ?? srv.cliEnv(),
+      cwd: opts.cwd ?? NEUTRAL,
+      timeout: 30_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -75,11 +82,17 @@ test('apps:create in a repository adds the slipway remote; git gets the token fr
     delete env.SLIPWAY_TOKEN;
     delete env.SLIPWAY_API_URL;
     await ok(['login', '--api', srv.url, '--token', srv.token], { env });
-    const created = JSON.parse(await ok(['apps:create', 'remote-app', '--json'], { env, cwd: repo })) as { name: string; remote: string };
+    const created = JSON.parse(await ok(['apps:create', 'remote-app', '--json'], { env, cwd: repo })) as {
+      name: string;
+      remote: string;
+    };
     assert.equal(created.remote, `${srv.url}/remote-app.git`);
     const url = (await exec('git', ['config', '--get', 'remote.slipway.url'], { cwd: repo })).stdout.trim();
     assert.equal(url, `${srv.url}/remote-app.git`);
-    assert.ok(!fs.readFileSync(path.join(repo, '.git', 'config'), 'utf8').includes(srv.token), 'token is not in .git/config');
+    assert.ok(
+      !fs.readFileSync(path.join(repo, '.git', 'config'), 'utf8').includes(srv.token),
+      'token is not in .git/config',
+    );
     // git asks the configured helper (slipway git-credential) for this server's password.
     const fill = await new Promise<string>((resolve, reject) => {
       const p = spawn('git', ['credential', 'fill'], { cwd: repo, env: { ...env, GIT_TERMINAL_PROMPT: '0' } });
@@ -111,8 +124,14 @@ test('roles: a collaborator changes config but cannot destroy; a viewer reads bu
   const stranger = await makeUser('sam@example.com');
   await ok(['access:add', 'ana@example.com', '-a', 'shared-app']);
   await ok(['access:add', 'vic@example.com', '--role', 'viewer', '-a', 'shared-app']);
-  const access = JSON.parse(await ok(['access', '-a', 'shared-app', '--json'])) as Array<{ email: string; role: string }>;
-  assert.deepEqual(access.map((a) => `${a.email}:${a.role}`), ['admin@example.com:owner', 'ana@example.com:collaborator', 'vic@example.com:viewer']);
+  const access = JSON.parse(await ok(['access', '-a', 'shared-app', '--json'])) as Array<{
+    email: string;
+    role: string;
+  }>;
+  assert.deepEqual(
+    access.map((a) => `${a.email}:${a.role}`),
+    ['admin@example.com:owner', 'ana@example.com:collaborator', 'vic@example.com:viewer'],
+  );
 
   await ok(['config:set', 'FROM_ANA=1', '-a', 'shared-app'], { env: ana });
   const destroy = await cli(['apps:destroy', '-a', 'shared-app', '--confirm', 'shared-app'], { env: ana });
@@ -127,7 +146,10 @@ test('roles: a collaborator changes config but cannot destroy; a viewer reads bu
   const viewerSet = await cli(['config:set', 'X=1', '-a', 'shared-app'], { env: vic });
   assert.notEqual(viewerSet.code, 0);
   assert.match(viewerSet.stderr, /vic@example.com is a viewer of "shared-app" and may not config it/);
-  assert.match(viewerSet.stderr, /hint: ask the app's owner to run: slipway access:add vic@example.com --role collaborator -a shared-app/);
+  assert.match(
+    viewerSet.stderr,
+    /hint: ask the app's owner to run: slipway access:add vic@example.com --role collaborator -a shared-app/,
+  );
   const viewerScale = await cli(['ps:scale', 'web=2', '-a', 'shared-app'], { env: vic });
   assert.match(viewerScale.stderr, /may not scale/);
 
@@ -146,10 +168,17 @@ test('roles: a collaborator changes config but cannot destroy; a viewer reads bu
 });
 
 test('a revoked token fails on the API at once', async () => {
-  const created = JSON.parse(await ok(['tokens:create', '--description', 'ci', '--json'])) as { id: number; token: string };
+  const created = JSON.parse(await ok(['tokens:create', '--description', 'ci', '--json'])) as {
+    id: number;
+    token: string;
+  };
   const env = srv.cliEnv(created.token);
   await ok(['whoami'], { env });
-  const tokens = JSON.parse(await ok(['tokens', '--json'])) as Array<{ id: number; description: string; revokedAt: string | null }>;
+  const tokens = JSON.parse(await ok(['tokens', '--json'])) as Array<{
+    id: number;
+    description: string;
+    revokedAt: string | null;
+  }>;
   assert.ok(tokens.some((t) => t.id === created.id && t.description === 'ci' && t.revokedAt === null));
   // An open `logs -t` session of that token ends at once too.
   await ok(['apps:create', 'revoke-app', '--no-remote']);
@@ -159,7 +188,11 @@ test('a revoked token fails on the API at once', async () => {
   session.stdout.on('data', (d) => (sessionOut += d));
   session.stderr.on('data', (d) => (sessionErr += d));
   const sessionExit = new Promise<number | null>((resolve) => session.once('exit', resolve));
-  await waitFor('the session backlog', () => sessionOut.includes('App revoke-app created'), { timeoutMs: 5000, intervalMs: 20, context: () => sessionOut });
+  await waitFor('the session backlog', () => sessionOut.includes('App revoke-app created'), {
+    timeoutMs: 5000,
+    intervalMs: 20,
+    context: () => sessionOut,
+  });
   assert.match(sessionOut, /App revoke-app created/);
   const t0 = Date.now();
   await ok(['tokens:revoke', String(created.id)]);
@@ -212,7 +245,12 @@ test('logs -t streams a new line within 1 s (router access log and API changes)'
   }
   // Filters: --source and -n.
   const onlyApi = await ok(['logs', '-a', 'tail-app', '--source', 'api']);
-  assert.ok(onlyApi.trim().split('\n').every((l) => l.includes('app[api]:')));
+  assert.ok(
+    onlyApi
+      .trim()
+      .split('\n')
+      .every((l) => l.includes('app[api]:')),
+  );
   const lastOne = await ok(['logs', '-a', 'tail-app', '-n', '1']);
   assert.equal(lastOne.trim().split('\n').length, 1);
 });
@@ -248,7 +286,10 @@ test('--json output parses for every read command', async () => {
     assert.doesNotThrow(() => JSON.parse(out), `slipway ${args.join(' ')} --json printed: ${out}`);
   }
   const ndjson = await ok(['logs', '-a', 'json-app', '--json']);
-  const lines = ndjson.trim().split('\n').map((l) => JSON.parse(l) as { source: string; dyno: string; line: string });
+  const lines = ndjson
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { source: string; dyno: string; line: string });
   assert.ok(lines.some((l) => l.source === 'api' && l.dyno === 'api' && l.line.includes('Set A config vars')));
 });
 
@@ -321,10 +362,11 @@ test('login on a terminal without flags asks for the URL and the token, and does
 
 test('domains, certificates, maintenance and buildpacks: changes reach the published route table', async () => {
   await ok(['apps:create', 'edge-app', '--no-remote']);
-  const routes = () => JSON.parse(fs.readFileSync(srv.paths.routesFile, 'utf8')) as {
-    apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean }>;
-    certificates: Array<{ hosts: string[] }>;
-  };
+  const routes = () =>
+    JSON.parse(fs.readFileSync(srv.paths.routesFile, 'utf8')) as {
+      apps: Record<string, { hosts: string[]; maintenance: boolean; httpsOnly: boolean }>;
+      certificates: Array<{ hosts: string[] }>;
+    };
   await ok(['domains:add', 'www.edge-example.com', '-a', 'edge-app']);
   assert.ok(routes().apps['edge-app'].hosts.includes('www.edge-example.com'));
   const dup = await cli(['domains:add', 'www.edge-example.com', '-a', 'edge-app']);
@@ -332,14 +374,37 @@ test('domains, certificates, maintenance and buildpacks: changes reach the publi
   assert.match(dup.stderr, /already added to app edge-app/);
   const underPlatform = await cli(['domains:add', 'x.localhost', '-a', 'edge-app']);
   assert.match(underPlatform.stderr, /under the platform domain/);
-  const domains = JSON.parse(await ok(['domains', '-a', 'edge-app', '--json'])) as Array<{ hostname: string; kind: string }>;
-  assert.deepEqual(domains.map((d) => `${d.kind}:${d.hostname}`), ['platform:edge-app.localhost', 'custom:www.edge-example.com']);
+  const domains = JSON.parse(await ok(['domains', '-a', 'edge-app', '--json'])) as Array<{
+    hostname: string;
+    kind: string;
+  }>;
+  assert.deepEqual(
+    domains.map((d) => `${d.kind}:${d.hostname}`),
+    ['platform:edge-app.localhost', 'custom:www.edge-example.com'],
+  );
 
   const dir = tmpDir('slipway-cert-');
   try {
-    await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=www.edge-example.com', '-addext', 'subjectAltName=DNS:www.edge-example.com',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')]);
-    const cert = JSON.parse(await ok(['certs:add', path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), '-a', 'edge-app', '--json'])) as { id: number; hostnames: string[] };
+    await exec('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=www.edge-example.com',
+      '-addext',
+      'subjectAltName=DNS:www.edge-example.com',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ]);
+    const cert = JSON.parse(
+      await ok(['certs:add', path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), '-a', 'edge-app', '--json']),
+    ) as { id: number; hostnames: string[] };
     assert.deepEqual(cert.hostnames, ['www.edge-example.com']);
     assert.ok(routes().certificates.some((c) => c.hosts.includes('www.edge-example.com')));
     const listed = await ok(['certs', '-a', 'edge-app', '--json']);
@@ -369,20 +434,32 @@ test('domains, certificates, maintenance and buildpacks: changes reach the publi
   await ok(['buildpacks:set', 'slipway/nodejs', '-a', 'edge-app']);
   await ok(['buildpacks:add', 'slipway/apt', '--index', '1', '-a', 'edge-app']);
   await ok(['buildpacks:add', 'https://example.com/bp.tgz', '-a', 'edge-app']);
-  assert.deepEqual((JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url), [
-    'slipway/apt',
-    'slipway/nodejs',
-    'https://example.com/bp.tgz',
-  ]);
+  assert.deepEqual(
+    (JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url),
+    ['slipway/apt', 'slipway/nodejs', 'https://example.com/bp.tgz'],
+  );
   await ok(['buildpacks:remove', 'slipway/nodejs', '-a', 'edge-app']);
   await ok(['buildpacks:remove', '--index', '2', '-a', 'edge-app']);
-  assert.deepEqual((JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url), ['slipway/apt']);
+  assert.deepEqual(
+    (JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])) as Array<{ url: string }>).map((b) => b.url),
+    ['slipway/apt'],
+  );
   const bad = await cli(['buildpacks:add', 'slipway/apt', '-a', 'edge-app']);
   assert.match(bad.stderr, /already set/);
   // Heroku's names show the built-in buildpack that builds them (buildpacks/lifecycle/aliases.ts).
-  assert.match(await ok(['buildpacks:set', 'https://github.com/heroku/heroku-buildpack-nodejs.git', '-a', 'edge-app']), /^1\. https:\/\/github\.com\/heroku\/heroku-buildpack-nodejs\.git \(provided by slipway\/nodejs\)$/m);
+  assert.match(
+    await ok(['buildpacks:set', 'https://github.com/heroku/heroku-buildpack-nodejs.git', '-a', 'edge-app']),
+    /^1\. https:\/\/github\.com\/heroku\/heroku-buildpack-nodejs\.git \(provided by slipway\/nodejs\)$/m,
+  );
   await ok(['buildpacks:clear', '-a', 'edge-app']);
   assert.deepEqual(JSON.parse(await ok(['buildpacks', '-a', 'edge-app', '--json'])), []);
   const logs = await ok(['logs', '-a', 'edge-app', '--source', 'api']);
-  for (const re of [/Domain www.edge-example.com added/, /Certificate \d+ added/, /Maintenance mode enabled/, /HTTPS-only enabled/, /Buildpacks cleared/]) assert.match(logs, re);
+  for (const re of [
+    /Domain www.edge-example.com added/,
+    /Certificate \d+ added/,
+    /Maintenance mode enabled/,
+    /HTTPS-only enabled/,
+    /Buildpacks cleared/,
+  ])
+    assert.match(logs, re);
 });

@@ -32,7 +32,10 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT || 5000), () => console.log('listening on ' + process.env.PORT));
 `;
 
-async function cli(args: string[], e: NodeJS.ProcessEnv = env): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  e: NodeJS.ProcessEnv = env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await exec(process.execPath, [CLI, ...args], { env: e, cwd: repo, timeout: 180_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -59,15 +62,22 @@ interface Dyno {
 /** GET / of web.1, retrying until it answers with the wanted greeting (after a deploy or restart). */
 async function webAnswer(want: string | null, timeoutMs = 60_000): Promise<{ greeting: string | null; dyno: string }> {
   let last = '';
-  return waitFor(`web to answer greeting=${want}`, async () => {
-    const dynos = await json<Dyno[]>(['ps']);
-    const web = dynos.find((d) => d.type === 'web' && d.state === 'up' && d.address);
-    last = JSON.stringify(dynos);
-    if (!web) return undefined;
-    const body = (await (await fetch(`http://${web.address}/`, { signal: AbortSignal.timeout(2000) })).json()) as { greeting: string | null; dyno: string };
-    last = JSON.stringify(body);
-    return body.greeting === want ? body : undefined;
-  }, { timeoutMs, intervalMs: 300, context: () => `last: ${last}` });
+  return waitFor(
+    `web to answer greeting=${want}`,
+    async () => {
+      const dynos = await json<Dyno[]>(['ps']);
+      const web = dynos.find((d) => d.type === 'web' && d.state === 'up' && d.address);
+      last = JSON.stringify(dynos);
+      if (!web) return undefined;
+      const body = (await (await fetch(`http://${web.address}/`, { signal: AbortSignal.timeout(2000) })).json()) as {
+        greeting: string | null;
+        dyno: string;
+      };
+      last = JSON.stringify(body);
+      return body.greeting === want ? body : undefined;
+    },
+    { timeoutMs, intervalMs: 300, context: () => `last: ${last}` },
+  );
 }
 
 before(async () => {
@@ -88,10 +98,19 @@ before(async () => {
   };
   delete env.SLIPWAY_TOKEN;
   delete env.SLIPWAY_API_URL;
-  fs.writeFileSync(path.join(repo, 'package.json'), JSON.stringify({ name: 'cli-deploy', version: '1.0.0', private: true, engines: { node: '20.x' } }));
+  fs.writeFileSync(
+    path.join(repo, 'package.json'),
+    JSON.stringify({ name: 'cli-deploy', version: '1.0.0', private: true, engines: { node: '20.x' } }),
+  );
   fs.writeFileSync(
     path.join(repo, 'package-lock.json'),
-    JSON.stringify({ name: 'cli-deploy', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'cli-deploy', version: '1.0.0', engines: { node: '20.x' } } } }),
+    JSON.stringify({
+      name: 'cli-deploy',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': { name: 'cli-deploy', version: '1.0.0', engines: { node: '20.x' } } },
+    }),
   );
   fs.writeFileSync(path.join(repo, 'server.js'), SERVER_JS);
   fs.writeFileSync(path.join(repo, 'Procfile'), 'web: node server.js\n');
@@ -110,9 +129,11 @@ test('create, configure, push through the slipway remote; config is in the dyno 
   await ok(['apps:create', APP]);
   await ok(['config:set', 'GREETING=hello']);
   // git authenticates through `slipway git-credential` (no token in the URL or .git/config).
-  const push = await exec('git', ['push', 'slipway', 'main'], { cwd: repo, env, timeout: 600_000 }).catch((e: { stdout?: string; stderr?: string }) => {
-    throw new Error(`git push failed:\n${e.stderr}\n${e.stdout}\n${srv.output().slice(-3000)}`);
-  });
+  const push = await exec('git', ['push', 'slipway', 'main'], { cwd: repo, env, timeout: 600_000 }).catch(
+    (e: { stdout?: string; stderr?: string }) => {
+      throw new Error(`git push failed:\n${e.stderr}\n${e.stdout}\n${srv.output().slice(-3000)}`);
+    },
+  );
   assert.match(push.stderr, /Released v\d+/);
   const first = await webAnswer('hello');
   assert.equal(first.dyno, 'web.1');
@@ -121,13 +142,21 @@ test('create, configure, push through the slipway remote; config is in the dyno 
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   try {
-    await waitFor('the backlog in logs -t', () => /listening on/.test(out), { timeoutMs: 10_000, intervalMs: 20, context: () => out });
+    await waitFor('the backlog in logs -t', () => /listening on/.test(out), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      context: () => out,
+    });
     assert.match(out, /app\[web\.1\]: listening on 5000/, 'backlog shows the dyno boot line');
     const dyno = (await json<Dyno[]>(['ps'])).find((d) => d.name === 'web.1')!;
     const marker = `/probe-${Date.now()}`;
     const t0 = Date.now();
     await fetch(`http://${dyno.address}${marker}`);
-    await waitFor('the dyno line in logs -t', () => out.includes(`hit ${marker} on web.1`), { timeoutMs: 3000, intervalMs: 5, context: () => out });
+    await waitFor('the dyno line in logs -t', () => out.includes(`hit ${marker} on web.1`), {
+      timeoutMs: 3000,
+      intervalMs: 5,
+      context: () => out,
+    });
     const ms = Date.now() - t0;
     assert.ok(out.includes(`app[web.1]: hit ${marker} on web.1`), `no dyno line in logs -t:\n${out}`);
     console.log(`# a line printed by web.1 reached logs -t in ${ms} ms`);
@@ -138,18 +167,30 @@ test('create, configure, push through the slipway remote; config is in the dyno 
 });
 
 test('config change makes a release; releases lists it; rollback restores the old config', async () => {
-  assert.match(await ok(['config:set', 'GREETING=bonjour']), new RegExp(`Setting GREETING and restarting ${APP}\\.\\.\\. done, v\\d+`));
+  assert.match(
+    await ok(['config:set', 'GREETING=bonjour']),
+    new RegExp(`Setting GREETING and restarting ${APP}\\.\\.\\. done, v\\d+`),
+  );
   await webAnswer('bonjour');
-  const releases = await json<Array<{ version: number; description: string; status: string; current: boolean; user: string }>>(['releases']);
+  const releases = await json<
+    Array<{ version: number; description: string; status: string; current: boolean; user: string }>
+  >(['releases']);
   assert.ok(releases.length >= 2);
   assert.equal(releases[0].current, true);
   assert.equal(releases[0].user, srv.email);
   const previous = releases[1].version;
   const info = await json<{ version: number }>(['releases:info', `v${previous}`]);
   assert.equal(info.version, previous);
-  assert.match(await ok(['releases:rollback', `v${previous}`]), new RegExp(`Rolling back ${APP} to v${previous}... done, v${releases[0].version + 1}`));
+  assert.match(
+    await ok(['releases:rollback', `v${previous}`]),
+    new RegExp(`Rolling back ${APP} to v${previous}... done, v${releases[0].version + 1}`),
+  );
   await webAnswer('hello');
-  assert.equal(JSON.parse(await ok(['config:get', 'GREETING', '--json'])).GREETING, 'hello', 'rollback restores the config vars too');
+  assert.equal(
+    JSON.parse(await ok(['config:get', 'GREETING', '--json'])).GREETING,
+    'hello',
+    'rollback restores the config vars too',
+  );
   const logs = await ok(['logs', '--source', 'api', '-n', '50']);
   assert.match(logs, new RegExp(`app\\[api\\]: Release v${releases[0].version + 1} created by ${srv.email}`));
 });
@@ -162,14 +203,25 @@ test('a collaborator can scale but not destroy; a viewer cannot change config', 
   const asAna: NodeJS.ProcessEnv = { ...env, SLIPWAY_TOKEN: ana.token, SLIPWAY_API_URL: srv.url };
   const asVic: NodeJS.ProcessEnv = { ...env, SLIPWAY_TOKEN: vic.token, SLIPWAY_API_URL: srv.url };
   await ok(['ps:scale', 'web=2'], asAna);
-  const dynos = await waitFor('two web dynos up', async () => {
-    const list = await json<Dyno[]>(['ps'], asVic);
-    return list.filter((d) => d.type === 'web' && d.state === 'up').length === 2 && list;
-  }, { timeoutMs: 60_000, intervalMs: 300 });
-  assert.deepEqual(dynos.filter((d) => d.type === 'web').map((d) => d.name), ['web.1', 'web.2']);
+  const dynos = await waitFor(
+    'two web dynos up',
+    async () => {
+      const list = await json<Dyno[]>(['ps'], asVic);
+      return list.filter((d) => d.type === 'web' && d.state === 'up').length === 2 && list;
+    },
+    { timeoutMs: 60_000, intervalMs: 300 },
+  );
+  assert.deepEqual(
+    dynos.filter((d) => d.type === 'web').map((d) => d.name),
+    ['web.1', 'web.2'],
+  );
   assert.match(await ok(['logs', '--source', 'api', '-n', '20']), /app\[api\]: Scaled to web@2 by ana@example.com/);
   const events = await json<Array<{ actor: string; action: string; message: string }>>(['events']);
-  assert.ok(events.some((e) => e.actor === 'ana@example.com' && e.action === 'formation.update' && e.message === 'Scaled to web@2'));
+  assert.ok(
+    events.some(
+      (e) => e.actor === 'ana@example.com' && e.action === 'formation.update' && e.message === 'Scaled to web@2',
+    ),
+  );
 
   const destroy = await cli(['apps:destroy', '--confirm', APP], asAna);
   assert.equal(destroy.code, 1);
@@ -187,23 +239,37 @@ test('run: a one-off dyno gets the config and passes its exit code through; run:
   assert.match(r.stderr, /to-stderr/);
   // On a terminal (script(1) gives the CLI a pseudo-terminal) the dyno gets a TTY too.
   const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
-  const onTty = await exec('script', ['-qefc', [process.execPath, CLI, 'run', '--', 'test -t 0 && test -t 1 && echo tty-yes; exit 7'].map(quote).join(' '), '/dev/null'], {
-    env,
-    cwd: repo,
-    timeout: 120_000,
-  }).then(
+  const onTty = await exec(
+    'script',
+    [
+      '-qefc',
+      [process.execPath, CLI, 'run', '--', 'test -t 0 && test -t 1 && echo tty-yes; exit 7'].map(quote).join(' '),
+      '/dev/null',
+    ],
+    {
+      env,
+      cwd: repo,
+      timeout: 120_000,
+    },
+  ).then(
     (r) => ({ code: 0, out: r.stdout }),
     (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, out: e.stdout ?? '' }),
   );
   assert.equal(onTty.code, 7, onTty.out);
   assert.match(onTty.out, /tty-yes/);
 
-  const d = JSON.parse(await ok(['run:detached', '--json', '--', 'echo detached-output-$GREETING'])) as { name: string };
+  const d = JSON.parse(await ok(['run:detached', '--json', '--', 'echo detached-output-$GREETING'])) as {
+    name: string;
+  };
   assert.match(d.name, /^run\.\d+$/);
-  const logs = await waitFor('the detached dyno\'s output in its logs', async () => {
-    const text = await ok(['logs', '--ps', d.name]);
-    return text.includes('detached-output-hello') && text;
-  }, { timeoutMs: 30_000, intervalMs: 300 });
+  const logs = await waitFor(
+    "the detached dyno's output in its logs",
+    async () => {
+      const text = await ok(['logs', '--ps', d.name]);
+      return text.includes('detached-output-hello') && text;
+    },
+    { timeoutMs: 30_000, intervalMs: 300 },
+  );
   assert.match(logs, new RegExp(`app\\[${d.name.replace('.', '\\.')}\\]: detached-output-hello`));
 });
 
@@ -212,14 +278,27 @@ test('status shows the app with its dynos; destroy removes its containers, repos
   assert.equal(s.docker.status, 'ok');
   assert.ok((s.apps.find((a) => a.name === APP)?.dynos ?? 0) >= 1, JSON.stringify(s.apps));
   const builds = await json<Array<{ id: string }>>(['builds']);
-  assert.ok(builds.length > 0 && builds.every((b) => fs.existsSync(path.join(srv.home, 'builds', b.id))), 'the builds left directories (logs)');
+  assert.ok(
+    builds.length > 0 && builds.every((b) => fs.existsSync(path.join(srv.home, 'builds', b.id))),
+    'the builds left directories (logs)',
+  );
   assert.ok(fs.existsSync(path.join(srv.home, 'repos', `${APP}.git`)));
   assert.ok(fs.existsSync(path.join(srv.home, 'caches', APP)));
   await ok(['apps:destroy', '--confirm', APP]);
-  for (const b of builds) assert.equal(fs.existsSync(path.join(srv.home, 'builds', b.id)), false, `builds/${b.id} removed`);
+  for (const b of builds)
+    assert.equal(fs.existsSync(path.join(srv.home, 'builds', b.id)), false, `builds/${b.id} removed`);
   assert.equal(fs.existsSync(path.join(srv.home, 'caches', APP)), false, 'build cache removed');
   assert.equal(fs.existsSync(path.join(srv.home, 'repos', `${APP}.git`)), false, 'repository removed');
-  const left = (await exec('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.app=${APP}`])).stdout.trim();
+  const left = (
+    await exec('docker', [
+      'ps',
+      '-aq',
+      '--filter',
+      `label=io.slipway.home=${srv.home}`,
+      '--filter',
+      `label=io.slipway.app=${APP}`,
+    ])
+  ).stdout.trim();
   assert.equal(left, '', 'no containers of the app are left');
   const gone = await cli(['apps:info', '-a', APP]);
   assert.equal(gone.code, 1);

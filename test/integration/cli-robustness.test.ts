@@ -26,7 +26,10 @@ after(async () => {
   fs.rmSync(NEUTRAL, { recursive: true, force: true });
 });
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = srv.cliEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = srv.cliEnv(),
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await exec(process.execPath, [CLI, ...args], { env, cwd: NEUTRAL, timeout: 30_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -40,7 +43,10 @@ const TRACE = /\n\s+at [^\n]+\(|node:internal|Error: write EPIPE/;
 
 test('slipway ... | head: a reader that goes away ends the CLI quietly (exit 0, no trace)', async () => {
   // `help` prints ~40 lines; the reader closes before reading any of them.
-  const child = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" help | head -c 0; exit "\${PIPESTATUS[0]}"`], { env: srv.cliEnv(), cwd: NEUTRAL });
+  const child = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" help | head -c 0; exit "\${PIPESTATUS[0]}"`], {
+    env: srv.cliEnv(),
+    cwd: NEUTRAL,
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -95,7 +101,8 @@ test('apps:destroy without a terminal names --confirm', async () => {
 test('slipway help build lists its options', async () => {
   const r = await cli(['help', 'build']);
   assert.equal(r.code, 0);
-  for (const opt of ['--tag', '--buildpack', '--env', '--clear-cache']) assert.ok(r.stdout.includes(opt), `${opt} in:\n${r.stdout}`);
+  for (const opt of ['--tag', '--buildpack', '--env', '--clear-cache'])
+    assert.ok(r.stdout.includes(opt), `${opt} in:\n${r.stdout}`);
 });
 
 test('logs -t survives a server restart: a notice, then new lines keep coming', async () => {
@@ -108,7 +115,8 @@ test('logs -t survives a server restart: a notice, then new lines keep coming', 
     const end = Date.now() + ms;
     while (!cond()) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
-      if (child.exitCode !== null) throw new Error(`logs -t exited (${child.exitCode}) while waiting for ${what}\n${stderr}`);
+      if (child.exitCode !== null)
+        throw new Error(`logs -t exited (${child.exitCode}) while waiting for ${what}\n${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };

@@ -20,13 +20,21 @@ export async function dockerRepo(files: Record<string, string>, dirs: string[]):
 }
 
 /** The real CLI; `killed`: it did not exit by itself (the exec guard stopped it). */
-export async function cli(srv: TestServer, args: string[], cwd?: string): Promise<{ code: number; out: string; killed: boolean }> {
+export async function cli(
+  srv: TestServer,
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; out: string; killed: boolean }> {
   try {
     const r = await exec(process.execPath, [CLI, ...args], { env: srv.cliEnv(), cwd, timeout: 300_000 });
     return { code: 0, out: r.stdout + r.stderr, killed: false };
   } catch (err) {
     const x = err as { code?: number; stdout?: string; stderr?: string; killed?: boolean };
-    return { code: typeof x.code === 'number' ? x.code : 1, out: (x.stdout ?? '') + (x.stderr ?? ''), killed: !!x.killed };
+    return {
+      code: typeof x.code === 'number' ? x.code : 1,
+      out: (x.stdout ?? '') + (x.stderr ?? ''),
+      killed: !!x.killed,
+    };
   }
 }
 
@@ -49,7 +57,9 @@ export async function answer(srv: TestServer, app: string, want: string | RegExp
     async () => {
       const r = await getVia(srv.httpPort, `${app}.localhost`);
       last = `${r.status} ${r.body.slice(0, 300)}`;
-      return r.status === 200 && (typeof want === 'string' ? r.body.includes(want) : want.test(r.body)) ? r.body : undefined;
+      return r.status === 200 && (typeof want === 'string' ? r.body.includes(want) : want.test(r.body))
+        ? r.body
+        : undefined;
     },
     { timeoutMs, intervalMs: 250, context: () => `last answer: ${last}` },
   );

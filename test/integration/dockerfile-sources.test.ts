@@ -40,12 +40,15 @@ after(async () => {
 
 const appDir = uniq('dfdir');
 
-test('slipway deploy DIR: a directory without git builds through the same pipeline; .gitignore\'d files stay out', async () => {
+test("slipway deploy DIR: a directory without git builds through the same pipeline; .gitignore'd files stay out", async () => {
   await createApp(srv, appDir);
   const dir = path.join(tmp, 'plain');
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
   fs.copyFileSync(path.join(PERL_FIXTURE, 'server.pl'), path.join(dir, 'server.pl'));
-  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM slipway/bookworm-run:latest\nUSER root\nCOPY . /srv/src\nRUN ls -A /srv/src /srv/src/sub | tr "\\n" " " > /srv/info\nUSER 1000\nCMD ["perl", "/srv/src/server.pl", "from-dir"]\n');
+  fs.writeFileSync(
+    path.join(dir, 'Dockerfile'),
+    'FROM slipway/bookworm-run:latest\nUSER root\nCOPY . /srv/src\nRUN ls -A /srv/src /srv/src/sub | tr "\\n" " " > /srv/info\nUSER 1000\nCMD ["perl", "/srv/src/server.pl", "from-dir"]\n',
+  );
   fs.writeFileSync(path.join(dir, '.gitignore'), 'ignored.txt\nlogs/\n');
   fs.writeFileSync(path.join(dir, 'ignored.txt'), 'x');
   fs.writeFileSync(path.join(dir, 'logs', 'a.log'), 'x');
@@ -62,12 +65,16 @@ test('slipway deploy DIR: a directory without git builds through the same pipeli
   assert.match(body, /server\.pl/);
   assert.match(body, /kept\.txt/);
   assert.doesNotMatch(body, /ignored\.txt|logs|scratch\.tmp/);
-  const builds = (await api<Array<{ sourceVersion: string; status: string }>>(srv, 'GET', `/apps/${appDir}/builds`)).body;
+  const builds = (await api<Array<{ sourceVersion: string; status: string }>>(srv, 'GET', `/apps/${appDir}/builds`))
+    .body;
   assert.equal(builds[0].status, 'succeeded');
   assert.match(builds[0].sourceVersion, /^sha256:[a-f0-9]{64}$/);
 
   // The upload is bounded like a git push: the owner's push-mb limit.
-  assert.equal((await api(srv, 'PATCH', `/users/${encodeURIComponent(srv.email)}/limits`, { 'push-mb': 1 })).status, 200);
+  assert.equal(
+    (await api(srv, 'PATCH', `/users/${encodeURIComponent(srv.email)}/limits`, { 'push-mb': 1 })).status,
+    200,
+  );
   try {
     fs.writeFileSync(path.join(dir, 'big.bin'), randomBytes(3 * 1024 * 1024));
     const big = await cli(srv, ['deploy', dir, '-a', appDir]);
@@ -95,7 +102,11 @@ auth: { htpasswd: { realm: slipway-test, path: ${htpasswd} } }
 `,
   );
   registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
-  await waitFor('docker-registry asking for credentials on /v2/', async () => (await fetch(`http://127.0.0.1:${registryPort}/v2/`)).status === 401, { timeoutMs: 20_000, intervalMs: 200 });
+  await waitFor(
+    'docker-registry asking for credentials on /v2/',
+    async () => (await fetch(`http://127.0.0.1:${registryPort}/v2/`)).status === 401,
+    { timeoutMs: 20_000, intervalMs: 200 },
+  );
 }
 
 /** Builds a small image and pushes it to the test registry; returns its digest. */
@@ -104,10 +115,16 @@ async function pushImage(name: string, marker: string): Promise<string> {
   const ctxDir = path.join(tmp, `img-${marker}`);
   fs.mkdirSync(ctxDir, { recursive: true });
   fs.copyFileSync(path.join(PERL_FIXTURE, 'server.pl'), path.join(ctxDir, 'server.pl'));
-  fs.writeFileSync(path.join(ctxDir, 'Dockerfile'), `FROM slipway/bookworm-run:latest\nCOPY server.pl /home/slipway/server.pl\nEXPOSE 7000\nCMD ["perl", "/home/slipway/server.pl", "${marker}"]\n`);
+  fs.writeFileSync(
+    path.join(ctxDir, 'Dockerfile'),
+    `FROM slipway/bookworm-run:latest\nCOPY server.pl /home/slipway/server.pl\nEXPOSE 7000\nCMD ["perl", "/home/slipway/server.pl", "${marker}"]\n`,
+  );
   await run('docker', ['build', '-q', '-t', tag, ctxDir], { env: dockerEnv });
   pushedTags.push(tag);
-  const login = spawn('docker', ['login', `127.0.0.1:${registryPort}`, '-u', 'deployer', '--password-stdin'], { env: dockerEnv, stdio: ['pipe', 'ignore', 'ignore'] });
+  const login = spawn('docker', ['login', `127.0.0.1:${registryPort}`, '-u', 'deployer', '--password-stdin'], {
+    env: dockerEnv,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   login.stdin.end('s3cret-pass\n');
   assert.equal(await new Promise((res) => login.on('close', res)), 0, 'docker login to the test registry');
   const pushed = await run('docker', ['push', tag], { env: dockerEnv });
@@ -131,7 +148,20 @@ test('deploy:image from a registry with credentials: pulled, digest-checked, rel
   assert.match(denied.out, /could not pull/);
   assert.match(denied.out, new RegExp(`slipway registry:login 127\\.0\\.0\\.1:${registryPort} -a ${appImg}`));
 
-  const login = spawn(process.execPath, [path.join(__dirname, '..', '..', 'cli', 'main.js'), 'registry:login', `127.0.0.1:${registryPort}`, '-u', 'deployer', '--password-stdin', '-a', appImg], { env: srv.cliEnv() });
+  const login = spawn(
+    process.execPath,
+    [
+      path.join(__dirname, '..', '..', 'cli', 'main.js'),
+      'registry:login',
+      `127.0.0.1:${registryPort}`,
+      '-u',
+      'deployer',
+      '--password-stdin',
+      '-a',
+      appImg,
+    ],
+    { env: srv.cliEnv() },
+  );
   login.stdin.end('s3cret-pass\n');
   let loginOut = '';
   login.stdout.on('data', (d: Buffer) => (loginOut += d.toString()));
@@ -139,7 +169,8 @@ test('deploy:image from a registry with credentials: pulled, digest-checked, rel
   // The password is sealed at rest: not in the database file as text.
   for (const f of ['slipway.db', 'slipway.db-wal']) {
     const file = path.join(srv.paths.db, '..', f);
-    if (fs.existsSync(file)) assert.ok(!fs.readFileSync(file).includes('s3cret-pass'), `${f} holds the password in clear`);
+    if (fs.existsSync(file))
+      assert.ok(!fs.readFileSync(file).includes('s3cret-pass'), `${f} holds the password in clear`);
   }
 
   const ok = await cliOk(srv, ['deploy:image', ref, '-a', appImg]);
@@ -151,7 +182,12 @@ test('deploy:image from a registry with credentials: pulled, digest-checked, rel
   const releases = async () => (await api<unknown[]>(srv, 'GET', `/apps/${appImg}/releases`)).body.length;
   const count = await releases();
 
-  const wrong = await cli(srv, ['deploy:image', `127.0.0.1:${registryPort}/team/web@sha256:${'0'.repeat(64)}`, '-a', appImg]);
+  const wrong = await cli(srv, [
+    'deploy:image',
+    `127.0.0.1:${registryPort}/team/web@sha256:${'0'.repeat(64)}`,
+    '-a',
+    appImg,
+  ]);
   assert.notEqual(wrong.code, 0, wrong.out);
   assert.match(wrong.out, /could not pull .*@sha256:0{64}/);
   const missing = await cli(srv, ['deploy:image', `127.0.0.1:${registryPort}/team/nope:1`, '-a', appImg]);
@@ -164,7 +200,9 @@ test('deploy:image from a registry with credentials: pulled, digest-checked, rel
   fs.writeFileSync(path.join(armDir, 'a'), 'x');
   fs.writeFileSync(path.join(armDir, 'Dockerfile'), 'FROM scratch\nCOPY a /a\nCMD ["/a"]\n');
   const armTag = `127.0.0.1:${registryPort}/team/arm:1`;
-  await run('docker', ['build', '--platform', 'linux/arm64', '-q', '-t', armTag, armDir], { env: { ...dockerEnv, DOCKER_BUILDKIT: '0' } });
+  await run('docker', ['build', '--platform', 'linux/arm64', '-q', '-t', armTag, armDir], {
+    env: { ...dockerEnv, DOCKER_BUILDKIT: '0' },
+  });
   pushedTags.push(armTag);
   await run('docker', ['push', armTag], { env: dockerEnv });
   await run('docker', ['rmi', armTag]);

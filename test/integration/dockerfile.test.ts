@@ -46,8 +46,21 @@ let repoA: string;
 test('a Dockerfile app: built by the engine, EXPOSE port, exec-form CMD, declared build arg only, served through the router', async () => {
   await createApp(srv, appA);
   // package.json too: a buildpack app as well; the push says the Dockerfile won and how to change it.
-  repoA = await dockerRepo({ Dockerfile: DOCKERFILE_A(), 'late.txt': 'one\n', 'package.json': '{"name":"x"}\n', '.dockerignore': 'secret.txt\n', 'secret.txt': 'do-not-send\n' }, dirs);
-  await cliOk(srv, ['config:set', '--build-arg', 'GREETING=hi-from-arg', 'SECRET_X=undeclared-value', '-a', appA], repoA);
+  repoA = await dockerRepo(
+    {
+      Dockerfile: DOCKERFILE_A(),
+      'late.txt': 'one\n',
+      'package.json': '{"name":"x"}\n',
+      '.dockerignore': 'secret.txt\n',
+      'secret.txt': 'do-not-send\n',
+    },
+    dirs,
+  );
+  await cliOk(
+    srv,
+    ['config:set', '--build-arg', 'GREETING=hi-from-arg', 'SECRET_X=undeclared-value', '-a', appA],
+    repoA,
+  );
 
   const r = await push(srv, appA, repoA);
   assert.equal(r.code, 0, r.out);
@@ -67,7 +80,13 @@ test('a Dockerfile app: built by the engine, EXPOSE port, exec-form CMD, declare
   assert.match(body, /greeting=hi-from-arg secret=none/);
 
   // The undeclared arg never reached the engine: the image history names only GREETING.
-  const hist = await run('docker', ['history', '--no-trunc', '--format', '{{.CreatedBy}}', `slipway-build/${appA}:latest`]);
+  const hist = await run('docker', [
+    'history',
+    '--no-trunc',
+    '--format',
+    '{{.CreatedBy}}',
+    `slipway-build/${appA}:latest`,
+  ]);
   assert.match(hist.stdout, /GREETING=hi-from-arg/);
   assert.doesNotMatch(hist.stdout, /SECRET_X=|undeclared-value/);
   // .dockerignore'd files were not in the context.
@@ -102,7 +121,10 @@ test('a failing RUN rejects the push and the previous release keeps serving', as
   const r = await push(srv, appA, repoA);
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /about to fail/);
-  assert.match(r.out, /the Dockerfile build failed: The command '\/bin\/sh -c echo about to fail && exit 3' returned a non-zero code: 3/);
+  assert.match(
+    r.out,
+    /the Dockerfile build failed: The command '\/bin\/sh -c echo about to fail && exit 3' returned a non-zero code: 3/,
+  );
   assert.match(r.out, /Push rejected to/);
   assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length, releasesBefore);
   await answer(srv, appA, 'name=exec-form');
@@ -123,7 +145,8 @@ ENTRYPOINT ["/srv/entry.sh"]
 CMD ["perl", "/srv/server.pl", "image-cmd"]
 `,
       'entry.sh': '#!/bin/sh\nexport FROM_ENTRY=yes\nexec "$@"\n',
-      Procfile: 'web: perl /srv/server.pl procfile-web\nworker: echo "worker started FROM_ENTRY=$FROM_ENTRY DYNO=$DYNO" && sleep 600\nrelease: echo "release phase ran FROM_ENTRY=$FROM_ENTRY uid=$(id -u)"\n',
+      Procfile:
+        'web: perl /srv/server.pl procfile-web\nworker: echo "worker started FROM_ENTRY=$FROM_ENTRY DYNO=$DYNO" && sleep 600\nrelease: echo "release phase ran FROM_ENTRY=$FROM_ENTRY uid=$(id -u)"\n',
     },
     dirs,
   );
@@ -136,10 +159,14 @@ CMD ["perl", "/srv/server.pl", "image-cmd"]
   assert.match(body, /port=5000 uid=0 entry=yes/);
 
   await cliOk(srv, ['ps:scale', 'worker=1', '-a', appB]);
-  const logs = await waitFor('the worker dyno printing through the entrypoint', async () => {
-    const out = (await cli(srv, ['logs', '-n', '200', '-a', appB])).out;
-    return /worker started FROM_ENTRY=yes DYNO=worker\.1/.test(out) ? out : undefined;
-  }, { intervalMs: 500 });
+  const logs = await waitFor(
+    'the worker dyno printing through the entrypoint',
+    async () => {
+      const out = (await cli(srv, ['logs', '-n', '200', '-a', appB])).out;
+      return /worker started FROM_ENTRY=yes DYNO=worker\.1/.test(out) ? out : undefined;
+    },
+    { intervalMs: 500 },
+  );
   assert.match(logs, /worker started FROM_ENTRY=yes DYNO=worker\.1/);
   const info = await cliOk(srv, ['apps:info', '-a', appB]);
   assert.match(info, /Runs as:\s+root \(root: add a USER to the Dockerfile\)/);
@@ -154,7 +181,8 @@ test('builder:set forces buildpacks, then the Dockerfile (shell-form CMD); rollb
   await createApp(srv, appC);
   const dir = await dockerRepo(
     {
-      Dockerfile: 'FROM slipway/bookworm-run:latest\nCOPY server.pl /app/server.pl\nCMD perl /app/server.pl shell-form\n',
+      Dockerfile:
+        'FROM slipway/bookworm-run:latest\nCOPY server.pl /app/server.pl\nCMD perl /app/server.pl shell-form\n',
       Procfile: 'web: perl server.pl buildpack-web\n',
     },
     dirs,
@@ -174,8 +202,12 @@ test('builder:set forces buildpacks, then the Dockerfile (shell-form CMD); rollb
   assert.match(r2.out, /Building with the Dockerfile/);
   await answer(srv, appC, 'name=shell-form');
 
-  const releases = (await api<Array<{ version: number; description: string }>>(srv, 'GET', `/apps/${appC}/releases`)).body;
-  const deploys = releases.filter((x) => x.description.startsWith('Deploy')).map((x) => x.version).sort((a, b) => a - b);
+  const releases = (await api<Array<{ version: number; description: string }>>(srv, 'GET', `/apps/${appC}/releases`))
+    .body;
+  const deploys = releases
+    .filter((x) => x.description.startsWith('Deploy'))
+    .map((x) => x.version)
+    .sort((a, b) => a - b);
   await cliOk(srv, ['releases:rollback', `v${deploys[0]}`, '-a', appC]);
   await answer(srv, appC, 'name=buildpack-web');
   await cliOk(srv, ['releases:rollback', `v${deploys[1]}`, '-a', appC]);
@@ -189,7 +221,10 @@ test('a client killed during a RUN step cancels the Dockerfile build: the engine
   const releasesBefore = (await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length;
   const p = spawnGit(['push', '-f', gitUrl(srv, appA), 'HEAD:main'], repoA);
   // The step's own output (not its "Step N/M : RUN ..." header): its container runs.
-  await waitFor('the RUN step to start', () => new RegExp(`remote:\\s+${marker}\\s*$`, 'm').test(p.output()), { timeoutMs: 120_000, context: p.output });
+  await waitFor('the RUN step to start', () => new RegExp(`remote:\\s+${marker}\\s*$`, 'm').test(p.output()), {
+    timeoutMs: 120_000,
+    context: p.output,
+  });
   p.kill();
   const b = await waitFor('the build to be cancelled', async () => {
     const list = (await api<Array<{ status: string }>>(srv, 'GET', `/apps/${appA}/builds`)).body;
@@ -197,7 +232,11 @@ test('a client killed during a RUN step cancels the Dockerfile build: the engine
   });
   assert.equal(b.status, 'cancelled');
   // The engine stopped the step: no container of it is left running.
-  await waitFor('the RUN container gone', async () => !(await run('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'])).stdout.includes(marker), { timeoutMs: 30_000 });
+  await waitFor(
+    'the RUN container gone',
+    async () => !(await run('docker', ['ps', '--no-trunc', '--format', '{{.Command}}'])).stdout.includes(marker),
+    { timeoutMs: 30_000 },
+  );
   assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length, releasesBefore);
   await answer(srv, appA, 'name=exec-form');
 });

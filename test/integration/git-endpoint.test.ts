@@ -23,7 +23,10 @@ before(async () => {
   await createApp(srv, app);
   viewerToken = await createUser(srv, `viewer-${app}@example.com`);
   outsiderToken = await createUser(srv, `outsider-${app}@example.com`);
-  const r = await api(srv, 'POST', `/apps/${app}/collaborators`, { email: `viewer-${app}@example.com`, role: 'viewer' });
+  const r = await api(srv, 'POST', `/apps/${app}/collaborators`, {
+    email: `viewer-${app}@example.com`,
+    role: 'viewer',
+  });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   work = await makeRepo({ 'README.md': '# hello\n' });
 });
@@ -34,7 +37,11 @@ after(async () => {
 });
 
 /** A raw HTTP request, so the path reaches the server exactly as written (no URL normalising). */
-function rawRequest(method: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+function rawRequest(
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(srv.apiPort, '127.0.0.1');
     let data = '';
@@ -57,7 +64,9 @@ test('no token or a wrong token gets 401 with a Basic challenge; git says authen
   const none = await fetch(`${srv.url}/${app}.git/info/refs?service=git-upload-pack`);
   assert.equal(none.status, 401);
   assert.match(none.headers.get('www-authenticate') ?? '', /^Basic /);
-  const wrong = await fetch(`${srv.url}/${app}.git/info/refs?service=git-receive-pack`, { headers: { authorization: basic('slw_not-a-real-token') } });
+  const wrong = await fetch(`${srv.url}/${app}.git/info/refs?service=git-receive-pack`, {
+    headers: { authorization: basic('slw_not-a-real-token') },
+  });
   assert.equal(wrong.status, 401);
   const r = await git(['ls-remote', gitUrl(srv, app, 'slw_wrong')]);
   assert.notEqual(r.code, 0);
@@ -89,7 +98,9 @@ test('an unknown app answers 404 with the hint to create it, and nothing appears
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /does not exist/);
   assert.match(r.stderr, new RegExp(`slipway apps:create ${missing}`));
-  const res = await fetch(`${srv.url}/${missing}.git/info/refs?service=git-receive-pack`, { headers: { authorization: basic(srv.token) } });
+  const res = await fetch(`${srv.url}/${missing}.git/info/refs?service=git-receive-pack`, {
+    headers: { authorization: basic(srv.token) },
+  });
   assert.equal(res.status, 404);
   assert.deepEqual(listTree(srv.paths.repos), before);
 });
@@ -118,7 +129,10 @@ test('path traversal and malformed repository paths are refused and create nothi
       assert.ok([400, 404, 405].includes(r.status), `${method} ${target} → ${r.status}`);
     }
   }
-  const post = await rawRequest('POST', `/../evil.git/git-receive-pack`, { authorization: basic(srv.token), 'content-type': 'application/x-git-receive-pack-request' });
+  const post = await rawRequest('POST', `/../evil.git/git-receive-pack`, {
+    authorization: basic(srv.token),
+    'content-type': 'application/x-git-receive-pack-request',
+  });
   assert.ok([400, 404].includes(post.status));
   assert.deepEqual(listTree(srv.paths.repos), before);
   assert.equal(fs.existsSync(outside), false);
@@ -142,8 +156,11 @@ test('the git endpoint answers over HTTPS with the platform certificate: auth, l
   const url = (token: string) => `https://slipway:${encodeURIComponent(token)}@localhost:${port}/${app}.git`;
   const gitTls = (args: string[], caFile: string) =>
     new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile('git', ['-c', 'credential.helper=', ...args], { cwd: work, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSL_CAINFO: caFile }, timeout: 60_000 }, (err, _out, stderr) =>
-        resolve({ code: err ? 1 : 0, stderr: String(stderr) }),
+      execFile(
+        'git',
+        ['-c', 'credential.helper=', ...args],
+        { cwd: work, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSL_CAINFO: caFile }, timeout: 60_000 },
+        (err, _out, stderr) => resolve({ code: err ? 1 : 0, stderr: String(stderr) }),
       );
     });
   const denied = await gitTls(['ls-remote', url('slw_not-a-real-token')], cert);

@@ -10,10 +10,19 @@ import { DIST, type TestServer } from '../helpers/server';
 
 export const uniq = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
-export async function api<T = unknown>(srv: TestServer, method: string, p: string, body?: unknown, token = srv.token): Promise<{ status: number; body: T }> {
+export async function api<T = unknown>(
+  srv: TestServer,
+  method: string,
+  p: string,
+  body?: unknown,
+  token = srv.token,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${srv.url}/api${p}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
@@ -28,7 +37,8 @@ export async function api<T = unknown>(srv: TestServer, method: string, p: strin
 
 export async function createApp(srv: TestServer, name: string): Promise<void> {
   const r = await api(srv, 'POST', '/apps', { name });
-  if (r.status !== 201 && r.status !== 200) throw new Error(`apps:create ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  if (r.status !== 201 && r.status !== 200)
+    throw new Error(`apps:create ${name}: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
 export async function createUser(srv: TestServer, email: string): Promise<string> {
@@ -61,17 +71,31 @@ const gitEnv = (): NodeJS.ProcessEnv => ({
 
 export function git(args: string[], cwd?: string, timeoutMs = 300_000): Promise<GitResult> {
   return new Promise((resolve) => {
-    execFile('git', ['-c', 'credential.helper=', '-c', 'init.defaultBranch=main', ...args], { cwd, env: gitEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      'git',
+      ['-c', 'credential.helper=', '-c', 'init.defaultBranch=main', ...args],
+      { cwd, env: gitEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
 /** Starts `git push` and returns the child (to kill it mid-build) plus its collected output. */
 export function spawnGit(args: string[], cwd: string) {
   // Its own process group, so kill() can take git's remote helper down with it, like Ctrl-C does.
-  const child = spawn('git', ['-c', 'credential.helper=', ...args], { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('git', ['-c', 'credential.helper=', ...args], {
+    cwd,
+    env: gitEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -100,7 +124,12 @@ export async function makeRepo(files: Record<string, string>, fromDir?: string):
   return dir;
 }
 
-export async function commitFile(dir: string, name: string, content: string, message = `change ${name}`): Promise<string> {
+export async function commitFile(
+  dir: string,
+  name: string,
+  content: string,
+  message = `change ${name}`,
+): Promise<string> {
   fs.writeFileSync(path.join(dir, name), content);
   await git(['add', name], dir);
   await git(['commit', '-qm', message], dir);
@@ -128,7 +157,12 @@ export function listTree(dir: string): string[] {
 }
 
 /** GET through the router with a Host header (fetch() silently drops Host, so use node:http). */
-export function getVia(port: number, host: string, p = '/', timeoutMs = 3000): Promise<{ status: number; body: string }> {
+export function getVia(
+  port: number,
+  host: string,
+  p = '/',
+  timeoutMs = 3000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: p, headers: { host }, timeout: timeoutMs }, (res) => {
       let body = '';

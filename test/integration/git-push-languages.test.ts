@@ -30,7 +30,11 @@ after(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function repo(fixture: string, files: Record<string, string> = {}, prepare?: (dir: string) => void): Promise<string> {
+async function repo(
+  fixture: string,
+  files: Record<string, string> = {},
+  prepare?: (dir: string) => void,
+): Promise<string> {
   const src = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-lang-'));
   dirs.push(src);
   fs.cpSync(path.join(FIXTURES, fixture), src, { recursive: true });
@@ -64,13 +68,22 @@ async function push(app: string, dir: string) {
 test("Dokku's Node test app: app.json names Heroku's buildpack URL, slipway/nodejs builds it and says so", async () => {
   const app = uniq('dokku-node');
   await createApp(srv, app);
-  const dir = await repo('node-express', { 'app.json': JSON.stringify({ name: 'nodejs-express', buildpacks: [{ url: HEROKU_NODE }] }, null, 2) });
+  const dir = await repo('node-express', {
+    'app.json': JSON.stringify({ name: 'nodejs-express', buildpacks: [{ url: HEROKU_NODE }] }, null, 2),
+  });
   const r = await push(app, dir);
   assert.equal(r.code, 0, r.output);
-  assert.equal(r.output.split('\n').filter((l) => l.includes(`${HEROKU_NODE} is provided by slipway/nodejs`)).length, 1, r.output);
+  assert.equal(
+    r.output.split('\n').filter((l) => l.includes(`${HEROKU_NODE} is provided by slipway/nodejs`)).length,
+    1,
+    r.output,
+  );
   assert.doesNotMatch(r.output, /could not fetch|was refused/);
   const builds = (await api<Array<{ buildpacks: Array<{ id: string }> }>>(srv, 'GET', `/apps/${app}/builds`)).body;
-  assert.ok(builds[0].buildpacks.some((b) => b.id === 'slipway/nodejs'), JSON.stringify(builds[0].buildpacks));
+  assert.ok(
+    builds[0].buildpacks.some((b) => b.id === 'slipway/nodejs'),
+    JSON.stringify(builds[0].buildpacks),
+  );
   await answer(app, /hello from express/);
 });
 
@@ -82,14 +95,19 @@ test('BUILDPACK_ALIASES=0 on the app: the push tries to fetch the Heroku URL its
   const r = await push(app, dir);
   assert.notEqual(r.code, 0, r.output);
   // The fetcher tried the URL itself: GitHub's name does not resolve here.
-  assert.match(r.output, new RegExp(`(could not fetch buildpack |buildpack URL ")${HEROKU_NODE.replace(/[./]/g, '\\$&')}`));
+  assert.match(
+    r.output,
+    new RegExp(`(could not fetch buildpack |buildpack URL ")${HEROKU_NODE.replace(/[./]/g, '\\$&')}`),
+  );
   assert.doesNotMatch(r.output, /is provided by/);
 });
 
 test('buildpacks:set heroku/ruby shows the built-in buildpack; a Rack app with gems from vendor/cache deploys', async () => {
   const app = uniq('ruby');
   await createApp(srv, app);
-  const set = await api<Array<{ url: string; providedBy?: string }>>(srv, 'PUT', `/apps/${app}/buildpacks`, { buildpacks: ['heroku/ruby'] });
+  const set = await api<Array<{ url: string; providedBy?: string }>>(srv, 'PUT', `/apps/${app}/buildpacks`, {
+    buildpacks: ['heroku/ruby'],
+  });
   assert.equal(set.status, 200, JSON.stringify(set.body));
   assert.deepEqual(set.body, [{ index: 1, url: 'heroku/ruby', providedBy: 'slipway/ruby' }]);
   const dir = await repo('ruby-rack', {}, (d) => {

@@ -7,7 +7,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { DIST, startTestServer, type TestServer } from '../helpers/server';
-import { api, commitFile, createApp, getVia, git, gitUrl, makeRepo, remoteHead, spawnGit, startRouter, uniq } from './git-helpers';
+import {
+  api,
+  commitFile,
+  createApp,
+  getVia,
+  git,
+  gitUrl,
+  makeRepo,
+  remoteHead,
+  spawnGit,
+  startRouter,
+  uniq,
+} from './git-helpers';
 
 /**
  * `git push` that really builds (buildpack lifecycle in Docker) and really deploys (runtime +
@@ -57,7 +69,12 @@ app.listen(Number(process.env.PORT || 5000));
 before(async () => {
   srv = await startTestServer({
     // Both apps belong to the admin: their builds limit (default: half the slots) is raised to both slots.
-    env: { SLIPWAY_BUILD_CONCURRENCY: '2', SLIPWAY_LIMIT_BUILDS: '2', SLIPWAY_BUILD_QUEUE_WAIT_S: '600', SLIPWAY_BUILD_TIMEOUT_S: '600' },
+    env: {
+      SLIPWAY_BUILD_CONCURRENCY: '2',
+      SLIPWAY_LIMIT_BUILDS: '2',
+      SLIPWAY_BUILD_QUEUE_WAIT_S: '600',
+      SLIPWAY_BUILD_TIMEOUT_S: '600',
+    },
   });
   stopRouter = await startRouter(srv);
   await createApp(srv, appA);
@@ -79,22 +96,28 @@ async function repoOf(files: Record<string, string>): Promise<string> {
 /** GET / of the app through the router (retrying while the new route is published). */
 async function answer(app: string, want?: string, timeoutMs = 20_000): Promise<{ marker?: string; message?: string }> {
   let last = '';
-  return waitFor(`${app} to answer${want ? ` with ${want}` : ''} through the router`, async () => {
-    const res = await getVia(srv.httpPort, `${app}.localhost`);
-    last = `${res.status} ${res.body.slice(0, 200)}`;
-    const body = res.status === 200 ? (JSON.parse(res.body) as { marker?: string; message?: string }) : undefined;
-    return body && (!want || body.marker === want) ? body : undefined;
-  }, { timeoutMs, intervalMs: 250, context: () => `last answer: ${last}` });
+  return waitFor(
+    `${app} to answer${want ? ` with ${want}` : ''} through the router`,
+    async () => {
+      const res = await getVia(srv.httpPort, `${app}.localhost`);
+      last = `${res.status} ${res.body.slice(0, 200)}`;
+      const body = res.status === 200 ? (JSON.parse(res.body) as { marker?: string; message?: string }) : undefined;
+      return body && (!want || body.marker === want) ? body : undefined;
+    },
+    { timeoutMs, intervalMs: 250, context: () => `last answer: ${last}` },
+  );
 }
 
 const builds = async (app: string) => (await api<Build[]>(srv, 'GET', `/apps/${app}/builds`)).body;
-
 
 let workA: string;
 
 test('push an Express app: Heroku-style output, Released v1 and the URL, and the app answers through the router', async () => {
   const buildJs = fs.readFileSync(path.join(FIXTURE, 'build.js'), 'utf8');
-  workA = await repoOf({ 'server.js': server('v1'), 'build.js': `${buildJs}console.log('env: SOURCE_VERSION=' + process.env.SOURCE_VERSION + ' STACK=' + process.env.STACK);\n` });
+  workA = await repoOf({
+    'server.js': server('v1'),
+    'build.js': `${buildJs}console.log('env: SOURCE_VERSION=' + process.env.SOURCE_VERSION + ' STACK=' + process.env.STACK);\n`,
+  });
   const r = await git(['push', gitUrl(srv, appA), 'main'], workA);
   const out = r.stderr;
   assert.equal(r.code, 0, out);
@@ -102,7 +125,11 @@ test('push an Express app: Heroku-style output, Released v1 and the URL, and the
   assert.match(out, /remote: -----> Launching\.\.\./);
   assert.match(out, /remote:        Released v1\b/);
   assert.match(out, new RegExp(`remote:        http://${appA}\\.localhost:${srv.httpPort}/ deployed to Slipway`));
-  assert.ok(out.indexOf('Building on') < out.indexOf('Launching...') && out.indexOf('Launching...') < out.indexOf('Released v1'), out);
+  assert.ok(
+    out.indexOf('Building on') < out.indexOf('Launching...') &&
+      out.indexOf('Launching...') < out.indexOf('Released v1'),
+    out,
+  );
   assert.match(out, /\* \[new branch\]\s+main -> main/);
   const head = (await git(['rev-parse', 'HEAD'], workA)).stdout.trim();
   assert.match(out, new RegExp(`env: SOURCE_VERSION=${head} STACK=bookworm`));
@@ -114,7 +141,10 @@ test('push an Express app: Heroku-style output, Released v1 and the URL, and the
   assert.equal(b.release, 1);
   assert.equal(b.sourceVersion, (await git(['rev-parse', 'HEAD'], workA)).stdout.trim());
   assert.match(b.imageDigest ?? '', /^sha256:[0-9a-f]{64}$/);
-  assert.ok(b.buildpacks.some((bp) => /node/.test(bp.id)), JSON.stringify(b.buildpacks));
+  assert.ok(
+    b.buildpacks.some((bp) => /node/.test(bp.id)),
+    JSON.stringify(b.buildpacks),
+  );
   const log = await api<string>(srv, 'GET', `/apps/${appA}/builds/${b.id}/output`);
   assert.match(log.body, /-----> Building on the bookworm stack[\s\S]*Released v1/);
 
@@ -165,8 +195,15 @@ test('slipway builds:cancel stops a running build and rejects its push', async (
   const before = await remoteHead(srv, appA);
   await commitFile(workA, 'build.js', slowBuild(120, 'cancelme'));
   const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building cancelme 1/.test(p.output()) ? true : undefined), { timeoutMs: 240_000, context: p.output });
-  const cli = await run(process.execPath, [path.join(__dirname, '..', '..', 'cli', 'main.js'), 'builds:cancel', '-a', appA], { env: srv.cliEnv() });
+  await waitFor('the build to print', async () => (/still building cancelme 1/.test(p.output()) ? true : undefined), {
+    timeoutMs: 240_000,
+    context: p.output,
+  });
+  const cli = await run(
+    process.execPath,
+    [path.join(__dirname, '..', '..', 'cli', 'main.js'), 'builds:cancel', '-a', appA],
+    { env: srv.cliEnv() },
+  );
   assert.match(cli.stdout, /Cancelling build \S+ of .*done/);
   assert.notEqual(await p.done, 0);
   assert.match(p.output(), /remote:  !     build cancelled by admin@example\.com/);
@@ -186,7 +223,10 @@ test('two pushes to one app serialise with a message; two apps build side by sid
   const other = await repoOf({ 'server.js': server('b1') });
   const second = await repoOf({ 'server.js': server('v2-master'), 'build.js': slowBuild(1, 'two') });
   const p1 = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), { timeoutMs: 240_000, context: p1.output });
+  await waitFor('push 1 to start building', async () => (/still building one/.test(p1.output()) ? true : undefined), {
+    timeoutMs: 240_000,
+    context: p1.output,
+  });
   const p2 = spawnGit(['push', '--force', gitUrl(srv, appA), 'main:master'], second);
   const pb = spawnGit(['push', gitUrl(srv, appB), 'main'], other);
   const [c1, c2, cb] = await Promise.all([p1.done, p2.done, pb.done]);
@@ -198,9 +238,15 @@ test('two pushes to one app serialise with a message; two apps build side by sid
 
   const [b2, b1] = await builds(appA);
   assert.equal(b1.sourceVersion, sha1);
-  assert.ok(Date.parse(b2.startedAt!) >= Date.parse(b1.finishedAt!), `second build started ${b2.startedAt}, first finished ${b1.finishedAt}`);
+  assert.ok(
+    Date.parse(b2.startedAt!) >= Date.parse(b1.finishedAt!),
+    `second build started ${b2.startedAt}, first finished ${b1.finishedAt}`,
+  );
   const [bb] = await builds(appB);
-  assert.ok(Date.parse(bb.startedAt!) < Date.parse(b1.finishedAt!) && Date.parse(b1.startedAt!) < Date.parse(bb.finishedAt!), 'the other app built during the first build');
+  assert.ok(
+    Date.parse(bb.startedAt!) < Date.parse(b1.finishedAt!) && Date.parse(b1.startedAt!) < Date.parse(bb.finishedAt!),
+    'the other app built during the first build',
+  );
   await answer(appB, 'b1');
   await answer(appA, 'v2-master');
 });
@@ -211,12 +257,18 @@ test('a client killed mid-build cancels the build: container removed, no release
   const releasesBefore = (await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length;
   await commitFile(workA, 'build.js', slowBuild(120, 'killme'));
   const p = spawnGit(['push', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), { timeoutMs: 240_000, context: p.output });
+  await waitFor('the build to print', async () => (/still building killme 2/.test(p.output()) ? true : undefined), {
+    timeoutMs: 240_000,
+    context: p.output,
+  });
   const [running] = await builds(appA);
   assert.equal(running.status, 'running');
   // builds:output of a running build: the log so far, then live lines as they come.
   const ac = new AbortController();
-  const live = await fetch(`${srv.url}/api/apps/${appA}/builds/${running.id}/output`, { headers: { authorization: `Bearer ${srv.token}` }, signal: ac.signal });
+  const live = await fetch(`${srv.url}/api/apps/${appA}/builds/${running.id}/output`, {
+    headers: { authorization: `Bearer ${srv.token}` },
+    signal: ac.signal,
+  });
   assert.equal(live.headers.get('x-slipway-build-status'), 'running');
   let streamed = '';
   const reader = live.body!.getReader();
@@ -226,16 +278,30 @@ test('a client killed mid-build cancels the build: container removed, no release
     streamed += Buffer.from(value).toString();
   }
   ac.abort();
-  assert.match(streamed, /-----> Building on the bookworm stack[\s\S]*still building killme 1\n[\s\S]*still building killme 5/);
+  assert.match(
+    streamed,
+    /-----> Building on the bookworm stack[\s\S]*still building killme 1\n[\s\S]*still building killme 5/,
+  );
   p.kill(); // like Ctrl-C: the whole process group (git and its git-remote-http helper)
   await p.done;
 
-  const b = await waitFor('the build to be cancelled', async () => {
-    const found = (await builds(appA)).find((x) => x.id === running.id);
-    return found && found.status !== 'running' ? found : undefined;
-  }, { timeoutMs: 30_000 });
+  const b = await waitFor(
+    'the build to be cancelled',
+    async () => {
+      const found = (await builds(appA)).find((x) => x.id === running.id);
+      return found && found.status !== 'running' ? found : undefined;
+    },
+    { timeoutMs: 30_000 },
+  );
   assert.equal(b.status, 'cancelled');
-  const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.build=${b.id}`]);
+  const { stdout } = await run('docker', [
+    'ps',
+    '-aq',
+    '--filter',
+    `label=io.slipway.home=${srv.home}`,
+    '--filter',
+    `label=io.slipway.build=${b.id}`,
+  ]);
   assert.equal(stdout.trim(), '', 'no build container left');
   assert.equal(await remoteHead(srv, appA), before);
   assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${appA}/releases`)).body.length, releasesBefore);
@@ -269,7 +335,10 @@ test('a server crash mid-build: after the restart the build is marked failed and
   const head = await commitFile(workA, 'build.js', slowBuild(120, 'crash'));
   // --force: the 50 MB test replaced main with an unrelated history.
   const p = spawnGit(['push', '--force', gitUrl(srv, appA), 'main'], workA);
-  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), { timeoutMs: 240_000, context: p.output });
+  await waitFor('the build to print', async () => (/still building crash 2/.test(p.output()) ? true : undefined), {
+    timeoutMs: 240_000,
+    context: p.output,
+  });
   const [running] = await builds(appA);
   assert.equal(running.sourceVersion, head);
   const pid = Number(fs.readFileSync(path.join(srv.paths.run, 'test-server.pid'), 'utf8'));
@@ -278,11 +347,22 @@ test('a server crash mid-build: after the restart the build is marked failed and
 
   const again = spawn(process.execPath, [path.join(DIST, 'server', 'main.js')], { env: srv.env, stdio: 'ignore' });
   try {
-    await waitFor('the restarted server', async () => ((await fetch(`${srv.url}/healthz`).catch(() => undefined))?.ok ? true : undefined), { timeoutMs: 30_000 });
+    await waitFor(
+      'the restarted server',
+      async () => ((await fetch(`${srv.url}/healthz`).catch(() => undefined))?.ok ? true : undefined),
+      { timeoutMs: 30_000 },
+    );
     const b = (await builds(appA)).find((x) => x.id === running.id)!;
     assert.equal(b.status, 'failed');
     assert.match(b.error ?? '', /server stopped/);
-    const { stdout } = await run('docker', ['ps', '-aq', '--filter', `label=io.slipway.home=${srv.home}`, '--filter', `label=io.slipway.build=${b.id}`]);
+    const { stdout } = await run('docker', [
+      'ps',
+      '-aq',
+      '--filter',
+      `label=io.slipway.home=${srv.home}`,
+      '--filter',
+      `label=io.slipway.build=${b.id}`,
+    ]);
     assert.equal(stdout.trim(), '', 'the build container is removed');
     assert.equal(await remoteHead(srv, appA), before);
   } finally {

@@ -93,7 +93,18 @@ export async function createLangHarness(prefix: string): Promise<LangHarness> {
     async serve(result) {
       const image = await dockerImage(result);
       // Docker picks the host port (helpers' freePort() is unref'd: nothing else keeps the test alive here).
-      const id = sh('run', '-d', '--label', `io.slipway.home=${home.home}`, '-e', 'PORT=8080', '-p', '127.0.0.1::8080', image, '/cnb/process/web');
+      const id = sh(
+        'run',
+        '-d',
+        '--label',
+        `io.slipway.home=${home.home}`,
+        '-e',
+        'PORT=8080',
+        '-p',
+        '127.0.0.1::8080',
+        image,
+        '/cnb/process/web',
+      );
       try {
         const port = /:(\d+)$/.exec(sh('port', id, '8080/tcp').split('\n')[0])![1];
         const deadline = Date.now() + 30_000;

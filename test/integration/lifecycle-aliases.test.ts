@@ -56,20 +56,33 @@ function opts(sourceDir: string, over: Partial<BuildOptions> = {}): BuildOptions
 
 const NODE_URL = 'https://github.com/heroku/heroku-buildpack-nodejs.git';
 /** The fetcher's refusal or failure for the URL itself: proof it was tried, not mapped (GitHub is unreachable here). */
-const fetched = (err: Error) => new RegExp(`(could not fetch buildpack |buildpack URL ")${NODE_URL.replace(/[./]/g, '\\$&')}`).test(err.message);
+const fetched = (err: Error) =>
+  new RegExp(`(could not fetch buildpack |buildpack URL ")${NODE_URL.replace(/[./]/g, '\\$&')}`).test(err.message);
 
 test('heroku/procfile in .buildpacks, project.toml, BUILDPACK_URL and the app list builds with slipway/procfile and says so once', async () => {
   const cases: Array<[string, Partial<BuildOptions>, Record<string, string>]> = [
     ['.buildpacks', {}, { '.buildpacks': '# Heroku style\nheroku/procfile\n' }],
-    ['project.toml', {}, { 'project.toml': '[_]\nschema-version = "0.2"\n\n[[io.buildpacks.group]]\nid = "heroku/procfile"\n' }],
+    [
+      'project.toml',
+      {},
+      { 'project.toml': '[_]\nschema-version = "0.2"\n\n[[io.buildpacks.group]]\nid = "heroku/procfile"\n' },
+    ],
     ['BUILDPACK_URL', { env: { BUILDPACK_URL: 'heroku/procfile' } }, {}],
     ["the app's buildpack list", { buildpacks: ['heroku/procfile'] }, {}],
   ];
   for (const [where, over, files] of cases) {
     const o = opts(app(files), over);
     const r = await build(o);
-    assert.deepEqual(r.buildpacks.map((b) => b.id), ['slipway/procfile'], where);
-    assert.equal(o.lines.filter((l) => l === '-----> heroku/procfile is provided by slipway/procfile').length, 1, `${where}:\n${o.lines.join('\n')}`);
+    assert.deepEqual(
+      r.buildpacks.map((b) => b.id),
+      ['slipway/procfile'],
+      where,
+    );
+    assert.equal(
+      o.lines.filter((l) => l === '-----> heroku/procfile is provided by slipway/procfile').length,
+      1,
+      `${where}:\n${o.lines.join('\n')}`,
+    );
     assert.match(r.processTypes.web, /echo aliased \$PORT/, where);
   }
 });

@@ -65,14 +65,27 @@ async function toDocker(manifestDigest: string): Promise<string> {
   return name;
 }
 
-const run = (image: string, ...args: string[]) => sh('docker', 'run', '--rm', '--label', `io.slipway.home=${home.home}`, ...args.slice(0, args.indexOf('--') + 1 || 0).filter((a) => a !== '--'), image, ...args.slice(args.indexOf('--') + 1));
+const run = (image: string, ...args: string[]) =>
+  sh(
+    'docker',
+    'run',
+    '--rm',
+    '--label',
+    `io.slipway.home=${home.home}`,
+    ...args.slice(0, args.indexOf('--') + 1 || 0).filter((a) => a !== '--'),
+    image,
+    ...args.slice(args.indexOf('--') + 1),
+  );
 
 const SECRET = `sekrit-${randomBytes(8).toString('hex')}`;
 let first: Awaited<ReturnType<typeof build>>;
 
 test('a mixed group (CNB, legacy, CNB, legacy) builds an image with processes from launch.toml, release and Procfile', async () => {
   first = await build(opts({ env: { SECRET_TOKEN: SECRET } }));
-  assert.deepEqual(first.buildpacks.map((b) => b.id), ['test/greeter', 'legacy/legacy-hello', 'test/consumer', 'legacy/legacy-second']);
+  assert.deepEqual(
+    first.buildpacks.map((b) => b.id),
+    ['test/greeter', 'legacy/legacy-hello', 'test/consumer', 'legacy/legacy-second'],
+  );
   assert.equal(first.defaultProcess, 'web');
   assert.equal(first.processTypes.web, 'greet');
   assert.equal(first.processTypes.legacy, 'echo legacy $LEGACY_PROFILE $LEGACY_DEFAULT');
@@ -106,11 +119,25 @@ test('launcher: default process, env files with suffixes, per-process env, profi
   assert.equal(run(image, '-e', 'GREETING=hi', '--'), 'hi from greet: world', '.default does not override');
   assert.equal(run(image, '--entrypoint', '/cnb/process/worker', '--'), 'worker hello worker-only');
   assert.equal(run(image, '--entrypoint', '/cnb/process/legacy', '--'), 'legacy 1 d1');
-  assert.equal(run(image, '-e', 'LEGACY_DEFAULT=mine', '--entrypoint', '/cnb/process/legacy', '--'), 'legacy 1 mine', 'release config_vars are defaults');
-  assert.equal(run(image, 'echo $PROFILE_CNB $LEGACY_PROFILE ${BUILD_ONLY:-nobuild} ${WORKER_VAR:-none}'), '1 1 nobuild none');
+  assert.equal(
+    run(image, '-e', 'LEGACY_DEFAULT=mine', '--entrypoint', '/cnb/process/legacy', '--'),
+    'legacy 1 mine',
+    'release config_vars are defaults',
+  );
+  assert.equal(
+    run(image, 'echo $PROFILE_CNB $LEGACY_PROFILE ${BUILD_ONLY:-nobuild} ${WORKER_VAR:-none}'),
+    '1 1 nobuild none',
+  );
   assert.equal(run(image, '-e', 'LIST=a', '--', 'echo $LIST'), 'a,first', '.append with .delim');
-  assert.equal(run(image, 'echo', '$PATH'), '/layers/test_greeter/tool/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  assert.equal(run(image, '--', '--', 'printenv', 'GREETING'), 'hello', 'launcher -- runs a command directly with the launch env');
+  assert.equal(
+    run(image, 'echo', '$PATH'),
+    '/layers/test_greeter/tool/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  );
+  assert.equal(
+    run(image, '--', '--', 'printenv', 'GREETING'),
+    'hello',
+    'launcher -- runs a command directly with the launch env',
+  );
   assert.equal(run(image, '--user', '0', '--entrypoint', 'id', '--', '-u'), '0');
   assert.equal(run(image, 'id -u; pwd'), '1000\n/app');
   assert.equal(run(image, 'echo "$EXECD_VAR"'), 'from "exec.d" for hello', 'exec.d output (fd 3 TOML) joins the env');
@@ -162,14 +189,17 @@ test('a failing buildpack names itself, the phase and the exit code, and keeps t
 test('detection failure lists every buildpack tried and what it said', async () => {
   const empty = fs.mkdtempSync(path.join(home.home, 'empty-'));
   fs.writeFileSync(path.join(empty, 'README'), 'nothing to see');
-  await assert.rejects(build(opts({ sourceDir: empty, buildpacks: [BP('cnb-greeter'), BP('legacy-hello')] })), (err: unknown) => {
-    assert.ok(isSlipwayError(err));
-    assert.match(err.message, /no buildpack group detected this app/);
-    assert.match(err.message, /test\/greeter@1\.0\.0 did not pass \(exit 100\)/);
-    assert.match(err.message, /legacy\/legacy-hello@0\.0\.0 did not pass \(exit 1\)/);
-    assert.equal(err.details?.phase, 'detect');
-    return true;
-  });
+  await assert.rejects(
+    build(opts({ sourceDir: empty, buildpacks: [BP('cnb-greeter'), BP('legacy-hello')] })),
+    (err: unknown) => {
+      assert.ok(isSlipwayError(err));
+      assert.match(err.message, /no buildpack group detected this app/);
+      assert.match(err.message, /test\/greeter@1\.0\.0 did not pass \(exit 100\)/);
+      assert.match(err.message, /legacy\/legacy-hello@0\.0\.0 did not pass \(exit 1\)/);
+      assert.equal(err.details?.phase, 'detect');
+      return true;
+    },
+  );
 });
 
 test('rebase puts the app layers on a new run image unchanged, and the image still runs', async () => {
@@ -183,11 +213,19 @@ test('rebase puts the app layers on a new run image unchanged, and the image sti
   tar.entry({ name: 'etc/slipway-patched', mode: 0o644, mtime: new Date(0) }, 'patched\n');
   tar.finalize();
   const patch = await home.store.putLayer(require('node:stream').Readable.from(tar));
-  const layers = [...runManifest.layers.map((d, i) => ({ descriptor: d, diffId: runConfig.rootfs.diff_ids[i] })), patch];
+  const layers = [
+    ...runManifest.layers.map((d, i) => ({ descriptor: d, diffId: runConfig.rootfs.diff_ids[i] })),
+    patch,
+  ];
   const newRun = await home.store.writeImage({ ...runConfig, history: undefined }, layers);
   await home.store.tag(`stacks/bookworm-run:patched-${suffix}`, newRun.manifest);
 
-  const r = await rebase({ store: home.store, imageRef: first.imageRef, newRunImageRef: `stacks/bookworm-run:patched-${suffix}`, outRef: 'apps/lc-app:rebased' });
+  const r = await rebase({
+    store: home.store,
+    imageRef: first.imageRef,
+    newRunImageRef: `stacks/bookworm-run:patched-${suffix}`,
+    outRef: 'apps/lc-app:rebased',
+  });
   const oldM = await home.store.readManifest(first.manifestDigest);
   const newM = await home.store.readManifest(r.manifestDigest);
   const appLayersOld = oldM.layers.slice(runManifest.layers.length);
@@ -205,19 +243,36 @@ test('symlinks a buildpack plants to host files are never followed by the platfo
   assert.equal(run(image), 'none');
   // A launch layer that is a link to /etc, or launch.toml linked to /etc/passwd: the build fails.
   for (const mode of ['layer', 'toml']) {
-    await assert.rejects(build(opts({ buildpacks: [BP('cnb-sneaky')], env: { SNEAKY: mode } })), /point outside the build workspace/, mode);
+    await assert.rejects(
+      build(opts({ buildpacks: [BP('cnb-sneaky')], env: { SNEAKY: mode } })),
+      /point outside the build workspace/,
+      mode,
+    );
   }
 });
 
 test('limits: uid 1000, no Docker socket, pids and memory caps; the wall clock limit and cancel remove the container', async () => {
-  const labelArgs = ['ps', '-a', '-q', '--filter', `label=io.slipway.home=${home.home}`, '--filter', 'label=io.slipway.role=build'];
+  const labelArgs = [
+    'ps',
+    '-a',
+    '-q',
+    '--filter',
+    `label=io.slipway.home=${home.home}`,
+    '--filter',
+    'label=io.slipway.role=build',
+  ];
   const t0 = Date.now();
-  await assert.rejects(build(opts({ buildpacks: [BP('cnb-slow')], limits: { pids: 256, memoryMb: 512 }, signal: AbortSignal.timeout(4000) })), (err: unknown) => {
-    assert.ok(isSlipwayError(err));
-    assert.equal(err.code, 'TIMEOUT');
-    assert.match(err.message, /longer than its time limit/);
-    return true;
-  });
+  await assert.rejects(
+    build(
+      opts({ buildpacks: [BP('cnb-slow')], limits: { pids: 256, memoryMb: 512 }, signal: AbortSignal.timeout(4000) }),
+    ),
+    (err: unknown) => {
+      assert.ok(isSlipwayError(err));
+      assert.equal(err.code, 'TIMEOUT');
+      assert.match(err.message, /longer than its time limit/);
+      return true;
+    },
+  );
   assert.ok(Date.now() - t0 < 30_000);
   const out = lines.join('\n');
   assert.match(out, /pids\.max=256/);
@@ -226,7 +281,9 @@ test('limits: uid 1000, no Docker socket, pids and memory caps; the wall clock l
   assert.equal(sh('docker', ...labelArgs), '', 'no build container left after the timeout');
 
   const ac = new AbortController();
-  const p = build(opts({ buildpacks: [BP('cnb-slow')], signal: ac.signal, output: (l) => l.includes('started') && ac.abort() }));
+  const p = build(
+    opts({ buildpacks: [BP('cnb-slow')], signal: ac.signal, output: (l) => l.includes('started') && ac.abort() }),
+  );
   await assert.rejects(p, /the build was cancelled/);
   assert.equal(sh('docker', ...labelArgs), '', 'no build container left after a cancel');
 });

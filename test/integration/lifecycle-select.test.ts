@@ -57,7 +57,10 @@ async function runImage(manifestDigest: string, ...args: string[]): Promise<stri
     await loadIntoDocker(docker, home.store, manifestDigest, [name]);
     images.add(name);
   }
-  return execFileSync('docker', ['run', '--rm', '--label', `io.slipway.home=${home.home}`, ...args, name], { encoding: 'utf8', timeout: 60_000 }).trim();
+  return execFileSync('docker', ['run', '--rm', '--label', `io.slipway.home=${home.home}`, ...args, name], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  }).trim();
 }
 
 test('composite buildpack: a failing group falls through; an optional member with unmet requires is dropped; [[or]] resolves', async () => {
@@ -81,21 +84,38 @@ test('project.toml: a buildpack inside the repo, [[io.buildpacks.build.env]], an
 });
 
 test('an explicit buildpack list wins over project.toml', async () => {
-  const r = await build(opts({ sourceDir: path.join(FIX, 'apps', 'lifecycle-project'), buildpacks: [path.join(FIX, 'buildpacks', 'cnb-consumer')] }));
-  assert.deepEqual(r.buildpacks.map((b) => b.id), ['test/consumer']);
+  const r = await build(
+    opts({
+      sourceDir: path.join(FIX, 'apps', 'lifecycle-project'),
+      buildpacks: [path.join(FIX, 'buildpacks', 'cnb-consumer')],
+    }),
+  );
+  assert.deepEqual(
+    r.buildpacks.map((b) => b.id),
+    ['test/consumer'],
+  );
 });
 
 test('the default order (built-in buildpacks) builds a Procfile app', async () => {
   const o = opts({ sourceDir: path.join(FIX, 'apps', 'lifecycle-procfile') });
   const r = await build(o);
-  assert.ok(r.buildpacks.some((b) => b.id === 'slipway/procfile'), JSON.stringify(r.buildpacks));
+  assert.ok(
+    r.buildpacks.some((b) => b.id === 'slipway/procfile'),
+    JSON.stringify(r.buildpacks),
+  );
   assert.deepEqual(Object.keys(r.processTypes).sort(), ['web', 'worker']);
   assert.equal(await runImage(r.manifestDigest, '-e', 'PORT=5000'), 'procfile-web 5000');
 });
 
 test('server paths are refused unless the build is local; repo paths may not escape the app', async () => {
-  await assert.rejects(build(opts({ allowHostPaths: false, buildpacks: [path.join(FIX, 'buildpacks', 'cnb-or')] })), /is a path on the server/);
-  await assert.rejects(build(opts({ buildpacks: [] , sourceDir: path.join(FIX, 'apps', 'lifecycle-escape') })), /is a link or not a directory in the app/);
+  await assert.rejects(
+    build(opts({ allowHostPaths: false, buildpacks: [path.join(FIX, 'buildpacks', 'cnb-or')] })),
+    /is a path on the server/,
+  );
+  await assert.rejects(
+    build(opts({ buildpacks: [], sourceDir: path.join(FIX, 'apps', 'lifecycle-escape') })),
+    /is a link or not a directory in the app/,
+  );
 });
 
 test('a buildpack by .tgz URL is downloaded once and cached by URL', async () => {
@@ -123,7 +143,11 @@ test('a buildpack by .tgz URL is downloaded once and cached by URL', async () =>
 });
 
 test('buildpack URLs are limited to public transports (no file://, no ssh)', async () => {
-  for (const url of ['file:///var/lib/slipway/repos/other.git', 'ssh://git@example.com/x.git', 'git@example.com:x.git']) {
+  for (const url of [
+    'file:///var/lib/slipway/repos/other.git',
+    'ssh://git@example.com/x.git',
+    'git@example.com:x.git',
+  ]) {
     await assert.rejects(build(opts({ buildpacks: [url] })), /is not allowed/, url);
   }
 });

@@ -30,7 +30,10 @@ test('keeps the last 1,500 lines per app on disk, bounded, and they survive a re
   // A "restart": a new hub over the same home sees the same lines.
   const again = createLogHub({ paths });
   const restored = again.tail('big-app', { lines: LINES_PER_APP });
-  assert.deepEqual(restored.map((e) => e.line), mem.map((e) => e.line));
+  assert.deepEqual(
+    restored.map((e) => e.line),
+    mem.map((e) => e.line),
+  );
   assert.equal(again.tail('other-app')[0].line, 'Release v1 created by ana@example.com');
   // Filters: by process type, dyno, source; -n.
   assert.ok(again.tail('big-app', { dyno: 'web.2', lines: 10 }).every((e) => e.dyno === 'web.2'));
@@ -55,7 +58,10 @@ test('subscribers get lines at once; multi-line writes become one entry per line
   hub.write('Not_An_App', { source: 'app', dyno: 'web.1', line: 'dropped' });
   stop();
   hub.write('live-app', { source: 'app', dyno: 'web.1', line: 'after unsubscribe' });
-  assert.deepEqual(got.slice(0, 2).map((e) => e.line), ['Error: boom', '    at main (server.js:1)']);
+  assert.deepEqual(
+    got.slice(0, 2).map((e) => e.line),
+    ['Error: boom', '    at main (server.js:1)'],
+  );
   assert.ok(got[2].line.length <= 10_001);
   assert.equal(got.length, 3);
   assert.match(formatLogEntry(got[0]), /^\d{4}-\d\d-\d\dT[\d:.]+Z app\[web\.1\]: Error: boom$/);
@@ -86,14 +92,20 @@ test('the router access log is tailed as source router, across rotation and a se
   fs.renameSync(access, `${access}.1`);
   fs.appendFileSync(access, routerLine('web-app', '/three'));
   await wait(300);
-  assert.deepEqual(hub.tail('web-app').map((e) => /path="([^"]+)"/.exec(e.line)![1]), ['/one', '/two', '/three']);
+  assert.deepEqual(
+    hub.tail('web-app').map((e) => /path="([^"]+)"/.exec(e.line)![1]),
+    ['/one', '/two', '/three'],
+  );
 
   // Lines written while the server is down arrive after its restart, exactly once.
   hub.close();
   fs.appendFileSync(access, routerLine('web-app', '/four'));
   hub = createLogHub({ paths, routerPollMs: 50 });
   await wait(300);
-  assert.deepEqual(hub.tail('web-app').map((e) => /path="([^"]+)"/.exec(e.line)![1]), ['/one', '/two', '/three', '/four']);
+  assert.deepEqual(
+    hub.tail('web-app').map((e) => /path="([^"]+)"/.exec(e.line)![1]),
+    ['/one', '/two', '/three', '/four'],
+  );
   // Lines for unknown or invalid app names are dropped, not stored.
   fs.appendFileSync(access, `${new Date().toISOString()} - at=error code=H99 status=404\n`);
   await wait(200);

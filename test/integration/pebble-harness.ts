@@ -51,7 +51,9 @@ function get(url: string, ca: string): Promise<string> {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
+        );
       })
       .on('error', reject)
       .on('timeout', function (this: { destroy(e: Error): void }) {
@@ -67,32 +69,83 @@ export async function preparePebble(opts: { env?: Record<string, string> } = {})
   fs.mkdirSync(path.join(dir, 'run'));
   const f = (name: string) => path.join(dir, name);
   const ssl = (args: string[]) => run('openssl', args, { timeout: 60_000 });
-  await ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=slipway test pebble CA', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
-  await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('key.pem'), '-out', f('csr.pem')]);
+  await ssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=slipway test pebble CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  ]);
+  await ssl([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    f('key.pem'),
+    '-out',
+    f('csr.pem'),
+  ]);
   fs.writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  await ssl(['x509', '-req', '-in', f('csr.pem'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('cert.pem')]);
+  await ssl([
+    'x509',
+    '-req',
+    '-in',
+    f('csr.pem'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+    '-out',
+    f('cert.pem'),
+  ]);
 
-  const [acmePort, mgmtPort, tlsPort, dnsPort, dnsMgmtPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const writeConfig = (httpPort: number) => fs.writeFileSync(
-    f('pebble.json'),
-    JSON.stringify({
-      pebble: {
-        listenAddress: `127.0.0.1:${acmePort}`,
-        managementListenAddress: `127.0.0.1:${mgmtPort}`,
-        certificate: f('cert.pem'),
-        privateKey: f('key.pem'),
-        // Where pebble's validator connects for HTTP-01: the router's plain-HTTP listener.
-        httpPort,
-        tlsPort,
-        ocspResponderURL: '',
-        externalAccountBindingRequired: false,
-      },
-    }),
-  );
+  const [acmePort, mgmtPort, tlsPort, dnsPort, dnsMgmtPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const writeConfig = (httpPort: number) =>
+    fs.writeFileSync(
+      f('pebble.json'),
+      JSON.stringify({
+        pebble: {
+          listenAddress: `127.0.0.1:${acmePort}`,
+          managementListenAddress: `127.0.0.1:${mgmtPort}`,
+          certificate: f('cert.pem'),
+          privateKey: f('key.pem'),
+          // Where pebble's validator connects for HTTP-01: the router's plain-HTTP listener.
+          httpPort,
+          tlsPort,
+          ocspResponderURL: '',
+          externalAccountBindingRequired: false,
+        },
+      }),
+    );
   let out = '';
   const children: ChildProcess[] = [];
   const start = (name: string, cmd: string, args: string[], env: Record<string, string> = {}) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     fs.writeFileSync(path.join(dir, 'run', `${name}.pid`), String(child.pid));
@@ -117,18 +170,33 @@ export async function preparePebble(opts: { env?: Record<string, string> } = {})
   const startAll = async (httpPort: number) => {
     writeConfig(httpPort);
     try {
-    // Mock DNS only: its own challenge servers are off (the router is the HTTP-01 server); no AAAA
-    // answers, so validation goes to 127.0.0.1 where the router listens.
-    start('challtestsrv', 'pebble-challtestsrv', [
-      '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '',
-      '-management', `127.0.0.1:${dnsMgmtPort}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
-    ]);
-    // Real validation (no PEBBLE_VA_ALWAYS_VALID), without pebble's random 0-15 s validation sleeps;
-    // no random nonce rejections and no authorization reuse, so every order validates anew.
-    const pebble = start('pebble', 'pebble', ['-config', f('pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
-      PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0', ...opts.env,
-    });
-    await waitListening(`https://127.0.0.1:${acmePort}/dir`, ca, pebble, () => out);
+      // Mock DNS only: its own challenge servers are off (the router is the HTTP-01 server); no AAAA
+      // answers, so validation goes to 127.0.0.1 where the router listens.
+      start('challtestsrv', 'pebble-challtestsrv', [
+        '-dns01',
+        `127.0.0.1:${dnsPort}`,
+        '-http01',
+        '',
+        '-https01',
+        '',
+        '-tlsalpn01',
+        '',
+        '-management',
+        `127.0.0.1:${dnsMgmtPort}`,
+        '-defaultIPv4',
+        '127.0.0.1',
+        '-defaultIPv6',
+        '',
+      ]);
+      // Real validation (no PEBBLE_VA_ALWAYS_VALID), without pebble's random 0-15 s validation sleeps;
+      // no random nonce rejections and no authorization reuse, so every order validates anew.
+      const pebble = start('pebble', 'pebble', ['-config', f('pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
+        PEBBLE_VA_NOSLEEP: '1',
+        PEBBLE_WFE_NONCEREJECT: '0',
+        PEBBLE_AUTHZREUSE: '0',
+        ...opts.env,
+      });
+      await waitListening(`https://127.0.0.1:${acmePort}/dir`, ca, pebble, () => out);
     } catch (err) {
       await stop();
       throw err;
@@ -140,7 +208,10 @@ export async function preparePebble(opts: { env?: Record<string, string> } = {})
     caFile: f('ca.pem'),
     issuingRoot: () => get(`https://127.0.0.1:${mgmtPort}/roots/0`, ca),
     async resolve(host, addresses) {
-      const res = await fetch(`http://127.0.0.1:${dnsMgmtPort}/add-a`, { method: 'POST', body: JSON.stringify({ host, addresses }) });
+      const res = await fetch(`http://127.0.0.1:${dnsMgmtPort}/add-a`, {
+        method: 'POST',
+        body: JSON.stringify({ host, addresses }),
+      });
       if (!res.ok) throw new Error(`challtestsrv add-a: HTTP ${res.status} ${await res.text()}`);
     },
     output: () => out,

@@ -20,7 +20,9 @@ before(async () => {
   srv = await startTestServer({ env: { SLIPWAY_BOOT_TIMEOUT_MAX_S: '300' } });
   await createApp(srv, APP);
   // The release phase refuses GREETING=bad; web.pl dies at boot on GREETING=crash.
-  work = await tinyApp('v1', { Procfile: 'web: perl web.pl\nrelease: test "$GREETING" != bad && sleep ${RELEASE_SLEEP:-0}\n' });
+  work = await tinyApp('v1', {
+    Procfile: 'web: perl web.pl\nrelease: test "$GREETING" != bad && sleep ${RELEASE_SLEEP:-0}\n',
+  });
   dirs.push(work);
   const r = await git(['push', gitUrl(srv, APP), 'main'], work);
   assert.equal(r.code, 0, r.stderr);
@@ -32,10 +34,14 @@ after(async () => {
 });
 
 const answers = (want: string) =>
-  waitFor(`web to answer ${want}`, async () => {
-    const t = await webBody(srv, APP);
-    return t.endsWith(want) ? t : undefined;
-  }, 60_000);
+  waitFor(
+    `web to answer ${want}`,
+    async () => {
+      const t = await webBody(srv, APP);
+      return t.endsWith(want) ? t : undefined;
+    },
+    60_000,
+  );
 
 test('a config change whose release fails leaves the stored config as it was, says so, and the next push works', async () => {
   const ok = await cli(srv, ['config:set', 'GREETING=hello', '-a', APP]);
@@ -71,7 +77,10 @@ test('ps:boot-timeout sets how long web dynos have to answer (platform maximum, 
   assert.match(max.stderr, /from 1 to 300 \(this platform's maximum\)/);
   const set = await cli(srv, ['ps:boot-timeout', '20', '-a', APP]);
   assert.equal(set.code, 0, set.stderr);
-  assert.match(set.stdout, /web dynos have 20 s to answer on \$PORT \(set with ps:boot-timeout; platform maximum 300 s\)/);
+  assert.match(
+    set.stdout,
+    /web dynos have 20 s to answer on \$PORT \(set with ps:boot-timeout; platform maximum 300 s\)/,
+  );
 
   // A slow release phase and a slow boot: the CLI says what it waits for while config:set runs.
   const slow = await cli(srv, ['config:set', 'BOOT_DELAY=7', 'RELEASE_SLEEP=6', '-a', APP]);
@@ -106,7 +115,10 @@ test('ps:boot-timeout sets how long web dynos have to answer (platform maximum, 
   await git(['add', 'app.json'], work);
   await git(['commit', '-qm', 'boot_timeout in app.json'], work);
   assert.equal((await git(['push', gitUrl(srv, APP), 'main'], work)).code, 0);
-  const shown = JSON.parse((await cli(srv, ['ps:boot-timeout', '-a', APP, '--json'])).stdout) as { effective: number; source: string };
+  const shown = JSON.parse((await cli(srv, ['ps:boot-timeout', '-a', APP, '--json'])).stdout) as {
+    effective: number;
+    source: string;
+  };
   assert.deepEqual([shown.effective, shown.source], [45, 'app.json']);
 });
 
@@ -119,7 +131,10 @@ test('releases, events and builds name the commit (short sha and subject); build
   const builds = (await cli(srv, ['builds', '-a', APP])).stdout;
   assert.match(builds, new RegExp(label));
   assert.match((await cli(srv, ['events', '-a', APP])).stdout, new RegExp(`Build of ${label} succeeded`));
-  const [latest] = JSON.parse((await cli(srv, ['builds', '-a', APP, '--json'])).stdout) as Array<{ id: string; commit: string }>;
+  const [latest] = JSON.parse((await cli(srv, ['builds', '-a', APP, '--json'])).stdout) as Array<{
+    id: string;
+    commit: string;
+  }>;
   assert.equal(latest.commit, label);
   const out = await cli(srv, ['builds:output', latest.id.slice(0, 8), '-a', APP]);
   assert.equal(out.code, 0, out.stderr);
@@ -130,11 +145,22 @@ test('releases, events and builds name the commit (short sha and subject); build
 });
 
 test('deploy branch and remotes: apps:create names the push for the current branch; git:branch; git:clone and git:remote are ready to push', async () => {
-  const env = { ...srv.cliEnv(), GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' };
+  const env = {
+    ...srv.cliEnv(),
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_AUTHOR_NAME: 'T',
+    GIT_AUTHOR_EMAIL: 't@example.com',
+    GIT_COMMITTER_NAME: 'T',
+    GIT_COMMITTER_EMAIL: 't@example.com',
+  };
   // git with the CLI's credentials in its environment: the `slipway git-credential` helper answers.
   const g = (args: string[], cwd: string) =>
     new Promise<{ code: number; out: string }>((resolve) =>
-      execFile('git', args, { cwd, env }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` })),
+      execFile('git', args, { cwd, env }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+      ),
     );
   const app = uniq('jbranch');
   const dir = await tinyApp('branchy');
@@ -178,7 +204,10 @@ test('deploy branch and remotes: apps:create names the push for the current bran
   assert.match(rem.stdout, /Git remote slipway set to .*\.git; deploy with: git push slipway main/);
   const fetched = await g(['fetch', 'slipway'], other);
   assert.equal(fetched.code, 0, fetched.out);
-  assert.equal((await g(['rev-parse', 'slipway/main'], other)).out.trim(), (await g(['rev-parse', 'HEAD'], cloneDir)).out.trim());
+  assert.equal(
+    (await g(['rev-parse', 'slipway/main'], other)).out.trim(),
+    (await g(['rev-parse', 'HEAD'], cloneDir)).out.trim(),
+  );
 });
 
 test('builds:cache:purge clears the build cache; builds:create rebuilds and releases the current commit without a new commit', async () => {
@@ -196,11 +225,21 @@ test('builds:cache:purge clears the build cache; builds:create rebuilds and rele
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stderr, new RegExp(`Rebuilding ${head.slice(0, 7)} `));
   assert.match(r.stdout, /Building on the bookworm stack[\s\S]*Released v\d+/);
-  const after = JSON.parse((await cli(srv, ['releases', '-a', APP, '--json'])).stdout) as Array<{ version: number; description: string }>;
+  const after = JSON.parse((await cli(srv, ['releases', '-a', APP, '--json'])).stdout) as Array<{
+    version: number;
+    description: string;
+  }>;
   assert.equal(after.length, before.length + 1);
   assert.match(after[0].description, new RegExp(`^Deploy ${head.slice(0, 7)}`));
-  const [latest, previous] = JSON.parse((await cli(srv, ['builds', '-a', APP, '--json'])).stdout) as Array<{ sourceVersion: string; status: string }>;
+  const [latest, previous] = JSON.parse((await cli(srv, ['builds', '-a', APP, '--json'])).stdout) as Array<{
+    sourceVersion: string;
+    status: string;
+  }>;
   assert.deepEqual([latest.sourceVersion, latest.status], [head, 'succeeded']);
   assert.equal(previous.sourceVersion, head, 'the same commit, built again');
-  assert.equal((await git(['ls-remote', gitUrl(srv, APP), 'refs/heads/main'])).stdout.split(/\s/)[0], head, 'no new commit');
+  assert.equal(
+    (await git(['ls-remote', gitUrl(srv, APP), 'refs/heads/main'])).stdout.split(/\s/)[0],
+    head,
+    'no new commit',
+  );
 });

@@ -34,7 +34,10 @@ after(async () => {
 });
 
 /** Creates an app with a 5 s boot timeout and pushes files to it; returns the push's output. */
-async function pushApp(files: Record<string, string>, buildpacks?: string[]): Promise<{ app: string; code: number; out: string }> {
+async function pushApp(
+  files: Record<string, string>,
+  buildpacks?: string[],
+): Promise<{ app: string; code: number; out: string }> {
   const app = uniq('hint');
   await createApp(srv, app);
   assert.equal((await api(srv, 'PUT', `/apps/${app}/boot-timeout`, { seconds: 5 })).status, 200);
@@ -47,7 +50,10 @@ async function pushApp(files: Record<string, string>, buildpacks?: string[]): Pr
 
 test('command not found: said as such, with the buildpack that would handle requirements.txt; a never-released app is not "crashed" and nothing claims a previous release', async () => {
   // The buildpacks were set to Procfile alone, so nothing installs what the Procfile runs.
-  const r = await pushApp({ Procfile: 'web: gunicorn app:app\n', 'app.py': 'app = None\n', 'requirements.txt': 'gunicorn\n' }, ['slipway/procfile']);
+  const r = await pushApp(
+    { Procfile: 'web: gunicorn app:app\n', 'app.py': 'app = None\n', 'requirements.txt': 'gunicorn\n' },
+    ['slipway/procfile'],
+  );
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /web\.1's command was not found \(exit status 127\)/);
   assert.match(r.out, /This repository has requirements\.txt \(Python\)/);
@@ -66,15 +72,23 @@ test('a process that exits says its exit status', async () => {
   assert.match(r.out, /web\.1 exited with status 3 before it answered on \$PORT/);
 });
 
-test('bound to 127.0.0.1: seen from the dyno\'s listening sockets, with the fix', async () => {
-  const r = await pushApp({ Procfile: 'web: perl web.pl\n', 'web.pl': WEB_PL.replace("LocalAddr => '0.0.0.0'", "LocalAddr => '127.0.0.1'"), 'marker.txt': 'x' });
+test("bound to 127.0.0.1: seen from the dyno's listening sockets, with the fix", async () => {
+  const r = await pushApp({
+    Procfile: 'web: perl web.pl\n',
+    'web.pl': WEB_PL.replace("LocalAddr => '0.0.0.0'", "LocalAddr => '127.0.0.1'"),
+    'marker.txt': 'x',
+  });
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /web\.1 listens on 127\.0\.0\.1:5000, which only the container itself can reach/);
   assert.match(r.out, /bind to 0\.0\.0\.0/);
 });
 
 test('listening on another port than $PORT names both ports', async () => {
-  const r = await pushApp({ Procfile: 'web: perl web.pl\n', 'web.pl': WEB_PL.replace('LocalPort => $ENV{PORT}', 'LocalPort => 8080'), 'marker.txt': 'x' });
+  const r = await pushApp({
+    Procfile: 'web: perl web.pl\n',
+    'web.pl': WEB_PL.replace('LocalPort => $ENV{PORT}', 'LocalPort => 8080'),
+    'marker.txt': 'x',
+  });
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /web\.1 listens on port 8080, not on \$PORT \(5000\)/);
   assert.match(r.out, /read the port from the PORT environment variable/);
@@ -114,7 +128,7 @@ test('a worker-only app is never told to scale web; ps:scale does not claim what
   assert.match((await cli(srv, ['ps', '-a', fresh])).stdout, /has not been deployed yet/);
 });
 
-test('every push says which source chose the buildpacks (recorded on the build); a fetch failure gives the fetcher\'s reason without credentials; buildpacks:set checks at once', async () => {
+test("every push says which source chose the buildpacks (recorded on the build); a fetch failure gives the fetcher's reason without credentials; buildpacks:set checks at once", async () => {
   const app = uniq('bpsrc');
   await createApp(srv, app);
   const dir = await makeRepo({ Procfile: 'web: perl web.pl\n', 'web.pl': WEB_PL, 'marker.txt': '0' });
@@ -147,10 +161,16 @@ test('every push says which source chose the buildpacks (recorded on the build);
   assert.match(ftp.stderr, /not a buildpack URL Slipway can fetch/);
   assert.equal((await cli(srv, ['buildpacks:set', 'slipway/procfile', '-a', app])).code, 0);
   await commitFile(dir, 'marker.txt', '2');
-  await push(/remote: -----> Buildpacks chosen by the app's buildpack list \(slipway buildpacks:set\)/, 'buildpacks:set');
+  await push(
+    /remote: -----> Buildpacks chosen by the app's buildpack list \(slipway buildpacks:set\)/,
+    'buildpacks:set',
+  );
 
   // A URL that fails to fetch: the fetcher's reason, the source named, no credentials.
-  assert.equal((await cli(srv, ['buildpacks:set', `http://user:s3cret@127.0.0.1:${notFoundPort}/bp.tgz`, '-a', app])).code, 0);
+  assert.equal(
+    (await cli(srv, ['buildpacks:set', `http://user:s3cret@127.0.0.1:${notFoundPort}/bp.tgz`, '-a', app])).code,
+    0,
+  );
   await commitFile(dir, 'marker.txt', '3');
   const r = await git(['push', gitUrl(srv, app), 'main'], dir);
   assert.notEqual(r.code, 0);

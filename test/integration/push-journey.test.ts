@@ -72,7 +72,8 @@ test('two clones pushing different commits from the same base at once: one is re
     const rb = byDir.get(b)!;
     const ctx = `round ${round}\n--- A (${shaA.slice(0, 7)}):\n${ra.out}\n--- B (${shaB.slice(0, 7)}):\n${rb.out}`;
     assert.equal([ra.code, rb.code].filter((c) => c === 0).length, 1, `exactly one push succeeds; ${ctx}`);
-    const [winner, loser, winnerSha, marker] = ra.code === 0 ? [ra, rb, shaA, `a${round}`] : [rb, ra, shaB, `b${round}`];
+    const [winner, loser, winnerSha, marker] =
+      ra.code === 0 ? [ra, rb, shaA, `a${round}`] : [rb, ra, shaB, `b${round}`];
     assert.match(winner.out, /deployed to Slipway/, ctx);
     // The loser is refused with git's non-fast-forward wording, before anything was built.
     assert.match(loser.out, /\[rejected\]\s+main -> main \(fetch first\)/, ctx);
@@ -83,11 +84,19 @@ test('two clones pushing different commits from the same base at once: one is re
     assert.notEqual(ref, base);
     const running = await runningCommit();
     assert.equal(running.sha, ref, `the running release names the ref's commit; ${ctx}`);
-    assert.equal((await api<Release[]>(srv, 'GET', `/apps/${APP}/releases`)).body.length, releasesBefore + 1, `exactly one release; ${ctx}`);
-    const body = await waitFor('web.1 to answer with the winner', async () => {
-      const t = await webBody(srv, APP);
-      return t.startsWith(marker) ? t : undefined;
-    }, 30_000);
+    assert.equal(
+      (await api<Release[]>(srv, 'GET', `/apps/${APP}/releases`)).body.length,
+      releasesBefore + 1,
+      `exactly one release; ${ctx}`,
+    );
+    const body = await waitFor(
+      'web.1 to answer with the winner',
+      async () => {
+        const t = await webBody(srv, APP);
+        return t.startsWith(marker) ? t : undefined;
+      },
+      30_000,
+    );
     assert.ok(body.startsWith(marker));
   }
 });

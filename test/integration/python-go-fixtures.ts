@@ -21,7 +21,11 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
 
 /** Builds a wheel of test/fixtures/python/pkgs/PKG into outDir; returns its path. */
 export function wheel(outDir: string, pkg: string, version: string, ...extra: string[]): string {
-  return execFileSync('python3', [path.join(FIX, 'make-wheel.py'), outDir, pkg, version, path.join(FIX, 'pkgs', pkg), ...extra], { encoding: 'utf8' }).trim();
+  return execFileSync(
+    'python3',
+    [path.join(FIX, 'make-wheel.py'), outDir, pkg, version, path.join(FIX, 'pkgs', pkg), ...extra],
+    { encoding: 'utf8' },
+  ).trim();
 }
 
 export const sha256File = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -116,11 +120,20 @@ export function goProxyApp(dir: string): void {
   const at = path.join(dir, '.goproxy', mod, '@v');
   fs.mkdirSync(at, { recursive: true });
   fs.writeFileSync(path.join(at, 'list'), `${version}\n`);
-  fs.writeFileSync(path.join(at, `${version}.info`), JSON.stringify({ Version: version, Time: '2026-01-01T00:00:00Z' }));
+  fs.writeFileSync(
+    path.join(at, `${version}.info`),
+    JSON.stringify({ Version: version, Time: '2026-01-01T00:00:00Z' }),
+  );
   fs.writeFileSync(path.join(at, `${version}.mod`), goMod);
   const staging = fs.mkdtempSync(path.join(dir, '.zip-'));
   writeFiles(staging, files);
-  execFileSync('python3', ['-c', 'import sys, zipfile, os\nz = zipfile.ZipFile(sys.argv[1], "w")\nfor n in sys.argv[3:]: z.write(os.path.join(sys.argv[2], n), n)\nz.close()', path.join(at, `${version}.zip`), staging, ...Object.keys(files)]);
+  execFileSync('python3', [
+    '-c',
+    'import sys, zipfile, os\nz = zipfile.ZipFile(sys.argv[1], "w")\nfor n in sys.argv[3:]: z.write(os.path.join(sys.argv[2], n), n)\nz.close()',
+    path.join(at, `${version}.zip`),
+    staging,
+    ...Object.keys(files),
+  ]);
   fs.rmSync(staging, { recursive: true, force: true });
   writeFiles(dir, {
     'go.mod': `module example.com/proxied\n\ngo 1.19\n\nrequire ${mod} ${version}\n`,

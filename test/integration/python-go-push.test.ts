@@ -64,7 +64,11 @@ test('git push of a Python app (requirements.txt + --find-links): served through
   assert.match(first.out, /Installing Python 3\.11\.\d+ from Debian/);
   assert.equal(await answer(app, /greeting/), 'hello flask-style app from greeting 1.0; uid 1000; python 3.11');
 
-  await commitFile(dir, 'app.py', fs.readFileSync(path.join(dir, 'app.py'), 'utf8').replace("'flask-style app'", "'second push'"));
+  await commitFile(
+    dir,
+    'app.py',
+    fs.readFileSync(path.join(dir, 'app.py'), 'utf8').replace("'flask-style app'", "'second push'"),
+  );
   const second = await push(app, dir);
   assert.equal(second.code, 0, second.out);
   assert.match(second.out, /Reusing the virtualenv: requirements\.txt and Python 3\.11\.\d+ unchanged \(no pip run\)/);
@@ -84,7 +88,9 @@ test('git push of a Go app needing Go 1.22: rejected on bookworm naming trixie; 
   const set = await api<{ stack: string; previous: string }>(srv, 'PUT', `/apps/${app}/stack`, { stack: 'trixie' });
   assert.equal(set.status, 200, JSON.stringify(set.body));
   assert.deepEqual([set.body.stack, set.body.previous], ['trixie', 'bookworm']);
-  const unknown = await api<{ error: { message: string; hint: string } }>(srv, 'PUT', `/apps/${app}/stack`, { stack: 'jessie' });
+  const unknown = await api<{ error: { message: string; hint: string } }>(srv, 'PUT', `/apps/${app}/stack`, {
+    stack: 'jessie',
+  });
   assert.equal(unknown.status, 404);
   assert.match(JSON.stringify(unknown.body), /bookworm, trixie/);
 

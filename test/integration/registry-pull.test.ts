@@ -24,7 +24,8 @@ const pulled: string[] = [];
 const token = newRegistryToken();
 // What dockerd sends once challenged (the registry answers nothing without it: test/security/registry-auth).
 const auth = { Authorization: `Basic ${Buffer.from(`slipway:${token}`).toString('base64')}` };
-const authed = (url: string, init: RequestInit = {}) => fetch(url, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+const authed = (url: string, init: RequestInit = {}) =>
+  fetch(url, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
 
 before(async () => {
   home = await createTestHome('registry');
@@ -95,19 +96,40 @@ test('blobs: HEAD with Content-Length, GET, Range; tags/list; writes are refused
   const part = await authed(`${base}/v2/apps/reg-app/blobs/${d}`, { headers: { Range: 'bytes=0-9' } });
   assert.equal(part.status, 206);
   assert.equal((await part.arrayBuffer()).byteLength, 10);
-  assert.deepEqual(await (await authed(`${base}/v2/apps/reg-app/tags/list`)).json(), { name: 'apps/reg-app', tags: ['b1'] });
+  assert.deepEqual(await (await authed(`${base}/v2/apps/reg-app/tags/list`)).json(), {
+    name: 'apps/reg-app',
+    tags: ['b1'],
+  });
   assert.equal((await authed(`${base}/v2/apps/reg-app/blobs/uploads/`, { method: 'POST' })).status, 405);
   assert.equal((await authed(`${base}/v2/apps/reg-app/blobs/sha256:${'0'.repeat(64)}`)).status, 404);
 });
 
 test('docker pulls the image by digest from the registry and it runs; a second ensure does not pull again', async () => {
-  const name = await ensureImageInDocker({ docker, registryHost: host, registryToken: token, store: home.store, ref: 'apps/reg-app:b1' });
+  const name = await ensureImageInDocker({
+    docker,
+    registryHost: host,
+    registryToken: token,
+    store: home.store,
+    ref: 'apps/reg-app:b1',
+  });
   pulled.push(name);
   assert.equal(name, `${host}/apps/reg-app@${built.manifestDigest}`);
-  const out = execFileSync('docker', ['run', '--rm', '--label', `io.slipway.home=${home.home}`, name], { encoding: 'utf8', timeout: 60_000 }).trim();
+  const out = execFileSync('docker', ['run', '--rm', '--label', `io.slipway.home=${home.home}`, name], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  }).trim();
   assert.equal(out, 'hello from greet: world');
   const t0 = Date.now();
-  assert.equal(await ensureImageInDocker({ docker, registryHost: host, registryToken: token, store: home.store, ref: `apps/reg-app@${built.manifestDigest}` }), name);
+  assert.equal(
+    await ensureImageInDocker({
+      docker,
+      registryHost: host,
+      registryToken: token,
+      store: home.store,
+      ref: `apps/reg-app@${built.manifestDigest}`,
+    }),
+    name,
+  );
   assert.ok(Date.now() - t0 < 1000);
 });
 

@@ -105,7 +105,9 @@ export function writeRoutes(home: string, apps: Record<string, AppSpec>, certifi
 
 /** Resolves once the router serves the table written at generatedAt. */
 export async function routesApplied(port: number, generatedAt: string, timeoutMs = 2000): Promise<void> {
-  await waitFor('router did not load the new routes', async () => (await health(port)).generatedAt === generatedAt, { timeoutMs: timeoutMs });
+  await waitFor('router did not load the new routes', async () => (await health(port)).generatedAt === generatedAt, {
+    timeoutMs: timeoutMs,
+  });
 }
 
 export interface Backend {
@@ -124,7 +126,12 @@ export async function startBackend(name: string, handler?: http.RequestListener)
     b.hits++;
     if (handler) return handler(req, res);
     const body = JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'X-Dyno': name, Connection: 'keep-alive, X-Secret-Hop', 'X-Secret-Hop': 'strip-me' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'X-Dyno': name,
+      Connection: 'keep-alive, X-Secret-Hop',
+      'X-Secret-Hop': 'strip-me',
+    });
     res.end(body);
   });
   server.on('upgrade', (req, socket: Socket) => acceptWebSocket(req, socket));
@@ -153,7 +160,9 @@ function acceptWebSocket(req: http.IncomingMessage, socket: Socket): void {
   socket.on('end', () => socket.end());
   const key = String(req.headers['sec-websocket-key']);
   const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
   socket.on('data', (buf: Buffer) => {
     const text = decodeFrame(buf);
     if (text !== undefined) socket.write(encodeFrame(`echo:${text}`, false));
@@ -185,15 +194,24 @@ export interface Reply {
   body: string;
 }
 
-export function get(port: number, host: string, urlPath = '/', headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+export function get(
+  port: number,
+  host: string,
+  urlPath = '/',
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, headers: { Host: host, ...headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: urlPath, method, headers: { Host: host, ...headers }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -208,9 +226,10 @@ export function accessLog(home: string): string[] {
 export { waitFor };
 
 export async function waitForLog(home: string, re: RegExp, timeoutMs = 3000): Promise<string> {
-  return waitFor(`no access-log line matching ${re}`, () => accessLog(home).find((l) => re.test(l)), { timeoutMs: timeoutMs });
+  return waitFor(`no access-log line matching ${re}`, () => accessLog(home).find((l) => re.test(l)), {
+    timeoutMs: timeoutMs,
+  });
 }
-
 
 /** Open sockets of a process, from /proc (Linux): what "no leaked sockets" is measured with. */
 export function socketCount(pid: number): number {

@@ -4,7 +4,16 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpDir } from '../helpers/home';
-import { get, routesApplied, startBackend, startRouterProcess, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
+import {
+  get,
+  routesApplied,
+  startBackend,
+  startRouterProcess,
+  waitForLog,
+  writeRoutes,
+  type Backend,
+  type RouterProc,
+} from './router-harness';
 import { waitFor } from '../helpers/wait';
 
 // The router as a real child process, real backends on 127.0.0.1:0, routes written like the server does.
@@ -17,10 +26,15 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     backends.push(b);
     return b;
   };
-  const routes = async (apps: Parameters<typeof writeRoutes>[1]) => routesApplied(router.httpPort, writeRoutes(home, apps));
+  const routes = async (apps: Parameters<typeof writeRoutes>[1]) =>
+    routesApplied(router.httpPort, writeRoutes(home, apps));
 
   before(async () => {
-    router = await startRouterProcess(home, { SLIPWAY_ROUTER_TIMEOUT_MS: '1000', SLIPWAY_ROUTER_IDLE_MS: '1200', SLIPWAY_ROUTER_HTTPS: 'off' });
+    router = await startRouterProcess(home, {
+      SLIPWAY_ROUTER_TIMEOUT_MS: '1000',
+      SLIPWAY_ROUTER_IDLE_MS: '1200',
+      SLIPWAY_ROUTER_HTTPS: 'off',
+    });
   });
   after(async () => {
     await router?.stop();
@@ -35,49 +49,86 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
       alpha: { hosts: ['alpha.localhost', 'www.alpha.test', '*.wild.test'], backends: [{ dyno: 'web.1', url: a.url }] },
       beta: { hosts: ['beta.localhost'], backends: [{ dyno: 'web.1', url: b.url }] },
     });
-    for (const host of ['alpha.localhost', 'ALPHA.localhost', `alpha.localhost:${router.httpPort}`, 'alpha.localhost.', 'www.alpha.test', 'x.wild.test']) {
+    for (const host of [
+      'alpha.localhost',
+      'ALPHA.localhost',
+      `alpha.localhost:${router.httpPort}`,
+      'alpha.localhost.',
+      'www.alpha.test',
+      'x.wild.test',
+    ]) {
       const r = await get(router.httpPort, host);
       assert.equal(r.status, 200, host);
       assert.equal(JSON.parse(r.body).name, 'alpha-web-1', host);
     }
     assert.equal(JSON.parse((await get(router.httpPort, 'beta.localhost')).body).name, 'beta-web-1');
-    for (const host of ['alpha.localhost.evil.com', 'evilalpha.localhost', 'alpha.localhos', 'x-alpha.localhost', 'alpha', 'wild.test', 'a.b.wild.test', 'alpha.test', '127.0.0.1', '*.wild.test']) {
+    for (const host of [
+      'alpha.localhost.evil.com',
+      'evilalpha.localhost',
+      'alpha.localhos',
+      'x-alpha.localhost',
+      'alpha',
+      'wild.test',
+      'a.b.wild.test',
+      'alpha.test',
+      '127.0.0.1',
+      '*.wild.test',
+    ]) {
       const r = await get(router.httpPort, host);
       assert.equal(r.status, 404, host);
       assert.match(r.body, /No such app/);
       assert.match(r.body, new RegExp(String(r.headers['x-request-id'])));
     }
     const line = await waitForLog(home, / alpha at=info method=GET path="\/" host=alpha\.localhost /);
-    assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z alpha at=info method=GET path="\/" host=alpha\.localhost request_id=\S+ fwd="127\.0\.0\.1" dyno=web\.1 connect=\d+ms service=\d+ms status=200 bytes=\d+ protocol=http$/);
+    assert.match(
+      line,
+      /^\d{4}-\d\d-\d\dT\S+Z alpha at=info method=GET path="\/" host=alpha\.localhost request_id=\S+ fwd="127\.0\.0\.1" dyno=web\.1 connect=\d+ms service=\d+ms status=200 bytes=\d+ protocol=http$/,
+    );
   });
 
   test('spreads requests evenly across three dynos', async () => {
     const dynos = [await backend('d1'), await backend('d2'), await backend('d3')];
-    await routes({ spread: { hosts: ['spread.localhost'], backends: dynos.map((d, i) => ({ dyno: `web.${i + 1}`, url: d.url })) } });
+    await routes({
+      spread: { hosts: ['spread.localhost'], backends: dynos.map((d, i) => ({ dyno: `web.${i + 1}`, url: d.url })) },
+    });
     for (let i = 0; i < 30; i++) assert.equal((await get(router.httpPort, 'spread.localhost')).status, 200);
-    assert.deepEqual(dynos.map((d) => d.hits), [10, 10, 10]);
+    assert.deepEqual(
+      dynos.map((d) => d.hits),
+      [10, 10, 10],
+    );
     // Concurrent requests spread too.
     await Promise.all(Array.from({ length: 30 }, () => get(router.httpPort, 'spread.localhost')));
     for (const d of dynos) assert.ok(d.hits >= 15, `dyno ${d.name} got ${d.hits} of 60`);
   });
 
-  test('clients that abort free their dyno\'s slot at once (least-outstanding stays even)', async () => {
+  test("clients that abort free their dyno's slot at once (least-outstanding stays even)", async () => {
     const slow = await backend('abort-slow', (req, res) => {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       if (req.url !== '/stream') return res.end('ok');
       res.write('first\n'); // then nothing: the client gives up
     });
     const quick = await backend('abort-quick', (_req, res) => res.end('ok'));
-    await routes({ aborts: { hosts: ['aborts.localhost'], backends: [{ dyno: 'web.1', url: slow.url }, { dyno: 'web.2', url: quick.url }] } });
+    await routes({
+      aborts: {
+        hosts: ['aborts.localhost'],
+        backends: [
+          { dyno: 'web.1', url: slow.url },
+          { dyno: 'web.2', url: quick.url },
+        ],
+      },
+    });
     for (let i = 0; i < 6; i++) {
       await new Promise<void>((resolve) => {
-        const req = http.get({ port: router.httpPort, path: '/stream', headers: { Host: 'aborts.localhost' }, agent: false }, (res) => {
-          res.once('data', () => {
-            req.destroy();
-            resolve();
-          });
-          res.once('end', resolve);
-        });
+        const req = http.get(
+          { port: router.httpPort, path: '/stream', headers: { Host: 'aborts.localhost' }, agent: false },
+          (res) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+            res.once('end', resolve);
+          },
+        );
         req.on('error', () => resolve());
       });
     }
@@ -91,7 +142,15 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
   test('a dyno that died is skipped: every request still succeeds on the live one', async () => {
     const live = await backend('live');
     const dead = await backend('dead');
-    await routes({ fail: { hosts: ['fail.localhost'], backends: [{ dyno: 'web.1', url: dead.url }, { dyno: 'web.2', url: live.url }] } });
+    await routes({
+      fail: {
+        hosts: ['fail.localhost'],
+        backends: [
+          { dyno: 'web.1', url: dead.url },
+          { dyno: 'web.2', url: live.url },
+        ],
+      },
+    });
     await dead.close();
     const statuses = [];
     for (let i = 0; i < 20; i++) statuses.push((await get(router.httpPort, 'fail.localhost')).status);
@@ -99,10 +158,19 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     assert.equal(live.hits, 20);
     // A request with a body is retried too: nothing of it was sent to the dead dyno.
     const post = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ port: router.httpPort, method: 'POST', path: '/', headers: { Host: 'fail.localhost', 'Content-Type': 'text/plain' }, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        {
+          port: router.httpPort,
+          method: 'POST',
+          path: '/',
+          headers: { Host: 'fail.localhost', 'Content-Type': 'text/plain' },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end('hello');
     });
@@ -133,7 +201,8 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     assert.equal(seen.headers['x-forwarded-port'], String(router.httpPort));
     assert.equal(seen.headers['x-request-id'], id);
     assert.equal(seen.headers.via, '1.0 upstream-cdn, 1.1 slipway');
-    for (const hop of ['x-drop-me', 'keep-alive', 'te', 'proxy-authorization']) assert.equal(seen.headers[hop], undefined, hop);
+    for (const hop of ['x-drop-me', 'keep-alive', 'te', 'proxy-authorization'])
+      assert.equal(seen.headers[hop], undefined, hop);
     assert.equal(r.headers['x-request-id'], id);
     assert.equal(r.headers['x-dyno'], 'headers');
     assert.equal(r.headers['x-secret-hop'], undefined, 'a header the dyno listed in Connection is stripped');
@@ -154,10 +223,25 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
       closer: { hosts: ['closer.localhost'], backends: [{ dyno: 'web.1', url: closer.url }] },
     });
     const cases: Array<[string, number, RegExp, RegExp]> = [
-      ['noweb.localhost', 503, /no web dynos/, / noweb at=error code=H14 desc="No web processes running" .* status=503 /],
-      ['crashed.localhost', 503, /No web dyno of this app/, / crashed at=error code=H10 desc="App crashed" .* status=503 /],
+      [
+        'noweb.localhost',
+        503,
+        /no web dynos/,
+        / noweb at=error code=H14 desc="No web processes running" .* status=503 /,
+      ],
+      [
+        'crashed.localhost',
+        503,
+        /No web dyno of this app/,
+        / crashed at=error code=H10 desc="App crashed" .* status=503 /,
+      ],
       ['maint.localhost', 503, /maintenance/, / maint at=error code=H80 desc="Maintenance mode" .* status=503 /],
-      ['closer.localhost', 502, /closed the connection/, / closer at=error code=H13 desc="Connection closed without response" .* dyno=web\.1 .* status=502 /],
+      [
+        'closer.localhost',
+        502,
+        /closed the connection/,
+        / closer at=error code=H13 desc="Connection closed without response" .* dyno=web\.1 .* status=502 /,
+      ],
     ];
     for (const [host, status, page, logRe] of cases) {
       const r = await get(router.httpPort, host);
@@ -258,9 +342,12 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
       // Many requests over the router's pooled connections: all answered, few dyno connections.
       let connections = 0;
       framing.server.on('connection', () => connections++);
-      const bodies = await Promise.all(Array.from({ length: 40 }, () => get(router.httpPort, 'framing.localhost', '/')));
+      const bodies = await Promise.all(
+        Array.from({ length: 40 }, () => get(router.httpPort, 'framing.localhost', '/')),
+      );
       assert.ok(bodies.every((r) => r.body === 'plain body'));
-      for (let i = 0; i < 20; i++) assert.equal((await get(router.httpPort, 'framing.localhost', '/')).body, 'plain body');
+      for (let i = 0; i < 20; i++)
+        assert.equal((await get(router.httpPort, 'framing.localhost', '/')).body, 'plain body');
       assert.ok(connections <= 40, `${connections} dyno connections for 60 requests`);
     } finally {
       closeDelimited.close();
@@ -280,9 +367,18 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     });
     await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
     try {
-      await routes({ flaky: { hosts: ['flaky.localhost'], backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}` }] } });
+      await routes({
+        flaky: {
+          hosts: ['flaky.localhost'],
+          backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}` }],
+        },
+      });
       for (let i = 0; i < 3; i++) assert.equal((await get(router.httpPort, 'flaky.localhost')).status, 200, `GET ${i}`);
-      assert.equal((await get(router.httpPort, 'flaky.localhost', '/', {}, 'DELETE')).status, 502, 'a DELETE on the stale connection is not repeated');
+      assert.equal(
+        (await get(router.httpPort, 'flaky.localhost', '/', {}, 'DELETE')).status,
+        502,
+        'a DELETE on the stale connection is not repeated',
+      );
       await waitForLog(home, / flaky at=error code=H13 .*method=DELETE/);
     } finally {
       flaky.close();
@@ -295,7 +391,11 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     await routes({ flip: { hosts: ['flip.localhost'], backends: [{ dyno: 'web.1', url: before1.url }] } });
     assert.equal(JSON.parse((await get(router.httpPort, 'flip.localhost')).body).name, 'v1');
     writeRoutes(home, { flip: { hosts: ['flip.localhost'], backends: [{ dyno: 'web.1', url: after1.url }] } });
-    await waitFor('the new backend to serve flip.localhost', async () => JSON.parse((await get(router.httpPort, 'flip.localhost')).body).name === 'v2', { timeoutMs: 5000, intervalMs: 5 });
+    await waitFor(
+      'the new backend to serve flip.localhost',
+      async () => JSON.parse((await get(router.httpPort, 'flip.localhost')).body).name === 'v2',
+      { timeoutMs: 5000, intervalMs: 5 },
+    );
   });
 
   test('a broken routes file keeps the current routes', async () => {
@@ -303,7 +403,11 @@ describe('router: routing, balancing, headers, errors, timeouts', () => {
     await routes({ keep: { hosts: ['keep.localhost'], backends: [{ dyno: 'web.1', url: keep.url }] } });
     fs.writeFileSync(`${home}/run/routes.json`, '{"version":1, "apps": {"keep": ');
     // The router read the broken file (and said so) before we check it still routes.
-    await waitFor('the router to refuse the broken routes file', () => /kept the previous routes/.test(router.output()), { timeoutMs: 5000 });
+    await waitFor(
+      'the router to refuse the broken routes file',
+      () => /kept the previous routes/.test(router.output()),
+      { timeoutMs: 5000 },
+    );
     assert.equal((await get(router.httpPort, 'keep.localhost')).status, 200);
   });
 });

@@ -9,12 +9,40 @@ import type { RouteBackend } from '../../common/routes-file';
 import { createRoutesPublisher } from '../../server/routes/publish';
 import { openState, type State } from '../../server/state';
 import { tmpDir } from '../helpers/home';
-import { get, routesApplied, startBackend, startRouterProcess, waitFor, type Backend, type RouterProc } from './router-harness';
+import {
+  get,
+  routesApplied,
+  startBackend,
+  startRouterProcess,
+  waitFor,
+  type Backend,
+  type RouterProc,
+} from './router-harness';
 
 function makeCert(dir: string, name: string, host: string): { cert: string; key: string } {
   const certFile = path.join(dir, `${name}.crt`);
   const keyFile = path.join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3', '-keyout', keyFile, '-out', certFile, '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '3',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      `/CN=${host}`,
+      '-addext',
+      `subjectAltName=DNS:${host}`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8') };
 }
 
@@ -56,13 +84,25 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     const app = state.apps.create({ name: 'pubapp', ownerId: user.id, stack: 'bookworm' });
     state.apps.create({ name: 'other-app', ownerId: user.id, stack: 'bookworm' });
     assert.equal(state.domains.add(app.id, 'WWW.Pub.Test').hostname, 'www.pub.test');
-    assert.throws(() => state.domains.add(state.apps.get('other-app')!.id, 'www.pub.test'), /already added to app pubapp/);
-    assert.throws(() => state.domains.add(app.id, 'other-app.localhost', { platformDomain: 'localhost' }), /under the platform domain/);
+    assert.throws(
+      () => state.domains.add(state.apps.get('other-app')!.id, 'www.pub.test'),
+      /already added to app pubapp/,
+    );
+    assert.throws(
+      () => state.domains.add(app.id, 'other-app.localhost', { platformDomain: 'localhost' }),
+      /under the platform domain/,
+    );
     assert.throws(() => state.domains.add(app.id, 'bad host'), /not a valid domain/);
     const good = makeCert(work, 'pub', 'www.pub.test');
     const stranger = makeCert(work, 'stranger', 'www.pub.test');
-    assert.throws(() => state.certificates.add({ appId: app.id, certPem: good.cert, keyPem: stranger.key }), /does not match/);
-    assert.throws(() => state.certificates.add({ appId: app.id, certPem: 'nope', keyPem: good.key }), /no PEM certificate/);
+    assert.throws(
+      () => state.certificates.add({ appId: app.id, certPem: good.cert, keyPem: stranger.key }),
+      /does not match/,
+    );
+    assert.throws(
+      () => state.certificates.add({ appId: app.id, certPem: 'nope', keyPem: good.key }),
+      /no PEM certificate/,
+    );
     const row = state.certificates.add({ appId: app.id, certPem: good.cert, keyPem: good.key });
     assert.deepEqual(row.hostnames, ['www.pub.test']);
     assert.ok(new Date(row.expiresAt).getTime() > Date.now());
@@ -89,7 +129,7 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
       backends: [{ dyno: 'web.1', url: dyno.url, release: 3 }],
     });
     assert.equal(doc.apps['other-app'].webQuantity, 0);
-    assert.equal(doc.certificates.length, 1, 'the other app\'s certificate for www.pub.test is not served');
+    assert.equal(doc.certificates.length, 1, "the other app's certificate for www.pub.test is not served");
     const cert = doc.certificates[0];
     assert.deepEqual(cert.hosts, ['www.pub.test']);
     assert.equal(fs.statSync(path.join(home, cert.keyFile)).mode & 0o777, 0o600);
@@ -103,7 +143,10 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     // Maintenance on: published and in effect (how fast a change applies: bench/router.ts).
     state.apps.setMaintenance(app.id, true);
     await publisher.publish();
-    await waitFor('maintenance applied', async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, { timeoutMs: 5000, intervalMs: 20 });
+    await waitFor('maintenance applied', async () => (await get(router.httpPort, 'pubapp.localhost')).status === 503, {
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
 
     // Certificate and domain removed: PEMs deleted, host no longer routed.
     state.certificates.remove(app.id, state.certificates.listForApp(app.id)[0].id);
@@ -113,6 +156,9 @@ describe('routes publisher: state → run/routes.json + run/certs → router', (
     await publisher.publish();
     await routesApplied(router.httpPort, JSON.parse(fs.readFileSync(paths.routesFile, 'utf8')).generatedAt);
     assert.equal((await get(router.httpPort, 'www.pub.test')).status, 404);
-    assert.deepEqual(fs.readdirSync(paths.certsDir).filter((f) => /^\d+\./.test(f)), []);
+    assert.deepEqual(
+      fs.readdirSync(paths.certsDir).filter((f) => /^\d+\./.test(f)),
+      [],
+    );
   });
 });

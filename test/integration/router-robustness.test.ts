@@ -4,7 +4,20 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpDir } from '../helpers/home';
-import { encodeFrame, get, health, routesApplied, socketCount, startBackend, startRouterProcess, waitFor, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
+import {
+  encodeFrame,
+  get,
+  health,
+  routesApplied,
+  socketCount,
+  startBackend,
+  startRouterProcess,
+  waitFor,
+  waitForLog,
+  writeRoutes,
+  type Backend,
+  type RouterProc,
+} from './router-harness';
 
 /** Sends raw bytes, collects what comes back until the router closes (or timeoutMs passes). */
 function raw(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<{ text: string; closed: boolean }> {
@@ -66,7 +79,9 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     const wsReset = net.createServer((s) => {
       s.on('error', () => undefined);
       s.once('data', () => {
-        s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+        s.write(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
+        );
         s.once('data', () => s.resetAndDestroy());
       });
     });
@@ -84,7 +99,10 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
         rob: { hosts: ['rob.localhost'], backends: [{ dyno: 'web.1', url: echo.url }] },
         badhdr: { hosts: ['badhdr.localhost'], backends: [{ dyno: 'web.1', url: badHeader.url }] },
         garbage: { hosts: ['garbage.localhost'], backends: [{ dyno: 'web.1', url: garbage.url }] },
-        wsreset: { hosts: ['wsreset.localhost'], backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${(wsReset.address() as net.AddressInfo).port}` }] },
+        wsreset: {
+          hosts: ['wsreset.localhost'],
+          backends: [{ dyno: 'web.1', url: `http://127.0.0.1:${(wsReset.address() as net.AddressInfo).port}` }],
+        },
       }),
     );
   });
@@ -104,21 +122,36 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
 
     // Request smuggling: Content-Length with Transfer-Encoding, duplicate Content-Length, obs-fold.
     const smuggle = `GET /smuggled HTTP/1.1\r\nHost: rob.localhost\r\n\r\n`;
-    const clte = await raw(router.httpPort, `POST / HTTP/1.1\r\nHost: rob.localhost\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggle}`);
+    const clte = await raw(
+      router.httpPort,
+      `POST / HTTP/1.1\r\nHost: rob.localhost\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggle}`,
+    );
     assert.match(clte.text, /^HTTP\/1\.1 400 /);
     assert.ok(clte.closed);
-    const dupCl = await raw(router.httpPort, `POST / HTTP/1.1\r\nHost: rob.localhost\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello${smuggle}`);
+    const dupCl = await raw(
+      router.httpPort,
+      `POST / HTTP/1.1\r\nHost: rob.localhost\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello${smuggle}`,
+    );
     assert.match(dupCl.text, /^HTTP\/1\.1 400 /);
     const fold = await raw(router.httpPort, `GET / HTTP/1.1\r\nHost: rob.localhost\r\nX-Folded: a\r\n  b\r\n\r\n`);
     assert.match(fold.text, /^HTTP\/1\.1 400 /);
-    const teTwice = await raw(router.httpPort, `POST / HTTP/1.1\r\nHost: rob.localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n${smuggle}`);
+    const teTwice = await raw(
+      router.httpPort,
+      `POST / HTTP/1.1\r\nHost: rob.localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n${smuggle}`,
+    );
     assert.doesNotMatch(teTwice.text, /smuggled/);
     assert.ok(!seenPaths.includes('/smuggled'), `no smuggled request reached the dyno (${seenPaths.join(' ')})`);
 
     // Malformed requests: garbage, control characters in a header, oversized headers, no Host.
     assert.match((await raw(router.httpPort, 'HELLO\r\n\r\n')).text, /^HTTP\/1\.1 400 /);
-    assert.match((await raw(router.httpPort, `GET / HTTP/1.1\r\nHost: rob.localhost\r\nX-Evil: a\x7fb\r\n\r\n`)).text, /^HTTP\/1\.1 400 /);
-    assert.match((await raw(router.httpPort, `GET / HTTP/1.1\r\nHost: rob.localhost\r\nX-Big: ${'a'.repeat(9000)}\r\n\r\n`)).text, /^HTTP\/1\.1 431 /);
+    assert.match(
+      (await raw(router.httpPort, `GET / HTTP/1.1\r\nHost: rob.localhost\r\nX-Evil: a\x7fb\r\n\r\n`)).text,
+      /^HTTP\/1\.1 400 /,
+    );
+    assert.match(
+      (await raw(router.httpPort, `GET / HTTP/1.1\r\nHost: rob.localhost\r\nX-Big: ${'a'.repeat(9000)}\r\n\r\n`)).text,
+      /^HTTP\/1\.1 431 /,
+    );
     assert.match((await raw(router.httpPort, `GET / HTTP/1.1\r\n\r\n`)).text, /^HTTP\/1\.1 400 /);
 
     // A client too slow to send its headers is cut off (headers timeout, configured 1 s here).
@@ -135,12 +168,15 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     // Clients aborting mid-response: the dyno's stream is closed too (node-http-proxy#1586).
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve) => {
-        const req = http.get({ port: router.httpPort, path: '/stream', headers: { Host: 'rob.localhost' }, agent: false }, (res) => {
-          res.once('data', () => {
-            req.destroy();
-            resolve();
-          });
-        });
+        const req = http.get(
+          { port: router.httpPort, path: '/stream', headers: { Host: 'rob.localhost' }, agent: false },
+          (res) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
         req.on('error', () => undefined);
       });
     }
@@ -160,7 +196,9 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     for (let i = 0; i < 5; i++) {
       const s = net.connect(router.httpPort, '127.0.0.1');
       s.on('error', () => undefined);
-      s.write(`GET /ws HTTP/1.1\r\nHost: rob.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      s.write(
+        `GET /ws HTTP/1.1\r\nHost: rob.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
       await new Promise<void>((resolve) => {
         s.once('data', () => {
           s.write(encodeFrame('x', true));
@@ -177,7 +215,9 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     for (let i = 0; i < 5; i++) {
       const s = net.connect(router.httpPort, '127.0.0.1');
       s.on('error', () => undefined);
-      s.write(`GET /ws HTTP/1.1\r\nHost: wsreset.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      s.write(
+        `GET /ws HTTP/1.1\r\nHost: wsreset.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
       const closed = await new Promise<boolean>((resolve) => {
         s.once('data', () => s.write(encodeFrame('bye', true)));
         s.on('close', () => resolve(true));
@@ -191,7 +231,11 @@ describe('router: robustness corpus (smuggling, bad headers, aborts, resets) lea
     const h = await health(router.httpPort);
     assert.equal(h.uncaughtExceptions, 0);
     let now = 0;
-    await waitFor(`router sockets back to baseline ${baseline} (now ${now})`, () => (now = socketCount(router.pid)) <= baseline, { timeoutMs: 8000 }).catch((err) => {
+    await waitFor(
+      `router sockets back to baseline ${baseline} (now ${now})`,
+      () => (now = socketCount(router.pid)) <= baseline,
+      { timeoutMs: 8000 },
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}; now ${socketCount(router.pid)}`);
     });
     assert.doesNotMatch(router.output(), /uncaught/);

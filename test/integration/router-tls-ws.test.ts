@@ -7,15 +7,43 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { tmpDir } from '../helpers/home';
-import { decodeFrame, encodeFrame, get, routesApplied, startBackend, startRouterProcess, waitForLog, writeRoutes, type Backend, type RouterProc } from './router-harness';
+import {
+  decodeFrame,
+  encodeFrame,
+  get,
+  routesApplied,
+  startBackend,
+  startRouterProcess,
+  waitForLog,
+  writeRoutes,
+  type Backend,
+  type RouterProc,
+} from './router-harness';
 
 function makeCert(dir: string, name: string, hosts: string[]): { certFile: string; keyFile: string } {
   const certFile = path.join(dir, `${name}.crt`);
   const keyFile = path.join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', keyFile, '-out', certFile,
-    '-subj', `/CN=${hosts[0]}`, '-addext', `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      `/CN=${hosts[0]}`,
+      '-addext',
+      `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, keyFile };
 }
 
@@ -75,7 +103,10 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
     writeRoutes(
       home,
       {
-        site: { hosts: ['site.localhost', 'a.example.test', 'b.example.test', '*.b.example.test'], backends: [{ dyno: 'web.1', url: app.url }] },
+        site: {
+          hosts: ['site.localhost', 'a.example.test', 'b.example.test', '*.b.example.test'],
+          backends: [{ dyno: 'web.1', url: app.url }],
+        },
         sec: { hosts: ['sec.localhost'], backends: [{ dyno: 'web.1', url: app.url }], httpsOnly: true },
       },
       [
@@ -104,7 +135,14 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
   test('https requests are proxied with X-Forwarded-Proto https', async () => {
     const body = await new Promise<string>((resolve, reject) => {
       const req = https.get(
-        { host: '127.0.0.1', port: router.httpsPort, servername: 'a.example.test', headers: { Host: 'a.example.test' }, rejectUnauthorized: false, agent: false },
+        {
+          host: '127.0.0.1',
+          port: router.httpsPort,
+          servername: 'a.example.test',
+          headers: { Host: 'a.example.test' },
+          rejectUnauthorized: false,
+          agent: false,
+        },
         (res) => {
           let b = '';
           res.on('data', (d) => (b += d));
@@ -129,7 +167,16 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
     const plain = await wsEcho(net.connect(router.httpPort, '127.0.0.1'), 'site.localhost', 'hello');
     assert.match(plain.status, /^HTTP\/1\.1 101/);
     assert.equal(plain.echo, 'echo:hello');
-    const secure = await wsEcho(tls.connect({ host: '127.0.0.1', port: router.httpsPort, servername: 'b.example.test', rejectUnauthorized: false }), 'b.example.test', 'tls');
+    const secure = await wsEcho(
+      tls.connect({
+        host: '127.0.0.1',
+        port: router.httpsPort,
+        servername: 'b.example.test',
+        rejectUnauthorized: false,
+      }),
+      'b.example.test',
+      'tls',
+    );
     assert.equal(secure.echo, 'echo:tls');
     const unknown = await wsEcho(net.connect(router.httpPort, '127.0.0.1'), 'nope.localhost', 'x');
     assert.match(unknown.status, /^HTTP\/1\.1 404/);
@@ -146,7 +193,9 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
       idle.on('error', reject);
       idle.once('data', () => (t0 = Date.now())); // the 101
       idle.on('close', () => resolve(Date.now() - t0));
-      idle.write(`GET /idle HTTP/1.1\r\nHost: site.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      idle.write(
+        `GET /idle HTTP/1.1\r\nHost: site.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
     });
     assert.ok(closedAfter >= 700 && closedAfter < 5000, `closed after ${closedAfter} ms idle (configured 800)`);
     await waitForLog(home, / site at=error code=H15 desc="Idle connection" method=GET path="\/idle" /);
@@ -158,7 +207,11 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
     const current = JSON.parse(fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8'));
     await routesApplied(
       router.httpPort,
-      writeRoutes(home, { ...current.apps, mute: { hosts: ['mute.localhost'], backends: [{ dyno: 'web.1', url: mute.url }] } }, current.certificates),
+      writeRoutes(
+        home,
+        { ...current.apps, mute: { hosts: ['mute.localhost'], backends: [{ dyno: 'web.1', url: mute.url }] } },
+        current.certificates,
+      ),
     );
     const r = await wsEcho(net.connect(router.httpPort, '127.0.0.1'), 'mute.localhost', 'x');
     assert.match(r.status, /^HTTP\/1\.1 503/);
@@ -168,7 +221,10 @@ describe('router: TLS with SNI, WebSockets, restart without the server', () => {
   test('after a restart, with no server running, the router restores every route from the last file', async () => {
     await router.stop();
     router = await startRouterProcess(home);
-    await routesApplied(router.httpPort, JSON.parse(fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8')).generatedAt);
+    await routesApplied(
+      router.httpPort,
+      JSON.parse(fs.readFileSync(path.join(home, 'run', 'routes.json'), 'utf8')).generatedAt,
+    );
     const r = await get(router.httpPort, 'b.example.test');
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).name, 'tls-app');

@@ -25,7 +25,10 @@ test('a deploy runs web.1 with the platform env, serves HTTP on 127.0.0.1 and ap
   assert.equal(rel.version, 1);
   assert.equal(rel.status, 'succeeded');
   const dynos = await fx.runtime.listDynos(app);
-  assert.deepEqual(dynos.map((d) => [d.name, d.state, d.release]), [['web.1', 'up', 1]]);
+  assert.deepEqual(
+    dynos.map((d) => [d.name, d.state, d.release]),
+    [['web.1', 'up', 1]],
+  );
   assert.match(dynos[0].address!, /^127\.0\.0\.1:\d+$/);
   assert.equal(await get(fx, app), 'first v1 web.1\n');
   const env = JSON.parse(await get(fx, app, '/env')) as Record<string, string>;
@@ -46,11 +49,25 @@ test('a deploy runs web.1 with the platform env, serves HTTP on 127.0.0.1 and ap
   assert.equal(info.HostConfig.LogConfig?.Type, 'json-file');
   assert.equal(info.HostConfig.LogConfig?.Config['max-size'], '10m');
   assert.equal(info.HostConfig.PortBindings['5000/tcp'][0].HostIp, '127.0.0.1');
-  for (const k of ['io.slipway.managed', 'io.slipway.home', 'io.slipway.app', 'io.slipway.process', 'io.slipway.release', 'io.slipway.dyno']) {
+  for (const k of [
+    'io.slipway.managed',
+    'io.slipway.home',
+    'io.slipway.app',
+    'io.slipway.process',
+    'io.slipway.release',
+    'io.slipway.dyno',
+  ]) {
     assert.ok(info.Config.Labels[k], `label ${k}`);
   }
   // The dyno's output reaches the logs as web.1.
-  await waitFor('web.1 log line', () => fx.logs.some((l) => l.app === app && l.dyno === 'web.1' && l.source === 'app' && /listening on 5000/.test(l.line)), { timeoutMs: 5000 });
+  await waitFor(
+    'web.1 log line',
+    () =>
+      fx.logs.some(
+        (l) => l.app === app && l.dyno === 'web.1' && l.source === 'app' && /listening on 5000/.test(l.line),
+      ),
+    { timeoutMs: 5000 },
+  );
 
   // ps:type: a new size restarts the type with the new limits.
   await fx.runtime.setSize(app, 'web', 'eco');
@@ -64,24 +81,44 @@ test('a deploy runs web.1 with the platform env, serves HTTP on 127.0.0.1 and ap
 
 test('ps:scale converges up and down; =0 stops the type; an unknown type is refused', async () => {
   const app = fx.createApp();
-  await fx.deploy(app, { processes: { web: 'exec node server.js', worker: 'while true; do echo working; sleep 1; done' } });
+  await fx.deploy(app, {
+    processes: { web: 'exec node server.js', worker: 'while true; do echo working; sleep 1; done' },
+  });
   // Heroku's defaults: web=1 on the first deploy, other types 0.
-  assert.deepEqual((await fx.runtime.listDynos(app)).map((d) => d.name), ['web.1']);
+  assert.deepEqual(
+    (await fx.runtime.listDynos(app)).map((d) => d.name),
+    ['web.1'],
+  );
 
   await fx.runtime.scale(app, { web: 3, worker: 1 });
   const up = await fx.runtime.listDynos(app);
-  assert.deepEqual(up.map((d) => `${d.name}:${d.state}`), ['web.1:up', 'web.2:up', 'web.3:up', 'worker.1:up']);
+  assert.deepEqual(
+    up.map((d) => `${d.name}:${d.state}`),
+    ['web.1:up', 'web.2:up', 'web.3:up', 'worker.1:up'],
+  );
   assert.equal(fx.runtime.listWebBackends(app).length, 3);
   const bodies = new Set<string>();
   for (const b of fx.runtime.listWebBackends(app)) bodies.add((await httpGet(b.url, 3000)).body.trim());
   assert.deepEqual([...bodies].sort(), ['code-1 v1 web.1', 'code-1 v1 web.2', 'code-1 v1 web.3']);
-  await waitFor('worker output', () => fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'working'), { timeoutMs: 5000 });
+  await waitFor(
+    'worker output',
+    () => fx.logs.some((l) => l.app === app && l.dyno === 'worker.1' && l.line === 'working'),
+    { timeoutMs: 5000 },
+  );
 
   await fx.runtime.scale(app, { web: 1, worker: 0 });
-  assert.deepEqual((await fx.runtime.listDynos(app)).map((d) => d.name), ['web.1']);
+  assert.deepEqual(
+    (await fx.runtime.listDynos(app)).map((d) => d.name),
+    ['web.1'],
+  );
   assert.equal(fx.runtime.listWebBackends(app).length, 1);
   // The scaled-away containers are drained and removed.
-  await waitFor('drained containers removed', async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } })).length === 1, { timeoutMs: 10_000 });
+  await waitFor(
+    'drained containers removed',
+    async () =>
+      (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`] } })).length === 1,
+    { timeoutMs: 10_000 },
+  );
 
   await assert.rejects(fx.runtime.scale(app, { clock: 1 }), /no process type "clock"/);
   await assert.rejects(fx.runtime.scale(app, { web: 101 }), /not a quantity/);
@@ -119,7 +156,14 @@ test('rollback serves the old code and config as a new release', async () => {
   assert.match(await get(fx, app), /^old-code v3 web\.1/);
   assert.equal((JSON.parse(await get(fx, app, '/env')) as Record<string, string>).MODE, 'one');
   assert.equal(fx.state.configVars.all(appId).MODE, 'one');
-  assert.deepEqual(fx.releases.list(app).map((r) => [r.version, r.status]), [[3, 'succeeded'], [2, 'succeeded'], [1, 'succeeded']]);
+  assert.deepEqual(
+    fx.releases.list(app).map((r) => [r.version, r.status]),
+    [
+      [3, 'succeeded'],
+      [2, 'succeeded'],
+      [1, 'succeeded'],
+    ],
+  );
   await assert.rejects(fx.releases.rollback(app, 9, fx.user), /has no release v9/);
 });
 
@@ -136,7 +180,12 @@ test('one-off runs: exit code passes through, stdin reaches the command, a TTY i
   };
   const out = collect();
   const err = collect();
-  const r = await fx.runtime.runOneOff({ appName: app, command: 'echo "word=$SECRET_WORD dyno=$DYNO"; echo oops >&2; exit 7', stdout: out.s, stderr: err.s });
+  const r = await fx.runtime.runOneOff({
+    appName: app,
+    command: 'echo "word=$SECRET_WORD dyno=$DYNO"; echo oops >&2; exit 7',
+    stdout: out.s,
+    stderr: err.s,
+  });
   assert.equal(r.exitCode, 7);
   assert.match(out.text(), /^word=swordfish dyno=run\.\d{4}\n$/);
   assert.equal(err.text(), 'oops\n');
@@ -149,11 +198,22 @@ test('one-off runs: exit code passes through, stdin reaches the command, a TTY i
   assert.equal(out2.text(), 'SHOUT\n');
 
   const out3 = collect();
-  const t = await fx.runtime.runOneOff({ appName: app, command: 'if [ -t 1 ]; then tty; else echo no-tty; fi', tty: true, stdout: out3.s, stderr: out3.s });
+  const t = await fx.runtime.runOneOff({
+    appName: app,
+    command: 'if [ -t 1 ]; then tty; else echo no-tty; fi',
+    tty: true,
+    stdout: out3.s,
+    stderr: out3.s,
+  });
   assert.equal(t.exitCode, 0);
   assert.match(out3.text(), /^\/dev\/pts\/\d+\r?\n$/);
   const out4 = collect();
-  await fx.runtime.runOneOff({ appName: app, command: 'if [ -t 1 ]; then tty; else echo no-tty; fi', stdout: out4.s, stderr: out4.s });
+  await fx.runtime.runOneOff({
+    appName: app,
+    command: 'if [ -t 1 ]; then tty; else echo no-tty; fi',
+    stdout: out4.s,
+    stderr: out4.s,
+  });
   assert.equal(out4.text(), 'no-tty\n');
 
   const d = await fx.runtime.runDetached({ appName: app, command: 'echo detached-output; sleep 1; exit 3' });
@@ -162,10 +222,27 @@ test('one-off runs: exit code passes through, stdin reaches the command, a TTY i
   const running = (await fx.runtime.listDynos(app)).find((x) => x.name === d.dyno);
   assert.equal(running?.type, 'run');
   assert.equal(running?.command, 'echo detached-output; sleep 1; exit 3');
-  await waitFor('detached exit', () => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'Process exited with status 3'), { timeoutMs: 10_000 });
+  await waitFor(
+    'detached exit',
+    () => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'Process exited with status 3'),
+    { timeoutMs: 10_000 },
+  );
   assert.ok(fx.logs.some((l) => l.app === app && l.dyno === d.dyno && l.line === 'detached-output'));
-  await waitFor('one-offs removed', async () => (await fx.docker.listContainers({ all: true, filters: { label: [`io.slipway.app=${app}`, 'io.slipway.oneoff=true'] } })).length === 0, { timeoutMs: 5000 });
-  assert.deepEqual((await fx.runtime.listDynos(app)).map((x) => x.name), ['web.1']);
+  await waitFor(
+    'one-offs removed',
+    async () =>
+      (
+        await fx.docker.listContainers({
+          all: true,
+          filters: { label: [`io.slipway.app=${app}`, 'io.slipway.oneoff=true'] },
+        })
+      ).length === 0,
+    { timeoutMs: 5000 },
+  );
+  assert.deepEqual(
+    (await fx.runtime.listDynos(app)).map((x) => x.name),
+    ['web.1'],
+  );
 });
 
 test('ps:restart replaces a dyno or a type without leaving the routes empty; web=0 empties them', async () => {

@@ -10,7 +10,13 @@ import { loadIntoDocker } from '../../stacks/builder';
 import { openState, type State } from '../../server/state';
 import type { AppJsonRuntime } from '../../server/state/repos/releases';
 import type { LogEntry, LogSink } from '../../server/logs/types';
-import { createDockerDriver, createRuntime, type Runtime, type RuntimeOptions, type WebBackend } from '../../server/runtime';
+import {
+  createDockerDriver,
+  createRuntime,
+  type Runtime,
+  type RuntimeOptions,
+  type WebBackend,
+} from '../../server/runtime';
 import { createReleaseService } from '../../server/releases';
 import { collectStoreGarbage } from '../../server/images/gc';
 import { createTestHome, type TestHome } from '../helpers/home';
@@ -51,14 +57,16 @@ async function nodeLayer(store: ImageStore): Promise<LayerRef> {
   } else {
     const tar = pack();
     const mtime = new Date('1980-01-01T00:00:01Z');
-    for (const d of ['opt/', 'opt/node/', 'opt/node/bin/']) tar.entry({ name: d, type: 'directory', mode: 0o755, mtime });
+    for (const d of ['opt/', 'opt/node/', 'opt/node/bin/'])
+      tar.entry({ name: d, type: 'directory', mode: 0o755, mtime });
     const size = fs.statSync(process.execPath).size;
     const entry = tar.entry({ name: 'opt/node/bin/node', size, mode: 0o755, mtime }, () => tar.finalize());
     fs.createReadStream(process.execPath).pipe(entry);
     ref = await cache.putLayer(Readable.from(tar));
     fs.writeFileSync(refFile, JSON.stringify(ref));
   }
-  if (!store.hasBlob(ref.descriptor.digest)) fs.linkSync(cache.blobPath(ref.descriptor.digest), store.blobPath(ref.descriptor.digest));
+  if (!store.hasBlob(ref.descriptor.digest))
+    fs.linkSync(cache.blobPath(ref.descriptor.digest), store.blobPath(ref.descriptor.digest));
   return ref;
 }
 
@@ -83,7 +91,10 @@ export interface RuntimeFixture {
   publishes: number;
   onPublish: Array<(web: ReadonlyMap<string, WebBackend[]>) => Promise<void> | void>;
   createApp(name?: string): string;
-  buildImage(app: string, spec?: AppImageSpec): Promise<{ buildId: string; imageRef: string; imageDigest: string; processTypes: Record<string, string> }>;
+  buildImage(
+    app: string,
+    spec?: AppImageSpec,
+  ): Promise<{ buildId: string; imageRef: string; imageDigest: string; processTypes: Record<string, string> }>;
   deploy(app: string, spec?: AppImageSpec): ReturnType<ReturnType<typeof createReleaseService>['createFromBuild']>;
   /** A second runtime over the same home and state (a "server restart"). */
   newRuntime(): Runtime;
@@ -95,7 +106,11 @@ export interface RuntimeFixture {
 
 export const uniqueApp = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
-export async function createRuntimeFixture(prefix: string, options: Partial<RuntimeOptions> = {}, storeGc = false): Promise<RuntimeFixture> {
+export async function createRuntimeFixture(
+  prefix: string,
+  options: Partial<RuntimeOptions> = {},
+  storeGc = false,
+): Promise<RuntimeFixture> {
   const home = await createTestHome(prefix);
   const state = openState({ dbFile: home.db, keyFile: home.keyFile });
   const docker = new Docker();
@@ -113,7 +128,9 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
     ...options,
   };
   const loaded = new Map<string, string>();
-  const sink: LogSink = { write: (app, e) => logs.push({ time: new Date().toISOString(), app, source: e.source, dyno: e.dyno, line: e.line }) };
+  const sink: LogSink = {
+    write: (app, e) => logs.push({ time: new Date().toISOString(), app, source: e.source, dyno: e.dyno, line: e.line }),
+  };
 
   const fx = {} as RuntimeFixture;
   const makeRuntime = () => {
@@ -125,7 +142,17 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       logs: sink,
       async ensureImage(ref) {
         const hit = loaded.get(ref);
-        if (hit && (await docker.getImage(hit).inspect().then(() => true, () => false))) return hit;
+        if (
+          hit &&
+          (await docker
+            .getImage(hit)
+            .inspect()
+            .then(
+              () => true,
+              () => false,
+            ))
+        )
+          return hit;
         const d = await home.store.resolve(ref);
         if (!d) throw new Error(`no image ${ref} in the store`);
         // Named like production pulls (REGISTRY/apps/APP@...): the repository proves the app.
@@ -139,7 +166,9 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
         for (const f of fx.onPublish) await f(web);
       },
       // Without storeGc the store keeps everything (tests that count blobs or tags of their own).
-      collectStoreGarbage: storeGc ? (keep) => collectStoreGarbage(home.store, keep, { graceMs: 0 }) : async () => undefined,
+      collectStoreGarbage: storeGc
+        ? (keep) => collectStoreGarbage(home.store, keep, { graceMs: 0 })
+        : async () => undefined,
       options: opts,
     });
     runtimes.push(rt);
@@ -168,16 +197,21 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       const processes = spec.processes ?? { web: 'exec node server.js' };
       const tar = pack();
       const mtime = new Date('1980-01-01T00:00:01Z');
-      const file = (name: string, body: string, mode = 0o755, uid = 0) => tar.entry({ name, mode, mtime, uid, gid: uid }, body);
-      for (const d of ['cnb/', 'cnb/process/', 'cnb/lifecycle/']) tar.entry({ name: d, type: 'directory', mode: 0o755, mtime });
+      const file = (name: string, body: string, mode = 0o755, uid = 0) =>
+        tar.entry({ name, mode, mtime, uid, gid: uid }, body);
+      for (const d of ['cnb/', 'cnb/process/', 'cnb/lifecycle/'])
+        tar.entry({ name: d, type: 'directory', mode: 0o755, mtime });
       tar.entry({ name: 'app/', type: 'directory', mode: 0o755, mtime, uid: 1000, gid: 1000 });
       file('app/server.js', SERVER_JS.replace('__CODE__', spec.code ?? 'code-1'), 0o644, 1000);
-      for (const [type, cmd] of Object.entries(processes)) file(`cnb/process/${type}`, `#!/bin/bash\ncd /app\nexec bash -c ${q(cmd)}\n`);
+      for (const [type, cmd] of Object.entries(processes))
+        file(`cnb/process/${type}`, `#!/bin/bash\ncd /app\nexec bash -c ${q(cmd)}\n`);
       file('cnb/lifecycle/launcher', '#!/bin/bash\ncd /app\nexec bash -c "$1"\n');
       tar.finalize();
       const appLayer = await home.store.putLayer(Readable.from(tar));
       const base = runManifest.layers.map((descriptor, i) => ({ descriptor, diffId: runConfig.rootfs.diff_ids[i] }));
-      const env = (runConfig.config.Env ?? []).map((e) => (e.startsWith('PATH=') ? `PATH=/opt/node/bin:${e.slice(5)}` : e));
+      const env = (runConfig.config.Env ?? []).map((e) =>
+        e.startsWith('PATH=') ? `PATH=/opt/node/bin:${e.slice(5)}` : e,
+      );
       const config: ImageConfig = {
         architecture: 'amd64',
         os: 'linux',
@@ -192,7 +226,13 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       };
       const written = await home.store.writeImage(config, [...base, await nodeLayer(home.store), appLayer]);
       const buildId = `b-${randomBytes(6).toString('hex')}`;
-      state.builds.create({ id: buildId, appId: state.apps.require(app).id, sourceVersion: null, userId: user.id, logPath: '/dev/null' });
+      state.builds.create({
+        id: buildId,
+        appId: state.apps.require(app).id,
+        sourceVersion: null,
+        userId: user.id,
+        logPath: '/dev/null',
+      });
       const imageRef = `apps/${app}:${buildId}`;
       await home.store.tag(imageRef, written.manifest);
       state.builds.finish(buildId, { status: 'succeeded', imageDigest: written.manifest.digest });
@@ -200,7 +240,13 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
     },
     async deploy(app: string, spec: AppImageSpec = {}) {
       const img = await fx.buildImage(app, spec);
-      return fx.releases.createFromBuild({ appName: app, ...img, releaseCommand: spec.releaseCommand, appJson: spec.appJson, user: fx.user });
+      return fx.releases.createFromBuild({
+        appName: app,
+        ...img,
+        releaseCommand: spec.releaseCommand,
+        appJson: spec.appJson,
+        user: fx.user,
+      });
     },
     newRuntime: makeRuntime,
     use(rt: Runtime) {
@@ -208,19 +254,39 @@ export async function createRuntimeFixture(prefix: string, options: Partial<Runt
       fx.releases = createReleaseService({ state, runtime: rt, logs: sink });
     },
     logText(app: string) {
-      return logs.filter((l) => l.app === app).map((l) => `${l.source}[${l.dyno}]: ${l.line}`).join('\n');
+      return logs
+        .filter((l) => l.app === app)
+        .map((l) => `${l.source}[${l.dyno}]: ${l.line}`)
+        .join('\n');
     },
     async cleanup() {
       for (const rt of runtimes) await rt.stop().catch(() => {});
       // Everything this test home made, by label: containers, then the apps' images.
-      const containers = await docker.listContainers({ all: true, filters: { label: [`io.slipway.home=${home.home}`] } });
-      for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+      const containers = await docker.listContainers({
+        all: true,
+        filters: { label: [`io.slipway.home=${home.home}`] },
+      });
+      for (const c of containers)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
       // The apps' networks (one per app, made by the driver), once their containers are gone.
-      for (const n of await docker.listNetworks({ filters: { label: [`io.slipway.home=${home.home}`] } })) await docker.getNetwork(n.Id).remove().catch(() => {});
+      for (const n of await docker.listNetworks({ filters: { label: [`io.slipway.home=${home.home}`] } }))
+        await docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => {});
       for (const app of apps) {
-        const byLabel = await docker.listImages({ filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] } });
+        const byLabel = await docker.listImages({
+          filters: { label: ['io.slipway.managed=true', `io.slipway.app=${app}`] },
+        });
         const byName = await docker.listImages({ filters: { reference: [`slipway-test-registry/apps/${app}`] } });
-        for (const i of [...byLabel, ...byName]) await docker.getImage(i.Id).remove({ force: true }).catch(() => {});
+        for (const i of [...byLabel, ...byName])
+          await docker
+            .getImage(i.Id)
+            .remove({ force: true })
+            .catch(() => {});
       }
       state.db.close();
       home.cleanup();

@@ -20,7 +20,9 @@ test('after a server restart the running dynos are adopted, not restarted, and n
   await fx.runtime.scale(app, { web: 2 });
   const before = await fx.runtime.listDynos(app);
   const urls = fx.runtime.listWebBackends(app).map((b) => b.url);
-  const started = await Promise.all(before.map(async (d) => (await fx.docker.getContainer(d.containerId).inspect()).State.StartedAt));
+  const started = await Promise.all(
+    before.map(async (d) => (await fx.docker.getContainer(d.containerId).inspect()).State.StartedAt),
+  );
 
   // Traffic against the published backends (the router keeps serving them meanwhile).
   let ok = 0;
@@ -45,27 +47,43 @@ test('after a server restart the running dynos are adopted, not restarted, and n
   await load;
 
   const after = await second.listDynos(app);
-  assert.deepEqual(after.map((d) => [d.name, d.state, d.containerId]), before.map((d) => [d.name, 'up', d.containerId]));
-  assert.deepEqual(second.listWebBackends(app).map((b) => b.url), urls);
-  const startedAfter = await Promise.all(after.map(async (d) => (await fx.docker.getContainer(d.containerId).inspect()).State.StartedAt));
+  assert.deepEqual(
+    after.map((d) => [d.name, d.state, d.containerId]),
+    before.map((d) => [d.name, 'up', d.containerId]),
+  );
+  assert.deepEqual(
+    second.listWebBackends(app).map((b) => b.url),
+    urls,
+  );
+  const startedAfter = await Promise.all(
+    after.map(async (d) => (await fx.docker.getContainer(d.containerId).inspect()).State.StartedAt),
+  );
   assert.deepEqual(startedAfter, started, 'containers were not restarted');
   assert.deepEqual(failures, []);
   assert.ok(ok > 5, `${ok} requests served`);
 
   // The new instance supervises them: a crash is noticed and restarted.
   await fx.docker.getContainer(after[1].containerId).kill({ signal: 'SIGKILL' });
-  await waitFor('crash noticed', async () => (await second.listDynos(app)).find((d) => d.name === 'web.2')?.restarts === 1, { timeoutMs: 5000 });
+  await waitFor(
+    'crash noticed',
+    async () => (await second.listDynos(app)).find((d) => d.name === 'web.2')?.restarts === 1,
+    { timeoutMs: 5000 },
+  );
   await waitFor('web.2 back', () => second.listWebBackends(app).length === 2, { timeoutMs: 10_000 });
   // Scaling through the new instance works on the adopted dynos.
   await second.scale(app, { web: 1 });
-  assert.deepEqual((await second.listDynos(app)).map((d) => d.containerId), [before[0].containerId]);
+  assert.deepEqual(
+    (await second.listDynos(app)).map((d) => d.containerId),
+    [before[0].containerId],
+  );
   fx.use(second); // later tests use the live instance
 });
 
 test('garbage collection keeps exactly the last N releases’ images (and what runs); rollback within them still works', async () => {
   const app = fx.createApp();
   for (let i = 1; i <= 5; i++) await fx.deploy(app, { code: `build-${i}` });
-  const appImages = async () => (await fx.docker.listImages({ filters: { label: [`io.slipway.app=${app}`] } })).map((i) => i.Id).sort();
+  const appImages = async () =>
+    (await fx.docker.listImages({ filters: { label: [`io.slipway.app=${app}`] } })).map((i) => i.Id).sort();
   assert.equal((await appImages()).length, 5);
 
   // A build cache past the cap (1 MB here) is cleared; a small one is left alone.
@@ -91,7 +109,10 @@ test('garbage collection keeps exactly the last N releases’ images (and what r
   assert.match((await httpGet(fx.runtime.listWebBackends(app)[0].url, 3000)).body, /^build-5 v5/);
   assert.equal(report.keepRefs.filter((r) => r.startsWith(`apps/${app}:`)).length, 3);
   // The store's blob GC got the same list: the two old builds' tags are gone, the kept three remain.
-  const tags = (await fx.home.store.listTags()).map((t) => t.ref).filter((r) => r.startsWith(`apps/${app}:`)).sort();
+  const tags = (await fx.home.store.listTags())
+    .map((t) => t.ref)
+    .filter((r) => r.startsWith(`apps/${app}:`))
+    .sort();
   assert.deepEqual(tags, [3, 4, 5].map((v) => fx.releases.get(app, v).imageRef).sort());
   // Stack images are never candidates.
   assert.ok((await fx.docker.listImages()).some((i) => (i.RepoTags ?? []).includes('slipway/bookworm-run:latest')));

@@ -45,7 +45,10 @@ function nativeBuildpack(): string {
   dirs.push(dir);
   const bp = path.join(dir, 'native-bp');
   fs.mkdirSync(path.join(bp, 'bin'), { recursive: true });
-  fs.writeFileSync(path.join(bp, 'buildpack.toml'), 'api = "0.10"\n[buildpack]\nid = "test/native"\nversion = "1.0.0"\n[[stacks]]\nid = "*"\n');
+  fs.writeFileSync(
+    path.join(bp, 'buildpack.toml'),
+    'api = "0.10"\n[buildpack]\nid = "test/native"\nversion = "1.0.0"\n[[stacks]]\nid = "*"\n',
+  );
   fs.writeFileSync(path.join(bp, 'bin', 'detect'), '#!/bin/bash\nexit 0\n', { mode: 0o755 });
   fs.writeFileSync(
     path.join(bp, 'bin', 'build'),
@@ -76,9 +79,14 @@ async function push(app: string, files: Record<string, string>): Promise<void> {
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(DIST, 'cli', 'main.js'), ...args], { env: srv.cliEnv(), timeout: 300_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [path.join(DIST, 'cli', 'main.js'), ...args],
+      { env: srv.cliEnv(), timeout: 300_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -93,7 +101,10 @@ const layersOf = async (digest: string) => (await store.readManifest(digest)).la
  */
 async function updateRunImage(): Promise<void> {
   const base = (await readImage(store, 'stacks/bookworm-run:latest'))!;
-  const list = execFileSync('tar', ['-xzOf', store.blobPath(base.manifest.layers[0].digest), './.slipway-packages'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const list = execFileSync('tar', ['-xzOf', store.blobPath(base.manifest.layers[0].digest), './.slipway-packages'], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const line = list.split('\n').find((l) => l.startsWith('libc6 '))!;
   bumped = { name: 'libc6', from: line.split(' ')[1], to: `${line.split(' ')[1]}+test1` };
   const p = pack();
@@ -103,7 +114,10 @@ async function updateRunImage(): Promise<void> {
   p.finalize();
   const layer = await store.putLayer(p as unknown as Readable);
   const layers = base.manifest.layers.map((d, i) => ({ descriptor: d, diffId: base.config.rootfs.diff_ids[i] }));
-  const img = await store.writeImage({ ...base.config, history: [...(base.config.history ?? []), { created_by: 'test: security update' }] }, [...layers, layer]);
+  const img = await store.writeImage(
+    { ...base.config, history: [...(base.config.history ?? []), { created_by: 'test: security update' }] },
+    [...layers, layer],
+  );
   await store.tag('stacks/bookworm-run:test-update', img.manifest);
   await store.tag('stacks/bookworm-run:latest', img.manifest);
   oldRunLayers = base.manifest.layers.map((l) => l.digest);
@@ -115,13 +129,20 @@ before(async () => {
   archives = http.createServer((_req, res) => res.end(fs.readFileSync(tgz)));
   await new Promise<void>((r) => archives.listen(0, '127.0.0.1', r));
   const port = (archives.address() as net.AddressInfo).port;
-  srv = await startTestServer({ router: true, env: { SLIPWAY_BUILDPACK_FETCH_ALLOW: `127.0.0.1:${port}`, SLIPWAY_STACK_REBASE_CONCURRENCY: '2' } });
+  srv = await startTestServer({
+    router: true,
+    env: { SLIPWAY_BUILDPACK_FETCH_ALLOW: `127.0.0.1:${port}`, SLIPWAY_STACK_REBASE_CONCURRENCY: '2' },
+  });
   store = openImageStore(srv.paths.images);
   for (const app of plain) await push(app, { Procfile: `web: ${SERVE}\n` });
   await push(fragile, { Procfile: `web: test ! -e /${UPDATE_FILE} && exec ${SERVE}\n` });
   await push(native, { '.buildpacks': `http://127.0.0.1:${port}/native-bp.tgz\n`, 'README.md': 'native\n' });
   for (const app of [...plain, fragile, native]) {
-    await waitFor(`${app} served`, async () => (await getVia(srv.httpPort, `${app}.localhost`).catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 30_000 });
+    await waitFor(
+      `${app} served`,
+      async () => (await getVia(srv.httpPort, `${app}.localhost`).catch(() => ({ status: 0 }))).status === 200,
+      { timeoutMs: 30_000 },
+    );
   }
 });
 
@@ -139,68 +160,84 @@ test('before a stack update a rebase is a no-op: it says so and makes no release
   assert.equal((await releasesOf(plain[0])).length, 1);
 });
 
-test('stacks:rebase after a stack update: every rebasable app gets a new release on the new run image, served throughout; the one that fails stays on v1; the native one is refused', { timeout: 240_000 }, async (t) => {
-  const before = new Map<string, Rel>();
-  for (const app of [...plain, fragile, native]) before.set(app, await current(app));
-  oldVersion = (await api<Array<{ name: string; version: string }>>(srv, 'GET', '/stacks')).body.find((s) => s.name === 'bookworm')!.version;
-  await updateRunImage();
+test(
+  'stacks:rebase after a stack update: every rebasable app gets a new release on the new run image, served throughout; the one that fails stays on v1; the native one is refused',
+  { timeout: 240_000 },
+  async (t) => {
+    const before = new Map<string, Rel>();
+    for (const app of [...plain, fragile, native]) before.set(app, await current(app));
+    oldVersion = (await api<Array<{ name: string; version: string }>>(srv, 'GET', '/stacks')).body.find(
+      (s) => s.name === 'bookworm',
+    )!.version;
+    await updateRunImage();
 
-  // Bounded load through the router on the apps that must keep serving.
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const load = Promise.all(
-    [...plain, fragile].map(async (app) => {
-      while (!stop) {
-        const r = await getVia(srv.httpPort, `${app}.localhost`).catch((e: Error) => ({ status: 0, body: e.message }));
-        if (r.status === 200) ok++;
-        else failures.push(`${app}: ${r.status} ${r.body.slice(0, 80)}`);
-        await new Promise((res) => setTimeout(res, 20));
-      }
-    }),
-  );
-  const r = await cli(['stacks:rebase', 'bookworm']);
-  await new Promise((res) => setTimeout(res, 1500));
-  stop = true;
-  await load;
-  t.diagnostic(`${r.stdout.trim()}\nload: ${ok} requests ok, ${failures.length} failed`);
+    // Bounded load through the router on the apps that must keep serving.
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const load = Promise.all(
+      [...plain, fragile].map(async (app) => {
+        while (!stop) {
+          const r = await getVia(srv.httpPort, `${app}.localhost`).catch((e: Error) => ({
+            status: 0,
+            body: e.message,
+          }));
+          if (r.status === 200) ok++;
+          else failures.push(`${app}: ${r.status} ${r.body.slice(0, 80)}`);
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      }),
+    );
+    const r = await cli(['stacks:rebase', 'bookworm']);
+    await new Promise((res) => setTimeout(res, 1500));
+    stop = true;
+    await load;
+    t.diagnostic(`${r.stdout.trim()}\nload: ${ok} requests ok, ${failures.length} failed`);
 
-  assert.equal(r.code, 1, 'exit 1: one app failed\n' + r.stdout + r.stderr);
-  for (const app of plain) assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${app}: v1 → v2 ok \\d+\\.\\d s`));
-  assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${fragile}: v1 → v2 failed`));
-  assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${native}: needs a rebuild \\(buildpack test/native marked its launch layer "native"`));
-  assert.match(r.stdout, /Rebase of bookworm: 2 rebased, 0 already current, 1 need a rebuild, 1 failed/);
-  assert.match(r.stdout, /slipway builds:create -a APP/);
-  assert.deepEqual(failures, [], `failed requests during the rebase (${ok} ok)`);
-  assert.ok(ok > 20, `load ran (${ok} requests)`);
+    assert.equal(r.code, 1, 'exit 1: one app failed\n' + r.stdout + r.stderr);
+    for (const app of plain) assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${app}: v1 → v2 ok \\d+\\.\\d s`));
+    assert.match(r.stdout, new RegExp(`\\[\\d/4\\] ${fragile}: v1 → v2 failed`));
+    assert.match(
+      r.stdout,
+      new RegExp(`\\[\\d/4\\] ${native}: needs a rebuild \\(buildpack test/native marked its launch layer "native"`),
+    );
+    assert.match(r.stdout, /Rebase of bookworm: 2 rebased, 0 already current, 1 need a rebuild, 1 failed/);
+    assert.match(r.stdout, /slipway builds:create -a APP/);
+    assert.deepEqual(failures, [], `failed requests during the rebase (${ok} ok)`);
+    assert.ok(ok > 20, `load ran (${ok} requests)`);
 
-  for (const app of plain) {
-    const now = await current(app);
-    assert.equal(now.version, 2);
-    assert.equal(now.description, 'Rebase onto bookworm-run test-update (1 package updated)');
-    const oldLayers = await layersOf(before.get(app)!.imageDigest);
-    const newLayers = await layersOf(now.imageDigest);
-    // The old image sat on the old run image; the new one on the new run image, app layers the same blobs.
-    assert.deepEqual(oldLayers.slice(0, oldRunLayers.length), oldRunLayers);
-    assert.deepEqual(newLayers, [...newRunLayers, ...oldLayers.slice(oldRunLayers.length)]);
-    assert.ok(oldLayers.length > oldRunLayers.length);
-    // Its owners see it: the release line in the app's log.
-    const logs = await cli(['logs', '-a', app, '--source', 'api']);
-    assert.match(logs.stdout, /Release v2 created by \S+@\S+: Rebase onto bookworm-run test-update/);
-  }
-  const f = await releasesOf(fragile);
-  assert.equal(f.find((x) => x.version === 2)?.status, 'failed');
-  assert.equal((await current(fragile)).version, 1);
-  assert.equal((await getVia(srv.httpPort, `${fragile}.localhost`)).status, 200);
-  assert.equal((await releasesOf(native)).length, 1);
-  assert.equal((await getVia(srv.httpPort, `${native}.localhost`)).status, 200);
+    for (const app of plain) {
+      const now = await current(app);
+      assert.equal(now.version, 2);
+      assert.equal(now.description, 'Rebase onto bookworm-run test-update (1 package updated)');
+      const oldLayers = await layersOf(before.get(app)!.imageDigest);
+      const newLayers = await layersOf(now.imageDigest);
+      // The old image sat on the old run image; the new one on the new run image, app layers the same blobs.
+      assert.deepEqual(oldLayers.slice(0, oldRunLayers.length), oldRunLayers);
+      assert.deepEqual(newLayers, [...newRunLayers, ...oldLayers.slice(oldRunLayers.length)]);
+      assert.ok(oldLayers.length > oldRunLayers.length);
+      // Its owners see it: the release line in the app's log.
+      const logs = await cli(['logs', '-a', app, '--source', 'api']);
+      assert.match(logs.stdout, /Release v2 created by \S+@\S+: Rebase onto bookworm-run test-update/);
+    }
+    const f = await releasesOf(fragile);
+    assert.equal(f.find((x) => x.version === 2)?.status, 'failed');
+    assert.equal((await current(fragile)).version, 1);
+    assert.equal((await getVia(srv.httpPort, `${fragile}.localhost`)).status, 200);
+    assert.equal((await releasesOf(native)).length, 1);
+    assert.equal((await getVia(srv.httpPort, `${native}.localhost`)).status, 200);
 
-  // slipway stacks: how many apps run on each version.
-  const stacks = JSON.parse((await cli(['stacks', '--json'])).stdout) as Array<{ name: string; version: string; appsByVersion: Record<string, number> }>;
-  const bw = stacks.find((s) => s.name === 'bookworm')!;
-  assert.equal(bw.version, 'test-update');
-  assert.deepEqual(bw.appsByVersion, { [oldVersion]: 2, 'test-update': 2 });
-});
+    // slipway stacks: how many apps run on each version.
+    const stacks = JSON.parse((await cli(['stacks', '--json'])).stdout) as Array<{
+      name: string;
+      version: string;
+      appsByVersion: Record<string, number>;
+    }>;
+    const bw = stacks.find((s) => s.name === 'bookworm')!;
+    assert.equal(bw.version, 'test-update');
+    assert.deepEqual(bw.appsByVersion, { [oldVersion]: 2, 'test-update': 2 });
+  },
+);
 
 test('stacks:diff lists the package the update changed', async () => {
   const r = await cli(['stacks:diff', oldVersion, 'test-update']);
@@ -220,16 +257,23 @@ test('the native app: releases:rebase refuses it with "needs a rebuild" and the 
   assert.equal((await releasesOf(native)).length, 1);
 });
 
-test('after the rebase: a second rebase is a no-op, and a rebased app rolls back to its pre-update release', { timeout: 120_000 }, async () => {
-  const again = await cli(['releases:rebase', '-a', plain[0]]);
-  assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /already runs on bookworm-run test-update; nothing to do/);
-  assert.equal((await releasesOf(plain[0])).length, 2);
+test(
+  'after the rebase: a second rebase is a no-op, and a rebased app rolls back to its pre-update release',
+  { timeout: 120_000 },
+  async () => {
+    const again = await cli(['releases:rebase', '-a', plain[0]]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /already runs on bookworm-run test-update; nothing to do/);
+    assert.equal((await releasesOf(plain[0])).length, 2);
 
-  const rb = await cli(['releases:rollback', 'v1', '-a', plain[0]]);
-  assert.equal(rb.code, 0, rb.stderr);
-  const now = await current(plain[0]);
-  assert.equal(now.version, 3);
-  assert.deepEqual(await layersOf(now.imageDigest), await layersOf((await releasesOf(plain[0])).find((x) => x.version === 1)!.imageDigest));
-  assert.equal((await getVia(srv.httpPort, `${plain[0]}.localhost`)).status, 200);
-});
+    const rb = await cli(['releases:rollback', 'v1', '-a', plain[0]]);
+    assert.equal(rb.code, 0, rb.stderr);
+    const now = await current(plain[0]);
+    assert.equal(now.version, 3);
+    assert.deepEqual(
+      await layersOf(now.imageDigest),
+      await layersOf((await releasesOf(plain[0])).find((x) => x.version === 1)!.imageDigest),
+    );
+    assert.equal((await getVia(srv.httpPort, `${plain[0]}.localhost`)).status, 200);
+  },
+);

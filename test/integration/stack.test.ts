@@ -8,7 +8,10 @@ const docker = (...args: string[]) => execFileSync('docker', args, { encoding: '
 const CA = '/etc/ssl/certs/ca-certificates.crt';
 
 test('a container of the run image runs as uid 1000 by default', () => {
-  assert.equal(docker('run', '--rm', '--label', 'io.slipway.test=1', stackImageName('bookworm', 'run'), 'id', '-u'), '1000');
+  assert.equal(
+    docker('run', '--rm', '--label', 'io.slipway.test=1', stackImageName('bookworm', 'run'), 'id', '-u'),
+    '1000',
+  );
   assert.equal(docker('run', '--rm', stackImageName('bookworm', 'run'), 'pwd'), '/app');
 });
 
@@ -16,13 +19,26 @@ test('the build image carries the CNB stack labels and env', () => {
   const labels = JSON.parse(docker('inspect', '-f', '{{json .Config.Labels}}', stackImageName('bookworm', 'build')));
   assert.equal(labels['io.buildpacks.stack.id'], 'io.buildpacks.stacks.bookworm');
   const env = docker('inspect', '-f', '{{json .Config.Env}}', stackImageName('bookworm', 'build'));
-  for (const v of ['CNB_USER_ID=1000', 'CNB_GROUP_ID=1000', 'CNB_STACK_ID=io.buildpacks.stacks.bookworm']) assert.ok(env.includes(v), v);
+  for (const v of ['CNB_USER_ID=1000', 'CNB_GROUP_ID=1000', 'CNB_STACK_ID=io.buildpacks.stacks.bookworm'])
+    assert.ok(env.includes(v), v);
 });
 
 test('a build container reaches the npm registry over HTTPS with the host CA bundle mounted', () => {
   const out = docker(
-    'run', '--rm', '-v', `${CA}:${CA}:ro`, stackImageName('bookworm', 'build'),
-    'curl', '-sS', '--max-time', '30', '-o', '/dev/null', '-w', '%{http_code}', 'https://registry.npmjs.org/semver',
+    'run',
+    '--rm',
+    '-v',
+    `${CA}:${CA}:ro`,
+    stackImageName('bookworm', 'build'),
+    'curl',
+    '-sS',
+    '--max-time',
+    '30',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    'https://registry.npmjs.org/semver',
   );
   assert.equal(out, '200');
 });
@@ -45,7 +61,10 @@ test('the stack images are in the platform OCI store with their layers', async (
 });
 
 test('the trixie stack: Debian 13 images from the same recipe, uid 1000, its own stack id and distro version', () => {
-  assert.equal(docker('run', '--rm', '--label', 'io.slipway.test=1', stackImageName('trixie', 'run'), 'id', '-u'), '1000');
+  assert.equal(
+    docker('run', '--rm', '--label', 'io.slipway.test=1', stackImageName('trixie', 'run'), 'id', '-u'),
+    '1000',
+  );
   assert.match(docker('run', '--rm', stackImageName('trixie', 'run'), 'cat', '/etc/debian_version'), /^13\./);
   for (const kind of ['build', 'run'] as const) {
     const labels = JSON.parse(docker('inspect', '-f', '{{json .Config.Labels}}', stackImageName('trixie', kind)));
@@ -53,5 +72,8 @@ test('the trixie stack: Debian 13 images from the same recipe, uid 1000, its own
     assert.equal(labels['io.buildpacks.stack.distro.version'], '13');
   }
   // Headers for native Python wheels are in the build image.
-  assert.match(docker('run', '--rm', stackImageName('trixie', 'build'), 'ls', '/usr/include/python3.13/Python.h'), /Python\.h/);
+  assert.match(
+    docker('run', '--rm', stackImageName('trixie', 'build'), 'ls', '/usr/include/python3.13/Python.h'),
+    /Python\.h/,
+  );
 });

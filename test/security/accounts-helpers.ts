@@ -13,10 +13,19 @@ export interface CliResult {
 
 export function cli(srv: TestServer, args: string[], token?: string, cwd = '/'): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...srv.cliEnv(token), NO_COLOR: '1' }, cwd, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...srv.cliEnv(token), NO_COLOR: '1' }, cwd, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -34,7 +43,11 @@ export async function makeUser(srv: TestServer, email: string): Promise<string> 
 
 /** A long-running CLI command (logs -t): its output so far, and a promise of its exit. */
 export function spawnCli(srv: TestServer, args: string[], token?: string) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...srv.cliEnv(token), NO_COLOR: '1' }, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...srv.cliEnv(token), NO_COLOR: '1' },
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -42,7 +55,11 @@ export function spawnCli(srv: TestServer, args: string[], token?: string) {
   return { child, output: () => output, exited };
 }
 
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

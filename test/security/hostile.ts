@@ -25,7 +25,19 @@ export async function makeTar(entries: Entry[], gzip = true): Promise<Buffer> {
     const type = e.type ?? 'file';
     const body = Buffer.from(type === 'file' ? (e.body ?? '') : '');
     await new Promise<void>((res, rej) =>
-      p.entry({ name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), linkname: e.linkname, size: body.length, devmajor: 1, devminor: 5 }, body, (err) => (err ? rej(err) : res())),
+      p.entry(
+        {
+          name: e.name,
+          type,
+          mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+          linkname: e.linkname,
+          size: body.length,
+          devmajor: 1,
+          devminor: 5,
+        },
+        body,
+        (err) => (err ? rej(err) : res()),
+      ),
     );
   }
   p.finalize();
@@ -40,7 +52,11 @@ export async function makeTar(entries: Entry[], gzip = true): Promise<Buffer> {
  */
 export function sizeBomb(mib: number): Buffer {
   const zeros = zlib.gzipSync(Buffer.alloc(1024 * 1024), { level: 9 });
-  return Buffer.concat([zlib.gzipSync(ustarHeader('bomb/zeros', mib * 1024 * 1024)), ...Array.from({ length: mib }, () => zeros), zlib.gzipSync(Buffer.alloc(1024))]);
+  return Buffer.concat([
+    zlib.gzipSync(ustarHeader('bomb/zeros', mib * 1024 * 1024)),
+    ...Array.from({ length: mib }, () => zeros),
+    zlib.gzipSync(Buffer.alloc(1024)),
+  ]);
 }
 
 /**
@@ -49,13 +65,17 @@ export function sizeBomb(mib: number): Buffer {
  * members), so only the download cap can stop it.
  */
 export function endlessArchive(): { head: Buffer; chunk: Buffer } {
-  return { head: zlib.gzipSync(ustarHeader('big/blob', 500 * 1024 * 1024)), chunk: zlib.gzipSync(randomBytes(1024 * 1024), { level: 0 }) };
+  return {
+    head: zlib.gzipSync(ustarHeader('big/blob', 500 * 1024 * 1024)),
+    chunk: zlib.gzipSync(randomBytes(1024 * 1024), { level: 0 }),
+  };
 }
 
 /** A plain ustar header for one regular file (octal fields, checksum over the header). */
 function ustarHeader(name: string, size: number): Buffer {
   const h = Buffer.alloc(512);
-  const oct = (v: number, off: number, len: number) => h.write(v.toString(8).padStart(len - 1, '0') + '\0', off, 'ascii');
+  const oct = (v: number, off: number, len: number) =>
+    h.write(v.toString(8).padStart(len - 1, '0') + '\0', off, 'ascii');
   h.write(name, 0, 'utf8');
   oct(0o644, 100, 8);
   oct(0, 108, 8);
@@ -83,7 +103,13 @@ export function snapshot(dir: string): string[] {
     for (const name of fs.readdirSync(d).sort()) {
       const p = path.join(d, name);
       const st = fs.lstatSync(p);
-      const what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link:${fs.readlinkSync(p)}` : st.isFile() ? `file:${createHash('sha256').update(fs.readFileSync(p)).digest('hex').slice(0, 16)}` : 'other';
+      const what = st.isDirectory()
+        ? 'dir'
+        : st.isSymbolicLink()
+          ? `link:${fs.readlinkSync(p)}`
+          : st.isFile()
+            ? `file:${createHash('sha256').update(fs.readFileSync(p)).digest('hex').slice(0, 16)}`
+            : 'other';
       out.push(`${path.relative(dir, p)} ${what} ${(st.mode & 0o7777).toString(8)}`);
       if (st.isDirectory()) walk(p);
     }

@@ -31,17 +31,42 @@ test('one-offs beyond the owner limit are refused, and one that outlives one-off
 
   const d = await fx.runtime.runDetached({ appName: app, command: 'echo started; sleep 60', limits: limits() });
   await assert.rejects(fx.runtime.runDetached({ appName: app, command: 'true', limits: limits() }), (err: Error) => {
-    assert.match(err.message, new RegExp(`one-offs limit reached: user ${owner.replace(/\./g, '\\.')} \\(owner of ${app}\\) has 1 of 1 one-offs`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `one-offs limit reached: user ${owner.replace(/\./g, '\\.')} \\(owner of ${app}\\) has 1 of 1 one-offs`,
+      ),
+    );
     return true;
   });
-  await waitFor('the detached one-off stopped', () => fx.logs.some((l) => l.app === app && l.dyno === d.dyno && /^Stopped: one-off-seconds limit reached: .* is limited to 2 seconds; an admin can raise it with: slipway limits:set .* one-off-seconds=4$/.test(l.line)), { timeoutMs: 15_000 });
-  await waitFor('the one-off gone', async () => !(await fx.runtime.listDynos(app)).some((x) => x.name === d.dyno), { timeoutMs: 15_000 });
+  await waitFor(
+    'the detached one-off stopped',
+    () =>
+      fx.logs.some(
+        (l) =>
+          l.app === app &&
+          l.dyno === d.dyno &&
+          /^Stopped: one-off-seconds limit reached: .* is limited to 2 seconds; an admin can raise it with: slipway limits:set .* one-off-seconds=4$/.test(
+            l.line,
+          ),
+      ),
+    { timeoutMs: 15_000 },
+  );
+  await waitFor('the one-off gone', async () => !(await fx.runtime.listDynos(app)).some((x) => x.name === d.dyno), {
+    timeoutMs: 15_000,
+  });
 
   // Attached: the client sees why its command ended.
   let err = '';
   const sink = new Writable({ write: (c: Buffer, _e, cb) => ((err += c.toString()), cb()) });
   const started = Date.now();
-  const r = await fx.runtime.runOneOff({ appName: app, command: 'sleep 60', stdout: sink, stderr: sink, limits: limits() });
+  const r = await fx.runtime.runOneOff({
+    appName: app,
+    command: 'sleep 60',
+    stdout: sink,
+    stderr: sink,
+    limits: limits(),
+  });
   assert.notEqual(r.exitCode, 0);
   assert.ok(Date.now() - started < 30_000, 'stopped long before the command would have ended');
   assert.match(err, /one-off-seconds limit reached/);
@@ -52,14 +77,24 @@ test("an app.json formation cannot seed more dynos than the owner's limits: the 
   const row = fx.state.apps.require(app);
   fx.state.limits.set(row.ownerId, { 'dynos-per-type': 2, dynos: 3 });
   // The release service as server/main.ts wires it: with the platform default limits.
-  const releases = createReleaseService({ state: fx.state, runtime: fx.runtime, logs: { write: () => undefined }, limits: defaultLimits(2) });
+  const releases = createReleaseService({
+    state: fx.state,
+    runtime: fx.runtime,
+    logs: { write: () => undefined },
+    limits: defaultLimits(2),
+  });
   const img = await fx.buildImage(app, { processes: { web: 'node server.js', worker: 'sleep infinity' } });
   await assert.rejects(
     releases.createFromBuild({ appName: app, ...img, appJson: { formation: { web: { quantity: 5 } } }, user: fx.user }),
     /dynos-per-type limit reached: user .* \(owner of .*\) may run 2 dynos per process type, and web@5 asks for 5/,
   );
   await assert.rejects(
-    releases.createFromBuild({ appName: app, ...img, appJson: { formation: { web: { quantity: 2 }, worker: { quantity: 2 } } }, user: fx.user }),
+    releases.createFromBuild({
+      appName: app,
+      ...img,
+      appJson: { formation: { web: { quantity: 2 }, worker: { quantity: 2 } } },
+      user: fx.user,
+    }),
     /dynos limit reached: .* may run 3 dynos per app, and this formation asks for 4/,
   );
   assert.deepEqual(fx.state.formation.list(row.id), []);

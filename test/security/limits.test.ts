@@ -33,7 +33,10 @@ test('apps limit: the operator default applies, the refusal names the limit, its
   assert.match(refused.stderr, /an admin can raise it with: slipway limits:set ana@example\.com apps=4/);
 
   // Users read their own limits but cannot raise them.
-  const mine = JSON.parse(await ok(srv, ['limits', '--json'], ana)) as { limits: Record<string, number>; usage: Record<string, number> };
+  const mine = JSON.parse(await ok(srv, ['limits', '--json'], ana)) as {
+    limits: Record<string, number>;
+    usage: Record<string, number>;
+  };
   assert.equal(mine.limits.apps, 2);
   assert.equal(mine.usage.apps, 2);
   const self = await cli(srv, ['limits:set', ANA, 'apps=50'], ana);
@@ -41,12 +44,19 @@ test('apps limit: the operator default applies, the refusal names the limit, its
   assert.match(self.stderr, /only an admin may set limits/);
 
   await ok(srv, ['limits:set', ANA, 'apps=3']);
-  const shown = JSON.parse(await ok(srv, ['limits', ANA, '--json'])) as { limits: Record<string, number>; overrides: Record<string, number>; defaults: Record<string, number> };
+  const shown = JSON.parse(await ok(srv, ['limits', ANA, '--json'])) as {
+    limits: Record<string, number>;
+    overrides: Record<string, number>;
+    defaults: Record<string, number>;
+  };
   assert.equal(shown.limits.apps, 3);
   assert.deepEqual(shown.overrides, { apps: 3 });
   assert.equal(shown.defaults.apps, 2);
   await ok(srv, ['apps:create', 'ana-three'], ana);
-  assert.match((await cli(srv, ['apps:create', 'ana-four'], ana)).stderr, /apps limit reached: user ana@example\.com has 3 of 3 apps/);
+  assert.match(
+    (await cli(srv, ['apps:create', 'ana-four'], ana)).stderr,
+    /apps limit reached: user ana@example\.com has 3 of 3 apps/,
+  );
   const table = await ok(srv, ['limits', ANA]);
   assert.match(table, /apps\s+3 apps\s+set by an admin \(default 2\)/);
   // A bad key or value is refused before it reaches the server.
@@ -57,11 +67,17 @@ test('dynos and dynos-per-type limits: ps:scale beyond them is refused with the 
   await ok(srv, ['limits:set', ANA, 'dynos=3', 'dynos-per-type=2']);
   const perType = await cli(srv, ['ps:scale', 'web=3', '-a', 'ana-one'], ana);
   assert.notEqual(perType.code, 0);
-  assert.match(perType.stderr, /dynos-per-type limit reached: user ana@example\.com \(owner of ana-one\) may run 2 dynos per process type, and web@3 asks for 3/);
+  assert.match(
+    perType.stderr,
+    /dynos-per-type limit reached: user ana@example\.com \(owner of ana-one\) may run 2 dynos per process type, and web@3 asks for 3/,
+  );
   assert.match(perType.stderr, /slipway limits:set ana@example\.com dynos-per-type=4/);
   const total = await cli(srv, ['ps:scale', 'web=2', 'worker=2', '-a', 'ana-one'], ana);
   assert.notEqual(total.code, 0);
-  assert.match(total.stderr, /dynos limit reached: user ana@example\.com \(owner of ana-one\) may run 3 dynos per app, and this formation asks for 4/);
+  assert.match(
+    total.stderr,
+    /dynos limit reached: user ana@example\.com \(owner of ana-one\) may run 3 dynos per app, and this formation asks for 4/,
+  );
   // The owner's limit applies to whoever scales (here an admin acting on ana's app).
   assert.match((await cli(srv, ['ps:scale', 'web=3', '-a', 'ana-one'])).stderr, /dynos-per-type limit reached/);
 });
@@ -70,7 +86,10 @@ test('one-offs limit: slipway run and run:detached are refused at the limit, nam
   await ok(srv, ['limits:set', ANA, 'one-offs=0']);
   const detached = await cli(srv, ['run:detached', '-a', 'ana-one', '--', 'echo', 'hi'], ana);
   assert.notEqual(detached.code, 0);
-  assert.match(detached.stderr, /one-offs limit reached: user ana@example\.com \(owner of ana-one\) has 0 of 0 one-offs/);
+  assert.match(
+    detached.stderr,
+    /one-offs limit reached: user ana@example\.com \(owner of ana-one\) has 0 of 0 one-offs/,
+  );
   assert.match(detached.stderr, /slipway limits:set ana@example\.com one-offs=1/);
   const attached = await cli(srv, ['run', '-a', 'ana-one', '--', 'echo', 'hi'], ana);
   assert.notEqual(attached.code, 0);
@@ -91,7 +110,10 @@ test('push-mb limit: a real git push over it is refused with the limit named, an
     assert.equal((await git(['commit', '-qm', 'big'], work)).code, 0);
     const push = await git(['push', gitUrl(srv, 'bo-push', bo), 'HEAD:main'], work, 120_000);
     assert.notEqual(push.code, 0, push.stderr);
-    assert.match(push.stderr, /push-mb limit reached: user bo@example\.com \(owner of bo-push\) may push at most 1 MiB at once/);
+    assert.match(
+      push.stderr,
+      /push-mb limit reached: user bo@example\.com \(owner of bo-push\) may push at most 1 MiB at once/,
+    );
     assert.match(push.stderr, /an admin can raise it with: slipway limits:set bo@example\.com push-mb=2/);
     const refs = await git(['ls-remote', gitUrl(srv, 'bo-push', bo)], work);
     assert.equal(refs.code, 0, refs.stderr + srv.output().slice(-3000));

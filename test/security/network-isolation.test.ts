@@ -69,18 +69,31 @@ function iptables(args: string[]): string | undefined {
 
 before(async () => {
   srv = await startTestServer({ env: { SLIPWAY_BIND: '0.0.0.0', SLIPWAY_BUILD_CONCURRENCY: '2' } });
-  for (const [who, app] of [['a', appA], ['b', appB]]) {
+  for (const [who, app] of [
+    ['a', appA],
+    ['b', appB],
+  ]) {
     users[app] = await createUser(srv, `${uniq(`tenant-${who}`)}@example.com`);
     const r = await api(srv, 'POST', '/apps', { name: app }, users[app]);
     assert.equal(r.status, 201, JSON.stringify(r.body));
   }
   repo = await makeRepo({}, path.join(FIX, 'apps', 'tiny-web'));
   dirs.push(repo);
-  const pushes = await Promise.all([appA, appB].map((app) => git(['push', gitUrl(srv, app, users[app]), 'main'], repo)));
+  const pushes = await Promise.all(
+    [appA, appB].map((app) => git(['push', gitUrl(srv, app, users[app]), 'main'], repo)),
+  );
   for (const p of pushes) assert.equal(p.code, 0, p.stderr);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && !bPublished) {
-    const dynos = (await api<Array<{ name: string; state: string; address: string | null; containerId: string }>>(srv, 'GET', `/apps/${appB}/dynos`, undefined, users[appB])).body;
+    const dynos = (
+      await api<Array<{ name: string; state: string; address: string | null; containerId: string }>>(
+        srv,
+        'GET',
+        `/apps/${appB}/dynos`,
+        undefined,
+        users[appB],
+      )
+    ).body;
     const web = dynos.find((d) => d.name === 'web.1' && d.state === 'up' && d.address);
     if (web) {
       bPublished = Number(web.address!.split(':')[1]);
@@ -103,12 +116,18 @@ test('each app has its own labelled Docker network, and its dynos are on it alon
   assert.ok(netA && netB, 'both apps have a network labelled with their home and name');
   assert.notEqual(netA.Id, netB.Id);
   assert.equal(netB.Labels?.['io.slipway.managed'], 'true');
-  const web = (await docker.listContainers({ filters: { label: [`io.slipway.home=${srv.home}`, `io.slipway.app=${appB}`] } }))[0];
+  const web = (
+    await docker.listContainers({ filters: { label: [`io.slipway.home=${srv.home}`, `io.slipway.app=${appB}`] } })
+  )[0];
   assert.deepEqual(Object.keys(web.NetworkSettings.Networks), [netB.Name]);
 });
 
-test('a dyno of app A cannot connect to app B\'s dyno (container IP, gateway to its published port) nor the API port; B\'s own dyno can', async () => {
-  const fromA = await probeFrom(appA, users[appA], [`http://${bIp}:5000/`, `http://GATEWAY:${bPublished}/`, `http://GATEWAY:${srv.apiPort}/healthz`]);
+test("a dyno of app A cannot connect to app B's dyno (container IP, gateway to its published port) nor the API port; B's own dyno can", async () => {
+  const fromA = await probeFrom(appA, users[appA], [
+    `http://${bIp}:5000/`,
+    `http://GATEWAY:${bPublished}/`,
+    `http://GATEWAY:${srv.apiPort}/healthz`,
+  ]);
   assert.match(fromA, new RegExp(`probe http://${bIp.replace(/\./g, '\\.')}:5000/ blocked`), fromA);
   assert.match(fromA, new RegExp(`probe http://[0-9.]+:${bPublished}/ blocked`), fromA);
   assert.match(fromA, new RegExp(`probe http://[0-9.]+:${srv.apiPort}/healthz blocked`), fromA);
@@ -132,7 +151,15 @@ test('a build cannot reach a dyno, the platform or 169.254.169.254, and still re
     docker,
     stack: 'bookworm',
     imageRef: 'apps/netprobe:b1',
-    env: { PROBE_TARGETS: [`http://${bIp}:5000/`, `http://GATEWAY:${bPublished}/`, `http://GATEWAY:${srv.apiPort}/healthz`, 'http://169.254.169.254/', 'https://registry.npmjs.org/semver'].join(' ') },
+    env: {
+      PROBE_TARGETS: [
+        `http://${bIp}:5000/`,
+        `http://GATEWAY:${bPublished}/`,
+        `http://GATEWAY:${srv.apiPort}/healthz`,
+        'http://169.254.169.254/',
+        'https://registry.npmjs.org/semver',
+      ].join(' '),
+    },
     caBundle: '/etc/ssl/certs/ca-certificates.crt',
     labels: { 'io.slipway.home': home.home },
     allowHostPaths: true,
@@ -150,7 +177,11 @@ test('a build cannot reach a dyno, the platform or 169.254.169.254, and still re
 test('169.254.0.0/16 and the host are closed to dynos by rules the server installed at start (once), or the server warned', async () => {
   if (iptables(['-S']) === undefined) {
     // No usable iptables on this host: the platform must have said so, once.
-    assert.equal(srv.output().match(/warning: the network firewall rules could not be installed/g)?.length, 1, srv.output());
+    assert.equal(
+      srv.output().match(/warning: the network firewall rules could not be installed/g)?.length,
+      1,
+      srv.output(),
+    );
     return;
   }
   assert.match(iptables(['-S', 'SLIPWAY-FORWARD']) ?? '', /-A SLIPWAY-FORWARD -d 169\.254\.0\.0\/16 -i slw\+ -j DROP/);

@@ -36,8 +36,15 @@ test('a disabled user: open logs -t stream ends at once, API, git fetch and git 
     const disabled = await ok(srv, ['users:disable', 'cy@example.com']);
     assert.match(disabled, /Disabling cy@example\.com\.\.\. done \(1 open log session ended\)/);
     // The server ends the session; the CLI's reconnect is then refused (401), which ends it for good.
-    const code = await Promise.race([stream.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 5000))]);
-    assert.equal(typeof code, 'number', `logs -t should end promptly when its user is disabled; output: ${stream.output()}`);
+    const code = await Promise.race([
+      stream.exited,
+      new Promise<string>((r) => setTimeout(() => r('still running'), 5000)),
+    ]);
+    assert.equal(
+      typeof code,
+      'number',
+      `logs -t should end promptly when its user is disabled; output: ${stream.output()}`,
+    );
     assert.notEqual(code, 0);
     assert.match(stream.output(), /this API token is not valid/);
   } finally {
@@ -71,18 +78,24 @@ test('a disabled user: open logs -t stream ends at once, API, git fetch and git 
 
 test("admins revoke another user's tokens (one or all); others may not", async () => {
   const di = await makeUser(srv, 'di@example.com');
-  const second = (JSON.parse(await ok(srv, ['tokens:create', '--json'], di)) as { id: number; token: string });
+  const second = JSON.parse(await ok(srv, ['tokens:create', '--json'], di)) as { id: number; token: string };
   // A member cannot touch someone else's tokens.
   const denied = await cli(srv, ['tokens:revoke', '--user', 'admin@example.com', '--all'], di);
   assert.notEqual(denied.code, 0);
   assert.match(denied.stderr, /only an admin may revoke another user's tokens/);
 
-  const listed = JSON.parse(await ok(srv, ['tokens', '--user', 'di@example.com', '--json'])) as Array<{ id: number; revokedAt: string | null }>;
+  const listed = JSON.parse(await ok(srv, ['tokens', '--user', 'di@example.com', '--json'])) as Array<{
+    id: number;
+    revokedAt: string | null;
+  }>;
   assert.equal(listed.length, 2);
   await ok(srv, ['tokens:revoke', String(second.id), '--user', 'di@example.com']);
   assert.notEqual((await cli(srv, ['apps'], second.token)).code, 0);
   await ok(srv, ['apps'], di);
-  assert.match(await ok(srv, ['tokens:revoke', '--user', 'di@example.com', '--all']), /Revoked 1 token of di@example\.com/);
+  assert.match(
+    await ok(srv, ['tokens:revoke', '--user', 'di@example.com', '--all']),
+    /Revoked 1 token of di@example\.com/,
+  );
   assert.notEqual((await cli(srv, ['apps'], di)).code, 0);
 });
 
@@ -157,13 +170,26 @@ test("a new app reusing a destroyed app's name sees none of the old app's events
   await ok(srv, ['apps:destroy', '-a', 'reused-name', '--confirm', 'reused-name']);
 
   await ok(srv, ['apps:create', 'reused-name']);
-  const events = JSON.parse(await ok(srv, ['events', '-a', 'reused-name', '--json'])) as Array<{ action: string; message: string }>;
-  assert.deepEqual(events.map((e) => e.action), ['app.create'], JSON.stringify(events));
+  const events = JSON.parse(await ok(srv, ['events', '-a', 'reused-name', '--json'])) as Array<{
+    action: string;
+    message: string;
+  }>;
+  assert.deepEqual(
+    events.map((e) => e.action),
+    ['app.create'],
+    JSON.stringify(events),
+  );
   const logs = await ok(srv, ['logs', '-a', 'reused-name']);
   assert.doesNotMatch(logs, /OLD_APP_MARKER|Maintenance mode enabled/);
-  assert.ok(!fs.readFileSync(path.join(srv.paths.logs, 'apps', 'reused-name.ndjson'), 'utf8').includes('OLD_APP_MARKER'));
+  assert.ok(
+    !fs.readFileSync(path.join(srv.paths.logs, 'apps', 'reused-name.ndjson'), 'utf8').includes('OLD_APP_MARKER'),
+  );
   // The platform-wide trail (admins) keeps the old app's history under its name.
-  const all = JSON.parse(await ok(srv, ['events', '--json'])) as Array<{ action: string; appName: string; message: string }>;
+  const all = JSON.parse(await ok(srv, ['events', '--json'])) as Array<{
+    action: string;
+    appName: string;
+    message: string;
+  }>;
   assert.ok(all.some((e) => e.appName === 'reused-name' && e.action === 'app.destroy'));
   assert.ok(all.some((e) => e.appName === 'reused-name' && /OLD_APP_MARKER/.test(e.message)));
 });

@@ -40,12 +40,17 @@ const images: Record<string, { manifest: string; layer: string; shared: string }
 async function appImage(name: string): Promise<void> {
   const run = (await home.store.resolve('stacks/bookworm-run:latest'))!;
   const runManifest = await home.store.readManifest(run.digest);
-  const runConfig = await home.store.readJson<{ rootfs: { diff_ids: string[] } } & Record<string, unknown>>(runManifest.config.digest);
+  const runConfig = await home.store.readJson<{ rootfs: { diff_ids: string[] } } & Record<string, unknown>>(
+    runManifest.config.digest,
+  );
   const tar = pack();
   tar.entry({ name: 'workspace/owner.txt' }, `${name}\n`);
   tar.finalize();
   const own = await home.store.putLayer(tar as unknown as Readable);
-  const layers: LayerRef[] = runManifest.layers.map((l, i) => ({ descriptor: l, diffId: runConfig.rootfs.diff_ids[i] }));
+  const layers: LayerRef[] = runManifest.layers.map((l, i) => ({
+    descriptor: l,
+    diffId: runConfig.rootfs.diff_ids[i],
+  }));
   const { manifest } = await home.store.writeImage(runConfig as never, [...layers, own]);
   await home.store.tag(`apps/${name}:b1`, manifest);
   images[name] = { manifest: manifest.digest, layer: own.descriptor.digest, shared: runManifest.layers[0].digest };
@@ -59,7 +64,9 @@ before(async () => {
   dirs.push(repo);
   const push = await git(['push', gitUrl(srv, app, user), 'main'], repo);
   assert.equal(push.code, 0, push.stderr);
-  const [b] = (await api<Array<{ id: string; imageDigest: string }>>(srv, 'GET', `/apps/${app}/builds`, undefined, user)).body;
+  const [b] = (
+    await api<Array<{ id: string; imageDigest: string }>>(srv, 'GET', `/apps/${app}/builds`, undefined, user)
+  ).body;
   digest = b.imageDigest;
   tag = b.id;
 
@@ -83,7 +90,12 @@ after(async () => {
 test('anonymous or wrong-token HTTP gets 401 with a Basic challenge, for /v2/, manifests and blobs', async () => {
   const registry = `http://127.0.0.1:${srv.apiPort}/v2`;
   const manifest = `${registry}/${`apps/${app}`}/manifests/${digest}`;
-  const urls = [`${registry}/`, manifest, `${registry}/apps/${app}/manifests/${tag}`, `${registry}/apps/${app}/tags/list`];
+  const urls = [
+    `${registry}/`,
+    manifest,
+    `${registry}/apps/${app}/manifests/${tag}`,
+    `${registry}/apps/${app}/tags/list`,
+  ];
   const wrong = { Authorization: `Basic ${Buffer.from(`slipway:${newRegistryToken()}`).toString('base64')}` };
   for (const url of urls) {
     for (const headers of [{}, wrong, { Authorization: 'Bearer x' }]) {
@@ -101,11 +113,14 @@ test('anonymous or wrong-token HTTP gets 401 with a Basic challenge, for /v2/, m
   }
 });
 
-test('docker pull without credentials is refused; the platform\'s own pull ran the app', async () => {
+test("docker pull without credentials is refused; the platform's own pull ran the app", async () => {
   const name = `127.0.0.1:${srv.apiPort}/apps/${app}:${tag}`;
   const r = await exec('docker', ['pull', name], { timeout: 120_000 }).then(
     (o) => ({ code: 0, out: o.stdout + o.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: e.code ?? 1,
+      out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    }),
   );
   if (r.code === 0) await exec('docker', ['rmi', name]).catch(() => {});
   assert.notEqual(r.code, 0, r.out);
@@ -118,7 +133,10 @@ test('docker pull without credentials is refused; the platform\'s own pull ran t
     if (dynos.some((d) => d.name === 'web.1' && d.state === 'up')) break;
     await new Promise((res) => setTimeout(res, 300));
   }
-  assert.ok(dynos.some((d) => d.name === 'web.1' && d.state === 'up'), JSON.stringify(dynos));
+  assert.ok(
+    dynos.some((d) => d.name === 'web.1' && d.state === 'up'),
+    JSON.stringify(dynos),
+  );
 });
 
 test('a repository serves only the blobs and manifests its tags reference', async () => {
@@ -129,10 +147,17 @@ test('a repository serves only the blobs and manifests its tags reference', asyn
   assert.equal((await get(`apps/a/blobs/${images.a.layer}`)).status, 200);
   assert.equal((await get(`apps/a/blobs/${images.a.shared}`)).status, 200);
   // B's, asked for under A (or a repository with no tags): unknown, like a digest that does not exist.
-  for (const p of [`apps/a/blobs/${images.b.layer}`, `apps/a/manifests/${images.b.manifest}`, `apps/nobody/blobs/${images.a.shared}`]) {
+  for (const p of [
+    `apps/a/blobs/${images.b.layer}`,
+    `apps/a/manifests/${images.b.manifest}`,
+    `apps/nobody/blobs/${images.a.shared}`,
+  ]) {
     const res = await get(p);
     assert.equal(res.status, 404, p);
-    assert.match(((await res.json()) as { errors: Array<{ code: string }> }).errors[0].code, /^(BLOB|MANIFEST)_UNKNOWN$/);
+    assert.match(
+      ((await res.json()) as { errors: Array<{ code: string }> }).errors[0].code,
+      /^(BLOB|MANIFEST)_UNKNOWN$/,
+    );
   }
   const head = await fetch(`${base}/v2/apps/a/blobs/${images.b.layer}`, { method: 'HEAD', headers: auth });
   assert.equal(head.status, 404);

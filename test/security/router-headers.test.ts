@@ -4,7 +4,15 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpDir } from '../helpers/home';
-import { get, routesApplied, startBackend, startRouterProcess, writeRoutes, type Backend, type RouterProc } from '../integration/router-harness';
+import {
+  get,
+  routesApplied,
+  startBackend,
+  startRouterProcess,
+  writeRoutes,
+  type Backend,
+  type RouterProc,
+} from '../integration/router-harness';
 
 /**
  * Issue 12 item 7, router part, on the real slipway-router process: requests whose target app is
@@ -33,10 +41,13 @@ describe('router: duplicate Host, absolute-form targets, spoofed forwarding head
     router = await startRouterProcess(home, { SLIPWAY_ROUTER_HTTPS: 'off' });
     victim = await startBackend('victim-web-1');
     attacker = await startBackend('attacker-web-1');
-    await routesApplied(router.httpPort, writeRoutes(home, {
-      victim: { hosts: ['victim.localhost'], backends: [{ dyno: 'web.1', url: victim.url }] },
-      attacker: { hosts: ['attacker.localhost'], backends: [{ dyno: 'web.1', url: attacker.url }] },
-    }));
+    await routesApplied(
+      router.httpPort,
+      writeRoutes(home, {
+        victim: { hosts: ['victim.localhost'], backends: [{ dyno: 'web.1', url: victim.url }] },
+        attacker: { hosts: ['attacker.localhost'], backends: [{ dyno: 'web.1', url: attacker.url }] },
+      }),
+    );
   });
   after(async () => {
     await router?.stop();
@@ -46,11 +57,15 @@ describe('router: duplicate Host, absolute-form targets, spoofed forwarding head
 
   test('two Host headers get 400 and reach no dyno (plain request and WebSocket handshake)', async () => {
     const before = victim.hits + attacker.hits;
-    const r = await raw('GET / HTTP/1.1\r\nHost: attacker.localhost\r\nHost: victim.localhost\r\nConnection: close\r\n\r\n');
+    const r = await raw(
+      'GET / HTTP/1.1\r\nHost: attacker.localhost\r\nHost: victim.localhost\r\nConnection: close\r\n\r\n',
+    );
     assert.match(r, /^HTTP\/1\.1 400 /);
     assert.match(r, /Bad request/);
-    const ws = await raw('GET /ws HTTP/1.1\r\nHost: attacker.localhost\r\nHost: victim.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    const ws = await raw(
+      'GET /ws HTTP/1.1\r\nHost: attacker.localhost\r\nHost: victim.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
     assert.match(ws, /^HTTP\/1\.1 400 /);
     assert.equal(victim.hits + attacker.hits, before);
   });
@@ -58,12 +73,21 @@ describe('router: duplicate Host, absolute-form targets, spoofed forwarding head
   test('an absolute-form target is served as nginx does: its authority names the app and the Host sent to the dyno', async () => {
     // Node's client sends a path given as an absolute URL as is: the request line is absolute-form.
     const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: router.httpPort, path: 'http://victim.localhost/p?q=1', headers: { Host: 'attacker.localhost' }, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: router.httpPort,
+          path: 'http://victim.localhost/p?q=1',
+          headers: { Host: 'attacker.localhost' },
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -74,8 +98,14 @@ describe('router: duplicate Host, absolute-form targets, spoofed forwarding head
     assert.equal(seen.headers.host, 'victim.localhost');
     // Targets that are neither origin- nor http(s) absolute-form are refused.
     const before = victim.hits + attacker.hits;
-    assert.match(await raw('OPTIONS * HTTP/1.1\r\nHost: attacker.localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /);
-    assert.match(await raw('GET http://user@victim.localhost/ HTTP/1.1\r\nHost: attacker.localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.match(
+      await raw('OPTIONS * HTTP/1.1\r\nHost: attacker.localhost\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 400 /,
+    );
+    assert.match(
+      await raw('GET http://user@victim.localhost/ HTTP/1.1\r\nHost: attacker.localhost\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 400 /,
+    );
     assert.equal(victim.hits + attacker.hits, before);
   });
 

@@ -34,7 +34,12 @@ let loudRepo: string | undefined;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(process.execPath, [CLI, ...args], { env: srv.cliEnv(token), cwd: NEUTRAL, timeout: 60_000, maxBuffer: 8 << 20 });
+    const r = await exec(process.execPath, [CLI, ...args], {
+      env: srv.cliEnv(token),
+      cwd: NEUTRAL,
+      timeout: 60_000,
+      maxBuffer: 8 << 20,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -103,7 +108,10 @@ test('the CLI strips terminal control sequences from build output and logs', asy
   assert.ok(String(raw.body).includes(EVIL), 'the stored build output still has the bytes the buildpack printed');
   // The app's own output in its log stream (here its release command's), through `slipway logs`.
   const rawLogs = await api<string>(srv, 'GET', `/apps/${LOUD_APP}/logs?lines=200`, undefined, token);
-  assert.ok(String(rawLogs.body).includes(EVIL), `the log stream holds what the app printed:\n${JSON.stringify(rawLogs.body)}`);
+  assert.ok(
+    String(rawLogs.body).includes(EVIL),
+    `the log stream holds what the app printed:\n${JSON.stringify(rawLogs.body)}`,
+  );
   const logs = await cli(['logs', '-a', LOUD_APP, '-n', '200']);
   assert.equal(logs.code, 0, logs.stderr);
   assert.match(logs.stdout, /app\[release\.\d+\]: +release-said-hi/);
@@ -120,7 +128,13 @@ test('the database, its WAL files and the key file are 0600 in a 0700 directory'
 });
 
 test('app repositories check every pushed object (receive.fsckObjects)', async () => {
-  const r = await git(['--git-dir', path.join(srv.paths.repos, `${APP}.git`), 'config', '--get', 'receive.fsckObjects']);
+  const r = await git([
+    '--git-dir',
+    path.join(srv.paths.repos, `${APP}.git`),
+    'config',
+    '--get',
+    'receive.fsckObjects',
+  ]);
   assert.equal(r.stdout.trim(), 'true');
 });
 
@@ -138,7 +152,11 @@ test('a push carrying a malformed object is refused by git before any build star
     const push = await git(['push', gitUrl(srv, LOUD_APP, token), `${commit}:refs/heads/main`], dir);
     assert.notEqual(push.code, 0);
     assert.match(push.stdout + push.stderr, /duplicateEntries|fsck error|unpacker error/i);
-    assert.equal((await api<unknown[]>(srv, 'GET', `/apps/${LOUD_APP}/builds`, undefined, token)).body.length, before, 'no build was started');
+    assert.equal(
+      (await api<unknown[]>(srv, 'GET', `/apps/${LOUD_APP}/builds`, undefined, token)).body.length,
+      before,
+      'no build was started',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -151,5 +169,9 @@ test('destroying an app removes its build directories and caches', async () => {
   assert.equal(d.code, 0, d.stderr);
   assert.equal(fs.existsSync(dir), false, `${dir} is left after apps:destroy`);
   assert.equal(fs.existsSync(path.join(srv.paths.caches, APP)), false);
-  assert.deepEqual(filesContaining(srv.home, SECRET), [], 'nothing of the app\'s config is left in clear text under SLIPWAY_HOME');
+  assert.deepEqual(
+    filesContaining(srv.home, SECRET),
+    [],
+    "nothing of the app's config is left in clear text under SLIPWAY_HOME",
+  );
 });

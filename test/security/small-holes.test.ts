@@ -33,19 +33,34 @@ async function cli(args: string[], env = userEnv): Promise<{ code: number; stdou
 }
 
 /** One HTTP request from a chosen loopback source address (127.0.0.x), so back-off tests stay apart. */
-function request(method: string, p: string, opts: { token?: string; basic?: string; body?: unknown; from?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function request(
+  method: string,
+  p: string,
+  opts: { token?: string; basic?: string; body?: unknown; from?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.basic) headers.authorization = `Basic ${Buffer.from(`x:${opts.basic}`).toString('base64')}`;
   if (body) headers['content-type'] = 'application/json';
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: srv.apiPort, method, path: p, headers, localAddress: opts.from ?? '127.0.0.1', agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: srv.apiPort,
+        method,
+        path: p,
+        headers,
+        localAddress: opts.from ?? '127.0.0.1',
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -66,7 +81,17 @@ after(async () => {
 });
 
 test('custom domains refuse IP literals in every form, with a message saying so', async () => {
-  for (const host of ['127.0.0.1', '127.1', '0x7f.0.0.1', '2130706433', '017700000001', '[::1]', '::ffff:127.0.0.1', '169.254.169.254', 'www.example.0x7f']) {
+  for (const host of [
+    '127.0.0.1',
+    '127.1',
+    '0x7f.0.0.1',
+    '2130706433',
+    '017700000001',
+    '[::1]',
+    '::ffff:127.0.0.1',
+    '169.254.169.254',
+    'www.example.0x7f',
+  ]) {
     const r = await cli(['domains:add', host, '-a', APP]);
     assert.equal(r.code, 1, host);
     assert.match(r.stderr, /is an IP address, not a domain name/, host);
@@ -91,11 +116,24 @@ test('custom domains refuse reserved names: the platform domain, localhost and l
   const good = await cli(['domains:add', 'www.holes-example.com', '-a', APP]);
   assert.equal(good.code, 0, good.stderr);
   const list = await cli(['domains', '-a', APP, '--json']);
-  assert.deepEqual((JSON.parse(list.stdout) as Array<{ hostname: string }>).map((d) => d.hostname), [`${APP}.localhost`, 'www.holes-example.com']);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as Array<{ hostname: string }>).map((d) => d.hostname),
+    [`${APP}.localhost`, 'www.holes-example.com'],
+  );
 });
 
 test('app names refuse reserved words with a clear message; an app with such a name made earlier keeps working', async () => {
-  for (const name of ['api', 'www', 'admin', 'git', 'registry', 'dashboard', 'status', 'slipway-router', 'slipway-foo']) {
+  for (const name of [
+    'api',
+    'www',
+    'admin',
+    'git',
+    'registry',
+    'dashboard',
+    'status',
+    'slipway-router',
+    'slipway-foo',
+  ]) {
     const r = await cli(['apps:create', name, '--no-remote']);
     assert.equal(r.code, 1, name);
     assert.match(r.stderr, new RegExp(`"${name}" is reserved for the platform and cannot be an app name`), name);
@@ -105,7 +143,9 @@ test('app names refuse reserved words with a clear message; an app with such a n
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(srv.paths.db);
   const owner = db.prepare('SELECT id FROM users WHERE email = ?').get('tenant@example.com') as { id: number };
-  const row = db.prepare("INSERT INTO apps (name, owner_id, stack) VALUES ('status', ?, 'bookworm') RETURNING id").get(owner.id) as { id: number };
+  const row = db
+    .prepare("INSERT INTO apps (name, owner_id, stack) VALUES ('status', ?, 'bookworm') RETURNING id")
+    .get(owner.id) as { id: number };
   db.prepare("INSERT INTO collaborators (app_id, user_id, role) VALUES (?, ?, 'owner')").run(row.id, owner.id);
   db.close();
   const info = await cli(['apps:info', '-a', 'status', '--json']);
@@ -128,10 +168,16 @@ test('config values refuse NUL and are capped per value (32 KiB) and per app (25
   const seven: Record<string, string> = {};
   for (let i = 0; i < 7; i++) seven[`V${i}`] = 'y'.repeat(32 * 1024 - 10);
   assert.equal((await request('PATCH', `/api/apps/${APP}/config`, { token: userToken, body: seven })).status, 200);
-  const over = await request('PATCH', `/api/apps/${APP}/config`, { token: userToken, body: { V7: 'z'.repeat(1024), V8: 'z'.repeat(1024) } });
+  const over = await request('PATCH', `/api/apps/${APP}/config`, {
+    token: userToken,
+    body: { V7: 'z'.repeat(1024), V8: 'z'.repeat(1024) },
+  });
   assert.equal(over.status, 422);
   assert.match(JSON.parse(over.body).message, /more than the limit of 256 KiB per app/);
-  const after = JSON.parse((await request('GET', `/api/apps/${APP}/config`, { token: userToken })).body) as Record<string, string>;
+  const after = JSON.parse((await request('GET', `/api/apps/${APP}/config`, { token: userToken })).body) as Record<
+    string,
+    string
+  >;
   assert.equal(after.V7, undefined, 'a refused update changes nothing');
   assert.equal(Object.keys(after).length, 8);
 });
@@ -161,13 +207,19 @@ test('a client that sends its headers too slowly is cut off by the header timeou
 test('repeated failed authentication backs off with 429 and Retry-After, on the API and the git endpoint', async () => {
   const from = '127.0.0.9';
   for (let i = 0; i < 10; i++) {
-    const r = await request('GET', '/api/apps', { token: `slw_guess-${String(i).padStart(3, '0')}-${'a'.repeat(40)}`, from });
+    const r = await request('GET', '/api/apps', {
+      token: `slw_guess-${String(i).padStart(3, '0')}-${'a'.repeat(40)}`,
+      from,
+    });
     assert.equal(r.status, 401, `attempt ${i + 1}`);
   }
   // The 11th try from that address is refused before its token is even looked at: a valid one too.
   const blocked = await request('GET', '/api/apps', { token: userToken, from });
   assert.equal(blocked.status, 429);
-  assert.ok(Number(blocked.headers['retry-after']) > 0 && Number(blocked.headers['retry-after']) <= 60, String(blocked.headers['retry-after']));
+  assert.ok(
+    Number(blocked.headers['retry-after']) > 0 && Number(blocked.headers['retry-after']) <= 60,
+    String(blocked.headers['retry-after']),
+  );
   assert.match(JSON.parse(blocked.body).message, /too many failed authentications from this address/);
   const git = await request('GET', `/${APP}.git/info/refs?service=git-upload-pack`, { basic: userToken, from });
   assert.equal(git.status, 429);
@@ -181,7 +233,10 @@ test('repeated failed authentication backs off with 429 and Retry-After, on the 
   }
   assert.equal((await request('GET', '/api/apps', { token: userToken, from: from2 })).status, 200);
   for (let i = 0; i < 10; i++) {
-    const r = await request('GET', `/${APP}.git/info/refs?service=git-upload-pack`, { basic: `slw_wrong-${String(i).padStart(3, '0')}-${'b'.repeat(40)}`, from: from2 });
+    const r = await request('GET', `/${APP}.git/info/refs?service=git-upload-pack`, {
+      basic: `slw_wrong-${String(i).padStart(3, '0')}-${'b'.repeat(40)}`,
+      from: from2,
+    });
     assert.equal(r.status, 401);
   }
   assert.equal((await request('GET', '/api/apps', { token: userToken, from: from2 })).status, 429);

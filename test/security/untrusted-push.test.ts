@@ -78,7 +78,10 @@ after(async () => {
 });
 
 /** A repository with these files and symbolic links, pushed (forced) by the non-admin user. */
-async function push(files: Record<string, string>, links: Record<string, string> = {}): Promise<{ code: number; out: string }> {
+async function push(
+  files: Record<string, string>,
+  links: Record<string, string> = {},
+): Promise<{ code: number; out: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-sec-'));
   dirs.push(dir);
   for (const [name, body] of Object.entries(files)) {
@@ -105,11 +108,22 @@ async function assertNoLeak(out: string): Promise<void> {
     assert.ok(!String(o.body).includes(SECRET), 'the build output shows the marker');
   }
   // `slipway logs` and `slipway builds:output` as the user would run them (the real CLI binary).
-  for (const args of [['logs', '-a', app, '-n', '1000'], ['builds:output', '-a', app]]) {
-    const r = await exec(process.execPath, [path.join(DIST, 'cli', 'main.js'), ...args], { env: srv.cliEnv(token), cwd: os.tmpdir(), timeout: 60_000 }).catch((e: { stdout?: string; stderr?: string }) => e);
+  for (const args of [
+    ['logs', '-a', app, '-n', '1000'],
+    ['builds:output', '-a', app],
+  ]) {
+    const r = await exec(process.execPath, [path.join(DIST, 'cli', 'main.js'), ...args], {
+      env: srv.cliEnv(token),
+      cwd: os.tmpdir(),
+      timeout: 60_000,
+    }).catch((e: { stdout?: string; stderr?: string }) => e);
     assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET), `slipway ${args[0]} shows the marker`);
     // It did show the build (so the check above looked at something).
-    assert.match(`${r.stdout}`, /Building on the bookworm stack|Build \S+ failed/, `slipway ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(
+      `${r.stdout}`,
+      /Building on the bookworm stack|Build \S+ failed/,
+      `slipway ${args.join(' ')}: ${r.stdout}${r.stderr}`,
+    );
   }
   const events = await api(srv, 'GET', `/apps/${app}/events`, undefined, token);
   assert.ok(!JSON.stringify(events.body).includes(SECRET), 'the events show the marker');
@@ -148,7 +162,11 @@ for (const [file, content, extra] of [
   ['.buildpacks', `${SECRET}\n`, {}],
   ['app.json', JSON.stringify({ buildpacks: [{ url: SECRET }] }), {}],
   ['project.toml', `[[io.buildpacks.group]]\nid = "${SECRET}"\n`, {}],
-  ['bp/buildpack.toml', `api = "${SECRET}"\n`, { 'project.toml': '[[io.buildpacks.group]]\nuri = "./bp"\n', 'bp/bin/detect': '#!/bin/sh\n' }],
+  [
+    'bp/buildpack.toml',
+    `api = "${SECRET}"\n`,
+    { 'project.toml': '[[io.buildpacks.group]]\nuri = "./bp"\n', 'bp/bin/detect': '#!/bin/sh\n' },
+  ],
 ] as const) {
   test(`a symlinked ${file} pointing outside the tree is refused without reading it`, async () => {
     const target = marker(content);
@@ -231,7 +249,7 @@ test('an oversized archive, a gzip bomb and an entry-count bomb are refused', as
   assert.deepEqual(fs.existsSync(cache) ? fs.readdirSync(cache) : [], []);
 });
 
-test('a fetch failure shows the fetcher\'s own reason, with credentials redacted', async () => {
+test("a fetch failure shows the fetcher's own reason, with credentials redacted", async () => {
   const r = await push({ '.buildpacks': `http://user:s3cret-pw@127.0.0.1:${archivePort}/missing.tgz\n` });
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /HTTP 404/);

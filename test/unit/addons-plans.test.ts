@@ -1,11 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertAddonName, assertAttachmentName, assertKind, assertPlan, generatePassword, serviceEnv, serviceUrl, PLANS } from '../../server/addons/plans';
+import {
+  assertAddonName,
+  assertAttachmentName,
+  assertKind,
+  assertPlan,
+  generatePassword,
+  serviceEnv,
+  serviceUrl,
+  PLANS,
+} from '../../server/addons/plans';
 
 test('add-on kinds: postgres/postgresql/heroku-postgresql and redis/heroku-redis; anything else refused with a hint', () => {
   for (const k of ['postgres', 'postgresql', 'heroku-postgresql', 'Postgres']) assert.equal(assertKind(k), 'postgres');
   for (const k of ['redis', 'heroku-redis']) assert.equal(assertKind(k), 'redis');
-  assert.throws(() => assertKind('mysql'), (e: Error & { hint?: string }) => /postgres/.test(e.hint ?? ''));
+  assert.throws(
+    () => assertKind('mysql'),
+    (e: Error & { hint?: string }) => /postgres/.test(e.hint ?? ''),
+  );
 });
 
 test('attachment names become config var prefixes; a trailing _URL is accepted; bad names refused', () => {
@@ -26,8 +38,17 @@ test('URLs point at the service name on the app network; the password is 128 bit
   const p = generatePassword();
   assert.match(p, /^[0-9a-f]{32}$/);
   assert.notEqual(p, generatePassword());
-  assert.equal(serviceUrl('postgres', 'postgresql-ab', { user: 'app_a', password: 'pw' }), 'postgres://app_a:pw@postgresql-ab:5432/app');
-  assert.equal(serviceUrl('redis', 'redis-ab', { user: 'default', password: 'pw' }), 'redis://default:pw@redis-ab:6379');
-  assert.equal(serviceEnv('postgres', PLANS.small, { user: 'app_a', password: 'pw' }).SLIPWAY_PG_SHARED_BUFFERS, '64MB');
+  assert.equal(
+    serviceUrl('postgres', 'postgresql-ab', { user: 'app_a', password: 'pw' }),
+    'postgres://app_a:pw@postgresql-ab:5432/app',
+  );
+  assert.equal(
+    serviceUrl('redis', 'redis-ab', { user: 'default', password: 'pw' }),
+    'redis://default:pw@redis-ab:6379',
+  );
+  assert.equal(
+    serviceEnv('postgres', PLANS.small, { user: 'app_a', password: 'pw' }).SLIPWAY_PG_SHARED_BUFFERS,
+    '64MB',
+  );
   assert.equal(serviceEnv('redis', PLANS.large, { user: 'default', password: 'pw' }).SLIPWAY_REDIS_MAXMEMORY, '3072mb');
 });

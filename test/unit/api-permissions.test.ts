@@ -36,8 +36,14 @@ test('roles: owner everything, collaborator all but destroy/access, viewer read 
     assert.equal(allowed(stranger, a), false, `stranger ${a}`);
   }
   assert.deepEqual([...ROLE_ACTIONS.collaborator].sort(), ['config', 'deploy', 'logs', 'read', 'run', 'scale']);
-  assert.throws(() => requireAppRole(state, owner, 'missing-app', 'read'), (e: unknown) => isSlipwayError(e) && e.code === 'NOT_FOUND' && /apps:create missing-app/.test(e.hint ?? ''));
-  assert.throws(() => requireAppRole(state, owner, '../etc', 'read'), (e: unknown) => isSlipwayError(e) && e.code === 'INVALID_NAME');
+  assert.throws(
+    () => requireAppRole(state, owner, 'missing-app', 'read'),
+    (e: unknown) => isSlipwayError(e) && e.code === 'NOT_FOUND' && /apps:create missing-app/.test(e.hint ?? ''),
+  );
+  assert.throws(
+    () => requireAppRole(state, owner, '../etc', 'read'),
+    (e: unknown) => isSlipwayError(e) && e.code === 'INVALID_NAME',
+  );
   assert.throws(() => state.collaborators.remove(app.id, owner.id), /owner cannot be removed/);
   state.db.close();
   fs.rmSync(dir, { recursive: true, force: true });

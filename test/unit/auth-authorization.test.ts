@@ -12,5 +12,6 @@ test('one Authorization parser: Bearer, or Basic with the token as password; eac
   assert.equal(tokenFromAuthorization('Basic not*base64'), undefined);
   assert.equal(tokenFromAuthorization('Bearer slw_abc', ['basic']), undefined, 'the git endpoint takes Basic only');
   assert.equal(tokenFromAuthorization(basic('u:slw_abc'), ['bearer']), undefined);
-  for (const h of [undefined, '', 'Bearer', 'Token slw_abc', 'Bearer a b']) assert.equal(tokenFromAuthorization(h), undefined, String(h));
+  for (const h of [undefined, '', 'Bearer', 'Token slw_abc', 'Bearer a b'])
+    assert.equal(tokenFromAuthorization(h), undefined, String(h));
 });

@@ -23,14 +23,38 @@ test('/proc/net/tcp{,6}: listening sockets only, IPv4 and IPv6 decoded', () => {
 test('causes: not found, exited, loopback, other port, not HTTP, nothing listening, unknown', () => {
   const base = { dyno: 'web.1', port: 5000, timeoutS: 60, logs: [], reason: 'timed out' };
   assert.equal(diagnoseBoot({ ...base, exitCode: 127 }).cause, 'command-not-found');
-  assert.equal(diagnoseBoot({ ...base, exitCode: 1, logs: ['bash: line 1: gunicorn: command not found'] }).cause, 'command-not-found');
+  assert.equal(
+    diagnoseBoot({ ...base, exitCode: 1, logs: ['bash: line 1: gunicorn: command not found'] }).cause,
+    'command-not-found',
+  );
   assert.match(diagnoseBoot({ ...base, exitCode: 3 }).message, /exited with status 3/);
   assert.equal(diagnoseBoot({ ...base, listening: [{ address: '127.0.0.1', port: 5000 }] }).cause, 'loopback');
-  assert.equal(diagnoseBoot({ ...base, listening: [{ address: '127.0.0.1', port: 5000 }, { address: '0.0.0.0', port: 5000 }] }).cause, 'not-http');
-  assert.match(diagnoseBoot({ ...base, listening: [{ address: '0.0.0.0', port: 3000 }] }).message, /listens on port 3000, not on \$PORT \(5000\)/);
+  assert.equal(
+    diagnoseBoot({
+      ...base,
+      listening: [
+        { address: '127.0.0.1', port: 5000 },
+        { address: '0.0.0.0', port: 5000 },
+      ],
+    }).cause,
+    'not-http',
+  );
+  assert.match(
+    diagnoseBoot({ ...base, listening: [{ address: '0.0.0.0', port: 3000 }] }).message,
+    /listens on port 3000, not on \$PORT \(5000\)/,
+  );
   assert.equal(diagnoseBoot({ ...base, listening: [] }).cause, 'not-listening');
   // Docker's embedded DNS (user-defined networks) is not the app.
   assert.equal(diagnoseBoot({ ...base, listening: [{ address: '127.0.0.11', port: 41893 }] }).cause, 'not-listening');
-  assert.match(diagnoseBoot({ ...base, listening: [{ address: '127.0.0.11', port: 41893 }, { address: '0.0.0.0', port: 8080 }] }).message, /listens on port 8080, not/);
+  assert.match(
+    diagnoseBoot({
+      ...base,
+      listening: [
+        { address: '127.0.0.11', port: 41893 },
+        { address: '0.0.0.0', port: 8080 },
+      ],
+    }).message,
+    /listens on port 8080, not/,
+  );
   assert.equal(diagnoseBoot(base).cause, 'no-answer');
 });

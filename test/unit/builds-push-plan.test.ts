@@ -7,8 +7,14 @@ const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 
 test('a push of main or master builds its new commit, force pushes included', () => {
-  assert.deepEqual(planPush(parseRefUpdates(`${Z} ${A} refs/heads/main\n`), null, 'my-app'), { ok: true, build: { rev: A, branch: 'main', oldRev: Z, ref: 'refs/heads/main' } });
-  assert.deepEqual(planPush(parseRefUpdates(`${A} ${B} refs/heads/master\n`), null, 'my-app'), { ok: true, build: { rev: B, branch: 'master', oldRev: A, ref: 'refs/heads/master' } });
+  assert.deepEqual(planPush(parseRefUpdates(`${Z} ${A} refs/heads/main\n`), null, 'my-app'), {
+    ok: true,
+    build: { rev: A, branch: 'main', oldRev: Z, ref: 'refs/heads/main' },
+  });
+  assert.deepEqual(planPush(parseRefUpdates(`${A} ${B} refs/heads/master\n`), null, 'my-app'), {
+    ok: true,
+    build: { rev: B, branch: 'master', oldRev: A, ref: 'refs/heads/master' },
+  });
 });
 
 test('another branch is refused with a message naming the deploy branch', () => {
@@ -22,13 +28,19 @@ test('another branch is refused with a message naming the deploy branch', () => 
 
 test('a configured deploy branch replaces main and master', () => {
   assert.equal(planPush(parseRefUpdates(`${Z} ${A} refs/heads/main\n`), 'production', 'my-app').ok, false);
-  assert.deepEqual(planPush(parseRefUpdates(`${Z} ${A} refs/heads/production\n`), 'production', 'my-app'), { ok: true, build: { rev: A, branch: 'production', oldRev: Z, ref: 'refs/heads/production' } });
+  assert.deepEqual(planPush(parseRefUpdates(`${Z} ${A} refs/heads/production\n`), 'production', 'my-app'), {
+    ok: true,
+    build: { rev: A, branch: 'production', oldRev: Z, ref: 'refs/heads/production' },
+  });
 });
 
 test('deleting the deploy branch, tags and two deploy branches at once are refused', () => {
   assert.equal(planPush(parseRefUpdates(`${A} ${Z} refs/heads/main`), null, 'my-app').ok, false);
   assert.equal(planPush(parseRefUpdates(`${Z} ${A} refs/tags/v1`), null, 'my-app').ok, false);
-  assert.equal(planPush(parseRefUpdates(`${Z} ${A} refs/heads/main\n${Z} ${B} refs/heads/master`), null, 'my-app').ok, false);
+  assert.equal(
+    planPush(parseRefUpdates(`${Z} ${A} refs/heads/main\n${Z} ${B} refs/heads/master`), null, 'my-app').ok,
+    false,
+  );
 });
 
 test('malformed hook input is an error, not a build', () => {

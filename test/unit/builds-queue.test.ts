@@ -9,14 +9,18 @@ test('builds of one app run one at a time, in push order, and the waiting push i
   const order: string[] = [];
   const messages: string[] = [];
   const first = await q.acquire({ appName: 'app-a', sha: 'aaaaaaa1111' });
-  const second = q.acquire({ appName: 'app-a', sha: 'bbbbbbb2222', onWait: (m) => messages.push(`2:${m}`) }).then((r) => {
-    order.push('second');
-    return r;
-  });
-  const third = q.acquire({ appName: 'app-a', sha: 'ccccccc3333', onWait: (m) => messages.push(`3:${m}`) }).then((r) => {
-    order.push('third');
-    return r;
-  });
+  const second = q
+    .acquire({ appName: 'app-a', sha: 'bbbbbbb2222', onWait: (m) => messages.push(`2:${m}`) })
+    .then((r) => {
+      order.push('second');
+      return r;
+    });
+  const third = q
+    .acquire({ appName: 'app-a', sha: 'ccccccc3333', onWait: (m) => messages.push(`3:${m}`) })
+    .then((r) => {
+      order.push('third');
+      return r;
+    });
   await tick();
   assert.deepEqual(order, []);
   assert.deepEqual(messages, ['2:waiting for build of aaaaaaa to finish', '3:waiting for build of bbbbbbb to finish']);
@@ -52,12 +56,15 @@ test('different apps build side by side up to the concurrency limit', async () =
 test('a push that waits longer than the limit is refused with a clear message, and the queue moves on', async () => {
   const q = createBuildQueue({ concurrency: 1, maxWaitMs: 50 });
   const first = await q.acquire({ appName: 'app-a', sha: 'abcdef0123' });
-  await assert.rejects(q.acquire({ appName: 'app-a', sha: 'fedcba' }), (err: Error & { code?: string; hint?: string }) => {
-    assert.equal(err.code, 'TIMEOUT');
-    assert.match(err.message, /waiting .* for the build of abcdef0 to finish/);
-    assert.match(err.hint ?? '', /builds:cancel/);
-    return true;
-  });
+  await assert.rejects(
+    q.acquire({ appName: 'app-a', sha: 'fedcba' }),
+    (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'TIMEOUT');
+      assert.match(err.message, /waiting .* for the build of abcdef0 to finish/);
+      assert.match(err.hint ?? '', /builds:cancel/);
+      return true;
+    },
+  );
   first();
   const next = await q.acquire({ appName: 'app-a', sha: 'fedcba' });
   next();
@@ -91,7 +98,11 @@ test('a slot wait that times out gives the app back to the next push', async () 
 
 test("one user's apps take at most their builds limit of the machine's slots; other users' builds still start", async () => {
   const q = createBuildQueue({ concurrency: 3, maxWaitMs: 5_000 });
-  const ana = { key: '1', limit: 1, waiting: (n: number) => `builds limit reached: user ana@example.com has ${n} of 1 builds` };
+  const ana = {
+    key: '1',
+    limit: 1,
+    waiting: (n: number) => `builds limit reached: user ana@example.com has ${n} of 1 builds`,
+  };
   const a = await q.acquire({ appName: 'ana-a', sha: '1', owner: ana });
   const messages: string[] = [];
   let bStarted = false;

@@ -19,7 +19,13 @@ function packument(versions: Record<string, object>): string {
   fs.writeFileSync(file, JSON.stringify({ versions }));
   return file;
 }
-const NODE = packument(Object.fromEntries(['18.20.8', '20.5.0', '20.19.0', '20.20.2', '21.7.3', '22.0.0', '22.23.3', '24.21.0', '26.12.1', '27.0.0-rc.1'].map((v) => [v, {}])));
+const NODE = packument(
+  Object.fromEntries(
+    ['18.20.8', '20.5.0', '20.19.0', '20.20.2', '21.7.3', '22.0.0', '22.23.3', '24.21.0', '26.12.1', '27.0.0-rc.1'].map(
+      (v) => [v, {}],
+    ),
+  ),
+);
 
 function resolve(...args: string[]): { code: number; out: string } {
   const r = spawnSync(process.execPath, [RESOLVE, SEMVER, ...args], { encoding: 'utf8' });
@@ -28,8 +34,16 @@ function resolve(...args: string[]): { code: number; out: string } {
 
 test('node ranges resolve to the newest stable match', () => {
   const cases: Array<[string, string]> = [
-    ['18.x', '18.20.8'], ['>=22 <23', '22.23.3'], ['^20.5', '20.20.2'], ['~20.19.0', '20.19.0'], ['20 || 22', '22.23.3'],
-    ['*', '26.12.1'], ['>=20', '26.12.1'], ['20.19.0', '20.19.0'], ['<21', '20.20.2'], ['22.0.0 - 22.5', '22.0.0'],
+    ['18.x', '18.20.8'],
+    ['>=22 <23', '22.23.3'],
+    ['^20.5', '20.20.2'],
+    ['~20.19.0', '20.19.0'],
+    ['20 || 22', '22.23.3'],
+    ['*', '26.12.1'],
+    ['>=20', '26.12.1'],
+    ['20.19.0', '20.19.0'],
+    ['<21', '20.20.2'],
+    ['22.0.0 - 22.5', '22.0.0'],
   ];
   for (const [range, want] of cases) assert.deepEqual(resolve('node', range, NODE), { code: 0, out: want }, range);
 });
@@ -55,13 +69,18 @@ test('npm: the newest in the range whose engines accept the Node version', () =>
 
 function bash(script: string): string {
   const lib = path.join(BUILTIN_DIR, 'nodejs', 'lib');
-  return spawnSync('bash', ['-c', `source ${lib}/common.sh; source ${lib}/node.sh; ${script}`], { encoding: 'utf8' }).stdout.trim();
+  return spawnSync('bash', ['-c', `source ${lib}/common.sh; source ${lib}/node.sh; ${script}`], {
+    encoding: 'utf8',
+  }).stdout.trim();
 }
 
-test('the default is the newest LTS major on Node\'s schedule (even majors, LTS from October)', () => {
+test("the default is the newest LTS major on Node's schedule (even majors, LTS from October)", () => {
   const versions = path.join(tmp, 'versions');
   fs.writeFileSync(versions, ['20.20.2', '22.23.3', '24.21.0', '25.9.0', '26.12.1'].join('\n'));
-  const at = (ym: string) => bash(`date() { case "$2" in +%Y) echo ${ym.slice(0, 4)};; +%-m) echo ${Number(ym.slice(5))};; esac; }; lts_major ${versions}`);
+  const at = (ym: string) =>
+    bash(
+      `date() { case "$2" in +%Y) echo ${ym.slice(0, 4)};; +%-m) echo ${Number(ym.slice(5))};; esac; }; lts_major ${versions}`,
+    );
   assert.equal(at('2026-11'), '26');
   assert.equal(at('2026-09'), '24', '26 is "current" until October');
   assert.equal(at('2025-10'), '24');
@@ -69,6 +88,16 @@ test('the default is the newest LTS major on Node\'s schedule (even majors, LTS 
 });
 
 test('the npm major bundled with each Node line', () => {
-  const cases: Array<[string, string]> = [['26.12.1', '11.x'], ['24.0.0', '11.x'], ['22.23.3', '10.x'], ['20.19.0', '10.x'], ['20.4.0', '9.x'], ['18.20.8', '10.x'], ['18.12.0', '9.x'], ['16.20.2', '8.x'], ['14.21.3', '6.x']];
+  const cases: Array<[string, string]> = [
+    ['26.12.1', '11.x'],
+    ['24.0.0', '11.x'],
+    ['22.23.3', '10.x'],
+    ['20.19.0', '10.x'],
+    ['20.4.0', '9.x'],
+    ['18.20.8', '10.x'],
+    ['18.12.0', '9.x'],
+    ['16.20.2', '8.x'],
+    ['14.21.3', '6.x'],
+  ];
   for (const [node, npm] of cases) assert.equal(bash(`bundled_npm_range ${node}`), npm, node);
 });

@@ -12,7 +12,11 @@ const NAMES = ['apt', 'java', 'nodejs', 'php', 'procfile', 'ruby', 'static'];
 test('each built-in is a CNB buildpack: api >= 0.10, id slipway/NAME, X.Y.Z version, executable bin/detect and bin/build', () => {
   for (const name of NAMES) {
     const dir = path.join(BUILTIN_DIR, name);
-    const doc = TOML.parse(fs.readFileSync(path.join(dir, 'buildpack.toml'), 'utf8')) as { api: string; buildpack: { id: string; version: string }; targets?: Array<{ os: string }> };
+    const doc = TOML.parse(fs.readFileSync(path.join(dir, 'buildpack.toml'), 'utf8')) as {
+      api: string;
+      buildpack: { id: string; version: string };
+      targets?: Array<{ os: string }>;
+    };
     const [major, minor] = doc.api.split('.').map(Number);
     assert.ok(major > 0 || minor >= 10, `${name}: api ${doc.api}`);
     assert.equal(doc.buildpack.id, `slipway/${name}`);
@@ -27,7 +31,9 @@ test('each built-in is a CNB buildpack: api >= 0.10, id slipway/NAME, X.Y.Z vers
 });
 
 test('order.toml: Aptfile (optional) + a language (Ruby, PHP, Java, Node.js, Python, Go) + Procfile (optional); static; Aptfile (optional) + Procfile', () => {
-  const order = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, 'order.toml'), 'utf8')).order as unknown as Array<{ group: Array<{ id: string; version: string; optional?: boolean }> }>;
+  const order = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, 'order.toml'), 'utf8')).order as unknown as Array<{
+    group: Array<{ id: string; version: string; optional?: boolean }>;
+  }>;
   const shape = order.map((o) => o.group.map((g) => `${g.id}${g.optional ? '?' : ''}`));
   assert.deepEqual(shape, [
     ['slipway/apt?', 'slipway/ruby', 'slipway/procfile?'],
@@ -40,7 +46,9 @@ test('order.toml: Aptfile (optional) + a language (Ruby, PHP, Java, Node.js, Pyt
     ['slipway/apt?', 'slipway/procfile'],
   ]);
   for (const g of order.flatMap((o) => o.group)) {
-    const doc = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, g.id.split('/')[1], 'buildpack.toml'), 'utf8')) as { buildpack: { version: string } };
+    const doc = TOML.parse(fs.readFileSync(path.join(BUILTIN_DIR, g.id.split('/')[1], 'buildpack.toml'), 'utf8')) as {
+      buildpack: { version: string };
+    };
     assert.equal(g.version, doc.buildpack.version, `${g.id} version in order.toml`);
   }
 });

@@ -14,7 +14,10 @@ test('parseArgs: long, short, inline values, booleans, -- and unknown options', 
     positionals: ['KEY=1'],
   });
   assert.deepEqual(parseArgs(['--app', 'x-app', '--', '-n', 'ls'], specs, 'u').positionals, ['-n', 'ls']);
-  assert.throws(() => parseArgs(['--nope'], specs, 'u'), (e: unknown) => e instanceof CliError && e.exitCode === 2 && /unknown option --nope/.test(e.message));
+  assert.throws(
+    () => parseArgs(['--nope'], specs, 'u'),
+    (e: unknown) => e instanceof CliError && e.exitCode === 2 && /unknown option --nope/.test(e.message),
+  );
   assert.throws(() => parseArgs(['-a'], specs, 'u'), /needs a value/);
   // run: everything from the command on is passed through untouched.
   assert.deepEqual(parseArgs(['-a', 'x-app', 'ls', '-la', '--json'], specs, 'u', { stopAtFirstPositional: true }), {
@@ -42,7 +45,10 @@ test('the app comes from a remote URL ending in /APP.git; helper command quotes 
   assert.equal(appFromRemoteUrl('git@github.com:me/project.git'), 'project');
   assert.equal(appFromRemoteUrl('http://h/Bad_Name.git'), undefined);
   assert.equal(appFromRemoteUrl('http://h/x.git'), undefined);
-  assert.equal(helperCommand('/usr/bin/node', "/opt/it's/main.js"), `!'/usr/bin/node' '/opt/it'\\''s/main.js' git-credential`);
+  assert.equal(
+    helperCommand('/usr/bin/node', "/opt/it's/main.js"),
+    `!'/usr/bin/node' '/opt/it'\\''s/main.js' git-credential`,
+  );
 });
 
 test('run: several arguments are quoted word by word, one is a shell command as typed', () => {

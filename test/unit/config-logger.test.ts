@@ -4,12 +4,20 @@ import { loadConfig } from '../../common/config';
 import { createLogger, setLogLevel } from '../../common/logger';
 
 test('every setting comes from loadConfig, whole numbers through one parser with a hint', () => {
-  const c = loadConfig({ SLIPWAY_BUILD_TIMEOUT_S: '120', SLIPWAY_ROUTER_BALANCE: 'round-robin', SLIPWAY_ROUTER_SKIP_MS: '250', SLIPWAY_ROUTER_HTTPS: 'off' });
+  const c = loadConfig({
+    SLIPWAY_BUILD_TIMEOUT_S: '120',
+    SLIPWAY_ROUTER_BALANCE: 'round-robin',
+    SLIPWAY_ROUTER_SKIP_MS: '250',
+    SLIPWAY_ROUTER_HTTPS: 'off',
+  });
   assert.equal(c.buildTimeoutMs, 120_000);
   assert.equal(c.buildQueueWaitMs, 120_000, 'the queue wait defaults to the build time limit');
   assert.equal(loadConfig({ SLIPWAY_BUILD_QUEUE_WAIT_S: '30' }).buildQueueWaitMs, 30_000);
   assert.equal(c.stackCache, '/var/cache/slipway/stacks');
-  assert.deepEqual([c.router.balance, c.router.skipMs, c.router.https, c.router.idleTimeoutMs], ['round-robin', 250, false, undefined]);
+  assert.deepEqual(
+    [c.router.balance, c.router.skipMs, c.router.https, c.router.idleTimeoutMs],
+    ['round-robin', 250, false, undefined],
+  );
   for (const [key, value, re] of [
     ['SLIPWAY_API_PORT', '70000', /SLIPWAY_API_PORT="70000" is not a port number/],
     ['SLIPWAY_BUILD_QUEUE_WAIT_S', '1.5', /is not a positive whole number of seconds/],
@@ -17,12 +25,15 @@ test('every setting comes from loadConfig, whole numbers through one parser with
     ['SLIPWAY_ROUTER_BALANCE', 'random', /is not a strategy/],
     ['SLIPWAY_LOG_LEVEL', 'loud', /is not a log level/],
   ] as const) {
-    assert.throws(() => loadConfig({ [key]: value }), (err: Error & { code?: string; hint?: string }) => {
-      assert.equal(err.code, 'CONFIG_INVALID');
-      assert.match(err.message, re);
-      assert.ok(err.hint, 'says what to do');
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ [key]: value }),
+      (err: Error & { code?: string; hint?: string }) => {
+        assert.equal(err.code, 'CONFIG_INVALID');
+        assert.match(err.message, re);
+        assert.ok(err.hint, 'says what to do');
+        return true;
+      },
+    );
   }
 });
 

@@ -29,10 +29,22 @@ function home() {
   const state = openState({ dbFile: path.join(dir, 'state.db'), keyFile: path.join(dir, 'secret.key') });
   const user = state.users.create('ana@example.com', true);
   const app = state.apps.create({ name: 'parts-app', ownerId: user.id, stack: 'bookworm' });
-  return { dir, paths, state, user, app, cleanup: () => (state.db.close(), fs.rmSync(dir, { recursive: true, force: true })) };
+  return {
+    dir,
+    paths,
+    state,
+    user,
+    app,
+    cleanup: () => (state.db.close(), fs.rmSync(dir, { recursive: true, force: true })),
+  };
 }
 
-function post(socketPath: string, pathname: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+function post(
+  socketPath: string,
+  pathname: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, path: pathname, method: 'POST', headers }, (res) => {
       let text = '';
@@ -73,16 +85,32 @@ test('hook server: only a known push may plan and build; the build streams the r
     const sha = 'b'.repeat(40);
     const updates = `${'0'.repeat(40)} ${sha} refs/heads/main\n`;
     const known = { 'x-slipway-secret': 'test-secret', 'x-slipway-push-pid': '4242' };
-    assert.equal((await post(socket, '/plan', { ...known, 'x-slipway-secret': 'wrong-secret' }, JSON.stringify({ updates }))).status, 403);
-    assert.equal((await post(socket, '/plan', known, JSON.stringify({ updates }))).status, 403, 'no push session for that pid');
-    sessions.set(4242, { appName: 'parts-app', user: { id: h.user.id, email: h.user.email }, signal: new AbortController().signal, finished: Promise.resolve() });
+    assert.equal(
+      (await post(socket, '/plan', { ...known, 'x-slipway-secret': 'wrong-secret' }, JSON.stringify({ updates })))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await post(socket, '/plan', known, JSON.stringify({ updates }))).status,
+      403,
+      'no push session for that pid',
+    );
+    sessions.set(4242, {
+      appName: 'parts-app',
+      user: { id: h.user.id, email: h.user.email },
+      signal: new AbortController().signal,
+      finished: Promise.resolve(),
+    });
     assert.equal((await post(socket, `/build?rev=${sha}`, known, 'tar')).status, 409, 'a build nobody planned');
     const plan = await post(socket, '/plan', known, JSON.stringify({ updates }));
     assert.deepEqual(JSON.parse(plan.text).build?.rev, sha);
     const build = await post(socket, `/build?rev=${sha}`, known, 'tar');
     assert.equal(build.text, `-----> Building on the bookworm stack\n       Released v4\n${EXIT_MARK}0\n`);
     assert.equal(seen.length, 1);
-    assert.deepEqual([seen[0].appName, seen[0].sourceVersion, seen[0].user?.email], ['parts-app', sha, 'ana@example.com']);
+    assert.deepEqual(
+      [seen[0].appName, seen[0].sourceVersion, seen[0].user?.email],
+      ['parts-app', sha, 'ana@example.com'],
+    );
     assert.equal((await post(socket, `/build?rev=${sha}`, known, 'tar')).status, 409, 'a plan builds once');
   } finally {
     await hooks.close();
@@ -90,18 +118,30 @@ test('hook server: only a known push may plan and build; the build streams the r
   }
 });
 
-test('releases: every kind goes create → rollout; a rollback makes the config vN\'s again; a failed stage keeps the current release', async () => {
+test("releases: every kind goes create → rollout; a rollback makes the config vN's again; a failed stage keeps the current release", async () => {
   const h = home();
   let failStage = false;
   const abandoned: number[] = [];
   const stage: Runtime['stage'] = async ({ release }) => {
-    if (failStage) throw new SlipwayError('DEPLOY_FAILED', `web.1 of v${release.version} failed its health check`, { hint: 'see slipway logs' });
+    if (failStage)
+      throw new SlipwayError('DEPLOY_FAILED', `web.1 of v${release.version} failed its health check`, {
+        hint: 'see slipway logs',
+      });
     return { swap: async () => undefined, abandon: async () => void abandoned.push(release.version) };
   };
   const logs: string[] = [];
-  const releases = createReleaseService({ state: h.state, runtime: { stage }, logs: { write: (_a, e) => void logs.push(e.line) } });
+  const releases = createReleaseService({
+    state: h.state,
+    runtime: { stage },
+    logs: { write: (_a, e) => void logs.push(e.line) },
+  });
   const user = { id: h.user.id, email: h.user.email };
-  const image = { appName: 'parts-app', imageRef: 'apps/parts-app:b1', imageDigest: `sha256:${'2'.repeat(64)}`, processTypes: { web: 'run' } };
+  const image = {
+    appName: 'parts-app',
+    imageRef: 'apps/parts-app:b1',
+    imageDigest: `sha256:${'2'.repeat(64)}`,
+    processTypes: { web: 'run' },
+  };
   try {
     h.state.builds.create({ id: 'b1', appId: h.app.id, sourceVersion: null, userId: h.user.id, logPath: '/dev/null' });
     h.state.configVars.update(h.app.id, { GREETING: 'one' });
@@ -113,7 +153,7 @@ test('releases: every kind goes create → rollout; a rollback makes the config 
 
     const v3 = await releases.rollback('parts-app', 1, user);
     assert.equal(v3.description, 'Rollback to v1');
-    assert.deepEqual(h.state.configVars.all(h.app.id), { GREETING: 'one' }, 'the config vars are v1\'s again');
+    assert.deepEqual(h.state.configVars.all(h.app.id), { GREETING: 'one' }, "the config vars are v1's again");
     assert.equal(h.state.apps.require('parts-app').currentReleaseId, v3.id);
 
     failStage = true;
@@ -121,16 +161,23 @@ test('releases: every kind goes create → rollout; a rollback makes the config 
     const [v4] = h.state.releases.list(h.app.id);
     assert.deepEqual([v4.version, v4.status], [4, 'failed']);
     assert.equal(h.state.apps.require('parts-app').currentReleaseId, v3.id, 'v3 keeps serving');
-    assert.deepEqual(h.state.configVars.all(h.app.id), { GREETING: 'one' }, 'a failed rollback leaves the config alone');
+    assert.deepEqual(
+      h.state.configVars.all(h.app.id),
+      { GREETING: 'one' },
+      'a failed rollback leaves the config alone',
+    );
     await assert.rejects(releases.rollback('parts-app', 4, user), /failed to deploy, so it cannot be rolled back to/);
     assert.deepEqual(abandoned, []);
-    assert.match(logs.join('\n'), /Release v3 created by ana@example\.com: Rollback to v1\n[\s\S]*Release v4 failed \(Rollback to v2\)/);
+    assert.match(
+      logs.join('\n'),
+      /Release v3 created by ana@example\.com: Rollback to v1\n[\s\S]*Release v4 failed \(Rollback to v2\)/,
+    );
   } finally {
     h.cleanup();
   }
 });
 
-test('route publisher: the runtime hands over its web backends; later publishes keep them; the router\'s parser reads the file', async () => {
+test("route publisher: the runtime hands over its web backends; later publishes keep them; the router's parser reads the file", async () => {
   const h = home();
   try {
     h.state.formation.setQuantities(h.app.id, { web: 2 }, 'standard-1x');
@@ -144,9 +191,19 @@ test('route publisher: the runtime hands over its web backends; later publishes 
     h.state.apps.setMaintenance(h.app.id, true);
     await routes.publish(); // the API after a maintenance change: same backends
     const doc = parseRoutesFile(JSON.parse(fs.readFileSync(h.paths.routesFile, 'utf8')));
-    assert.deepEqual(doc.apps['parts-app'], { hosts: ['parts-app.localhost', 'www.parts.test'], maintenance: true, httpsOnly: false, webQuantity: 2, backends });
+    assert.deepEqual(doc.apps['parts-app'], {
+      hosts: ['parts-app.localhost', 'www.parts.test'],
+      maintenance: true,
+      httpsOnly: false,
+      webQuantity: 2,
+      backends,
+    });
     await routes.publish(new Map());
-    assert.deepEqual(parseRoutesFile(JSON.parse(fs.readFileSync(h.paths.routesFile, 'utf8'))).apps['parts-app'].backends, [], 'no dynos: no backends');
+    assert.deepEqual(
+      parseRoutesFile(JSON.parse(fs.readFileSync(h.paths.routesFile, 'utf8'))).apps['parts-app'].backends,
+      [],
+      'no dynos: no backends',
+    );
   } finally {
     h.cleanup();
   }

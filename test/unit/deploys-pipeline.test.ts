@@ -55,7 +55,13 @@ function setup(builder: Builder, stage: Stage) {
     });
   const output = () => events.flatMap(pushLines).join('\n');
   return {
-    state, app, pipeline, events, appLog, push, output,
+    state,
+    app,
+    pipeline,
+    events,
+    appLog,
+    push,
+    output,
     cleanup() {
       state.db.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -70,7 +76,12 @@ function sourceTar(files: Record<string, string>): Readable {
   return p as unknown as Readable;
 }
 
-const image = { imageRef: 'apps/pipe-app:x', imageDigest: `sha256:${'1'.repeat(64)}`, processTypes: { web: 'run' }, metadata: { buildpacks: [{ id: 'test/bp', version: '1' }], phaseTimings: { export: 3 } } };
+const image = {
+  imageRef: 'apps/pipe-app:x',
+  imageDigest: `sha256:${'1'.repeat(64)}`,
+  processTypes: { web: 'run' },
+  metadata: { buildpacks: [{ id: 'test/bp', version: '1' }], phaseTimings: { export: 3 } },
+};
 const builder = (build: Builder['build']): Builder => ({ name: 'stand-in', build });
 const okBuilder = builder(async (source, ctx) => {
   assert.equal(fs.readFileSync(path.join(source.dir, 'Procfile'), 'utf8'), 'web: run');
@@ -85,11 +96,13 @@ function standInRuntime(fail?: { at: 'release' | 'health'; message: string }) {
   const abandons: number[] = [];
   const stage: Stage = async ({ release, output }) => {
     output?.('Running release command: migrate');
-    if (fail?.at === 'release') throw new SlipwayError('DEPLOY_FAILED', fail.message, { hint: 'fix the release command' });
+    if (fail?.at === 'release')
+      throw new SlipwayError('DEPLOY_FAILED', fail.message, { hint: 'fix the release command' });
     output?.(`Starting 1 web dyno of v${release.version} and checking health`);
     // A wait, as the runtime reports it every 5 s (supervisor.ts checkWeb).
     output?.wait?.({ dyno: 'web.1', waitingFor: 'answer', elapsedS: 5, limitS: 60 });
-    if (fail?.at === 'health') throw new SlipwayError('DEPLOY_FAILED', fail.message, { hint: 'check the app listens on $PORT' });
+    if (fail?.at === 'health')
+      throw new SlipwayError('DEPLOY_FAILED', fail.message, { hint: 'check the app listens on $PORT' });
     const staged: StagedRollout = {
       swap: async () => void swaps.push(release.version),
       abandon: async () => void abandons.push(release.version),
@@ -108,12 +121,33 @@ test('a push goes source → queue → builder → release → rollout → route
     assert.equal(outcome.releaseVersion, 1);
     assert.deepEqual(
       t.events.map((e) => e.type),
-      ['started', 'building', 'build-output', 'step', 'launching', 'release-output', 'release-output', 'wait', 'released', 'deployed', 'succeeded'],
+      [
+        'started',
+        'building',
+        'build-output',
+        'step',
+        'launching',
+        'release-output',
+        'release-output',
+        'wait',
+        'released',
+        'deployed',
+        'succeeded',
+      ],
     );
-    assert.deepEqual(t.events.find((e) => e.type === 'wait'), { type: 'wait', dyno: 'web.1', waitingFor: 'answer', elapsedS: 5, limitS: 60 });
+    assert.deepEqual(
+      t.events.find((e) => e.type === 'wait'),
+      { type: 'wait', dyno: 'web.1', waitingFor: 'answer', elapsedS: 5, limitS: 60 },
+    );
     assert.match(t.output(), / {7}waiting for web\.1 to answer on \$PORT \(5 s of 60\)\n {7}Released v1/);
-    assert.deepEqual(t.events.find((e) => e.type === 'step'), { type: 'step', step: 'export', ms: 3 });
-    assert.match(t.output(), /^-----> Building on the bookworm stack\nbuilding with the stand-in\n-----> Launching\.\.\.\n {7}Running release command: migrate\n/);
+    assert.deepEqual(
+      t.events.find((e) => e.type === 'step'),
+      { type: 'step', step: 'export', ms: 3 },
+    );
+    assert.match(
+      t.output(),
+      /^-----> Building on the bookworm stack\nbuilding with the stand-in\n-----> Launching\.\.\.\n {7}Running release command: migrate\n/,
+    );
     assert.match(t.output(), / {7}Released v1\n {7}http:\/\/pipe-app\.localhost:8080\/ deployed to Slipway$/);
     assert.deepEqual(rt.swaps, [1]);
     const b = t.state.builds.get(outcome.build.id)!;
@@ -125,11 +159,17 @@ test('a push goes source → queue → builder → release → rollout → route
     assert.deepEqual(t.state.releases.getById(app.currentReleaseId!)!.appJson, { formation: { web: { quantity: 1 } } });
     // The API's view: the same events, recorded with their times.
     const recorded = t.pipeline.events(b.id);
-    assert.deepEqual(recorded.map((e) => e.type), t.events.map((e) => e.type));
+    assert.deepEqual(
+      recorded.map((e) => e.type),
+      t.events.map((e) => e.type),
+    );
     assert.ok(recorded.every((e) => !Number.isNaN(Date.parse(e.at))));
     // The build log has what the client saw; the app log has the milestones.
     assert.equal(fs.readFileSync(b.logPath!, 'utf8'), `${t.output()}\n`);
-    assert.match(t.appLog.join('\n'), new RegExp(`Build ${b.id} of aaaaaaa started by ana@example.com[\\s\\S]*Build of aaaaaaa succeeded, released v1`));
+    assert.match(
+      t.appLog.join('\n'),
+      new RegExp(`Build ${b.id} of aaaaaaa started by ana@example.com[\\s\\S]*Build of aaaaaaa succeeded, released v1`),
+    );
   } finally {
     t.cleanup();
   }
@@ -137,7 +177,12 @@ test('a push goes source → queue → builder → release → rollout → route
 
 test('a build failure is reported with its hint, recorded as failed, and makes no release', async () => {
   const rt = standInRuntime();
-  const t = setup(builder(async () => { throw new SlipwayError('BUILD_FAILED', 'npm install failed', { hint: 'fix package.json' }); }), rt.stage);
+  const t = setup(
+    builder(async () => {
+      throw new SlipwayError('BUILD_FAILED', 'npm install failed', { hint: 'fix package.json' });
+    }),
+    rt.stage,
+  );
   try {
     const outcome = await t.push();
     assert.equal(outcome.error?.message, 'npm install failed');
@@ -179,7 +224,9 @@ test('cancel stops a running build through its signal; the build is recorded as 
   const t = setup(
     builder((_source, ctx) => {
       started();
-      return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('container removed'))));
+      return new Promise((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => reject(new Error('container removed'))),
+      );
     }),
     rt.stage,
   );
@@ -202,7 +249,10 @@ test('cancel stops a running build through its signal; the build is recorded as 
 test('a client that goes away while the build waits cancels it before the builder runs', async () => {
   const rt = standInRuntime();
   let built = false;
-  const t = setup(builder(async () => ((built = true), image)), rt.stage);
+  const t = setup(
+    builder(async () => ((built = true), image)),
+    rt.stage,
+  );
   try {
     const gone = new AbortController();
     gone.abort();

@@ -4,7 +4,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { dockerignore, gitignore } from '../../common/ignore-rules';
-import { declaredArgs, firstConfigPort, firstExposedPort, wantsDockerfile } from '../../server/deploys/builders/dockerfile-source';
+import {
+  declaredArgs,
+  firstConfigPort,
+  firstExposedPort,
+  wantsDockerfile,
+} from '../../server/deploys/builders/dockerfile-source';
 import { listKept } from '../../server/deploys/builders/context-tar';
 
 test('.dockerignore: anchored patterns, ** across directories, a directory excludes its contents, ! re-includes, last match wins', () => {
@@ -34,7 +39,8 @@ test('.gitignore: unanchored names match at any depth, a trailing / only directo
 });
 
 test('Dockerfile reading: declared ARGs (with defaults, continuations), the first EXPOSEd TCP port, the image config port', () => {
-  const text = 'ARG BASE=x\nFROM slipway/bookworm-run\nARG A \\\n  B=2\n# ARG COMMENTED\narg lower\nEXPOSE 53/udp 8080/tcp 9000\n';
+  const text =
+    'ARG BASE=x\nFROM slipway/bookworm-run\nARG A \\\n  B=2\n# ARG COMMENTED\narg lower\nEXPOSE 53/udp 8080/tcp 9000\n';
   assert.deepEqual([...declaredArgs(text)].sort(), ['A', 'B', 'BASE', 'lower']);
   assert.equal(firstExposedPort(text), 8080);
   assert.equal(firstExposedPort('FROM x\n'), undefined);
@@ -73,7 +79,10 @@ test('the build context keeps what .dockerignore keeps, and always the Dockerfil
       fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
       fs.writeFileSync(path.join(dir, f), 'x');
     }
-    const kept = listKept(dir, dockerignore('Dockerfile\n.dockerignore\nlogs\n!logs/keep.log\n'), ['Dockerfile', '.dockerignore']).sort();
+    const kept = listKept(dir, dockerignore('Dockerfile\n.dockerignore\nlogs\n!logs/keep.log\n'), [
+      'Dockerfile',
+      '.dockerignore',
+    ]).sort();
     assert.deepEqual(kept, ['.dockerignore', 'Dockerfile', 'a.txt', 'logs/keep.log']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,8 @@ import type { BuildpackIndex } from '../../buildpacks/lifecycle/buildpacks';
 // that must keep being fetched (buildpacks/lifecycle/aliases.ts).
 
 test('Heroku shorthands map to the slipway buildpacks', () => {
-  for (const lang of ['nodejs', 'python', 'go', 'ruby', 'php', 'java', 'procfile']) assert.equal(aliasTarget(`heroku/${lang}`), `slipway/${lang}`);
+  for (const lang of ['nodejs', 'python', 'go', 'ruby', 'php', 'java', 'procfile'])
+    assert.equal(aliasTarget(`heroku/${lang}`), `slipway/${lang}`);
   assert.equal(aliasTarget('heroku/scala'), undefined);
   assert.equal(aliasTarget('slipway/nodejs'), undefined);
 });
@@ -51,14 +52,27 @@ test('the platform setting and the app config var turn the mapping off', () => {
 
 test('resolution prints one line per alias, keeps a target once, and a missing target is a clear error', () => {
   const have = new Set(['slipway/nodejs', 'slipway/procfile']);
-  const index = { all: [], add: () => undefined, find: (e: { id: string }) => (have.has(e.id) ? ({ id: e.id } as never) : undefined) } as unknown as BuildpackIndex;
+  const index = {
+    all: [],
+    add: () => undefined,
+    find: (e: { id: string }) => (have.has(e.id) ? ({ id: e.id } as never) : undefined),
+  } as unknown as BuildpackIndex;
   const lines: string[] = [];
-  const out = resolveAliases(['https://github.com/heroku/heroku-buildpack-nodejs', 'slipway/nodejs', 'heroku/procfile', './bp'], { enabled: true, index, output: (l) => lines.push(l) });
+  const out = resolveAliases(
+    ['https://github.com/heroku/heroku-buildpack-nodejs', 'slipway/nodejs', 'heroku/procfile', './bp'],
+    { enabled: true, index, output: (l) => lines.push(l) },
+  );
   assert.deepEqual(out, ['slipway/nodejs', 'slipway/procfile', './bp']);
-  assert.deepEqual(lines, ['-----> https://github.com/heroku/heroku-buildpack-nodejs is provided by slipway/nodejs', '-----> heroku/procfile is provided by slipway/procfile']);
+  assert.deepEqual(lines, [
+    '-----> https://github.com/heroku/heroku-buildpack-nodejs is provided by slipway/nodejs',
+    '-----> heroku/procfile is provided by slipway/procfile',
+  ]);
   assert.deepEqual(resolveAliases(['heroku/nodejs'], { enabled: false, index }), ['heroku/nodejs']);
   assert.throws(
     () => resolveAliases(['heroku/python'], { enabled: true, index }),
-    (err: Error & { hint?: string }) => /heroku\/python would be provided by slipway\/python, which this Slipway server does not have/.test(err.message) && /BUILDPACK_ALIASES=0/.test(String(err.hint)),
+    (err: Error & { hint?: string }) =>
+      /heroku\/python would be provided by slipway\/python, which this Slipway server does not have/.test(
+        err.message,
+      ) && /BUILDPACK_ALIASES=0/.test(String(err.hint)),
   );
 });

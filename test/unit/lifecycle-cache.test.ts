@@ -15,7 +15,9 @@ test('a layer fingerprint follows content, not timestamps, and equal fingerprint
   fs.symlinkSync('bin/tool', path.join(dir, 'link'));
   const hashes = new Map<string, string>();
   const e1 = walkDir(dir, '/layers/bp/l', owner);
-  const t1 = await writeTar(e1, path.join(dir, '..', `${path.basename(dir)}-1.tar`), (e, sha) => hashes.set(e.path, sha));
+  const t1 = await writeTar(e1, path.join(dir, '..', `${path.basename(dir)}-1.tar`), (e, sha) =>
+    hashes.set(e.path, sha),
+  );
   const a = fingerprint(e1, hashes);
   // Unchanged files: hashes come from the index (no read), same fingerprint.
   const b = fingerprint(walkDir(dir, '/layers/bp/l', owner), new Map(), a.index);

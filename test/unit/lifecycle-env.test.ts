@@ -4,7 +4,14 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { applyEnvOps, envOpToBash, layerEnvOps, platformEnvOps, readEnvDir, type EnvOp } from '../../buildpacks/lifecycle/env-files';
+import {
+  applyEnvOps,
+  envOpToBash,
+  layerEnvOps,
+  platformEnvOps,
+  readEnvDir,
+  type EnvOp,
+} from '../../buildpacks/lifecycle/env-files';
 import { globToRegExp } from '../../buildpacks/lifecycle/select';
 import { parseProcfile, parseRelease } from '../../buildpacks/lifecycle/legacy';
 
@@ -18,7 +25,14 @@ function envDir(files: Record<string, string>): string {
 }
 
 test('env file suffixes: none/override replace, default only fills empty, prepend/append without delim concatenate', () => {
-  const dir = envDir({ A: 'new', 'B.override': 'over', 'C.default': 'dflt', 'D.default': 'dflt', 'E.prepend': 'pre', 'F.append': 'app' });
+  const dir = envDir({
+    A: 'new',
+    'B.override': 'over',
+    'C.default': 'dflt',
+    'D.default': 'dflt',
+    'E.prepend': 'pre',
+    'F.append': 'app',
+  });
   const env = applyEnvOps({ A: 'old', B: 'old', D: 'kept', E: 'x', F: 'y' }, readEnvDir(dir));
   assert.deepEqual(env, { A: 'new', B: 'over', C: 'dflt', D: 'kept', E: 'prex', F: 'yapp' });
 });
@@ -30,15 +44,39 @@ test('.delim applies to prepend/append of the same variable in the same director
 });
 
 test('layer env: bin/lib at build and launch, include/pkgconfig at build only, env.build vs env.launch/<proc>', () => {
-  const dir = envDir({ 'bin/x': '', 'lib/y': '', 'include/z': '', 'env.build/B': 'b', 'env.launch/L': 'l', 'env.launch/web/W': 'w', 'env/ALL': 'all' });
+  const dir = envDir({
+    'bin/x': '',
+    'lib/y': '',
+    'include/z': '',
+    'env.build/B': 'b',
+    'env.launch/L': 'l',
+    'env.launch/web/W': 'w',
+    'env/ALL': 'all',
+  });
   const build = applyEnvOps({ PATH: '/usr/bin' }, layerEnvOps(dir, '/layers/bp/l', 'build'));
-  assert.deepEqual(build, { PATH: '/layers/bp/l/bin:/usr/bin', LD_LIBRARY_PATH: '/layers/bp/l/lib', LIBRARY_PATH: '/layers/bp/l/lib', CPATH: '/layers/bp/l/include', ALL: 'all', B: 'b' });
+  assert.deepEqual(build, {
+    PATH: '/layers/bp/l/bin:/usr/bin',
+    LD_LIBRARY_PATH: '/layers/bp/l/lib',
+    LIBRARY_PATH: '/layers/bp/l/lib',
+    CPATH: '/layers/bp/l/include',
+    ALL: 'all',
+    B: 'b',
+  });
   const launch = applyEnvOps({}, layerEnvOps(dir, '/layers/bp/l', 'launch', 'web'));
-  assert.deepEqual(launch, { PATH: '/layers/bp/l/bin', LD_LIBRARY_PATH: '/layers/bp/l/lib', ALL: 'all', L: 'l', W: 'w' });
+  assert.deepEqual(launch, {
+    PATH: '/layers/bp/l/bin',
+    LD_LIBRARY_PATH: '/layers/bp/l/lib',
+    ALL: 'all',
+    L: 'l',
+    W: 'w',
+  });
 });
 
 test('platform env: path variables are prepended with ":", others override', () => {
-  assert.deepEqual(applyEnvOps({ PATH: '/usr/bin', X: 'old' }, platformEnvOps({ PATH: '/mine', X: 'new' })), { PATH: '/mine:/usr/bin', X: 'new' });
+  assert.deepEqual(applyEnvOps({ PATH: '/usr/bin', X: 'old' }, platformEnvOps({ PATH: '/mine', X: 'new' })), {
+    PATH: '/mine:/usr/bin',
+    X: 'new',
+  });
 });
 
 test('the bash form of env ops (used by the launcher) behaves like the TypeScript form', () => {
@@ -60,7 +98,10 @@ test('the bash form of env ops (used by the launcher) behaves like the TypeScrip
 test('bin/release YAML: default_process_types and config_vars; malformed output is a clear error', () => {
   const r = parseRelease('---\nconfig_vars:\n  A: "1"\ndefault_process_types:\n  web: node s.js\n', 'bp');
   assert.deepEqual(r.configVars, { A: '1' });
-  assert.deepEqual(r.processes.map((p) => [p.type, p.command, p.direct]), [['web', ['node s.js'], false]]);
+  assert.deepEqual(
+    r.processes.map((p) => [p.type, p.command, p.direct]),
+    [['web', ['node s.js'], false]],
+  );
   assert.deepEqual(parseRelease('--- {}\n', 'bp').processes, []);
   assert.throws(() => parseRelease('web: [unclosed', 'bp'), /bin\/release output of buildpack bp is not valid YAML/);
   assert.throws(() => parseRelease('- a\n- b\n', 'bp'), /must be a YAML mapping/);
@@ -68,7 +109,10 @@ test('bin/release YAML: default_process_types and config_vars; malformed output 
 });
 
 test('Procfile lines and project.toml globs', () => {
-  assert.deepEqual(parseProcfile('web: node a.js\n# c: x\nworker:  run  \n\nbad line\n'), { web: 'node a.js', worker: 'run' });
+  assert.deepEqual(parseProcfile('web: node a.js\n# c: x\nworker:  run  \n\nbad line\n'), {
+    web: 'node a.js',
+    worker: 'run',
+  });
   assert.ok(globToRegExp('*.log').test('a/b.log'));
   assert.ok(globToRegExp('/tmp').test('tmp/x'));
   assert.ok(!globToRegExp('/tmp').test('a/tmp'));

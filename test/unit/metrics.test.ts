@@ -46,13 +46,24 @@ test('per-minute buckets: counts by class, rolled up per hour, retention drops o
   const owner = state.users.create('ana@example.com', true);
   const app = state.apps.create({ name: 'shop', ownerId: owner.id, stack: 'bookworm' });
   const repo = createMetricsRepo(state.db);
-  const m = createMetrics({ repo, appId: (n) => state.apps.get(n)?.id, settings: { enabled: true, dynoSampleMs: 10_000, flushMs: 10_000 } });
+  const m = createMetrics({
+    repo,
+    appId: (n) => state.apps.get(n)?.id,
+    settings: { enabled: true, dynoSampleMs: 10_000, flushMs: 10_000 },
+  });
   const now = Date.now();
   const t0 = new Date(Math.floor(now / 3_600_000) * 3_600_000 - 2 * 3_600_000); // two hours ago, on the hour
-  for (let i = 0; i < 100; i++) m.recordRouterLine('shop', new Date(t0.getTime() + i * 1000), line(i < 90 ? 200 : i < 95 ? 404 : 500, i, 100));
+  for (let i = 0; i < 100; i++)
+    m.recordRouterLine('shop', new Date(t0.getTime() + i * 1000), line(i < 90 ? 200 : i < 95 ? 404 : 500, i, 100));
   m.recordRouterLine('shop', new Date(t0.getTime() + 5000), line(503, 30000, 0, 'H12'));
   m.recordRouterLine('nosuchapp', t0, line(200, 1, 1));
-  m.recordDynos([{ app: 'shop', ptype: 'web', cpu: 50, memory: 100 }, { app: 'shop', ptype: 'web', cpu: 10, memory: 300 }], t0);
+  m.recordDynos(
+    [
+      { app: 'shop', ptype: 'web', cpu: 50, memory: 100 },
+      { app: 'shop', ptype: 'web', cpu: 10, memory: 300 },
+    ],
+    t0,
+  );
 
   const since = Math.floor(t0.getTime() / 1000);
   const r = m.query(app.id, { since, until: since + 180, step: 60 });

@@ -33,12 +33,15 @@ for (const [name, ok] of cases) {
   test(`app name ${JSON.stringify(name)} is ${ok ? 'accepted' : 'refused'}`, () => {
     assert.equal(isValidAppName(name), ok);
     if (!ok) {
-      assert.throws(() => assertAppName(name), (err: unknown) => {
-        assert.ok(err instanceof SlipwayError);
-        assert.equal(err.code, 'INVALID_NAME');
-        assert.match(err.hint ?? '', /lowercase letter first/);
-        return true;
-      });
+      assert.throws(
+        () => assertAppName(name),
+        (err: unknown) => {
+          assert.ok(err instanceof SlipwayError);
+          assert.equal(err.code, 'INVALID_NAME');
+          assert.match(err.hint ?? '', /lowercase letter first/);
+          return true;
+        },
+      );
     }
   });
 }

@@ -11,7 +11,16 @@ test('registry Basic auth: only user slipway with the exact token passes', () =>
   assert.notEqual(token, newRegistryToken());
   assert.equal(checkBasicAuth(basic('slipway', token), token), true);
   assert.equal(checkBasicAuth(`basic  ${Buffer.from(`slipway:${token}`).toString('base64')}`, token), true);
-  for (const header of [undefined, '', 'Bearer x', basic('slipway', `${token}x`), basic('slipway', token.slice(1)), basic('admin', token), basic('slipway', ''), 'Basic !!!']) {
+  for (const header of [
+    undefined,
+    '',
+    'Bearer x',
+    basic('slipway', `${token}x`),
+    basic('slipway', token.slice(1)),
+    basic('admin', token),
+    basic('slipway', ''),
+    'Basic !!!',
+  ]) {
     assert.equal(checkBasicAuth(header, token), false, String(header));
   }
   // An empty token (a server that failed to make one) never opens the registry.

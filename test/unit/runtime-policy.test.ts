@@ -21,11 +21,19 @@ test('back-off resets after 10 minutes of healthy running', () => {
 });
 
 test('sizes map to Docker limits; CPUs are clamped to the host; unknown sizes are refused with the list', () => {
-  assert.deepEqual(sizeToHostConfig('standard-1x', 2), { Memory: 512 * 1024 * 1024, MemorySwap: 512 * 1024 * 1024, NanoCpus: 1e9, PidsLimit: 256 });
+  assert.deepEqual(sizeToHostConfig('standard-1x', 2), {
+    Memory: 512 * 1024 * 1024,
+    MemorySwap: 512 * 1024 * 1024,
+    NanoCpus: 1e9,
+    PidsLimit: 256,
+  });
   assert.equal(sizeToHostConfig('performance-l', 2).NanoCpus, 2e9);
   assert.equal(sizeToHostConfig('eco', 8).NanoCpus, 0.25e9);
   assert.equal(assertSize('Standard-2X'), 'standard-2x');
-  assert.throws(() => assertSize('huge'), (e: Error & { hint?: string }) => /not a dyno size/.test(e.message) && e.hint!.includes('eco'));
+  assert.throws(
+    () => assertSize('huge'),
+    (e: Error & { hint?: string }) => /not a dyno size/.test(e.message) && e.hint!.includes('eco'),
+  );
   assert.throws(() => assertSize('__proto__'), /not a dyno size/);
   for (const s of Object.values(SIZES)) assert.ok(s.memoryMb > 0 && s.cpus > 0 && s.pids > 0);
 });
@@ -34,11 +42,24 @@ test('app.json healthchecks: Dokku defaults, validation with the field named', (
   assert.deepEqual(parseHealthChecks(undefined), []);
   assert.deepEqual(parseHealthChecks({ worker: [] }), []);
   const [c] = parseHealthChecks({ web: [{ path: '/health', content: 'ok' }] });
-  assert.deepEqual(c, { type: 'startup', name: 'check 1 (GET /health)', path: '/health', content: 'ok', timeout: 5, attempts: 3, wait: 5, initialDelay: 0, uptime: undefined });
+  assert.deepEqual(c, {
+    type: 'startup',
+    name: 'check 1 (GET /health)',
+    path: '/health',
+    content: 'ok',
+    timeout: 5,
+    attempts: 3,
+    wait: 5,
+    initialDelay: 0,
+    uptime: undefined,
+  });
   assert.equal(parseHealthChecks({ web: [{ type: 'liveness', name: 'live', path: '/' }] })[0].type, 'liveness');
   assert.throws(() => parseHealthChecks({ web: [{ type: 'sometimes' }] }), /type "sometimes" is unknown/);
   assert.throws(() => parseHealthChecks({ web: [{ path: 'health' }] }), /path must start with "\/"/);
-  assert.throws(() => parseHealthChecks({ web: [{ path: '/', timeout: -1 }] }), /web\[0\]\.timeout must be a non-negative number/);
+  assert.throws(
+    () => parseHealthChecks({ web: [{ path: '/', timeout: -1 }] }),
+    /web\[0\]\.timeout must be a non-negative number/,
+  );
   assert.throws(() => parseHealthChecks({ web: 'yes' as unknown as unknown[] }), /must be a list/);
 });
 
@@ -50,7 +71,10 @@ test('docker log frames are demultiplexed; unframed (TTY) output passes through'
     h.writeUInt32BE(body.length, 4);
     return Buffer.concat([h, body]);
   };
-  assert.equal(demuxBuffer(Buffer.concat([frame(1, 'out\n'), frame(2, 'err\n'), frame(1, 'more\n')])), 'out\nerr\nmore\n');
+  assert.equal(
+    demuxBuffer(Buffer.concat([frame(1, 'out\n'), frame(2, 'err\n'), frame(1, 'more\n')])),
+    'out\nerr\nmore\n',
+  );
   assert.equal(demuxBuffer(Buffer.from('plain tty output\n')), 'plain tty output\n');
 });
 

@@ -18,11 +18,22 @@ function withState(fn: (state: ReturnType<typeof openState>, appId: number) => v
   }
 }
 
-const base = { buildId: null, imageDigest: 'sha256:' + 'a'.repeat(64), imageRef: 'apps/rt-app:b1', processTypes: { web: 'node server.js' }, description: 'Deploy b1', userId: null };
+const base = {
+  buildId: null,
+  imageDigest: 'sha256:' + 'a'.repeat(64),
+  imageRef: 'apps/rt-app:b1',
+  processTypes: { web: 'node server.js' },
+  description: 'Deploy b1',
+  userId: null,
+};
 
 test('release versions count up per app; config snapshots are sealed and read back with configOf', () => {
   withState((state, appId) => {
-    const v1 = state.releases.create(appId, { ...base, config: { SECRET: 's3cret' }, appJson: { healthchecks: { web: [{ path: '/' }] } } });
+    const v1 = state.releases.create(appId, {
+      ...base,
+      config: { SECRET: 's3cret' },
+      appJson: { healthchecks: { web: [{ path: '/' }] } },
+    });
     const v2 = state.releases.create(appId, { ...base, config: {} });
     assert.deepEqual([v1.version, v2.version], [1, 2]);
     assert.equal(v1.status, 'pending');
@@ -30,7 +41,10 @@ test('release versions count up per app; config snapshots are sealed and read ba
     assert.deepEqual(state.releases.configOf(v1), { SECRET: 's3cret' });
     const raw = state.db.prepare('SELECT config_enc FROM releases WHERE id = ?').get(v1.id) as { config_enc: Buffer };
     assert.equal(raw.config_enc.includes(Buffer.from('s3cret')), false, 'sealed at rest');
-    assert.deepEqual(state.releases.list(appId).map((r) => r.version), [2, 1]);
+    assert.deepEqual(
+      state.releases.list(appId).map((r) => r.version),
+      [2, 1],
+    );
     assert.throws(() => state.releases.require(appId, 9, 'rt-app'), /has no release v9/);
   });
 });

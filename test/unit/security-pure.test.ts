@@ -6,22 +6,63 @@ import { createAuthBackoff } from '../../server/auth/backoff';
 import { isSlipwayError } from '../../common/errors';
 
 test('IP literals in every form a resolver or URL parser accepts are recognised; names are not', () => {
-  for (const ip of ['127.0.0.1', '127.1', '127.0.1', '0x7f.0.0.1', '0x7f.1', '017700000001', '2130706433', '0x7f000001', '0177.0.0.01',
-    '[::1]', '::1', '::ffff:127.0.0.1', '[::ffff:7f00:1]', 'fe80::1%25eth0', '169.254.169.254', '1.2.3.4.', 'www.example.0x7f', 'a.b.123']) {
+  for (const ip of [
+    '127.0.0.1',
+    '127.1',
+    '127.0.1',
+    '0x7f.0.0.1',
+    '0x7f.1',
+    '017700000001',
+    '2130706433',
+    '0x7f000001',
+    '0177.0.0.01',
+    '[::1]',
+    '::1',
+    '::ffff:127.0.0.1',
+    '[::ffff:7f00:1]',
+    'fe80::1%25eth0',
+    '169.254.169.254',
+    '1.2.3.4.',
+    'www.example.0x7f',
+    'a.b.123',
+  ]) {
     assert.equal(isIpLiteral(ip), true, ip);
   }
-  for (const name of ['example.com', 'www.example.com', '1.example.com', '0x7f.example.com', '127.0.0.1.nip.io', 'a1.b2', 'x.y2k', '*.example.com']) {
+  for (const name of [
+    'example.com',
+    'www.example.com',
+    '1.example.com',
+    '0x7f.example.com',
+    '127.0.0.1.nip.io',
+    'a1.b2',
+    'x.y2k',
+    '*.example.com',
+  ]) {
     assert.equal(isIpLiteral(name), false, name);
   }
 });
 
 test('custom domains: IP literals, the platform domain and local-only names are refused with a reason', () => {
   const refuse = (host: string, re: RegExp) => {
-    assert.throws(() => assertCustomDomain(host, 'apps.example.net'), (e: unknown) => isSlipwayError(e) && re.test(e.message) && !!e.hint, host);
+    assert.throws(
+      () => assertCustomDomain(host, 'apps.example.net'),
+      (e: unknown) => isSlipwayError(e) && re.test(e.message) && !!e.hint,
+      host,
+    );
   };
-  for (const ip of ['127.1', '0x7f.0.0.1', '2130706433', '[::1]', '::ffff:127.0.0.1', '10.0.0.1']) refuse(ip, /is an IP address/);
-  for (const own of ['apps.example.net', 'x.apps.example.net', '*.apps.example.net', 'API.Apps.Example.Net']) refuse(own, /under the platform domain/);
-  for (const local of ['localhost', 'x.localhost', '*.localhost', 'printer.local', 'metadata.google.internal', 'x.home.arpa', '1.0.0.127.in-addr.arpa']) {
+  for (const ip of ['127.1', '0x7f.0.0.1', '2130706433', '[::1]', '::ffff:127.0.0.1', '10.0.0.1'])
+    refuse(ip, /is an IP address/);
+  for (const own of ['apps.example.net', 'x.apps.example.net', '*.apps.example.net', 'API.Apps.Example.Net'])
+    refuse(own, /under the platform domain/);
+  for (const local of [
+    'localhost',
+    'x.localhost',
+    '*.localhost',
+    'printer.local',
+    'metadata.google.internal',
+    'x.home.arpa',
+    '1.0.0.127.in-addr.arpa',
+  ]) {
     refuse(local, /reserved name|not a valid domain/);
   }
   refuse('slipway-router', /not a valid domain/);
@@ -31,11 +72,23 @@ test('custom domains: IP literals, the platform domain and local-only names are 
 });
 
 test('reserved app names are refused for new apps with a clear message; other names pass', () => {
-  for (const n of ['api', 'www', 'admin', 'git', 'registry', 'dashboard', 'status', 'slipway', 'slipway-router', 'slipway-anything']) {
+  for (const n of [
+    'api',
+    'www',
+    'admin',
+    'git',
+    'registry',
+    'dashboard',
+    'status',
+    'slipway',
+    'slipway-router',
+    'slipway-anything',
+  ]) {
     assert.equal(isReservedAppName(n), true, n);
     assert.throws(() => assertNewAppName(n), /is reserved for the platform/, n);
   }
-  for (const n of ['my-api', 'apis', 'www2', 'gitlab-mirror', 'slipwayx', 'status-page']) assert.equal(assertNewAppName(n), n);
+  for (const n of ['my-api', 'apis', 'www2', 'gitlab-mirror', 'slipwayx', 'status-page'])
+    assert.equal(assertNewAppName(n), n);
 });
 
 test('terminal control sequences are stripped; text, newlines and tabs stay', () => {
@@ -45,7 +98,10 @@ test('terminal control sequences are stripped; text, newlines and tabs stay', ()
   assert.equal(stripControls('unterminated \x1b]0;rest of line'), 'unterminated ');
   assert.equal(stripControls('dcs \x1bPq#0;1\x1b\\ apc \x1b_x\x1b\\ end'), 'dcs  apc  end');
   assert.equal(stripControls('8-bit \x9b2J csi \x9d0;t\x9c osc'), '8-bit  csi  osc');
-  assert.equal(stripControls('cr\roverwrite bs\x08 bell\x07 nul\x00 del\x7f esc-c\x1bc'), 'croverwrite bs bell nul del esc-c');
+  assert.equal(
+    stripControls('cr\roverwrite bs\x08 bell\x07 nul\x00 del\x7f esc-c\x1bc'),
+    'croverwrite bs bell nul del esc-c',
+  );
   assert.equal(stripControls('tab\there\nnext — ünïcödé ✓'), 'tab\there\nnext — ünïcödé ✓');
   const out: string[] = [];
   const s = createLineSanitizer((l) => out.push(l));
@@ -65,7 +121,10 @@ test('auth back-off: N failures per address or token prefix within the window gi
     b.fail('10.0.0.1', `slw_guess${i}xxxxxxxx`);
     now += 1000;
   }
-  assert.throws(() => b.check('10.0.0.1', 'slw_another-token'), (e: unknown) => isSlipwayError(e) && e.code === 'TOO_MANY_REQUESTS' && e.details?.retryAfterS === 57);
+  assert.throws(
+    () => b.check('10.0.0.1', 'slw_another-token'),
+    (e: unknown) => isSlipwayError(e) && e.code === 'TOO_MANY_REQUESTS' && e.details?.retryAfterS === 57,
+  );
   b.check('10.0.0.2', 'slw_another-token'); // another address is not affected
   // The same token prefix from many addresses backs off too.
   for (let i = 0; i < 3; i++) b.fail(`10.1.0.${i}`, 'slw_leakedAAAAxyz');

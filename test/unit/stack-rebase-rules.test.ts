@@ -15,12 +15,28 @@ test('package lists: parsed from dpkg-query lines and diffed into updated, added
 });
 
 test('rebase refusals: no lifecycle metadata, io.buildpacks.rebasable=false, a launch layer with rebasable = false', () => {
-  const meta = (layers: Record<string, unknown>) => JSON.stringify({ buildpacks: [{ key: 'test/native', layers }], runImage: { topLayer: 'sha256:x' } });
+  const meta = (layers: Record<string, unknown>) =>
+    JSON.stringify({ buildpacks: [{ key: 'test/native', layers }], runImage: { topLayer: 'sha256:x' } });
   assert.match(rebaseRefusal({})!, /not built by buildpacks/);
-  assert.match(rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({}), 'io.buildpacks.rebasable': 'false' })!, /rebasable=false/);
-  assert.match(rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({ ext: { launch: true, data: { rebasable: false } } }) })!, /test\/native marked its launch layer "ext"/);
+  assert.match(
+    rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({}), 'io.buildpacks.rebasable': 'false' })!,
+    /rebasable=false/,
+  );
+  assert.match(
+    rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({ ext: { launch: true, data: { rebasable: false } } }) })!,
+    /test\/native marked its launch layer "ext"/,
+  );
   // Only launch layers count (a build-only layer never reaches the image), and only an explicit false.
-  assert.equal(rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({ ext: { launch: false, data: { rebasable: false } } }) }), undefined);
-  assert.equal(rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({ ext: { launch: true, data: { rebasable: 'no' } } }) }), undefined);
-  assert.equal(rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({}), 'io.buildpacks.rebasable': 'true' }), undefined);
+  assert.equal(
+    rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({ ext: { launch: false, data: { rebasable: false } } }) }),
+    undefined,
+  );
+  assert.equal(
+    rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({ ext: { launch: true, data: { rebasable: 'no' } } }) }),
+    undefined,
+  );
+  assert.equal(
+    rebaseRefusal({ 'io.buildpacks.lifecycle.metadata': meta({}), 'io.buildpacks.rebasable': 'true' }),
+    undefined,
+  );
 });

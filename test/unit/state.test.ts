@@ -12,8 +12,13 @@ test('migrations apply to an empty database, then again as a no-op', () => {
   const dir = tmpDir();
   const file = path.join(dir, 'state.db');
   const db = openDatabase(file);
-  const versions = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>).map((r) => r.version);
-  assert.deepEqual(versions, migrations.map((m) => m.version));
+  const versions = (
+    db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>
+  ).map((r) => r.version);
+  assert.deepEqual(
+    versions,
+    migrations.map((m) => m.version),
+  );
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.deepEqual(migrate(db), [], 'second run applies nothing');
   db.close();
@@ -29,9 +34,14 @@ test('releases are immutable except their deploy status', () => {
   const state = openState({ dbFile: path.join(dir, 's.db'), keyFile: path.join(dir, 'k') });
   const user = state.users.create('ana@example.com', true);
   const app = state.apps.create({ name: 'immutable-app', ownerId: user.id, stack: 'bookworm' });
-  state.db.prepare("INSERT INTO releases (app_id, version, config_enc, description) VALUES (?, 1, x'00', 'first')").run(app.id);
+  state.db
+    .prepare("INSERT INTO releases (app_id, version, config_enc, description) VALUES (?, 1, x'00', 'first')")
+    .run(app.id);
   state.db.prepare("UPDATE releases SET status = 'succeeded' WHERE app_id = ?").run(app.id);
-  assert.throws(() => state.db.prepare("UPDATE releases SET image_digest = 'x' WHERE app_id = ?").run(app.id), /immutable/);
+  assert.throws(
+    () => state.db.prepare("UPDATE releases SET image_digest = 'x' WHERE app_id = ?").run(app.id),
+    /immutable/,
+  );
   state.db.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });

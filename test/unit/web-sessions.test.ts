@@ -25,7 +25,9 @@ test('a one-time sign-in code works once, expires, and dies with its token; only
   const s = repo.create(token.id, 3_600_000, now);
   assert.equal(repo.get(s.secret, now + 1000)?.user.email, 'ana@example.com');
   assert.equal(repo.get(s.secret, now + 3_600_001), undefined, 'session expired');
-  const dump = fs.readFileSync(path.join(dir, 's.db')).toString('latin1') + (fs.existsSync(path.join(dir, 's.db-wal')) ? fs.readFileSync(path.join(dir, 's.db-wal')).toString('latin1') : '');
+  const dump =
+    fs.readFileSync(path.join(dir, 's.db')).toString('latin1') +
+    (fs.existsSync(path.join(dir, 's.db-wal')) ? fs.readFileSync(path.join(dir, 's.db-wal')).toString('latin1') : '');
   for (const secret of [c.code, s.secret]) assert.ok(!dump.includes(secret), 'secrets are stored hashed');
 
   state.users.revokeToken(user.id, token.id);

@@ -21,7 +21,9 @@ export function ActivityTab({ app }: TabProps) {
         <tbody>
           {list.map((e) => (
             <tr data-event={e.id}>
-              <td class="small"><Time iso={e.createdAt} /></td>
+              <td class="small">
+                <Time iso={e.createdAt} />
+              </td>
               <td>{e.message}</td>
               <td class="muted small hide-narrow">{e.actor}</td>
               <td class="muted small hide-narrow">{e.action}</td>

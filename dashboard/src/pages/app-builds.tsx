@@ -26,9 +26,11 @@ export function BuildOutput({ app, id }: { app: string; id: string }) {
   useEffect(() => {
     setText([]);
     const ac = new AbortController();
-    follow(`/apps/${app}/builds/${id}/output`, (l) => setText((t) => [...t, l.replace(ESCAPES, '')].slice(-3000)), ac.signal).catch(
-      (e: ApiError) => e.name !== 'AbortError' && setError(e),
-    );
+    follow(
+      `/apps/${app}/builds/${id}/output`,
+      (l) => setText((t) => [...t, l.replace(ESCAPES, '')].slice(-3000)),
+      ac.signal,
+    ).catch((e: ApiError) => e.name !== 'AbortError' && setError(e));
     return () => ac.abort();
   }, [app, id]);
   useEffect(() => {
@@ -38,7 +40,9 @@ export function BuildOutput({ app, id }: { app: string; id: string }) {
   return (
     <>
       <ErrorBox error={error} />
-      <pre class="log build" ref={box} data-build-output={id} tabIndex={0}>{text.join('\n')}</pre>
+      <pre class="log build" ref={box} data-build-output={id} tabIndex={0}>
+        {text.join('\n')}
+      </pre>
     </>
   );
 }
@@ -57,15 +61,35 @@ export function BuildsTab({ app, canChange, query }: TabProps) {
             {(data ?? []).map((b) => (
               <tr data-build={b.id} aria-selected={b.id === selected}>
                 <td>
-                  <a href={`/apps/${app}/builds?build=${b.id}`} onClick={(e) => { e.preventDefault(); setQuery({ build: b.id }); }}>{b.id.slice(0, 12)}</a>
+                  <a
+                    href={`/apps/${app}/builds?build=${b.id}`}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      setQuery({ build: b.id });
+                    }}
+                  >
+                    {b.id.slice(0, 12)}
+                  </a>
                 </td>
-                <td><Badge status={b.status} /></td>
-                <td class="hide-narrow"><code>{b.sourceVersion?.slice(0, 7)}</code></td>
+                <td>
+                  <Badge status={b.status} />
+                </td>
+                <td class="hide-narrow">
+                  <code>{b.sourceVersion?.slice(0, 7)}</code>
+                </td>
                 <td>{b.release ? `v${b.release}` : ''}</td>
-                <td class="hide-narrow"><Time iso={b.createdAt} /></td>
+                <td class="hide-narrow">
+                  <Time iso={b.createdAt} />
+                </td>
                 <td>
                   {canChange && (b.status === 'running' || b.status === 'pending') && (
-                    <ConfirmButton name={`cancel-${b.id}`} label="Cancel" danger confirm="Cancel this build?" onConfirm={() => void run(() => api('POST', `/apps/${app}/builds/${b.id}/cancel`)).then(reload)} />
+                    <ConfirmButton
+                      name={`cancel-${b.id}`}
+                      label="Cancel"
+                      danger
+                      confirm="Cancel this build?"
+                      onConfirm={() => void run(() => api('POST', `/apps/${app}/builds/${b.id}/cancel`)).then(reload)}
+                    />
                   )}
                 </td>
               </tr>

@@ -3,14 +3,28 @@ import { api } from '../api';
 import { ConfirmButton, ErrorBox, Section, useAction, useApi } from '../ui';
 import type { TabProps } from './app';
 
-function ConfigRow({ app, k, value, canChange, onDone }: { app: string; k: string; value: string | null; canChange: boolean; onDone: () => void }) {
+function ConfigRow({
+  app,
+  k,
+  value,
+  canChange,
+  onDone,
+}: {
+  app: string;
+  k: string;
+  value: string | null;
+  canChange: boolean;
+  onDone: () => void;
+}) {
   const [shown, setShown] = useState(false);
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(value ?? '');
   const [run, busy, error] = useAction();
   return (
     <tr data-key={k}>
-      <td><code>{k}</code></td>
+      <td>
+        <code>{k}</code>
+      </td>
       <td class="value">
         {editing ? (
           <form
@@ -25,16 +39,28 @@ function ConfigRow({ app, k, value, canChange, onDone }: { app: string; k: strin
               });
             }}
           >
-            <input aria-label={`value of ${k}`} name="value" value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} autoFocus />
-            <button type="submit" class="primary" disabled={busy}>Save</button>
-            <button type="button" onClick={() => setEditing(false)}>Cancel</button>
+            <input
+              aria-label={`value of ${k}`}
+              name="value"
+              value={draft}
+              onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+              autoFocus
+            />
+            <button type="submit" class="primary" disabled={busy}>
+              Save
+            </button>
+            <button type="button" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
           </form>
         ) : value === null ? (
           <span class="muted">hidden</span>
         ) : shown ? (
           <code data-revealed>{value}</code>
         ) : (
-          <span class="muted" aria-label="hidden value">••••••••</span>
+          <span class="muted" aria-label="hidden value">
+            ••••••••
+          </span>
         )}
         <ErrorBox error={error} />
       </td>
@@ -45,10 +71,25 @@ function ConfigRow({ app, k, value, canChange, onDone }: { app: string; k: strin
           </button>
         )}
         {canChange && !editing && (
-          <button class="small" data-action={`edit-${k}`} onClick={() => { setDraft(value ?? ''); setEditing(true); }}>Edit</button>
+          <button
+            class="small"
+            data-action={`edit-${k}`}
+            onClick={() => {
+              setDraft(value ?? '');
+              setEditing(true);
+            }}
+          >
+            Edit
+          </button>
         )}
         {canChange && !editing && (
-          <ConfirmButton name={`unset-${k}`} label="Unset" danger confirm={`Unset ${k}?`} onConfirm={() => void run(() => api('PATCH', `/apps/${app}/config`, { [k]: null })).then(onDone)} />
+          <ConfirmButton
+            name={`unset-${k}`}
+            label="Unset"
+            danger
+            confirm={`Unset ${k}?`}
+            onConfirm={() => void run(() => api('PATCH', `/apps/${app}/config`, { [k]: null })).then(onDone)}
+          />
         )}
       </td>
     </tr>
@@ -69,7 +110,14 @@ export function ConfigTab({ app, canChange }: TabProps) {
       <table class="list config">
         <tbody>
           {keys.map((k) => (
-            <ConfigRow key={`${k}=${data![k]}`} app={app} k={k} value={data![k]} canChange={canChange} onDone={reload} />
+            <ConfigRow
+              key={`${k}=${data![k]}`}
+              app={app}
+              k={k}
+              value={data![k]}
+              canChange={canChange}
+              onDone={reload}
+            />
           ))}
         </tbody>
       </table>
@@ -88,9 +136,25 @@ export function ConfigTab({ app, canChange }: TabProps) {
             });
           }}
         >
-          <input name="key" aria-label="Key" placeholder="KEY" value={key} pattern="[A-Za-z_][A-Za-z0-9_]*" required onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
-          <input name="value" aria-label="Value" placeholder="value" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
-          <button type="submit" class="primary" disabled={busy}>Set</button>
+          <input
+            name="key"
+            aria-label="Key"
+            placeholder="KEY"
+            value={key}
+            pattern="[A-Za-z_][A-Za-z0-9_]*"
+            required
+            onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+          />
+          <input
+            name="value"
+            aria-label="Value"
+            placeholder="value"
+            value={value}
+            onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          />
+          <button type="submit" class="primary" disabled={busy}>
+            Set
+          </button>
         </form>
       )}
       <ErrorBox error={addError} />

@@ -33,7 +33,17 @@ export function DomainsTab({ app, canChange }: TabProps) {
                 <td class="muted small">{d.kind}</td>
                 <td>
                   {canChange && d.kind !== 'platform' && (
-                    <ConfirmButton name={`remove-${d.hostname}`} label="Remove" danger confirm={`Remove ${d.hostname}?`} onConfirm={() => void run(() => api('DELETE', `/apps/${app}/domains/${encodeURIComponent(d.hostname)}`)).then(domains.reload)} />
+                    <ConfirmButton
+                      name={`remove-${d.hostname}`}
+                      label="Remove"
+                      danger
+                      confirm={`Remove ${d.hostname}?`}
+                      onConfirm={() =>
+                        void run(() => api('DELETE', `/apps/${app}/domains/${encodeURIComponent(d.hostname)}`)).then(
+                          domains.reload,
+                        )
+                      }
+                    />
                   )}
                 </td>
               </tr>
@@ -51,8 +61,16 @@ export function DomainsTab({ app, canChange }: TabProps) {
               });
             }}
           >
-            <input aria-label="Hostname" placeholder="www.example.com" value={host} required onInput={(e) => setHost((e.target as HTMLInputElement).value)} />
-            <button type="submit" class="primary" disabled={busy}>Add domain</button>
+            <input
+              aria-label="Hostname"
+              placeholder="www.example.com"
+              value={host}
+              required
+              onInput={(e) => setHost((e.target as HTMLInputElement).value)}
+            />
+            <button type="submit" class="primary" disabled={busy}>
+              Add domain
+            </button>
           </form>
         )}
       </Section>
@@ -64,9 +82,21 @@ export function DomainsTab({ app, canChange }: TabProps) {
             {(certs.data ?? []).map((c) => (
               <tr data-cert={c.id}>
                 <td>{c.hostnames.join(', ')}</td>
-                <td class="small">expires <Time iso={c.expiresAt} /> ({c.expiresAt.slice(0, 10)})</td>
+                <td class="small">
+                  expires <Time iso={c.expiresAt} /> ({c.expiresAt.slice(0, 10)})
+                </td>
                 <td class="muted small">{c.source ?? 'upload'}</td>
-                <td>{canChange && <ConfirmButton name={`remove-cert-${c.id}`} label="Remove" danger confirm="Remove this certificate?" onConfirm={() => void run(() => api('DELETE', `/apps/${app}/certs/${c.id}`)).then(certs.reload)} />}</td>
+                <td>
+                  {canChange && (
+                    <ConfirmButton
+                      name={`remove-cert-${c.id}`}
+                      label="Remove"
+                      danger
+                      confirm="Remove this certificate?"
+                      onConfirm={() => void run(() => api('DELETE', `/apps/${app}/certs/${c.id}`)).then(certs.reload)}
+                    />
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -84,9 +114,25 @@ export function DomainsTab({ app, canChange }: TabProps) {
                 });
               }}
             >
-              <label>Certificate (PEM, with chain)<textarea rows={4} value={pem.certificate} onInput={(e) => setPem({ ...pem, certificate: (e.target as HTMLTextAreaElement).value })} /></label>
-              <label>Private key (PEM)<textarea rows={4} value={pem.privateKey} onInput={(e) => setPem({ ...pem, privateKey: (e.target as HTMLTextAreaElement).value })} /></label>
-              <button type="submit" class="primary" disabled={busy}>Upload</button>
+              <label>
+                Certificate (PEM, with chain)
+                <textarea
+                  rows={4}
+                  value={pem.certificate}
+                  onInput={(e) => setPem({ ...pem, certificate: (e.target as HTMLTextAreaElement).value })}
+                />
+              </label>
+              <label>
+                Private key (PEM)
+                <textarea
+                  rows={4}
+                  value={pem.privateKey}
+                  onInput={(e) => setPem({ ...pem, privateKey: (e.target as HTMLTextAreaElement).value })}
+                />
+              </label>
+              <button type="submit" class="primary" disabled={busy}>
+                Upload
+              </button>
             </form>
           </details>
         )}

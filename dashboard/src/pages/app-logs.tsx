@@ -39,20 +39,24 @@ export function LogsTab({ app, info, query }: TabProps) {
       batch = [];
       setLines((old) => [...old, ...add].slice(-MAX));
     };
-    follow(`/apps/${app}/logs?${qs}`, (l) => {
-      if (!l) return;
-      try {
-        const e = JSON.parse(l) as Entry & { heartbeat?: unknown };
-        if (e.heartbeat !== undefined || pausedRef.current) return;
-        batch.push(e);
-        if (!scheduled) {
-          scheduled = true;
-          requestAnimationFrame(push);
+    follow(
+      `/apps/${app}/logs?${qs}`,
+      (l) => {
+        if (!l) return;
+        try {
+          const e = JSON.parse(l) as Entry & { heartbeat?: unknown };
+          if (e.heartbeat !== undefined || pausedRef.current) return;
+          batch.push(e);
+          if (!scheduled) {
+            scheduled = true;
+            requestAnimationFrame(push);
+          }
+        } catch {
+          // not a log entry
         }
-      } catch {
-        // not a log entry
-      }
-    }, ac.signal).catch((e: ApiError) => e.name !== 'AbortError' && setError(e));
+      },
+      ac.signal,
+    ).catch((e: ApiError) => e.name !== 'AbortError' && setError(e));
     return () => ac.abort();
   }, [app, source, dyno]);
   useEffect(() => {
@@ -67,16 +71,35 @@ export function LogsTab({ app, info, query }: TabProps) {
         <div class="filters">
           <label>
             Source{' '}
-            <select name="source" value={source} onChange={(e) => setQuery({ source: (e.target as HTMLSelectElement).value })}>
-              {SOURCES.map((s) => <option value={s}>{s || 'all'}</option>)}
+            <select
+              name="source"
+              value={source}
+              onChange={(e) => setQuery({ source: (e.target as HTMLSelectElement).value })}
+            >
+              {SOURCES.map((s) => (
+                <option value={s}>{s || 'all'}</option>
+              ))}
             </select>
           </label>
           <label>
             Dyno{' '}
-            <input name="dyno" list="dynos" size={8} placeholder="all" value={dyno} onChange={(e) => setQuery({ dyno: (e.target as HTMLInputElement).value.trim() })} />
-            <datalist id="dynos">{types.map((t) => <option value={t} />)}</datalist>
+            <input
+              name="dyno"
+              list="dynos"
+              size={8}
+              placeholder="all"
+              value={dyno}
+              onChange={(e) => setQuery({ dyno: (e.target as HTMLInputElement).value.trim() })}
+            />
+            <datalist id="dynos">
+              {types.map((t) => (
+                <option value={t} />
+              ))}
+            </datalist>
           </label>
-          <button class="small" aria-pressed={paused} onClick={() => setPaused(!paused)}>{paused ? 'Resume' : 'Pause'}</button>
+          <button class="small" aria-pressed={paused} onClick={() => setPaused(!paused)}>
+            {paused ? 'Resume' : 'Pause'}
+          </button>
         </div>
       }
     >
@@ -85,7 +108,9 @@ export function LogsTab({ app, info, query }: TabProps) {
         {lines.map((e) => (
           <div class={`l-${e.source}`}>
             <span class="muted">{e.time.slice(11, 23)} </span>
-            <span class="src">{e.source === 'app' || e.source === 'build' || e.source === 'api' ? 'app' : 'slipway'}[{e.dyno}]: </span>
+            <span class="src">
+              {e.source === 'app' || e.source === 'build' || e.source === 'api' ? 'app' : 'slipway'}[{e.dyno}]:{' '}
+            </span>
             {e.line}
           </div>
         ))}

@@ -17,8 +17,27 @@ export interface MetricsAnswer {
   p95: Array<number | null>;
   p99: Array<number | null>;
   hcodes: Record<string, number>;
-  summary: { requests: number; s2xx: number; s3xx: number; s4xx: number; s5xx: number; herr: number; bytes: number; p50: number | null; p95: number | null; p99: number | null };
-  dynos: Record<string, { cpu: Array<number | null>; cpuMax: Array<number | null>; memory: Array<number | null>; memoryMax: Array<number | null> }>;
+  summary: {
+    requests: number;
+    s2xx: number;
+    s3xx: number;
+    s4xx: number;
+    s5xx: number;
+    herr: number;
+    bytes: number;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+  };
+  dynos: Record<
+    string,
+    {
+      cpu: Array<number | null>;
+      cpuMax: Array<number | null>;
+      memory: Array<number | null>;
+      memoryMax: Array<number | null>;
+    }
+  >;
 }
 
 const RANGES = ['1h', '24h', '7d'];
@@ -29,7 +48,10 @@ const pct = (v: number) => `${Math.round(v * 10) / 10}%`;
 /** Requests by status class, latency percentiles, memory and CPU per process type, over 1 h / 24 h / 7 d. */
 export function MetricsTab({ app, query }: TabProps) {
   const range = RANGES.includes(query.get('range') ?? '') ? query.get('range')! : '1h';
-  const { data, error } = useApi<MetricsAnswer>(`/apps/${app}/metrics?since=${range}`, range === '1h' ? 15_000 : 60_000);
+  const { data, error } = useApi<MetricsAnswer>(
+    `/apps/${app}/metrics?since=${range}`,
+    range === '1h' ? 15_000 : 60_000,
+  );
   const charts = useMemo(() => {
     if (!data) return null;
     const status: SeriesSpec[] = [
@@ -44,8 +66,16 @@ export function MetricsTab({ app, query }: TabProps) {
       { label: 'p99', color: PALETTE[3], values: data.p99 },
     ];
     const types = Object.keys(data.dynos).sort();
-    const memory: SeriesSpec[] = types.map((t, i) => ({ label: t, color: PALETTE[(i + 4) % PALETTE.length], values: data.dynos[t].memory.map((v) => (v === null ? null : Math.round(v / 1048576))) }));
-    const cpu: SeriesSpec[] = types.map((t, i) => ({ label: t, color: PALETTE[(i + 4) % PALETTE.length], values: data.dynos[t].cpu }));
+    const memory: SeriesSpec[] = types.map((t, i) => ({
+      label: t,
+      color: PALETTE[(i + 4) % PALETTE.length],
+      values: data.dynos[t].memory.map((v) => (v === null ? null : Math.round(v / 1048576))),
+    }));
+    const cpu: SeriesSpec[] = types.map((t, i) => ({
+      label: t,
+      color: PALETTE[(i + 4) % PALETTE.length],
+      values: data.dynos[t].cpu,
+    }));
     return { status, latency, memory, cpu };
   }, [data]);
   const s = data?.summary;
@@ -55,7 +85,13 @@ export function MetricsTab({ app, query }: TabProps) {
       actions={
         <div class="seg" role="group" aria-label="Range">
           {RANGES.map((r) => (
-            <button aria-pressed={r === range} data-range={r} onClick={() => setQuery({ range: r === '1h' ? null : r })}>{r}</button>
+            <button
+              aria-pressed={r === range}
+              data-range={r}
+              onClick={() => setQuery({ range: r === '1h' ? null : r })}
+            >
+              {r}
+            </button>
           ))}
         </div>
       }
@@ -64,7 +100,12 @@ export function MetricsTab({ app, query }: TabProps) {
       {s && (
         <p class="summary" data-summary-requests={s.requests}>
           <strong>{s.requests}</strong> requests (2xx {s.s2xx}, 3xx {s.s3xx}, 4xx {s.s4xx}, 5xx {s.s5xx}
-          {Object.keys(data!.hcodes).length > 0 && `; router errors ${Object.entries(data!.hcodes).map(([k, n]) => `${k}×${n}`).join(' ')}`}) · p50 {s.p50 ?? '—'} ms · p95 {s.p95 ?? '—'} ms · p99 {s.p99 ?? '—'} ms · {bytes(s.bytes)} sent · {data!.step / 60} min per point
+          {Object.keys(data!.hcodes).length > 0 &&
+            `; router errors ${Object.entries(data!.hcodes)
+              .map(([k, n]) => `${k}×${n}`)
+              .join(' ')}`}
+          ) · p50 {s.p50 ?? '—'} ms · p95 {s.p95 ?? '—'} ms · p99 {s.p99 ?? '—'} ms · {bytes(s.bytes)} sent ·{' '}
+          {data!.step / 60} min per point
         </p>
       )}
       {charts && data && (
@@ -72,7 +113,13 @@ export function MetricsTab({ app, query }: TabProps) {
           <Chart name="requests" title="Requests by status class (per point)" time={data.time} series={charts.status} />
           <Chart name="latency" title="Latency percentiles" time={data.time} series={charts.latency} unit={ms} />
           <Chart name="memory" title="Memory per dyno, by process type (MB)" time={data.time} series={charts.memory} />
-          <Chart name="cpu" title="CPU per dyno, by process type (% of a core)" time={data.time} series={charts.cpu} unit={pct} />
+          <Chart
+            name="cpu"
+            title="CPU per dyno, by process type (% of a core)"
+            time={data.time}
+            series={charts.cpu}
+            unit={pct}
+          />
         </div>
       )}
     </Section>

@@ -12,7 +12,17 @@ export interface Release {
   createdAt: string;
 }
 
-export function ReleasesTable({ app, releases, canChange, onChange }: { app: string; releases: Release[]; canChange: boolean; onChange: () => void }) {
+export function ReleasesTable({
+  app,
+  releases,
+  canChange,
+  onChange,
+}: {
+  app: string;
+  releases: Release[];
+  canChange: boolean;
+  onChange: () => void;
+}) {
   const [run, busy, error] = useAction();
   if (releases.length === 0) return <p class="muted">No releases yet.</p>;
   return (
@@ -22,13 +32,17 @@ export function ReleasesTable({ app, releases, canChange, onChange }: { app: str
         <tbody>
           {releases.map((r) => (
             <tr data-release={r.version} data-current={r.current ? '1' : undefined}>
-              <td><strong>v{r.version}</strong></td>
+              <td>
+                <strong>v{r.version}</strong>
+              </td>
               <td>{r.description}</td>
               <td class="hide-narrow">{r.user ?? ''}</td>
               <td>
                 <Badge status={r.current ? 'current' : r.status} />
               </td>
-              <td class="hide-narrow"><Time iso={r.createdAt} /></td>
+              <td class="hide-narrow">
+                <Time iso={r.createdAt} />
+              </td>
               <td>
                 {canChange && !r.current && r.status === 'succeeded' && (
                   <ConfirmButton
@@ -36,7 +50,11 @@ export function ReleasesTable({ app, releases, canChange, onChange }: { app: str
                     label="Roll back"
                     confirm={`Roll back to v${r.version}?`}
                     disabled={busy}
-                    onConfirm={() => void run(() => api('POST', `/apps/${app}/releases/rollback`, { version: r.version })).then(onChange)}
+                    onConfirm={() =>
+                      void run(() => api('POST', `/apps/${app}/releases/rollback`, { version: r.version })).then(
+                        onChange,
+                      )
+                    }
                   />
                 )}
               </td>

@@ -41,20 +41,48 @@ const TABS: Array<[string, string]> = [
   ['activity', 'Activity'],
 ];
 
-export function AppPage({ name, tab, query, session }: { name: string; tab: string; query: URLSearchParams; session: Session }) {
+export function AppPage({
+  name,
+  tab,
+  query,
+  session,
+}: {
+  name: string;
+  tab: string;
+  query: URLSearchParams;
+  session: Session;
+}) {
   const { data: info, error } = useApi<AppInfo>(`/apps/${name}`, 5000);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
-      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT') || e.metaKey || e.ctrlKey || e.altKey) return;
+      if (
+        (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT')) ||
+        e.metaKey ||
+        e.ctrlKey ||
+        e.altKey
+      )
+        return;
       const i = Number(e.key) - 1;
       if (i >= 0 && i < TABS.length) navigate(`/apps/${name}/${TABS[i][0]}`);
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
   }, [name]);
-  if (error && !info) return <div class="page"><h1>{name}</h1><ErrorBox error={error} /></div>;
-  if (!info) return <div class="page"><h1>{name}</h1><p class="muted">Loading…</p></div>;
+  if (error && !info)
+    return (
+      <div class="page">
+        <h1>{name}</h1>
+        <ErrorBox error={error} />
+      </div>
+    );
+  if (!info)
+    return (
+      <div class="page">
+        <h1>{name}</h1>
+        <p class="muted">Loading…</p>
+      </div>
+    );
   const role = info.role ?? (session.admin ? 'admin' : undefined);
   const canChange = session.admin || role === 'owner' || role === 'collaborator';
   const props: TabProps = { app: name, info, canChange, query };
@@ -64,8 +92,12 @@ export function AppPage({ name, tab, query, session }: { name: string; tab: stri
         <h1>
           {name} {info.maintenance && <Badge status="maintenance" />}
         </h1>
-        <a href={info.url} target="_blank" rel="noopener noreferrer" class="small">{info.url}</a>
-        <span class="muted small">{info.release ? `v${info.release.version}` : 'not deployed'} · {role ?? 'viewer'}</span>
+        <a href={info.url} target="_blank" rel="noopener noreferrer" class="small">
+          {info.url}
+        </a>
+        <span class="muted small">
+          {info.release ? `v${info.release.version}` : 'not deployed'} · {role ?? 'viewer'}
+        </span>
       </div>
       <nav class="tabs" aria-label="App">
         {TABS.map(([id, label], i) => (

@@ -57,13 +57,20 @@ export function AppsPage({ query }: { query: URLSearchParams }) {
                   <a href={`/apps/${a.name}`}>{a.name}</a>
                   {a.role && <span class="muted small"> {a.role}</span>}
                 </td>
-                <td><Badge status={a.status} /></td>
+                <td>
+                  <Badge status={a.status} />
+                </td>
                 <td>{a.release ? `v${a.release.version}` : '—'}</td>
                 <td class="hide-narrow">
-                  {a.formation.filter((f) => f.quantity > 0).map((f) => `${f.type}×${f.quantity}`).join(' ') || '—'}
+                  {a.formation
+                    .filter((f) => f.quantity > 0)
+                    .map((f) => `${f.type}×${f.quantity}`)
+                    .join(' ') || '—'}
                   {a.dynos.total > 0 && <span class="muted small"> ({a.dynos.byState.up ?? 0} up)</span>}
                 </td>
-                <td class="hide-narrow"><Time iso={a.release?.createdAt} /></td>
+                <td class="hide-narrow">
+                  <Time iso={a.release?.createdAt} />
+                </td>
                 <td>
                   {a.requests ? (
                     <span class="spark-cell">

@@ -6,7 +6,13 @@ import { ErrorBox } from '../ui';
  * Sign-in: a one-time link from `slipway dashboard` (/login#code=...; the code never reaches a
  * server log or a Referer) is exchanged at once; otherwise the form takes an API token.
  */
-export function LoginPage({ onSignedIn, signedIn }: { onSignedIn: (s: Session) => void; signedIn: Session | null | undefined }) {
+export function LoginPage({
+  onSignedIn,
+  signedIn,
+}: {
+  onSignedIn: (s: Session) => void;
+  signedIn: Session | null | undefined;
+}) {
   const [error, setError] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
   const [token, setToken] = useState('');
@@ -43,7 +49,15 @@ export function LoginPage({ onSignedIn, signedIn }: { onSignedIn: (s: Session) =
         </p>
         <label>
           API token
-          <input name="token" type="password" autoComplete="off" placeholder="slw_…" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} required />
+          <input
+            name="token"
+            type="password"
+            autoComplete="off"
+            placeholder="slw_…"
+            value={token}
+            onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+            required
+          />
         </label>
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}

@@ -4,7 +4,20 @@ import { build as lifecycleBuild, type BuildOptions, type BuildResult } from '..
 import type { Builder } from './types';
 
 /** The lifecycle's build function, narrowed to what this builder passes (a stand-in in tests). */
-export type LifecycleBuild = (opts: BuildOptions) => Promise<Pick<BuildResult, 'imageRef' | 'manifestDigest' | 'processTypes' | 'releaseCommand' | 'buildpacks' | 'buildpackOrigin' | 'phaseTimings'>>;
+export type LifecycleBuild = (
+  opts: BuildOptions,
+) => Promise<
+  Pick<
+    BuildResult,
+    | 'imageRef'
+    | 'manifestDigest'
+    | 'processTypes'
+    | 'releaseCommand'
+    | 'buildpacks'
+    | 'buildpackOrigin'
+    | 'phaseTimings'
+  >
+>;
 
 export interface BuildpacksBuilderDeps {
   docker: Docker;
@@ -58,7 +71,11 @@ export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
         imageDigest: result.manifestDigest,
         processTypes: result.processTypes,
         releaseCommand: result.releaseCommand,
-        metadata: { buildpacks: result.buildpacks, buildpacksFrom: result.buildpackOrigin, phaseTimings: result.phaseTimings },
+        metadata: {
+          buildpacks: result.buildpacks,
+          buildpacksFrom: result.buildpackOrigin,
+          phaseTimings: result.phaseTimings,
+        },
       };
     },
   };

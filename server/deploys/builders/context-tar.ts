@@ -30,16 +30,21 @@ export function listKept(dir: string, ignored: IgnoreMatcher, always: string[] =
 }
 
 export function tarOf(dir: string, files: string[]): Readable {
-  const tar = spawn('tar', ['-c', '-f', '-', '-C', dir, '--no-recursion', '--null', '-T', '-', '--owner=0', '--group=0', '--numeric-owner'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const tar = spawn(
+    'tar',
+    ['-c', '-f', '-', '-C', dir, '--no-recursion', '--null', '-T', '-', '--owner=0', '--group=0', '--numeric-owner'],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   tar.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   tar.stdin.on('error', () => undefined);
   tar.stdin.end(files.map((f) => `${f}\0`).join(''));
   // A tar that failed must not look like a short context: the stream errors instead.
   tar.on('close', (code) => {
-    if (code !== 0) tar.stdout.destroy(new Error(`packing the build context failed: ${stderr.trim() || `tar exited with ${code}`}`));
+    if (code !== 0)
+      tar.stdout.destroy(new Error(`packing the build context failed: ${stderr.trim() || `tar exited with ${code}`}`));
   });
   return tar.stdout;
 }

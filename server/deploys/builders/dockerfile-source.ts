@@ -9,14 +9,27 @@ import type { BuildSettings } from '../../state/repos/apps';
  */
 
 /** Files that make the source a buildpack app: their presence next to a Dockerfile is reported. */
-const BUILDPACK_MARKERS = ['package.json', 'requirements.txt', 'Pipfile', 'pyproject.toml', 'Gemfile', 'go.mod', 'composer.json', 'pom.xml', 'build.gradle', 'index.html'];
+const BUILDPACK_MARKERS = [
+  'package.json',
+  'requirements.txt',
+  'Pipfile',
+  'pyproject.toml',
+  'Gemfile',
+  'go.mod',
+  'composer.json',
+  'pom.xml',
+  'build.gradle',
+  'index.html',
+];
 
 /** The Dockerfile to build, relative to the source root: setting, app.json build.dockerfile, or Dockerfile. */
 export function dockerfilePathOf(sourceDir: string, settings: BuildSettings): string {
   let rel = settings.dockerfilePath;
   if (!rel) {
     try {
-      const appJson = JSON.parse(fs.readFileSync(path.join(sourceDir, 'app.json'), 'utf8')) as { build?: { dockerfile?: unknown } };
+      const appJson = JSON.parse(fs.readFileSync(path.join(sourceDir, 'app.json'), 'utf8')) as {
+        build?: { dockerfile?: unknown };
+      };
       if (typeof appJson.build?.dockerfile === 'string') rel = appJson.build.dockerfile;
     } catch {
       /* no app.json, or not JSON: the default */
@@ -24,7 +37,9 @@ export function dockerfilePathOf(sourceDir: string, settings: BuildSettings): st
   }
   rel = path.posix.normalize(rel || 'Dockerfile');
   if (rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) {
-    throw new SlipwayError('INVALID_INPUT', `the Dockerfile path ${JSON.stringify(rel)} is outside the source`, { hint: 'use a path relative to the repository root, like docker/Dockerfile' });
+    throw new SlipwayError('INVALID_INPUT', `the Dockerfile path ${JSON.stringify(rel)} is outside the source`, {
+      hint: 'use a path relative to the repository root, like docker/Dockerfile',
+    });
   }
   return rel;
 }
@@ -47,7 +62,8 @@ function regularFile(dir: string, rel: string): boolean {
 export function wantsDockerfile(sourceDir: string, settings: BuildSettings, buildpacks: string[]): boolean {
   if (settings.builder === 'dockerfile') return true;
   if (settings.builder === 'buildpacks' || buildpacks.length > 0) return false;
-  if (fs.existsSync(path.join(sourceDir, '.buildpacks')) || fs.existsSync(path.join(sourceDir, 'project.toml'))) return false;
+  if (fs.existsSync(path.join(sourceDir, '.buildpacks')) || fs.existsSync(path.join(sourceDir, 'project.toml')))
+    return false;
   try {
     return regularFile(sourceDir, dockerfilePathOf(sourceDir, settings));
   } catch {
@@ -56,7 +72,8 @@ export function wantsDockerfile(sourceDir: string, settings: BuildSettings, buil
 }
 
 /** Buildpack-app marker files also present (for the "Dockerfile won" note). */
-export const buildpackMarkers = (sourceDir: string) => BUILDPACK_MARKERS.filter((f) => fs.existsSync(path.join(sourceDir, f)));
+export const buildpackMarkers = (sourceDir: string) =>
+  BUILDPACK_MARKERS.filter((f) => fs.existsSync(path.join(sourceDir, f)));
 
 /** Instructions of a Dockerfile, continuation lines joined, comments dropped. */
 function instructions(text: string): Array<{ op: string; args: string }> {

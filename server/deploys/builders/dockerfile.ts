@@ -8,7 +8,14 @@ import { ensureBuildNetwork } from '../../../buildpacks/lifecycle/container';
 import { importEngineImage } from '../../images/engine-import';
 import { runsAsRoot, type ImageRunSpec } from '../../state/repos/releases';
 import { listKept, tarOf } from './context-tar';
-import { buildpackMarkers, declaredArgs, dockerfilePathOf, firstConfigPort, firstExposedPort, wantsDockerfile } from './dockerfile-source';
+import {
+  buildpackMarkers,
+  declaredArgs,
+  dockerfilePathOf,
+  firstConfigPort,
+  firstExposedPort,
+  wantsDockerfile,
+} from './dockerfile-source';
 import { dockerignore } from '../../../common/ignore-rules';
 import type { Builder, BuildContext, BuiltImage } from './types';
 
@@ -52,7 +59,13 @@ export function createDockerfileBuilder(deps: DockerfileBuilderDeps): Builder {
       ctx.progress({ step: 'build', ms: buildMs });
 
       const exportStart = Date.now();
-      const { digest, config } = await importEngineImage({ docker: deps.docker, store: deps.store, image: imageId, scratchDir: ctx.workspaceDir, ref: ctx.imageRef });
+      const { digest, config } = await importEngineImage({
+        docker: deps.docker,
+        store: deps.store,
+        image: imageId,
+        scratchDir: ctx.workspaceDir,
+        ref: ctx.imageRef,
+      });
       const exportMs = Date.now() - exportStart;
       ctx.progress({ step: 'export', ms: exportMs });
       const runSpec = runSpecOf(config, firstExposedPort(text));
@@ -60,19 +73,37 @@ export function createDockerfileBuilder(deps: DockerfileBuilderDeps): Builder {
       const { release, ...processes } = procfile ?? {};
       if (!procfile || !Object.keys(processes).length) {
         if (!runSpec.entrypoint.length && !runSpec.cmd.length) {
-          throw new SlipwayError('BUILD_FAILED', 'the image has neither CMD nor ENTRYPOINT, and there is no Procfile, so there is no web process', {
-            hint: 'add CMD ["your", "server"] to the Dockerfile, or a Procfile with a web: line',
-          });
+          throw new SlipwayError(
+            'BUILD_FAILED',
+            'the image has neither CMD nor ENTRYPOINT, and there is no Procfile, so there is no web process',
+            {
+              hint: 'add CMD ["your", "server"] to the Dockerfile, or a Procfile with a web: line',
+            },
+          );
         }
         runSpec.imageProcess = 'web';
       }
-      const processTypes = procfile && Object.keys(processes).length ? processes : { web: [...runSpec.entrypoint, ...runSpec.cmd].join(' ') };
-      ctx.output(`-----> Process types: ${Object.keys(processTypes).join(', ')}${runSpec.port ? ` (web on port ${runSpec.port}, from EXPOSE)` : ''}`);
+      const processTypes =
+        procfile && Object.keys(processes).length
+          ? processes
+          : { web: [...runSpec.entrypoint, ...runSpec.cmd].join(' ') };
+      ctx.output(
+        `-----> Process types: ${Object.keys(processTypes).join(', ')}${runSpec.port ? ` (web on port ${runSpec.port}, from EXPOSE)` : ''}`,
+      );
       if (runsAsRoot(runSpec)) {
-        ctx.output(' !     The image runs as root (no USER in the Dockerfile). It still gets no capabilities and no-new-privileges;');
+        ctx.output(
+          ' !     The image runs as root (no USER in the Dockerfile). It still gets no capabilities and no-new-privileges;',
+        );
         ctx.output(' !     add a USER line to run it as an unprivileged user.');
       }
-      return { imageRef: ctx.imageRef, imageDigest: digest, processTypes, releaseCommand: release, runSpec, metadata: { buildpacks: [], phaseTimings: { build: buildMs, export: exportMs } } } satisfies BuiltImage;
+      return {
+        imageRef: ctx.imageRef,
+        imageDigest: digest,
+        processTypes,
+        releaseCommand: release,
+        runSpec,
+        metadata: { buildpacks: [], phaseTimings: { build: buildMs, export: exportMs } },
+      } satisfies BuiltImage;
     },
   };
 }
@@ -90,14 +121,24 @@ function pickBuildArgs(dockerfile: string, ctx: BuildContext): Record<string, st
   return out;
 }
 
-async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile: string, buildargs: Record<string, string>, ctx: BuildContext): Promise<string> {
+async function engineBuild(
+  deps: DockerfileBuilderDeps,
+  dir: string,
+  dockerfile: string,
+  buildargs: Record<string, string>,
+  ctx: BuildContext,
+): Promise<string> {
   const ignoreFile = path.join(dir, '.dockerignore');
   const ignored = dockerignore(fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, 'utf8') : '');
   const files = listKept(dir, ignored, [dockerfile, '.dockerignore']);
   const memory = ctx.limits.memoryMb ? ctx.limits.memoryMb * 1024 * 1024 : undefined;
   // Stable values only: a label that changed every build (the build id) would end every build with
   // uncached steps.
-  const labels = { 'io.slipway.managed': 'true', 'io.slipway.home': ctx.labels['io.slipway.home'], 'io.slipway.app': ctx.appName };
+  const labels = {
+    'io.slipway.managed': 'true',
+    'io.slipway.home': ctx.labels['io.slipway.home'],
+    'io.slipway.app': ctx.appName,
+  };
   let stream: NodeJS.ReadableStream;
   try {
     // RUN steps join the same isolated bridge as buildpack builds: the internet, not dynos or the host.
@@ -105,23 +146,29 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
     // The context stream starts here, right where the engine reads it (made earlier and left
     // waiting across the await above, the engine received an empty context).
     const context = tarOf(dir, files);
-    stream = await deps.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
-      // One tag per app: the previous build stays the cache's starting point.
-      t: `slipway-build/${ctx.appName}:latest`,
-      dockerfile,
-      buildargs,
-      labels,
-      rm: true,
-      forcerm: true,
-      pull: false,
-      ...(memory ? { memory, memswap: memory } : {}),
-      ...(ctx.limits.cpus ? { cpuperiod: 100_000, cpuquota: Math.round(ctx.limits.cpus * 100_000) } : {}),
-      networkmode: network,
-      abortSignal: ctx.signal,
-    } as Docker.ImageBuildOptions);
+    stream = await deps.docker.buildImage(
+      context as unknown as NodeJS.ReadableStream,
+      {
+        // One tag per app: the previous build stays the cache's starting point.
+        t: `slipway-build/${ctx.appName}:latest`,
+        dockerfile,
+        buildargs,
+        labels,
+        rm: true,
+        forcerm: true,
+        pull: false,
+        ...(memory ? { memory, memswap: memory } : {}),
+        ...(ctx.limits.cpus ? { cpuperiod: 100_000, cpuquota: Math.round(ctx.limits.cpus * 100_000) } : {}),
+        networkmode: network,
+        abortSignal: ctx.signal,
+      } as Docker.ImageBuildOptions,
+    );
   } catch (err) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    throw new SlipwayError('BUILD_FAILED', `the Docker engine refused the build: ${(err as Error).message}`, { hint: 'check that dockerd is running (docker info)', cause: err });
+    throw new SlipwayError('BUILD_FAILED', `the Docker engine refused the build: ${(err as Error).message}`, {
+      hint: 'check that dockerd is running (docker info)',
+      cause: err,
+    });
   }
   return new Promise<string>((resolve, reject) => {
     let imageId: string | undefined;
@@ -140,9 +187,13 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
         if (ctx.signal.aborted) return reject(ctx.signal.reason);
         if (err || failure || !imageId) {
           return reject(
-            new SlipwayError('BUILD_FAILED', `the Dockerfile build failed: ${(failure ?? err?.message ?? 'the engine reported no image').trim()}`, {
-              hint: 'fix the failing Dockerfile step shown above and push again',
-            }),
+            new SlipwayError(
+              'BUILD_FAILED',
+              `the Dockerfile build failed: ${(failure ?? err?.message ?? 'the engine reported no image').trim()}`,
+              {
+                hint: 'fix the failing Dockerfile step shown above and push again',
+              },
+            ),
           );
         }
         resolve(imageId);
@@ -161,7 +212,18 @@ async function engineBuild(deps: DockerfileBuilderDeps, dir: string, dockerfile:
 }
 
 /** The run spec from the image config: ENTRYPOINT, CMD, USER, WORKDIR; the port from the Dockerfile's EXPOSE, else the image's. */
-export function runSpecOf(config: { config?: { Entrypoint?: string[] | null; Cmd?: string[] | null; User?: string; WorkingDir?: string; ExposedPorts?: Record<string, object> } }, dockerfilePort?: number): ImageRunSpec {
+export function runSpecOf(
+  config: {
+    config?: {
+      Entrypoint?: string[] | null;
+      Cmd?: string[] | null;
+      User?: string;
+      WorkingDir?: string;
+      ExposedPorts?: Record<string, object>;
+    };
+  },
+  dockerfilePort?: number,
+): ImageRunSpec {
   const c = config.config ?? {};
   const port = dockerfilePort ?? firstConfigPort(c.ExposedPorts);
   return {

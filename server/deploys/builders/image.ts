@@ -21,7 +21,8 @@ export interface ImageRef {
   digest?: string;
 }
 
-const REF_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const REF_RE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 export function parseImageRef(ref: unknown): ImageRef {
   if (typeof ref !== 'string' || ref.length > 500 || !REF_RE.test(ref)) {
@@ -30,12 +31,17 @@ export function parseImageRef(ref: unknown): ImageRef {
     });
   }
   const first = ref.split('/')[0];
-  const host = ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+  const host =
+    ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
   const at = ref.indexOf('@');
   return { ref, host, ...(at > 0 ? { digest: ref.slice(at + 1) } : {}) };
 }
 
-export function createImageBuilder(deps: { docker: Docker; store: ImageStore }, image: ImageRef, credential?: RegistryCredential): Builder {
+export function createImageBuilder(
+  deps: { docker: Docker; store: ImageStore },
+  image: ImageRef,
+  credential?: RegistryCredential,
+): Builder {
   return {
     name: 'image',
     async build(_source, ctx) {
@@ -44,23 +50,42 @@ export function createImageBuilder(deps: { docker: Docker; store: ImageStore }, 
       await pull(deps.docker, image, credential, ctx.appName, ctx.signal, ctx.output);
       const info = await deps.docker.getImage(image.ref).inspect();
       if (info.Os !== 'linux' || info.Architecture !== 'amd64') {
-        throw new SlipwayError('BUILD_FAILED', `${image.ref} is for ${info.Os}/${info.Architecture}, and Slipway runs linux/amd64 images`, {
-          hint: 'push a linux/amd64 build of the image (docker buildx build --platform linux/amd64)',
-        });
+        throw new SlipwayError(
+          'BUILD_FAILED',
+          `${image.ref} is for ${info.Os}/${info.Architecture}, and Slipway runs linux/amd64 images`,
+          {
+            hint: 'push a linux/amd64 build of the image (docker buildx build --platform linux/amd64)',
+          },
+        );
       }
       if (image.digest && !(info.RepoDigests ?? []).some((d) => d.endsWith(`@${image.digest}`))) {
-        throw new SlipwayError('BUILD_FAILED', `the pulled image does not have the digest ${image.digest}`, { hint: 'check the digest: docker buildx imagetools inspect REF' });
+        throw new SlipwayError('BUILD_FAILED', `the pulled image does not have the digest ${image.digest}`, {
+          hint: 'check the digest: docker buildx imagetools inspect REF',
+        });
       }
       ctx.progress({ step: 'pull', ms: Date.now() - started });
       const exportStart = Date.now();
-      const { digest, config } = await importEngineImage({ docker: deps.docker, store: deps.store, image: info.Id, scratchDir: ctx.workspaceDir, ref: ctx.imageRef });
+      const { digest, config } = await importEngineImage({
+        docker: deps.docker,
+        store: deps.store,
+        image: info.Id,
+        scratchDir: ctx.workspaceDir,
+        ref: ctx.imageRef,
+      });
       ctx.progress({ step: 'export', ms: Date.now() - exportStart });
       const runSpec = { ...runSpecOf(config), imageProcess: 'web' };
       if (!runSpec.entrypoint.length && !runSpec.cmd.length) {
-        throw new SlipwayError('BUILD_FAILED', `${image.ref} has neither CMD nor ENTRYPOINT, so there is no web process to run`, { hint: 'deploy an image whose CMD starts the server' });
+        throw new SlipwayError(
+          'BUILD_FAILED',
+          `${image.ref} has neither CMD nor ENTRYPOINT, so there is no web process to run`,
+          { hint: 'deploy an image whose CMD starts the server' },
+        );
       }
-      ctx.output(`-----> ${image.ref} is ${(info.RepoDigests ?? [])[0] ?? info.Id}${runSpec.port ? `; web on port ${runSpec.port}, from EXPOSE` : ''}`);
-      if (runsAsRoot(runSpec)) ctx.output(' !     The image runs as root. It still gets no capabilities and no-new-privileges.');
+      ctx.output(
+        `-----> ${image.ref} is ${(info.RepoDigests ?? [])[0] ?? info.Id}${runSpec.port ? `; web on port ${runSpec.port}, from EXPOSE` : ''}`,
+      );
+      if (runsAsRoot(runSpec))
+        ctx.output(' !     The image runs as root. It still gets no capabilities and no-new-privileges.');
       return {
         imageRef: ctx.imageRef,
         imageDigest: digest,
@@ -72,12 +97,21 @@ export function createImageBuilder(deps: { docker: Docker; store: ImageStore }, 
   };
 }
 
-async function pull(docker: Docker, image: ImageRef, credential: RegistryCredential | undefined, app: string, signal: AbortSignal, output: (l: string) => void): Promise<void> {
+async function pull(
+  docker: Docker,
+  image: ImageRef,
+  credential: RegistryCredential | undefined,
+  app: string,
+  signal: AbortSignal,
+  output: (l: string) => void,
+): Promise<void> {
   try {
     const stream = await docker.pull(image.ref, {
       platform: 'linux/amd64',
       abortSignal: signal,
-      ...(credential ? { authconfig: { username: credential.username, password: credential.password, serveraddress: image.host } } : {}),
+      ...(credential
+        ? { authconfig: { username: credential.username, password: credential.password, serveraddress: image.host } }
+        : {}),
     });
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(

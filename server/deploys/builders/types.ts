@@ -64,7 +64,11 @@ export interface BuiltImage {
   /** How the image runs when it has no buildpack launcher (Dockerfile builds, image deploys). */
   runSpec?: ImageRunSpec;
   /** Recorded on the build: what built it, and how long each step took. */
-  metadata: { buildpacks: Array<{ id: string; version: string }>; buildpacksFrom?: BuildpackOrigin; phaseTimings: Record<string, number> };
+  metadata: {
+    buildpacks: Array<{ id: string; version: string }>;
+    buildpacksFrom?: BuildpackOrigin;
+    phaseTimings: Record<string, number>;
+  };
 }
 
 export interface Builder {

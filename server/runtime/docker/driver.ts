@@ -96,17 +96,24 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
             SecurityOpt: ['no-new-privileges'],
             Init: true,
             RestartPolicy: { Name: 'no' },
-            LogConfig: { Type: 'json-file', Config: { 'max-size': opts.logMaxSize ?? '10m', 'max-file': String(opts.logMaxFile ?? 3) } },
+            LogConfig: {
+              Type: 'json-file',
+              Config: { 'max-size': opts.logMaxSize ?? '10m', 'max-file': String(opts.logMaxFile ?? 3) },
+            },
             Binds: ca ? [`${ca}:/etc/ssl/certs/ca-certificates.crt:ro`] : undefined,
             NetworkMode: network,
           },
         });
         return c.id;
       } catch (err) {
-        throw new SlipwayError('DOCKER_UNAVAILABLE', `could not create container ${spec.name}: ${(err as Error).message}`, {
-          hint: 'check that dockerd is running and the image exists (docker images)',
-          cause: err,
-        });
+        throw new SlipwayError(
+          'DOCKER_UNAVAILABLE',
+          `could not create container ${spec.name}: ${(err as Error).message}`,
+          {
+            hint: 'check that dockerd is running and the image exists (docker images)',
+            cause: err,
+          },
+        );
       }
     },
 
@@ -154,7 +161,8 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
           exitCode: running ? null : exited ? Number(exited[1]) : null,
           startedAt: null,
           labels: c.Labels ?? {},
-          address: running && port ? `${port.IP && port.IP !== '0.0.0.0' ? port.IP : '127.0.0.1'}:${port.PublicPort}` : null,
+          address:
+            running && port ? `${port.IP && port.IP !== '0.0.0.0' ? port.IP : '127.0.0.1'}:${port.PublicPort}` : null,
         };
       });
     },
@@ -214,7 +222,9 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
 
     async tailLogs(id, lines) {
       try {
-        const buf = (await docker.getContainer(id).logs({ follow: false, stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
+        const buf = (await docker
+          .getContainer(id)
+          .logs({ follow: false, stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
         return demuxBuffer(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)))
           .split('\n')
           .filter((l) => l.length > 0)
@@ -238,7 +248,10 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
             if (stopped) return current.destroy();
             splitLines(current, (line) => {
               try {
-                const e = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+                const e = JSON.parse(line) as {
+                  id?: string;
+                  Actor?: { ID?: string; Attributes?: Record<string, string> };
+                };
                 const cid = e.Actor?.ID ?? e.id;
                 const code = e.Actor?.Attributes?.exitCode;
                 if (cid) onExit(cid, code === undefined ? null : Number(code));
@@ -266,7 +279,13 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
 
     async runAttached(id, io: AttachedIo, tty) {
       const container = docker.getContainer(id);
-      const stream = (await container.attach({ stream: true, stdin: !!io.stdin, stdout: true, stderr: true, hijack: !!io.stdin })) as unknown as NodeJS.ReadWriteStream & Readable;
+      const stream = (await container.attach({
+        stream: true,
+        stdin: !!io.stdin,
+        stdout: true,
+        stderr: true,
+        hijack: !!io.stdin,
+      })) as unknown as NodeJS.ReadWriteStream & Readable;
       const ended = new Promise<void>((resolve) => {
         stream.on('end', resolve);
         stream.on('close', resolve);
@@ -309,13 +328,16 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       // Proof of ownership: the managed label plus either the app label or a name in the app's
       // repository (the server's registry serves app images as HOST/apps/APP@sha256:...).
       const images = await docker.listImages({ filters: { label: ['io.slipway.managed=true'] } });
-      const repoOf = (name: string) => (name.includes('@') ? name.slice(0, name.indexOf('@')) : name.replace(/:[^:/]+$/, ''));
+      const repoOf = (name: string) =>
+        name.includes('@') ? name.slice(0, name.indexOf('@')) : name.replace(/:[^:/]+$/, '');
       const ours = (name: string) => {
         const repo = repoOf(name);
         return repo === `apps/${app}` || repo.endsWith(`/apps/${app}`);
       };
       return images
-        .filter((i) => i.Labels?.['io.slipway.app'] === app || [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])].some(ours))
+        .filter(
+          (i) => i.Labels?.['io.slipway.app'] === app || [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])].some(ours),
+        )
         .map((i) => ({ id: i.Id, size: i.Size }));
     },
 

@@ -49,7 +49,9 @@ export function firewallRules(routerPorts: number[]): string {
     ':SLIPWAY-INPUT - [0:0]',
     ':SLIPWAY-FORWARD - [0:0]',
     `-A SLIPWAY-INPUT -i ${bridges} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN`,
-    ...(ports.length ? [`-A SLIPWAY-INPUT -i ${bridges} -p tcp -m multiport --dports ${ports.join(',')} -j RETURN`] : []),
+    ...(ports.length
+      ? [`-A SLIPWAY-INPUT -i ${bridges} -p tcp -m multiport --dports ${ports.join(',')} -j RETURN`]
+      : []),
     // A resolver on the host itself (dnsmasq, a LAN address) must keep answering builds' lookups.
     `-A SLIPWAY-INPUT -i ${bridges} -p udp --dport 53 -j RETURN`,
     `-A SLIPWAY-INPUT -i ${bridges} -p tcp --dport 53 -j RETURN`,
@@ -70,14 +72,20 @@ export async function installFirewall(opts: FirewallOptions): Promise<FirewallRe
     // it on start, and hooks it into FORWARD itself when we made it first.
     await run(ipt, [...WAIT, '-N', 'DOCKER-USER']).catch(() => {});
     await run(`${ipt}-restore`, [...WAIT, '--noflush'], firewallRules(opts.routerPorts));
-    for (const [chain, target] of [['INPUT', 'SLIPWAY-INPUT'], ['DOCKER-USER', 'SLIPWAY-FORWARD']]) {
-      const present = await run(ipt, [...WAIT, '-C', chain, '-j', target]).then(() => true, () => false);
+    for (const [chain, target] of [
+      ['INPUT', 'SLIPWAY-INPUT'],
+      ['DOCKER-USER', 'SLIPWAY-FORWARD'],
+    ]) {
+      const present = await run(ipt, [...WAIT, '-C', chain, '-j', target]).then(
+        () => true,
+        () => false,
+      );
       if (!present) await run(ipt, [...WAIT, '-I', chain, '1', '-j', target]);
     }
     // Docker on the other iptables backend (legacy vs nft) never jumps to this DOCKER-USER.
     if (!/-j DOCKER-USER\b/.test(await run(ipt, [...WAIT, '-S', 'FORWARD']))) {
       opts.log(
-        'slipway-server: warning: Docker\'s DOCKER-USER chain is not used by FORWARD in this iptables backend, so containers can still reach 169.254.0.0/16: ' +
+        "slipway-server: warning: Docker's DOCKER-USER chain is not used by FORWARD in this iptables backend, so containers can still reach 169.254.0.0/16: " +
           'make `iptables` the backend dockerd uses (update-alternatives --config iptables), see docs/security.md.',
       );
     }
@@ -86,7 +94,7 @@ export async function installFirewall(opts: FirewallOptions): Promise<FirewallRe
     const reason = (err as Error).message;
     opts.log(
       `slipway-server: warning: the network firewall rules could not be installed (${reason}): ` +
-        'dynos and builds can reach 169.254.0.0/16 (cloud metadata) and services listening on the host\'s public addresses. ' +
+        "dynos and builds can reach 169.254.0.0/16 (cloud metadata) and services listening on the host's public addresses. " +
         'Install iptables and run the server as root, or add the rules yourself: see docs/security.md "What the operator must configure".',
     );
     return { installed: false, reason };

@@ -40,9 +40,13 @@ export function createAppNetworks(opts: { docker: Docker; home: string; pool: st
   const { docker, home } = opts;
   const pool = parseCidr(opts.pool);
   if (!pool || pool.bits > SUBNET_BITS) {
-    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_NETWORK_POOL=${JSON.stringify(opts.pool)} is not an IPv4 range of /${SUBNET_BITS} or larger`, {
-      hint: 'set it to a private range no other network on this host uses, such as 10.213.0.0/16 (the default)',
-    });
+    throw new SlipwayError(
+      'CONFIG_INVALID',
+      `SLIPWAY_NETWORK_POOL=${JSON.stringify(opts.pool)} is not an IPv4 range of /${SUBNET_BITS} or larger`,
+      {
+        hint: 'set it to a private range no other network on this host uses, such as 10.213.0.0/16 (the default)',
+      },
+    );
   }
   // Installs on one engine (tests run several) never share a network: the home is in the name.
   const nameOf = (app: string) => `slipway-${hash(home, 8)}-${app}`;
@@ -92,10 +96,14 @@ export function createAppNetworks(opts: { docker: Docker; home: string; pool: st
         lastErr = err;
       }
     }
-    throw new SlipwayError('DOCKER_UNAVAILABLE', `could not create the network of app ${app}: ${lastErr ? (lastErr as Error).message : 'no free subnet'}`, {
-      hint: `SLIPWAY_NETWORK_POOL (${opts.pool}) may be full or overlap another network: see docker network ls, and destroy unused apps or choose a larger range`,
-      cause: lastErr,
-    });
+    throw new SlipwayError(
+      'DOCKER_UNAVAILABLE',
+      `could not create the network of app ${app}: ${lastErr ? (lastErr as Error).message : 'no free subnet'}`,
+      {
+        hint: `SLIPWAY_NETWORK_POOL (${opts.pool}) may be full or overlap another network: see docker network ls, and destroy unused apps or choose a larger range`,
+        cause: lastErr,
+      },
+    );
   }
 
   return {

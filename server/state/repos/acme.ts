@@ -62,9 +62,9 @@ const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 export function createAcmeRepo(db: Db, sealer: Sealer) {
   return {
     account(directoryUrl: string): { email: string; keyPem: string; accountUrl: string | null } | undefined {
-      const r = db.prepare('SELECT email, key_enc, account_url FROM acme_accounts WHERE directory_url = ?').get(directoryUrl) as
-        | { email: string; key_enc: Buffer; account_url: string | null }
-        | undefined;
+      const r = db
+        .prepare('SELECT email, key_enc, account_url FROM acme_accounts WHERE directory_url = ?')
+        .get(directoryUrl) as { email: string; key_enc: Buffer; account_url: string | null } | undefined;
       return r && { email: r.email, keyPem: sealer.open(r.key_enc), accountUrl: r.account_url };
     },
     saveAccount(directoryUrl: string, a: { email: string; keyPem: string; accountUrl: string | null }): void {
@@ -85,14 +85,18 @@ export function createAcmeRepo(db: Db, sealer: Sealer) {
     },
     /** Starts tracking a domain (no-op when tracked). */
     track(domainId: number): void {
-      db.prepare("INSERT INTO acme_domains (domain_id, status) VALUES (?, 'pending') ON CONFLICT (domain_id) DO NOTHING").run(domainId);
+      db.prepare(
+        "INSERT INTO acme_domains (domain_id, status) VALUES (?, 'pending') ON CONFLICT (domain_id) DO NOTHING",
+      ).run(domainId);
     },
     untrack(domainId: number): void {
       db.prepare('DELETE FROM acme_domains WHERE domain_id = ?').run(domainId);
     },
     /** Makes the domain due now (refresh), keeping its status. */
     dueNow(domainId: number): void {
-      db.prepare(`UPDATE acme_domains SET next_attempt_at = NULL, failures = 0, updated_at = ${NOW} WHERE domain_id = ?`).run(domainId);
+      db.prepare(
+        `UPDATE acme_domains SET next_attempt_at = NULL, failures = 0, updated_at = ${NOW} WHERE domain_id = ?`,
+      ).run(domainId);
     },
     markIssued(domainId: number, certificateId: number): void {
       db.prepare(
@@ -110,7 +114,9 @@ export function createAcmeRepo(db: Db, sealer: Sealer) {
     orphanCertificateIds(): number[] {
       return (
         db
-          .prepare("SELECT id FROM certificates WHERE source = 'acme' AND id NOT IN (SELECT certificate_id FROM acme_domains WHERE certificate_id IS NOT NULL)")
+          .prepare(
+            "SELECT id FROM certificates WHERE source = 'acme' AND id NOT IN (SELECT certificate_id FROM acme_domains WHERE certificate_id IS NOT NULL)",
+          )
           .all() as Array<{ id: number }>
       ).map((r) => r.id);
     },

@@ -66,33 +66,73 @@ interface RawAddon {
   created_at: string;
 }
 
-const SELECT = 'SELECT a.id, a.name, a.kind, a.owner_id, u.email AS owner_email, a.plan, a.version, a.image, a.backup_at, a.created_at FROM addons a JOIN users u ON u.id = a.owner_id';
+const SELECT =
+  'SELECT a.id, a.name, a.kind, a.owner_id, u.email AS owner_email, a.plan, a.version, a.image, a.backup_at, a.created_at FROM addons a JOIN users u ON u.id = a.owner_id';
 const toAddon = (r: RawAddon): AddonRow => ({
-  id: r.id, name: r.name, kind: r.kind, ownerId: r.owner_id, ownerEmail: r.owner_email, plan: r.plan,
-  version: r.version, image: r.image, backupAt: r.backup_at, createdAt: r.created_at,
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  ownerId: r.owner_id,
+  ownerEmail: r.owner_email,
+  plan: r.plan,
+  version: r.version,
+  image: r.image,
+  backupAt: r.backup_at,
+  createdAt: r.created_at,
 });
 const ATTACH =
   'SELECT t.addon_id, s.name AS addon_name, t.app_id, p.name AS app_name, t.name, t.created_at FROM addon_attachments t JOIN addons s ON s.id = t.addon_id JOIN apps p ON p.id = t.app_id';
 const toAttachment = (r: Record<string, unknown>): AttachmentRow => ({
-  addonId: r.addon_id as number, addonName: r.addon_name as string, appId: r.app_id as number,
-  appName: r.app_name as string, name: r.name as string, createdAt: r.created_at as string,
+  addonId: r.addon_id as number,
+  addonName: r.addon_name as string,
+  appId: r.app_id as number,
+  appName: r.app_name as string,
+  name: r.name as string,
+  createdAt: r.created_at as string,
 });
 const toBackup = (r: Record<string, unknown>): BackupRow => ({
-  id: r.id as number, addonId: (r.addon_id as number | null) ?? null, addonName: r.addon_name as string, ownerId: r.owner_id as number,
-  kind: r.kind as AddonKind, file: r.file as string, size: r.size as number, status: r.status as BackupRow['status'],
-  error: (r.error as string | null) ?? null, scheduled: r.scheduled === 1, createdAt: r.created_at as string, finishedAt: (r.finished_at as string | null) ?? null,
+  id: r.id as number,
+  addonId: (r.addon_id as number | null) ?? null,
+  addonName: r.addon_name as string,
+  ownerId: r.owner_id as number,
+  kind: r.kind as AddonKind,
+  file: r.file as string,
+  size: r.size as number,
+  status: r.status as BackupRow['status'],
+  error: (r.error as string | null) ?? null,
+  scheduled: r.scheduled === 1,
+  createdAt: r.created_at as string,
+  finishedAt: (r.finished_at as string | null) ?? null,
 });
 
 export function createAddonsRepo(db: Db, sealer: Sealer) {
   return {
-    create(input: { name: string; kind: AddonKind; ownerId: number; plan: string; version: string; image: string; secret: AddonSecret }): AddonRow {
+    create(input: {
+      name: string;
+      kind: AddonKind;
+      ownerId: number;
+      plan: string;
+      version: string;
+      image: string;
+      secret: AddonSecret;
+    }): AddonRow {
       try {
-        db.prepare('INSERT INTO addons (name, kind, owner_id, plan, version, image, secret_enc) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-          input.name, input.kind, input.ownerId, input.plan, input.version, input.image, sealer.seal(JSON.stringify(input.secret)),
+        db.prepare(
+          'INSERT INTO addons (name, kind, owner_id, plan, version, image, secret_enc) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(
+          input.name,
+          input.kind,
+          input.ownerId,
+          input.plan,
+          input.version,
+          input.image,
+          sealer.seal(JSON.stringify(input.secret)),
         );
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-          throw new SlipwayError('ALREADY_EXISTS', `an add-on named ${input.name} already exists`, { hint: 'choose another name with --name, or see: slipway addons' });
+          throw new SlipwayError('ALREADY_EXISTS', `an add-on named ${input.name} already exists`, {
+            hint: 'choose another name with --name, or see: slipway addons',
+          });
         }
         throw err;
       }
@@ -123,10 +163,17 @@ export function createAddonsRepo(db: Db, sealer: Sealer) {
       try {
         db.prepare('INSERT INTO addon_attachments (addon_id, app_id, name) VALUES (?, ?, ?)').run(addonId, appId, name);
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new SlipwayError('ALREADY_EXISTS', `the app already has an add-on attached as ${name}, or this add-on is already attached to it`, {
-            hint: 'attach under another name with --as NAME (the app then gets NAME_URL), or detach the other one first',
-          });
+        if (
+          (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+          (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+        ) {
+          throw new SlipwayError(
+            'ALREADY_EXISTS',
+            `the app already has an add-on attached as ${name}, or this add-on is already attached to it`,
+            {
+              hint: 'attach under another name with --as NAME (the app then gets NAME_URL), or detach the other one first',
+            },
+          );
         }
         throw err;
       }
@@ -135,15 +182,28 @@ export function createAddonsRepo(db: Db, sealer: Sealer) {
       db.prepare('DELETE FROM addon_attachments WHERE addon_id = ? AND app_id = ?').run(addonId, appId);
     },
     attachmentsOf(addonId: number): AttachmentRow[] {
-      return (db.prepare(`${ATTACH} WHERE t.addon_id = ? ORDER BY p.name`).all(addonId) as Record<string, unknown>[]).map(toAttachment);
+      return (
+        db.prepare(`${ATTACH} WHERE t.addon_id = ? ORDER BY p.name`).all(addonId) as Record<string, unknown>[]
+      ).map(toAttachment);
     },
     attachmentsOfApp(appId: number): AttachmentRow[] {
-      return (db.prepare(`${ATTACH} WHERE t.app_id = ? ORDER BY t.name`).all(appId) as Record<string, unknown>[]).map(toAttachment);
+      return (db.prepare(`${ATTACH} WHERE t.app_id = ? ORDER BY t.name`).all(appId) as Record<string, unknown>[]).map(
+        toAttachment,
+      );
     },
 
-    addBackup(input: { addonId: number; addonName: string; ownerId: number; kind: AddonKind; file: string; scheduled: boolean }): BackupRow {
+    addBackup(input: {
+      addonId: number;
+      addonName: string;
+      ownerId: number;
+      kind: AddonKind;
+      file: string;
+      scheduled: boolean;
+    }): BackupRow {
       const info = db
-        .prepare("INSERT INTO addon_backups (addon_id, addon_name, owner_id, kind, file, status, scheduled) VALUES (?, ?, ?, ?, ?, 'running', ?)")
+        .prepare(
+          "INSERT INTO addon_backups (addon_id, addon_name, owner_id, kind, file, status, scheduled) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+        )
         .run(input.addonId, input.addonName, input.ownerId, input.kind, input.file, input.scheduled ? 1 : 0);
       return this.backup(Number(info.lastInsertRowid))!;
     },
@@ -151,23 +211,30 @@ export function createAddonsRepo(db: Db, sealer: Sealer) {
       db.prepare('UPDATE addon_backups SET file = ? WHERE id = ?').run(file, id);
     },
     finishBackup(id: number, result: { status: 'succeeded' | 'failed'; size?: number; error?: string }): void {
-      db.prepare("UPDATE addon_backups SET status = ?, size = ?, error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?").run(
-        result.status, result.size ?? 0, result.error ?? null, id,
-      );
+      db.prepare(
+        "UPDATE addon_backups SET status = ?, size = ?, error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?",
+      ).run(result.status, result.size ?? 0, result.error ?? null, id);
     },
     backup(id: number): BackupRow | undefined {
       const r = db.prepare('SELECT * FROM addon_backups WHERE id = ?').get(id) as Record<string, unknown> | undefined;
       return r && toBackup(r);
     },
     backupsOf(addonName: string): BackupRow[] {
-      return (db.prepare('SELECT * FROM addon_backups WHERE addon_name = ? ORDER BY id DESC').all(addonName) as Record<string, unknown>[]).map(toBackup);
+      return (
+        db.prepare('SELECT * FROM addon_backups WHERE addon_name = ? ORDER BY id DESC').all(addonName) as Record<
+          string,
+          unknown
+        >[]
+      ).map(toBackup);
     },
     deleteBackup(id: number): void {
       db.prepare('DELETE FROM addon_backups WHERE id = ?').run(id);
     },
     /** The last scheduled backup's creation time of a service (for the daily schedule). */
     lastScheduled(addonId: number): string | undefined {
-      const r = db.prepare('SELECT created_at FROM addon_backups WHERE addon_id = ? AND scheduled = 1 ORDER BY id DESC LIMIT 1').get(addonId) as { created_at: string } | undefined;
+      const r = db
+        .prepare('SELECT created_at FROM addon_backups WHERE addon_id = ? AND scheduled = 1 ORDER BY id DESC LIMIT 1')
+        .get(addonId) as { created_at: string } | undefined;
       return r?.created_at;
     },
   };

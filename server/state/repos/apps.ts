@@ -76,11 +76,18 @@ export function createAppsRepo(db: Db) {
     create(input: { name: string; ownerId: number; stack: string }): AppRow {
       const name = assertAppName(input.name);
       try {
-        const info = db.prepare('INSERT INTO apps (name, owner_id, stack) VALUES (?, ?, ?)').run(name, input.ownerId, input.stack);
-        db.prepare("INSERT INTO collaborators (app_id, user_id, role) VALUES (?, ?, 'owner')").run(info.lastInsertRowid, input.ownerId);
+        const info = db
+          .prepare('INSERT INTO apps (name, owner_id, stack) VALUES (?, ?, ?)')
+          .run(name, input.ownerId, input.stack);
+        db.prepare("INSERT INTO collaborators (app_id, user_id, role) VALUES (?, ?, 'owner')").run(
+          info.lastInsertRowid,
+          input.ownerId,
+        );
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-          throw new SlipwayError('ALREADY_EXISTS', `app "${name}" already exists`, { hint: 'choose another name, or omit it for a random one' });
+          throw new SlipwayError('ALREADY_EXISTS', `app "${name}" already exists`, {
+            hint: 'choose another name, or omit it for a random one',
+          });
         }
         throw err;
       }
@@ -93,7 +100,10 @@ export function createAppsRepo(db: Db) {
     /** Like get, but a missing app is a NOT_FOUND error with the hint users need. */
     require(name: string): AppRow {
       const app = this.get(assertAppName(name));
-      if (!app) throw new SlipwayError('NOT_FOUND', `app "${name}" does not exist`, { hint: `create it with: slipway apps:create ${name}` });
+      if (!app)
+        throw new SlipwayError('NOT_FOUND', `app "${name}" does not exist`, {
+          hint: `create it with: slipway apps:create ${name}`,
+        });
       return app;
     },
     getById(id: number): AppRow | undefined {
@@ -105,7 +115,9 @@ export function createAppsRepo(db: Db) {
     },
     listForUser(userId: number): AppRow[] {
       return (
-        db.prepare('SELECT a.* FROM apps a JOIN collaborators c ON c.app_id = a.id WHERE c.user_id = ? ORDER BY a.name').all(userId) as RawApp[]
+        db
+          .prepare('SELECT a.* FROM apps a JOIN collaborators c ON c.app_id = a.id WHERE c.user_id = ? ORDER BY a.name')
+          .all(userId) as RawApp[]
       ).map(toApp);
     },
     /** Apps a user owns (the apps limit counts these). */
@@ -113,7 +125,9 @@ export function createAppsRepo(db: Db) {
       return (db.prepare('SELECT count(*) AS n FROM apps WHERE owner_id = ?').get(userId) as { n: number }).n;
     },
     listOwnedBy(userId: number): string[] {
-      return (db.prepare('SELECT name FROM apps WHERE owner_id = ? ORDER BY name').all(userId) as Array<{ name: string }>).map((r) => r.name);
+      return (
+        db.prepare('SELECT name FROM apps WHERE owner_id = ? ORDER BY name').all(userId) as Array<{ name: string }>
+      ).map((r) => r.name);
     },
     setMaintenance(id: number, on: boolean): void {
       db.prepare('UPDATE apps SET maintenance = ? WHERE id = ?').run(on ? 1 : 0, id);

@@ -56,15 +56,17 @@ const SELECT = `SELECT b.*, a.name AS app_name, u.email AS user_email
 /** Build records: one row per push (or API build), from queued to finished. */
 export function createBuildsRepo(db: Db) {
   return {
-    create(input: { id: string; appId: number; sourceVersion: string | null; sourceSubject?: string | null; userId: number | null; logPath: string }): BuildRow {
-      db.prepare("INSERT INTO builds (id, app_id, status, source_version, source_subject, user_id, log_path) VALUES (?, ?, 'pending', ?, ?, ?, ?)").run(
-        input.id,
-        input.appId,
-        input.sourceVersion,
-        input.sourceSubject ?? null,
-        input.userId,
-        input.logPath,
-      );
+    create(input: {
+      id: string;
+      appId: number;
+      sourceVersion: string | null;
+      sourceSubject?: string | null;
+      userId: number | null;
+      logPath: string;
+    }): BuildRow {
+      db.prepare(
+        "INSERT INTO builds (id, app_id, status, source_version, source_subject, user_id, log_path) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+      ).run(input.id, input.appId, input.sourceVersion, input.sourceSubject ?? null, input.userId, input.logPath);
       return this.get(input.id)!;
     },
     get(id: string): BuildRow | undefined {
@@ -74,17 +76,27 @@ export function createBuildsRepo(db: Db) {
     /** The app's builds whose id starts with prefix (builds:output abc123). */
     findByPrefix(appId: number, prefix: string, limit = 5): BuildRow[] {
       const like = prefix.replace(/[%_\\]/g, (c) => `\\${c}`) + '%';
-      return (db.prepare(`${SELECT} WHERE b.app_id = ? AND b.id LIKE ? ESCAPE '\\' ORDER BY b.created_at DESC LIMIT ?`).all(appId, like, limit) as Array<Record<string, unknown>>).map(toBuild);
+      return (
+        db
+          .prepare(`${SELECT} WHERE b.app_id = ? AND b.id LIKE ? ESCAPE '\\' ORDER BY b.created_at DESC LIMIT ?`)
+          .all(appId, like, limit) as Array<Record<string, unknown>>
+      ).map(toBuild);
     },
     /** Newest first. */
     listForApp(appId: number, limit = 50): BuildRow[] {
-      return (db.prepare(`${SELECT} WHERE b.app_id = ? ORDER BY b.created_at DESC, b.rowid DESC LIMIT ?`).all(appId, limit) as Array<Record<string, unknown>>).map(toBuild);
+      return (
+        db
+          .prepare(`${SELECT} WHERE b.app_id = ? ORDER BY b.created_at DESC, b.rowid DESC LIMIT ?`)
+          .all(appId, limit) as Array<Record<string, unknown>>
+      ).map(toBuild);
     },
     latestForApp(appId: number): BuildRow | undefined {
       return this.listForApp(appId, 1)[0];
     },
     markRunning(id: string): void {
-      db.prepare(`UPDATE builds SET status = 'running', started_at = ${NOW} WHERE id = ? AND status = 'pending'`).run(id);
+      db.prepare(`UPDATE builds SET status = 'running', started_at = ${NOW} WHERE id = ? AND status = 'pending'`).run(
+        id,
+      );
     },
     /** Records the outcome once: a finished build never changes again. */
     finish(

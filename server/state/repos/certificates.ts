@@ -42,7 +42,11 @@ const toCert = (r: RawCert): CertificateRow => ({
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** What a certificate covers and until when; checks the key belongs to it. Throws INVALID_INPUT. */
-export function inspectCertificate(certPem: string, keyPem: string, now = new Date()): { hostnames: string[]; expiresAt: string; chainLength: number } {
+export function inspectCertificate(
+  certPem: string,
+  keyPem: string,
+  now = new Date(),
+): { hostnames: string[]; expiresAt: string; chainLength: number } {
   const blocks = String(certPem).match(PEM_CERT_RE) ?? [];
   if (blocks.length === 0) {
     throw new SlipwayError('INVALID_INPUT', 'the certificate file holds no PEM certificate', {
@@ -53,7 +57,9 @@ export function inspectCertificate(certPem: string, keyPem: string, now = new Da
   try {
     leaf = new X509Certificate(blocks[0]!);
   } catch (err) {
-    throw new SlipwayError('INVALID_INPUT', `the certificate could not be read: ${(err as Error).message}`, { hint: 'check that the file is a PEM certificate' });
+    throw new SlipwayError('INVALID_INPUT', `the certificate could not be read: ${(err as Error).message}`, {
+      hint: 'check that the file is a PEM certificate',
+    });
   }
   let key;
   try {
@@ -65,12 +71,14 @@ export function inspectCertificate(certPem: string, keyPem: string, now = new Da
   }
   if (!leaf.checkPrivateKey(key)) {
     throw new SlipwayError('INVALID_INPUT', 'the private key does not match the certificate', {
-      hint: 'pass the key the certificate was issued for (its public key must be the certificate\'s)',
+      hint: "pass the key the certificate was issued for (its public key must be the certificate's)",
     });
   }
   const expires = new Date(leaf.validTo);
   if (expires.getTime() <= now.getTime()) {
-    throw new SlipwayError('INVALID_INPUT', `the certificate expired on ${expires.toISOString()}`, { hint: 'renew it and add the new one' });
+    throw new SlipwayError('INVALID_INPUT', `the certificate expired on ${expires.toISOString()}`, {
+      hint: 'renew it and add the new one',
+    });
   }
   const san = (leaf.subjectAltName ?? '')
     .split(',')
@@ -80,7 +88,9 @@ export function inspectCertificate(certPem: string, keyPem: string, now = new Da
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1]?.toLowerCase();
   const hostnames = san.length > 0 ? san : cn ? [cn] : [];
   if (hostnames.length === 0) {
-    throw new SlipwayError('INVALID_INPUT', 'the certificate names no host (no DNS subjectAltName, no CN)', { hint: 'use a certificate issued for your domain names' });
+    throw new SlipwayError('INVALID_INPUT', 'the certificate names no host (no DNS subjectAltName, no CN)', {
+      hint: 'use a certificate issued for your domain names',
+    });
   }
   return { hostnames, expiresAt: expires.toISOString(), chainLength: blocks.length };
 }
@@ -91,26 +101,47 @@ export function createCertificatesRepo(db: Db, sealer: Sealer) {
       const info = inspectCertificate(input.certPem, input.keyPem);
       const chain = (input.certPem.match(PEM_CERT_RE) ?? []).join('\n') + '\n';
       const r = db
-        .prepare('INSERT INTO certificates (app_id, hostnames, cert_pem, key_enc, expires_at, source) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(input.appId, JSON.stringify(info.hostnames), chain, sealer.seal(input.keyPem), info.expiresAt, input.source ?? 'upload');
+        .prepare(
+          'INSERT INTO certificates (app_id, hostnames, cert_pem, key_enc, expires_at, source) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          input.appId,
+          JSON.stringify(info.hostnames),
+          chain,
+          sealer.seal(input.keyPem),
+          info.expiresAt,
+          input.source ?? 'upload',
+        );
       return this.get(Number(r.lastInsertRowid))!;
     },
     /** Replaces an ACME certificate's content in place (renewal): same id, so the same PEM paths. */
     replace(id: number, certPem: string, keyPem: string): CertificateRow {
       const info = inspectCertificate(certPem, keyPem);
       const chain = (certPem.match(PEM_CERT_RE) ?? []).join('\n') + '\n';
-      db.prepare('UPDATE certificates SET hostnames = ?, cert_pem = ?, key_enc = ?, expires_at = ? WHERE id = ?')
-        .run(JSON.stringify(info.hostnames), chain, sealer.seal(keyPem), info.expiresAt, id);
+      db.prepare('UPDATE certificates SET hostnames = ?, cert_pem = ?, key_enc = ?, expires_at = ? WHERE id = ?').run(
+        JSON.stringify(info.hostnames),
+        chain,
+        sealer.seal(keyPem),
+        info.expiresAt,
+        id,
+      );
       return this.get(id)!;
     },
     get(id: number): CertificateRow | undefined {
-      const r = db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates WHERE id = ?').get(id) as RawCert | undefined;
+      const r = db
+        .prepare(
+          'SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates WHERE id = ?',
+        )
+        .get(id) as RawCert | undefined;
       return r && toCert(r);
     },
     /** The decrypted private key; only the route publisher needs it. */
     keyPem(id: number): string {
       const r = db.prepare('SELECT key_enc FROM certificates WHERE id = ?').get(id) as { key_enc: Buffer } | undefined;
-      if (!r) throw new SlipwayError('NOT_FOUND', `certificate ${id} does not exist`, { hint: 'list them with: slipway certs' });
+      if (!r)
+        throw new SlipwayError('NOT_FOUND', `certificate ${id} does not exist`, {
+          hint: 'list them with: slipway certs',
+        });
       return sealer.open(r.key_enc);
     },
     remove(appId: number | null, id: number): void {
@@ -118,13 +149,28 @@ export function createCertificatesRepo(db: Db, sealer: Sealer) {
         appId === null
           ? db.prepare('DELETE FROM certificates WHERE id = ? AND app_id IS NULL').run(id)
           : db.prepare('DELETE FROM certificates WHERE id = ? AND app_id = ?').run(id, appId);
-      if (info.changes === 0) throw new SlipwayError('NOT_FOUND', `certificate ${id} does not exist for this app`, { hint: 'list them with: slipway certs' });
+      if (info.changes === 0)
+        throw new SlipwayError('NOT_FOUND', `certificate ${id} does not exist for this app`, {
+          hint: 'list them with: slipway certs',
+        });
     },
     listForApp(appId: number): CertificateRow[] {
-      return (db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates WHERE app_id = ? ORDER BY id').all(appId) as RawCert[]).map(toCert);
+      return (
+        db
+          .prepare(
+            'SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates WHERE app_id = ? ORDER BY id',
+          )
+          .all(appId) as RawCert[]
+      ).map(toCert);
     },
     list(): CertificateRow[] {
-      return (db.prepare('SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates ORDER BY id').all() as RawCert[]).map(toCert);
+      return (
+        db
+          .prepare(
+            'SELECT id, app_id, hostnames, cert_pem, expires_at, created_at, source FROM certificates ORDER BY id',
+          )
+          .all() as RawCert[]
+      ).map(toCert);
     },
   };
 }

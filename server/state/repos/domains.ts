@@ -22,8 +22,15 @@ interface RawDomain {
   created_at: string;
 }
 
-const toDomain = (r: RawDomain): DomainRow => ({ id: r.id, appId: r.app_id, appName: r.app_name, hostname: r.hostname, createdAt: r.created_at });
-const SELECT = 'SELECT d.id, d.app_id, a.name AS app_name, d.hostname, d.created_at FROM domains d JOIN apps a ON a.id = d.app_id';
+const toDomain = (r: RawDomain): DomainRow => ({
+  id: r.id,
+  appId: r.app_id,
+  appName: r.app_name,
+  hostname: r.hostname,
+  createdAt: r.created_at,
+});
+const SELECT =
+  'SELECT d.id, d.app_id, a.name AS app_name, d.hostname, d.created_at FROM domains d JOIN apps a ON a.id = d.app_id';
 
 export function createDomainsRepo(db: Db) {
   return {
@@ -45,9 +52,15 @@ export function createDomainsRepo(db: Db) {
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
           const owner = this.find(host);
-          throw new SlipwayError('ALREADY_EXISTS', `domain ${host} is already added${owner ? ` to app ${owner.appName}` : ''}`, {
-            hint: owner ? `remove it there first: slipway domains:remove ${host} -a ${owner.appName}` : 'remove it from its app first',
-          });
+          throw new SlipwayError(
+            'ALREADY_EXISTS',
+            `domain ${host} is already added${owner ? ` to app ${owner.appName}` : ''}`,
+            {
+              hint: owner
+                ? `remove it there first: slipway domains:remove ${host} -a ${owner.appName}`
+                : 'remove it from its app first',
+            },
+          );
         }
         throw err;
       }
@@ -58,9 +71,13 @@ export function createDomainsRepo(db: Db) {
       return r && toDomain(r);
     },
     remove(appId: number, hostname: string): void {
-      const info = db.prepare('DELETE FROM domains WHERE app_id = ? AND hostname = ?').run(appId, String(hostname).toLowerCase());
+      const info = db
+        .prepare('DELETE FROM domains WHERE app_id = ? AND hostname = ?')
+        .run(appId, String(hostname).toLowerCase());
       if (info.changes === 0) {
-        throw new SlipwayError('NOT_FOUND', `domain ${hostname} is not added to this app`, { hint: 'list them with: slipway domains' });
+        throw new SlipwayError('NOT_FOUND', `domain ${hostname} is not added to this app`, {
+          hint: 'list them with: slipway domains',
+        });
       }
     },
     listForApp(appId: number): DomainRow[] {

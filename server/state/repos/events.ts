@@ -13,7 +13,14 @@ export interface EventRow {
 /** The audit trail: every change, who made it, when. Never holds secrets (config values are not logged). */
 export function createEventsRepo(db: Db) {
   return {
-    add(e: { appId?: number | null; appName?: string | null; actor: string; action: string; message: string; data?: Record<string, unknown> }): EventRow {
+    add(e: {
+      appId?: number | null;
+      appName?: string | null;
+      actor: string;
+      action: string;
+      message: string;
+      data?: Record<string, unknown>;
+    }): EventRow {
       const info = db
         .prepare('INSERT INTO events (app_id, app_name, actor, action, message, data) VALUES (?, ?, ?, ?, ?, ?)')
         .run(e.appId ?? null, e.appName ?? null, e.actor, e.action, e.message, JSON.stringify(e.data ?? {}));
@@ -28,7 +35,9 @@ export function createEventsRepo(db: Db) {
         .prepare(
           `SELECT * FROM events WHERE (? IS NULL OR app_id = ?) AND id > ? ORDER BY id ${opts.afterId !== undefined ? 'ASC' : 'DESC'} LIMIT ?`,
         )
-        .all(opts.appId ?? null, opts.appId ?? null, opts.afterId ?? 0, opts.limit ?? 100) as Array<Record<string, unknown>>;
+        .all(opts.appId ?? null, opts.appId ?? null, opts.afterId ?? 0, opts.limit ?? 100) as Array<
+        Record<string, unknown>
+      >;
       const events = rows.map((r) => ({
         id: r.id as number,
         appName: (r.app_name as string) ?? null,

@@ -15,13 +15,18 @@ export function createFormationRepo(db: Db) {
         .all(appId) as FormationRow[];
     },
     get(appId: number, type: string): FormationRow | undefined {
-      return db.prepare('SELECT process_type AS type, quantity, size FROM formation WHERE app_id = ? AND process_type = ?').get(appId, type) as
-        | FormationRow
-        | undefined;
+      return db
+        .prepare('SELECT process_type AS type, quantity, size FROM formation WHERE app_id = ? AND process_type = ?')
+        .get(appId, type) as FormationRow | undefined;
     },
     /** Adds a row only when the type has none yet (seeding never overrides a user's scale). */
     seed(appId: number, type: string, quantity: number, size: string): void {
-      db.prepare('INSERT OR IGNORE INTO formation (app_id, process_type, quantity, size) VALUES (?, ?, ?, ?)').run(appId, type, quantity, size);
+      db.prepare('INSERT OR IGNORE INTO formation (app_id, process_type, quantity, size) VALUES (?, ?, ?, ?)').run(
+        appId,
+        type,
+        quantity,
+        size,
+      );
     },
     setQuantities(appId: number, changes: Record<string, number>, defaultSize: string): void {
       db.transaction(() => {

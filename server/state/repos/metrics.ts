@@ -44,7 +44,8 @@ export function createMetricsRepo(db: Db) {
      VALUES (@appId, @res, @ts, @ptype, @samples, @cpuSum, @cpuMax, @memSum, @memMax)`,
   );
   const routerCols = 'app_id AS appId, res, ts, requests, s2xx, s3xx, s4xx, s5xx, herr, hcodes, bytes, sketch';
-  const dynoCols = 'app_id AS appId, res, ts, ptype, samples, cpu_sum AS cpuSum, cpu_max AS cpuMax, mem_sum AS memSum, mem_max AS memMax';
+  const dynoCols =
+    'app_id AS appId, res, ts, ptype, samples, cpu_sum AS cpuSum, cpu_max AS cpuMax, mem_sum AS memSum, mem_max AS memMax';
   return {
     putRouter: db.transaction((rows: RouterRow[]) => {
       for (const r of rows) putRouter.run(r);
@@ -53,22 +54,38 @@ export function createMetricsRepo(db: Db) {
       for (const r of rows) putDyno.run(r);
     }),
     getRouter(appId: number, res: number, ts: number): RouterRow | undefined {
-      return db.prepare(`SELECT ${routerCols} FROM metrics_router WHERE app_id = ? AND res = ? AND ts = ?`).get(appId, res, ts) as RouterRow | undefined;
+      return db
+        .prepare(`SELECT ${routerCols} FROM metrics_router WHERE app_id = ? AND res = ? AND ts = ?`)
+        .get(appId, res, ts) as RouterRow | undefined;
     },
     getDyno(appId: number, res: number, ts: number, ptype: string): DynoRow | undefined {
-      return db.prepare(`SELECT ${dynoCols} FROM metrics_dynos WHERE app_id = ? AND res = ? AND ts = ? AND ptype = ?`).get(appId, res, ts, ptype) as DynoRow | undefined;
+      return db
+        .prepare(`SELECT ${dynoCols} FROM metrics_dynos WHERE app_id = ? AND res = ? AND ts = ? AND ptype = ?`)
+        .get(appId, res, ts, ptype) as DynoRow | undefined;
     },
     routerRange(appId: number, res: number, from: number, to: number): RouterRow[] {
-      return db.prepare(`SELECT ${routerCols} FROM metrics_router WHERE app_id = ? AND res = ? AND ts >= ? AND ts < ? ORDER BY ts`).all(appId, res, from, to) as RouterRow[];
+      return db
+        .prepare(
+          `SELECT ${routerCols} FROM metrics_router WHERE app_id = ? AND res = ? AND ts >= ? AND ts < ? ORDER BY ts`,
+        )
+        .all(appId, res, from, to) as RouterRow[];
     },
     dynoRange(appId: number, res: number, from: number, to: number): DynoRow[] {
-      return db.prepare(`SELECT ${dynoCols} FROM metrics_dynos WHERE app_id = ? AND res = ? AND ts >= ? AND ts < ? ORDER BY ts`).all(appId, res, from, to) as DynoRow[];
+      return db
+        .prepare(
+          `SELECT ${dynoCols} FROM metrics_dynos WHERE app_id = ? AND res = ? AND ts >= ? AND ts < ? ORDER BY ts`,
+        )
+        .all(appId, res, from, to) as DynoRow[];
     },
     /** Every app's minute rows of one hour (for the hourly roll-up). */
     minutesOfHour(hour: number): { router: RouterRow[]; dynos: DynoRow[] } {
       return {
-        router: db.prepare(`SELECT ${routerCols} FROM metrics_router WHERE res = 60 AND ts >= ? AND ts < ?`).all(hour, hour + HOUR) as RouterRow[],
-        dynos: db.prepare(`SELECT ${dynoCols} FROM metrics_dynos WHERE res = 60 AND ts >= ? AND ts < ?`).all(hour, hour + HOUR) as DynoRow[],
+        router: db
+          .prepare(`SELECT ${routerCols} FROM metrics_router WHERE res = 60 AND ts >= ? AND ts < ?`)
+          .all(hour, hour + HOUR) as RouterRow[],
+        dynos: db
+          .prepare(`SELECT ${dynoCols} FROM metrics_dynos WHERE res = 60 AND ts >= ? AND ts < ?`)
+          .all(hour, hour + HOUR) as DynoRow[],
       };
     },
     latestHour(): number | null {
@@ -91,7 +108,11 @@ export function createMetricsRepo(db: Db) {
       return n;
     },
     rowCount(): number {
-      return (db.prepare('SELECT (SELECT count(*) FROM metrics_router) + (SELECT count(*) FROM metrics_dynos) AS n').get() as { n: number }).n;
+      return (
+        db
+          .prepare('SELECT (SELECT count(*) FROM metrics_router) + (SELECT count(*) FROM metrics_dynos) AS n')
+          .get() as { n: number }
+      ).n;
     },
   };
 }

@@ -18,12 +18,18 @@ export function createRegistryCredentialsRepo(db: Db, sealer: Sealer) {
       ).run(appId, host, sealer.seal(JSON.stringify(cred)));
     },
     get(appId: number, host: string): RegistryCredential | undefined {
-      const r = db.prepare('SELECT secret_enc FROM registry_credentials WHERE app_id = ? AND host = ?').get(appId, host) as { secret_enc: Buffer } | undefined;
+      const r = db
+        .prepare('SELECT secret_enc FROM registry_credentials WHERE app_id = ? AND host = ?')
+        .get(appId, host) as { secret_enc: Buffer } | undefined;
       return r ? (JSON.parse(sealer.open(r.secret_enc)) as RegistryCredential) : undefined;
     },
     /** Hosts only: the secrets are never listed. */
     hosts(appId: number): string[] {
-      return (db.prepare('SELECT host FROM registry_credentials WHERE app_id = ? ORDER BY host').all(appId) as Array<{ host: string }>).map((r) => r.host);
+      return (
+        db.prepare('SELECT host FROM registry_credentials WHERE app_id = ? ORDER BY host').all(appId) as Array<{
+          host: string;
+        }>
+      ).map((r) => r.host);
     },
     remove(appId: number, host: string): boolean {
       return db.prepare('DELETE FROM registry_credentials WHERE app_id = ? AND host = ?').run(appId, host).changes > 0;

@@ -45,7 +45,8 @@ export interface ImageRunSpec {
   imageProcess?: string;
 }
 
-export const runsAsRoot = (spec: ImageRunSpec | null | undefined) => !!spec && /^(|root|0)(:.*)?$/.test(spec.user.trim());
+export const runsAsRoot = (spec: ImageRunSpec | null | undefined) =>
+  !!spec && /^(|root|0)(:.*)?$/.test(spec.user.trim());
 
 export interface AppJsonRuntime {
   healthchecks?: Record<string, unknown[]>;
@@ -108,7 +109,9 @@ export function createReleasesRepo(db: Db, sealer: Sealer) {
     create(appId: number, input: NewRelease): ReleaseRow {
       const id = db
         .transaction(() => {
-          const { v } = db.prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM releases WHERE app_id = ?').get(appId) as { v: number };
+          const { v } = db
+            .prepare('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM releases WHERE app_id = ?')
+            .get(appId) as { v: number };
           const info = db
             .prepare(
               `INSERT INTO releases (app_id, version, build_id, image_digest, image_ref, config_enc, process_types, release_command, run_spec, app_json, description, user_id)
@@ -138,22 +141,32 @@ export function createReleasesRepo(db: Db, sealer: Sealer) {
       return r && toRelease(r);
     },
     get(appId: number, version: number): ReleaseRow | undefined {
-      const r = db.prepare('SELECT * FROM releases WHERE app_id = ? AND version = ?').get(appId, version) as RawRelease | undefined;
+      const r = db.prepare('SELECT * FROM releases WHERE app_id = ? AND version = ?').get(appId, version) as
+        RawRelease | undefined;
       return r && toRelease(r);
     },
     require(appId: number, version: number, appName: string): ReleaseRow {
       const r = this.get(appId, version);
-      if (!r) throw new SlipwayError('NOT_FOUND', `app "${appName}" has no release v${version}`, { hint: `list releases with: slipway releases -a ${appName}` });
+      if (!r)
+        throw new SlipwayError('NOT_FOUND', `app "${appName}" has no release v${version}`, {
+          hint: `list releases with: slipway releases -a ${appName}`,
+        });
       return r;
     },
     /** Newest first. */
     list(appId: number, limit = 100): ReleaseRow[] {
-      return (db.prepare('SELECT * FROM releases WHERE app_id = ? ORDER BY version DESC LIMIT ?').all(appId, limit) as RawRelease[]).map(toRelease);
+      return (
+        db
+          .prepare('SELECT * FROM releases WHERE app_id = ? ORDER BY version DESC LIMIT ?')
+          .all(appId, limit) as RawRelease[]
+      ).map(toRelease);
     },
     /** The newest release that carries an image (config-only apps have none). */
     latestWithImage(appId: number): ReleaseRow | undefined {
       const r = db
-        .prepare("SELECT * FROM releases WHERE app_id = ? AND image_digest IS NOT NULL AND status = 'succeeded' ORDER BY version DESC LIMIT 1")
+        .prepare(
+          "SELECT * FROM releases WHERE app_id = ? AND image_digest IS NOT NULL AND status = 'succeeded' ORDER BY version DESC LIMIT 1",
+        )
         .get(appId) as RawRelease | undefined;
       return r && toRelease(r);
     },
@@ -162,7 +175,8 @@ export function createReleasesRepo(db: Db, sealer: Sealer) {
     },
     /** The decrypted config snapshot of a release. */
     configOf(release: ReleaseRow): Record<string, string> {
-      const r = db.prepare('SELECT config_enc FROM releases WHERE id = ?').get(release.id) as { config_enc: Buffer } | undefined;
+      const r = db.prepare('SELECT config_enc FROM releases WHERE id = ?').get(release.id) as
+        { config_enc: Buffer } | undefined;
       return r ? (JSON.parse(sealer.open(r.config_enc)) as Record<string, string>) : {};
     },
   };
