@@ -2,7 +2,7 @@
 # CI quick mode of the benchmarks (issue 9): every suite once (`node dist/bench/run.js --quick
 # --json`), so the harness cannot rot. Prints one JSON line per suite on stdout (progress goes to
 # stderr). Never asserts on times: exits 0 when every suite ran, non-zero when a suite threw or
-# the time budget (BENCH_QUICK_BUDGET seconds, default 900) ran out. Whatever happens, it removes
+# the time budget (BENCH_QUICK_BUDGET seconds, default 1800) ran out. Whatever happens, it removes
 # what the run created: its temporary homes (server/router processes, containers and images
 # labelled io.slipway.home=<home>) and the peers' containers and images (label
 # io.slipway.bench.run=<this run>). Nothing else is touched. Extra arguments go to run.js
@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-budget=${BENCH_QUICK_BUDGET:-900}
+budget=${BENCH_QUICK_BUDGET:-1800}
 base=${SLIPWAY_TEST_HOMES:-/var/tmp/slipway-test-homes}
 export BENCH_RUN_ID="quick-$$-$(date +%s)"
 export SLIPWAY_TEST_HOMES="$base/bench-$BENCH_RUN_ID"
