@@ -121,7 +121,7 @@ async function assertNoLeak(out: string): Promise<void> {
     // It did show the build (so the check above looked at something).
     assert.match(
       `${r.stdout}`,
-      /Building on the bookworm stack|Build \S+ failed/,
+      /Building on the bookworm stack|Build of \S+ .*failed/,
       `slipway ${args.join(' ')}: ${r.stdout}${r.stderr}`,
     );
   }
