@@ -24,7 +24,8 @@ test('with the real router: status reports it healthy, and its access log lines 
     assert.equal(status.router.status, 'ok', JSON.stringify(status.router));
     assert.equal(status.router.url, `http://127.0.0.1:${srv.httpPort}/healthz`);
 
-    // The app has no dynos: the router answers 503 and logs the request; the hub delivers it.
+    // The app was never released: the router answers 503 "Nothing deployed yet" (not an H10
+    // "crashed") and logs the request; the hub delivers it.
     const logs = await waitFor(
       "the router line in the app's logs",
       async () => {
@@ -35,7 +36,8 @@ test('with the real router: status reports it healthy, and its access log lines 
       },
       { timeoutMs: 10_000, intervalMs: 200 },
     );
-    assert.match(logs, /slipway\[router\]: at=error code=H\d+ .*path="\/probe-path"/);
+    assert.match(logs, /slipway\[router\]: at=\w+ .*path="\/probe-path".* status=503/);
+    assert.doesNotMatch(logs, /code=H10/, 'an app that never ran is not reported as crashed');
   } finally {
     await srv.stop();
   }
