@@ -235,6 +235,15 @@ test('metrics plots show the requests the test sent (counts match)', async () =>
     total = await count();
   }
   assert.equal(total, sent, 'every request sent through the router is counted once');
+  // Dynos are sampled from Docker every 2 s here (docker stats takes about a second per round): on
+  // a quiet machine this test can start before web's first sample, so wait for it as a user would.
+  type Dynos = { dynos: Record<string, { memory: Array<number | null> }> };
+  const sampled = async () =>
+    ((await api<Dynos>(srv, 'GET', `/apps/${APP}/metrics?since=1h`)).body.dynos?.web?.memory ?? []).some(
+      (m) => m !== null,
+    );
+  const memDeadline = Date.now() + 30_000;
+  while (!(await sampled()) && Date.now() < memDeadline) await new Promise((r) => setTimeout(r, 300));
   // The CLI reads the same numbers: sparklines and a summary line.
   const cli = await exec(process.execPath, [CLI, 'metrics', '-a', APP, '--since', '1h'], {
     env: { ...srv.cliEnv(), NO_COLOR: '1' },
