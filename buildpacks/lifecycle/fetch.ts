@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../../common/errors';
 import { formatBytes } from './safe-fs';
 import { BUILDPACK_ARCHIVE_LIMITS, extractArchive } from './safe-extract';
+import {
+  adoptTree,
+  fetchIdentity,
+  makeStaging,
+  moveTree,
+  runAs,
+  runFetchWorker,
+  type FetchIdentity,
+} from './fetch-sandbox';
 import { checkTarget, redactUrl, type CheckedTarget } from './url-guard';
 
 /**
@@ -19,6 +23,7 @@ import { checkTarget, redactUrl, type CheckedTarget } from './url-guard';
  * download is streamed with a byte cap and a time cap, archives go through the safe extractor
  * (no links, devices or escaping paths, size and entry caps), and git runs with a scrubbed
  * environment (empty HOME, no system or global config, no credential helpers, no redirects).
+ * The network work runs as an unprivileged identity, never as root (fetch-sandbox.ts).
  * Results are cached by URL and ref under the fetch cache, so the second build does not fetch.
  */
 export const FETCH_LIMITS = { maxDownloadBytes: 64 * 1024 * 1024, timeoutMs: 120_000, maxRedirects: 5 };
@@ -104,91 +109,51 @@ function unwrapSingleDir(dir: string): void {
   fs.rmdirSync(tmp);
 }
 
-/** GET with the connection pinned to the checked address; redirects are checked again. */
-function get(target: CheckedTarget, signal: AbortSignal): Promise<http.IncomingMessage> {
-  const mod = target.url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = mod.get(
-      target.url,
-      {
-        signal,
-        headers: { 'user-agent': 'slipway-buildpack-fetch' },
-        lookup: ((_host: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
-          o?.all
-            ? cb(null, [{ address: target.address, family: target.family }])
-            : cb(null, target.address, target.family)) as unknown as typeof import('node:dns').lookup,
-      },
-      resolve,
-    );
-    req.on('error', reject);
-  });
-}
-
 async function downloadArchive(first: CheckedTarget, dir: string, allow: string[]): Promise<void> {
-  const ctl = new AbortController();
-  const timer = setTimeout(
-    () => ctl.abort(new Error(`no complete answer within ${FETCH_LIMITS.timeoutMs / 1000} s`)),
-    FETCH_LIMITS.timeoutMs,
-  );
-  try {
-    let target = first;
-    let res = await get(target, ctl.signal);
-    for (
-      let hops = 0;
-      res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location;
-      hops++
-    ) {
-      res.resume();
-      if (hops >= FETCH_LIMITS.maxRedirects) throw new Error('too many redirects');
-      const next = new URL(res.headers.location, target.url).toString();
-      target = await checkTarget(next, allow);
-      res = await get(target, ctl.signal);
-    }
-    if (res.statusCode !== 200) {
-      res.resume();
-      throw new Error(`HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
-    }
-    const declared = Number(res.headers['content-length']);
-    const tooBig = () =>
-      new SlipwayError(
-        'BUILD_FAILED',
-        `the buildpack archive was refused: it is larger than ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
-        {
-          hint: `buildpack archives may be at most ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
-          details: { phase: 'detect' },
-        },
-      );
-    if (declared > FETCH_LIMITS.maxDownloadBytes) {
-      res.destroy();
-      throw tooBig();
-    }
-    let got = 0;
-    const cap = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        got += chunk.length;
-        if (got > FETCH_LIMITS.maxDownloadBytes) {
-          res.destroy();
-          return cb(tooBig());
-        }
-        cb(null, chunk);
+  const deadline = Date.now() + FETCH_LIMITS.timeoutMs;
+  const id = fetchIdentity();
+  const staging = makeStaging(id);
+  const tooBig = () =>
+    new SlipwayError(
+      'BUILD_FAILED',
+      `the buildpack archive was refused: it is larger than ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
+      {
+        hint: `buildpack archives may be at most ${formatBytes(FETCH_LIMITS.maxDownloadBytes)}`,
+        details: { phase: 'detect' },
       },
-    });
+    );
+  try {
+    // Each hop is one request in the unprivileged worker; every redirect target is checked here
+    // again before the next worker connects to it.
+    let target = first;
+    const file = path.join(staging, 'download');
+    for (let hops = 0; ; hops++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no complete answer within ${FETCH_LIMITS.timeoutMs / 1000} s`);
+      const r = await runFetchWorker(id, {
+        url: target.url.toString(),
+        address: target.address,
+        family: target.family,
+        maxBytes: FETCH_LIMITS.maxDownloadBytes,
+        timeoutMs: left,
+        out: file,
+      });
+      if (r.kind === 'too-big') throw tooBig();
+      if (r.kind === 'error') throw new Error(r.message);
+      if (r.kind === 'ok') break;
+      if (hops >= FETCH_LIMITS.maxRedirects) throw new Error('too many redirects');
+      target = await checkTarget(new URL(r.location, target.url).toString(), allow);
+    }
+    adoptTree(staging, id);
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || st.size > FETCH_LIMITS.maxDownloadBytes) throw tooBig();
     // Downloaded first (capped), then checked whole without writing anything (names, types, size
     // and entry caps), and only then extracted: a refused archive never reaches the disk as files.
-    const file = `${dir}.download`;
-    try {
-      await pipeline(res, cap, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal: ctl.signal });
-      const limits = { ...BUILDPACK_ARCHIVE_LIMITS, gzip: true, label: 'the buildpack archive' };
-      await extractArchive(fs.createReadStream(file), dir, { ...limits, dryRun: true });
-      await extractArchive(fs.createReadStream(file), dir, limits);
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
-  } catch (err) {
-    if (ctl.signal.aborted && !(err instanceof SlipwayError)) throw new Error((ctl.signal.reason as Error).message);
-    throw err;
+    const limits = { ...BUILDPACK_ARCHIVE_LIMITS, gzip: true, label: 'the buildpack archive' };
+    await extractArchive(fs.createReadStream(file), dir, { ...limits, dryRun: true });
+    await extractArchive(fs.createReadStream(file), dir, limits);
   } finally {
-    clearTimeout(timer);
+    fs.rmSync(staging, { recursive: true, force: true });
   }
 }
 
@@ -205,33 +170,43 @@ function gitEnv(home: string): NodeJS.ProcessEnv {
     SSH_ASKPASS: '/bin/false',
     GIT_TEMPLATE_DIR: home,
     GIT_PROTOCOL_FROM_USER: '0',
+    // The fetch identity has no passwd entry: git's reflog wants a name it cannot look up.
+    GIT_COMMITTER_NAME: 'slipway-fetch',
+    GIT_COMMITTER_EMAIL: 'slipway-fetch@localhost',
+    GIT_AUTHOR_NAME: 'slipway-fetch',
+    GIT_AUTHOR_EMAIL: 'slipway-fetch@localhost',
     LC_ALL: 'C',
   };
 }
 
-function runGit(args: string[], env: NodeJS.ProcessEnv, timeout: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { env, timeout, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, _out, stderr) => {
-      if (!err) return resolve();
-      const msg = String(stderr)
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('hint:'))
-        .pop();
-      reject(
-        new Error(
-          (err as { killed?: boolean }).killed
-            ? `git took longer than ${Math.round(timeout / 1000)} s`
-            : (msg ?? err.message).slice(0, 300),
-        ),
-      );
-    });
-  });
+async function runGit(
+  id: FetchIdentity | null,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  timeout: number,
+): Promise<void> {
+  const r = await runAs(id, 'git', args, { env, cwd, timeoutMs: timeout });
+  if (!r.error) return;
+  const msg = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('hint:'))
+    .pop();
+  throw new Error(
+    r.error.killed ? `git took longer than ${Math.round(timeout / 1000)} s` : (msg ?? r.error.message).slice(0, 300),
+  );
 }
 
 async function gitClone(target: CheckedTarget, dir: string, gitRef?: string): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-git-home-'));
+  // git runs as the unprivileged fetch identity in its own staging directory (fetch-sandbox.ts).
+  const id = fetchIdentity();
+  const staging = makeStaging(id);
+  const home = path.join(staging, 'home');
+  const clone = path.join(staging, 'clone');
   try {
+    fs.mkdirSync(home, { mode: 0o700 });
+    if (id) fs.chownSync(home, id.uid, id.gid);
     const port = target.url.port || (target.url.protocol === 'https:' ? '443' : '80');
     const addr = target.family === 6 ? `[${target.address}]` : target.address;
     const cfg = [
@@ -252,18 +227,23 @@ async function gitClone(target: CheckedTarget, dir: string, gitRef?: string): Pr
     const started = Date.now();
     // `--` ends options: a URL can never be read as a git option.
     await runGit(
-      [...cfg, 'clone', '--quiet', '--no-recurse-submodules', '--', target.url.toString(), dir],
+      id,
+      [...cfg, 'clone', '--quiet', '--no-recurse-submodules', '--', target.url.toString(), clone],
       env,
+      staging,
       FETCH_LIMITS.timeoutMs,
     );
     if (gitRef)
       await runGit(
-        [...cfg, '-C', dir, 'checkout', '--quiet', gitRef, '--'],
+        id,
+        [...cfg, '-C', clone, 'checkout', '--quiet', gitRef, '--'],
         env,
+        staging,
         Math.max(10_000, FETCH_LIMITS.timeoutMs - (Date.now() - started)),
       );
-    fs.rmSync(path.join(dir, '.git'), { recursive: true, force: true });
-    const size = treeSize(dir);
+    adoptTree(clone, id);
+    fs.rmSync(path.join(clone, '.git'), { recursive: true, force: true });
+    const size = treeSize(clone);
     if (size.bytes > BUILDPACK_ARCHIVE_LIMITS.maxBytes || size.files > BUILDPACK_ARCHIVE_LIMITS.maxFiles) {
       throw new SlipwayError(
         'BUILD_FAILED',
@@ -273,8 +253,11 @@ async function gitClone(target: CheckedTarget, dir: string, gitRef?: string): Pr
         },
       );
     }
+    // `dir` is the fetch's private temp dir (empty): the clone takes its place.
+    fs.rmdirSync(dir);
+    moveTree(clone, dir);
   } finally {
-    fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
   }
 }
 

@@ -127,3 +127,20 @@ export function makeVictim(base: string, secret: string): string {
   fs.writeFileSync(path.join(dir, 'slipway.env'), `SLIPWAY_SECRET=${secret}\n`);
   return dir;
 }
+
+/**
+ * The uid that owns the client end of a loopback TCP connection, read from /proc/net/tcp (the
+ * kernel's socket table: local port in hex, then the owner's uid), given the port the server saw
+ * the request come from. undefined when the socket is already gone.
+ */
+export function clientUid(remotePort: number): number | undefined {
+  const hex = `:${remotePort.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(1) : [];
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 7 && f[1].endsWith(hex)) return Number(f[7]);
+    }
+  }
+  return undefined;
+}

@@ -13,7 +13,7 @@ import { build, type BuildOptions } from '../../buildpacks/lifecycle';
 import { fetchBuildpack } from '../../buildpacks/lifecycle/fetch';
 import { extractArchive } from '../../buildpacks/lifecycle/safe-extract';
 import { createTestHome, type TestHome } from '../helpers/home';
-import { makeTar, makeVictim, snapshot, type Entry } from './hostile';
+import { clientUid, makeTar, makeVictim, snapshot, type Entry } from './hostile';
 
 /**
  * A fuzz-style corpus of hostile file names, link types and metadata values, each through the
@@ -463,7 +463,9 @@ test("a git buildpack URL is cloned with none of the server's git config, creden
   g(['commit', '-qm', 'bp'], work);
   g(['clone', '-q', '--bare', work, repo], arena);
   g(['update-server-info'], repo);
+  const uids: Array<number | undefined> = [];
   const files = http.createServer((req, res) => {
+    uids.push(clientUid(req.socket.remotePort ?? 0));
     const p = path.join(repo, decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/bp\.git/, ''));
     if (!p.startsWith(repo) || !fs.existsSync(p) || fs.statSync(p).isDirectory()) return void res.writeHead(404).end();
     res.end(fs.readFileSync(p));
@@ -491,6 +493,9 @@ test("a git buildpack URL is cloned with none of the server's git config, creden
     assert.match(fs.readFileSync(path.join(dir, 'buildpack.toml'), 'utf8'), /id = "git\/bp"/);
     assert.ok(!fs.existsSync(path.join(dir, '.git')));
     assert.equal(trapped, 0, "git used the server's own config");
+    // git ran as the unprivileged fetch identity (the test runs as root, as the server does).
+    if (process.getuid?.() === 0)
+      assert.ok(uids.length > 0 && uids.every((u) => u !== undefined && u !== 0), `uids ${uids}`);
     // A missing repository: git's own reason, no secret from any helper.
     await assert.rejects(
       fetchBuildpack(`http://127.0.0.1:${port}/nope.git`, path.join(arena, 'x', 'git-cache'), {

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DIST, startTestServer, type TestServer } from '../helpers/server';
 import { api, createUser, git, gitUrl, uniq } from '../integration/git-helpers';
-import { countBomb, endlessArchive, makeTar, makeVictim, sizeBomb, snapshot } from './hostile';
+import { clientUid, countBomb, endlessArchive, makeTar, makeVictim, sizeBomb, snapshot } from './hostile';
 
 /**
  * Issue 12 part 1 through the real entry point: a real `git push` (git CLI) by a NON-admin user
@@ -30,6 +30,8 @@ const dirs: string[] = [];
 let archives: http.Server;
 let archivePort = 0;
 const served = new Map<string, Buffer | 'endless'>();
+/** The uid behind each request to the archive server (the fetch must never run as root). */
+const fetchUids: Array<number | undefined> = [];
 /** A loopback socket nobody allowed: it must never see a connection. */
 let trap: net.Server;
 let trapPort = 0;
@@ -42,6 +44,7 @@ before(async () => {
   victim = makeVictim(base, SECRET);
   before0 = snapshot(victim);
   archives = http.createServer((req, res) => {
+    fetchUids.push(clientUid(req.socket.remotePort ?? 0));
     const body = served.get(req.url ?? '');
     if (!body) return void res.writeHead(404).end();
     if (body !== 'endless') return void res.end(body);
@@ -231,6 +234,8 @@ test('a .tgz buildpack whose single top-level entry is a symlink to a host direc
   assert.notEqual(r.code, 0, r.out);
   assert.match(r.out, /the buildpack archive was refused: entry "bp" is a symbolic link/);
   assertVictimUntouched();
+  // The download ran as the unprivileged fetch identity, not as the root server.
+  assert.ok(fetchUids.length > 0 && fetchUids.every((u) => u !== undefined && u !== 0), `fetch uids ${fetchUids}`);
 });
 
 test('an oversized archive, a gzip bomb and an entry-count bomb are refused', async () => {
