@@ -183,6 +183,7 @@ async function main(): Promise<void> {
         purgeCache: (a) => purgeBuildCache({ state, paths }, a),
       }),
       deploysRoutes: createDeploysRoutes({ state, paths, config, docker, store, builds }),
+      cancelBuildsOf: (id, by) => builds.cancelByUser(id, by),
       runtime,
       releases,
       publishRoutes: () => routes.publish(),

@@ -239,6 +239,11 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
   }
 
   const bc: BuildContainer = { id: container.id, exec, freeze, remove };
+  // An abort that came while the container was being created fires no event: check it here.
+  if (opts.signal?.aborted) {
+    await remove();
+    throw new SlipwayError('BUILD_FAILED', 'the build container is gone (build aborted or timed out)');
+  }
   opts.signal?.addEventListener('abort', () => void remove(), { once: true });
   return bc;
 }

@@ -125,6 +125,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const timings: Record<string, number> = {};
   const started = Date.now();
   const time = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    // A cancel or time limit that arrived during the last phase stops the build before the next.
+    if (abort.signal.aborted) throw abort.signal.reason;
     const t0 = performance.now();
     try {
       return await fn();

@@ -8,6 +8,10 @@ const ended = (u: Row) =>
   Number(u.sessionsEnded)
     ? ` (${String(u.sessionsEnded)} open log session${Number(u.sessionsEnded) > 1 ? 's' : ''} ended)`
     : '';
+const cancelled = (u: Row) =>
+  Number(u.buildsCancelled)
+    ? ` (${String(u.buildsCancelled)} running build${Number(u.buildsCancelled) > 1 ? 's' : ''} cancelled)`
+    : '';
 
 const usersDisable: Command = {
   name: 'users:disable',
@@ -18,7 +22,9 @@ const usersDisable: Command = {
     if (!ctx.args[0]) throw usageError('which user?', this.usage);
     const u = await ctx.api().request<Row>('POST', `/users/${enc(ctx.args[0])}/disable`);
     if (ctx.out.json) return ctx.out.printJson(u);
-    ctx.out.log(`Disabling ${String(u.email)}... done${ended(u)}. Undo with: slipway users:enable ${String(u.email)}`);
+    ctx.out.log(
+      `Disabling ${String(u.email)}... done${ended(u)}${cancelled(u)}. Undo with: slipway users:enable ${String(u.email)}`,
+    );
   },
 };
 

@@ -53,6 +53,8 @@ export interface ApiDeps {
   authBackoff: import('../auth/backoff').AuthBackoff;
   /** PostgreSQL / Redis add-ons (server/addons/); absent in API-only tests. */
   addons?: import('../addons').Addons;
+  /** Offboarding: cancels a user's running builds (server/deploys/pipeline.ts); returns how many. */
+  cancelBuildsOf?: (userId: number, by: string) => number;
   /** App metrics (server/metrics/); absent when collection is off. */
   metrics?: import('../metrics').Metrics;
 }

@@ -41,13 +41,17 @@ export function createUsersRoutes(deps: ApiDeps): Router {
   const ended = (n: number) => (n ? ` (${n} open log session${n > 1 ? 's' : ''} ended)` : '');
 
   r.post('/users/:email/disable', (req, res) => {
-    requireAdmin(auth(res).user, 'disable users');
+    const admin = auth(res).user;
+    requireAdmin(admin, 'disable users');
     const u = target(req.params.email);
     if (!u.disabledAt) keepAnAdmin(u, 'disabled');
     state.users.setDisabled(u.id, true);
     const n = endSessions(state.users.activeTokenIds(u.id));
-    record(deps, res, { action: 'user.disable', message: `User ${u.email} disabled${ended(n)}` });
-    res.json({ ...userJson(state.users.getById(u.id)!), sessionsEnded: n });
+    // A build already running for them stops too (before its release; a release under way finishes).
+    const b = deps.cancelBuildsOf?.(u.id, admin.email) ?? 0;
+    const builds = b ? ` (${b} running build${b > 1 ? 's' : ''} cancelled)` : '';
+    record(deps, res, { action: 'user.disable', message: `User ${u.email} disabled${ended(n)}${builds}` });
+    res.json({ ...userJson(state.users.getById(u.id)!), sessionsEnded: n, buildsCancelled: b });
   });
   r.post('/users/:email/enable', (req, res) => {
     requireAdmin(auth(res).user, 'enable users');

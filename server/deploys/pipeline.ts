@@ -416,6 +416,18 @@ export function createDeployPipeline(deps: PipelineDeps) {
         )
       );
     },
+    /** Offboarding: cancels every build of this user not yet releasing; returns how many. */
+    cancelByUser(userId: number, by: string): number {
+      let n = 0;
+      for (const run of active.values()) {
+        if (run.input.user?.id !== userId) continue;
+        const why = new SlipwayError('BUILD_FAILED', `build cancelled: its user was disabled by ${by}`, {
+          details: CANCELLED,
+        });
+        if (cancelRun(run, why)) n++;
+      }
+      return n;
+    },
     /** A build's progress as data: its DeployEvents with their times (the API's builds/ID/events). */
     events(buildId: string): Array<DeployEvent & { at: string }> {
       return dirs.readEvents(buildId) as Array<DeployEvent & { at: string }>;

@@ -260,3 +260,41 @@ test("a fetch failure shows the fetcher's own reason, with credentials redacted"
   assert.match(r.out, /HTTP 404/);
   assert.ok(!r.out.includes('s3cret-pw'), r.out);
 });
+
+test('disabling a user cancels the build they have running; nothing of it is released', async () => {
+  const email = `leaver-${randomBytes(3).toString('hex')}@example.com`;
+  const leaver = await createUser(srv, email);
+  const name = uniq('sec-leaver');
+  assert.equal((await api(srv, 'POST', '/apps', { name }, leaver)).status, 201);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-sec-'));
+  dirs.push(dir);
+  const files = { ...CNB_BP('1.0.0'), 'bp/bin/build': '#!/bin/sh\necho building-slowly\nsleep 300\n' };
+  for (const [f, body] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), body, { mode: f.includes('/bin/') ? 0o755 : 0o644 });
+  }
+  await git(['init', '-q'], dir);
+  await git(['add', '-A'], dir);
+  await git(['commit', '-qm', 'slow'], dir);
+  const pushing = git(['push', gitUrl(srv, name, leaver), 'HEAD:main'], dir, 240_000);
+  type B = Array<{ id: string; status: string }>;
+  const deadline = Date.now() + 120_000;
+  let running = false;
+  while (!running && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    const b = await api<B>(srv, 'GET', `/apps/${name}/builds`);
+    running = b.body[0]?.status === 'running';
+  }
+  assert.ok(running, 'the build started');
+  const cli = path.join(DIST, 'cli', 'main.js');
+  const out = await exec(process.execPath, [cli, 'users:disable', email], { env: srv.cliEnv(), timeout: 60_000 });
+  assert.match(out.stdout, /done \(1 running build cancelled\)/, out.stdout);
+  const push = await pushing;
+  assert.notEqual(push.code, 0);
+  assert.match(push.stdout + push.stderr, /build cancelled: its user was disabled by/);
+  const builds = await api<B>(srv, 'GET', `/apps/${name}/builds`);
+  assert.notEqual(builds.body[0].status, 'running');
+  assert.notEqual(builds.body[0].status, 'succeeded');
+  const releases = await api<unknown[]>(srv, 'GET', `/apps/${name}/releases`);
+  assert.deepEqual(releases.body, [], 'a cancelled build made a release');
+});
