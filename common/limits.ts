@@ -22,7 +22,7 @@ export const LIMIT_INFO: Record<LimitKey, { what: string; unit: string; max: num
   dynos: { what: 'dynos of one app (all process types)', unit: 'dynos', max: 100_000 },
   'dynos-per-type': { what: 'dynos of one process type of an app', unit: 'dynos', max: 100 },
   'one-offs': {
-    what: 'one-off dynos (slipway run, run:detached) running at once per app',
+    what: 'one-off dynos (slipway run, run:detached) running at once across the apps a user owns',
     unit: 'one-offs',
     max: 1000,
   },

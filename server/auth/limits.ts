@@ -62,6 +62,8 @@ export function oneOffLimits(
   const l = limitsOf(state, config, owner.id);
   return {
     concurrent: l['one-offs'],
+    // Counted per owner, across all their apps: more apps must not mean more one-offs.
+    apps: state.apps.listOwnedBy(owner.id),
     maxSeconds: l['one-off-seconds'],
     refuse: (running: number) => limitError('one-offs', owner.email, running, l['one-offs'], ` (owner of ${app.name})`),
     stopped: (seconds: number) => {

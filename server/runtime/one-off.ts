@@ -21,9 +21,11 @@ export interface OneOffOptions {
   size?: string;
   /** Extra environment for this run only (e.g. `run -e`). */
   env?: Record<string, string>;
-  /** The owner's one-off limits: how many may run at once per app, and for how long. */
+  /** The owner's one-off limits: how many may run at once across the owner's apps, and for how long. */
   limits?: {
     concurrent: number;
+    /** The apps whose one-offs count together against `concurrent` (the owner's; this app when absent). */
+    apps?: string[];
     maxSeconds: number;
     refuse: (running: number) => Error;
     stopped: (seconds: number) => string;
@@ -88,7 +90,9 @@ function reserve(ctx: Ctx, app: string, o: OneOffOptions): () => void {
   if (!o.limits) return () => {};
   let m = starting.get(ctx);
   if (!m) starting.set(ctx, (m = new Map()));
-  const running = (ctx.oneOffs.get(app)?.size ?? 0) + (m.get(app) ?? 0);
+  const counted = new Set([app, ...(o.limits.apps ?? [])]);
+  let running = 0;
+  for (const a of counted) running += (ctx.oneOffs.get(a)?.size ?? 0) + (m.get(a) ?? 0);
   if (running >= o.limits.concurrent) throw o.limits.refuse(running);
   m.set(app, (m.get(app) ?? 0) + 1);
   let given = false;

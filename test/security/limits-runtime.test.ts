@@ -28,6 +28,11 @@ test('one-offs beyond the owner limit are refused, and one that outlives one-off
   fx.state.limits.set(row.ownerId, { 'one-offs': 1, 'one-off-seconds': 2 });
   const limits = () => oneOffLimits(fx.state, { limits: defaultLimits(2) }, row);
   const owner = fx.state.users.emailOf(row.ownerId)!;
+  // A second app of the same owner, deployed first (the one-off below lives 2 s).
+  const other = fx.createApp();
+  const otherRow = fx.state.apps.require(other);
+  assert.equal(otherRow.ownerId, row.ownerId);
+  await fx.deploy(other);
 
   const d = await fx.runtime.runDetached({ appName: app, command: 'echo started; sleep 60', limits: limits() });
   await assert.rejects(fx.runtime.runDetached({ appName: app, command: 'true', limits: limits() }), (err: Error) => {
@@ -39,6 +44,15 @@ test('one-offs beyond the owner limit are refused, and one that outlives one-off
     );
     return true;
   });
+  // The limit is the owner's across all their apps: a second app of theirs gets no extra one-off.
+  await assert.rejects(
+    fx.runtime.runDetached({
+      appName: other,
+      command: 'true',
+      limits: oneOffLimits(fx.state, { limits: defaultLimits(2) }, otherRow),
+    }),
+    /one-offs limit reached: .* has 1 of 1 one-offs/,
+  );
   await waitFor(
     'the detached one-off stopped',
     () =>
