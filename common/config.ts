@@ -27,6 +27,16 @@ export interface SlipwayConfig {
   stackAutoRebase: boolean;
   /** SLIPWAY_STACK_REBASE_CONCURRENCY: apps rebased and rolled out at once by a stack-wide rebase (default 4). */
   stackRebaseConcurrency: number;
+  /**
+   * SLIPWAY_STACK_UPDATE_CHECK=daily: the server asks the mirror once a day whether the stacks'
+   * packages have updates and only then rebuilds them (and rebases with stackAutoRebase). Off by default.
+   */
+  stackUpdateCheck: 'off' | 'daily';
+  /** SLIPWAY_STACK_UPDATE_CHECK_DELAY_S: the first daily check runs this long after start (default 600). */
+  stackUpdateCheckDelayMs: number;
+  /** The Debian mirrors the stack recipe uses (SLIPWAY_DEBIAN_MIRROR, SLIPWAY_DEBIAN_SECURITY_MIRROR); unset: its defaults. */
+  debianMirror?: string;
+  debianSecurityMirror?: string;
   buildConcurrency: number;
   buildTimeoutMs: number;
   /** How long a push may wait in the build queue (default: the build time limit). */
@@ -290,6 +300,14 @@ function limits(env: NodeJS.ProcessEnv, buildConcurrency: number): Limits {
   return out;
 }
 
+function stackUpdateCheck(v: string | undefined): 'off' | 'daily' {
+  if (!v || /^(off|0|false|no)$/i.test(v)) return 'off';
+  if (/^daily$/i.test(v)) return 'daily';
+  throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_STACK_UPDATE_CHECK=${JSON.stringify(v)} is not daily or off`, {
+    hint: 'set SLIPWAY_STACK_UPDATE_CHECK=daily (or leave it unset: off; cron can run slipway stacks:check instead)',
+  });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig {
   const level = env.SLIPWAY_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
@@ -319,6 +337,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     stackCache: env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks',
     stackAutoRebase: /^(1|true|yes|on)$/i.test(env.SLIPWAY_STACK_AUTO_REBASE ?? ''),
     stackRebaseConcurrency: Math.max(1, Math.min(32, Number(env.SLIPWAY_STACK_REBASE_CONCURRENCY ?? 4) || 4)),
+    stackUpdateCheck: stackUpdateCheck(env.SLIPWAY_STACK_UPDATE_CHECK),
+    stackUpdateCheckDelayMs: positiveInt(env, 'SLIPWAY_STACK_UPDATE_CHECK_DELAY_S', 600, 'seconds') * 1000,
+    debianMirror: env.SLIPWAY_DEBIAN_MIRROR || undefined,
+    debianSecurityMirror: env.SLIPWAY_DEBIAN_SECURITY_MIRROR || undefined,
     buildConcurrency,
     buildTimeoutMs,
     buildQueueWaitMs: positiveInt(env, 'SLIPWAY_BUILD_QUEUE_WAIT_S', buildTimeoutMs / 1000, 'seconds') * 1000,

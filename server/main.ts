@@ -21,6 +21,7 @@ import { createRoutesPublisher } from './routes/publish';
 import { createDeployPipeline } from './deploys/pipeline';
 import { createAppDestroyer } from './apps/destroy';
 import { createStackService } from './images/stacks';
+import { createStackUpdateSchedule } from './images/stack-check';
 import { createConfigVarsService } from './apps/config-vars';
 import { createBuildpacksBuilder } from './deploys/builders/buildpacks';
 import { createDockerfileBuilder } from './deploys/builders/dockerfile';
@@ -153,6 +154,21 @@ async function main(): Promise<void> {
       }),
   });
 
+  const stacks = createStackService({
+    state,
+    store,
+    docker,
+    paths,
+    config,
+    releases,
+    event: (actor, e) => recordAs({ state, logs }, actor, e),
+  });
+  // SLIPWAY_STACK_UPDATE_CHECK=daily (server/images/stack-check.ts).
+  const stackSchedule = createStackUpdateSchedule({
+    config,
+    run: (o) => stacks.checkNow({ ...o, actor: null }),
+  });
+
   const destroyApp = createAppDestroyer({
     state,
     routes,
@@ -192,7 +208,7 @@ async function main(): Promise<void> {
       addons,
       destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
-      stacks: createStackService({ state, store, docker, paths, config, releases }),
+      stacks,
       configVars: createConfigVarsService({ state, releases }),
     },
   });
@@ -226,6 +242,7 @@ async function main(): Promise<void> {
   // Orders due certificates now and checks for renewals daily (server/acme/manager.ts).
   acme.start();
   metrics.start();
+  stackSchedule.start();
   console.log(
     `slipway-server listening on http://${config.bindHost}:${config.apiPort}` +
       (config.apiHttpsPort ? ` and https://${config.bindHost}:${config.apiHttpsPort}` : '') +
@@ -235,6 +252,7 @@ async function main(): Promise<void> {
   onShutdown('slipway-server', servers, [
     () => acme.stop(),
     () => metrics.stop(),
+    () => stackSchedule.stop(),
     () => git.stop(),
     () => runtime.stop(),
     () => addons.stop(),

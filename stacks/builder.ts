@@ -8,6 +8,7 @@ import { dockerArchive } from '../buildpacks/oci/docker-archive';
 import type { ImageStore } from '../buildpacks/oci/layout';
 import type { ImageConfig, LayerRef } from '../buildpacks/oci/media-types';
 import { STACKS_DIR, stackInfo } from './info';
+import { parseSourcesList, readIndexes, suiteOf, type SuiteIndexes } from './apt-index';
 export { knownStacks, stackInfo } from './info';
 
 /**
@@ -183,12 +184,44 @@ export async function copyImage(from: ImageStore, to: ImageStore, manifestDigest
   }
 }
 
+/**
+ * Adds the suite each installed version came from as a third column of /.slipway-packages
+ * ("openssl 3.0.15-1~deb12u2 bookworm-security"), from the indexes of the sources the recipe
+ * wrote into the image: stacks:diff and rebase descriptions mark security updates with it. Done
+ * here rather than in the recipe so that the recipe hash (and every cached stack) stays as it is;
+ * the lists the recipe used are gone, so this reads the mirror's indexes once more. Best effort:
+ * without the mirror the list keeps two columns (no marking), the build goes on.
+ */
+async function recordSuites(rootfs: string, memo: Map<string, Promise<SuiteIndexes>>, log: (l: string) => void) {
+  const file = path.join(rootfs, '.slipway-packages');
+  try {
+    const sources = parseSourcesList(fs.readFileSync(path.join(rootfs, 'etc/apt/sources.list'), 'utf8'));
+    if (sources.length === 0) return;
+    const key = JSON.stringify(sources);
+    let ix = memo.get(key);
+    if (!ix) memo.set(key, (ix = readIndexes(sources, null)));
+    const indexes = await ix;
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => {
+        const [name, version] = l.trim().split(/\s+/);
+        return `${name} ${version} ${suiteOf(indexes, name, version) ?? '-'}`;
+      });
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+  } catch (err) {
+    log(`warning: could not record which suite each package came from: ${(err as Error).message}`);
+  }
+}
+
 /** Makes sure both images of the stack exist in the store and in Docker. Returns them. */
 export async function ensureStack(opts: EnsureStackOptions): Promise<Record<StackKind, StackImage>> {
   const log = opts.log ?? (() => {});
   const hash = recipeHash(opts.stack);
   const out = {} as Record<StackKind, StackImage>;
   const tag = opts.force ? `${hash}-${Date.now()}` : hash;
+  const indexes = new Map<string, Promise<SuiteIndexes>>();
   for (const kind of ['build', 'run'] as StackKind[]) {
     const ref = stackStoreRef(opts.stack, kind, tag);
     const dockerName = stackImageName(opts.stack, kind);
@@ -206,6 +239,7 @@ export async function ensureStack(opts: EnsureStackOptions): Promise<Record<Stac
       log(`Building the ${opts.stack} ${kind} image (debootstrap; a minute or two)`);
       const rootfs = path.join(opts.workDir, `${opts.stack}-${kind}`);
       await run('bash', [RECIPE, opts.stack, kind, rootfs, path.join(opts.workDir, 'cache')], log);
+      await recordSuites(rootfs, indexes, log);
       const packages = fs.readFileSync(path.join(rootfs, '.slipway-packages'));
       const layer: LayerRef = await opts.store.putLayer(tarRootfs(rootfs));
       const packagesDigest = createHash('sha256').update(packages).digest('hex').slice(0, 16);

@@ -191,6 +191,48 @@ const stacksRebase: Command = {
   },
 };
 
+const stacksCheck: Command = {
+  name: 'stacks:check',
+  summary: 'ask the mirror whether the stack packages have updates; --update: then rebuild (admins)',
+  usage: 'stacks:check [STACK] [--update] [--rebase] [--json]',
+  help:
+    'Compares the package lists of the stack images with the Debian mirror (SLIPWAY_DEBIAN_MIRROR). With --update a\n' +
+    'stack that has updates is rebuilt (as stacks:update), with --rebase (or SLIPWAY_STACK_AUTO_REBASE) its apps are\n' +
+    'then rebased. For cron or a systemd timer: slipway stacks:check --update --rebase (docs/stacks.md).',
+  flags: {
+    update: { boolean: true, desc: 'rebuild a stack that has updates' },
+    rebase: { boolean: true, desc: 'after a rebuild, rebase every app on it (default: SLIPWAY_STACK_AUTO_REBASE)' },
+  },
+  json: true,
+  async run(ctx) {
+    const stack = ctx.args[0];
+    if (ctx.flags.update) ctx.out.err('Checking the stacks for updates; a stack with updates is rebuilt (minutes)...');
+    const r = await ctx.api().request<{ results: Row[] }>('POST', '/stacks/check', {
+      ...(stack ? { stack } : {}),
+      ...(ctx.flags.update ? { update: true } : {}),
+      ...(ctx.flags.rebase ? { rebase: true } : {}),
+    });
+    if (ctx.out.json) return ctx.out.printJson(r);
+    let failed = false;
+    for (const c of r.results) {
+      if (c.error) {
+        failed = true;
+        ctx.out.log(ctx.out.red(String(c.message)));
+        continue;
+      }
+      ctx.out.log(String(c.message));
+      for (const u of c.updates as Array<{ name: string; from: string; to: string; suite: string; security: boolean }>)
+        ctx.out.log(`~ ${u.name} ${u.from} → ${u.to} (${u.security ? `security: ${u.suite}` : u.suite})`);
+      const up = c.update as Row | undefined;
+      if (up) ctx.out.log(`Stack ${up.name} rebuilt in ${up.seconds}s: ${up.run}`);
+      if (c.rebase && printRebase(ctx, c.rebase as Row) === 1) failed = true;
+      else if (up && !c.rebase)
+        ctx.out.log(`Apps pick it up on their next build, or now with: slipway stacks:rebase ${up.name}`);
+    }
+    return failed ? 1 : undefined;
+  },
+};
+
 const stacksDiff: Command = {
   name: 'stacks:diff',
   summary: 'packages updated, added and removed between two run image versions of a stack',
@@ -209,13 +251,16 @@ const stacksDiff: Command = {
     const q = new URLSearchParams({ from, to });
     const d = await ctx.api().request<Row>('GET', `/stacks/${encodeURIComponent(stack)}/diff?${q}`);
     if (ctx.out.json) return ctx.out.printJson(d);
-    const up = d.updated as Array<{ name: string; from: string; to: string }>;
+    const up = d.updated as Array<{ name: string; from: string; to: string; security?: boolean; suite?: string }>;
     const add = d.added as Array<{ name: string; version: string }>;
     const rm = d.removed as Array<{ name: string; version: string }>;
+    const security = up.filter((p) => p.security).length;
     ctx.out.log(
-      ctx.out.bold(`=== ${stack}-run ${from} → ${to}: ${up.length} updated, ${add.length} added, ${rm.length} removed`),
+      ctx.out.bold(
+        `=== ${stack}-run ${from} → ${to}: ${up.length} updated${security ? ` (${security} security)` : ''}, ${add.length} added, ${rm.length} removed`,
+      ),
     );
-    for (const p of up) ctx.out.log(`~ ${p.name} ${p.from} → ${p.to}`);
+    for (const p of up) ctx.out.log(`~ ${p.name} ${p.from} → ${p.to}${p.security ? ` (security: ${p.suite})` : ''}`);
     for (const p of add) ctx.out.log(`+ ${p.name} ${p.version}`);
     for (const p of rm) ctx.out.log(`- ${p.name} ${p.version}`);
   },
@@ -243,4 +288,13 @@ const stackSet: Command = {
   },
 };
 
-export const platformCommands: Command[] = [events, status, stacks, stacksUpdate, stacksRebase, stacksDiff, stackSet];
+export const platformCommands: Command[] = [
+  events,
+  status,
+  stacks,
+  stacksUpdate,
+  stacksCheck,
+  stacksRebase,
+  stacksDiff,
+  stackSet,
+];

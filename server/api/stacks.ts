@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { SlipwayError } from '../../common/errors';
 import { requireAdmin } from '../auth/permissions';
-import { progressLine, summaryLine, type RebaseOutcome } from '../images/rebase';
 import { appFor, auth, body, record, recordAs, type ApiDeps } from './context';
 
 /**
  * Stacks API: GET /stacks (any user), PUT /apps/:app/stack (stack:set), POST /apps/:app/rebase
- * (deployers), POST /stacks/update { rebase } and POST /stacks/:stack/rebase (admins). The work
+ * (deployers), POST /stacks/update { rebase }, POST /stacks/:stack/rebase and POST /stacks/check
+ * { stack, update, rebase } (admins). The work
  * is the stack service's (server/images/stacks.ts, rebase.ts).
  */
 export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stacks'>): Router {
@@ -70,26 +70,6 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     });
   });
 
-  const rebaseAll = async (stack: string, actor: { id: number; email: string }, concurrency: number) => {
-    const lines: string[] = [];
-    const results: RebaseOutcome[] = await deps.stacks.rebaseStack(stack, actor, {
-      concurrency,
-      progress: (l) => lines.push(l),
-    });
-    const summary = summaryLine(results);
-    recordAs(deps, actor.email, {
-      action: 'stack.rebase',
-      message: `Apps on ${stack} rebased: ${summary}`,
-      data: { stack },
-    });
-    return {
-      stack,
-      results: results.map((x) => ({ ...x, release: undefined, line: progressLine(x) })),
-      lines,
-      summary,
-    };
-  };
-
   // Rebases every app on STACK onto its current run image, without rebuilding the stack.
   r.post('/stacks/:stack/rebase', async (req, res) => {
     const { user } = auth(res);
@@ -99,7 +79,11 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     if (!(await deps.stacks.list()).some((s) => s.name === stack))
       throw new SlipwayError('NOT_FOUND', `there is no stack "${stack}"`, { hint: 'see slipway stacks' });
     res.json(
-      await rebaseAll(stack, { id: user.id, email: user.email }, b.concurrency ?? deps.stacks.rebaseConcurrency),
+      await deps.stacks.rebaseAll(
+        stack,
+        { id: user.id, email: user.email },
+        b.concurrency ?? deps.stacks.rebaseConcurrency,
+      ),
     );
   });
 
@@ -111,9 +95,30 @@ export function createStacksRoutes(deps: Pick<ApiDeps, 'state' | 'logs' | 'stack
     recordAs(deps, user.email, { action: 'stack.update', message: `Stack ${result.name} rebuilt (${result.run})` });
     const rebase =
       (b.rebase ?? deps.stacks.autoRebase)
-        ? await rebaseAll(result.name, { id: user.id, email: user.email }, deps.stacks.rebaseConcurrency)
+        ? await deps.stacks.rebaseAll(result.name, { id: user.id, email: user.email }, deps.stacks.rebaseConcurrency)
         : undefined;
     res.json({ ...result, ...(rebase ? { rebase } : {}) });
+  });
+
+  // stacks:check: are there updates on the mirror? { update: true } rebuilds a stack that has
+  // some, { rebase: true } (or SLIPWAY_STACK_AUTO_REBASE) then rebases its apps.
+  r.post('/stacks/check', async (req, res) => {
+    const { user } = auth(res);
+    requireAdmin(user, 'check the stacks for updates');
+    const b = body<{ stack: string; update: boolean; rebase: boolean }>(req, {
+      stack: 'string',
+      update: 'boolean',
+      rebase: 'boolean',
+    });
+    if (b.stack !== undefined && !(await deps.stacks.list()).some((s) => s.name === b.stack))
+      throw new SlipwayError('NOT_FOUND', `there is no stack "${b.stack}"`, { hint: 'see slipway stacks' });
+    const results = await deps.stacks.checkNow({
+      stacks: b.stack ? [b.stack] : undefined,
+      update: b.update ?? false,
+      rebase: b.rebase ?? deps.stacks.autoRebase,
+      actor: { id: user.id, email: user.email },
+    });
+    res.json({ results });
   });
 
   return r;

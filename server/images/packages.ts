@@ -6,15 +6,17 @@ import type { Descriptor } from '../../buildpacks/oci/media-types';
 
 /**
  * What a stack version holds: the stack recipe records `dpkg-query -W` ("name version" lines)
- * as /.slipway-packages in the root file system, so every run image (and every app image, in
+ * as /.slipway-packages in the root file system (the stack builder adds the suite each version
+ * came from as a third column, e.g. bookworm-security; older versions have two), so every run image (and every app image, in
  * its run image part) carries its package list. Read from the layers top-down (an upper layer's
  * copy wins), cached per layer digest: all apps on a stack share the same base layer, so it is
  * read once per server process.
  */
-export type PackageList = Map<string, string>;
+export type PackageList = Map<string, string> & { suites?: Map<string, string> };
 
 export interface PackageDiff {
-  updated: Array<{ name: string; from: string; to: string }>;
+  /** suite/security: where the new version came from, when the new list records it. */
+  updated: Array<{ name: string; from: string; to: string; suite?: string; security?: boolean }>;
   added: Array<{ name: string; version: string }>;
   removed: Array<{ name: string; version: string }>;
 }
@@ -23,10 +25,13 @@ const FILE = /^(\.\/)?\.slipway-packages$/;
 
 export function parsePackages(text: string): PackageList {
   const out: PackageList = new Map();
+  const suites = new Map<string, string>();
   for (const line of text.split('\n')) {
-    const [name, version] = line.trim().split(/\s+/);
+    const [name, version, suite] = line.trim().split(/\s+/);
     if (name && version) out.set(name, version);
+    if (name && version && suite && suite !== '-') suites.set(name, suite);
   }
+  if (suites.size) out.suites = suites;
   return out;
 }
 
@@ -35,7 +40,10 @@ export function diffPackages(from: PackageList, to: PackageList): PackageDiff {
   for (const [name, v] of to) {
     const old = from.get(name);
     if (old === undefined) d.added.push({ name, version: v });
-    else if (old !== v) d.updated.push({ name, from: old, to: v });
+    else if (old !== v) {
+      const suite = to.suites?.get(name);
+      d.updated.push({ name, from: old, to: v, ...(suite ? { suite, security: /-security$/.test(suite) } : {}) });
+    }
   }
   for (const [name, v] of from) if (!to.has(name)) d.removed.push({ name, version: v });
   return d;
@@ -98,9 +106,11 @@ export function createPackageReader(store: ImageStore) {
 }
 export type PackageReader = ReturnType<typeof createPackageReader>;
 
-/** "3 packages updated" / "1 package updated, 1 added" for release descriptions. */
+/** "3 packages updated, 1 security" / "1 package updated, 1 added" for release descriptions. */
 export function diffSummary(d: PackageDiff): string {
   const parts = [`${d.updated.length} package${d.updated.length === 1 ? '' : 's'} updated`];
+  const security = d.updated.filter((u) => u.security).length;
+  if (security) parts.push(`${security} security`);
   if (d.added.length) parts.push(`${d.added.length} added`);
   if (d.removed.length) parts.push(`${d.removed.length} removed`);
   return parts.join(', ');
