@@ -192,7 +192,7 @@ export async function copyImage(from: ImageStore, to: ImageStore, manifestDigest
  * the lists the recipe used are gone, so this reads the mirror's indexes once more. Best effort:
  * without the mirror the list keeps two columns (no marking), the build goes on.
  */
-async function recordSuites(rootfs: string, memo: Map<string, Promise<SuiteIndexes>>, log: (l: string) => void) {
+export async function recordSuites(rootfs: string, memo: Map<string, Promise<SuiteIndexes>>, log: (l: string) => void) {
   const file = path.join(rootfs, '.slipway-packages');
   try {
     const sources = parseSourcesList(fs.readFileSync(path.join(rootfs, 'etc/apt/sources.list'), 'utf8'));

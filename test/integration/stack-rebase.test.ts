@@ -107,10 +107,12 @@ async function updateRunImage(): Promise<void> {
   });
   const line = list.split('\n').find((l) => l.startsWith('libc6 '))!;
   bumped = { name: 'libc6', from: line.split(' ')[1], to: `${line.split(' ')[1]}+test1` };
+  // The suite column the stack builder records: this version came from the security suite.
+  const newList = list.replace(line, `libc6 ${bumped.to} bookworm-security`);
   const p = pack();
   p.entry({ name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(0) });
   p.entry({ name: UPDATE_FILE, mode: 0o644, mtime: new Date(0) }, `simulated security update ${Date.now()}\n`);
-  p.entry({ name: './.slipway-packages', mode: 0o644, mtime: new Date(0) }, list.replace(line, `libc6 ${bumped.to}`));
+  p.entry({ name: './.slipway-packages', mode: 0o644, mtime: new Date(0) }, newList);
   p.finalize();
   const layer = await store.putLayer(p as unknown as Readable);
   const layers = base.manifest.layers.map((d, i) => ({ descriptor: d, diffId: base.config.rootfs.diff_ids[i] }));
@@ -209,7 +211,7 @@ test(
     for (const app of plain) {
       const now = await current(app);
       assert.equal(now.version, 2);
-      assert.equal(now.description, 'Rebase onto bookworm-run test-update (1 package updated)');
+      assert.equal(now.description, 'Rebase onto bookworm-run test-update (1 package updated, 1 security)');
       const oldLayers = await layersOf(before.get(app)!.imageDigest);
       const newLayers = await layersOf(now.imageDigest);
       // The old image sat on the old run image; the new one on the new run image, app layers the same blobs.
@@ -218,7 +220,10 @@ test(
       assert.ok(oldLayers.length > oldRunLayers.length);
       // Its owners see it: the release line in the app's log.
       const logs = await cli(['logs', '-a', app, '--source', 'api']);
-      assert.match(logs.stdout, /Release v2 created by \S+@\S+: Rebase onto bookworm-run test-update/);
+      assert.match(
+        logs.stdout,
+        /Release v2 created by \S+@\S+: Rebase onto bookworm-run test-update \(1 package updated, 1 security\)/,
+      );
     }
     const f = await releasesOf(fragile);
     assert.equal(f.find((x) => x.version === 2)?.status, 'failed');
@@ -239,11 +244,20 @@ test(
   },
 );
 
-test('stacks:diff lists the package the update changed', async () => {
+test('stacks:diff lists the package the update changed, marked as a security update', async () => {
   const r = await cli(['stacks:diff', oldVersion, 'test-update']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`1 updated, 0 added, 0 removed`));
-  assert.ok(r.stdout.includes(`~ ${bumped.name} ${bumped.from} → ${bumped.to}`), r.stdout);
+  assert.match(r.stdout, new RegExp(`1 updated \\(1 security\\), 0 added, 0 removed`));
+  assert.ok(
+    r.stdout.includes(`~ ${bumped.name} ${bumped.from} → ${bumped.to} (security: bookworm-security)`),
+    r.stdout,
+  );
+  const json = JSON.parse((await cli(['stacks:diff', oldVersion, 'test-update', '--json'])).stdout) as {
+    updated: Array<{ name: string; security?: boolean; suite?: string }>;
+  };
+  assert.deepEqual(json.updated, [
+    { name: bumped.name, from: bumped.from, to: bumped.to, suite: 'bookworm-security', security: true },
+  ]);
   const bad = await cli(['stacks:diff', oldVersion, 'no-such-version']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /has no run image version "no-such-version"/);
