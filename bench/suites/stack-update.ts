@@ -43,7 +43,8 @@ type Outcome = { app: string; status: string; ms: number; platformMs?: number; m
 
 export async function runStackUpdateSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const n = ctx.quick ? 3 : 20;
-  const platform = await startBenchPlatform();
+  // 20 apps for one admin: above the default per-user limit (10).
+  const platform = await startBenchPlatform({ env: { SLIPWAY_LIMIT_APPS: String(n + 5) } });
   try {
     const apps = Array.from({ length: n }, (_, i) => `bench-su-${i}-${process.pid % 10000}`);
     const repos: string[] = [];
