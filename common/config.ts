@@ -25,7 +25,7 @@ export interface SlipwayConfig {
   stackCache: string;
   /** SLIPWAY_STACK_AUTO_REBASE=1: stacks:update rebases every app on the stack (as --rebase does). */
   stackAutoRebase: boolean;
-  /** SLIPWAY_STACK_REBASE_CONCURRENCY: apps rebased and rolled out at once by a stack-wide rebase (default 4). */
+  /** SLIPWAY_STACK_REBASE_CONCURRENCY: apps rebased and rolled out at once by a stack-wide rebase (default 8). */
   stackRebaseConcurrency: number;
   /**
    * SLIPWAY_STACK_UPDATE_CHECK=daily: the server asks the mirror once a day whether the stacks'
@@ -336,7 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     stack: env.SLIPWAY_STACK ?? 'bookworm',
     stackCache: env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks',
     stackAutoRebase: /^(1|true|yes|on)$/i.test(env.SLIPWAY_STACK_AUTO_REBASE ?? ''),
-    stackRebaseConcurrency: Math.max(1, Math.min(32, Number(env.SLIPWAY_STACK_REBASE_CONCURRENCY ?? 4) || 4)),
+    stackRebaseConcurrency: Math.max(1, Math.min(32, Number(env.SLIPWAY_STACK_REBASE_CONCURRENCY ?? 8) || 8)),
     stackUpdateCheck: stackUpdateCheck(env.SLIPWAY_STACK_UPDATE_CHECK),
     stackUpdateCheckDelayMs: positiveInt(env, 'SLIPWAY_STACK_UPDATE_CHECK_DELAY_S', 600, 'seconds') * 1000,
     debianMirror: env.SLIPWAY_DEBIAN_MIRROR || undefined,

@@ -15,7 +15,7 @@ const run = promisify(execFile);
  * `stack-update` (issue 18): N tiny Procfile apps (3 quick, 20 full) on the bookworm stack, a
  * stack update made fast as the `rebase` suite does (the run image plus one small layer, tagged
  * as the stack's new :latest in the platform's store), then every app rebased and rolled out by
- * POST /stacks/bookworm/rebase (concurrency: SLIPWAY_STACK_REBASE_CONCURRENCY, default 4) under
+ * POST /stacks/bookworm/rebase (concurrency: SLIPWAY_STACK_REBASE_CONCURRENCY, default 8) under
  * a steady load through the router on up to 3 apps. The peer: rebuilding every app on the new
  * run image through the push pipeline (an empty commit pushed per app, one build at a time as
  * the platform queues them: what `slipway builds:create` does for each app).
@@ -111,8 +111,7 @@ export async function runStackUpdateSuite(ctx: SuiteContext): Promise<Record<str
       rebuild_all_ms: rebuildAllMs,
       rebase_vs_rebuild_ratio: ratio(rebaseAllMs, rebuildAllMs),
       load_during_rebase: loadStats(records),
-      concurrency:
-        'SLIPWAY_STACK_REBASE_CONCURRENCY (default 4); rebuilds: one build at a time (SLIPWAY_BUILD_CONCURRENCY=1 in the bench server)',
+      concurrency: `rebase: ${process.env.SLIPWAY_STACK_REBASE_CONCURRENCY ?? 'default (8)'} apps at a time (SLIPWAY_STACK_REBASE_CONCURRENCY); rebuilds: one build at a time (SLIPWAY_BUILD_CONCURRENCY=1 in the bench server)`,
       loadavg_1m: [load0],
     };
   } finally {

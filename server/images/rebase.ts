@@ -208,7 +208,7 @@ export function createRebaser(deps: RebaserDeps) {
         opts.progress?.(`[${++done}/${apps.length}] ${progressLine(r)}`);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, apps.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, apps.length)) }, worker));
     return out;
   }
 
