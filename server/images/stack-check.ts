@@ -108,6 +108,7 @@ export function createStackUpdateSchedule(deps: {
     log.info('stack update check: starting the daily check');
     try {
       await deps.run({ update: true, rebase: deps.config.stackAutoRebase });
+      log.info('stack update check: done; the next one in 24 h');
     } catch (err) {
       const e = err as SlipwayError;
       if (e.code === 'CONFLICT') log.info(`stack update check: skipped today: ${e.message}`);

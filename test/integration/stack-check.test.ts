@@ -157,6 +157,11 @@ test('the daily check runs a while after start, finds the mirror up to date and 
   assert.equal(ev.actor, 'slipway');
   assert.equal(ev.message, `bookworm: up to date (${recorded.size} packages checked)`);
   assert.ok(!(await events()).some((e) => e.action === 'stack.update'), 'nothing to update: no rebuild');
+  // The daily run checks every stack built here, one after the other: wait for its end before the
+  // next test's check (one at a time).
+  await waitFor('the scheduled run to end', async () => /stack update check: done/.test(srv.output()), {
+    timeoutMs: 60_000,
+  });
   assert.match(srv.output(), /stack update check: daily, first in 1 s/);
   assert.match(srv.output(), /stack\.check: bookworm: up to date/);
 });
