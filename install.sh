@@ -119,7 +119,8 @@ fi
 
 step "Installing system packages (git, ca-certificates, debootstrap, openssl, Docker engine)"
 missing=()
-for pair in git:git debootstrap:debootstrap openssl:openssl update-ca-certificates:ca-certificates; do
+# xz: the stack update check and the stack builder read the mirror's Packages.xz (docs/stacks.md).
+for pair in git:git debootstrap:debootstrap openssl:openssl update-ca-certificates:ca-certificates xz:xz-utils; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -27,6 +27,9 @@ if [ "$(id -u)" = 0 ]; then
   # Image deploys pull from a real registry the test starts on loopback, with htpasswd auth.
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  # The stack update check tests build a .deb and index a local mirror; the check reads Packages.xz.
+  command -v dpkg-scanpackages >/dev/null || missing+=(dpkg-dev)
+  command -v xz >/dev/null || missing+=(xz-utils)
   if [ ${#missing[@]} -gt 0 ]; then
     step "Installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
