@@ -19,6 +19,8 @@ export interface SlipwayConfig {
   apiHttpsPort: number;
   /** Where the server's read-only registry is reached by dockerd (loopback, plain HTTP). */
   registryHost: string;
+  /** The platform registry for multi-node (docs/scale-out.md "Registry"); null when off. */
+  platformRegistry: PlatformRegistryConfig | null;
   /** The default stack of new apps. */
   stack: string;
   /** Machine-wide store of built stack images shared by installs (SLIPWAY_STACK_CACHE). */
@@ -45,6 +47,8 @@ export interface SlipwayConfig {
   bootTimeoutMs: number;
   /** The most an app may ask for with ps:boot-timeout or app.json (SLIPWAY_BOOT_TIMEOUT_MAX_S, 900). */
   bootTimeoutMaxMs: number;
+  /** Image GC: releases whose images are kept per app (SLIPWAY_KEEP_RELEASES, 5) and its delay after a deploy (SLIPWAY_GC_AFTER_DEPLOY_S, 60). */
+  gc: { keepReleases: number; afterDeployMs: number };
   caBundle: string;
   /** IPv4 range app networks take their /25 subnets from (one network per app). */
   networkPool: string;
@@ -80,6 +84,18 @@ export interface AddonsConfig {
   rotateGraceMs: number;
   /** Health check period of every service (pg_isready / PING). */
   healthIntervalMs: number;
+}
+
+/**
+ * The platform registry (Debian's docker-registry, a child process of the server): on with
+ * SLIPWAY_REGISTRY=on or SLIPWAY_RUNTIME=swarm. `addr` is where it listens (SLIPWAY_REGISTRY_ADDR,
+ * default 127.0.0.1:5000); `name` is the host:port image references carry and nodes dial
+ * (SLIPWAY_REGISTRY_NAME; default the address, or registry.DOMAIN:PORT when it listens on all
+ * addresses, a name the platform certificate's *.DOMAIN covers).
+ */
+export interface PlatformRegistryConfig {
+  addr: string;
+  name: string;
 }
 
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -133,6 +149,8 @@ export interface HomePaths {
   /** Pending ACME HTTP-01 challenges the router answers (docs/tls.md). */
   challengesFile: string;
   certsDir: string;
+  /** The platform registry: config.yml, data/ (its storage), registry.log is in logs. */
+  registry: string;
   stacks: string;
   buildpacks: string;
 }
@@ -153,6 +171,7 @@ export function homePaths(home: string): HomePaths {
     routesFile: path.join(home, 'run', 'routes.json'),
     challengesFile: path.join(home, 'run', 'acme-challenges.json'),
     certsDir: path.join(home, 'run', 'certs'),
+    registry: path.join(home, 'registry'),
     stacks: path.join(home, 'stacks'),
     buildpacks: path.join(home, 'buildpacks'),
   };
@@ -292,6 +311,25 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
   });
 }
 
+function platformRegistry(env: NodeJS.ProcessEnv, domain: string): PlatformRegistryConfig | null {
+  if (!flag(env, 'SLIPWAY_REGISTRY', env.SLIPWAY_RUNTIME === 'swarm')) return null;
+  const addr = env.SLIPWAY_REGISTRY_ADDR || '127.0.0.1:5000';
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(addr);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_REGISTRY_ADDR=${JSON.stringify(addr)} is not host:port`, {
+      hint: 'set it to the address the registry listens on, for example 0.0.0.0:5000 (default 127.0.0.1:5000)',
+    });
+  }
+  const anyAddr = m[1] === '0.0.0.0' || m[1] === '[::]';
+  const name = (env.SLIPWAY_REGISTRY_NAME || (anyAddr ? `registry.${domain}:${m[2]}` : addr)).toLowerCase();
+  if (!/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):\d{1,5}$/.test(name)) {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_REGISTRY_NAME=${JSON.stringify(name)} is not host:port`, {
+      hint: `set it to the name nodes reach the registry by, for example registry.${domain}:${m[2]}`,
+    });
+  }
+  return { addr, name };
+}
+
 function limits(env: NodeJS.ProcessEnv, buildConcurrency: number): Limits {
   const out = defaultLimits(buildConcurrency);
   for (const k of LIMIT_KEYS) {
@@ -333,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     apiPort,
     apiHttpsPort: port(env, 'SLIPWAY_API_HTTPS_PORT', 5443),
     registryHost: env.SLIPWAY_REGISTRY_HOST ?? `127.0.0.1:${apiPort}`,
+    platformRegistry: platformRegistry(env, domain),
     stack: env.SLIPWAY_STACK ?? 'bookworm',
     stackCache: env.SLIPWAY_STACK_CACHE ?? '/var/cache/slipway/stacks',
     stackAutoRebase: /^(1|true|yes|on)$/i.test(env.SLIPWAY_STACK_AUTO_REBASE ?? ''),
@@ -350,6 +389,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
         positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_MAX_S', 15 * 60),
         positiveInt(env, 'SLIPWAY_BOOT_TIMEOUT_S', 60),
       ) * 1000,
+    gc: {
+      keepReleases: positiveInt(env, 'SLIPWAY_KEEP_RELEASES', 5),
+      afterDeployMs: positiveInt(env, 'SLIPWAY_GC_AFTER_DEPLOY_S', 60, 'seconds') * 1000,
+    },
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),

@@ -29,6 +29,7 @@ import { createDeploysRoutes } from './api/deploys';
 import { ensureImageInDocker } from './images/pull';
 import { newRegistryToken } from './images/registry-auth';
 import { collectStoreGarbage } from './images/gc';
+import { createPlatformRegistry, pushSummary } from './images/platform-registry';
 import { createChallengeStore } from './acme/challenges';
 import { createAcmeIssuer } from './acme/issuer';
 import { createAcmeManager } from './acme/manager';
@@ -76,6 +77,17 @@ async function main(): Promise<void> {
     );
   // Only this process and dockerd (per pull) ever hold it; a restart makes a new one.
   const registryToken = newRegistryToken();
+  // The platform registry (multi-node): a supervised docker-registry child with the platform
+  // certificate; every release's image is pushed to it before its rollout (docs/scale-out.md).
+  const platformRegistry = config.platformRegistry
+    ? await createPlatformRegistry({
+        paths,
+        config: config.platformRegistry,
+        store,
+        cert: await ensurePlatformCertificate(paths, config.domain),
+      })
+    : undefined;
+  await platformRegistry?.start();
 
   // The runtime hands its healthy web dynos to the publisher after every swap/scale/stop.
   const routes = createRoutesPublisher({
@@ -97,10 +109,37 @@ async function main(): Promise<void> {
     }),
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: (web) => routes.publish(web),
-    collectStoreGarbage: (keepRefs) => collectStoreGarbage(store, keepRefs),
-    options: { bootTimeoutMs: config.bootTimeoutMs, bootTimeoutMaxMs: config.bootTimeoutMaxMs },
+    collectStoreGarbage: async (keepRefs) => {
+      const result = await collectStoreGarbage(store, keepRefs);
+      // The registry keeps what the store keeps: the manifests of its remaining app tags.
+      if (platformRegistry) {
+        const keep = new Set((await store.listTags()).map((t) => t.descriptor.digest));
+        for (const r of keepRefs) if (r.includes('@')) keep.add(r.split('@')[1]);
+        await platformRegistry
+          .collectGarbage(keep)
+          .catch((err: Error) => log.error(`registry GC failed: ${err.message}`));
+      }
+      return result;
+    },
+    options: {
+      bootTimeoutMs: config.bootTimeoutMs,
+      bootTimeoutMaxMs: config.bootTimeoutMaxMs,
+      keepReleases: config.gc.keepReleases,
+      gcAfterDeployMs: config.gc.afterDeployMs,
+    },
   });
-  const releases = createReleaseService({ state, runtime, logs, limits: config.limits });
+  const releases = createReleaseService({
+    state,
+    runtime,
+    logs,
+    limits: config.limits,
+    publishImage: platformRegistry
+      ? async (r, output) => {
+          const pushed = await platformRegistry.pushReleaseImage(r.app, r.imageRef, { tag: `v${r.version}` });
+          output(`-----> Pushing image to the registry (${pushSummary(pushed)})`);
+        }
+      : undefined,
+  });
   const addons = createAddons({ config, paths, state, docker, store, releases });
 
   const builds = createDeployPipeline({
@@ -256,6 +295,7 @@ async function main(): Promise<void> {
     () => git.stop(),
     () => runtime.stop(),
     () => addons.stop(),
+    () => platformRegistry?.stop(),
     () => {
       logs.close();
     },

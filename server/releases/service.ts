@@ -27,6 +27,13 @@ export interface ReleaseServiceDeps {
   logs: LogSink;
   /** Platform default limits: an app.json formation may not seed more dynos than the owner's limits (tests without limits leave it out). */
   limits?: Limits;
+  /**
+   * Puts vN's image where the runtime pulls it from before the rollout (the platform registry
+   * when it is on: server/images/platform-registry.ts, wired in server/main.ts). Every release
+   * kind passes here, so a build, a rebase, a rollback and a config change alike are in the
+   * registry before any dyno of theirs starts; a failure fails vN like a failed start would.
+   */
+  publishImage?: (release: { app: string; version: number; imageRef: string }, output: DeployOutput) => Promise<void>;
 }
 
 export interface FromBuildInput {
@@ -138,6 +145,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     const { row: rel, spec } = p;
     const actor = p.user?.email ?? 'slipway';
     try {
+      if (deps.publishImage && rel.imageRef)
+        await deps.publishImage({ app: p.app, version: rel.version, imageRef: rel.imageRef }, output);
       const staged = await runtime.stage({ appName: p.app, release: rel, output });
       try {
         makeCurrent(rel, p.appId, spec.restoreConfig === true, spec.basedOn);
