@@ -14,6 +14,8 @@
 #   SLIPWAY_ADMIN_EMAIL (admin@SLIPWAY_DOMAIN)
 #   SLIPWAY_BIN_DIR (/usr/local/bin: where the `slipway` command goes)
 #   SLIPWAY_ACME_DIRECTORY_URL (Let's Encrypt production)  SLIPWAY_ACME_CA_FILE (docs/tls.md)
+#   SLIPWAY_REGISTRY (off; on with SLIPWAY_RUNTIME=swarm)  SLIPWAY_REGISTRY_ADDR (127.0.0.1:5000)
+#   SLIPWAY_REGISTRY_NAME (docs/scale-out.md "Registry")
 # Idempotent: re-running upgrades code and restarts the daemons; apps, data and tokens are kept.
 set -euo pipefail
 
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
     --purge) purge=true ;;
     --acme-email) [ $# -ge 2 ] || die "--acme-email needs an email address"; acme_email=$2; shift ;;
     --acme-email=*) acme_email=${1#--acme-email=} ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see ./install.sh --help)" ;;
   esac
   shift
@@ -85,6 +87,11 @@ if $uninstall; then
   step "Stopping slipway-router and slipway-server"
   stop_daemon router router
   stop_daemon server server
+  # The server stops its registry child; one left by a killed server is stopped here.
+  rpid=$(cat "$run_dir/registry.pid" 2>/dev/null || true)
+  if [ -n "$rpid" ] && grep -q "$SLIPWAY_HOME/registry/config.yml" "/proc/$rpid/cmdline" 2>/dev/null; then
+    kill -TERM "$rpid" 2>/dev/null || true
+  fi
   if $systemd; then
     for n in server router; do
       systemctl disable "$(unit_name $n)" >/dev/null 2>&1 || true
@@ -131,6 +138,19 @@ fi
 command -v node >/dev/null || die "Node.js >= 20 is required (apt-get install nodejs, or your distribution's Node 20 package)"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node.js >= 20 is required (found $(node --version))"
 bash "$SRC/scripts/ensure-docker.sh"
+# The platform registry (multi-node, docs/scale-out.md): Debian's docker-registry, run by
+# slipway-server as its child, never by the package's own service (that one would take :5000).
+case "${SLIPWAY_REGISTRY:-}:${SLIPWAY_RUNTIME:-}" in
+  on:* | 1:* | true:* | yes:* | :swarm)
+    step "Installing the platform registry (docker-registry, apache2-utils for htpasswd)"
+    if ! command -v docker-registry >/dev/null || ! command -v htpasswd >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq docker-registry apache2-utils >/dev/null
+    fi
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    ;;
+esac
 
 step "Installing node dependencies and building"
 cd "$SRC"
@@ -145,7 +165,7 @@ chmod 700 "$SLIPWAY_HOME"
     printf '%s=%s\n' "$key" "${!key}"
   done
   # ACME settings only when set (an empty SLIPWAY_ACME_EMAIL keeps ACME off).
-  for key in SLIPWAY_ACME_EMAIL SLIPWAY_ACME_DIRECTORY_URL SLIPWAY_ACME_CA_FILE; do
+  for key in SLIPWAY_ACME_EMAIL SLIPWAY_ACME_DIRECTORY_URL SLIPWAY_ACME_CA_FILE SLIPWAY_REGISTRY SLIPWAY_REGISTRY_ADDR SLIPWAY_REGISTRY_NAME; do
     [ -z "${!key:-}" ] || printf '%s=%s\n' "$key" "${!key}"
   done
 } >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"

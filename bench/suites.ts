@@ -9,6 +9,7 @@ import { runRebaseSuite } from './suites/rebase';
 import { runAddonsSuite } from './suites/addons';
 import { runDashboardSuite } from './suites/dashboard';
 import { runStackUpdateSuite } from './suites/stack-update';
+import { runRegistryPushSuite } from './suites/registry-push';
 
 /** The benchmark suites by name. Each returns its raw figures plus the ratio keys docs/benchmarks.md lists. */
 export interface SuiteContext {
@@ -78,4 +79,6 @@ export const SUITES: Record<string, Suite> = {
   footprint: runFootprintSuite,
   addons: runAddonsSuite,
   dashboard: runDashboardSuite,
+  // Issue 23: bytes moved into the platform registry by a push and a one-line change.
+  'registry-push': runRegistryPushSuite,
 };

@@ -15,6 +15,9 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v git >/dev/null || missing+=(git)
+# registry-push runs the platform registry (Debian's docker-registry, htpasswd from apache2-utils).
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo " !     the benchmarks need ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2

@@ -88,6 +88,18 @@ async function main(): Promise<void> {
       })
     : undefined;
   await platformRegistry?.start();
+  if (platformRegistry) {
+    // A registry that lost its storage is refilled with what runs now (present ones cost a HEAD).
+    void (async () => {
+      for (const a of state.apps.list()) {
+        const rel = a.currentReleaseId ? state.releases.getById(a.currentReleaseId) : undefined;
+        if (!rel?.imageRef) continue;
+        await platformRegistry
+          .pushReleaseImage(a.name, rel.imageRef, { tag: `v${rel.version}` })
+          .catch((err: Error) => log.warn(`could not push ${a.name} v${rel.version} to the registry: ${err.message}`));
+      }
+    })();
+  }
 
   // The runtime hands its healthy web dynos to the publisher after every swap/scale/stop.
   const routes = createRoutesPublisher({

@@ -121,6 +121,7 @@ export async function createPlatformRegistry(deps: {
           result.ran = true;
         } finally {
           await proc.start({ readOnly: false });
+          client.resetConnections();
         }
         pusher.forgetRepos(emptied);
         logger.info(`registry GC: ${deleted.length} manifest(s) deleted, ${result.blobsDeleted} blob(s) removed`);

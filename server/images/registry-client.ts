@@ -23,6 +23,8 @@ export interface RegistryClient {
     o?: { headers?: Record<string, string>; body?: Buffer | Readable; length?: number },
   ): Promise<RegistryResponse>;
   base: string;
+  /** Drops kept-alive connections (after the registry restarted: they are dead). */
+  resetConnections(): void;
   close(): void;
 }
 
@@ -33,15 +35,17 @@ export function createRegistryClient(opts: {
   credentials: RegistryCredentials;
 }): RegistryClient {
   const pinned = new X509Certificate(opts.certPem).fingerprint256;
-  const agent = new https.Agent({
-    keepAlive: true,
-    maxSockets: 8,
-    ca: opts.certPem,
-    checkServerIdentity: (_host, cert) =>
-      cert.fingerprint256 === pinned
-        ? undefined
-        : new Error('the registry presented a certificate other than the platform certificate'),
-  });
+  const newAgent = () =>
+    new https.Agent({
+      keepAlive: true,
+      maxSockets: 8,
+      ca: opts.certPem,
+      checkServerIdentity: (_host, cert) =>
+        cert.fingerprint256 === pinned
+          ? undefined
+          : new Error('the registry presented a certificate other than the platform certificate'),
+    });
+  let agent = newAgent();
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const base = `https://${host}:${opts.port}`;
   const auth = `Basic ${Buffer.from(`${opts.credentials.username}:${opts.credentials.password}`).toString('base64')}`;
@@ -90,7 +94,15 @@ export function createRegistryClient(opts: {
     });
   }
 
-  return { request, base, close: () => agent.destroy() };
+  return {
+    request,
+    base,
+    resetConnections() {
+      agent.destroy();
+      agent = newAgent();
+    },
+    close: () => agent.destroy(),
+  };
 }
 
 /** A registry answer other than the expected one, as an error with the registry's own words. */

@@ -124,6 +124,8 @@ function configText(o: {
     'http:',
     `  addr: ${q(o.addr)}`,
     `  secret: ${q(o.secret)}`,
+    // A restart (GC's read-only window, a server stop) lets pulls in flight finish.
+    '  draintimeout: 10s',
     `  tls: { certificate: ${q(o.certFile)}, key: ${q(o.keyFile)} }`,
     '  headers: { X-Content-Type-Options: [nosniff] }',
     `auth: { htpasswd: { realm: slipway-registry, path: ${q(o.htpasswd)} } }`,
@@ -258,7 +260,7 @@ export async function createRegistryProcess(opts: {
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(t);
   }

@@ -16,8 +16,9 @@ import { api, commitFile, createApp, git, gitUrl, makeRepo, uniq } from './git-h
  * docker-registry (TLS with the platform certificate, htpasswd auth) on a loopback port; apps are
  * pushed with the real git CLI and built on the real bookworm stack; what moved into the registry
  * is read from the registry's own access log (one line a request, log/registry.log) and its
- * storage directory, not from the server's counters. GC runs 2 s after a deploy and keeps two
- * releases per app, so v1 of the first app is collected once it has v3.
+ * storage directory, not from the server's counters. GC runs 20 s after the last deploy (not
+ * sooner: a rebase tags its image before its release exists, and a GC in between would untag
+ * it) and keeps two releases per app, so v1 of the first app is collected once it has v3.
  */
 const SERVE = `perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalPort => $ENV{PORT}, Listen => 16, ReuseAddr => 1) or die "listen: $!"; while ($c = $s->accept) { sysread $c, $_, 4096; print $c "HTTP/1.0 200 OK\\r\\n\\r\\nhello\\n"; close $c }'`;
 
@@ -125,7 +126,7 @@ before(async () => {
       SLIPWAY_REGISTRY: 'on',
       SLIPWAY_REGISTRY_ADDR: `127.0.0.1:${registryPort}`,
       SLIPWAY_KEEP_RELEASES: '2',
-      SLIPWAY_GC_AFTER_DEPLOY_S: '2',
+      SLIPWAY_GC_AFTER_DEPLOY_S: '20',
     },
   });
   store = openImageStore(srv.paths.images);
@@ -299,6 +300,16 @@ test('a server killed without stopping its registry starts again: the leftover i
     await registryGet(`/v2/apps/${appA}/manifests/${(await currentDigest(appA)).imageDigest}`, auth, 'HEAD'),
     200,
   );
+
+  // A registry that lost its storage is refilled with the current releases at the next start.
+  const b = await currentDigest(appB);
+  fs.rmSync(path.join(srv.paths.registry, 'data', 'docker'), { recursive: true, force: true });
+  await srv.restartServer();
+  await waitFor(
+    `apps/${appB} v${b.version} pushed again`,
+    async () => (await registryGet(`/v2/apps/${appB}/manifests/v${b.version}`, auth, 'HEAD')) === 200,
+  );
+  for (const d of await layersOf(b.imageDigest)) assert.ok(fs.existsSync(blobFile(d)), `${d} back in the registry`);
 });
 
 function procState(pid: number): string {
