@@ -113,6 +113,7 @@ export async function createPlatformRegistry(deps: {
           ran: false,
         };
         if (deleted.length === 0) return result;
+        pusher.forgetRepos(emptied);
         // Read-only while garbage-collect sweeps: nodes keep pulling, nothing writes meanwhile.
         await proc.start({ readOnly: true });
         try {
@@ -123,7 +124,6 @@ export async function createPlatformRegistry(deps: {
           await proc.start({ readOnly: false });
           client.resetConnections();
         }
-        pusher.forgetRepos(emptied);
         logger.info(`registry GC: ${deleted.length} manifest(s) deleted, ${result.blobsDeleted} blob(s) removed`);
         return result;
       }),

@@ -35,7 +35,7 @@ export interface PushResult {
 
 export interface RegistryPusher {
   pushReleaseImage(app: string, storeRef: string, opts?: { tag?: string }): Promise<PushResult>;
-  /** Forgets the hints for repositories whose manifests the registry GC deleted. */
+  /** After the registry's GC: forgets emptied repositories and blobs the store no longer has. */
   forgetRepos(repos: string[]): void;
 }
 
@@ -183,7 +183,7 @@ export function createRegistryPusher(deps: {
       const gone = new Set(repos);
       for (const [d, list] of Object.entries(hints)) {
         const left = list.filter((r) => !gone.has(r));
-        if (left.length) hints[d] = left;
+        if (left.length && store.hasBlob(d)) hints[d] = left;
         else delete hints[d];
       }
       saveHints();
