@@ -312,7 +312,7 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
 }
 
 function platformRegistry(env: NodeJS.ProcessEnv, domain: string): PlatformRegistryConfig | null {
-  if (!flag(env, 'SLIPWAY_REGISTRY', env.SLIPWAY_RUNTIME === 'swarm')) return null;
+  if (!flag(env, 'SLIPWAY_REGISTRY', (env.SLIPWAY_RUNTIME ?? '').toLowerCase() === 'swarm')) return null;
   const addr = env.SLIPWAY_REGISTRY_ADDR || '127.0.0.1:5000';
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(addr);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
