@@ -249,9 +249,19 @@ export async function createRegistryProcess(opts: {
       logger.error(
         `platform registry exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000} s (see ${files.logFile})`,
       );
-      restartTimer = setTimeout(() => void start().catch((e: Error) => logger.error(e.message)), delay);
+      restartTimer = setTimeout(restart, delay);
     });
     return c;
+  }
+
+  /** The supervisor's restart: a failed start (its port still taken) is tried again, backing off. */
+  function restart(): void {
+    if (stopping) return;
+    start().catch((err: Error) => {
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(restarts++, 5));
+      logger.error(`platform registry could not start: ${err.message}; trying again in ${delay / 1000} s`);
+      if (!stopping) restartTimer = setTimeout(restart, delay);
+    });
   }
 
   async function stopChild(): Promise<void> {
