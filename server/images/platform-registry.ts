@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { HomePaths, PlatformRegistryConfig } from '../../common/config';
+import { SlipwayError } from '../../common/errors';
 import { createLogger } from '../../common/logger';
 import type { ImageStore } from '../../buildpacks/oci/layout';
 import { createRegistryClient } from './registry-client';
@@ -33,6 +34,11 @@ export interface PlatformRegistry {
    * as NAME/apps/APP:TAG (when opts.tag) and by digest; only missing blobs move.
    */
   pushReleaseImage(app: string, storeRef: string, opts?: { tag?: string }): Promise<PushResult>;
+  /**
+   * The runtime's ensureImage for drivers whose nodes pull from the registry (Swarm): pushes
+   * what is missing (one HEAD when the release was already pushed) and returns NAME/apps/APP@sha256:...
+   */
+  ensureImage(storeRef: string): Promise<string>;
   /** Deletes manifests not in keepDigests, then sweeps blobs read-only. */
   collectGarbage(keepDigests: Set<string>): Promise<RegistryGcResult>;
 }
@@ -103,6 +109,8 @@ export async function createPlatformRegistry(deps: {
       await proc.stop();
     },
     pushReleaseImage: (app, storeRef, opts) => shared(() => pusher.pushReleaseImage(app, storeRef, opts)),
+    ensureImage: async (storeRef) =>
+      (await shared(() => pusher.pushReleaseImage(appOfStoreRef(storeRef), storeRef))).ref,
     collectGarbage: (keep) =>
       exclusive(async () => {
         const { deleted, emptied } = await deleteUnkeptManifests(client, keep);
@@ -128,6 +136,16 @@ export async function createPlatformRegistry(deps: {
         return result;
       }),
   };
+}
+
+/** APP of apps/APP:TAG or apps/APP@sha256:... (the store refs releases carry). */
+export function appOfStoreRef(ref: string): string {
+  const m = /^apps\/([^:@/]+)[:@]/.exec(ref);
+  if (!m)
+    throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(ref)} is not an app image reference`, {
+      hint: 'app images are apps/APP:TAG or apps/APP@sha256:... in the store',
+    });
+  return m[1];
 }
 
 export { pushSummary, type PushResult };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../common/config';
 import { blobsEligible } from '../../server/images/registry-gc';
 import { pushSummary } from '../../server/images/registry-push';
+import { appOfStoreRef } from '../../server/images/platform-registry';
 
 test('the platform registry is off by default, on with SLIPWAY_REGISTRY=on or the swarm runtime; its address and name are checked', () => {
   assert.equal(loadConfig({}).platformRegistry, null);
@@ -46,4 +47,7 @@ test("the push line counts uploaded layers, bytes and reused blobs; GC reads gar
   assert.equal(pushSummary({ ...r, bytesUploaded: 4307, layersUploaded: 1 }), '1 layer, 4.3 KB; 5 reused');
   assert.equal(blobsEligible('...\n12 blobs marked, 3 blobs and 1 manifests eligible for deletion\n'), 3);
   assert.equal(blobsEligible('nothing to say'), 0);
+  assert.equal(appOfStoreRef('apps/web-1:0b5e2c'), 'web-1');
+  assert.equal(appOfStoreRef(`apps/web-1@sha256:${'a'.repeat(64)}`), 'web-1');
+  assert.throws(() => appOfStoreRef('stacks/bookworm-run:latest'), /not an app image reference/);
 });
