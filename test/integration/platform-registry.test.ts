@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { readImage } from '../../buildpacks/lifecycle/analyze';
 import { openImageStore, type ImageStore } from '../../buildpacks/oci/layout';
@@ -200,6 +201,33 @@ test("two apps share the run image's blobs: the second app's push mounts them fr
   const uploaded = uploadsTo(reqs, `apps/${appB}`);
   for (const l of runLayers) assert.ok(!uploaded.includes(l), 'the run image is never uploaded twice');
   assert.ok(pushLine(out).reused >= runLayers.length);
+});
+
+test('the local dockerd pulls a pushed image from the registry (TLS on loopback, the platform credential), as a Swarm node would', async () => {
+  const docker = new Docker();
+  const { username, password } = credentials();
+  const ref = `127.0.0.1:${registryPort}/apps/${appB}@${(await currentDigest(appB)).imageDigest}`;
+  const pull = async (auth: { username: string; password: string }) => {
+    const stream = await docker.pull(ref, { authconfig: { ...auth, serveraddress: `127.0.0.1:${registryPort}` } });
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {
+        const failed = events?.find((e) => e.error);
+        if (err || failed) reject(err ?? new Error(failed!.error));
+        else resolve();
+      }),
+    );
+  };
+  await assert.rejects(pull({ username, password: 'wrong' }), /unauthorized|authentication required|401/i);
+  await pull({ username, password });
+  try {
+    const img = await docker.getImage(ref).inspect();
+    assert.equal(img.Config.Labels?.['io.slipway.app'], appB);
+  } finally {
+    await docker
+      .getImage(ref)
+      .remove()
+      .catch(() => undefined);
+  }
 });
 
 test('a rebase pushes no app layer: its config and manifest, and the new run layer once (mounted by the next app)', async () => {
