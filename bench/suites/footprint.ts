@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { openImageStore } from '../../buildpacks/oci/layout';
 import { summarize } from '../lib/stats';
-import { TINY_DIR, loadavg, rssMiB, startBenchPlatform, waitForNew200 } from '../lib/platform';
+import { TINY_DIR, loadavg, startBenchPlatform, waitForNew200 } from '../lib/platform';
 
 /**
  * `footprint`: resident memory (VmRSS) of slipway-server and slipway-router idle with 0 apps and
@@ -27,7 +27,44 @@ async function blobsOf(store: ReturnType<typeof openImageStore>, manifestDigest:
   return [manifestDigest, m.config.digest, ...m.layers.map((l) => l.digest)];
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 5000));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const settle = () => sleep(5000);
+
+/**
+ * One process's memory in MiB: VmRSS (the goal's measure), its anonymous part (heap, stacks:
+ * the process's own) and its file-backed part (mostly the node binary's pages, shared by the
+ * server and the router, so VmRSS of the two added counts them twice), and Pss (shared pages
+ * divided among the processes mapping them: the sum over processes is what they really use).
+ */
+function memoryMiB(pid: number) {
+  const field = (text: string, name: string) =>
+    Math.round(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 102.4) / 10;
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  let pss = 0;
+  try {
+    pss = field(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
+  } catch {
+    // no smaps_rollup (kernel < 4.14): Pss stays 0
+  }
+  return { rss: field(status, 'VmRSS'), anon: field(status, 'RssAnon'), file: field(status, 'RssFile'), pss };
+}
+
+/** Both processes now (5 s after the last action) and again 30 s later (V8's memory reducer has run by then). */
+async function sample(serverPid: number, routerPid: number) {
+  const at5s = { server: memoryMiB(serverPid), router: memoryMiB(routerPid) };
+  const l1 = loadavg();
+  await sleep(25_000);
+  const at30s = { server: memoryMiB(serverPid), router: memoryMiB(routerPid) };
+  return {
+    server_rss_mib: at5s.server.rss,
+    router_rss_mib: at5s.router.rss,
+    loadavg_1m: l1,
+    detail_5s: at5s,
+    detail_30s: at30s,
+    together_rss_mib_30s: Math.round((at30s.server.rss + at30s.router.rss) * 10) / 10,
+    together_pss_mib_30s: Math.round((at30s.server.pss + at30s.router.pss) * 10) / 10,
+  };
+}
 
 export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const count = ctx.quick ? 2 : 20;
@@ -37,8 +74,11 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
       Number(fs.readFileSync(path.join(platform.server.paths.run, `test-${name}.pid`), 'utf8'));
     const [serverPid, routerPid] = [pid('server'), pid('router')];
     await settle();
-    const idle0 = { server_rss_mib: rssMiB(serverPid), router_rss_mib: rssMiB(routerPid), loadavg_1m: loadavg() };
-    ctx.log(`idle, 0 apps: server ${idle0.server_rss_mib} MiB, router ${idle0.router_rss_mib} MiB`);
+    const idle0 = await sample(serverPid, routerPid);
+    ctx.log(
+      `idle, 0 apps: server ${idle0.server_rss_mib} MiB, router ${idle0.router_rss_mib} MiB` +
+        ` (30 s later: ${idle0.detail_30s.server.rss} + ${idle0.detail_30s.router.rss}, Pss ${idle0.together_pss_mib_30s})`,
+    );
 
     const apps: string[] = [];
     const deployMs: number[] = [];
@@ -54,8 +94,11 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
       ctx.log(`deployed ${i + 1}/${count} (${deployMs[i]} ms)`);
     }
     await settle();
-    const idleN = { server_rss_mib: rssMiB(serverPid), router_rss_mib: rssMiB(routerPid), loadavg_1m: loadavg() };
-    ctx.log(`idle, ${count} apps: server ${idleN.server_rss_mib} MiB, router ${idleN.router_rss_mib} MiB`);
+    const idleN = await sample(serverPid, routerPid);
+    ctx.log(
+      `idle, ${count} apps: server ${idleN.server_rss_mib} MiB, router ${idleN.router_rss_mib} MiB` +
+        ` (30 s later: ${idleN.detail_30s.server.rss} + ${idleN.detail_30s.router.rss}, Pss ${idleN.together_pss_mib_30s})`,
+    );
 
     // Disk per app.
     const store = openImageStore(platform.server.paths.images);
