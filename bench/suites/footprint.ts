@@ -68,7 +68,8 @@ async function sample(serverPid: number, routerPid: number) {
 
 export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const count = ctx.quick ? 2 : 20;
-  const platform = await startBenchPlatform();
+  // The default per-user limit is 10 apps (common/limits.ts): the full run deploys 20.
+  const platform = await startBenchPlatform({ env: { SLIPWAY_LIMIT_APPS: String(Math.max(10, count)) } });
   try {
     const pid = (name: string) =>
       Number(fs.readFileSync(path.join(platform.server.paths.run, `test-${name}.pid`), 'utf8'));
