@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { openImageStore } from '../../buildpacks/oci/layout';
+import { residentTogetherMiB } from '../lib/page-union';
 import { summarize } from '../lib/stats';
 import { TINY_DIR, loadavg, startBenchPlatform, waitForNew200 } from '../lib/platform';
 
@@ -33,36 +34,33 @@ const settle = () => sleep(5000);
 /**
  * One process's memory in MiB: VmRSS (the goal's measure), its anonymous part (heap, stacks:
  * the process's own) and its file-backed part (mostly the node binary's pages, shared by the
- * server and the router, so VmRSS of the two added counts them twice), and Pss (shared pages
- * divided among the processes mapping them: the sum over processes is what they really use).
+ * server and the router, so VmRSS of the two added counts them twice; bench/lib/page-union.ts
+ * counts each page once).
  */
 function memoryMiB(pid: number) {
-  const field = (text: string, name: string) =>
-    Math.round(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 102.4) / 10;
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  let pss = 0;
-  try {
-    pss = field(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
-  } catch {
-    // no smaps_rollup (kernel < 4.14): Pss stays 0
-  }
-  return { rss: field(status, 'VmRSS'), anon: field(status, 'RssAnon'), file: field(status, 'RssFile'), pss };
+  const field = (name: string) =>
+    Math.round(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 102.4) / 10;
+  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
 }
 
-/** Both processes now (5 s after the last action) and again 30 s later (V8's memory reducer has run by then). */
+/** Both processes now (5 s after the last action) and again 30 s later (idle for longer). */
 async function sample(serverPid: number, routerPid: number) {
   const at5s = { server: memoryMiB(serverPid), router: memoryMiB(routerPid) };
+  const together5s = residentTogetherMiB([serverPid, routerPid]);
   const l1 = loadavg();
   await sleep(25_000);
   const at30s = { server: memoryMiB(serverPid), router: memoryMiB(routerPid) };
   return {
     server_rss_mib: at5s.server.rss,
     router_rss_mib: at5s.router.rss,
+    /** Resident pages of the two processes, each physical page once (null when not root). */
+    together_resident_mib: together5s,
     loadavg_1m: l1,
     detail_5s: at5s,
     detail_30s: at30s,
     together_rss_mib_30s: Math.round((at30s.server.rss + at30s.router.rss) * 10) / 10,
-    together_pss_mib_30s: Math.round((at30s.server.pss + at30s.router.pss) * 10) / 10,
+    together_resident_mib_30s: residentTogetherMiB([serverPid, routerPid]),
   };
 }
 
@@ -78,7 +76,7 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
     const idle0 = await sample(serverPid, routerPid);
     ctx.log(
       `idle, 0 apps: server ${idle0.server_rss_mib} MiB, router ${idle0.router_rss_mib} MiB` +
-        ` (30 s later: ${idle0.detail_30s.server.rss} + ${idle0.detail_30s.router.rss}, Pss ${idle0.together_pss_mib_30s})`,
+        `, each page once ${idle0.together_resident_mib} MiB (30 s later: ${idle0.detail_30s.server.rss} + ${idle0.detail_30s.router.rss}, each page once ${idle0.together_resident_mib_30s})`,
     );
 
     const apps: string[] = [];
@@ -98,7 +96,7 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
     const idleN = await sample(serverPid, routerPid);
     ctx.log(
       `idle, ${count} apps: server ${idleN.server_rss_mib} MiB, router ${idleN.router_rss_mib} MiB` +
-        ` (30 s later: ${idleN.detail_30s.server.rss} + ${idleN.detail_30s.router.rss}, Pss ${idleN.together_pss_mib_30s})`,
+        `, each page once ${idleN.together_resident_mib} MiB (30 s later: ${idleN.detail_30s.server.rss} + ${idleN.detail_30s.router.rss}, each page once ${idleN.together_resident_mib_30s})`,
     );
 
     // Disk per app.

@@ -1,8 +1,6 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { SlipwayError } from '../../common/errors';
 import { recordAs, type ApiDeps } from './context';
-import { acceptUpgrade, refuse, startFramedSession } from './upgrade-session';
+import { createUpgradeHandler, startFramedSession } from './upgrade-session';
 
 /**
  * `slipway addons:psql NAME` / `addons:redis-cli NAME`: the client runs inside the service's
@@ -27,15 +25,11 @@ function options(header: string | string[] | undefined): { tty: boolean; cols?: 
 }
 
 export function createAddonShellUpgrade(deps: ApiDeps) {
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
-    try {
-      const { match, auth } = acceptUpgrade(
-        deps,
-        req,
-        SHELL_PATH,
-        'POST /api/addons/NAME/shell upgrades (slipway addons:psql)',
-      );
+  return createUpgradeHandler(
+    deps,
+    SHELL_PATH,
+    'POST /api/addons/NAME/shell upgrades (slipway addons:psql)',
+    (req, socket, head, { match, auth }) => {
       const addons = deps.addons;
       if (!addons)
         throw new SlipwayError('DOCKER_UNAVAILABLE', 'add-ons are not available on this server', {
@@ -59,8 +53,6 @@ export function createAddonShellUpgrade(deps: ApiDeps) {
           cols: o.cols,
         }),
       );
-    } catch (err) {
-      refuse(socket, err);
-    }
-  };
+    },
+  );
 }

@@ -1,11 +1,9 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { SlipwayError } from '../../common/errors';
 import { requireAppRole } from '../auth/permissions';
 import { assertEnv } from './ps';
 import { oneOffLimits } from '../auth/limits';
 import { recordAs, type ApiDeps } from './context';
-import { acceptUpgrade, refuse, startFramedSession } from './upgrade-session';
+import { createUpgradeHandler, startFramedSession } from './upgrade-session';
 
 export { FRAME, frame } from './upgrade-session';
 
@@ -62,15 +60,11 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
 
 /** The http server's 'upgrade' listener (server/main.ts). Only /api/apps/APP/run upgrades. */
 export function createRunUpgradeHandler(deps: ApiDeps) {
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
-    try {
-      const { match, auth } = acceptUpgrade(
-        deps,
-        req,
-        /^\/api\/apps\/([^/?]+)\/run$/,
-        'only POST /api/apps/APP/run upgrades (slipway run)',
-      );
+  return createUpgradeHandler(
+    deps,
+    /^\/api\/apps\/([^/?]+)\/run$/,
+    'only POST /api/apps/APP/run upgrades (slipway run)',
+    (req, socket, head, { match, auth }) => {
       const app = requireAppRole(deps.state, auth.user, decodeURIComponent(match[1]), 'run');
       const o = parseOptions(req.headers['x-slipway-run']);
       recordAs(deps, auth.user.email, {
@@ -92,8 +86,6 @@ export function createRunUpgradeHandler(deps: ApiDeps) {
         });
         return r.exitCode;
       });
-    } catch (err) {
-      refuse(socket, err);
-    }
-  };
+    },
+  );
 }

@@ -43,7 +43,7 @@ export function refuse(socket: Duplex, err: unknown): void {
  * The upgrade request's route, method, Upgrade header and API token: the path's match and the
  * caller, or a SlipwayError (NOT_FOUND with `hint`, UNAUTHORIZED) for refuse().
  */
-export function acceptUpgrade(deps: ApiDeps, req: IncomingMessage, route: RegExp, hint: string) {
+function acceptUpgrade(deps: ApiDeps, req: IncomingMessage, route: RegExp, hint: string) {
   const match = route.exec(new URL(req.url ?? '/', 'http://x').pathname);
   if (!match || req.method !== 'POST' || String(req.headers.upgrade).toLowerCase() !== 'slipway-run') {
     throw new SlipwayError('NOT_FOUND', `no upgrade route for ${req.method} ${req.url}`, { hint });
@@ -57,6 +57,26 @@ export function acceptUpgrade(deps: ApiDeps, req: IncomingMessage, route: RegExp
       { hint: 'slipway login --api URL --token TOKEN' },
     );
   return { match, auth };
+}
+
+/**
+ * An 'upgrade' listener for one route: `open` runs with the accepted request (path match and
+ * caller); whatever it or the acceptance throws is answered with refuse().
+ */
+export function createUpgradeHandler(
+  deps: ApiDeps,
+  route: RegExp,
+  hint: string,
+  open: (req: IncomingMessage, socket: Duplex, head: Buffer, accepted: ReturnType<typeof acceptUpgrade>) => void,
+) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    try {
+      open(req, socket, head, acceptUpgrade(deps, req, route, hint));
+    } catch (err) {
+      refuse(socket, err);
+    }
+  };
 }
 
 export interface SessionStreams {
