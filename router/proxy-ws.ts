@@ -1,6 +1,6 @@
 import type * as http from 'node:http';
 import type { Socket } from 'node:net';
-import httpProxy from 'http-proxy';
+import type httpProxy from 'http-proxy';
 import type { AccessLog, AccessRecord } from './access-log';
 import { claim, type Backend, type Pools } from './balancer';
 import { clientAddress, requestIdFrom, upstreamRequestHeaders } from './headers';
@@ -69,53 +69,65 @@ export interface UpgradeHandler {
 
 export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
   const open = new Set<Socket>();
-  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
-  // Errors reach the per-call callback; this listener only keeps an unexpected one from crashing us.
-  proxy.on('error', () => undefined);
-  // http-proxy emits this synchronously inside proxy.ws(); the exchange is found by its request.
   const exchanges = new WeakMap<http.IncomingMessage, WsExchange>();
-  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
-    const x = exchanges.get(req);
-    if (!x) return;
-    const { rec, socket } = x;
-    const handshakeTimer = setTimeout(() => {
-      if (x.upgraded || socket.destroyed) return;
-      proxyReq.destroy();
-      x.fail(ERRORS.timeout);
-    }, deps.firstByteTimeoutMs);
-    proxyReq.on('upgrade', (_res: http.IncomingMessage, up: Socket) => {
-      clearTimeout(handshakeTimer);
-      x.upgraded = true;
-      x.upstream = up;
-      // Link the two sockets: whichever closes or fails first takes the other down.
-      up.on('error', () => socket.destroy());
-      up.on('close', () => socket.destroy());
-      if (socket.destroyed) up.destroy();
-      socket.setTimeout(deps.idleTimeoutMs, () => {
-        deps.log.write({
-          ...rec,
-          at: 'error',
-          code: 'H15',
-          desc: 'Idle connection',
-          serviceMs: Date.now() - x.started,
-          status: 101,
+  // http-proxy (with follow-redirects and eventemitter3: ~1 MiB in each router process) is loaded
+  // at the first WebSocket upgrade, not at start: many routers never see one.
+  let wsProxy: httpProxy | undefined;
+  const proxyOnce = (): httpProxy => {
+    if (wsProxy) return wsProxy;
+    const proxy = (require('http-proxy') as typeof httpProxy).createProxyServer({
+      ws: true,
+      xfwd: false,
+      changeOrigin: false,
+    });
+    // Errors reach the per-call callback; this listener only keeps an unexpected one from crashing us.
+    proxy.on('error', () => undefined);
+    // http-proxy emits this synchronously inside proxy.ws(); the exchange is found by its request.
+    proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
+      const x = exchanges.get(req);
+      if (!x) return;
+      const { rec, socket } = x;
+      const handshakeTimer = setTimeout(() => {
+        if (x.upgraded || socket.destroyed) return;
+        proxyReq.destroy();
+        x.fail(ERRORS.timeout);
+      }, deps.firstByteTimeoutMs);
+      proxyReq.on('upgrade', (_res: http.IncomingMessage, up: Socket) => {
+        clearTimeout(handshakeTimer);
+        x.upgraded = true;
+        x.upstream = up;
+        // Link the two sockets: whichever closes or fails first takes the other down.
+        up.on('error', () => socket.destroy());
+        up.on('close', () => socket.destroy());
+        if (socket.destroyed) up.destroy();
+        socket.setTimeout(deps.idleTimeoutMs, () => {
+          deps.log.write({
+            ...rec,
+            at: 'error',
+            code: 'H15',
+            desc: 'Idle connection',
+            serviceMs: Date.now() - x.started,
+            status: 101,
+          });
+          socket.destroy();
         });
-        socket.destroy();
+        rec.status = 101;
+        rec.serviceMs = Date.now() - x.started;
+        deps.log.write(rec);
       });
-      rec.status = 101;
-      rec.serviceMs = Date.now() - x.started;
-      deps.log.write(rec);
+      proxyReq.on('response', (res: http.IncomingMessage) => {
+        // The dyno declined the upgrade: http-proxy relays its answer; log it like a request.
+        clearTimeout(handshakeTimer);
+        rec.status = res.statusCode ?? 0;
+        rec.serviceMs = Date.now() - x.started;
+        res.on('error', () => socket.destroy());
+        deps.log.write(rec);
+      });
+      proxyReq.on('close', () => clearTimeout(handshakeTimer));
     });
-    proxyReq.on('response', (res: http.IncomingMessage) => {
-      // The dyno declined the upgrade: http-proxy relays its answer; log it like a request.
-      clearTimeout(handshakeTimer);
-      rec.status = res.statusCode ?? 0;
-      rec.serviceMs = Date.now() - x.started;
-      res.on('error', () => socket.destroy());
-      deps.log.write(rec);
-    });
-    proxyReq.on('close', () => clearTimeout(handshakeTimer));
-  });
+    wsProxy = proxy;
+    return proxy;
+  };
 
   const onUpgrade = function onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer) {
     socket.on('error', () => socket.destroy());
@@ -193,7 +205,7 @@ export function createUpgradeHandler(deps: WsDeps): UpgradeHandler {
       x.upstream?.destroy();
     });
 
-    proxy.ws(req, socket, head, { target: backend.url }, (err: NodeJS.ErrnoException) => {
+    proxyOnce().ws(req, socket, head, { target: backend.url }, (err: NodeJS.ErrnoException) => {
       if (x.upgraded) {
         socket.destroy();
         return;

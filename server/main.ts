@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { ensurePlatformCertificate } from '../common/platform-cert';
-import Docker from 'dockerode';
+import { createDockerClient } from './runtime/docker/client';
 import { loadConfig, homePaths } from '../common/config';
 import { createLogger, setLogLevel } from '../common/logger';
 import { onShutdown } from '../common/shutdown';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
   }
   const state = openState({ dbFile: paths.db, keyFile: paths.keyFile });
-  const docker = new Docker();
+  const docker = createDockerClient();
   // App metrics from the router lines the log hub already reads, and dyno samples from Docker.
   const metrics = createMetrics({
     repo: createMetricsRepo(state.db),

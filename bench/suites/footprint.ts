@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SuiteContext } from '../suites';
 import { openImageStore } from '../../buildpacks/oci/layout';
+import { residentTogetherMiB } from '../lib/page-union';
 import { summarize } from '../lib/stats';
-import { TINY_DIR, loadavg, rssMiB, startBenchPlatform, waitForNew200 } from '../lib/platform';
+import { TINY_DIR, loadavg, startBenchPlatform, waitForNew200 } from '../lib/platform';
 
 /**
  * `footprint`: resident memory (VmRSS) of slipway-server and slipway-router idle with 0 apps and
@@ -27,18 +28,56 @@ async function blobsOf(store: ReturnType<typeof openImageStore>, manifestDigest:
   return [manifestDigest, m.config.digest, ...m.layers.map((l) => l.digest)];
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 5000));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const settle = () => sleep(5000);
+
+/**
+ * One process's memory in MiB: VmRSS (the goal's measure), its anonymous part (heap, stacks:
+ * the process's own) and its file-backed part (mostly the node binary's pages, shared by the
+ * server and the router, so VmRSS of the two added counts them twice; bench/lib/page-union.ts
+ * counts each page once).
+ */
+function memoryMiB(pid: number) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) =>
+    Math.round(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 102.4) / 10;
+  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+/** Both processes now (5 s after the last action) and again 30 s later (idle for longer). */
+async function sample(serverPid: number, routerPid: number) {
+  const at5s = { server: memoryMiB(serverPid), router: memoryMiB(routerPid) };
+  const together5s = residentTogetherMiB([serverPid, routerPid]);
+  const l1 = loadavg();
+  await sleep(25_000);
+  const at30s = { server: memoryMiB(serverPid), router: memoryMiB(routerPid) };
+  return {
+    server_rss_mib: at5s.server.rss,
+    router_rss_mib: at5s.router.rss,
+    /** Resident pages of the two processes, each physical page once (null when not root). */
+    together_resident_mib: together5s,
+    loadavg_1m: l1,
+    detail_5s: at5s,
+    detail_30s: at30s,
+    together_rss_mib_30s: Math.round((at30s.server.rss + at30s.router.rss) * 10) / 10,
+    together_resident_mib_30s: residentTogetherMiB([serverPid, routerPid]),
+  };
+}
 
 export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<string, unknown>> {
   const count = ctx.quick ? 2 : 20;
-  const platform = await startBenchPlatform();
+  // The default per-user limit is 10 apps (common/limits.ts): the full run deploys 20.
+  const platform = await startBenchPlatform({ env: { SLIPWAY_LIMIT_APPS: String(Math.max(10, count)) } });
   try {
     const pid = (name: string) =>
       Number(fs.readFileSync(path.join(platform.server.paths.run, `test-${name}.pid`), 'utf8'));
     const [serverPid, routerPid] = [pid('server'), pid('router')];
     await settle();
-    const idle0 = { server_rss_mib: rssMiB(serverPid), router_rss_mib: rssMiB(routerPid), loadavg_1m: loadavg() };
-    ctx.log(`idle, 0 apps: server ${idle0.server_rss_mib} MiB, router ${idle0.router_rss_mib} MiB`);
+    const idle0 = await sample(serverPid, routerPid);
+    ctx.log(
+      `idle, 0 apps: server ${idle0.server_rss_mib} MiB, router ${idle0.router_rss_mib} MiB` +
+        `, each page once ${idle0.together_resident_mib} MiB (30 s later: ${idle0.detail_30s.server.rss} + ${idle0.detail_30s.router.rss}, each page once ${idle0.together_resident_mib_30s})`,
+    );
 
     const apps: string[] = [];
     const deployMs: number[] = [];
@@ -54,8 +93,11 @@ export async function runFootprintSuite(ctx: SuiteContext): Promise<Record<strin
       ctx.log(`deployed ${i + 1}/${count} (${deployMs[i]} ms)`);
     }
     await settle();
-    const idleN = { server_rss_mib: rssMiB(serverPid), router_rss_mib: rssMiB(routerPid), loadavg_1m: loadavg() };
-    ctx.log(`idle, ${count} apps: server ${idleN.server_rss_mib} MiB, router ${idleN.router_rss_mib} MiB`);
+    const idleN = await sample(serverPid, routerPid);
+    ctx.log(
+      `idle, ${count} apps: server ${idleN.server_rss_mib} MiB, router ${idleN.router_rss_mib} MiB` +
+        `, each page once ${idleN.together_resident_mib} MiB (30 s later: ${idleN.detail_30s.server.rss} + ${idleN.detail_30s.router.rss}, each page once ${idleN.together_resident_mib_30s})`,
+    );
 
     // Disk per app.
     const store = openImageStore(platform.server.paths.images);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import YAML from 'yaml';
+import type YAML from 'yaml';
 import { SlipwayError } from '../../common/errors';
 import { CONFIG_KEY_RE } from '../../common/names';
 import { shQuote } from './env-files';
@@ -97,7 +97,8 @@ export function parseRelease(
 ): { processes: ProcessDef[]; configVars: Record<string, string> } {
   let doc: unknown;
   try {
-    doc = text.trim() ? YAML.parse(text) : {};
+    // yaml is loaded here, not at start: the server imports this file for parseProcfile.
+    doc = text.trim() ? (require('yaml') as typeof YAML).parse(text) : {};
   } catch (err) {
     throw releaseError(bpId, `is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

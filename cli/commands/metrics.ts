@@ -1,35 +1,6 @@
 import type { Command } from '../command';
 import { usageError } from '../errors';
-
-interface MetricsAnswer {
-  app: string;
-  step: number;
-  time: number[];
-  requests: number[];
-  s2xx: number[];
-  s3xx: number[];
-  s4xx: number[];
-  s5xx: number[];
-  herr: number[];
-  bytes: number[];
-  p50: Array<number | null>;
-  p95: Array<number | null>;
-  p99: Array<number | null>;
-  hcodes: Record<string, number>;
-  summary: {
-    requests: number;
-    s2xx: number;
-    s3xx: number;
-    s4xx: number;
-    s5xx: number;
-    herr: number;
-    bytes: number;
-    p50: number | null;
-    p95: number | null;
-    p99: number | null;
-  };
-  dynos: Record<string, { cpu: Array<number | null>; memory: Array<number | null>; memoryMax: Array<number | null> }>;
-}
+import type { MetricsAnswer } from '../../common/metrics-answer';
 
 const BARS = '▁▂▃▄▅▆▇█';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
-import * as acme from 'acme-client';
+import type * as Acme from 'acme-client';
 import type { AcmeConfig } from '../../common/config';
 import { SlipwayError } from '../../common/errors';
 import type { AcmeRepo } from '../state/repos/acme';
@@ -25,8 +25,16 @@ export interface AcmeIssuer {
 
 let configuredCa: string | null | undefined;
 
+/**
+ * acme-client (with axios, node-forge and @peculiar/x509: ~15 MiB of resident memory) is loaded
+ * at the first order, not at start: most servers have no domain waiting for a certificate.
+ */
+let acmeModule: typeof Acme | undefined;
+const loadAcme = (): typeof Acme => (acmeModule ??= require('acme-client') as typeof Acme);
+
 /** acme-client's HTTP client is one module-level axios instance: its settings are process-wide. */
 function configureHttp(config: AcmeConfig): void {
+  const acme = loadAcme();
   if (configuredCa === config.caFile) return;
   configuredCa = config.caFile;
   if (config.caFile) {
@@ -65,10 +73,11 @@ function explain(err: unknown, directoryUrl: string): Error {
 
 export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; challenges: ChallengeStore }): AcmeIssuer {
   const { config, repo, challenges } = deps;
-  let client: Promise<acme.Client> | undefined;
+  let client: Promise<Acme.Client> | undefined;
 
-  const account = async (): Promise<acme.Client> => {
+  const account = async (): Promise<Acme.Client> => {
     configureHttp(config);
+    const acme = loadAcme();
     let stored = repo.account(config.directoryUrl);
     if (!stored) {
       stored = {
@@ -94,7 +103,8 @@ export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; cha
   };
 
   /** One order for one name: HTTP-01 for each authorization not yet valid, then CSR, finalize, download. */
-  const orderCertificate = async (c: acme.Client, host: string): Promise<IssuedCertificate> => {
+  const orderCertificate = async (c: Acme.Client, host: string): Promise<IssuedCertificate> => {
+    const acme = loadAcme();
     const order = await c.createOrder({ identifiers: [{ type: 'dns', value: host }] });
     for (const authz of await c.getAuthorizations(order)) {
       if (authz.status === 'valid') continue; // validated recently (the CA reuses authorizations)
@@ -119,7 +129,7 @@ export function createAcmeIssuer(deps: { config: AcmeConfig; repo: AcmeRepo; cha
   return {
     async issue(host) {
       if (!client) client = account();
-      let c: acme.Client;
+      let c: Acme.Client;
       try {
         c = await client;
       } catch (err) {

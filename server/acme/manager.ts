@@ -2,6 +2,7 @@ import type { AcmeConfig } from '../../common/config';
 import type { State } from '../state';
 import type { AcmeDomainRow } from '../state/repos/acme';
 import type { AcmeIssuer } from './issuer';
+import { coalesce } from '../../common/coalesce';
 import { createLogger } from '../../common/logger';
 
 const logger = createLogger('slipway-server');
@@ -71,8 +72,6 @@ export function nextAttempt(config: AcmeConfig, failures: number, error: string,
 export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
   const { state, config } = deps;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
   let stopped = true;
   /** Domains certs:auto:refresh asked to re-order now, renewal window or not. */
   const forced = new Set<number>();
@@ -166,26 +165,14 @@ export function createAcmeManager(deps: AcmeManagerDeps): AcmeManager {
     }
   };
 
-  const work = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await runOnce();
-        } while (again && !stopped);
-      } catch (err) {
-        logger.error(`acme: check failed: ${(err as Error).stack ?? err}`);
-      } finally {
-        running = undefined;
-        schedule();
-      }
-    })();
-    return running;
-  };
+  // One check at a time; a kick during a check asks for one more pass after it (until stopped).
+  const work = coalesce(runOnce, {
+    repeatWhile: () => !stopped,
+    onSettled: (err) => {
+      if (err) logger.error(`acme: check failed: ${(err as Error).stack ?? err}`);
+      schedule();
+    },
+  });
 
   return {
     configured: config !== null,

@@ -1,34 +1,19 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { PassThrough, Writable } from 'node:stream';
-import { httpStatusFor, isSlipwayError, SlipwayError } from '../../common/errors';
-import { authenticateToken, requireAppRole } from '../auth/permissions';
+import { SlipwayError } from '../../common/errors';
+import { requireAppRole } from '../auth/permissions';
 import { assertEnv } from './ps';
 import { oneOffLimits } from '../auth/limits';
 import { recordAs, type ApiDeps } from './context';
-import { bearerToken } from './index';
-import { createLogger } from '../../common/logger';
+import { createUpgradeHandler, startFramedSession } from './upgrade-session';
 
-const log = createLogger('slipway-server');
+export { FRAME, frame } from './upgrade-session';
 
 /**
- * Attached one-off dynos (`slipway run`) over a hijacked HTTP connection:
+ * Attached one-off dynos (`slipway run`) over a hijacked HTTP connection (the handshake and the
+ * frames: server/api/upgrade-session.ts):
  *   POST /api/apps/APP/run  Connection: Upgrade  Upgrade: slipway-run
  *   X-Slipway-Run: base64url(JSON { command, tty?, cols?, rows?, size?, env? })
- * → 101, then client→server carries raw stdin (half-close = EOF) and server→client carries frames
- * [kind u8][length u32 BE][payload]: 1 stdout, 2 stderr, 3 exit code (decimal), 4 error (JSON
- * { message, hint }). Errors before the upgrade are ordinary JSON error responses.
  */
-export const FRAME = { stdout: 1, stderr: 2, exit: 3, error: 4 } as const;
 const MAX_COMMAND = 10_000;
-
-export function frame(kind: number, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const head = Buffer.alloc(5);
-  head[0] = kind;
-  head.writeUInt32BE(body.length, 1);
-  return Buffer.concat([head, body]);
-}
 
 interface RunOptions {
   command: string;
@@ -73,96 +58,34 @@ function parseOptions(header: string | string[] | undefined): RunOptions {
   };
 }
 
-export function refuse(socket: Duplex, err: unknown): void {
-  const e = isSlipwayError(err)
-    ? err
-    : new SlipwayError('INTERNAL', 'internal server error', { hint: 'see the server log' });
-  if (!isSlipwayError(err)) log.error(`run upgrade failed: ${(err as Error)?.stack ?? String(err)}`);
-  const body = JSON.stringify(e.toJSON());
-  const status = httpStatusFor(e.code);
-  socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
 /** The http server's 'upgrade' listener (server/main.ts). Only /api/apps/APP/run upgrades. */
 export function createRunUpgradeHandler(deps: ApiDeps) {
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
-    try {
-      const m = /^\/api\/apps\/([^/?]+)\/run$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
-      if (!m || req.method !== 'POST' || String(req.headers.upgrade).toLowerCase() !== 'slipway-run') {
-        throw new SlipwayError('NOT_FOUND', `no upgrade route for ${req.method} ${req.url}`, {
-          hint: 'only POST /api/apps/APP/run upgrades (slipway run)',
-        });
-      }
-      const secret = bearerToken(req as never);
-      const a = authenticateToken(deps.state, secret);
-      if (!a)
-        throw new SlipwayError(
-          'UNAUTHORIZED',
-          secret ? 'this API token is not valid (unknown or revoked)' : 'no API token given',
-          { hint: 'slipway login --api URL --token TOKEN' },
-        );
-      const app = requireAppRole(deps.state, a.user, decodeURIComponent(m[1]), 'run');
+  return createUpgradeHandler(
+    deps,
+    /^\/api\/apps\/([^/?]+)\/run$/,
+    'only POST /api/apps/APP/run upgrades (slipway run)',
+    (req, socket, head, { match, auth }) => {
+      const app = requireAppRole(deps.state, auth.user, decodeURIComponent(match[1]), 'run');
       const o = parseOptions(req.headers['x-slipway-run']);
-      const runtime = deps.runtime;
-
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: slipway-run\r\nConnection: Upgrade\r\n\r\n');
-      (socket as { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
-      const stdin = new PassThrough();
-      if (head.length) stdin.write(head);
-      socket.pipe(stdin);
-      const out = (kind: number) =>
-        new Writable({
-          write(chunk: Buffer, _enc, cb) {
-            if (!socket.destroyed) socket.write(frame(kind, chunk));
-            cb();
-          },
-        });
-      recordAs(deps, a.user.email, {
+      recordAs(deps, auth.user.email, {
         app,
         action: 'dyno.run',
         message: `Starting process with command \`${o.command.slice(0, 200)}\``,
       });
-      // Revoking the token or disabling the user ends the attached session at once.
-      const unregister =
-        deps.sessions?.add(a.tokenId, () => {
-          if (socket.destroyed) return;
-          const e = new SlipwayError(
-            'UNAUTHORIZED',
-            'this session ended: its API token was revoked or its user disabled',
-            { hint: 'ask an admin' },
-          );
-          socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e.toJSON())), frame(FRAME.exit, '1')]));
-        }) ?? (() => {});
-      socket.on('close', unregister);
-      runtime
-        .runOneOff({
+      startFramedSession(deps, socket, head, auth.tokenId, async (io) => {
+        const r = await deps.runtime.runOneOff({
           appName: app.name,
           command: o.command,
           tty: o.tty,
-          stdin,
-          stdout: out(FRAME.stdout),
-          stderr: out(FRAME.stderr),
+          ...io,
           rows: o.rows,
           cols: o.cols,
           size: o.size,
           env: o.env,
           limits: oneOffLimits(deps.state, deps.config, app),
-        })
-        .then(
-          (r) => {
-            if (!socket.destroyed) socket.end(frame(FRAME.exit, String(r.exitCode)));
-          },
-          (err: unknown) => {
-            const e = isSlipwayError(err) ? err.toJSON() : { id: 'internal', message: (err as Error).message };
-            if (!socket.destroyed)
-              socket.end(Buffer.concat([frame(FRAME.error, JSON.stringify(e)), frame(FRAME.exit, '1')]));
-          },
-        );
-    } catch (err) {
-      refuse(socket, err);
-    }
-  };
+        });
+        return r.exitCode;
+      });
+    },
+  );
 }

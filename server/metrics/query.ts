@@ -1,4 +1,5 @@
 import { HOUR, MINUTE, type MetricsRepo } from '../state/repos/metrics';
+import type { MetricsResult } from '../../common/metrics-answer';
 import { quantile } from './sketch';
 import {
   dynoFromRow,
@@ -11,54 +12,14 @@ import {
   type RouterBucket,
 } from './buckets';
 
+export type { MetricsResult };
+
 export interface MetricsQuery {
   /** Unix seconds. */
   since: number;
   until: number;
   /** Seconds per point: a multiple of 60 (of 3600 when the range reaches past the minute retention). */
   step: number;
-}
-
-export interface MetricsResult {
-  since: number;
-  until: number;
-  step: number;
-  /** Start of each point, unix seconds (column arrays: ready for a plot). */
-  time: number[];
-  requests: number[];
-  s2xx: number[];
-  s3xx: number[];
-  s4xx: number[];
-  s5xx: number[];
-  herr: number[];
-  bytes: number[];
-  /** Latency (connect + service) percentiles in ms; null where there were no requests. */
-  p50: Array<number | null>;
-  p95: Array<number | null>;
-  p99: Array<number | null>;
-  hcodes: Record<string, number>;
-  summary: {
-    requests: number;
-    s2xx: number;
-    s3xx: number;
-    s4xx: number;
-    s5xx: number;
-    herr: number;
-    bytes: number;
-    p50: number | null;
-    p95: number | null;
-    p99: number | null;
-  };
-  /** Per process type: average CPU (% of one core) and memory (bytes) per dyno, and the maxima. */
-  dynos: Record<
-    string,
-    {
-      cpu: Array<number | null>;
-      cpuMax: Array<number | null>;
-      memory: Array<number | null>;
-      memoryMax: Array<number | null>;
-    }
-  >;
 }
 
 /**

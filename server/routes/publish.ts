@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { coalesce } from '../../common/coalesce';
 import type { HomePaths, SlipwayConfig } from '../../common/config';
 import { writeFileAtomic, writeRoutesFile, type RouteBackend, type RoutesFile } from '../../common/routes-file';
 import type { State } from '../state';
@@ -125,25 +126,11 @@ export function createRoutesPublisher(deps: RoutesPublisherDeps): RoutesPublishe
     }
   };
 
-  let running: Promise<void> | undefined;
-  let again = false;
-  const publish = async (next?: WebBackendsByApp): Promise<void> => {
+  // Coalesced: a publish asked for while one runs runs once more after it, with the newest state.
+  const publishCoalesced = coalesce(publishOnce);
+  const publish = (next?: WebBackendsByApp): Promise<void> => {
     if (next) web = next;
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await publishOnce();
-        } while (again);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
+    return publishCoalesced();
   };
 
   return { publish, render };

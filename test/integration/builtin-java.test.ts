@@ -2,30 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  buildGroup,
-  createWorkspace,
-  detect,
-  httpGet,
-  layerDigest,
-  listLayers,
-  prepareNextBuild,
-  startApp,
-  writeAppFile,
-} from '../helpers/run-buildpack';
+import { buildGroup, detect, listLayers, writeAppFile } from '../helpers/run-buildpack';
+import { coldBuild, expectServes, warmRebuild, withWorkspace } from '../helpers/builtin-cases';
 
 // The Java buildpack through the CNB harness: OpenJDK and Maven from Debian, Maven's default
 // plugins from Debian's repository (Maven Central is unreachable here), a runnable jar as the web
 // process on a JRE-only launch layer, the warm rebuild reusing ~/.m2 and the JDK, and the errors
 // for a Java version the stack lacks and an unreachable Gradle distribution.
 
-test('a Maven project builds a runnable jar offline; only the JRE and the jar ship; warm rebuild reuses the JDK and ~/.m2', async (t) => {
-  const ws = createWorkspace('java-maven');
-  try {
-    assert.equal((await detect(ws, 'java')).code, 0);
-    const b = await buildGroup(ws, ['java']);
-    assert.equal(b.code, 0, b.output);
-    t.diagnostic(`java cold build ${b.ms} ms`);
+test('a Maven project builds a runnable jar offline; only the JRE and the jar ship; warm rebuild reuses the JDK and ~/.m2', (t) =>
+  withWorkspace('java-maven', async (ws) => {
+    const b = await coldBuild(t, ws, 'java', 'java');
     assert.match(b.output, /Installing OpenJDK 17 \(JDK\) and Maven from Debian bookworm/);
     assert.match(b.output, /BUILD SUCCESS/);
     assert.match(b.output, /Default web process: java \$JAVA_OPTS -jar target\/hello-1\.0\.jar/);
@@ -37,47 +24,26 @@ test('a Maven project builds a runnable jar offline; only the JRE and the jar sh
       !fs.existsSync(path.join(ws.appDir, 'target', 'classes')),
       'compiled classes are not shipped besides the jar',
     );
-    const run = await startApp(ws, ['java']);
-    try {
-      const r = await httpGet(run.url + '/');
+    await expectServes(ws, 'java', '/', (r, run) => {
       assert.equal(r.status, 200, run.logs());
       assert.match(r.body, /^hello from java 17\.\d/);
-    } finally {
-      run.stop();
-    }
+    });
 
-    const jre = layerDigest(ws, 'java', 'jre');
-    prepareNextBuild(ws);
-    const src = 'src/main/java/hello/Main.java';
-    writeAppFile(
-      ws,
-      src,
-      fs.readFileSync(path.join(ws.srcDir, src), 'utf8').replace('hello from java', 'hi from java'),
-    );
-    const warm = await buildGroup(ws, ['java']);
-    assert.equal(warm.code, 0, warm.output);
-    t.diagnostic(`java warm build ${warm.ms} ms`);
+    const edit = { file: 'src/main/java/hello/Main.java', from: 'hello from java', to: 'hi from java' };
+    const warm = await warmRebuild(t, ws, 'java', 'java', edit, 'jre');
     assert.match(warm.output, /Using cached OpenJDK 17 and Maven/);
     assert.doesNotMatch(warm.output, /Installing OpenJDK/);
-    assert.equal(layerDigest(ws, 'java', 'jre'), jre);
-  } finally {
-    ws.cleanup();
-  }
-});
+  }));
 
 test('a Java version the stack lacks, and a Gradle wrapper whose distribution is unreachable, fail clearly', async () => {
-  const ws = createWorkspace('java-maven');
-  try {
+  await withWorkspace('java-maven', async (ws) => {
     writeAppFile(ws, 'system.properties', 'java.runtime.version=21\n');
     const b = await buildGroup(ws, ['java']);
     assert.notEqual(b.code, 0);
     assert.match(b.output, /Java 21 \(system\.properties\) is not available on the bookworm stack, which has Java 17/);
     assert.match(b.output, /Hint: The trixie stack has it: run `slipway stack:set trixie -a APP`/);
-  } finally {
-    ws.cleanup();
-  }
-  const gradle = createWorkspace('java-gradle');
-  try {
+  });
+  await withWorkspace('java-gradle', async (gradle) => {
     assert.equal((await detect(gradle, 'java')).code, 0);
     const g = await buildGroup(gradle, ['java']);
     assert.notEqual(g.code, 0);
@@ -87,7 +53,5 @@ test('a Java version the stack lacks, and a Gradle wrapper whose distribution is
     );
     assert.match(g.output, /Hint: Point distributionUrl in gradle\/wrapper\/gradle-wrapper\.properties at a mirror/);
     assert.doesNotMatch(g.output, /gradlew should not have run/);
-  } finally {
-    gradle.cleanup();
-  }
+  });
 });

@@ -3,18 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildGem, TINYEXT, TINYRACK } from '../helpers/package-sources';
-import {
-  buildGroup,
-  createWorkspace,
-  detect,
-  httpGet,
-  layerDigest,
-  listLayers,
-  prepareNextBuild,
-  startApp,
-  writeAppFile,
-  type Workspace,
-} from '../helpers/run-buildpack';
+import { buildGroup, listLayers, writeAppFile, type Workspace } from '../helpers/run-buildpack';
+import { coldBuild, expectServes, warmRebuild, withWorkspace } from '../helpers/builtin-cases';
 
 // The Ruby buildpack through the CNB harness: Debian's Ruby in a layer, gems from vendor/cache
 // (built by the test: rubygems.org is unreachable here), a C extension compiled against the
@@ -29,14 +19,10 @@ function vendorGems(ws: Workspace): void {
   if (process.getuid?.() === 0) fs.chmodSync(ws.appDir, 0o777);
 }
 
-test('a Sinatra-style Rack app: Ruby from Debian, gems from vendor/cache (one native), rackup by default; warm rebuild reuses the gems', async (t) => {
-  const ws = createWorkspace('ruby-rack');
-  try {
+test('a Sinatra-style Rack app: Ruby from Debian, gems from vendor/cache (one native), rackup by default; warm rebuild reuses the gems', (t) =>
+  withWorkspace('ruby-rack', async (ws) => {
     vendorGems(ws);
-    assert.equal((await detect(ws, 'ruby')).code, 0);
-    const b = await buildGroup(ws, ['ruby']);
-    assert.equal(b.code, 0, b.output);
-    t.diagnostic(`ruby cold build ${b.ms} ms`);
+    const b = await coldBuild(t, ws, 'ruby', 'ruby');
     assert.match(b.output, /Installing Ruby 3\.1 from Debian bookworm/);
     assert.match(b.output, /Installing from vendor\/cache \(--local\)/);
     assert.match(b.output, /Installing tinyext 0\.1\.0 with native extensions/);
@@ -44,38 +30,26 @@ test('a Sinatra-style Rack app: Ruby from Debian, gems from vendor/cache (one na
     assert.match(b.output, /Default web process: bundle exec rackup config\.ru/);
     assert.deepEqual(listLayers(ws, 'ruby').ruby, { launch: true, build: true, cache: true });
     assert.deepEqual(listLayers(ws, 'ruby').gems, { launch: true, build: true, cache: true });
-
-    const run = await startApp(ws, ['ruby']);
-    try {
-      const r = await httpGet(run.url + '/');
+    await expectServes(ws, 'ruby', '/', (r) => {
       assert.equal(r.status, 200);
       assert.equal(r.body, 'hello from ruby 3.1.2 (production), compiled-in-c');
-    } finally {
-      run.stop();
-    }
+    });
 
-    const gems = layerDigest(ws, 'ruby', 'gems');
-    prepareNextBuild(ws);
-    writeAppFile(
+    const warm = await warmRebuild(
+      t,
       ws,
-      'app.rb',
-      fs.readFileSync(path.join(ws.srcDir, 'app.rb'), 'utf8').replace('hello from', 'hi from'),
+      'ruby',
+      'ruby',
+      { file: 'app.rb', from: 'hello from', to: 'hi from' },
+      'gems',
     );
-    const warm = await buildGroup(ws, ['ruby']);
-    assert.equal(warm.code, 0, warm.output);
-    t.diagnostic(`ruby warm build ${warm.ms} ms`);
     assert.match(warm.output, /Using cached Ruby 3\.1\.\S+ \(Debian bookworm\)/);
     assert.match(warm.output, /Reusing gems: Gemfile, Gemfile\.lock and Ruby unchanged/);
     assert.doesNotMatch(warm.output, /Installing tinyext/);
-    assert.equal(layerDigest(ws, 'ruby', 'gems'), gems);
-  } finally {
-    ws.cleanup();
-  }
-});
+  }));
 
-test('a Ruby version the stack lacks fails naming the stack that has it and the command to switch', async () => {
-  const ws = createWorkspace('ruby-rack');
-  try {
+test('a Ruby version the stack lacks fails naming the stack that has it and the command to switch', () =>
+  withWorkspace('ruby-rack', async (ws) => {
     writeAppFile(ws, 'Gemfile', 'source "https://rubygems.org"\nruby "~> 3.3"\ngem "tinyrack"\n');
     const b = await buildGroup(ws, ['ruby']);
     assert.notEqual(b.code, 0);
@@ -101,7 +75,4 @@ test('a Ruby version the stack lacks fails naming the stack that has it and the 
       old.output,
       /Ruby 2\.7\.8 \(from \.ruby-version\) is not available on any stack \(bookworm has 3\.1\.2, trixie has 3\.3\.\d+\)/,
     );
-  } finally {
-    ws.cleanup();
-  }
-});
+  }));

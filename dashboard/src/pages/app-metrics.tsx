@@ -3,42 +3,7 @@ import { setQuery } from '../router';
 import { Chart, type SeriesSpec } from '../chart';
 import { ErrorBox, Section, bytes, useApi } from '../ui';
 import type { TabProps } from './app';
-
-export interface MetricsAnswer {
-  step: number;
-  time: number[];
-  requests: number[];
-  s2xx: number[];
-  s3xx: number[];
-  s4xx: number[];
-  s5xx: number[];
-  herr: number[];
-  p50: Array<number | null>;
-  p95: Array<number | null>;
-  p99: Array<number | null>;
-  hcodes: Record<string, number>;
-  summary: {
-    requests: number;
-    s2xx: number;
-    s3xx: number;
-    s4xx: number;
-    s5xx: number;
-    herr: number;
-    bytes: number;
-    p50: number | null;
-    p95: number | null;
-    p99: number | null;
-  };
-  dynos: Record<
-    string,
-    {
-      cpu: Array<number | null>;
-      cpuMax: Array<number | null>;
-      memory: Array<number | null>;
-      memoryMax: Array<number | null>;
-    }
-  >;
-}
+import type { MetricsAnswer } from '../../../common/metrics-answer';
 
 const RANGES = ['1h', '24h', '7d'];
 const PALETTE = ['#2f9e44', '#1c7ed6', '#f08c00', '#e03131', '#9c36b5', '#0ca678', '#e8590c'];

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { ImageStore } from '../../../buildpacks/oci/layout';
-import { build as lifecycleBuild, type BuildOptions, type BuildResult } from '../../../buildpacks/lifecycle';
+import type * as Lifecycle from '../../../buildpacks/lifecycle';
+import type { BuildOptions, BuildResult } from '../../../buildpacks/lifecycle';
 import type { Builder } from './types';
 
 /** The lifecycle's build function, narrowed to what this builder passes (a stand-in in tests). */
@@ -37,7 +38,9 @@ export interface BuildpacksBuilderDeps {
  * and writes the image into the store. Applies to every source (buildpacks detect or fail).
  */
 export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
-  const run = deps.lifecycle ?? lifecycleBuild;
+  // Loaded at the first build, not at start: an idle server does not hold the lifecycle's modules.
+  const run: LifecycleBuild =
+    deps.lifecycle ?? ((opts) => (require('../../../buildpacks/lifecycle') as typeof Lifecycle).build(opts));
   return {
     name: 'buildpacks',
     async build(source, ctx) {
