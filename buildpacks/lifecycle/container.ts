@@ -188,7 +188,15 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     running++;
     try {
       await thaw();
-      return await execInner(e);
+      try {
+        return await execInner(e);
+      } catch (err) {
+        // A pause whose answer was lost (dockerd slow under load: the call failed, the pause took
+        // effect) leaves the container paused though we think it runs: unpause and start once more.
+        if (removed || !/is paused|unpause the container/i.test((err as Error).message)) throw err;
+        await container.unpause().catch(() => {});
+        return await execInner(e);
+      }
     } finally {
       running--;
       if (!e.keepRunning) await freeze();

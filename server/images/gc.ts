@@ -15,6 +15,16 @@ export interface GcResult {
   freedBytes: number;
 }
 
+/**
+ * A rebase tags its image (`apps/APP:rebase-V-<epoch ms, base 36>`, images/rebase.ts) before its
+ * release exists, so no keep list names it yet: such a tag survives while it is younger than the
+ * grace period, as a build's untagged blobs do.
+ */
+function inFlightRebase(ref: string, now: number, graceMs: number): boolean {
+  const m = /:rebase-\d+-([0-9a-z]+)$/.exec(ref);
+  return !!m && now - parseInt(m[1], 36) < graceMs;
+}
+
 export async function collectStoreGarbage(
   store: ImageStore,
   keepRefs: string[],
@@ -25,7 +35,7 @@ export async function collectStoreGarbage(
   const keep = new Set(keepRefs);
   const untagged: string[] = [];
   for (const { ref } of await store.listTags()) {
-    if (ref.startsWith('apps/') && !keep.has(ref)) {
+    if (ref.startsWith('apps/') && !keep.has(ref) && !inFlightRebase(ref, now, grace)) {
       await store.untag(ref);
       untagged.push(ref);
     }
