@@ -36,6 +36,10 @@ export interface RouterOptions {
   skipMs: number;
   maxSocketsPerDyno: number;
   accessLogMaxBytes: number;
+  /** This process rotates the access log (false in router workers but the first). Default true. */
+  rotateAccessLog?: boolean;
+  /** Several router processes: /healthz reports all of them (router/workers.ts). */
+  clusterStats?: () => Promise<Record<string, unknown>>;
 }
 
 export const DEFAULT_ROUTER_OPTIONS = {
@@ -76,7 +80,11 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const home = homePaths(opts.home);
   const paths = { routes: home.routesFile, accessLog: home.routerAccessLog };
-  const log = createAccessLog({ file: paths.accessLog, maxBytes: opts.accessLogMaxBytes });
+  const log = createAccessLog({
+    file: paths.accessLog,
+    maxBytes: opts.accessLogMaxBytes,
+    rotate: opts.rotateAccessLog !== false,
+  });
   const pools = createPools(opts);
   const fallback = opts.defaultCert
     ? tls.createSecureContext({
@@ -126,7 +134,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
-    void stats().then((s) =>
+    void (opts.clusterStats ?? stats)().then((s) =>
       res
         .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
         .end(`${JSON.stringify(s)}\n`),
