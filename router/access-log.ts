@@ -29,14 +29,32 @@ export interface AccessRecord {
   protocol: 'http' | 'https';
 }
 
+const NEEDS_QUOTING = /["\\\x00-\x1f\x7f]/;
+const NOT_BARE = /[^A-Za-z0-9.:_\-[\]]/;
+
 /** Quotes a value for a key="value" field: no quotes, backslashes or control characters survive. */
 function quoted(s: string): string {
   const clean = s.length > 2048 ? s.slice(0, 2048) : s;
+  // Nearly every value needs no escaping: one test instead of a replace with a callback.
+  if (!NEEDS_QUOTING.test(clean)) return `"${clean}"`;
   return `"${clean.replace(/["\\\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)}"`;
 }
 
 function bare(s: string): string {
+  if (s.length > 0 && s.length <= 255 && !NOT_BARE.test(s)) return s;
   return s.replace(/[^A-Za-z0-9.:_\-[\]]/g, '_').slice(0, 255) || '-';
+}
+
+/** The line's time: one toISOString per millisecond, not per request. */
+let isoMs = 0;
+let isoText = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
 }
 
 export function formatRouterLine(r: AccessRecord): string {
@@ -117,7 +135,7 @@ export function createAccessLog(opts: {
   };
   return {
     write(r) {
-      const line = `${new Date().toISOString()} ${r.app} ${formatRouterLine(r)}\n`;
+      const line = `${isoNow()} ${r.app} ${formatRouterLine(r)}\n`;
       pending.push(line);
       opts.echo?.(line);
       pendingBytes += line.length;

@@ -116,7 +116,9 @@ export function superviseWorkers(count: number): Promise<Supervisor> {
       if (stopping) return;
       // A worker that died (crash, OOM kill): its connections are gone, the others keep serving.
       const delay = Math.min(10_000, 250 * 2 ** Math.min(restarts++, 6));
-      logger.error(`router worker ${index} (pid ${w.process.pid}) exited (${signal ?? code}); restarting in ${delay} ms`);
+      logger.error(
+        `router worker ${index} (pid ${w.process.pid}) exited (${signal ?? code}); restarting in ${delay} ms`,
+      );
       setTimeout(() => !stopping && fork(index), delay).unref();
     });
     return w;
