@@ -262,6 +262,8 @@ export interface RouterSettings {
   accessLogMaxBytes?: number;
   /** Router processes sharing the listening sockets (SLIPWAY_ROUTER_WORKERS; 1 = one process). */
   workers: number;
+  /** Set by the router's primary for each worker it forks (router/workers.ts); 0 otherwise. */
+  workerIndex: number;
 }
 
 /** More router processes than this buys nothing on one machine's loopback and costs memory. */
@@ -295,6 +297,7 @@ function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
       Math.min(MAX_ROUTER_WORKERS, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)),
       { max: MAX_ROUTER_WORKERS },
     ),
+    workerIndex: intSetting(env, 'SLIPWAY_ROUTER_WORKER_INDEX', 0, { min: 0, max: MAX_ROUTER_WORKERS - 1 }),
   };
 }
 

@@ -5,7 +5,7 @@ import { setLogLevel } from '../common/logger';
 import { onShutdown } from '../common/shutdown';
 import { ensurePlatformCertificate } from '../common/platform-cert';
 import { DEFAULT_ROUTER_OPTIONS, startRouter, type RouterOptions } from './router';
-import { isWorker, joinPrimary, superviseWorkers, workerIndex } from './workers';
+import { isWorker, joinPrimary, superviseWorkers } from './workers';
 
 /**
  * slipway-router: the data plane. Reads SLIPWAY_* settings once (common/config.ts, including its
@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     skipMs: r.skipMs ?? D.skipMs,
     maxSocketsPerDyno: r.maxSocketsPerDyno ?? D.maxSocketsPerDyno,
     accessLogMaxBytes: r.accessLogMaxBytes ?? D.accessLogMaxBytes,
-    rotateAccessLog: workerIndex() === 0,
+    // Worker 0 (or the single process) alone rotates the access log.
+    rotateAccessLog: r.workerIndex === 0,
   };
   let channel: ReturnType<typeof joinPrimary> | undefined;
   if (isWorker()) {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   if (isWorker()) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => router.closeWebSockets());
     const stop = onShutdown(
-      `slipway-router worker ${workerIndex()}`,
+      `slipway-router worker ${r.workerIndex}`,
       router.servers as Server[],
       [() => router.stop()],
       10_000,

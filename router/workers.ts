@@ -23,11 +23,6 @@ type Msg =
   | { t: 'stats'; id: number; stats: Stats }
   | { t: 'stop' };
 
-/** Index of this worker (0 for a single process): worker 0 alone rotates the access log. */
-export function workerIndex(): number {
-  return cluster.isWorker ? Number(process.env.SLIPWAY_ROUTER_WORKER_INDEX ?? 0) : 0;
-}
-
 export const isWorker = () => cluster.isWorker;
 
 /**
