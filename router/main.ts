@@ -4,7 +4,7 @@ import { homePaths, loadConfig } from '../common/config';
 import { setLogLevel } from '../common/logger';
 import { onShutdown } from '../common/shutdown';
 import { ensurePlatformCertificate } from '../common/platform-cert';
-import { DEFAULT_ROUTER_OPTIONS, startRouter, type RouterOptions } from './router';
+import type { RouterOptions } from './router';
 import { isWorker, joinPrimary, superviseWorkers } from './workers';
 
 /**
@@ -20,9 +20,10 @@ async function main(): Promise<void> {
   fs.mkdirSync(paths.logs, { recursive: true });
   const r = config.router;
   const httpsOff = !r.https;
-  const D = DEFAULT_ROUTER_OPTIONS;
   const defaultCert = httpsOff ? undefined : await ensurePlatformCertificate(paths, config.domain);
   if (r.workers > 1 && !isWorker()) return supervise(r.workers, config.bindHost, config.home);
+  // Loaded only where requests are served: the primary stays a small supervisor.
+  const { DEFAULT_ROUTER_OPTIONS: D, startRouter } = require('./router') as typeof import('./router');
   const opts: RouterOptions = {
     home: config.home,
     bindHost: config.bindHost,
