@@ -167,6 +167,24 @@ function processTree(pid: number): number[] {
   return [pid, ...kids.flatMap(processTree)];
 }
 
+/** CPU time of a process tree so far, in clock ticks (1/100 s): utime and stime from /proc. */
+function cpuTicks(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      user += Number(f[11]);
+      sys += Number(f[12]);
+    } catch {
+      // exited
+    }
+  }
+  return { user, sys };
+}
+
+type Timed = WrkResult & { userUs: number; sysUs: number };
+
 /** RSS and open sockets summed over the router's process tree (the primary and its workers). */
 function procStats(pid: number): { rssMb: number; sockets: number } {
   let rssKb = 0;
@@ -285,6 +303,7 @@ export async function runRouterBench(opts: {
     const cores = Math.min(8, os.availableParallelism?.() ?? os.cpus().length);
     const counts = cores > 1 ? [1, cores] : [1];
     const nginxPorts = new Map<number, number>();
+    const nginxPids = new Map<number, number>();
     for (const n of counts) {
       const prefix = path.join(dir, `nginx-${n}`);
       fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
@@ -360,13 +379,22 @@ export async function runRouterBench(opts: {
     const viaHttpProxy = await wrk(plainProxyPort, { connections: 50, seconds });
     const viaMinProxy = await wrk(minProxyPort, { connections: 50, seconds });
     const rounds = opts.quick ? 1 : 3;
+    // Each run also records the proxy's CPU time per request (its whole process tree, user and
+    // system): less sensitive to the machine's other load than requests per second.
+    const timed = async (port: number, pid: number, connections: number, threads: number) => {
+      const t0 = cpuTicks(pid);
+      const w = await wrk(port, { connections, seconds, threads });
+      const t1 = cpuTicks(pid);
+      const reqs = w.rps * seconds;
+      return { ...w, userUs: ((t1.user - t0.user) * 1e4) / reqs, sysUs: ((t1.sys - t0.sys) * 1e4) / reqs };
+    };
     const measure = async (connections: number, threads: number) => {
-      const out = new Map<number, { nginx: WrkResult[]; router: WrkResult[] }>();
+      const out = new Map<number, { nginx: Timed[]; router: Timed[] }>();
       for (const n of counts) out.set(n, { nginx: [], router: [] });
       for (let r = 0; r < rounds; r++) {
         for (const n of counts) {
-          out.get(n)!.nginx.push(await wrk(nginxPorts.get(n)!, { connections, seconds, threads }));
-          out.get(n)!.router.push(await wrk(routerPorts.get(n)!, { connections, seconds, threads }));
+          out.get(n)!.nginx.push(await timed(nginxPorts.get(n)!, nginxPids.get(n)!, connections, threads));
+          out.get(n)!.router.push(await timed(routerPorts.get(n)!, routerPids.get(n)!, connections, threads));
         }
       }
       return out;
@@ -395,7 +423,7 @@ export async function runRouterBench(opts: {
       const s = [...xs].sort((a, b) => a - b);
       return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     };
-    const summary = (m: Map<number, { nginx: WrkResult[]; router: WrkResult[] }>, n: number) => {
+    const summary = (m: Map<number, { nginx: Timed[]; router: Timed[] }>, n: number) => {
       const x = m.get(n)!;
       const nginxRps = med(x.nginx.map((w) => w.rps));
       const routerRps = med(x.router.map((w) => w.rps));
@@ -412,6 +440,14 @@ export async function runRouterBench(opts: {
         router_errors: x.router.reduce((k, w) => k + w.errors + w.non2xx, 0),
         router_vs_nginx_rps_ratio: round(routerRps / nginxRps),
         router_vs_nginx_p99_ratio: round(routerP99 / nginxP99),
+        nginx_cpu_us_per_request: {
+          user: round(med(x.nginx.map((w) => w.userUs)), 1),
+          sys: round(med(x.nginx.map((w) => w.sysUs)), 1),
+        },
+        router_cpu_us_per_request: {
+          user: round(med(x.router.map((w) => w.userUs)), 1),
+          sys: round(med(x.router.map((w) => w.sysUs)), 1),
+        },
         runs: { nginx_rps: x.nginx.map((w) => round(w.rps, 0)), router_rps: x.router.map((w) => round(w.rps, 0)) },
       };
     };

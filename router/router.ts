@@ -42,6 +42,8 @@ export interface RouterOptions {
   clusterStats?: () => Promise<Record<string, unknown>>;
 }
 
+const LISTEN_BACKLOG = 4096;
+
 export const DEFAULT_ROUTER_OPTIONS = {
   firstByteTimeoutMs: 30_000,
   idleTimeoutMs: 55_000,
@@ -183,7 +185,10 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const listen = (s: http.Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(port, opts.bindHost, () => {
+      // A deeper accept queue than Node's 511 (the kernel caps it at net.core.somaxconn): a burst
+      // of new connections (1,000 clients at once) otherwise overflows it, and each dropped
+      // handshake costs its client a 1 s or 3 s retransmission.
+      s.listen({ port, host: opts.bindHost, backlog: LISTEN_BACKLOG }, () => {
         s.off('error', reject);
         resolve((s.address() as { port: number }).port);
       });
