@@ -315,10 +315,12 @@ export async function runRouterBench(opts: {
         .replaceAll('{{UPSTREAM}}', `127.0.0.1:${backendPort}`)
         .replaceAll('{{WORKERS}}', String(n));
       fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf);
-      children.push(
-        spawn('/usr/sbin/nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' }),
-      );
+      const nginx = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], {
+        stdio: 'ignore',
+      });
+      children.push(nginx);
       nginxPorts.set(n, port);
+      nginxPids.set(n, nginx.pid!);
     }
     const routerPorts = new Map<number, number>();
     const routerPids = new Map<number, number>();
