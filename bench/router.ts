@@ -8,8 +8,8 @@ import { writeRoutesFile } from '../common/routes-file';
 
 /**
  * Router benchmark (docs/router.md has the numbers): the same fast backend measured directly,
- * through nginx (1 worker, upstream keep-alive, bench/nginx-router.conf) and through slipway-router
- * (1 process), with wrk over loopback in one run, next to plain http-proxy and a minimal Node proxy
+ * through nginx (upstream keep-alive, bench/nginx-router.conf) and through slipway-router, each at
+ * 1 worker and at one worker per core (SLIPWAY_ROUTER_WORKERS), with wrk over loopback in one run, next to plain http-proxy and a minimal Node proxy
  * for reference; then 1,000 concurrent keep-alive clients; then a
  * phase of clients that abort mid-response, with the router's RSS and open sockets before and after.
  * Run: `node dist/bench/router.js [--quick]`. Everything binds 127.0.0.1 and is stopped at the end.
@@ -156,15 +156,48 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function procStats(pid: number): { rssMb: number; sockets: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  let sockets = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+/** The process and its children (router workers). */
+function processTree(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // gone
+  }
+  return [pid, ...kids.flatMap(processTree)];
+}
+
+/** CPU time of a process tree so far, in clock ticks (1/100 s): utime and stime from /proc. */
+function cpuTicks(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  for (const p of processTree(pid)) {
     try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets++;
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      user += Number(f[11]);
+      sys += Number(f[12]);
     } catch {
-      // closed meanwhile
+      // exited
+    }
+  }
+  return { user, sys };
+}
+
+type Timed = WrkResult & { userUs: number; sysUs: number };
+
+/** RSS and open sockets summed over the router's process tree (the primary and its workers). */
+function procStats(pid: number): { rssMb: number; sockets: number } {
+  let rssKb = 0;
+  let sockets = 0;
+  for (const p of processTree(pid)) {
+    const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+    rssKb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
+      try {
+        if (fs.readlinkSync(`/proc/${p}/fd/${fd}`).startsWith('socket:')) sockets++;
+      } catch {
+        // closed meanwhile
+      }
     }
   }
   return { rssMb: Math.round(rssKb / 102.4) / 10, sockets };
@@ -264,25 +297,37 @@ export async function runRouterBench(opts: {
     children.push(backend.child);
     const backendPort = Number(backend.match[1]);
 
-    // nginx: 1 worker, non-daemon child with its own prefix.
-    const nginxPort = await freePort();
-    const nginxConf = fs
-      .readFileSync(path.resolve(__dirname, '../../bench/nginx-router.conf'), 'utf8')
-      .replaceAll('{{PREFIX}}', dir)
-      .replaceAll('{{LISTEN}}', `127.0.0.1:${nginxPort}`)
-      .replaceAll('{{UPSTREAM}}', `127.0.0.1:${backendPort}`)
-      .replaceAll('{{WORKERS}}', '1');
-    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConf);
-    fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    const nginx = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
-    children.push(nginx);
-
-    // Our router: 1 process, routes file naming the same backend.
-    const home = path.join(dir, 'home');
-    fs.mkdirSync(path.join(home, 'run'), { recursive: true });
-    fs.writeFileSync(
-      path.join(home, 'run', 'routes.json'),
-      JSON.stringify({
+    // nginx and our router, each at 1 worker and at N = cores workers (the issue's "equal worker
+    // counts"): nginx non-daemon children with their own prefixes, routers with a routes file
+    // naming the same backend.
+    const cores = Math.min(8, os.availableParallelism?.() ?? os.cpus().length);
+    const counts = cores > 1 ? [1, cores] : [1];
+    const nginxPorts = new Map<number, number>();
+    const nginxPids = new Map<number, number>();
+    for (const n of counts) {
+      const prefix = path.join(dir, `nginx-${n}`);
+      fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+      const port = await freePort();
+      const conf = fs
+        .readFileSync(path.resolve(__dirname, '../../bench/nginx-router.conf'), 'utf8')
+        .replaceAll('{{PREFIX}}', prefix)
+        .replaceAll('{{LISTEN}}', `127.0.0.1:${port}`)
+        .replaceAll('{{UPSTREAM}}', `127.0.0.1:${backendPort}`)
+        .replaceAll('{{WORKERS}}', String(n));
+      fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf);
+      const nginx = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], {
+        stdio: 'ignore',
+      });
+      children.push(nginx);
+      nginxPorts.set(n, port);
+      nginxPids.set(n, nginx.pid!);
+    }
+    const routerPorts = new Map<number, number>();
+    const routerPids = new Map<number, number>();
+    for (const n of counts) {
+      const home = path.join(dir, `home-${n}`);
+      fs.mkdirSync(path.join(home, 'run'), { recursive: true });
+      writeRoutesFile(path.join(home, 'run', 'routes.json'), {
         version: 1,
         generatedAt: new Date().toISOString(),
         apps: {
@@ -295,22 +340,24 @@ export async function runRouterBench(opts: {
           },
         },
         certificates: [],
-      }),
-    );
-    const router = await startChild(
-      process.execPath,
-      [path.resolve(__dirname, '../router/main.js')],
-      {
-        PATH: process.env.PATH,
-        SLIPWAY_HOME: home,
-        SLIPWAY_HTTP_PORT: '0',
-        SLIPWAY_ROUTER_HTTPS: 'off',
-        SLIPWAY_BIND: '127.0.0.1',
-      },
-      /listening http=[^:]+:(\d+)/,
-    );
-    children.push(router.child);
-    const routerPort = Number(router.match[1]);
+      });
+      const router = await startChild(
+        process.execPath,
+        [path.resolve(__dirname, '../router/main.js')],
+        {
+          PATH: process.env.PATH,
+          SLIPWAY_HOME: home,
+          SLIPWAY_HTTP_PORT: '0',
+          SLIPWAY_ROUTER_HTTPS: 'off',
+          SLIPWAY_BIND: '127.0.0.1',
+          SLIPWAY_ROUTER_WORKERS: String(n),
+        },
+        /listening http=[^:]+:(\d+)/,
+      );
+      children.push(router.child);
+      routerPorts.set(n, Number(router.match[1]));
+      routerPids.set(n, router.child.pid!);
+    }
     const plainProxy = await startChild(
       process.execPath,
       ['-e', HTTP_PROXY_SRC(`http://127.0.0.1:${backendPort}`)],
@@ -322,61 +369,126 @@ export async function runRouterBench(opts: {
     const minProxy = await startChild(process.execPath, ['-e', MIN_PROXY_SRC(backendPort)], {}, /port=(\d+)/);
     children.push(minProxy.child);
     const minProxyPort = Number(minProxy.match[1]);
-    await Promise.all([backendPort, nginxPort, routerPort, plainProxyPort, minProxyPort].map(waitForPort));
+    const proxyPorts = [...nginxPorts.values(), ...routerPorts.values()];
+    await Promise.all([backendPort, ...proxyPorts, plainProxyPort, minProxyPort].map(waitForPort));
 
-    // Warm up each (JIT, keep-alive pools), then measure; nginx and router alternate twice and
-    // the better run of each counts, which evens out noise from other load on the machine.
-    for (const p of [backendPort, nginxPort, routerPort, plainProxyPort, minProxyPort])
+    // Warm up each (JIT, keep-alive pools), then measure. nginx and the router alternate, `rounds`
+    // times per worker count, and the medians count: the machine is shared, so load drifts
+    // between runs and alternating spreads it over both.
+    for (const p of [backendPort, ...proxyPorts, plainProxyPort, minProxyPort])
       await wrk(p, { connections: 50, seconds: 2 });
     const direct = await wrk(backendPort, { connections: 50, seconds });
     const viaHttpProxy = await wrk(plainProxyPort, { connections: 50, seconds });
     const viaMinProxy = await wrk(minProxyPort, { connections: 50, seconds });
-    const best = (a: WrkResult, b: WrkResult) => (b.rps > a.rps ? b : a);
-    let viaNginx = await wrk(nginxPort, { connections: 50, seconds });
-    let viaRouter = await wrk(routerPort, { connections: 50, seconds });
-    viaNginx = best(viaNginx, await wrk(nginxPort, { connections: 50, seconds }));
-    viaRouter = best(viaRouter, await wrk(routerPort, { connections: 50, seconds }));
-
+    const rounds = opts.quick ? 1 : 3;
+    // Each run also records the proxy's CPU time per request (its whole process tree, user and
+    // system): less sensitive to the machine's other load than requests per second.
+    const timed = async (port: number, pid: number, connections: number, threads: number) => {
+      const t0 = cpuTicks(pid);
+      const w = await wrk(port, { connections, seconds, threads });
+      const t1 = cpuTicks(pid);
+      const reqs = w.rps * seconds;
+      return { ...w, userUs: ((t1.user - t0.user) * 1e4) / reqs, sysUs: ((t1.sys - t0.sys) * 1e4) / reqs };
+    };
+    const measure = async (connections: number, threads: number) => {
+      const out = new Map<number, { nginx: Timed[]; router: Timed[] }>();
+      for (const n of counts) out.set(n, { nginx: [], router: [] });
+      for (let r = 0; r < rounds; r++) {
+        for (const n of counts) {
+          out.get(n)!.nginx.push(await timed(nginxPorts.get(n)!, nginxPids.get(n)!, connections, threads));
+          out.get(n)!.router.push(await timed(routerPorts.get(n)!, routerPids.get(n)!, connections, threads));
+        }
+      }
+      return out;
+    };
+    const c50 = await measure(50, 1);
     // 1,000 concurrent keep-alive clients.
-    const manyNginx = await wrk(nginxPort, { connections: 1000, seconds, threads: 2 });
-    const manyRouter = await wrk(routerPort, { connections: 1000, seconds, threads: 2 });
+    const c1000 = await measure(1000, 2);
 
-    const routeChanges = await routeChangeMs(home, routerPort, backendPort, 5);
+    const defaultPort = routerPorts.get(counts[counts.length - 1])!;
+    const routeChanges = await routeChangeMs(
+      path.join(dir, `home-${counts[counts.length - 1]}`),
+      defaultPort,
+      backendPort,
+      5,
+    );
 
-    // Aborting clients: RSS and sockets before and after (after: once idle keep-alive sockets expire).
-    const pid = router.child.pid!;
+    // Aborting clients against the default router (N workers): RSS and sockets of the whole
+    // process tree before and after (after: once idle keep-alive sockets expire).
+    const pid = routerPids.get(counts[counts.length - 1])!;
     const before = procStats(pid);
-    const aborted = await abortingClients(routerPort, abortSeconds, 50);
+    const aborted = await abortingClients(defaultPort, abortSeconds, 50);
     await new Promise((r) => setTimeout(r, 6000));
     const afterStats = procStats(pid);
 
+    const med = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const summary = (m: Map<number, { nginx: Timed[]; router: Timed[] }>, n: number) => {
+      const x = m.get(n)!;
+      const nginxRps = med(x.nginx.map((w) => w.rps));
+      const routerRps = med(x.router.map((w) => w.rps));
+      const nginxP99 = med(x.nginx.map((w) => w.p99Ms));
+      const routerP99 = med(x.router.map((w) => w.p99Ms));
+      return {
+        nginx_rps: round(nginxRps, 0),
+        nginx_p50_ms: med(x.nginx.map((w) => w.p50Ms)),
+        nginx_p99_ms: nginxP99,
+        nginx_errors: x.nginx.reduce((k, w) => k + w.errors + w.non2xx, 0),
+        router_rps: round(routerRps, 0),
+        router_p50_ms: med(x.router.map((w) => w.p50Ms)),
+        router_p99_ms: routerP99,
+        router_errors: x.router.reduce((k, w) => k + w.errors + w.non2xx, 0),
+        router_vs_nginx_rps_ratio: round(routerRps / nginxRps),
+        router_vs_nginx_p99_ratio: round(routerP99 / nginxP99),
+        nginx_cpu_us_per_request: {
+          user: round(med(x.nginx.map((w) => w.userUs)), 1),
+          sys: round(med(x.nginx.map((w) => w.sysUs)), 1),
+        },
+        router_cpu_us_per_request: {
+          user: round(med(x.router.map((w) => w.userUs)), 1),
+          sys: round(med(x.router.map((w) => w.sysUs)), 1),
+        },
+        runs: { nginx_rps: x.nginx.map((w) => round(w.rps, 0)), router_rps: x.router.map((w) => round(w.rps, 0)) },
+      };
+    };
+    const one = summary(c50, 1);
+    const many = summary(c1000, 1);
+    const byWorkers = Object.fromEntries(
+      counts.map((n) => [`workers_${n}`, { c50: summary(c50, n), c1000: summary(c1000, n) }]),
+    );
+
     return {
       seconds_per_run: seconds,
+      rounds,
       direct_rps: round(direct.rps, 0),
       direct_p50_ms: direct.p50Ms,
       direct_p99_ms: direct.p99Ms,
-      nginx_rps: round(viaNginx.rps, 0),
-      nginx_p50_ms: viaNginx.p50Ms,
-      nginx_p99_ms: viaNginx.p99Ms,
-      router_rps: round(viaRouter.rps, 0),
-      router_p50_ms: viaRouter.p50Ms,
-      router_p99_ms: viaRouter.p99Ms,
-      router_errors: viaRouter.errors + viaRouter.non2xx,
-      router_vs_nginx_rps_ratio: round(viaRouter.rps / viaNginx.rps),
-      router_vs_nginx_p99_ratio: round(viaRouter.p99Ms / viaNginx.p99Ms),
-      router_vs_direct_rps_ratio: round(viaRouter.rps / direct.rps),
+      // The 1-vs-1 medians under the keys earlier runs used; every worker count in by_workers.
+      nginx_rps: one.nginx_rps,
+      nginx_p50_ms: one.nginx_p50_ms,
+      nginx_p99_ms: one.nginx_p99_ms,
+      router_rps: one.router_rps,
+      router_p50_ms: one.router_p50_ms,
+      router_p99_ms: one.router_p99_ms,
+      router_errors: one.router_errors,
+      router_vs_nginx_rps_ratio: one.router_vs_nginx_rps_ratio,
+      router_vs_nginx_p99_ratio: one.router_vs_nginx_p99_ratio,
+      router_vs_direct_rps_ratio: round(one.router_rps / direct.rps),
       http_proxy_rps: round(viaHttpProxy.rps, 0),
       http_proxy_p99_ms: viaHttpProxy.p99Ms,
-      http_proxy_vs_nginx_rps_ratio: round(viaHttpProxy.rps / viaNginx.rps),
+      http_proxy_vs_nginx_rps_ratio: round(viaHttpProxy.rps / one.nginx_rps),
       node_min_proxy_rps: round(viaMinProxy.rps, 0),
       node_min_proxy_p99_ms: viaMinProxy.p99Ms,
-      router_vs_node_min_proxy_rps_ratio: round(viaRouter.rps / viaMinProxy.rps),
-      c1000_nginx_rps: round(manyNginx.rps, 0),
-      c1000_nginx_p99_ms: manyNginx.p99Ms,
-      c1000_router_rps: round(manyRouter.rps, 0),
-      c1000_router_p99_ms: manyRouter.p99Ms,
-      c1000_router_errors: manyRouter.errors + manyRouter.non2xx,
-      c1000_router_vs_nginx_rps_ratio: round(manyRouter.rps / manyNginx.rps),
+      router_vs_node_min_proxy_rps_ratio: round(one.router_rps / viaMinProxy.rps),
+      c1000_nginx_rps: many.nginx_rps,
+      c1000_nginx_p99_ms: many.nginx_p99_ms,
+      c1000_router_rps: many.router_rps,
+      c1000_router_p99_ms: many.router_p99_ms,
+      c1000_router_errors: many.router_errors,
+      c1000_router_vs_nginx_rps_ratio: many.router_vs_nginx_rps_ratio,
+      by_workers: byWorkers,
       route_change_ms_median: [...routeChanges].sort((a, b) => a - b)[Math.floor(routeChanges.length / 2)],
       route_change_ms_max: Math.max(...routeChanges),
       abort_seconds: abortSeconds,

@@ -260,7 +260,14 @@ export interface RouterSettings {
   skipMs?: number;
   maxSocketsPerDyno?: number;
   accessLogMaxBytes?: number;
+  /** Router processes sharing the listening sockets (SLIPWAY_ROUTER_WORKERS; 1 = one process). */
+  workers: number;
+  /** Set by the router's primary for each worker it forks (router/workers.ts); 0 otherwise. */
+  workerIndex: number;
 }
+
+/** More router processes than this buys nothing on one machine's loopback and costs memory. */
+const MAX_ROUTER_WORKERS = 8;
 
 function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
   const balance = env.SLIPWAY_ROUTER_BALANCE;
@@ -283,6 +290,14 @@ function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
     skipMs: opt('SLIPWAY_ROUTER_SKIP_MS'),
     maxSocketsPerDyno: opt('SLIPWAY_ROUTER_MAX_SOCKETS_PER_DYNO'),
     accessLogMaxBytes: opt('SLIPWAY_ROUTER_ACCESS_LOG_MAX_BYTES'),
+    // Default: one per core (os.availableParallelism honours CPU affinity), capped.
+    workers: intSetting(
+      env,
+      'SLIPWAY_ROUTER_WORKERS',
+      Math.min(MAX_ROUTER_WORKERS, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)),
+      { max: MAX_ROUTER_WORKERS },
+    ),
+    workerIndex: intSetting(env, 'SLIPWAY_ROUTER_WORKER_INDEX', 0, { min: 0, max: MAX_ROUTER_WORKERS - 1 }),
   };
 }
 

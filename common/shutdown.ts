@@ -10,11 +10,16 @@ export function onShutdown(
   servers: Server[],
   steps: Array<() => Promise<void> | void>,
   graceMs = 10_000,
-): void {
+  /** false: a repeated signal is ignored (a router worker gets SIGTERM from systemd and its primary). */
+  secondSignalExits = true,
+): (reason: string) => void {
   const log = createLogger(name);
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
+    if (stopping) {
+      if (secondSignalExits) process.exit(1);
+      return;
+    }
     stopping = true;
     log.info(`${signal} received, shutting down`);
     const timer = setTimeout(() => {
@@ -42,4 +47,5 @@ export function onShutdown(
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  return (reason) => void stop(reason);
 }

@@ -29,14 +29,32 @@ export interface AccessRecord {
   protocol: 'http' | 'https';
 }
 
+const NEEDS_QUOTING = /["\\\x00-\x1f\x7f]/;
+const NOT_BARE = /[^A-Za-z0-9.:_\-[\]]/;
+
 /** Quotes a value for a key="value" field: no quotes, backslashes or control characters survive. */
 function quoted(s: string): string {
   const clean = s.length > 2048 ? s.slice(0, 2048) : s;
+  // Nearly every value needs no escaping: one test instead of a replace with a callback.
+  if (!NEEDS_QUOTING.test(clean)) return `"${clean}"`;
   return `"${clean.replace(/["\\\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)}"`;
 }
 
 function bare(s: string): string {
+  if (s.length > 0 && s.length <= 255 && !NOT_BARE.test(s)) return s;
   return s.replace(/[^A-Za-z0-9.:_\-[\]]/g, '_').slice(0, 255) || '-';
+}
+
+/** The line's time: one toISOString per millisecond, not per request. */
+let isoMs = 0;
+let isoText = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
 }
 
 export function formatRouterLine(r: AccessRecord): string {
@@ -54,26 +72,46 @@ export interface AccessLog {
   close(): Promise<void>;
 }
 
-export function createAccessLog(opts: { file: string; maxBytes: number; echo?: (line: string) => void }): AccessLog {
+/**
+ * rotate: this writer renames the file past maxBytes (one writer per file does: with several
+ * router processes only the first rotates). Every writer appends with O_APPEND, whole lines per
+ * write (one write per batch, so lines of different processes never interleave), and checks the
+ * path's inode before each batch: after another process rotated, it reopens the path rather than
+ * keep appending to FILE.1.
+ */
+export function createAccessLog(opts: {
+  file: string;
+  maxBytes: number;
+  rotate?: boolean;
+  echo?: (line: string) => void;
+}): AccessLog {
   fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-  let stream = fs.createWriteStream(opts.file, { flags: 'a' });
-  stream.on('error', (err) => log.error(`access log: ${err.message}`));
-  let size = fs.existsSync(opts.file) ? fs.statSync(opts.file).size : 0;
+  const rotates = opts.rotate !== false;
+  let stream!: fs.WriteStream;
+  let ino = -1;
+  const open = () => {
+    const fd = fs.openSync(opts.file, 'a');
+    ino = fs.fstatSync(fd).ino;
+    stream = fs.createWriteStream(opts.file, { fd, flags: 'a' });
+    stream.on('error', (err) => log.error(`access log: ${err.message}`));
+  };
+  open();
   let pending: string[] = [];
   let pendingBytes = 0;
   let scheduled = false;
 
+  const reopen = () => {
+    stream.end();
+    open();
+  };
+
   const rotate = () => {
-    const old = stream;
-    old.end();
     try {
       fs.renameSync(opts.file, `${opts.file}.1`);
     } catch (err) {
       log.error(`access log rotation: ${(err as Error).message}`);
     }
-    stream = fs.createWriteStream(opts.file, { flags: 'a' });
-    stream.on('error', (err) => log.error(`access log: ${err.message}`));
-    size = 0;
+    reopen();
   };
 
   const flushNow = () => {
@@ -82,14 +120,22 @@ export function createAccessLog(opts: { file: string; maxBytes: number; echo?: (
     const chunk = pending.join('');
     pending = [];
     pendingBytes = 0;
+    // One stat per batch (at most every 50 ms): the file's real size with every writer counted,
+    // and its inode, which changes when a rotation (ours, another process's, logrotate's) moved it.
+    let size = 0;
+    try {
+      const st = fs.statSync(opts.file);
+      if (st.ino !== ino) reopen();
+      else size = st.size;
+    } catch {
+      reopen(); // removed: start a new file
+    }
+    if (rotates && size >= opts.maxBytes) rotate();
     stream.write(chunk);
-    size += Buffer.byteLength(chunk);
-    if (size >= opts.maxBytes) rotate();
   };
-
   return {
     write(r) {
-      const line = `${new Date().toISOString()} ${r.app} ${formatRouterLine(r)}\n`;
+      const line = `${isoNow()} ${r.app} ${formatRouterLine(r)}\n`;
       pending.push(line);
       opts.echo?.(line);
       pendingBytes += line.length;

@@ -281,7 +281,13 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
     if (!res.headersSent) rec.status = 499;
     finish({ code: 'H27', desc: 'Client Request Interrupted' });
   });
-  res.on('drain', () => current?.resume());
+  // Backpressure: the 'drain' listener is added only when a write was refused (rare for small
+  // responses), not for every request.
+  let draining = false;
+  const resume = () => {
+    draining = false;
+    current?.resume();
+  };
 
   const attempt = () => {
     const b = pool.pick(tried);
@@ -350,7 +356,13 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, x: Exchang
         idleTimer!.refresh();
         // A body that arrives whole goes out with its headers in one res.end() (one writev).
         if (rec.bytes === length) res.end(chunk);
-        else if (!res.write(chunk)) current?.pause();
+        else if (!res.write(chunk)) {
+          current?.pause();
+          if (!draining) {
+            draining = true;
+            res.once('drain', resume);
+          }
+        }
       },
       onEnd() {
         clearTimeout(idleTimer);

@@ -36,7 +36,13 @@ export interface RouterOptions {
   skipMs: number;
   maxSocketsPerDyno: number;
   accessLogMaxBytes: number;
+  /** This process rotates the access log (false in router workers but the first). Default true. */
+  rotateAccessLog?: boolean;
+  /** Several router processes: /healthz reports all of them (router/workers.ts). */
+  clusterStats?: () => Promise<Record<string, unknown>>;
 }
+
+const LISTEN_BACKLOG = 4096;
 
 export const DEFAULT_ROUTER_OPTIONS = {
   firstByteTimeoutMs: 30_000,
@@ -76,7 +82,11 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const home = homePaths(opts.home);
   const paths = { routes: home.routesFile, accessLog: home.routerAccessLog };
-  const log = createAccessLog({ file: paths.accessLog, maxBytes: opts.accessLogMaxBytes });
+  const log = createAccessLog({
+    file: paths.accessLog,
+    maxBytes: opts.accessLogMaxBytes,
+    rotate: opts.rotateAccessLog !== false,
+  });
   const pools = createPools(opts);
   const fallback = opts.defaultCert
     ? tls.createSecureContext({
@@ -126,7 +136,7 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
-    void stats().then((s) =>
+    void (opts.clusterStats ?? stats)().then((s) =>
       res
         .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
         .end(`${JSON.stringify(s)}\n`),
@@ -175,7 +185,10 @@ export async function startRouter(opts: RouterOptions): Promise<RunningRouter> {
   const listen = (s: http.Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(port, opts.bindHost, () => {
+      // A deeper accept queue than Node's 511 (the kernel caps it at net.core.somaxconn): a burst
+      // of new connections (1,000 clients at once) otherwise overflows it, and each dropped
+      // handshake costs its client a 1 s or 3 s retransmission.
+      s.listen({ port, host: opts.bindHost, backlog: LISTEN_BACKLOG }, () => {
         s.off('error', reject);
         resolve((s.address() as { port: number }).port);
       });

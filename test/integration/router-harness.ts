@@ -231,14 +231,36 @@ export async function waitForLog(home: string, re: RegExp, timeoutMs = 3000): Pr
   });
 }
 
-/** Open sockets of a process, from /proc (Linux): what "no leaked sockets" is measured with. */
+/** A process and its descendants (the router's primary and its workers), from /proc (Linux). */
+export function processTree(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // exited
+  }
+  return [pid, ...kids.flatMap(processTree)];
+}
+
+/**
+ * Open sockets of a process and its children (router workers), from /proc (Linux): what "no
+ * leaked sockets" is measured with.
+ */
 export function socketCount(pid: number): number {
   let n = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+  for (const p of processTree(pid)) {
+    let fds: string[] = [];
     try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      fds = fs.readdirSync(`/proc/${p}/fd`);
     } catch {
-      // closed while we looked
+      continue; // exited meanwhile
+    }
+    for (const fd of fds) {
+      try {
+        if (fs.readlinkSync(`/proc/${p}/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {
+        // closed while we looked
+      }
     }
   }
   return n;

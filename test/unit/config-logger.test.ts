@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import { loadConfig } from '../../common/config';
 import { createLogger, setLogLevel } from '../../common/logger';
 
@@ -18,11 +19,15 @@ test('every setting comes from loadConfig, whole numbers through one parser with
     [c.router.balance, c.router.skipMs, c.router.https, c.router.idleTimeoutMs],
     ['round-robin', 250, false, undefined],
   );
+  // Router processes: one per core by default (at most 8), SLIPWAY_ROUTER_WORKERS otherwise.
+  assert.equal(c.router.workers, Math.min(8, os.availableParallelism()));
+  assert.equal(loadConfig({ SLIPWAY_ROUTER_WORKERS: '1' }).router.workers, 1);
   for (const [key, value, re] of [
     ['SLIPWAY_API_PORT', '70000', /SLIPWAY_API_PORT="70000" is not a port number/],
     ['SLIPWAY_BUILD_QUEUE_WAIT_S', '1.5', /is not a positive whole number of seconds/],
     ['SLIPWAY_ROUTER_SKIP_MS', '-1', /SLIPWAY_ROUTER_SKIP_MS="-1" is not a positive whole number/],
     ['SLIPWAY_ROUTER_BALANCE', 'random', /is not a strategy/],
+    ['SLIPWAY_ROUTER_WORKERS', '0', /SLIPWAY_ROUTER_WORKERS="0" is not a whole number from 1 to 8/],
     ['SLIPWAY_LOG_LEVEL', 'loud', /is not a log level/],
   ] as const) {
     assert.throws(
