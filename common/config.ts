@@ -290,11 +290,13 @@ function routerSettings(env: NodeJS.ProcessEnv): RouterSettings {
     skipMs: opt('SLIPWAY_ROUTER_SKIP_MS'),
     maxSocketsPerDyno: opt('SLIPWAY_ROUTER_MAX_SOCKETS_PER_DYNO'),
     accessLogMaxBytes: opt('SLIPWAY_ROUTER_ACCESS_LOG_MAX_BYTES'),
-    // Default: one per core (os.availableParallelism honours CPU affinity), capped.
+    // Default: one per two cores (os.availableParallelism honours CPU affinity), capped. The router
+    // shares the machine with the apps, the server and builds: measured on 2 cores, a second
+    // worker gained throughput only when a core was idle, and each one costs ~11 MiB (docs/router.md).
     workers: intSetting(
       env,
       'SLIPWAY_ROUTER_WORKERS',
-      Math.min(MAX_ROUTER_WORKERS, Math.max(1, os.availableParallelism?.() ?? os.cpus().length)),
+      Math.min(MAX_ROUTER_WORKERS, Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / 2))),
       { max: MAX_ROUTER_WORKERS },
     ),
     workerIndex: intSetting(env, 'SLIPWAY_ROUTER_WORKER_INDEX', 0, { min: 0, max: MAX_ROUTER_WORKERS - 1 }),

@@ -20,7 +20,7 @@ test('every setting comes from loadConfig, whole numbers through one parser with
     ['round-robin', 250, false, undefined],
   );
   // Router processes: one per core by default (at most 8), SLIPWAY_ROUTER_WORKERS otherwise.
-  assert.equal(c.router.workers, Math.min(8, os.availableParallelism()));
+  assert.equal(c.router.workers, Math.min(8, Math.max(1, Math.floor(os.availableParallelism() / 2))));
   assert.equal(loadConfig({ SLIPWAY_ROUTER_WORKERS: '1' }).router.workers, 1);
   for (const [key, value, re] of [
     ['SLIPWAY_API_PORT', '70000', /SLIPWAY_API_PORT="70000" is not a port number/],
