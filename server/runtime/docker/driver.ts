@@ -293,9 +293,11 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
       });
       if (tty) stream.pipe(io.stdout, { end: false });
       else docker.modem.demuxStream(stream, io.stdout, io.stderr);
-      // next-exit: on a created container the default condition (not-running) returns at once.
-      const exited = container.wait({ condition: 'next-exit' });
       await container.start();
+      // Asked after start (not-running returns at once on a created container). A next-exit wait
+      // sent before start could reach dockerd after a quick command had already exited, and then
+      // waited for an exit that never came (a release phase hung for 12 minutes under load).
+      const exited = container.wait({ condition: 'not-running' });
       if (tty && io.rows && io.cols) await container.resize({ h: io.rows, w: io.cols }).catch(() => {});
       const onData = (d: Buffer) => {
         if (!stream.destroyed) stream.write(d);
