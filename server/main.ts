@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { ensurePlatformCertificate } from '../common/platform-cert';
@@ -172,6 +173,8 @@ async function main(): Promise<void> {
         caBundle: config.caBundle,
         buildpackFetchAllow: config.buildpackFetchAllow,
         buildpackAliases: config.buildpackAliases,
+        layerCompression: config.layerCompression,
+        downloadCacheDir: path.join(paths.caches, '.downloads'),
       }),
     ],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { assertAppName } from '../../common/names';
-import type { ImageStore } from '../oci/layout';
+import type { ImageStore, LayerCompression } from '../oci/layout';
 import { analyze } from './analyze';
 import { expandGroup } from './buildpacks';
 import { buildPhase } from './build';
@@ -15,7 +15,7 @@ import { exportImage } from './export';
 import { restore } from './restore';
 import { describeOrigin, selectBuildpacks, type BuildpackOrigin } from './select';
 import { writeToml } from './toml-files';
-import { binds, createWorkspaceDirs, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
+import { binds, createWorkspaceDirs, ensureDownloadCache, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
 import { readFileIn } from './safe-fs';
 
 export { rebase } from './rebase';
@@ -64,6 +64,14 @@ export interface BuildOptions {
   buildpackAliases?: boolean;
   /** Which source chose the buildpacks (select.ts), reported instead of printed. */
   onBuildpacksChosen?: (origin: BuildpackOrigin) => void;
+  /** New layers as plain tars (default: the local dockerd pulls them over loopback) or gzip level 1. */
+  layerCompression?: LayerCompression;
+  /**
+   * A per-machine directory shared by every build, mounted at /cnb/downloads, where built-in
+   * buildpacks keep downloaded runtimes named by their registry integrity hash and verify every
+   * file they take from it (docs/lifecycle.md "Downloads"). Unset: no shared downloads.
+   */
+  downloadCacheDir?: string;
 }
 
 /** A lifecycle phase finished: select, prepare, analyze, container, detect, restore, build, export. */
@@ -165,10 +173,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const env = { ...selection.env, ...opts.env };
     // Start the container first (the slowest step); the host fills the workspace meanwhile.
     createWorkspaceDirs(ws);
+    if (opts.downloadCacheDir) ensureDownloadCache(opts.downloadCacheDir);
     containerP = startBuildContainer({
       docker: opts.docker,
       image: `slipway/${opts.stack}-build:latest`,
-      binds: binds(ws, opts.caBundle),
+      binds: binds(ws, opts.caBundle, opts.downloadCacheDir),
       limits,
       labels: { 'io.slipway.app': appName, ...opts.labels },
       signal: abort.signal,
@@ -218,6 +227,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         cache,
         sourceVersion: opts.sourceVersion,
         output: opts.output,
+        compression: opts.layerCompression,
       }),
     );
     const processTypes: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { ImageStore } from '../../../buildpacks/oci/layout';
+import type { ImageStore, LayerCompression } from '../../../buildpacks/oci/layout';
 import type * as Lifecycle from '../../../buildpacks/lifecycle';
 import type { BuildOptions, BuildResult } from '../../../buildpacks/lifecycle';
 import type { Builder } from './types';
@@ -28,6 +28,10 @@ export interface BuildpacksBuilderDeps {
   buildpackFetchAllow?: string[];
   /** Heroku buildpack names resolve to the built-in ones (SLIPWAY_BUILDPACK_ALIASES). */
   buildpackAliases?: boolean;
+  /** New layers: plain tars for the local store (default) or gzip (SLIPWAY_LAYER_COMPRESSION). */
+  layerCompression?: LayerCompression;
+  /** Per-machine runtime downloads shared by all builds (<home>/caches/.downloads). */
+  downloadCacheDir?: string;
   /** Default: the real lifecycle (buildpacks/lifecycle). */
   lifecycle?: LifecycleBuild;
 }
@@ -68,6 +72,8 @@ export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
         // The pipeline announces the stack itself.
         announce: false,
         signal: ctx.signal,
+        layerCompression: deps.layerCompression,
+        downloadCacheDir: deps.downloadCacheDir,
       });
       return {
         imageRef: result.imageRef,
