@@ -60,6 +60,8 @@ export interface SlipwayConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Heroku's buildpack names (heroku/nodejs, heroku-buildpack-* URLs) use the built-in ones. */
   buildpackAliases: boolean;
+  /** Pre-started build containers kept per stack (SLIPWAY_BUILD_POOL, 0 = none; docs/lifecycle.md). */
+  buildPool: number;
   /** How builds store new image layers (SLIPWAY_LAYER_COMPRESSION none|gzip; docs/lifecycle.md). */
   layerCompression: 'none' | 'gzip';
   /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
@@ -429,6 +431,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     buildpackFetchAllow: hostPorts(env, 'SLIPWAY_BUILDPACK_FETCH_ALLOW'),
     buildpackAliases: !/^(0|false|no|off)$/i.test(env.SLIPWAY_BUILDPACK_ALIASES ?? ''),
     layerCompression: layerCompression(env),
+    buildPool: intSetting(env, 'SLIPWAY_BUILD_POOL', 1, { min: 0, max: 4 }),
     addons: {
       backupRetain: positiveInt(env, 'SLIPWAY_ADDON_BACKUP_RETAIN', 7),
       rotateGraceMs: positiveInt(env, 'SLIPWAY_ADDON_ROTATE_GRACE_S', 30) * 1000,

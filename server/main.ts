@@ -11,6 +11,7 @@ import { openState } from './state';
 import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
 import { openImageStore } from '../buildpacks/oci/layout';
+import type * as PoolModule from '../buildpacks/lifecycle/pool';
 import { createBuildQueue } from './builds/queue';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
@@ -155,6 +156,22 @@ async function main(): Promise<void> {
   });
   const addons = createAddons({ config, paths, state, docker, store, releases });
 
+  // Pre-started build containers (buildpacks/lifecycle/pool.ts); slots left by a crash go first
+  // (their containers are removed by the start-up sweep).
+  const poolDir = path.join(paths.builds, '.pool');
+  fs.rmSync(poolDir, { recursive: true, force: true });
+  // Made at the first build (an idle server loads none of the lifecycle's modules).
+  let buildPool: PoolModule.ContainerPool | undefined;
+  const getBuildPool = () =>
+    (buildPool ??= (require('../buildpacks/lifecycle/pool') as typeof PoolModule).createContainerPool({
+      docker,
+      dir: poolDir,
+      caBundle: config.caBundle,
+      downloadCacheDir: path.join(paths.caches, '.downloads'),
+      labels: { 'io.slipway.managed': 'true', 'io.slipway.home': config.home },
+      size: config.buildPool,
+      onError: (err) => console.error(`slipway-server: could not pre-start a build container: ${err.message}`),
+    }));
   const builds = createDeployPipeline({
     state,
     paths,
@@ -175,6 +192,7 @@ async function main(): Promise<void> {
         buildpackAliases: config.buildpackAliases,
         layerCompression: config.layerCompression,
         downloadCacheDir: path.join(paths.caches, '.downloads'),
+        pool: getBuildPool,
       }),
     ],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
@@ -309,6 +327,7 @@ async function main(): Promise<void> {
     () => stackSchedule.stop(),
     () => git.stop(),
     () => runtime.stop(),
+    () => buildPool?.close(),
     () => addons.stop(),
     () => platformRegistry?.stop(),
     () => {

@@ -167,7 +167,14 @@ export async function exportImage(opts: {
               if (!fp || !knownDiffId) fp = fingerprint(entries, hashes, restoredIndex);
               const f = fp;
               cacheEntry = () => {
-                cmeta.layers[name] = { sha, fingerprint: f.fp, data: l.data, build: l.build, launch: l.launch, cache: true };
+                cmeta.layers[name] = {
+                  sha,
+                  fingerprint: f.fp,
+                  data: l.data,
+                  build: l.build,
+                  launch: l.launch,
+                  cache: true,
+                };
                 cacheDirs.push({ esc, name, hostDir: host, index: f.index });
               };
             }

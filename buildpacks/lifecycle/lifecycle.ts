@@ -8,14 +8,22 @@ import { analyze } from './analyze';
 import { expandGroup } from './buildpacks';
 import { buildPhase } from './build';
 import { openCache } from './cache';
-import { DEFAULT_LIMITS, startBuildContainer, type BuildContainer } from './container';
+import { adoptBuildContainer, DEFAULT_LIMITS, startBuildContainer, type BuildContainer } from './container';
+import { adoptSlot, returnLegacyCache, type ContainerPool, type PooledSlot } from './pool';
 import type { PhaseContext } from './context';
 import { detect } from './detect';
 import { exportImage } from './export';
 import { restore } from './restore';
 import { describeOrigin, selectBuildpacks, type BuildpackOrigin } from './select';
 import { writeToml } from './toml-files';
-import { binds, createWorkspaceDirs, ensureDownloadCache, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
+import {
+  binds,
+  createWorkspaceDirs,
+  ensureDownloadCache,
+  installBuildpacks,
+  prepareWorkspace,
+  workspacePaths,
+} from './workspace';
 import { readFileIn } from './safe-fs';
 
 export { rebase } from './rebase';
@@ -72,6 +80,8 @@ export interface BuildOptions {
    * file they take from it (docs/lifecycle.md "Downloads"). Unset: no shared downloads.
    */
   downloadCacheDir?: string;
+  /** Pre-started build containers (pool.ts); without it every build starts its own. */
+  pool?: ContainerPool;
 }
 
 /** A lifecycle phase finished: select, prepare, analyze, container, detect, restore, build, export. */
@@ -149,6 +159,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let containerP: Promise<BuildContainer> | undefined;
+  let pooled: PooledSlot | undefined;
+  const appLegacyCache = ws.legacyCache;
   if (opts.announce !== false) opts.output(`-----> Building ${appName} on the ${opts.stack} stack`);
 
   try {
@@ -172,16 +184,28 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // project.toml [[build.env]] first, config vars win over it.
     const env = { ...selection.env, ...opts.env };
     // Start the container first (the slowest step); the host fills the workspace meanwhile.
-    createWorkspaceDirs(ws);
     if (opts.downloadCacheDir) ensureDownloadCache(opts.downloadCacheDir);
-    containerP = startBuildContainer({
-      docker: opts.docker,
-      image: `slipway/${opts.stack}-build:latest`,
-      binds: binds(ws, opts.caBundle, opts.downloadCacheDir),
-      limits,
-      labels: { 'io.slipway.app': appName, ...opts.labels },
-      signal: abort.signal,
-    });
+    pooled = opts.pool?.take(opts.stack);
+    if (pooled) {
+      // Its mounts point at the slot: the slot becomes this build's workspace (a rename).
+      adoptSlot(ws, pooled);
+      containerP = adoptBuildContainer({
+        docker: opts.docker,
+        container: pooled.container,
+        limits,
+        signal: abort.signal,
+      });
+    } else {
+      createWorkspaceDirs(ws);
+      containerP = startBuildContainer({
+        docker: opts.docker,
+        image: `slipway/${opts.stack}-build:latest`,
+        binds: binds(ws, opts.caBundle, opts.downloadCacheDir),
+        limits,
+        labels: { 'io.slipway.app': appName, ...opts.labels },
+        signal: abort.signal,
+      });
+    }
     containerP.catch(() => {});
     await time('prepare', async () => {
       await prepareWorkspace(ws, { sourceDir: opts.sourceDir, env, exclude: selection.exclude });
@@ -304,6 +328,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     opts.signal?.removeEventListener('abort', onAbort);
     // On failure, wait for the removal so nothing is left running when build() rejects.
     if (containerP) await containerP.then((c) => c.remove()).catch(() => {});
+    if (pooled) returnLegacyCache(pooled.cacheDir, appLegacyCache);
+    // The next build of this stack finds a started container (its start is off this build's path).
+    opts.pool?.refill(opts.stack);
     // A failed build's workspace is kept for inspection, but never with the config values in
     // clear text: platform/env goes as soon as no container can read it.
     fs.rmSync(path.join(ws.platform, 'env'), { recursive: true, force: true });

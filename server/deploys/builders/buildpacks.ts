@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { ImageStore, LayerCompression } from '../../../buildpacks/oci/layout';
 import type * as Lifecycle from '../../../buildpacks/lifecycle';
 import type { BuildOptions, BuildResult } from '../../../buildpacks/lifecycle';
+import type { ContainerPool } from '../../../buildpacks/lifecycle/pool';
 import type { Builder } from './types';
 
 /** The lifecycle's build function, narrowed to what this builder passes (a stand-in in tests). */
@@ -32,6 +33,8 @@ export interface BuildpacksBuilderDeps {
   layerCompression?: LayerCompression;
   /** Per-machine runtime downloads shared by all builds (<home>/caches/.downloads). */
   downloadCacheDir?: string;
+  /** Pre-started build containers (buildpacks/lifecycle/pool.ts), made at the first build. */
+  pool?: () => ContainerPool;
   /** Default: the real lifecycle (buildpacks/lifecycle). */
   lifecycle?: LifecycleBuild;
 }
@@ -74,6 +77,7 @@ export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
         signal: ctx.signal,
         layerCompression: deps.layerCompression,
         downloadCacheDir: deps.downloadCacheDir,
+        pool: deps.pool?.(),
       });
       return {
         imageRef: result.imageRef,
