@@ -53,6 +53,7 @@ export function createContainerPool(opts: {
   const ready = new Map<string, PooledSlot[]>();
   const filling = new Map<string, number>();
   const all = new Set<PooledSlot>();
+  const inflight = new Set<Promise<void>>();
   let closed = false;
 
   async function fillOne(stack: string): Promise<void> {
@@ -99,13 +100,19 @@ export function createContainerPool(opts: {
       const missing = opts.size - (ready.get(stack)?.length ?? 0) - (filling.get(stack) ?? 0);
       for (let i = 0; i < missing; i++) {
         filling.set(stack, (filling.get(stack) ?? 0) + 1);
-        void fillOne(stack)
+        const p: Promise<void> = fillOne(stack)
           .catch((err: Error) => opts.onError?.(err))
-          .finally(() => filling.set(stack, (filling.get(stack) ?? 1) - 1));
+          .finally(() => {
+            filling.set(stack, (filling.get(stack) ?? 1) - 1);
+            inflight.delete(p);
+          });
+        inflight.add(p);
       }
     },
     async close() {
       closed = true;
+      // A container still being started is discarded by fillOne itself once it exists.
+      await Promise.all([...inflight]);
       const slots = [...all];
       ready.clear();
       await Promise.all(slots.map(discard));
