@@ -185,7 +185,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const env = { ...selection.env, ...opts.env };
     // Start the container first (the slowest step); the host fills the workspace meanwhile.
     if (opts.downloadCacheDir) ensureDownloadCache(opts.downloadCacheDir);
-    pooled = opts.pool?.take(opts.stack);
+    pooled = await opts.pool?.take(opts.stack);
     if (pooled) {
       // Its mounts point at the slot: the slot becomes this build's workspace (a rename).
       adoptSlot(ws, pooled);

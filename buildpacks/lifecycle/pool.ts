@@ -22,8 +22,11 @@ import { binds, chownBuildUser, workspacePaths, type Workspace } from './workspa
  *   for the build and back afterwards (renames on one file system).
  */
 export interface ContainerPool {
-  /** A ready container for this stack, or undefined (then the build starts its own). */
-  take(stack: string): PooledSlot | undefined;
+  /**
+   * A ready container for this stack, or undefined (then the build starts its own). A container
+   * started from an older build image (the stack was updated since) is discarded, not used.
+   */
+  take(stack: string): Promise<PooledSlot | undefined>;
   /** Tops the stack's pool up in the background (after a build, off its critical path). */
   refill(stack: string): void;
   close(): Promise<void>;
@@ -35,6 +38,8 @@ export interface PooledSlot {
   dir: string;
   /** Mounted at /cache. */
   cacheDir: string;
+  /** The build image it runs (compared with the stack's current image when taken). */
+  imageId: string;
 }
 
 export const POOL_LABEL = 'io.slipway.pool';
@@ -76,7 +81,11 @@ export function createContainerPool(opts: {
       fs.rmSync(cacheDir, { recursive: true, force: true });
       throw err;
     });
-    const slot = { container, dir, cacheDir };
+    const imageId = await container.inspect().then(
+      (i) => i.Image,
+      () => '',
+    );
+    const slot = { container, dir, cacheDir, imageId };
     if (closed) return discard(slot);
     all.add(slot);
     ready.set(stack, [...(ready.get(stack) ?? []), slot]);
@@ -90,9 +99,21 @@ export function createContainerPool(opts: {
   }
 
   return {
-    take(stack) {
+    async take(stack) {
       const slot = ready.get(stack)?.shift();
-      if (slot) all.delete(slot);
+      if (!slot) return undefined;
+      all.delete(slot);
+      const current = await opts.docker
+        .getImage(`slipway/${stack}-build:latest`)
+        .inspect()
+        .then(
+          (i) => i.Id,
+          () => undefined,
+        );
+      if (!current || current !== slot.imageId) {
+        void discard(slot);
+        return undefined;
+      }
       return slot;
     },
     refill(stack) {
