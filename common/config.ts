@@ -60,6 +60,10 @@ export interface SlipwayConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Heroku's buildpack names (heroku/nodejs, heroku-buildpack-* URLs) use the built-in ones. */
   buildpackAliases: boolean;
+  /** Pre-started build containers kept per stack (SLIPWAY_BUILD_POOL, 0 = none; docs/lifecycle.md). */
+  buildPool: number;
+  /** How builds store new image layers (SLIPWAY_LAYER_COMPRESSION none|gzip; docs/lifecycle.md). */
+  layerCompression: 'none' | 'gzip';
   /** Automatic certificates (docs/tls.md); null when SLIPWAY_ACME_EMAIL is unset (ACME off). */
   acme: AcmeConfig | null;
   /** The API/git listeners' limits against slow or numerous clients (docs/api.md "Limits"). */
@@ -426,6 +430,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     },
     buildpackFetchAllow: hostPorts(env, 'SLIPWAY_BUILDPACK_FETCH_ALLOW'),
     buildpackAliases: !/^(0|false|no|off)$/i.test(env.SLIPWAY_BUILDPACK_ALIASES ?? ''),
+    layerCompression: layerCompression(env),
+    buildPool: intSetting(env, 'SLIPWAY_BUILD_POOL', 1, { min: 0, max: 4 }),
     addons: {
       backupRetain: positiveInt(env, 'SLIPWAY_ADDON_BACKUP_RETAIN', 7),
       rotateGraceMs: positiveInt(env, 'SLIPWAY_ADDON_ROTATE_GRACE_S', 30) * 1000,
@@ -441,4 +447,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
       loginLinkTtlMs: Math.min(300, positiveInt(env, 'SLIPWAY_DASHBOARD_LINK_S', 300)) * 1000,
     },
   };
+}
+
+function layerCompression(env: NodeJS.ProcessEnv): 'none' | 'gzip' {
+  const v = (env.SLIPWAY_LAYER_COMPRESSION ?? '').trim() || 'none';
+  if (v !== 'none' && v !== 'gzip') {
+    throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_LAYER_COMPRESSION=${JSON.stringify(v)} is not none or gzip`, {
+      hint: 'unset it (plain tars: fastest for the local Docker) or set it to gzip to save disk',
+    });
+  }
+  return v;
 }

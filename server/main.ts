@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { ensurePlatformCertificate } from '../common/platform-cert';
@@ -10,6 +11,7 @@ import { openState } from './state';
 import { createHttpApp } from './http-app';
 import { createLogHub } from './logs/hub';
 import { openImageStore } from '../buildpacks/oci/layout';
+import type * as PoolModule from '../buildpacks/lifecycle/pool';
 import { createBuildQueue } from './builds/queue';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
@@ -154,6 +156,22 @@ async function main(): Promise<void> {
   });
   const addons = createAddons({ config, paths, state, docker, store, releases });
 
+  // Pre-started build containers (buildpacks/lifecycle/pool.ts); slots left by a crash go first
+  // (their containers are removed by the start-up sweep).
+  const poolDir = path.join(paths.builds, '.pool');
+  fs.rmSync(poolDir, { recursive: true, force: true });
+  // Made at the first build (an idle server loads none of the lifecycle's modules).
+  let buildPool: PoolModule.ContainerPool | undefined;
+  const getBuildPool = () =>
+    (buildPool ??= (require('../buildpacks/lifecycle/pool') as typeof PoolModule).createContainerPool({
+      docker,
+      dir: poolDir,
+      caBundle: config.caBundle,
+      downloadCacheDir: path.join(paths.caches, '.downloads'),
+      labels: { 'io.slipway.managed': 'true', 'io.slipway.home': config.home },
+      size: config.buildPool,
+      onError: (err) => console.error(`slipway-server: could not pre-start a build container: ${err.message}`),
+    }));
   const builds = createDeployPipeline({
     state,
     paths,
@@ -172,6 +190,9 @@ async function main(): Promise<void> {
         caBundle: config.caBundle,
         buildpackFetchAllow: config.buildpackFetchAllow,
         buildpackAliases: config.buildpackAliases,
+        layerCompression: config.layerCompression,
+        downloadCacheDir: path.join(paths.caches, '.downloads'),
+        pool: getBuildPool,
       }),
     ],
     stacks: createStackProvider({ store, docker, stacksDir: paths.stacks, stackCache: config.stackCache }),
@@ -306,6 +327,7 @@ async function main(): Promise<void> {
     () => stackSchedule.stop(),
     () => git.stop(),
     () => runtime.stop(),
+    () => buildPool?.close(),
     () => addons.stop(),
     () => platformRegistry?.stop(),
     () => {

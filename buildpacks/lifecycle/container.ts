@@ -104,6 +104,41 @@ export async function ensureBuildNetwork(docker: Docker, name = BUILD_NETWORK): 
 }
 
 export async function startBuildContainer(opts: StartOptions): Promise<BuildContainer> {
+  const container = await createBuildContainer(opts);
+  return wrapBuildContainer(opts.docker, container, opts.signal);
+}
+
+/**
+ * A container the pool (pool.ts) started earlier, for one build: the build's limits are applied
+ * now (docker update changes the cgroup of the running container), then it is used like a new one.
+ */
+export async function adoptBuildContainer(opts: {
+  docker: Docker;
+  container: Docker.Container;
+  limits: BuildLimits;
+  signal?: AbortSignal;
+}): Promise<BuildContainer> {
+  const { limits } = opts;
+  try {
+    await opts.container.update({
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      Memory: limits.memoryMb * 1024 * 1024,
+      MemorySwap: limits.memoryMb * 1024 * 1024,
+      PidsLimit: limits.pids,
+    });
+  } catch (err) {
+    await opts.container.remove({ force: true }).catch(() => undefined);
+    throw new SlipwayError('DOCKER_UNAVAILABLE', `could not apply the build limits: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return wrapBuildContainer(opts.docker, opts.container, opts.signal);
+}
+
+/** Creates (and, unless `start` is false, starts) a build container: the one place its settings live. */
+export async function createBuildContainer(
+  opts: Omit<StartOptions, 'signal'> & { start?: false },
+): Promise<Docker.Container> {
   const { docker, limits } = opts;
   let container: Docker.Container;
   try {
@@ -134,6 +169,23 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
       cause: err,
     });
   }
+  if (opts.start === false) return container;
+  try {
+    await container.start();
+  } catch (err) {
+    await container.remove({ force: true }).catch(() => undefined);
+    throw new SlipwayError('DOCKER_UNAVAILABLE', `could not start the build container: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return container;
+}
+
+async function wrapBuildContainer(
+  docker: Docker,
+  container: Docker.Container,
+  signal: AbortSignal | undefined,
+): Promise<BuildContainer> {
   let removed = false;
   let removal: Promise<void> | undefined;
   // Every caller (abort listener, build end, failure path) waits for the same removal.
@@ -145,15 +197,6 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
     );
     return removal;
   };
-  try {
-    await container.start();
-  } catch (err) {
-    await remove();
-    throw new SlipwayError('DOCKER_UNAVAILABLE', `could not start the build container: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-
   // Frozen (docker pause) whenever no step runs: the host reads and writes buildpack-owned files
   // only then, so a leftover background process cannot swap a path under it (see safe-fs.ts).
   // Steps may run in parallel (detect), so the freeze follows a count of running execs.
@@ -248,10 +291,10 @@ export async function startBuildContainer(opts: StartOptions): Promise<BuildCont
 
   const bc: BuildContainer = { id: container.id, exec, freeze, remove };
   // An abort that came while the container was being created fires no event: check it here.
-  if (opts.signal?.aborted) {
+  if (signal?.aborted) {
     await remove();
     throw new SlipwayError('BUILD_FAILED', 'the build container is gone (build aborted or timed out)');
   }
-  opts.signal?.addEventListener('abort', () => void remove(), { once: true });
+  signal?.addEventListener('abort', () => void remove(), { once: true });
   return bc;
 }

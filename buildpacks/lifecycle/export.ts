@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SlipwayError } from '../../common/errors';
-import type { ImageStore } from '../oci/layout';
+import type { ImageStore, LayerCompression } from '../oci/layout';
 import type { Descriptor, ImageConfig, LayerRef } from '../oci/media-types';
 import type { AnalyzeResult } from './analyze';
 import type { BuildOutcome } from './build';
@@ -45,6 +45,8 @@ export async function exportImage(opts: {
   cache: LayerCache;
   sourceVersion?: string;
   output: (line: string) => void;
+  /** New layers: stored as plain tars (default; the local dockerd pulls them) or gzip level 1. */
+  compression?: LayerCompression;
 }): Promise<ExportResult> {
   const { ws, store, analyzed, built } = opts;
   const run = analyzed.runImage;
@@ -60,19 +62,29 @@ export async function exportImage(opts: {
   let reused = 0;
   let n = 0;
 
-  /** Tars entries, then reuses the previous image's blob for the same diff ID or writes a new one. */
+  /**
+   * Tars entries, then reuses a blob with the same diff ID (the previous image's, or any layer in
+   * the store: a Node.js runtime another app built is the same tar, so the same blob) or stores a
+   * new one. The layer's slot in the image is taken synchronously, so layers tarred concurrently
+   * keep the order they were asked for in.
+   */
   async function addLayer(
     entries: TarEntry[],
     createdBy: string,
     opts2: { image?: boolean; knownDiffId?: string; hashes?: Map<string, string> } = {},
   ): Promise<string> {
+    const slot = opts2.image !== false ? layers.length : -1;
+    if (slot >= 0) {
+      layers.push(undefined as unknown as LayerRef);
+      history.push({ created: CREATED, created_by: createdBy });
+    }
     // A cached layer with an unchanged fingerprint keeps its diff ID: no tar, no hash, and, when
-    // the previous image has it, no blob either.
+    // the store has it, no blob either.
     const known = opts2.knownDiffId;
-    if (known && (opts2.image === false || analyzed.previousLayers.has(known))) {
-      if (opts2.image !== false) {
-        layers.push({ descriptor: analyzed.previousLayers.get(known)!, diffId: known });
-        history.push({ created: CREATED, created_by: createdBy });
+    const knownDesc = known ? (analyzed.previousLayers.get(known) ?? store.layerByDiffId(known)) : undefined;
+    if (known && (slot < 0 || (knownDesc && store.hasBlob(knownDesc.digest)))) {
+      if (slot >= 0) {
+        layers[slot] = { descriptor: knownDesc!, diffId: known };
         reused++;
       }
       return known;
@@ -83,18 +95,16 @@ export async function exportImage(opts: {
       tmp,
       opts2.hashes ? (e, sha) => opts2.hashes!.set(e.path, sha) : undefined,
     );
-    if (opts2.image !== false) {
+    if (slot >= 0) {
       const prev = analyzed.previousLayers.get(diffId);
-      let descriptor: Descriptor;
-      if (prev && store.hasBlob(prev.digest)) {
-        descriptor = prev;
+      let descriptor: Descriptor | undefined = prev && store.hasBlob(prev.digest) ? prev : store.layerByDiffId(diffId);
+      if (descriptor) {
         reused++;
       } else {
-        descriptor = (await store.putLayer(fs.createReadStream(tmp))).descriptor;
+        descriptor = await store.putLayerFile(tmp, diffId, opts.compression ?? 'none');
         written++;
       }
-      layers.push({ descriptor, diffId });
-      history.push({ created: CREATED, created_by: createdBy });
+      layers[slot] = { descriptor, diffId };
     }
     fs.rmSync(tmp, { force: true });
     return diffId;
@@ -104,6 +114,10 @@ export async function exportImage(opts: {
   const cacheDirs: CommitLayer[] = [];
   const bpMeta: BuildpackLayersMetadata[] = [];
   const launchLayers: LaunchLayer[] = [];
+  // Layers are independent: they are tarred and hashed concurrently (each takes its image slot
+  // when it starts), and what each one records is applied afterwards in buildpack and layer
+  // order, so the metadata (and the image digest) never depend on which tar finished first.
+  const tasks: Array<Promise<() => void>> = [];
   for (const { bp, layers: bl, store: storeMeta } of built.buildpacks) {
     if (bp.kind !== 'cnb') continue;
     const esc = escapeId(bp.id);
@@ -114,11 +128,19 @@ export async function exportImage(opts: {
       ...(storeMeta ? { store: { metadata: storeMeta } } : {}),
     };
     const cmeta: CacheMetadata['buildpacks'][number] = { key: bp.id, version: bp.version, layers: {} };
+    tasks.push(
+      Promise.resolve(() => {
+        bpMeta.push(meta);
+        cacheMeta.buildpacks.push(cmeta);
+      }),
+    );
     for (const name of Object.keys(bl).sort()) {
       const l = bl[name];
       const host = path.join(ws.layers, esc, name);
       const imgPath = `/layers/${esc}/${name}`;
-      let sha: string | undefined;
+      const record = (sha: string | undefined) => () => {
+        if (sha) meta.layers[name] = { sha, data: l.data, build: l.build, launch: l.launch, cache: l.cache };
+      };
       if (fs.existsSync(host)) {
         const entries = [...parentDirs(imgPath, APP_OWNER), ...walkDir(host, imgPath, APP_OWNER)];
         // Cache layers restored with a file index: fingerprint first (re-reading only files
@@ -129,19 +151,39 @@ export async function exportImage(opts: {
         if (l.cache && restoredFp && restoredIndex) fp = fingerprint(entries, new Map(), restoredIndex);
         const knownDiffId = fp && fp.fp === restoredFp ? opts.restored.shas.get(bp.id)?.get(name) : undefined;
         const hashes = new Map<string, string>();
-        if (l.launch || l.cache) {
-          sha = await addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, {
-            image: l.launch,
-            knownDiffId,
-            hashes,
-          });
-        }
         if (l.launch) launchLayers.push({ bpId: bp.id, name, hostDir: host });
-        if (l.cache && sha) {
-          if (!fp || !knownDiffId) fp = fingerprint(entries, hashes, restoredIndex);
-          cmeta.layers[name] = { sha, fingerprint: fp.fp, data: l.data, build: l.build, launch: l.launch, cache: true };
-          cacheDirs.push({ esc, name, hostDir: host, index: fp.index });
-        }
+        const shaP =
+          l.launch || l.cache
+            ? addLayer(entries, `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`, {
+                image: l.launch,
+                knownDiffId,
+                hashes,
+              })
+            : Promise.resolve(undefined);
+        tasks.push(
+          shaP.then((sha) => {
+            let cacheEntry: (() => void) | undefined;
+            if (l.cache && sha) {
+              if (!fp || !knownDiffId) fp = fingerprint(entries, hashes, restoredIndex);
+              const f = fp;
+              cacheEntry = () => {
+                cmeta.layers[name] = {
+                  sha,
+                  fingerprint: f.fp,
+                  data: l.data,
+                  build: l.build,
+                  launch: l.launch,
+                  cache: true,
+                };
+                cacheDirs.push({ esc, name, hostDir: host, index: f.index });
+              };
+            }
+            return () => {
+              cacheEntry?.();
+              record(sha)();
+            };
+          }),
+        );
       } else if (l.launch) {
         // Re-declared without contents: keep the previous image's layer (CNB reuse).
         const prevSha = opts.restored.shas.get(bp.id)?.get(name);
@@ -162,12 +204,9 @@ export async function exportImage(opts: {
           created_by: `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version} (reused)`,
         });
         reused++;
-        sha = prevSha;
+        tasks.push(Promise.resolve(record(prevSha)));
       }
-      if (sha) meta.layers[name] = { sha, data: l.data, build: l.build, launch: l.launch, cache: l.cache };
     }
-    bpMeta.push(meta);
-    cacheMeta.buildpacks.push(cmeta);
   }
 
   // Launch SBOMs (<layer>.sbom.<ext>, launch.sbom.<ext>) as one layer at /layers/sbom/launch/.
@@ -192,15 +231,21 @@ export async function exportImage(opts: {
       });
     }
   }
-  const sbomSha = sbomEntries.length ? await addLayer(sbomEntries, 'Software Bill-of-Materials') : undefined;
+  const sbomShaP = sbomEntries.length ? addLayer(sbomEntries, 'Software Bill-of-Materials') : undefined;
 
-  const appSha = await addLayer(walkDir(ws.app, '/app', APP_OWNER), 'Application Layer');
+  const appShaP = addLayer(walkDir(ws.app, '/app', APP_OWNER), 'Application Layer');
 
   const launcherEntries: TarEntry[] = [
     ...parentDirs(LAUNCHER_PATH, ROOT),
     { path: LAUNCHER_PATH, type: 'file', mode: 0o755, ...ROOT, content: Buffer.from(LAUNCHER_SCRIPT) },
   ];
-  const launcherSha = await addLayer(launcherEntries, 'Launcher');
+  const launcherShaP = addLayer(launcherEntries, 'Launcher');
+  // Every launch layer, the SBOM, app and launcher layers are in flight; all must succeed.
+  const settled = await Promise.allSettled([...tasks, sbomShaP, appShaP, launcherShaP]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  for (const apply of await Promise.all(tasks)) apply();
+  const [sbomSha, appSha, launcherSha] = await Promise.all([sbomShaP, appShaP, launcherShaP]);
 
   const metadataToml = {
     buildpacks: built.buildpacks.map(({ bp }) => ({ id: bp.id, version: bp.version, api: bp.api })),

@@ -3,19 +3,27 @@ import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { SlipwayError, isSlipwayError } from '../../common/errors';
 import { assertAppName } from '../../common/names';
-import type { ImageStore } from '../oci/layout';
+import type { ImageStore, LayerCompression } from '../oci/layout';
 import { analyze } from './analyze';
 import { expandGroup } from './buildpacks';
 import { buildPhase } from './build';
 import { openCache } from './cache';
-import { DEFAULT_LIMITS, startBuildContainer, type BuildContainer } from './container';
+import { adoptBuildContainer, DEFAULT_LIMITS, startBuildContainer, type BuildContainer } from './container';
+import { adoptSlot, returnLegacyCache, type ContainerPool, type PooledSlot } from './pool';
 import type { PhaseContext } from './context';
 import { detect } from './detect';
 import { exportImage } from './export';
 import { restore } from './restore';
 import { describeOrigin, selectBuildpacks, type BuildpackOrigin } from './select';
 import { writeToml } from './toml-files';
-import { binds, createWorkspaceDirs, installBuildpacks, prepareWorkspace, workspacePaths } from './workspace';
+import {
+  binds,
+  createWorkspaceDirs,
+  ensureDownloadCache,
+  installBuildpacks,
+  prepareWorkspace,
+  workspacePaths,
+} from './workspace';
 import { readFileIn } from './safe-fs';
 
 export { rebase } from './rebase';
@@ -64,6 +72,16 @@ export interface BuildOptions {
   buildpackAliases?: boolean;
   /** Which source chose the buildpacks (select.ts), reported instead of printed. */
   onBuildpacksChosen?: (origin: BuildpackOrigin) => void;
+  /** New layers as plain tars (default: the local dockerd pulls them over loopback) or gzip level 1. */
+  layerCompression?: LayerCompression;
+  /**
+   * A per-machine directory shared by every build, mounted at /cnb/downloads, where built-in
+   * buildpacks keep downloaded runtimes named by their registry integrity hash and verify every
+   * file they take from it (docs/lifecycle.md "Downloads"). Unset: no shared downloads.
+   */
+  downloadCacheDir?: string;
+  /** Pre-started build containers (pool.ts); without it every build starts its own. */
+  pool?: ContainerPool;
 }
 
 /** A lifecycle phase finished: select, prepare, analyze, container, detect, restore, build, export. */
@@ -141,6 +159,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let containerP: Promise<BuildContainer> | undefined;
+  let pooled: PooledSlot | undefined;
+  const appLegacyCache = ws.legacyCache;
   if (opts.announce !== false) opts.output(`-----> Building ${appName} on the ${opts.stack} stack`);
 
   try {
@@ -164,15 +184,28 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // project.toml [[build.env]] first, config vars win over it.
     const env = { ...selection.env, ...opts.env };
     // Start the container first (the slowest step); the host fills the workspace meanwhile.
-    createWorkspaceDirs(ws);
-    containerP = startBuildContainer({
-      docker: opts.docker,
-      image: `slipway/${opts.stack}-build:latest`,
-      binds: binds(ws, opts.caBundle),
-      limits,
-      labels: { 'io.slipway.app': appName, ...opts.labels },
-      signal: abort.signal,
-    });
+    if (opts.downloadCacheDir) ensureDownloadCache(opts.downloadCacheDir);
+    pooled = await opts.pool?.take(opts.stack);
+    if (pooled) {
+      // Its mounts point at the slot: the slot becomes this build's workspace (a rename).
+      adoptSlot(ws, pooled);
+      containerP = adoptBuildContainer({
+        docker: opts.docker,
+        container: pooled.container,
+        limits,
+        signal: abort.signal,
+      });
+    } else {
+      createWorkspaceDirs(ws);
+      containerP = startBuildContainer({
+        docker: opts.docker,
+        image: `slipway/${opts.stack}-build:latest`,
+        binds: binds(ws, opts.caBundle, opts.downloadCacheDir),
+        limits,
+        labels: { 'io.slipway.app': appName, ...opts.labels },
+        signal: abort.signal,
+      });
+    }
     containerP.catch(() => {});
     await time('prepare', async () => {
       await prepareWorkspace(ws, { sourceDir: opts.sourceDir, env, exclude: selection.exclude });
@@ -218,6 +251,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         cache,
         sourceVersion: opts.sourceVersion,
         output: opts.output,
+        compression: opts.layerCompression,
       }),
     );
     const processTypes: Record<string, string> = {};
@@ -294,6 +328,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     opts.signal?.removeEventListener('abort', onAbort);
     // On failure, wait for the removal so nothing is left running when build() rejects.
     if (containerP) await containerP.then((c) => c.remove()).catch(() => {});
+    if (pooled) returnLegacyCache(pooled.cacheDir, appLegacyCache);
+    // The next build of this stack finds a started container (its start is off this build's path).
+    opts.pool?.refill(opts.stack);
     // A failed build's workspace is kept for inspection, but never with the config values in
     // clear text: platform/env goes as soon as no container can read it.
     fs.rmSync(path.join(ws.platform, 'env'), { recursive: true, force: true });

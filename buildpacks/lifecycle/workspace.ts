@@ -150,8 +150,20 @@ export async function installBuildpacks(ws: Workspace, bps: Buildpack[]): Promis
   await chownBuildUser(ws.buildpacks);
 }
 
-export function binds(ws: Workspace, caBundle: string): string[] {
+/**
+ * The shared downloads dir (one per machine, see BuildOptions.downloadCacheDir): owned by the
+ * build uid so buildpacks can add to it. Writable by every build, so nothing in it is trusted:
+ * readers name files by the registry's sha512 and check their own copy before use.
+ */
+export function ensureDownloadCache(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chownSync(dir, BUILD_UID, BUILD_UID);
+}
+
+export function binds(ws: Workspace, caBundle: string, downloadCacheDir?: string): string[] {
   return [
+    ...(downloadCacheDir ? [`${downloadCacheDir}:/cnb/downloads`] : []),
     `${ws.app}:/app`,
     `${ws.layers}:/layers`,
     `${ws.platform}:/platform:ro`,

@@ -72,34 +72,20 @@ export async function importDockerArchive(
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== entries[0].Layers.length)
     throw new Error('the image archive lists a different number of layers than its config');
-  const notes = path.join(store.root, 'diff-ids');
-  fs.mkdirSync(notes, { recursive: true });
   const layers: Descriptor[] = [];
   for (const [i, layerPath] of entries[0].Layers.entries()) {
     const diffId = diffIds[i];
-    const note = path.join(notes, diffId.replace(/^sha256:/, ''));
-    const known = readNote(note);
-    if (known && store.hasBlob(known.digest)) {
+    const known = store.layerByDiffId(diffId);
+    if (known) {
       layers.push(known);
       continue;
     }
     const ref = await store.putLayer(fs.createReadStream(inside(layerPath)));
     if (ref.diffId !== diffId)
       throw new Error(`layer ${i + 1} of the image archive does not match its diff ID in the config`);
-    fs.writeFileSync(note + '.tmp', JSON.stringify(ref.descriptor));
-    fs.renameSync(note + '.tmp', note);
     layers.push(ref.descriptor);
   }
   const configDesc = await store.putBytes(configBytes, MEDIA.config);
   const manifest: Manifest = { schemaVersion: 2, mediaType: MEDIA.manifest, config: configDesc, layers };
   return { manifest: await store.putJson(manifest, MEDIA.manifest), config };
-}
-
-function readNote(file: string): Descriptor | undefined {
-  try {
-    const d = JSON.parse(fs.readFileSync(file, 'utf8')) as Descriptor;
-    return typeof d.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(d.digest) ? d : undefined;
-  } catch {
-    return undefined;
-  }
 }

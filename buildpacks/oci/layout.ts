@@ -25,6 +25,21 @@ export interface ImageStore {
   putJson(value: unknown, mediaType: string): Promise<Descriptor>;
   /** Writes a tar stream as a gzip layer; returns the blob descriptor and the tar's diff ID. */
   putLayer(tar: Readable): Promise<LayerRef>;
+  /**
+   * Stores a tar file the caller wrote and hashed (diffId = sha256 of its bytes) as a layer:
+   * `none` moves the file itself into the store (blob digest = diff ID, nothing re-read or
+   * compressed), `gzip` compresses it (level 1). The file is gone afterwards either way.
+   */
+  putLayerFile(file: string, diffId: string, compression: LayerCompression): Promise<Descriptor>;
+  /**
+   * The blob already in the store for a layer with this diff ID, from any image of any app (the
+   * diff-ids/ notes the store writes whenever it stores a layer). Content-addressed: a layer
+   * matches only if its own bytes hash to that diff ID, so one app can never select another's blob
+   * by anything but producing the identical tar.
+   */
+  layerByDiffId(diffId: string): Descriptor | undefined;
+  /** Records diff ID → blob for layerByDiffId (only for blobs this process verified). */
+  noteLayer(diffId: string, descriptor: Descriptor): void;
   tag(ref: string, manifest: Descriptor): Promise<void>;
   untag(ref: string): Promise<void>;
   resolve(ref: string): Promise<Descriptor | undefined>;
@@ -41,6 +56,9 @@ export interface ImageStore {
 }
 
 const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
+
+/** How the exporter stores new layers: docs/lifecycle.md "Compression" has the measurements. */
+export type LayerCompression = 'none' | 'gzip';
 
 export function digestOf(bytes: Buffer | string): string {
   return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
@@ -95,6 +113,8 @@ export function openImageStore(root: string): ImageStore {
     fs.writeFileSync(indexFile, JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: [] }));
   }
 
+  const notes = path.join(root, 'diff-ids');
+  fs.mkdirSync(notes, { recursive: true });
   const blobPath = (digest: string) => path.join(blobs, assertDigest(digest).slice('sha256:'.length));
   const tmpName = () => path.join(tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
 
@@ -140,10 +160,54 @@ export function openImageStore(root: string): ImageStore {
     }
     const digest = 'sha256:' + gzHash.digest('hex');
     await commit(t, digest);
-    return {
+    const ref = {
       descriptor: { mediaType: MEDIA.layerGzip, digest, size: gzCount.n },
       diffId: 'sha256:' + rawHash.digest('hex'),
     };
+    noteLayer(ref.diffId, ref.descriptor);
+    return ref;
+  }
+
+  async function putLayerFile(file: string, diffId: string, compression: LayerCompression): Promise<Descriptor> {
+    assertDigest(diffId);
+    if (compression === 'gzip') {
+      const { descriptor, diffId: got } = await putLayer(fs.createReadStream(file));
+      await fsp.rm(file, { force: true });
+      if (got !== diffId) throw new Error(`layer file ${file} changed while it was stored`);
+      return descriptor;
+    }
+    const size = (await fsp.stat(file)).size;
+    const t = tmpName();
+    try {
+      await fsp.rename(file, t);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await fsp.copyFile(file, t);
+      await fsp.rm(file, { force: true });
+    }
+    await commit(t, diffId);
+    const descriptor = { mediaType: MEDIA.layerTar, digest: diffId, size };
+    noteLayer(diffId, descriptor);
+    return descriptor;
+  }
+
+  const notePath = (diffId: string) => path.join(notes, assertDigest(diffId).slice('sha256:'.length));
+  function noteLayer(diffId: string, descriptor: Descriptor): void {
+    const note = notePath(diffId);
+    const t = `${note}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    fs.writeFileSync(t, JSON.stringify(descriptor));
+    fs.renameSync(t, note);
+  }
+  function layerByDiffId(diffId: string): Descriptor | undefined {
+    try {
+      const d = JSON.parse(fs.readFileSync(notePath(diffId), 'utf8')) as Descriptor;
+      if (typeof d.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d.digest)) return undefined;
+      if (d.mediaType !== MEDIA.layerGzip && d.mediaType !== MEDIA.layerTar) return undefined;
+      // GC may have removed the blob; the note alone is worthless.
+      return fs.existsSync(blobPath(d.digest)) ? { mediaType: d.mediaType, digest: d.digest, size: d.size } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async function withIndexLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -194,6 +258,9 @@ export function openImageStore(root: string): ImageStore {
     putBytes,
     putJson: (value, mediaType) => putBytes(canonicalJson(value), mediaType),
     putLayer,
+    putLayerFile,
+    layerByDiffId,
+    noteLayer,
     async tag(ref, manifest) {
       await withIndexLock(async () => {
         const index = await readIndex();

@@ -30,6 +30,8 @@ export type DeployEvent =
   /** A wait of the rollout (a dyno's boot, its health checks, the release phase), every 5 s. */
   | ({ type: 'wait' } & WaitProgress)
   | { type: 'released'; version: number }
+  /** ms per step of the push: queue, source, build, image, release-phase, dynos, routes, total. */
+  | { type: 'timing'; timings: Record<string, number> }
   | { type: 'deployed'; url: string }
   | { type: 'succeeded'; buildId: string; commit: string; version?: number }
   /** `hints`: by cause (a command not found: which buildpack would install it). */
@@ -71,6 +73,12 @@ export function pushLines(e: DeployEvent): string[] {
       return [`       ${waitText(e)}`];
     case 'released':
       return [`       Released v${e.version}`];
+    case 'timing':
+      return [
+        `       Push timing: ${Object.entries(e.timings)
+          .map(([k, v]) => `${k} ${v} ms`)
+          .join(', ')}`,
+      ];
     case 'deployed':
       return [`       ${e.url} deployed to Slipway`];
     case 'failed':

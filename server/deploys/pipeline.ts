@@ -103,6 +103,9 @@ interface Run {
   emit: (e: DeployEvent) => void;
   /** Stops listening to the client's signal. */
   detach: () => void;
+  /** ms per push step (queue, source, build, image, release-phase, dynos, routes, total). */
+  timings: Record<string, number>;
+  timed<T>(step: string, fn: () => Promise<T>): Promise<T>;
 }
 
 const CANCELLED = { cancelled: true };
@@ -118,14 +121,18 @@ export function createDeployPipeline(deps: PipelineDeps) {
     const run = begin(input);
     let slot: ReleaseSlot | undefined;
     try {
+      const t0 = performance.now();
       const unpacked = receiveSource(run);
-      slot = await waitForTurn(run);
-      const source = await unpacked;
-      const image = await buildImage(run, source);
+      slot = await run.timed('queue', () => waitForTurn(run));
+      const source = await run.timed('source', () => unpacked);
+      const image = await run.timed('build', () => buildImage(run, source));
       await run.input.beforeRelease?.();
       const pending = recordRelease(run, image, source);
       const release = await rollOut(run, pending);
       const routes = routesOf(run.app);
+      run.timings.total = Math.round(performance.now() - t0);
+      // Every step of the push on one line (the build's own phases are on its Done line).
+      run.emit({ type: 'timing', timings: run.timings });
       return succeed(run, image, release, routes);
     } catch (err) {
       return fail(run, err);
@@ -159,6 +166,15 @@ export function createDeployPipeline(deps: PipelineDeps) {
       abort: new AbortController(),
       releasing: false,
       detach: () => undefined,
+      timings: {},
+      async timed(step, fn) {
+        const t = performance.now();
+        try {
+          return await fn();
+        } finally {
+          run.timings[step] = Math.round(performance.now() - t);
+        }
+      },
       emit(e) {
         // The API serves these as they are (GET .../builds/ID/events); a full disk only loses them.
         try {
@@ -307,6 +323,7 @@ export function createDeployPipeline(deps: PipelineDeps) {
   async function rollOut(run: Run, pending: ReturnType<ReleaseService['create']>): Promise<ReleaseRow> {
     const output = Object.assign((line: string) => run.emit({ type: 'release-output', line }), {
       wait: (p: WaitProgress) => run.emit({ type: 'wait', ...p }),
+      timing: (step: string, ms: number) => (run.timings[step] = ms),
     });
     const release = await deps.releases.rollout(pending, output);
     run.emit({ type: 'released', version: release.version });

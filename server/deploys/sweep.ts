@@ -15,7 +15,10 @@ export async function sweepBuildContainers(
     filters: { label: ['io.slipway.managed=true', 'io.slipway.role=build', `io.slipway.home=${opts.home}`] },
   });
   const cutoff = Date.now() / 1000 - opts.buildTimeoutMs / 1000 - 60;
-  const stale = list.filter((c) => c.Labels?.['io.slipway.build'] || c.Created < cutoff);
+  // Pre-started containers of the pool (lifecycle/pool.ts) live only as long as the server did.
+  const stale = list.filter(
+    (c) => c.Labels?.['io.slipway.build'] || c.Labels?.['io.slipway.pool'] || c.Created < cutoff,
+  );
   for (const c of stale)
     await docker
       .getContainer(c.Id)

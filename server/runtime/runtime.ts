@@ -168,10 +168,18 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         void ctx.withAppLock(app.name, () => new Promise<void>((done) => locked(done)));
       });
       let staged: StagedRollout;
+      const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+        const t0 = performance.now();
+        try {
+          return await fn();
+        } finally {
+          say.timing?.(step, Math.round(performance.now() - t0));
+        }
+      };
       try {
-        await ctx.imageFor(release);
-        await runReleasePhase(ctx, app.name, release, say);
-        staged = await stageRollout(ctx, app, release, { seed: true, output });
+        await timed('image', () => ctx.imageFor(release));
+        await timed('release-phase', () => runReleasePhase(ctx, app.name, release, say));
+        staged = await timed('dynos', () => stageRollout(ctx, app, release, { seed: true, output }));
       } catch (err) {
         unlock();
         throw err;
@@ -180,7 +188,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         async swap() {
           try {
             // A new release starts crash counting afresh (new dynos carry restarts = 0).
-            await staged.swap();
+            await timed('routes', () => staged.swap());
           } finally {
             unlock();
           }

@@ -122,4 +122,8 @@ export function waitText(p: WaitProgress): string {
  * Where a deploy's progress goes: lines, and its waits as data when the caller takes them
  * (the deploy pipeline makes them DeployEvents); without `wait`, a wait arrives as its line.
  */
-export type DeployOutput = ((line: string) => void) & { wait?: (p: WaitProgress) => void };
+export type DeployOutput = ((line: string) => void) & {
+  wait?: (p: WaitProgress) => void;
+  /** How long each step of a rollout took (image, release-phase, dynos, routes), for the push's timing line. */
+  timing?: (step: string, ms: number) => void;
+};

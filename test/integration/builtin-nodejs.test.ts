@@ -86,7 +86,8 @@ test('Express with package-lock: builds, answers on $PORT, warm rebuild reuses e
     assert.equal(layerDigest(ws, 'nodejs', 'modules'), modulesDigest, 'same node_modules layer');
     assert.equal(JSON.parse(await get(ws)).version, 2);
 
-    // A dependency change reinstalls (lockfile and package.json both change).
+    // A dependency change updates the previous node_modules in place (lockfile and package.json
+    // both change, in sync): npm install on the old tree, not a fresh npm ci.
     prepareNextBuild(ws);
     const pkg = JSON.parse(fs.readFileSync(path.join(ws.appDir, 'package.json'), 'utf8'));
     pkg.dependencies['is-number'] = '^7.0.0';
@@ -99,7 +100,9 @@ test('Express with package-lock: builds, answers on $PORT, warm rebuild reuses e
     writeAppFile(ws, 'package-lock.json', JSON.stringify(lock, null, 2));
     const deps = await buildAndServe(ws, t, 'dependency change');
     assert.match(deps.output, /Using cached Node\.js/);
-    assert.match(deps.output, /npm ci/);
+    assert.match(deps.output, /Updating the previous node_modules/);
+    assert.match(deps.output, /npm install --no-save/);
+    assert.doesNotMatch(deps.output, /npm ci/);
     assert.notEqual(layerDigest(ws, 'nodejs', 'modules'), modulesDigest);
     assert.equal(JSON.parse(await get(ws)).devDepsPruned, false, 'is-number is now a production dependency');
 

@@ -131,10 +131,13 @@ test('a push goes source → queue → builder → release → rollout → route
         'release-output',
         'wait',
         'released',
+        'timing',
         'deployed',
         'succeeded',
       ],
     );
+    const timing = t.events.find((e) => e.type === 'timing') as { timings: Record<string, number> };
+    assert.deepEqual(Object.keys(timing.timings), ['queue', 'source', 'build', 'total']);
     assert.deepEqual(
       t.events.find((e) => e.type === 'wait'),
       { type: 'wait', dyno: 'web.1', waitingFor: 'answer', elapsedS: 5, limitS: 60 },
@@ -148,7 +151,10 @@ test('a push goes source → queue → builder → release → rollout → route
       t.output(),
       /^-----> Building on the bookworm stack\nbuilding with the stand-in\n-----> Launching\.\.\.\n {7}Running release command: migrate\n/,
     );
-    assert.match(t.output(), / {7}Released v1\n {7}http:\/\/pipe-app\.localhost:8080\/ deployed to Slipway$/);
+    assert.match(
+      t.output(),
+      / {7}Released v1\n {7}Push timing: queue \d+ ms, source \d+ ms, build \d+ ms, total \d+ ms\n {7}http:\/\/pipe-app\.localhost:8080\/ deployed to Slipway$/,
+    );
     assert.deepEqual(rt.swaps, [1]);
     const b = t.state.builds.get(outcome.build.id)!;
     assert.equal(b.status, 'succeeded');

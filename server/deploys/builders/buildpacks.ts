@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
-import type { ImageStore } from '../../../buildpacks/oci/layout';
+import type { ImageStore, LayerCompression } from '../../../buildpacks/oci/layout';
 import type * as Lifecycle from '../../../buildpacks/lifecycle';
 import type { BuildOptions, BuildResult } from '../../../buildpacks/lifecycle';
+import type { ContainerPool } from '../../../buildpacks/lifecycle/pool';
 import type { Builder } from './types';
 
 /** The lifecycle's build function, narrowed to what this builder passes (a stand-in in tests). */
@@ -28,6 +29,12 @@ export interface BuildpacksBuilderDeps {
   buildpackFetchAllow?: string[];
   /** Heroku buildpack names resolve to the built-in ones (SLIPWAY_BUILDPACK_ALIASES). */
   buildpackAliases?: boolean;
+  /** New layers: plain tars for the local store (default) or gzip (SLIPWAY_LAYER_COMPRESSION). */
+  layerCompression?: LayerCompression;
+  /** Per-machine runtime downloads shared by all builds (<home>/caches/.downloads). */
+  downloadCacheDir?: string;
+  /** Pre-started build containers (buildpacks/lifecycle/pool.ts), made at the first build. */
+  pool?: () => ContainerPool;
   /** Default: the real lifecycle (buildpacks/lifecycle). */
   lifecycle?: LifecycleBuild;
 }
@@ -68,6 +75,9 @@ export function createBuildpacksBuilder(deps: BuildpacksBuilderDeps): Builder {
         // The pipeline announces the stack itself.
         announce: false,
         signal: ctx.signal,
+        layerCompression: deps.layerCompression,
+        downloadCacheDir: deps.downloadCacheDir,
+        pool: deps.pool?.(),
       });
       return {
         imageRef: result.imageRef,

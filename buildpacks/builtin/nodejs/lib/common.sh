@@ -36,12 +36,39 @@ packument() {
 }
 
 # extract_tarball PACKUMENT VERSION DEST: downloads a version's tarball and unpacks its package/.
+# The tarball must match the registry's sha512 integrity. With the platform's shared downloads dir
+# (/cnb/downloads, one per machine) a tarball another app's build downloaded is taken from there:
+# that dir is writable by every build, so only a private copy whose sha512 matches is ever used.
 extract_tarball() {
-  local url tmp
+  local url tmp integrity want="" cached="" name=""
   url=$(jq -r --arg v "$2" '.versions[$v].dist.tarball // empty' "$1")
   [[ -n $url ]] || fail "Version $2 is not in the registry's listing" ""
+  integrity=$(jq -r --arg v "$2" '.versions[$v].dist.integrity // empty' "$1")
+  if [[ $integrity == sha512-* ]]; then
+    want=$(printf '%s' "${integrity#sha512-}" | base64 -d 2>/dev/null | od -An -v -tx1 | tr -d ' \n') || want=""
+    [[ ${#want} == 128 ]] || want=""
+  fi
   tmp=$(mktemp)
-  fetch "$url" "$tmp" || fail "Could not download $url" "Check that the registry is reachable from the build."
+  if [[ -n $want && -d /cnb/downloads && -w /cnb/downloads ]]; then
+    name=/cnb/downloads/$want.tgz
+    # A regular file only (no link, no fifo), copied with a time bound, then checked.
+    if [[ -f $name && ! -L $name ]] && timeout 60 cp "$name" "$tmp" 2>/dev/null \
+        && [[ $(sha512sum "$tmp" | cut -d' ' -f1) == "$want" ]]; then
+      cached=1
+      info "Using the machine's download of $(basename "$url")"
+    fi
+  fi
+  if [[ -z $cached ]]; then
+    fetch "$url" "$tmp" || fail "Could not download $url" "Check that the registry is reachable from the build."
+    if [[ -n $want ]]; then
+      [[ $(sha512sum "$tmp" | cut -d' ' -f1) == "$want" ]] || fail "The download of $url does not match the registry's integrity hash" \
+        "Check the registry (NPM_CONFIG_REGISTRY) and any proxy in between; push again."
+      if [[ -n $name ]]; then
+        # Best effort; tmp name + rename, so a reader never sees half a file.
+        cp "$tmp" "$name.$$.tmp" 2>/dev/null && mv -f "$name.$$.tmp" "$name" 2>/dev/null || rm -f "$name.$$.tmp"
+      fi
+    fi
+  fi
   mkdir -p "$3"
   tar -xzf "$tmp" -C "$3" --strip-components=1 --no-same-owner
   rm -f "$tmp"

@@ -160,10 +160,21 @@ install_dependencies() {
     reused=1
     link_node_modules "$install_layer"
     run_root_install_scripts
+  elif [[ $pm == npm && -n $lockfile && $(toml_meta "$layers/$install_layer.toml" node) == "$version" \
+          && -d $layers/$install_layer/node_modules ]] && lockfile_in_sync; then
+    # Dependencies changed, Node did not: npm updates the previous tree in place (packages that
+    # did not change are neither fetched nor extracted again), as `npm install` does locally.
+    reused=0
+    info "Updating the previous node_modules (dependencies changed)"
+    mv "$layers/$install_layer/node_modules" node_modules
+    rm -rf "$layers/modules" "$layers/dev_modules"
+    run_install update
   else
     reused=0
     rm -rf "$layers/modules" "$layers/dev_modules"
     run_install
+  fi
+  if (( reused == 0 )); then
     mkdir -p node_modules   # an app without dependencies gets none
     mkdir -p "$layers/$install_layer"
     if [[ $install_layer == dev_modules ]]; then
@@ -203,11 +214,24 @@ run_root_install_scripts() {
   for script in preinstall install postinstall prepare; do run_script_if_present "$script"; done
 }
 
+# lockfile_in_sync: package-lock's root entry lists the same dependencies as package.json (what
+# `npm ci` insists on). Only then may `npm install` update a tree in place: it would otherwise
+# rewrite the lock silently where npm ci refuses.
+lockfile_in_sync() {
+  [[ $lockfile == package-lock.json || $lockfile == npm-shrinkwrap.json ]] || return 1
+  jq -e --slurpfile p package.json '
+    (.lockfileVersion // 1) >= 2 and (.packages[""] // null) != null and
+    (.packages[""] as $r | all("dependencies", "devDependencies", "optionalDependencies", "peerDependencies";
+      . as $k | ($r[$k] // {}) == ($p[0][$k] // {})))' "$lockfile" >/dev/null 2>&1
+}
+
+# run_install [update]: update = npm on the previous node_modules (lockfile in sync, checked).
 run_install() {
   local cmd
   case $pm in
     npm)
-      if [[ -n $lockfile ]]; then cmd=(npm ci --include=dev --include=optional); else cmd=(npm install --include=dev --include=optional); fi ;;
+      if [[ ${1:-} == update ]]; then cmd=(npm install --no-save --include=dev --include=optional)
+      elif [[ -n $lockfile ]]; then cmd=(npm ci --include=dev --include=optional); else cmd=(npm install --include=dev --include=optional); fi ;;
     yarn) cmd=(yarn install --frozen-lockfile --production=false --non-interactive --cache-folder "$layers/pkg_cache/yarn") ;;
     yarn-berry) cmd=(yarn install --immutable) ;;
     pnpm) cmd=(pnpm install --frozen-lockfile --store-dir "$layers/pkg_cache/pnpm-store" --config.confirmModulesPurge=false) ;;
