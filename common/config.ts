@@ -54,6 +54,8 @@ export interface SlipwayConfig {
   networkPool: string;
   /** Install the host firewall rules for build and dyno networks (SLIPWAY_FIREWALL=off skips). */
   firewall: boolean;
+  /** SLIPWAY_RUNTIME: `docker` (one engine, the default) or `swarm` (docs/scale-out.md "Swarm"). */
+  runtime: 'docker' | 'swarm';
   /** Platform default of each per-account limit (common/limits.ts); admins override per user. */
   limits: Limits;
   router: RouterSettings;
@@ -79,6 +81,14 @@ export interface SlipwayConfig {
   metrics: { enabled: boolean; dynoSampleMs: number; flushMs: number };
   /** Dashboard sign-in: session lifetime and one-time link lifetime (at most 5 minutes). */
   dashboard: { sessionTtlMs: number; loginLinkTtlMs: number };
+}
+
+function runtimeKind(env: NodeJS.ProcessEnv): 'docker' | 'swarm' {
+  const v = (env.SLIPWAY_RUNTIME || 'docker').toLowerCase();
+  if (v === 'docker' || v === 'swarm') return v;
+  throw new SlipwayError('CONFIG_INVALID', `SLIPWAY_RUNTIME=${JSON.stringify(env.SLIPWAY_RUNTIME)} is not a runtime`, {
+    hint: 'set SLIPWAY_RUNTIME to docker (one machine, the default) or swarm (docs/scale-out.md)',
+  });
 }
 
 export interface AddonsConfig {
@@ -417,6 +427,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SlipwayConfig 
     caBundle: env.SLIPWAY_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt',
     networkPool: env.SLIPWAY_NETWORK_POOL || '10.213.0.0/16',
     firewall: flag(env, 'SLIPWAY_FIREWALL', true),
+    runtime: runtimeKind(env),
     limits: limits(env, buildConcurrency),
     router: routerSettings(env),
     logLevel: level as SlipwayConfig['logLevel'],

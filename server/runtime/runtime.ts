@@ -18,6 +18,7 @@ export type { ContainerDriver, DynoInfo, DynoState, WebBackend } from './types';
 export type { GcReport } from './gc';
 export type { StagedRollout } from './rollout';
 export { createDockerDriver } from './docker/driver';
+export { createSwarmDriver } from './swarm/driver';
 export { SIZES, DEFAULT_SIZE } from './sizes';
 
 /**

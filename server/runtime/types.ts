@@ -49,6 +49,8 @@ export interface ContainerSpec {
   size: string;
   /** Container port to publish on the host's loopback. */
   publishPort?: number;
+  /** Swarm placement constraints (`node.labels.zone==a`); the Docker driver has one node and ignores them. */
+  placement?: string[];
   tty?: boolean;
   openStdin?: boolean;
 }
@@ -86,8 +88,8 @@ export interface ContainerDriver {
   /** Follows output from sinceMs (epoch ms; 0 = from the start) until the container stops. Returns a stop function. */
   followLogs(id: string, sinceMs: number, onLine: (line: string, stream: 'stdout' | 'stderr') => void): () => void;
   tailLogs(id: string, lines: number): Promise<string[]>;
-  /** Calls onExit for every container of this installation that stops. Returns a stop function. */
-  watchExits(onExit: (id: string, exitCode: number | null) => void): () => void;
+  /** Calls onExit for every container (Swarm: service) of this installation that stops. Returns a stop function. */
+  watchExits(onExit: (id: string, exitCode: number | null, attributes?: Record<string, string>) => void): () => void;
   /** Starts a created container attached to io; resolves with its exit code. */
   runAttached(id: string, io: AttachedIo, tty: boolean): Promise<number>;
   /** Waits for a started container to exit. */

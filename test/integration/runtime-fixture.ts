@@ -12,6 +12,7 @@ import type { AppJsonRuntime } from '../../server/state/repos/releases';
 import type { LogEntry, LogSink } from '../../server/logs/types';
 import {
   createDockerDriver,
+  createSwarmDriver,
   createRuntime,
   type Runtime,
   type RuntimeOptions,
@@ -106,10 +107,14 @@ export interface RuntimeFixture {
 
 export const uniqueApp = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
+/** Which ContainerDriver the fixture's runtimes use (the shared suite runs once per driver). */
+export type DriverKind = 'docker' | 'swarm';
+
 export async function createRuntimeFixture(
   prefix: string,
   options: Partial<RuntimeOptions> = {},
   storeGc = false,
+  driverKind: DriverKind = 'docker',
 ): Promise<RuntimeFixture> {
   const home = await createTestHome(prefix);
   const state = openState({ dbFile: home.db, keyFile: home.keyFile });
@@ -136,7 +141,15 @@ export async function createRuntimeFixture(
   const makeRuntime = () => {
     const rt = createRuntime({
       state,
-      driver: createDockerDriver({ docker, home: home.home, caBundle: '/etc/ssl/certs/ca-certificates.crt' }),
+      driver:
+        driverKind === 'swarm'
+          ? createSwarmDriver({
+              docker,
+              home: home.home,
+              caBundle: '/etc/ssl/certs/ca-certificates.crt',
+              stopGraceMs: opts.drainGraceMs,
+            })
+          : createDockerDriver({ docker, home: home.home, caBundle: '/etc/ssl/certs/ca-certificates.crt' }),
       paths: home,
       store: home.store,
       logs: sink,
@@ -261,6 +274,23 @@ export async function createRuntimeFixture(
     },
     async cleanup() {
       for (const rt of runtimes) await rt.stop().catch(() => {});
+      // Swarm driver: the services first (their tasks' containers go with them).
+      if (driverKind === 'swarm') {
+        const services = await docker
+          .listServices({ filters: { label: [`io.slipway.home=${home.home}`] } })
+          .catch(() => []);
+        for (const s of services)
+          await docker
+            .getService(s.ID)
+            .remove()
+            .catch(() => {});
+        const deadline = Date.now() + 20_000;
+        while (
+          Date.now() < deadline &&
+          (await docker.listContainers({ all: true, filters: { label: [`io.slipway.home=${home.home}`] } })).length > 0
+        )
+          await new Promise((r) => setTimeout(r, 250));
+      }
       // Everything this test home made, by label: containers, then the apps' images.
       const containers = await docker.listContainers({
         all: true,

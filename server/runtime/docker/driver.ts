@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { SlipwayError } from '../../../common/errors';
 import { sizeToHostConfig } from '../sizes';
 import type { AttachedIo, ContainerDriver, ContainerInfo, ContainerSpec } from '../types';
-import { createAppNetworks } from './networks';
+import { createAppNetworks, type AppNetworks } from './networks';
 import { demuxBuffer, splitLines } from './streams';
 
 /**
@@ -23,6 +23,8 @@ export interface DockerDriverOptions {
   logMaxFile?: number;
   /** Where app networks take their subnets (docs/runtime.md "Networks"); default 10.213.0.0/16. */
   networkPool?: string;
+  /** The app networks to join instead of per-app bridges (the Swarm driver's overlays). */
+  networks?: AppNetworks;
 }
 
 export const DEFAULT_NETWORK_POOL = '10.213.0.0/16';
@@ -34,7 +36,7 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
   const { docker, home } = opts;
   const hostCpus = os.cpus().length;
   const ca = opts.caBundle && fs.existsSync(opts.caBundle) ? opts.caBundle : undefined;
-  const networks = createAppNetworks({ docker, home, pool: opts.networkPool ?? DEFAULT_NETWORK_POOL });
+  const networks = opts.networks ?? createAppNetworks({ docker, home, pool: opts.networkPool ?? DEFAULT_NETWORK_POOL });
 
   function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
     const ports = c.NetworkSettings?.Ports ?? {};
@@ -254,7 +256,7 @@ export function createDockerDriver(opts: DockerDriverOptions): ContainerDriver {
                 };
                 const cid = e.Actor?.ID ?? e.id;
                 const code = e.Actor?.Attributes?.exitCode;
-                if (cid) onExit(cid, code === undefined ? null : Number(code));
+                if (cid) onExit(cid, code === undefined ? null : Number(code), e.Actor?.Attributes ?? {});
               } catch {
                 /* not an event line */
               }
