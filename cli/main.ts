@@ -25,6 +25,7 @@ import { platformCommands } from './commands/platform';
 import { runCommands } from './commands/run';
 import { addonsCommands } from './commands/addons';
 import { metricsCommands } from './commands/metrics';
+import { nodesCommands } from './commands/nodes';
 import { gitCommands } from './commands/git';
 import { BUILD_OPTIONS } from './commands/build-usage';
 import { closest, hoistAppFlag } from './suggest';
@@ -73,6 +74,7 @@ export const COMMANDS: Command[] = [
   ...usersCommands,
   ...platformCommands,
   ...metricsCommands,
+  ...nodesCommands,
   localBuild,
 ];
 

@@ -16,7 +16,8 @@ import { createBuildQueue } from './builds/queue';
 import { createGitService, createAppRepository, removeAppRepository } from './git';
 import { createBuildsRoutes } from './api/builds';
 import { purgeBuildCache } from './builds/cache';
-import { createDockerDriver, createRuntime } from './runtime';
+import { createDockerDriver, createRuntime, createSwarmDriver } from './runtime';
+import { createCluster } from './runtime/swarm/cluster';
 import { installFirewall } from './runtime/docker/firewall';
 import { createReleaseService } from './releases';
 import { createRoutesPublisher } from './routes/publish';
@@ -110,17 +111,26 @@ async function main(): Promise<void> {
     config,
     httpsOnly: (a) => state.apps.get(a)?.httpsOnly ?? false,
   });
+  // SLIPWAY_RUNTIME=swarm: a service per dyno on this manager's swarm (docs/scale-out.md "Swarm").
+  const cluster = config.runtime === 'swarm' ? createCluster({ docker, home: config.home }) : undefined;
+  await cluster?.assertManager();
   const runtime = createRuntime({
     state,
     paths,
     logs,
     store,
-    driver: createDockerDriver({
-      docker,
-      home: config.home,
-      caBundle: config.caBundle,
-      networkPool: config.networkPool,
-    }),
+    driver: cluster
+      ? createSwarmDriver({ docker, home: config.home, caBundle: config.caBundle })
+      : createDockerDriver({
+          docker,
+          home: config.home,
+          caBundle: config.caBundle,
+          networkPool: config.networkPool,
+        }),
+    // REGISTRY SEAM (issue 23 item 1): on swarm, tasks run the reference returned here. Today it is
+    // the image pulled into this manager's engine, which only this node has; with the platform
+    // registry on, return pushReleaseImage(app, ref).ref (REGISTRY/apps/APP@sha256:...) so every
+    // node pulls it, and pass the registry credentials as createSwarmDriver's registryAuth.
     ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: (web) => routes.publish(web),
     collectStoreGarbage: async (keepRefs) => {
@@ -281,6 +291,7 @@ async function main(): Promise<void> {
       destroyApp,
       metrics: config.metrics.enabled ? metrics : undefined,
       stacks,
+      cluster,
       configVars: createConfigVarsService({ state, releases }),
     },
   });

@@ -55,6 +55,8 @@ export interface ApiDeps {
   addons?: import('../addons').Addons;
   /** Offboarding: cancels a user's running builds (server/deploys/pipeline.ts); returns how many. */
   cancelBuildsOf?: (userId: number, by: string) => number;
+  /** The swarm (SLIPWAY_RUNTIME=swarm): nodes, join tokens, drain (server/runtime/swarm/cluster.ts). */
+  cluster?: import('../runtime/swarm/cluster').Cluster;
   /** App metrics (server/metrics/); absent when collection is off. */
   metrics?: import('../metrics').Metrics;
 }

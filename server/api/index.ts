@@ -22,6 +22,7 @@ import { createMetricsRoutes } from './metrics';
 import { createAppsSummaryRoutes } from './apps-summary';
 import { createWebSessions } from './web-session';
 import { createBootTimeoutRoutes } from './boot-timeout';
+import { createNodesRoutes } from './nodes';
 
 import { tokenFromAuthorization } from '../auth/authorization';
 
@@ -86,6 +87,7 @@ export function createApiRouter(input: ApiDeps): Router {
   api.use(createLogsRoutes(deps));
   api.use(createPsRoutes(deps));
   api.use(createBootTimeoutRoutes(deps));
+  api.use(createNodesRoutes(deps));
   api.use(createReleasesRoutes(deps));
   api.use(createCertsAutoRoutes(deps));
   api.use(createDomainsRoutes(deps));

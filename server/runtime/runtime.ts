@@ -35,6 +35,8 @@ export interface Runtime {
   stage(input: { appName: string; release: ReleaseRow; output?: DeployOutput }): Promise<StagedRollout>;
   scale(appName: string, changes: Record<string, number>): Promise<FormationRow[]>;
   setSize(appName: string, type: string, size: string): Promise<FormationRow[]>;
+  /** Swarm placement constraints of a type (`node.labels.zone==a`); its dynos are replaced to apply them. */
+  setPlacement(appName: string, type: string, constraints: string[]): Promise<string[]>;
   /** Without downtime; target: a process type ("web") or a dyno ("web.2"); none: every dyno. */
   restart(appName: string, target?: string): Promise<void>;
   listDynos(appName: string): Promise<DynoInfo[]>;
@@ -50,6 +52,24 @@ export interface Runtime {
   /** Stops supervising (timers, log follows, event watch). Containers keep running. */
   stop(): Promise<void>;
   collectGarbage(): Promise<GcReport>;
+}
+
+/** Swarm constraint syntax: `node.labels.zone==a`, `node.role!=manager`, `node.hostname==vm2`. */
+export function assertPlacement(constraints: unknown): string[] {
+  const list = Array.isArray(constraints) ? constraints : [];
+  for (const c of list) {
+    if (typeof c !== 'string' || !/^node\.[A-Za-z0-9_.-]+\s*(==|!=)\s*[A-Za-z0-9_.:-]+$/.test(c)) {
+      throw new SlipwayError('INVALID_INPUT', `${JSON.stringify(c)} is not a placement constraint`, {
+        hint: 'use Swarm constraints such as node.labels.zone==a, node.hostname!=vm1 or node.role==worker',
+      });
+    }
+  }
+  if (!Array.isArray(constraints) || list.length > 10) {
+    throw new SlipwayError('INVALID_INPUT', 'placement is a list of at most 10 constraints', {
+      hint: 'slipway ps:placement web=node.labels.zone==a (none: slipway ps:placement web=)',
+    });
+  }
+  return list.map((c: string) => c.replace(/\s+/g, ''));
 }
 
 export function createRuntime(deps: RuntimeDeps): Runtime {
@@ -233,6 +253,22 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         if (current) await rollout(ctx, app, current, { only: { type } });
       });
       return deps.state.formation.list(app.id);
+    },
+
+    async setPlacement(appName, type, constraints) {
+      const { app, release } = requireRelease(appName);
+      if (!release)
+        throw new SlipwayError('CONFLICT', `app "${app.name}" has no release yet`, {
+          hint: 'deploy it first (git push slipway main), then set where its process types run',
+        });
+      assertTypeIn(release, type, app.name);
+      const valid = assertPlacement(constraints);
+      await ctx.withAppLock(app.name, async () => {
+        deps.state.formation.setPlacement(app.id, type, valid);
+        const current = currentRelease(ctx, deps.state.apps.require(app.name));
+        if (current) await rollout(ctx, app, current, { only: { type } });
+      });
+      return deps.state.formation.placement(app.id, type);
     },
 
     async restart(appName, target) {

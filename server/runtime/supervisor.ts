@@ -41,6 +41,7 @@ export async function createDyno(
     },
     size,
     publishPort: type === 'web' ? portOf(release, ctx.opts.webPort) : undefined,
+    placement: placementOf(ctx, app, type),
   });
   const now = Date.now();
   return {
@@ -61,6 +62,11 @@ export async function createDyno(
     retired: false,
   };
 }
+
+const placementOf = (ctx: Ctx, app: string, type: string): string[] => {
+  const row = ctx.state.apps.get(app);
+  return row ? ctx.state.formation.placement(row.id, type) : [];
+};
 
 function setState(ctx: Ctx, d: Dyno, state: DynoState): void {
   if (d.state === state) return;

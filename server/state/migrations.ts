@@ -350,4 +350,12 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 235,
+    name: 'formation: placement constraints per process type (Swarm runtime)',
+    sql: `
+      -- JSON array of Swarm constraints, e.g. ["node.labels.zone==a"]; '[]': anywhere.
+      ALTER TABLE formation ADD COLUMN placement TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];

@@ -36,6 +36,18 @@ export function createFormationRepo(db: Db) {
         for (const [type, q] of Object.entries(changes)) put.run(appId, type, q, defaultSize);
       }).immediate();
     },
+    /** Swarm placement constraints of a type (ps:placement); [] = any node. */
+    placement(appId: number, type: string): string[] {
+      const row = db
+        .prepare('SELECT placement FROM formation WHERE app_id = ? AND process_type = ?')
+        .get(appId, type) as { placement: string } | undefined;
+      return row ? (JSON.parse(row.placement) as string[]) : [];
+    },
+    setPlacement(appId: number, type: string, constraints: string[]): void {
+      db.prepare(
+        'INSERT INTO formation (app_id, process_type, quantity, size, placement) VALUES (?, ?, 0, ?, ?) ON CONFLICT (app_id, process_type) DO UPDATE SET placement = excluded.placement',
+      ).run(appId, type, 'standard-1x', JSON.stringify(constraints));
+    },
     setSize(appId: number, type: string, size: string): void {
       db.prepare(
         'INSERT INTO formation (app_id, process_type, quantity, size) VALUES (?, ?, 0, ?) ON CONFLICT (app_id, process_type) DO UPDATE SET size = excluded.size',
