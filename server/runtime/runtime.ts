@@ -264,9 +264,16 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       assertTypeIn(release, type, app.name);
       const valid = assertPlacement(constraints);
       await ctx.withAppLock(app.name, async () => {
+        const previous = deps.state.formation.placement(app.id, type);
         deps.state.formation.setPlacement(app.id, type, valid);
         const current = currentRelease(ctx, deps.state.apps.require(app.name));
-        if (current) await rollout(ctx, app, current, { only: { type } });
+        try {
+          if (current) await rollout(ctx, app, current, { only: { type } });
+        } catch (err) {
+          // Nothing could run there: the dynos where they were keep serving, and so does the setting.
+          deps.state.formation.setPlacement(app.id, type, previous);
+          throw err;
+        }
       });
       return deps.state.formation.placement(app.id, type);
     },

@@ -249,6 +249,9 @@ export async function removeDockerObjects(home: string, apiPort?: number): Promi
       // already gone
     }
   };
+  // Swarm runtime: the services first (their task containers go with them).
+  const services = await ids(['service', 'ls', '-q']);
+  if (services.length) await quietly(['service', 'rm', ...services]);
   const containers = await ids(['ps', '-aq']);
   if (containers.length) await quietly(['rm', '-f', '-v', ...containers]);
   const networks = await ids(['network', 'ls', '-q']);

@@ -104,6 +104,14 @@ export function createSwarmDriver(opts: SwarmDriverOptions): ContainerDriver {
       t = newestTask(await tasksOf(id));
       const fresh = t && Date.parse(t.CreatedAt ?? '') >= after - 1000;
       if (fresh && (taskRunning(t) || !taskAlive(t))) return t;
+      // Pending with a reason (no node satisfies the placement, no resources): say so, not a timeout.
+      if (fresh && t!.Status?.State === 'pending' && t!.Status.Err && Date.now() - after > 3000) {
+        await updateService(docker, id, (s) => (s.Mode = { Replicated: { Replicas: 0 } })).catch(() => {});
+        const name = ((await docker.getService(id).inspect()) as { Spec: { Name: string } }).Spec.Name;
+        throw new SlipwayError('DEPLOY_FAILED', `Swarm could not place ${name}: ${t!.Status.Err}`, {
+          hint: 'check the placement (slipway ps:placement) against the nodes and their labels (slipway nodes), and the nodes\' free memory and CPU',
+        });
+      }
       await sleep(wait);
     }
     return t;
