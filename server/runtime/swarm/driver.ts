@@ -109,7 +109,7 @@ export function createSwarmDriver(opts: SwarmDriverOptions): ContainerDriver {
         await updateService(docker, id, (s) => (s.Mode = { Replicated: { Replicas: 0 } })).catch(() => {});
         const name = ((await docker.getService(id).inspect()) as { Spec: { Name: string } }).Spec.Name;
         throw new SlipwayError('DEPLOY_FAILED', `Swarm could not place ${name}: ${t!.Status.Err}`, {
-          hint: 'check the placement (slipway ps:placement) against the nodes and their labels (slipway nodes), and the nodes\' free memory and CPU',
+          hint: "check the placement (slipway ps:placement) against the nodes and their labels (slipway nodes), and the nodes' free memory and CPU",
         });
       }
       await sleep(wait);
