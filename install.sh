@@ -7,6 +7,11 @@
 #   ./install.sh --acme-email EMAIL    ... and turn on automatic certificates for custom domains
 #                                      (ACME, Let's Encrypt by default): passing it accepts the
 #                                      CA's terms of service; EMAIL is the account contact
+#   ./install.sh --runtime swarm       run dynos as Docker Swarm services (docs/scale-out.md): makes
+#                                      this engine a swarm manager when it is in no swarm yet
+#   ./install.sh --join TOKEN MANAGER  on a new VM: install Docker, trust the platform registry
+#                                      (--registry-ca FILE --registry HOST:PORT) and join the swarm
+#                                      as a worker (the command `slipway nodes:add` prints)
 #
 # Settings (environment; remembered in $SLIPWAY_HOME/slipway.env for re-runs and the daemons):
 #   SLIPWAY_HOME (/var/lib/slipway)  SLIPWAY_DOMAIN (localhost)  SLIPWAY_HTTP_PORT (80)
@@ -24,14 +29,19 @@ step() { printf -- '-----> %s\n' "$*"; }
 info() { printf -- '       %s\n' "$*"; }
 die() { printf -- ' !     %s\n' "$*" >&2; exit 1; }
 
-uninstall=false purge=false acme_email=""
+uninstall=false purge=false acme_email="" runtime="" join_token="" join_manager="" registry="" registry_ca=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --uninstall) uninstall=true ;;
     --purge) purge=true ;;
     --acme-email) [ $# -ge 2 ] || die "--acme-email needs an email address"; acme_email=$2; shift ;;
     --acme-email=*) acme_email=${1#--acme-email=} ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --runtime) [ $# -ge 2 ] || die "--runtime needs docker or swarm"; runtime=$2; shift ;;
+    --runtime=*) runtime=${1#--runtime=} ;;
+    --join) [ $# -ge 3 ] || die "--join needs TOKEN MANAGER (slipway nodes:add prints them)"; join_token=$2; join_manager=$3; shift 2 ;;
+    --registry) [ $# -ge 2 ] || die "--registry needs HOST:PORT"; registry=$2; shift ;;
+    --registry-ca) [ $# -ge 2 ] || die "--registry-ca needs a file"; registry_ca=$2; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see ./install.sh --help)" ;;
   esac
   shift
@@ -40,7 +50,33 @@ if [ -n "$acme_email" ]; then
   case "$acme_email" in *@*.*) ;; *) die "--acme-email $acme_email is not an email address" ;; esac
   case "$acme_email" in *[[:space:]]*) die "--acme-email must not contain spaces" ;; esac
 fi
+case "$runtime" in ""|docker|swarm) ;; *) die "--runtime $runtime: use docker or swarm" ;; esac
 [ "$(id -u)" = 0 ] || die "run install.sh as root (it installs packages and starts services)"
+
+# A new node of a swarm (docs/scale-out.md "Swarm"): Docker, the registry's CA, the join. Nothing
+# of Slipway itself runs there: the manager schedules dynos onto it.
+if [ -n "$join_token" ]; then
+  step "Installing the Docker engine"
+  bash "$SRC/scripts/ensure-docker.sh"
+  if [ -n "$registry_ca" ]; then
+    [ -n "$registry" ] || die "--registry-ca needs --registry HOST:PORT (the platform registry's address)"
+    [ -f "$registry_ca" ] || die "--registry-ca $registry_ca: no such file"
+    step "Trusting the platform registry $registry"
+    mkdir -p "/etc/docker/certs.d/$registry"
+    install -m 0644 "$registry_ca" "/etc/docker/certs.d/$registry/ca.crt"
+  else
+    info "No --registry-ca given: this node can pull app images only from a registry it already trusts."
+  fi
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  if [ "$state" = active ]; then
+    info "This engine is already in a swarm (docker info); leave it first to join another."
+  else
+    step "Joining the swarm at $join_manager"
+    docker swarm join --token "$join_token" "$join_manager"
+  fi
+  step "Joined. On the manager: slipway nodes"
+  exit 0
+fi
 
 export SLIPWAY_HOME=${SLIPWAY_HOME:-/var/lib/slipway}
 envfile="$SLIPWAY_HOME/slipway.env"
@@ -105,6 +141,9 @@ if $uninstall; then
   if $purge; then
     step "Purging $SLIPWAY_HOME and its containers and images"
     if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+      # Swarm runtime: the dyno services first (their task containers go with them).
+      svcs=$(docker service ls -q --filter "label=io.slipway.home=$SLIPWAY_HOME" 2>/dev/null || true)
+      [ -z "$svcs" ] || docker service rm $svcs >/dev/null
       ids=$(docker ps -aq --filter "label=io.slipway.home=$SLIPWAY_HOME")
       [ -z "$ids" ] || docker rm -f $ids >/dev/null
       # The apps' networks (the shared slipway-build network and the firewall chains stay: other
@@ -138,6 +177,20 @@ fi
 command -v node >/dev/null || die "Node.js >= 20 is required (apt-get install nodejs, or your distribution's Node 20 package)"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node.js >= 20 is required (found $(node --version))"
 bash "$SRC/scripts/ensure-docker.sh"
+[ -z "$runtime" ] || export SLIPWAY_RUNTIME=$runtime
+if [ "${SLIPWAY_RUNTIME:-docker}" = swarm ]; then
+  # Dynos as Swarm services (docs/scale-out.md): this engine must be a manager. The overlay
+  # address pool stays clear of the app bridges' SLIPWAY_NETWORK_POOL (10.213.0.0/16).
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  if [ "$state" != active ]; then
+    step "Making this Docker engine a swarm manager"
+    docker swarm init --advertise-addr "${SLIPWAY_SWARM_ADVERTISE_ADDR:-127.0.0.1}" \
+      --default-addr-pool "${SLIPWAY_SWARM_ADDR_POOL:-10.214.0.0/16}" >/dev/null
+  fi
+  [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] ||
+    die "this Docker engine is a swarm worker: install Slipway on a manager (docker node ls there)"
+  info "Swarm manager: $(docker info --format '{{.Swarm.NodeID}} {{.Swarm.NodeAddr}}'); add VMs with: slipway nodes:add"
+fi
 # The platform registry (multi-node, docs/scale-out.md): Debian's docker-registry, run by
 # slipway-server as its child, never by the package's own service (that one would take :5000).
 case "${SLIPWAY_REGISTRY:-}:${SLIPWAY_RUNTIME:-}" in
@@ -165,7 +218,7 @@ chmod 700 "$SLIPWAY_HOME"
     printf '%s=%s\n' "$key" "${!key}"
   done
   # ACME settings only when set (an empty SLIPWAY_ACME_EMAIL keeps ACME off).
-  for key in SLIPWAY_ACME_EMAIL SLIPWAY_ACME_DIRECTORY_URL SLIPWAY_ACME_CA_FILE SLIPWAY_REGISTRY SLIPWAY_REGISTRY_ADDR SLIPWAY_REGISTRY_NAME; do
+  for key in SLIPWAY_ACME_EMAIL SLIPWAY_ACME_DIRECTORY_URL SLIPWAY_ACME_CA_FILE SLIPWAY_REGISTRY SLIPWAY_REGISTRY_ADDR SLIPWAY_REGISTRY_NAME SLIPWAY_RUNTIME; do
     [ -z "${!key:-}" ] || printf '%s=%s\n' "$key" "${!key}"
   done
 } >"$envfile.tmp" && mv "$envfile.tmp" "$envfile"

@@ -72,6 +72,8 @@ async function main(): Promise<void> {
   if (config.firewall)
     await installFirewall({
       routerPorts: [config.httpPort, config.httpsPort],
+      // Swarm: tasks on overlay networks reach the host and beyond through docker_gwbridge.
+      extraBridges: config.runtime === 'swarm' ? ['docker_gwbridge'] : [],
       log: (l) => log.warn(l.replace(/^slipway-server: /, '')),
     });
   else

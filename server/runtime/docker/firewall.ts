@@ -23,6 +23,11 @@ import { BRIDGE_PREFIX } from './networks';
 export interface FirewallOptions {
   /** Router ports containers may reach on the host (apps talk to each other through the router). */
   routerPorts: number[];
+  /**
+   * Interfaces beyond the Slipway bridges (`slw+`) whose traffic the same rules fence: on the
+   * Swarm runtime, `docker_gwbridge`, the bridge every task on an overlay network leaves by.
+   */
+  extraBridges?: string[];
   log: (line: string) => void;
   iptables?: string;
 }
@@ -41,13 +46,9 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
   });
 }
 
-export function firewallRules(routerPorts: number[]): string {
-  const bridges = `${BRIDGE_PREFIX}+`;
+export function firewallRules(routerPorts: number[], extraBridges: string[] = []): string {
   const ports = [...new Set(routerPorts.filter((p) => p > 0))];
-  return [
-    '*filter',
-    ':SLIPWAY-INPUT - [0:0]',
-    ':SLIPWAY-FORWARD - [0:0]',
+  const input = (bridges: string) => [
     `-A SLIPWAY-INPUT -i ${bridges} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN`,
     ...(ports.length
       ? [`-A SLIPWAY-INPUT -i ${bridges} -p tcp -m multiport --dports ${ports.join(',')} -j RETURN`]
@@ -56,10 +57,20 @@ export function firewallRules(routerPorts: number[]): string {
     `-A SLIPWAY-INPUT -i ${bridges} -p udp --dport 53 -j RETURN`,
     `-A SLIPWAY-INPUT -i ${bridges} -p tcp --dport 53 -j RETURN`,
     `-A SLIPWAY-INPUT -i ${bridges} -j DROP`,
+  ];
+  const forward = (bridges: string) => [
     `-A SLIPWAY-FORWARD -i ${bridges} -d 169.254.0.0/16 -j DROP`,
     // Where route_localnet is on (dockerd sets it when its userland proxy is off), a packet to
     // 127.0.0.1 from a bridge would be DNATed to a published port: never from our bridges.
     `-A SLIPWAY-FORWARD -i ${bridges} -m conntrack --ctorigdst 127.0.0.0/8 -j DROP`,
+  ];
+  const all = [`${BRIDGE_PREFIX}+`, ...extraBridges];
+  return [
+    '*filter',
+    ':SLIPWAY-INPUT - [0:0]',
+    ':SLIPWAY-FORWARD - [0:0]',
+    ...all.flatMap(input),
+    ...all.flatMap(forward),
     'COMMIT',
     '',
   ].join('\n');
@@ -71,7 +82,7 @@ export async function installFirewall(opts: FirewallOptions): Promise<FirewallRe
     // DOCKER-USER is Docker's place for user rules (kept across dockerd restarts); dockerd makes
     // it on start, and hooks it into FORWARD itself when we made it first.
     await run(ipt, [...WAIT, '-N', 'DOCKER-USER']).catch(() => {});
-    await run(`${ipt}-restore`, [...WAIT, '--noflush'], firewallRules(opts.routerPorts));
+    await run(`${ipt}-restore`, [...WAIT, '--noflush'], firewallRules(opts.routerPorts, opts.extraBridges));
     for (const [chain, target] of [
       ['INPUT', 'SLIPWAY-INPUT'],
       ['DOCKER-USER', 'SLIPWAY-FORWARD'],
