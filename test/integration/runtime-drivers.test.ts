@@ -283,6 +283,41 @@ for (const kind of ['docker', 'swarm'] as DriverKind[]) {
       );
     });
 
+    test("isolation: a dyno reaches its own app's dynos on the app network, never another app's", async () => {
+      const a = fx.createApp();
+      const b = fx.createApp();
+      await fx.deploy(a);
+      await fx.deploy(b);
+      /** The dyno's address on its app's network (bridge or overlay). */
+      const ipOf = async (app: string) => {
+        const [d] = await fx.runtime.listDynos(app);
+        if (kind === 'docker') {
+          const info = await fx.docker.getContainer(d.containerId).inspect();
+          return Object.values(info.NetworkSettings.Networks)[0].IPAddress;
+        }
+        const tasks = (await fx.docker.listTasks({ filters: { service: [d.containerId] } })) as Array<{
+          Status?: { State?: string };
+          NetworksAttachments?: Array<{ Addresses?: string[] }>;
+        }>;
+        return tasks.find((t) => t.Status?.State === 'running')!.NetworksAttachments![0].Addresses![0].split('/')[0];
+      };
+      const probe = async (ip: string) => {
+        const out = collect();
+        const r = await fx.runtime.runOneOff({
+          appName: a,
+          command: `node -e "require('http').get('http://${ip}:5000/', (r) => { console.log('reached ' + r.statusCode); process.exit(0); }).on('error', (e) => { console.log('blocked ' + e.code); process.exit(3); }).setTimeout(3000, () => { console.log('blocked timeout'); process.exit(3); })"`,
+          stdout: out.s,
+          stderr: out.s,
+        });
+        return { code: r.exitCode, text: out.text() };
+      };
+      const own = await probe(await ipOf(a));
+      assert.deepEqual(own, { code: 0, text: 'reached 200\n' });
+      const other = await probe(await ipOf(b));
+      assert.equal(other.code, 3, other.text);
+      assert.match(other.text, /^blocked /);
+    });
+
     test('after a server restart the dynos are adopted, not restarted, and still supervised', async () => {
       const app = fx.createApp();
       await fx.deploy(app);

@@ -51,16 +51,18 @@ export function createSwarmDriver(opts: SwarmDriverOptions): ContainerDriver {
   const networks = createOverlayNetworks({ docker, home });
   // Interactive one-offs and images: the manager's own engine.
   const local = createDockerDriver({ docker, home, caBundle: opts.caBundle, networks });
-  const nodeAddrs = new Map<string, string>();
-
-  async function nodeAddr(id: string | undefined): Promise<string | undefined> {
+  // Node addresses and states, read at most every 5 s: a task on a node that is down is not
+  // alive, whatever its last reported state (Swarm keeps it until the node comes back).
+  let nodeInfo = new Map<string, { addr: string; down: boolean }>();
+  let nodesRead = 0;
+  async function node(id: string | undefined): Promise<{ addr: string; down: boolean } | undefined> {
     if (!id) return undefined;
-    if (!nodeAddrs.has(id)) {
-      for (const n of (await docker.listNodes()) as Array<{ ID: string; Status?: { Addr?: string } }>) {
-        nodeAddrs.set(n.ID, n.Status?.Addr ?? '');
-      }
+    if (!nodeInfo.has(id) || Date.now() - nodesRead > 5000) {
+      const list = (await docker.listNodes()) as Array<{ ID: string; Status?: { Addr?: string; State?: string } }>;
+      nodeInfo = new Map(list.map((n) => [n.ID, { addr: n.Status?.Addr ?? '', down: n.Status?.State === 'down' }]));
+      nodesRead = Date.now();
     }
-    return nodeAddrs.get(id);
+    return nodeInfo.get(id);
   }
 
   const tasksOf = async (id: string) =>
@@ -70,7 +72,8 @@ export function createSwarmDriver(opts: SwarmDriverOptions): ContainerDriver {
     svc: { ID: string; Spec?: { Name?: string; Labels?: Record<string, string> } },
     t: SwarmTask | undefined,
   ): Promise<ContainerInfo> {
-    const alive = taskAlive(t);
+    const where = await node(t?.NodeID);
+    const alive = taskAlive(t) && !where?.down;
     const started = taskRunning(t) ? Date.parse(t!.Status?.Timestamp ?? '') : NaN;
     return {
       id: svc.ID,
@@ -79,7 +82,7 @@ export function createSwarmDriver(opts: SwarmDriverOptions): ContainerDriver {
       exitCode: alive || !t ? null : (t.Status?.ContainerStatus?.ExitCode ?? null),
       startedAt: Number.isFinite(started) ? started : null,
       labels: svc.Spec?.Labels ?? {},
-      address: taskAddress(t, await nodeAddr(t?.NodeID)),
+      address: alive ? taskAddress(t, where?.addr) : null,
     };
   }
 
