@@ -10,6 +10,7 @@ import { runAddonsSuite } from './suites/addons';
 import { runDashboardSuite } from './suites/dashboard';
 import { runStackUpdateSuite } from './suites/stack-update';
 import { runRegistryPushSuite } from './suites/registry-push';
+import { runRuntimeSwarmSuite } from './suites/runtime-swarm';
 
 /** The benchmark suites by name. Each returns its raw figures plus the ratio keys docs/benchmarks.md lists. */
 export interface SuiteContext {
@@ -76,6 +77,8 @@ export const SUITES: Record<string, Suite> = {
   'deploy-under-load': runDeployUnderLoadSuite,
   rebase: runRebaseSuite,
   'stack-update': runStackUpdateSuite,
+  // Swarm driver vs Docker driver: push-to-live warm and deploys under load (issue 23).
+  'runtime-swarm': runRuntimeSwarmSuite,
   footprint: runFootprintSuite,
   addons: runAddonsSuite,
   dashboard: runDashboardSuite,
