@@ -286,8 +286,8 @@ for (const kind of ['docker', 'swarm'] as DriverKind[]) {
     test("isolation: a dyno reaches its own app's dynos on the app network, never another app's", async () => {
       const a = fx.createApp();
       const b = fx.createApp();
-      await fx.deploy(a);
-      await fx.deploy(b);
+      await fx.deploy(a, { code: 'app-a' });
+      await fx.deploy(b, { code: 'app-b' });
       /** The dyno's address on its app's network (bridge or overlay). */
       const ipOf = async (app: string) => {
         const [d] = await fx.runtime.listDynos(app);
@@ -305,17 +305,18 @@ for (const kind of ['docker', 'swarm'] as DriverKind[]) {
         const out = collect();
         const r = await fx.runtime.runOneOff({
           appName: a,
-          command: `node -e "require('http').get('http://${ip}:5000/', (r) => { console.log('reached ' + r.statusCode); process.exit(0); }).on('error', (e) => { console.log('blocked ' + e.code); process.exit(3); }).setTimeout(3000, () => { console.log('blocked timeout'); process.exit(3); })"`,
+          command: `node -e "require('http').get('http://${ip}:5000/', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => { console.log('reached ' + r.statusCode + ' ' + b.trim()); process.exit(0); }); }).on('error', (e) => { console.log('blocked ' + e.code); process.exit(3); }).setTimeout(3000, () => { console.log('blocked timeout'); process.exit(3); })"`,
           stdout: out.s,
           stderr: out.s,
         });
         return { code: r.exitCode, text: out.text() };
       };
       const own = await probe(await ipOf(a));
-      assert.deepEqual(own, { code: 0, text: 'reached 200\n' });
+      assert.deepEqual(own, { code: 0, text: 'reached 200 app-a v1 web.1\n' });
+      // B's dyno never answers; what the packet meets instead depends on the host's network
+      // (nothing, or on some sandboxes an upstream proxy's 404 after the default route).
       const other = await probe(await ipOf(b));
-      assert.equal(other.code, 3, other.text);
-      assert.match(other.text, /^blocked /);
+      assert.doesNotMatch(other.text, /app-b/, other.text);
     });
 
     test('after a server restart the dynos are adopted, not restarted, and still supervised', async () => {
