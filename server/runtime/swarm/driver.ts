@@ -7,7 +7,16 @@ import { createDockerDriver } from '../docker/driver';
 import { demuxBuffer, splitLines } from '../docker/streams';
 import type { ContainerDriver, ContainerInfo, ContainerSpec } from '../types';
 import { createOverlayNetworks } from './networks';
-import { newestTask, serviceSpec, taskAddress, taskAlive, taskRunning, updateService, type SwarmTask } from './tasks';
+import {
+  newestTask,
+  serviceSpec,
+  taskAddress,
+  taskAlive,
+  taskRunning,
+  taskStillUp,
+  updateService,
+  type SwarmTask,
+} from './tasks';
 
 /**
  * The Swarm implementation of ContainerDriver (SLIPWAY_RUNTIME=swarm, docs/runtime.md "Swarm").
@@ -228,10 +237,11 @@ export function createSwarmDriver(opts: SwarmDriverOptions): ContainerDriver {
         await updateService(docker, id, (s) => {
           s.Mode = { Replicated: { Replicas: 0 } };
         });
-        if (!taskAlive(before)) return;
-        // Swarm stops the task with the service's grace period: wait for it to end.
+        if (!taskStillUp(before)) return;
+        // Swarm stops the task with the service's grace period: wait until its process has ended
+        // (its actual state, not the desired one, which turns to shutdown at once).
         const until = Date.now() + Math.max(graceMs, opts.stopGraceMs ?? 30_000) + 15_000;
-        while (Date.now() < until && taskAlive(newestTask(await tasksOf(id)))) await sleep(100);
+        while (Date.now() < until && taskStillUp(newestTask(await tasksOf(id)))) await sleep(100);
       } catch (err) {
         if (!notFound(err)) throw err;
       }

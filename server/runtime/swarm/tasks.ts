@@ -25,6 +25,8 @@ export interface SwarmTask {
 const ALIVE = new Set(['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
 export const taskAlive = (t: SwarmTask | undefined) =>
   !!t && t.DesiredState !== 'shutdown' && ALIVE.has(t.Status?.State ?? '');
+/** The task's process may still run (whatever Swarm now wants of it): stop() waits on this. */
+export const taskStillUp = (t: SwarmTask | undefined) => !!t && ALIVE.has(t.Status?.State ?? '');
 export const taskRunning = (t: SwarmTask | undefined) => !!t && t.Status?.State === 'running';
 
 /** The service's current task: the newest one (a restart is a forced update: a new task). */
