@@ -45,7 +45,7 @@ export function createNodesRoutes(deps: ApiDeps): Router {
   r.get('/nodes/join', async (_req, res) => {
     requireAdmin(auth(res).user, 'add nodes');
     const j = await cluster().join();
-    res.json({ ...j, install: `sh install.sh --join ${j.token} ${j.manager}` });
+    res.json({ ...j, install: `./install.sh --join ${j.token} ${j.manager}` });
   });
 
   r.post('/nodes/:node/drain', async (req, res) => {
