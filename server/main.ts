@@ -122,18 +122,28 @@ async function main(): Promise<void> {
     logs,
     store,
     driver: cluster
-      ? createSwarmDriver({ docker, home: config.home, caBundle: config.caBundle })
+      ? createSwarmDriver({
+          docker,
+          home: config.home,
+          caBundle: config.caBundle,
+          // Sent with each service so the nodes can pull from the platform registry.
+          registryAuth: platformRegistry
+            ? () => ({ ...platformRegistry.credentials, serveraddress: platformRegistry.name })
+            : undefined,
+        })
       : createDockerDriver({
           docker,
           home: config.home,
           caBundle: config.caBundle,
           networkPool: config.networkPool,
         }),
-    // REGISTRY SEAM (issue 23 item 1): on swarm, tasks run the reference returned here. Today it is
-    // the image pulled into this manager's engine, which only this node has; with the platform
-    // registry on, return pushReleaseImage(app, ref).ref (REGISTRY/apps/APP@sha256:...) so every
-    // node pulls it, and pass the registry credentials as createSwarmDriver's registryAuth.
-    ensureImage: (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
+    // On swarm with the platform registry (on by default there), tasks run the registry's
+    // reference (REGISTRY/apps/APP@sha256:..., pushed if missing), which every node can pull;
+    // otherwise the image this engine pulls from the server's own registry (one node only).
+    ensureImage:
+      cluster && platformRegistry
+        ? (ref) => platformRegistry.ensureImage(ref)
+        : (ref) => ensureImageInDocker({ docker, registryHost: config.registryHost, registryToken, store, ref }),
     publishRoutes: (web) => routes.publish(web),
     collectStoreGarbage: async (keepRefs) => {
       const result = await collectStoreGarbage(store, keepRefs);

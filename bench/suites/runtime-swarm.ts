@@ -3,6 +3,7 @@ import { loadStats, startLoad } from '../lib/load';
 import { ratio, summarize } from '../lib/stats';
 import { EXPRESS_DIR, editOneLine, get, loadavg, startBenchPlatform, waitForNew200 } from '../lib/platform';
 import { ensureSwarm } from '../../test/helpers/swarm';
+import { freePort } from '../../test/helpers/server';
 
 /**
  * `runtime-swarm` (issue 23): the Swarm driver against the Docker driver on this machine, the
@@ -22,7 +23,11 @@ export async function runRuntimeSwarmSuite(ctx: SuiteContext): Promise<Record<st
   const load: number[] = [loadavg()];
   const platforms = {
     docker: await startBenchPlatform({ env: { SLIPWAY_RUNTIME: 'docker' } }),
-    swarm: await startBenchPlatform({ env: { SLIPWAY_RUNTIME: 'swarm' } }),
+    // With the platform registry the swarm runtime implies, on a free port: every release is
+    // pushed to it and the tasks run its reference (what a multi-node swarm does).
+    swarm: await startBenchPlatform({
+      env: { SLIPWAY_RUNTIME: 'swarm', SLIPWAY_REGISTRY_ADDR: `127.0.0.1:${await freePort()}` },
+    }),
   };
   try {
     const apps = {} as Record<Kind, { app: string; repo: string; host: string; port: number }>;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { DIST, startTestServer, type TestServer } from '../helpers/server';
+import { DIST, freePort, startTestServer, type TestServer } from '../helpers/server';
 import { tmpDir } from '../helpers/home';
 import { ensureSwarm, type TestSwarm } from '../helpers/swarm';
 import { waitFor } from '../helpers/wait';
@@ -26,6 +26,7 @@ let swarm: TestSwarm;
 let srv: TestServer;
 let repo: string;
 let env: NodeJS.ProcessEnv;
+let registryAddr: string;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -48,7 +49,15 @@ const services = () =>
 
 before(async () => {
   swarm = ensureSwarm();
-  srv = await startTestServer({ router: true, env: { SLIPWAY_RUNTIME: 'swarm', SLIPWAY_BUILD_TIMEOUT_S: '600' } });
+  // The platform registry comes with the swarm runtime: on a free loopback port of its own.
+  srv = await startTestServer({
+    router: true,
+    env: {
+      SLIPWAY_RUNTIME: 'swarm',
+      SLIPWAY_BUILD_TIMEOUT_S: '600',
+      SLIPWAY_REGISTRY_ADDR: (registryAddr = `127.0.0.1:${await freePort()}`),
+    },
+  });
   repo = tmpDir('slipway-swarm-');
   env = {
     ...process.env,
@@ -130,6 +139,11 @@ test('a push runs web as a swarm service served through the router; ps:placement
   assert.equal(svc.Spec?.Labels?.['io.slipway.process'], 'web');
   assert.equal(svc.Spec?.TaskTemplate?.RestartPolicy?.Condition, 'none');
   assert.equal(svc.Spec?.EndpointSpec?.Ports?.[0]?.PublishMode, 'host');
+  // The task runs the platform registry's reference (what a second node would pull), by digest.
+  assert.match(
+    String((svc.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string } } | undefined)?.ContainerSpec?.Image),
+    new RegExp(`^${registryAddr.replace(/\./g, '\\.')}/apps/${APP}@sha256:[0-9a-f]{64}$`),
+  );
 
   assert.match(await ok(['ps:placement', 'web=node.role==manager', '-a', APP]), /web runs on node\.role==manager/);
   // The old dyno's service drains (routes first, then SIGTERM) and goes.
