@@ -29,8 +29,8 @@ import {
  * Interactive one-offs (`slipway run` with stdin or a TTY) cannot be Swarm tasks (a service has
  * no attach): they run as plain containers on this manager, joined to the app's attachable
  * overlay network, through the Docker driver. Everything else (dynos, run:detached, the release
- * phase) is a task. Images: the reference the runtime gives (today the manager's local image;
- * with the platform registry, REGISTRY/apps/APP@sha256:..., which every node can pull).
+ * phase) is a task. Images: the reference the runtime gives (with the platform registry,
+ * REGISTRY/apps/APP@sha256:..., which every node can pull; without it, the manager's local image).
  */
 export interface SwarmDriverOptions {
   docker: Docker;
@@ -44,7 +44,7 @@ export interface SwarmDriverOptions {
   startTimeoutMs?: number;
   /**
    * Registry credentials sent with each service (X-Registry-Auth, like `--with-registry-auth`)
-   * so workers can pull. REGISTRY SEAM: set when the platform registry is on (issue 23 item 1).
+   * so workers can pull; server/main.ts sets it when the platform registry is on.
    */
   registryAuth?: () => { username: string; password: string; serveraddress: string } | undefined;
 }
