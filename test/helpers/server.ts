@@ -46,15 +46,30 @@ export interface TestServerOptions {
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
+}
+
+/**
+ * n distinct free loopback ports: every listener stays open until all n are taken, so the kernel
+ * cannot hand the same port out twice (asked one after another, it sometimes did: the API's HTTPS
+ * port and the router's collided in a CI run).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      srv.unref();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
 }
 
 /**
@@ -62,12 +77,7 @@ export async function freePort(): Promise<number> {
  * HTTPS) and the SLIPWAY_* environment naming them: one place to extend when a listener is added.
  */
 export async function freePlatformPorts() {
-  const [apiPort, apiHttpsPort, httpPort, httpsPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [apiPort, apiHttpsPort, httpPort, httpsPort] = await freePorts(4);
   return {
     apiPort,
     apiHttpsPort,

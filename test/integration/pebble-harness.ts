@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/server';
+import { freePorts } from '../helpers/server';
 
 const run = promisify(execFile);
 
@@ -115,13 +115,7 @@ export async function preparePebble(opts: { env?: Record<string, string> } = {})
     f('cert.pem'),
   ]);
 
-  const [acmePort, mgmtPort, tlsPort, dnsPort, dnsMgmtPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [acmePort, mgmtPort, tlsPort, dnsPort, dnsMgmtPort] = await freePorts(5);
   const writeConfig = (httpPort: number) =>
     fs.writeFileSync(
       f('pebble.json'),
