@@ -15,7 +15,7 @@ const cancelled = (u: Row) =>
 
 const usersDisable: Command = {
   name: 'users:disable',
-  summary: 'disable a user (admins): their tokens, git access and open log streams stop at once',
+  summary: 'disable a user (admins): their tokens, git access, open log streams and running builds stop at once',
   usage: 'users:disable EMAIL [--json]',
   json: true,
   async run(ctx) {
