@@ -75,27 +75,8 @@ export async function downloadRuntime(ctxDir: string, v: { node: string; npm: st
   await download(`${REGISTRY}/npm/-/npm-${v.npm}.tgz`, path.join(ctxDir, 'npm.tgz'));
 }
 
-export async function dockerBuild(ctxDir: string, tag: string, noCache: boolean): Promise<void> {
-  await run(
-    'docker',
-    [
-      'build',
-      ...(noCache ? ['--no-cache'] : []),
-      '--label',
-      'io.slipway.bench=1',
-      '--label',
-      RUN_LABEL,
-      '-q',
-      '-t',
-      tag,
-      ctxDir,
-    ],
-    {
-      maxBuffer: 16 * 1024 * 1024,
-      env: { ...process.env, DOCKER_BUILDKIT: '0' },
-    },
-  );
-}
+/** The peer's `docker build` (one definition, with this run's labels: peer-run.ts). */
+export { peerBuild as dockerBuild } from './peer-run';
 
 export async function imageSize(tag: string): Promise<number> {
   const { stdout } = await run('docker', ['image', 'inspect', '-f', '{{.Size}}', tag]);
